@@ -1,1 +1,8 @@
-export {};
+/**
+ * Types, permissions and annotation names shared by the Coalmine canary plugins.
+ *
+ * @packageDocumentation
+ */
+export * from './annotations';
+export * from './permissions';
+export * from './types';
