@@ -1,0 +1,147 @@
+/**
+ * The contract between the rollout engine and the cluster.
+ *
+ * The engine (src/engine) decides *what* the split should be; the code in
+ * src/kubernetes knows *how* a given traffic provider and workload shape
+ * expresses it. Everything here talks to the cluster through
+ * `@kubernetes/client-node`; nothing here decides or persists anything.
+ */
+
+/** What a component points at in one cluster, after annotations and policy. */
+export interface RolloutTarget {
+  cluster: string;
+  namespace: string;
+  /** The Kubernetes Service of the component (also the base name of its Deployments). */
+  service: string;
+  /** Name of the routing object, when the annotation names one. */
+  route?: string;
+  /** `istio`, `replicas`, `gateway-api`, `smi` or `nginx`. */
+  provider: TrafficProviderName;
+  /** Header that pins a request to the canary (seed 002), e.g. `x-canary-user: true`. */
+  stickyHeader?: { name: string; value: string };
+}
+
+/** @public */
+export type TrafficProviderName =
+  | 'istio'
+  | 'replicas'
+  | 'gateway-api'
+  | 'smi'
+  | 'nginx';
+
+/** One Deployment taking part in a rollout. */
+export interface WorkloadRef {
+  /** Deployment name. */
+  name: string;
+  /** Subset / version label value, when the shape has one. */
+  version?: string;
+  /** Image of the first container. */
+  image?: string;
+  /** Replicas the Deployment has in spec. */
+  replicas: number;
+}
+
+/**
+ * What the provider found in the cluster: which Deployment is stable, which is
+ * the canary, and how traffic reaches them.
+ *
+ * Shapes:
+ * - `versioned-subsets` (seed 000): Deployments `<svc>-v1`, `<svc>-v2`,
+ *   DestinationRule subsets per version; success leaves the route on the
+ *   canary's subset alone and retires the old stable Deployment.
+ * - `fixed-subsets` (seed 002): `<svc>-stable` and `<svc>-canary`; success
+ *   copies the canary's pod template into stable, waits until available,
+ *   routes 100 % to stable and scales the canary to zero.
+ * - `replica-ratio` (seed 002, approach 1): no routing object; the weight is
+ *   the canary's share of ready replicas.
+ */
+export interface TrafficTopology {
+  target: RolloutTarget;
+  shape: 'versioned-subsets' | 'fixed-subsets' | 'replica-ratio';
+  stable: WorkloadRef;
+  canary: WorkloadRef;
+  /** Kind/name of the routing object, when there is one. */
+  routeObject?: { apiVersion: string; kind: string; name: string };
+}
+
+/** The split as the cluster has it now. */
+export interface TrafficSplit {
+  /** Canary weight the routing object asks for, percent. */
+  canaryWeight: number;
+  /** Canary weight in effect (e.g. ready replica ratio), percent, when known. */
+  actualWeight?: number;
+  /** Whether the sticky header route to the canary is in place. */
+  headerRoute: boolean;
+}
+
+/** A traffic provider sets and reads the split for one shape of routing object. */
+export interface TrafficProvider {
+  readonly name: TrafficProviderName;
+  /** Find stable and canary and the routing object; throws a ConfigurationError with what to fix. */
+  discover(target: RolloutTarget): Promise<TrafficTopology>;
+  /** Read the split as it is in the cluster. */
+  getSplit(topology: TrafficTopology): Promise<TrafficSplit>;
+  /**
+   * Set the canary weight (0–100) and the sticky header route; re-reads and
+   * retries on 409; resolves once the cluster has stored it. Returns the split
+   * read back, so the caller can verify it took effect.
+   */
+  setSplit(
+    topology: TrafficTopology,
+    split: { canaryWeight: number; headerRoute: boolean },
+  ): Promise<TrafficSplit>;
+  /** After promotion: route everything to what is now stable, remove the header route. */
+  finalizePromotion(topology: TrafficTopology): Promise<void>;
+}
+
+/** Health of the canary's pods, read from the Kubernetes API. */
+export interface PodHealthSnapshot {
+  pods: Array<{
+    name: string;
+    ready: boolean;
+    restarts: number;
+    /** e.g. `OOMKilled`, `CrashLoopBackOff`, `ImagePullBackOff`. */
+    reasons: string[];
+  }>;
+}
+
+/** Scales, updates and promotes the Deployments of a topology. */
+export interface WorkloadManager {
+  /**
+   * Make the canary Deployment run the given image/version (create it from
+   * the stable one when missing, update its pod template otherwise).
+   */
+  prepareCanary(
+    topology: TrafficTopology,
+    spec: { image?: string; version?: string },
+  ): Promise<TrafficTopology>;
+  /** Scale a Deployment; resolves when the API stored it. */
+  scale(namespace: string, deployment: string, replicas: number): Promise<void>;
+  /** Ready / available replicas of a Deployment now. */
+  readiness(
+    namespace: string,
+    deployment: string,
+  ): Promise<{ desired: number; ready: number; available: number; observedGeneration: boolean }>;
+  /** Pod health of a Deployment's pods. */
+  podHealth(namespace: string, deployment: string): Promise<PodHealthSnapshot>;
+  /** Pod template hash of a Deployment (detects a new canary version applied by CI/GitOps). */
+  templateHash(namespace: string, deployment: string): Promise<string | undefined>;
+  /**
+   * `fixed-subsets`: copy the canary's pod template to stable. Returns when
+   * the write is stored; call `readiness` to wait for availability.
+   */
+  promoteTemplate(topology: TrafficTopology): Promise<void>;
+}
+
+/** A cluster answered with an error the engine should treat as transient (5xx, timeout, unreachable). */
+export class ClusterUnavailableError extends Error {
+  name = 'ClusterUnavailableError';
+}
+
+/** The cluster does not contain what the annotations / policy say; the message says what to change. */
+export class ConfigurationError extends Error {
+  name = 'ConfigurationError';
+  constructor(message: string, readonly key?: string) {
+    super(message);
+  }
+}
