@@ -1,8 +1,12 @@
 import { createApp } from '@backstage/frontend-defaults';
 import catalogPlugin from '@backstage/plugin-catalog/alpha';
 import { navModule } from './modules/nav';
-import { homeModule } from './modules/home';
+import { signInModule } from './modules/signIn';
 
+/**
+ * The demo app: the catalog and, through feature discovery
+ * (`app.packages: all`), the Canary plugin's /alpha extensions.
+ */
 export default createApp({
-  features: [catalogPlugin, navModule, homeModule],
+  features: [catalogPlugin, navModule, signInModule],
 });
