@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// End-to-end tests: starts `./dev demo` (sandbox cluster, Prometheus, backend,
+// app), drives the Canary tab in Debian's Chromium with playwright-core, and
+// writes the results as {passed, failed, tests} to the file given by --json.
+//
+// Usage: node e2e/run.mjs [--json out.json] [--no-demo] [filter]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { scenarios } from './scenarios.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const noDemo = args.includes('--no-demo');
+const filter = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--json');
+const reportDir = path.join(root, 'e2e-test-report');
+fs.mkdirSync(reportDir, { recursive: true });
+
+const APP = 'http://localhost:3000';
+const BACKEND = 'http://localhost:7007';
+
+async function answers(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(url, seconds, what) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (await answers(url)) return;
+    await new Promise(r => setTimeout(r, 500));
+  }
+  throw new Error(`${what} did not answer on ${url} within ${seconds} s (see e2e-test-report/demo.log)`);
+}
+
+let demo;
+function stopDemo() {
+  if (demo && demo.exitCode === null) {
+    try {
+      process.kill(-demo.pid, 'SIGTERM');
+    } catch {}
+  }
+}
+process.on('exit', stopDemo);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const results = [];
+let browser;
+try {
+  if (!noDemo) {
+    if ((await answers(`${BACKEND}/api/canary/health`)) || (await answers(APP))) {
+      throw new Error('Something already listens on :3000 or :7007; stop it (a running ./dev demo?) or pass --no-demo to test against it.');
+    }
+    const log = fs.openSync(path.join(reportDir, 'demo.log'), 'w');
+    demo = spawn(path.join(root, 'dev'), ['demo'], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, BROWSER: 'none' },
+    });
+    demo.on('exit', code => {
+      if (code !== null && code !== 0) console.error(`./dev demo exited with ${code}; see e2e-test-report/demo.log`);
+    });
+  }
+  await waitFor(`${BACKEND}/api/canary/health`, 300, 'the backend');
+  await waitFor(APP, 300, 'the app');
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
+  for (const scenario of scenarios) {
+    if (filter && !scenario.name.includes(filter)) continue;
+    const started = Date.now();
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    try {
+      await scenario.run({ ...ctx, page, context });
+      results.push({ name: scenario.name, status: 'passed', ms: Date.now() - started });
+      console.log(`  ✓ ${scenario.name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      const shot = path.join(reportDir, `${scenario.name.replace(/\W+/g, '-')}.png`);
+      await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+      results.push({ name: scenario.name, status: 'failed', ms: Date.now() - started, error: String(e?.stack ?? e) });
+      console.log(`  ✗ ${scenario.name}\n    ${String(e?.message ?? e).split('\n').join('\n    ')}\n    screenshot: ${shot}`);
+    } finally {
+      await context.close();
+    }
+  }
+} catch (e) {
+  results.push({ name: 'e2e setup', status: 'failed', error: String(e?.stack ?? e) });
+  console.log(`  ✗ e2e setup: ${e?.message ?? e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  stopDemo();
+}
+
+const passed = results.filter(r => r.status === 'passed').length;
+const failed = results.length - passed;
+if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ passed, failed, tests: results }, null, 2));
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
