@@ -1,0 +1,141 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; tiny race, fine for tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** An HTTP server serving `/metrics` from a function, for Prometheus to scrape. */
+export async function startMetricsServer(
+  render: () => string,
+): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/metrics')) {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(render());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>(resolve => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A real Prometheus (Debian's package) scraping the given targets every second. */
+export interface RunningPrometheus {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startPrometheus(
+  targets: string[],
+): Promise<RunningPrometheus> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coalmine-prom-'));
+  const port = await freePort();
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  evaluation_interval: 1s',
+    'scrape_configs:',
+    '  - job_name: test',
+    '    static_configs:',
+    `      - targets: [${targets.map(t => `'${t}'`).join(', ')}]`,
+    '',
+  ].join('\n');
+  await fs.writeFile(path.join(dir, 'prometheus.yml'), config);
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', chunk => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const exited = new Promise<void>(resolve =>
+    child.once('exit', () => resolve()),
+  );
+  const url = `http://127.0.0.1:${port}`;
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`prometheus exited: ${stderr}`);
+    }
+    try {
+      const res = await fetch(`${url}/-/ready`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`prometheus did not become ready: ${stderr}`);
+    }
+    await new Promise(r => setTimeout(r, 200));
+  }
+
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after the deadline. */
+export async function pollUntil<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}${lastError ? `: ${lastError}` : ''}`,
+      );
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+}

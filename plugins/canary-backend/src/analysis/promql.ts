@@ -1,0 +1,152 @@
+import { parser } from '@prometheus-io/lezer-promql';
+
+/** Where a PromQL syntax error sits: 0-based offset, 1-based line and column. @public */
+export interface PromQLErrorPosition {
+  offset: number;
+  line: number;
+  column: number;
+}
+
+/** A query lezer-promql could not parse, with where it stopped making sense. @public */
+export class PromQLSyntaxError extends Error {
+  readonly position: PromQLErrorPosition;
+  readonly query: string;
+  constructor(query: string, position: PromQLErrorPosition, what = 'query') {
+    super(
+      `invalid PromQL ${what} at line ${position.line}, column ${
+        position.column
+      } (offset ${position.offset}): ${describeAround(query, position.offset)}`,
+    );
+    this.name = 'PromQLSyntaxError';
+    this.query = query;
+    this.position = position;
+  }
+}
+
+function describeAround(query: string, offset: number): string {
+  if (offset >= query.length) {
+    return 'unexpected end of query';
+  }
+  const snippet = query.slice(offset, offset + 20).replace(/\s+/g, ' ');
+  return `unexpected input near "${snippet}"`;
+}
+
+/** Turns an offset into a 1-based line and column. @internal */
+export function positionOf(text: string, offset: number): PromQLErrorPosition {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text[i] === '\n') {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { offset, line, column: offset - lineStart + 1 };
+}
+
+/**
+ * Parses PromQL with Prometheus' own lezer grammar and returns the offset of
+ * the first error node, or undefined when the query parses cleanly.
+ *
+ * @internal
+ */
+export function findPromQLError(query: string): number | undefined {
+  if (query.trim() === '') {
+    return 0;
+  }
+  const tree = parser.parse(query);
+  let errorAt: number | undefined;
+  tree.iterate({
+    enter(node) {
+      if (errorAt !== undefined) {
+        return false;
+      }
+      if (node.type.isError) {
+        errorAt = node.from;
+        return false;
+      }
+      return undefined;
+    },
+  });
+  return errorAt;
+}
+
+/** Throws {@link PromQLSyntaxError} when the query does not parse. @public */
+export function assertValidPromQL(query: string): void {
+  const errorAt = findPromQLError(query);
+  if (errorAt !== undefined) {
+    throw new PromQLSyntaxError(query, positionOf(query, errorAt));
+  }
+}
+
+/**
+ * Escapes a value for use inside a double-quoted PromQL string literal.
+ * PromQL strings follow Go's quoting rules, so backslash, quote and control
+ * characters get escape sequences; everything else passes through.
+ *
+ * @public
+ */
+export function escapePromQLString(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '"') out += '\\"';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (code < 0x20 || code === 0x7f)
+      out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Escapes a value so that a RE2 regular expression (PromQL `=~` / `!~`)
+ * matches it literally. The result still needs {@link escapePromQLString}.
+ *
+ * @public
+ */
+export function escapeRegex(value: string): string {
+  return value.replace(/[\\.+*?()|[\]{}^$]/g, ch => `\\${ch}`);
+}
+
+const DURATION_PATTERN = /^(?:\d+(?:ms|[smhdwy]))+$/;
+const DURATION_UNITS: Array<[string, number]> = [
+  ['y', 365 * 24 * 3600 * 1000],
+  ['w', 7 * 24 * 3600 * 1000],
+  ['d', 24 * 3600 * 1000],
+  ['h', 3600 * 1000],
+  ['ms', 1],
+  ['m', 60 * 1000],
+  ['s', 1000],
+];
+
+/** True for a PromQL duration such as `30s`, `1m`, `1h30m`. @public */
+export function isPromQLDuration(value: string): boolean {
+  return DURATION_PATTERN.test(value) && parseDurationMs(value) > 0;
+}
+
+/**
+ * Milliseconds in a PromQL duration (`1h30m` → 5400000). Throws on anything
+ * that is not one.
+ *
+ * @public
+ */
+export function parseDurationMs(value: string): number {
+  if (!DURATION_PATTERN.test(value)) {
+    throw new Error(`"${value}" is not a PromQL duration such as 30s, 5m, 1h`);
+  }
+  let total = 0;
+  for (const [, amount, unit] of value.matchAll(/(\d+)(ms|[smhdwy])/g)) {
+    const factor = DURATION_UNITS.find(([u]) => u === unit)![1];
+    total += Number(amount) * factor;
+  }
+  return total;
+}
+
+/** Formats milliseconds as a PromQL duration in whole seconds (at least 1s). @public */
+export function formatDuration(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))}s`;
+}
