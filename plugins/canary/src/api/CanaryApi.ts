@@ -1,0 +1,55 @@
+import { createApiRef } from '@backstage/core-plugin-api';
+import type {
+  EntityCanaryStatus,
+  MetricSeries,
+  Rollout,
+  RolloutControl,
+  RolloutControlRequest,
+  RolloutDetails,
+  RolloutPhase,
+  StartRolloutRequest,
+} from '@coalmine/backstage-plugin-canary-common';
+
+/**
+ * Filters for the organisation-wide rollout list.
+ * @public
+ */
+export interface ListRolloutsQuery {
+  entityRef?: string;
+  phase?: RolloutPhase;
+  cluster?: string;
+  /** Only rollouts that have not reached a terminal phase. */
+  active?: boolean;
+  limit?: number;
+}
+
+/**
+ * What the Canary frontend needs from the Coalmine backend.
+ * @public
+ */
+export interface CanaryApi {
+  /** Set-up, active rollout and history of one catalog entity. */
+  getEntityStatus(entityRef: {
+    kind: string;
+    namespace: string;
+    name: string;
+  }): Promise<EntityCanaryStatus>;
+  listRollouts(query?: ListRolloutsQuery): Promise<Rollout[]>;
+  getRollout(id: string): Promise<RolloutDetails>;
+  getRolloutSeries(id: string): Promise<MetricSeries[]>;
+  startRollout(request: StartRolloutRequest): Promise<Rollout>;
+  /** Promote, abort, pause, resume, approve or retry; retry answers with the new rollout. */
+  controlRollout(
+    id: string,
+    control: RolloutControl,
+    request?: RolloutControlRequest,
+  ): Promise<Rollout>;
+}
+
+/**
+ * Reference to the {@link CanaryApi}.
+ * @public
+ */
+export const canaryApiRef = createApiRef<CanaryApi>({
+  id: 'plugin.canary.service',
+});

@@ -1,0 +1,96 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { toError } from '../lib/errors';
+
+/** What {@link usePolling} knows so far. */
+export interface PollingState<T> {
+  /** The latest value that loaded, kept while later polls fail. */
+  value?: T;
+  /** The error of the latest poll, cleared by the next success. */
+  error?: Error;
+  /** True until the first poll after a (re)start has finished. */
+  loading: boolean;
+  /** Poll now (and restart the schedule from here). */
+  refresh: () => void;
+}
+
+/**
+ * Loads a value and loads it again after a delay that depends on what came
+ * back, so a screen can follow a running rollout quickly and fall quiet
+ * when nothing runs.
+ *
+ * Polls never overlap: the next one is scheduled only when the previous one
+ * has answered. Nothing runs after unmount, and a change of `key` starts
+ * over (a different entity).
+ *
+ * @param load - fetches the value; read at call time, so it may change freely
+ * @param nextDelayMs - milliseconds until the next poll, or undefined to stop
+ * @param key - restart when this changes
+ */
+export function usePolling<T>(
+  load: () => Promise<T>,
+  nextDelayMs: (value: T | undefined, error?: Error) => number | undefined,
+  key: string,
+): PollingState<T> {
+  const [state, setState] = useState<Omit<PollingState<T>, 'refresh'>>({
+    loading: true,
+  });
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const delayRef = useRef(nextDelayMs);
+  delayRef.current = nextDelayMs;
+  const pollNowRef = useRef<() => void>();
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let generation = 0;
+    let lastValue: T | undefined;
+
+    const poll = async () => {
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      generation += 1;
+      const mine = generation;
+      let value: T | undefined;
+      let error: Error | undefined;
+      try {
+        value = await loadRef.current();
+      } catch (e) {
+        error = toError(e);
+      }
+      // A refresh or an unmount happened while this poll was in flight.
+      if (stopped || mine !== generation) {
+        return;
+      }
+      if (error) {
+        setState(previous => ({ value: previous.value, error, loading: false }));
+      } else {
+        lastValue = value;
+        setState({ value, loading: false });
+      }
+      const delay = delayRef.current(lastValue, error);
+      if (delay !== undefined) {
+        timer = setTimeout(poll, delay);
+      }
+    };
+
+    pollNowRef.current = () => {
+      poll();
+    };
+    setState({ loading: true });
+    poll();
+
+    return () => {
+      stopped = true;
+      pollNowRef.current = undefined;
+      if (timer) {
+        clearTimeout(timer);
+      }
+    };
+  }, [key]);
+
+  const refresh = useCallback(() => pollNowRef.current?.(), []);
+  return { ...state, refresh };
+}
