@@ -1,6 +1,17 @@
 /**
  * The contract between the rollout engine and the cluster.
  *
+ * Changes since the first version (all additive, nothing renamed):
+ * - `KubernetesObjectNotFoundError`: a typed 404 outside discovery (e.g. the
+ *   canary Deployment disappeared while a rollout runs).
+ * - `readiness()` also returns `updated` (replicas already on the newest
+ *   template), so "promoted stable is available" can be told from "old pods
+ *   are still ready".
+ * - `TrafficTopology.replicaTotal`: replica-ratio only, the number of pods the
+ *   two Deployments share (stable's replicas before the rollout + 1 canary).
+ * - A `WorkloadManager` serves one cluster (its methods take no cluster);
+ *   build one per cluster with `KubernetesWorkloadManager.forCluster`.
+ *
  * The engine (src/engine) decides *what* the split should be; the code in
  * src/kubernetes knows *how* a given traffic provider and workload shape
  * expresses it. Everything here talks to the cluster through
@@ -62,6 +73,11 @@ export interface TrafficTopology {
   canary: WorkloadRef;
   /** Kind/name of the routing object, when there is one. */
   routeObject?: { apiVersion: string; kind: string; name: string };
+  /**
+   * `replica-ratio` only: pods shared by stable and canary; weights are
+   * quantised to steps of `100 / replicaTotal` percent.
+   */
+  replicaTotal?: number;
 }
 
 /** The split as the cluster has it now. */
@@ -121,7 +137,15 @@ export interface WorkloadManager {
   readiness(
     namespace: string,
     deployment: string,
-  ): Promise<{ desired: number; ready: number; available: number; observedGeneration: boolean }>;
+  ): Promise<{
+    desired: number;
+    ready: number;
+    available: number;
+    /** Replicas already running the newest pod template. */
+    updated: number;
+    /** The controller has seen the newest spec (status.observedGeneration ≥ metadata.generation). */
+    observedGeneration: boolean;
+  }>;
   /** Pod health of a Deployment's pods. */
   podHealth(namespace: string, deployment: string): Promise<PodHealthSnapshot>;
   /** Pod template hash of a Deployment (detects a new canary version applied by CI/GitOps). */
@@ -143,5 +167,20 @@ export class ConfigurationError extends Error {
   name = 'ConfigurationError';
   constructor(message: string, readonly key?: string) {
     super(message);
+  }
+}
+
+/**
+ * An object the engine relies on is gone (HTTP 404 outside discovery), e.g.
+ * the canary Deployment was deleted by hand during a rollout.
+ */
+export class KubernetesObjectNotFoundError extends Error {
+  name = 'KubernetesObjectNotFoundError';
+  constructor(
+    readonly kind: string,
+    readonly namespace: string,
+    readonly objectName: string,
+  ) {
+    super(`${kind} ${namespace}/${objectName} not found`);
   }
 }
