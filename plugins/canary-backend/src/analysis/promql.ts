@@ -80,18 +80,21 @@ export function assertValidPromQL(query: string): void {
 }
 
 /**
- * Escapes a value for use inside a double-quoted PromQL string literal.
+ * Escapes a value for use inside a quoted PromQL string literal.
  * PromQL strings follow Go's quoting rules, so backslash, quote and control
  * characters get escape sequences; everything else passes through.
  *
  * @public
  */
-export function escapePromQLString(value: string): string {
+export function escapePromQLString(
+  value: string,
+  quote: '"' | "'" = '"',
+): string {
   let out = '';
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
     if (ch === '\\') out += '\\\\';
-    else if (ch === '"') out += '\\"';
+    else if (ch === quote) out += `\\${quote}`;
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
