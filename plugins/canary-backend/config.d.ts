@@ -1,0 +1,98 @@
+export interface Config {
+  /** Coalmine canary rollouts. Semantics are checked again at start-up; errors name the key. */
+  canary?: {
+    /** The rollout loop (a scheduler task with scope global). */
+    loop?: {
+      /** How often due rollouts are advanced: seconds or a duration such as "5s". Default 5s. */
+      frequency?: number | string;
+      /** Rollouts advanced at the same time by one replica. Default 4. */
+      concurrency?: number;
+      /** How long a replica holds a rollout while advancing it. Default 30s. */
+      lease?: number | string;
+    };
+    /** Detection of new canary pod templates applied by CI/GitOps. */
+    detection?: {
+      /** How often annotated components are checked. Default 30s. */
+      frequency?: number | string;
+    };
+    /** Default Prometheus for clusters without their own. */
+    prometheus?: {
+      /** Base URL, e.g. http://prometheus.monitoring:9090 */
+      url: string;
+      /** @deepVisibility secret */
+      auth?:
+        | { type: 'bearer'; token: string }
+        | { type: 'basic'; username: string; password: string };
+      /** @deepVisibility secret */
+      headers?: { [name: string]: string };
+    };
+    /** Per-cluster settings; keys are names from kubernetes.clusterLocatorMethods. */
+    clusters?: {
+      [cluster: string]: {
+        prometheus?: {
+          url: string;
+          /** @deepVisibility secret */
+          auth?:
+            | { type: 'bearer'; token: string }
+            | { type: 'basic'; username: string; password: string };
+          /** @deepVisibility secret */
+          headers?: { [name: string]: string };
+        };
+      };
+    };
+    /** Named rollout policies, chosen per component with coalmine.io/policy. */
+    policies?: {
+      [name: string]: {
+        /** How traffic is split. */
+        trafficProvider: 'istio' | 'replicas' | 'gateway-api' | 'smi' | 'nginx';
+        /** Canary weights in percent, or steps with a timed pause / approval gate. */
+        steps?: Array<
+          | number
+          | { weight: number; pause?: number | string; approval?: boolean }
+        >;
+        /** Flagger style: step by this weight up to maxWeight (instead of steps). */
+        stepWeight?: number;
+        /** Flagger style: the last weight before promotion. Default 100. */
+        maxWeight?: number;
+        /** Analysis: interval, failure limit (threshold), metric gates. */
+        analysis?: {
+          interval?: number | string;
+          [key: string]: unknown;
+        };
+        /** Canary pods must be available within this time, or the rollout rolls back. Default 10m. */
+        progressDeadline?: number | string;
+        /** What happens to the old stable Deployment after promotion (versioned subsets). */
+        promotion?: { retireStable?: 'scale-to-zero' | 'keep' };
+        /** Header route pinning requests to the canary during the rollout, e.g. "x-canary-user: true". */
+        stickyHeader?: string | { name: string; value: string };
+        /** Start a rollout by itself when the canary Deployment gets a new pod template. */
+        autoStart?: boolean;
+        /** Canary container restarts (incl. OOMKills) tolerated before rolling back at once. Default 2. */
+        maxCanaryRestarts?: number;
+        /** Consecutive cluster errors (5xx, timeouts) before rolling back. Default 5. */
+        clusterErrorLimit?: number;
+        /** What to do when the weight was changed by hand. Default restore. */
+        onManualWeightChange?: 'restore' | 'adopt' | 'pause' | 'rollback';
+        /** Webhooks called during the rollout. */
+        webhooks?: Array<{
+          name: string;
+          type:
+            | 'pre-rollout'
+            | 'rollout'
+            | 'confirm-promotion'
+            | 'post-rollout'
+            | 'event';
+          /** @visibility secret */
+          url: string;
+          timeout?: number | string;
+          retries?: number;
+          /** @visibility secret */
+          secret?: string;
+          /** @deepVisibility secret */
+          headers?: { [name: string]: string };
+          metadata?: { [key: string]: string };
+        }>;
+      };
+    };
+  };
+}

@@ -1,0 +1,185 @@
+import { Config } from '@backstage/config';
+import { z } from 'zod';
+import {
+  CanaryPolicy,
+  checkSteps,
+  policyConfigSchema,
+  toPolicy,
+} from './policy';
+import { parseDurationMs } from './duration';
+
+/** How to reach one Prometheus. */
+export interface PrometheusConnection {
+  url: string;
+  /** Headers to send (Authorization from `auth`, plus any configured ones). */
+  headers: Record<string, string>;
+}
+
+/** Everything under `canary:` after validation. */
+export interface CanaryConfig {
+  loop: { frequencyMs: number; concurrency: number; leaseMs: number };
+  detection: { frequencyMs: number };
+  /** Global Prometheus default, if configured. */
+  prometheus?: PrometheusConnection;
+  clusters: Record<string, { prometheus?: PrometheusConnection }>;
+  policies: Record<string, CanaryPolicy>;
+  /** Cluster names from `kubernetes.clusterLocatorMethods`, in config order. */
+  kubernetesClusters: string[];
+}
+
+/** Thrown at start-up when `canary:` is wrong; the message names the key. */
+export class CanaryConfigError extends Error {
+  name = 'CanaryConfigError';
+}
+
+const durationString = z
+  .union([z.number(), z.string()])
+  .refine(v => parseDurationMs(v) !== undefined, {
+    message: 'must be a duration such as 5s, 1m or a number of seconds',
+  })
+  .transform(v => parseDurationMs(v)!);
+
+const prometheusSchema = z
+  .object({
+    url: z.string().url('url must be an absolute http(s) URL'),
+    auth: z
+      .union([
+        z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
+        z
+          .object({
+            type: z.literal('basic'),
+            username: z.string().min(1),
+            password: z.string(),
+          })
+          .strict(),
+      ])
+      .optional(),
+    headers: z.record(z.string()).optional(),
+  })
+  .strict()
+  .transform((p): PrometheusConnection => {
+    const headers: Record<string, string> = { ...(p.headers ?? {}) };
+    if (p.auth?.type === 'bearer') {
+      headers.Authorization = `Bearer ${p.auth.token}`;
+    } else if (p.auth?.type === 'basic') {
+      headers.Authorization = `Basic ${Buffer.from(
+        `${p.auth.username}:${p.auth.password}`,
+      ).toString('base64')}`;
+    }
+    return { url: p.url.replace(/\/+$/, ''), headers };
+  });
+
+const canarySchema = z
+  .object({
+    loop: z
+      .object({
+        frequency: durationString.optional(),
+        concurrency: z.number().int().min(1).max(64).optional(),
+        lease: durationString.optional(),
+      })
+      .strict()
+      .optional(),
+    detection: z
+      .object({ frequency: durationString.optional() })
+      .strict()
+      .optional(),
+    prometheus: prometheusSchema.optional(),
+    clusters: z
+      .record(z.object({ prometheus: prometheusSchema.optional() }).strict())
+      .optional(),
+    policies: z.record(policyConfigSchema).optional(),
+  })
+  .strict();
+
+function keyOf(path: Array<string | number>): string {
+  return path.reduce<string>(
+    (acc, part) =>
+      typeof part === 'number' ? `${acc}[${part}]` : `${acc}.${part}`,
+    'canary',
+  );
+}
+
+/** Reads and validates `canary:`; throws {@link CanaryConfigError} naming every wrong key. */
+export function readCanaryConfig(config: Config): CanaryConfig {
+  const raw = config.getOptional('canary') ?? {};
+  const parsed = canarySchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      issue => `${keyOf(issue.path)}: ${issue.message}`,
+    );
+    throw new CanaryConfigError(
+      `Invalid canary configuration:\n  ${lines.join('\n  ')}`,
+    );
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  const policies: Record<string, CanaryPolicy> = {};
+  for (const [name, entry] of Object.entries(c.policies ?? {})) {
+    const key = `canary.policies.${name}`;
+    if (entry.steps && (entry.stepWeight !== undefined || entry.maxWeight !== undefined)) {
+      problems.push(`${key}: give either steps or stepWeight/maxWeight, not both`);
+    }
+    if (entry.maxWeight !== undefined && entry.stepWeight === undefined) {
+      problems.push(`${key}.stepWeight: maxWeight needs stepWeight`);
+    }
+    const policy = toPolicy(name, entry);
+    for (const [path, message] of checkSteps(policy.steps)) {
+      problems.push(`${key}.${path}: ${message}`);
+    }
+    const hookNames = new Set<string>();
+    policy.webhooks.forEach((hook, i) => {
+      if (hookNames.has(hook.name)) {
+        problems.push(`${key}.webhooks[${i}].name: "${hook.name}" is used twice`);
+      }
+      hookNames.add(hook.name);
+    });
+    policies[name] = policy;
+  }
+  const kubernetesClusters = readKubernetesClusterNames(config);
+  for (const name of Object.keys(c.clusters ?? {})) {
+    if (kubernetesClusters.length > 0 && !kubernetesClusters.includes(name)) {
+      problems.push(
+        `canary.clusters.${name}: no cluster "${name}" in kubernetes.clusterLocatorMethods (known: ${kubernetesClusters.join(', ')})`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new CanaryConfigError(
+      `Invalid canary configuration:\n  ${problems.join('\n  ')}`,
+    );
+  }
+  return {
+    loop: {
+      frequencyMs: c.loop?.frequency ?? 5000,
+      concurrency: c.loop?.concurrency ?? 4,
+      leaseMs: c.loop?.lease ?? 30_000,
+    },
+    detection: { frequencyMs: c.detection?.frequency ?? 30_000 },
+    prometheus: c.prometheus,
+    clusters: c.clusters ?? {},
+    policies,
+    kubernetesClusters,
+  };
+}
+
+/** Cluster names of `type: config` locators, the way the Kubernetes plugin reads them. */
+export function readKubernetesClusterNames(config: Config): string[] {
+  const names: string[] = [];
+  const methods = config.getOptionalConfigArray('kubernetes.clusterLocatorMethods') ?? [];
+  for (const method of methods) {
+    if (method.getOptionalString('type') !== 'config') continue;
+    for (const cluster of method.getOptionalConfigArray('clusters') ?? []) {
+      const name = cluster.getOptionalString('name');
+      if (name) names.push(name);
+    }
+  }
+  return names;
+}
+
+/** The Prometheus for a cluster: its own, else the global default. */
+export function prometheusFor(
+  config: CanaryConfig,
+  cluster: string,
+): PrometheusConnection | undefined {
+  return config.clusters[cluster]?.prometheus ?? config.prometheus;
+}

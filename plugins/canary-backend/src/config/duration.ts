@@ -1,0 +1,35 @@
+/**
+ * Durations in config and overrides: a number of seconds, or a string such as
+ * `500ms`, `30s`, `1.5m`, `2h`, or a combination like `1m30s`.
+ */
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** Parses a duration to milliseconds, or returns undefined when it is not one. */
+export function parseDurationMs(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  }
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    return Number(text) * 1000;
+  }
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const match of text.matchAll(part)) {
+    if (match.index !== consumed) {
+      return undefined;
+    }
+    total += Number(match[1]) * UNIT_MS[match[2]];
+    consumed += match[0].length;
+  }
+  return consumed === text.length && consumed > 0 ? total : undefined;
+}

@@ -1,0 +1,135 @@
+import type {
+  RolloutPhase,
+  RolloutStep,
+  RolloutWorkload,
+} from '@coalmine/backstage-plugin-canary-common';
+import type { CanaryPolicy } from '../config/policy';
+import type { TrafficTopology } from '../kubernetes/types';
+
+/** What a rollout was asked to do; fixed when it starts. */
+export interface RolloutSpec {
+  policy: CanaryPolicy;
+  /** New canary image / version, when the caller gave one. */
+  request: { image?: string; version?: string };
+  /** The rollout this one retries, if any. */
+  retryOf?: string;
+  /** The component's route annotation, passed to the provider. */
+  route?: string;
+}
+
+/**
+ * A cluster write the engine is about to make. It is stored before the write
+ * and cleared in the same transaction that records its effect, so after a
+ * crash the engine re-applies exactly this — idempotently — and moves on.
+ */
+export type Intent =
+  | { op: 'prepare-canary'; image?: string; version?: string }
+  | { op: 'scale'; deployment: string; replicas: number; why: string }
+  | {
+      op: 'set-weight';
+      weight: number;
+      headerRoute: boolean;
+      /** Step index the weight belongs to; -1 for rollback to 0. */
+      stepIndex: number;
+      why: string;
+    }
+  | { op: 'promote-template' }
+  | { op: 'finalize-promotion' };
+
+/** Engine bookkeeping kept with the rollout (JSON). */
+export interface EngineState {
+  /** The topology the provider discovered at start. */
+  topology?: TrafficTopology;
+  /** Canary replicas to run while the rollout lasts. */
+  canaryReplicas?: number;
+  /** Stable replicas at start (restored by replica-ratio rollback). */
+  stableReplicas?: number;
+  /** When the current wait for canary availability began (ms). */
+  waitingSince?: number;
+  /** When the current step was reached (ms). */
+  stepStartedAt?: number;
+  /** Next analysis run (ms). */
+  nextAnalysisAt?: number;
+  /** Analyses that said advance at the current step. */
+  passedAtStep?: number;
+  /** The Analyzer's own state between ticks. */
+  analysisState?: unknown;
+  /** Failed analysis ticks counted so far. */
+  failedChecks?: number;
+  /** Steps whose approval gate was passed. */
+  approvedSteps?: number[];
+  /** Weight the cluster reported after our last write (drift detection). */
+  appliedWeight?: number;
+  /** Consecutive transient cluster errors. */
+  clusterErrors?: number;
+  /** Which promotion / rollback operations are done. */
+  done?: string[];
+  /** Why the rollout is rolling back and where it ends. */
+  rollback?: { to: 'RolledBack' | 'Aborted' | 'Failed'; cause: string; actor: string };
+  /** Phase to return to on resume. */
+  resumeTo?: RolloutPhase;
+  /** Webhook gates already passed (by name + step). */
+  webhooksPassed?: string[];
+  /** Consecutive failures of the current gating webhook. */
+  webhookFailures?: number;
+  /** Restarts of the canary's pods seen when the rollout started. */
+  baselineRestarts?: Record<string, number>;
+}
+
+/** One stored rollout. */
+export interface RolloutRecord {
+  id: string;
+  entityRef: string;
+  cluster: string;
+  namespace: string;
+  workload: string;
+  route?: string;
+  policy: string;
+  trafficProvider: string;
+  phase: RolloutPhase;
+  stepIndex: number;
+  weight: number;
+  actualWeight: number | null;
+  steps: RolloutStep[];
+  stable: RolloutWorkload;
+  canary: RolloutWorkload;
+  message: string | null;
+  spec: RolloutSpec;
+  state: EngineState;
+  intent: Intent | null;
+  startedBy: string;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  nextStepAt: number | null;
+  nextRunAt: number | null;
+  version: number;
+}
+
+/** Fields the engine may change in one commit. */
+export type RolloutPatch = Partial<
+  Pick<
+    RolloutRecord,
+    | 'phase'
+    | 'stepIndex'
+    | 'weight'
+    | 'actualWeight'
+    | 'stable'
+    | 'canary'
+    | 'message'
+    | 'state'
+    | 'intent'
+    | 'finishedAt'
+    | 'nextStepAt'
+    | 'nextRunAt'
+    | 'route'
+  >
+>;
+
+/** An event to record with a commit. */
+export interface NewEvent {
+  type: string;
+  message: string;
+  actor: string;
+  data?: Record<string, unknown>;
+}

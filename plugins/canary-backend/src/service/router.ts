@@ -1,0 +1,429 @@
+import express from 'express';
+import Router from 'express-promise-router';
+import { z } from 'zod';
+import {
+  AuditorService,
+  BackstageCredentials,
+  HttpAuthService,
+  LoggerService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import {
+  CompoundEntityRef,
+  parseEntityRef,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
+import {
+  AuthorizeResult,
+  BasicPermission,
+  ResourcePermission,
+} from '@backstage/plugin-permission-common';
+import {
+  EntityCanaryStatus,
+  MetricSeries,
+  RolloutControl,
+  RolloutDetails,
+  RolloutPhase,
+  canaryControlPermissions,
+  canaryRolloutCreatePermission,
+  canaryRolloutReadPermission,
+  isTerminalPhase,
+} from '@coalmine/backstage-plugin-canary-common';
+import { CanaryConfig } from '../config/CanaryConfig';
+import { resolveTarget } from '../config/resolveTarget';
+import { RolloutStore } from '../store/RolloutStore';
+import { RolloutRecord } from '../engine/types';
+import { toApiRollout } from './toApi';
+import { loadOpenApiDocument } from './openapi';
+import type { ResolvedTarget } from '../config/resolveTarget';
+
+/** What the router needs from the engine to change rollouts. */
+export interface RolloutCommands {
+  start(request: {
+    resolved: ResolvedTarget;
+    cluster: string;
+    image?: string;
+    version?: string;
+    startedBy: string;
+    retryOf?: string;
+  }): Promise<RolloutRecord>;
+  control(
+    id: string,
+    control: Exclude<RolloutControl, 'retry'>,
+    actor: string,
+    reason?: string,
+  ): Promise<RolloutRecord>;
+  series(rollout: RolloutRecord): Promise<MetricSeries[]>;
+}
+
+export interface RouterOptions {
+  logger: LoggerService;
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+  catalog: CatalogService;
+  auditor: AuditorService;
+  store: RolloutStore;
+  config: CanaryConfig;
+  commands: RolloutCommands;
+}
+
+const PHASES: RolloutPhase[] = [
+  'Pending',
+  'Progressing',
+  'Paused',
+  'AwaitingApproval',
+  'Promoting',
+  'Succeeded',
+  'RollingBack',
+  'RolledBack',
+  'Aborted',
+  'Failed',
+];
+const CONTROLS = ['promote', 'abort', 'pause', 'resume', 'approve', 'retry'] as const;
+
+const startBodySchema = z
+  .object({
+    entityRef: z.string().min(1),
+    cluster: z.string().min(1).optional(),
+    image: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[^\s]+$/, 'must be an image reference without spaces')
+      .optional(),
+    version: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(
+        /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+        'must be a valid Kubernetes label value',
+      )
+      .optional(),
+  })
+  .strict();
+
+const controlBodySchema = z
+  .object({ reason: z.string().max(1000).optional() })
+  .strict();
+
+const listQuerySchema = z
+  .object({
+    entityRef: z.union([z.string(), z.array(z.string())]).optional(),
+    phase: z.union([z.string(), z.array(z.string())]).optional(),
+    cluster: z.string().optional(),
+    active: z.enum(['true', 'false']).optional(),
+    limit: z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .refine(n => n >= 1 && n <= 500, 'must be between 1 and 500')
+      .optional(),
+  })
+  .strict();
+
+/** Parses with zod and turns the first issue into an InputError naming the field. */
+function parse<T>(schema: z.ZodType<T, any, any>, value: unknown, where: string): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.map(issue => {
+      const field = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return `${where} has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+      }
+      return `${where}${field ? ` field ${field}` : ''}: ${issue.message}`;
+    });
+    throw new InputError(issues.join('; '));
+  }
+  return result.data;
+}
+
+function listOf(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return (Array.isArray(value) ? value : [value])
+    .flatMap(v => v.split(','))
+    .map(v => v.trim())
+    .filter(Boolean);
+}
+
+/** The user or service that made the request, as recorded in `startedBy` and events. */
+export function actorOf(credentials: BackstageCredentials): string {
+  const p = credentials.principal as {
+    type: string;
+    userEntityRef?: string;
+    subject?: string;
+  };
+  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
+  if (p.type === 'service' && p.subject) return p.subject;
+  return 'unknown';
+}
+
+function normalizeEntityRef(text: string, field: string): string {
+  try {
+    return stringifyEntityRef(parseEntityRef(text, { defaultKind: 'component', defaultNamespace: 'default' }));
+  } catch (e) {
+    throw new InputError(`${field}: "${text}" is not an entity ref such as component:default/my-app`);
+  }
+}
+
+/** Builds the router mounted at /api/canary. */
+export async function createRouter(options: RouterOptions): Promise<express.Router> {
+  const { httpAuth, permissions, catalog, auditor, store, config, commands } = options;
+  const router = Router();
+  router.use(express.json({ limit: '100kb' }));
+
+  async function isAllowed(
+    permission: ResourcePermission<'catalog-entity'> | BasicPermission,
+    entityRef: string,
+    credentials: BackstageCredentials,
+  ): Promise<boolean> {
+    const [decision] = await permissions.authorize(
+      [{ permission: permission as ResourcePermission<'catalog-entity'>, resourceRef: entityRef }],
+      { credentials },
+    );
+    return decision.result === AuthorizeResult.ALLOW;
+  }
+
+  async function requireRead(entityRef: string, credentials: BackstageCredentials) {
+    if (!(await isAllowed(canaryRolloutReadPermission, entityRef, credentials))) {
+      throw new NotAllowedError(`You may not read rollouts of ${entityRef}`);
+    }
+  }
+
+  async function loadRollout(id: string): Promise<RolloutRecord> {
+    const record = await store.get(id);
+    if (!record) {
+      throw new NotFoundError(`No rollout with id ${id}`);
+    }
+    return record;
+  }
+
+  router.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  const openapi = loadOpenApiDocument();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  router.get('/entities/:kind/:namespace/:name', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const compound: CompoundEntityRef = {
+      kind: req.params.kind,
+      namespace: req.params.namespace,
+      name: req.params.name,
+    };
+    const entity = await catalog.getEntityByRef(compound, { credentials });
+    if (!entity) {
+      throw new NotFoundError(`No entity ${stringifyEntityRef(compound)} in the catalog`);
+    }
+    const entityRef = stringifyEntityRef(entity);
+    await requireRead(entityRef, credentials);
+    const resolution = resolveTarget(entity, config);
+    const history = await store.list({ entityRefs: [entityRef], limit: 50 });
+    const last = await store.lastAnalysis(history.map(r => r.id));
+    const rollouts = history.map(r => toApiRollout(r, last.get(r.id)));
+    const status: EntityCanaryStatus = {
+      entityRef,
+      target: resolution.ok ? resolution.resolved.target : null,
+      problems: resolution.problems,
+      active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
+      history: rollouts,
+    };
+    res.json(status);
+  });
+
+  router.get('/rollouts', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const query = parse(listQuerySchema, req.query, 'query');
+    const phases = listOf(query.phase);
+    const unknownPhase = phases?.find(p => !PHASES.includes(p as RolloutPhase));
+    if (unknownPhase) {
+      throw new InputError(`query field phase: unknown phase "${unknownPhase}"; use one of ${PHASES.join(', ')}`);
+    }
+    const entityRefs = listOf(query.entityRef)?.map(ref => normalizeEntityRef(ref, 'query field entityRef'));
+    const limit = query.limit ?? 100;
+    const candidates = await store.list({
+      entityRefs,
+      phases: phases as RolloutPhase[] | undefined,
+      cluster: query.cluster,
+      active: query.active === undefined ? undefined : query.active === 'true',
+      limit: Math.min(limit * 4, 2000),
+    });
+    const refs = [...new Set(candidates.map(r => r.entityRef))];
+    const decisions = refs.length
+      ? await permissions.authorize(
+          refs.map(ref => ({
+            permission: canaryRolloutReadPermission,
+            resourceRef: ref,
+          })),
+          { credentials },
+        )
+      : [];
+    const readable = new Set(
+      refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+    );
+    const visible = candidates.filter(r => readable.has(r.entityRef)).slice(0, limit);
+    const last = await store.lastAnalysis(visible.map(r => r.id));
+    res.json({ items: visible.map(r => toApiRollout(r, last.get(r.id))) });
+  });
+
+  router.get('/rollouts/:id', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const record = await loadRollout(req.params.id);
+    await requireRead(record.entityRef, credentials);
+    const [events, analysis] = await Promise.all([
+      store.events(record.id),
+      store.analysis(record.id),
+    ]);
+    const details: RolloutDetails = {
+      rollout: toApiRollout(record, analysis[analysis.length - 1]),
+      events,
+      analysis,
+    };
+    res.json(details);
+  });
+
+  router.get('/rollouts/:id/series', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const record = await loadRollout(req.params.id);
+    await requireRead(record.entityRef, credentials);
+    res.json({ series: await commands.series(record) });
+  });
+
+  router.post('/rollouts', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'rollout-start',
+      severityLevel: 'medium',
+      request: req,
+      meta: { actor: actorOf(credentials), body: sanitizeBody(req.body) },
+    });
+    try {
+      const body = parse(startBodySchema, req.body, 'body');
+      const entityRef = normalizeEntityRef(body.entityRef, 'body field entityRef');
+      const entity = await catalog.getEntityByRef(entityRef, { credentials });
+      if (!entity) {
+        throw new NotFoundError(`No entity ${entityRef} in the catalog`);
+      }
+      if (!(await isAllowed(canaryRolloutCreatePermission, entityRef, credentials))) {
+        throw new NotAllowedError(`You may not start rollouts of ${entityRef}`);
+      }
+      const resolution = resolveTarget(entity, config);
+      if (!resolution.ok) {
+        throw new InputError(
+          `${entityRef} is not set up for canaries: ${resolution.problems
+            .map(p => `${p.key}: ${p.message}`)
+            .join('; ')}`,
+        );
+      }
+      const cluster = body.cluster ?? resolution.resolved.target.clusters[0];
+      if (!resolution.resolved.target.clusters.includes(cluster)) {
+        throw new InputError(
+          `body field cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(', ')}, not "${cluster}"`,
+        );
+      }
+      const record = await commands.start({
+        resolved: resolution.resolved,
+        cluster,
+        image: body.image,
+        version: body.version,
+        startedBy: actorOf(credentials),
+      });
+      await auditorEvent.success({ meta: { rolloutId: record.id, entityRef, cluster } });
+      res.status(201).json(toApiRollout(record));
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  router.post('/rollouts/:id/:control', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const control = req.params.control as RolloutControl;
+    const auditorEvent = await auditor.createEvent({
+      eventId: 'rollout-control',
+      severityLevel: 'medium',
+      request: req,
+      meta: {
+        actor: actorOf(credentials),
+        rolloutId: req.params.id,
+        control: req.params.control,
+      },
+    });
+    try {
+      if (!(CONTROLS as readonly string[]).includes(control)) {
+        throw new InputError(
+          `path parameter control: unknown control "${req.params.control}"; use one of ${CONTROLS.join(', ')}`,
+        );
+      }
+      const body = parse(controlBodySchema, req.body, 'body');
+      const record = await loadRollout(req.params.id);
+      if (!(await isAllowed(canaryControlPermissions[control], record.entityRef, credentials))) {
+        throw new NotAllowedError(`You may not ${control} rollouts of ${record.entityRef}`);
+      }
+      const actor = actorOf(credentials);
+      if (control === 'retry') {
+        const fresh = await retry(record, actor, credentials);
+        await auditorEvent.success({ meta: { entityRef: record.entityRef, newRolloutId: fresh.id } });
+        res.status(201).json(toApiRollout(fresh));
+        return;
+      }
+      const updated = await commands.control(record.id, control, actor, body.reason);
+      await auditorEvent.success({ meta: { entityRef: record.entityRef, phase: updated.phase } });
+      res.json(toApiRollout(updated));
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  });
+
+  async function retry(
+    record: RolloutRecord,
+    actor: string,
+    credentials: BackstageCredentials,
+  ): Promise<RolloutRecord> {
+    if (!['Failed', 'Aborted', 'RolledBack'].includes(record.phase)) {
+      throw new ConflictError(
+        `Only a failed, aborted or rolled back rollout can be retried; ${record.id} is ${record.phase}`,
+      );
+    }
+    const entity = await catalog.getEntityByRef(record.entityRef, { credentials });
+    if (!entity) {
+      throw new NotFoundError(`No entity ${record.entityRef} in the catalog`);
+    }
+    const resolution = resolveTarget(entity, config);
+    if (!resolution.ok) {
+      throw new InputError(
+        `${record.entityRef} is no longer set up for canaries: ${resolution.problems
+          .map(p => `${p.key}: ${p.message}`)
+          .join('; ')}`,
+      );
+    }
+    return commands.start({
+      resolved: resolution.resolved,
+      cluster: record.cluster,
+      image: record.spec.request.image ?? record.canary.image,
+      version: record.spec.request.version,
+      startedBy: actor,
+      retryOf: record.id,
+    });
+  }
+
+  return router;
+}
+
+function sanitizeBody(body: unknown) {
+  if (!body || typeof body !== 'object') return null;
+  const b = body as Record<string, unknown>;
+  const pick = (k: string) => (typeof b[k] === 'string' ? (b[k] as string).slice(0, 512) : null);
+  return { entityRef: pick('entityRef'), cluster: pick('cluster'), image: pick('image'), version: pick('version') };
+}

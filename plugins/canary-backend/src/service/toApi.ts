@@ -1,0 +1,37 @@
+import {
+  AnalysisResult,
+  Rollout,
+} from '@coalmine/backstage-plugin-canary-common';
+import { RolloutRecord } from '../engine/types';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The API shape of a stored rollout. */
+export function toApiRollout(
+  r: RolloutRecord,
+  lastAnalysis?: AnalysisResult | null,
+): Rollout {
+  return {
+    id: r.id,
+    entityRef: r.entityRef,
+    cluster: r.cluster,
+    namespace: r.namespace,
+    policy: r.policy,
+    trafficProvider: r.trafficProvider,
+    ...(r.route ? { route: r.route } : {}),
+    phase: r.phase,
+    stepIndex: r.stepIndex,
+    steps: r.steps,
+    weight: r.weight,
+    actualWeight: r.actualWeight,
+    stable: r.stable,
+    canary: r.canary,
+    ...(r.message ? { message: r.message } : {}),
+    createdAt: iso(r.createdAt)!,
+    updatedAt: iso(r.updatedAt)!,
+    finishedAt: iso(r.finishedAt),
+    nextStepAt: iso(r.nextStepAt),
+    startedBy: r.startedBy,
+    lastAnalysis: lastAnalysis ?? null,
+  };
+}

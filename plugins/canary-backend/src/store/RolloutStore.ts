@@ -1,0 +1,390 @@
+import { Knex } from 'knex';
+import { ConflictError } from '@backstage/errors';
+import {
+  AnalysisCheck,
+  AnalysisResult,
+  DecisionAction,
+  RolloutEvent,
+  RolloutPhase,
+  isTerminalPhase,
+} from '@coalmine/backstage-plugin-canary-common';
+import {
+  NewEvent,
+  RolloutPatch,
+  RolloutRecord,
+} from '../engine/types';
+
+const ROLLOUTS = 'canary_rollouts';
+const EVENTS = 'canary_rollout_events';
+const ANALYSIS = 'canary_analysis_results';
+const WATCHED = 'canary_watched_workloads';
+
+/** Filters of `GET /rollouts`. */
+export interface RolloutFilter {
+  entityRefs?: string[];
+  phases?: RolloutPhase[];
+  cluster?: string;
+  active?: boolean;
+  limit?: number;
+}
+
+/** A new analysis result to store. */
+export interface NewAnalysis {
+  stepIndex: number;
+  weight: number;
+  action: DecisionAction;
+  reason: string;
+  failedChecks: number;
+  checks: AnalysisCheck[];
+}
+
+type Row = Record<string, any>;
+
+const num = (v: unknown): number | null =>
+  v === null || v === undefined ? null : Number(v);
+
+function activeKey(entityRef: string, cluster: string) {
+  return `${entityRef}|${cluster}`;
+}
+
+function toRecord(row: Row): RolloutRecord {
+  return {
+    id: row.id,
+    entityRef: row.entity_ref,
+    cluster: row.cluster,
+    namespace: row.namespace,
+    workload: row.workload,
+    route: row.route ?? undefined,
+    policy: row.policy,
+    trafficProvider: row.traffic_provider,
+    phase: row.phase,
+    stepIndex: Number(row.step_index),
+    weight: Number(row.weight),
+    actualWeight: num(row.actual_weight),
+    steps: JSON.parse(row.steps),
+    stable: JSON.parse(row.stable),
+    canary: JSON.parse(row.canary),
+    message: row.message ?? null,
+    spec: JSON.parse(row.spec),
+    state: JSON.parse(row.state),
+    intent: row.intent ? JSON.parse(row.intent) : null,
+    startedBy: row.started_by,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    finishedAt: num(row.finished_at),
+    nextStepAt: num(row.next_step_at),
+    nextRunAt: num(row.next_run_at),
+    version: Number(row.version),
+  };
+}
+
+function patchToRow(patch: RolloutPatch): Row {
+  const row: Row = {};
+  if (patch.phase !== undefined) row.phase = patch.phase;
+  if (patch.stepIndex !== undefined) row.step_index = patch.stepIndex;
+  if (patch.weight !== undefined) row.weight = patch.weight;
+  if (patch.actualWeight !== undefined) row.actual_weight = patch.actualWeight;
+  if (patch.stable !== undefined) row.stable = JSON.stringify(patch.stable);
+  if (patch.canary !== undefined) row.canary = JSON.stringify(patch.canary);
+  if (patch.message !== undefined) row.message = patch.message;
+  if (patch.state !== undefined) row.state = JSON.stringify(patch.state);
+  if (patch.intent !== undefined)
+    row.intent = patch.intent === null ? null : JSON.stringify(patch.intent);
+  if (patch.finishedAt !== undefined) row.finished_at = patch.finishedAt;
+  if (patch.nextStepAt !== undefined) row.next_step_at = patch.nextStepAt;
+  if (patch.nextRunAt !== undefined) row.next_run_at = patch.nextRunAt;
+  if (patch.route !== undefined) row.route = patch.route;
+  return row;
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return (
+    err?.code === '23505' ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    /UNIQUE constraint failed/i.test(err?.message ?? '')
+  );
+}
+
+/**
+ * Rollouts, their events and analysis results in the plugin's database.
+ *
+ * Every change of a rollout goes through {@link RolloutStore.commit}, which
+ * checks and bumps the row version, so a writer holding stale state (an
+ * expired lease, a concurrent control) never overwrites a newer one.
+ */
+export class RolloutStore {
+  constructor(private readonly db: Knex) {}
+
+  static async create(db: Knex, migrationsDir: string): Promise<RolloutStore> {
+    await db.migrate.latest({
+      directory: migrationsDir,
+      tableName: 'canary_knex_migrations',
+    });
+    return new RolloutStore(db);
+  }
+
+  /** Inserts a new rollout; ConflictError when one is active for the component and cluster. */
+  async insert(record: RolloutRecord, events: NewEvent[] = []): Promise<void> {
+    try {
+      await this.db.transaction(async tx => {
+        await tx(ROLLOUTS).insert({
+          id: record.id,
+          entity_ref: record.entityRef,
+          cluster: record.cluster,
+          namespace: record.namespace,
+          workload: record.workload,
+          route: record.route ?? null,
+          policy: record.policy,
+          traffic_provider: record.trafficProvider,
+          phase: record.phase,
+          step_index: record.stepIndex,
+          weight: record.weight,
+          actual_weight: record.actualWeight,
+          steps: JSON.stringify(record.steps),
+          stable: JSON.stringify(record.stable),
+          canary: JSON.stringify(record.canary),
+          message: record.message,
+          spec: JSON.stringify(record.spec),
+          state: JSON.stringify(record.state),
+          intent: record.intent ? JSON.stringify(record.intent) : null,
+          started_by: record.startedBy,
+          created_at: record.createdAt,
+          updated_at: record.updatedAt,
+          finished_at: record.finishedAt,
+          next_step_at: record.nextStepAt,
+          next_run_at: record.nextRunAt,
+          version: record.version,
+          active_key: isTerminalPhase(record.phase)
+            ? null
+            : activeKey(record.entityRef, record.cluster),
+        });
+        await this.insertEvents(tx, record.id, record.createdAt, events);
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        const active = await this.activeFor(record.entityRef, record.cluster);
+        throw new ConflictError(
+          `A rollout of ${record.entityRef} on cluster ${record.cluster} is already active${
+            active ? ` (${active.id}, ${active.phase})` : ''
+          }`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<RolloutRecord | undefined> {
+    const row = await this.db(ROLLOUTS).where({ id }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async activeFor(
+    entityRef: string,
+    cluster: string,
+  ): Promise<RolloutRecord | undefined> {
+    const row = await this.db(ROLLOUTS)
+      .where({ active_key: activeKey(entityRef, cluster) })
+      .first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async list(filter: RolloutFilter = {}): Promise<RolloutRecord[]> {
+    const q = this.db(ROLLOUTS).select('*');
+    if (filter.entityRefs) q.whereIn('entity_ref', filter.entityRefs);
+    if (filter.phases?.length) q.whereIn('phase', filter.phases);
+    if (filter.cluster) q.where('cluster', filter.cluster);
+    if (filter.active === true) q.whereNotNull('active_key');
+    if (filter.active === false) q.whereNull('active_key');
+    q.orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
+    if (filter.limit) q.limit(filter.limit);
+    return (await q).map(toRecord);
+  }
+
+  /** Rollouts that are not finished and due for a tick. */
+  async dueIds(now: number, limit: number): Promise<string[]> {
+    const rows = await this.db(ROLLOUTS)
+      .select('id')
+      .whereNotNull('active_key')
+      .andWhere(q => q.whereNull('next_run_at').orWhere('next_run_at', '<=', now))
+      .orderBy('next_run_at', 'asc')
+      .limit(limit);
+    return rows.map(r => r.id);
+  }
+
+  /**
+   * Takes (or renews) the lease on a rollout. Only the holder advances it;
+   * an expired lease (a replica that died) can be taken over.
+   */
+  async acquireLease(
+    id: string,
+    owner: string,
+    ttlMs: number,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const updated = await this.db(ROLLOUTS)
+      .where({ id })
+      .andWhere(q =>
+        q
+          .whereNull('lease_owner')
+          .orWhere('lease_owner', owner)
+          .orWhere('lease_expires_at', '<', now),
+      )
+      .update({ lease_owner: owner, lease_expires_at: now + ttlMs });
+    return updated === 1;
+  }
+
+  async releaseLease(id: string, owner: string): Promise<void> {
+    await this.db(ROLLOUTS)
+      .where({ id, lease_owner: owner })
+      .update({ lease_owner: null, lease_expires_at: null });
+  }
+
+  /**
+   * Applies a patch if the row still has `expectedVersion`, together with its
+   * events and analysis result. Returns the new record, or undefined when
+   * someone else changed the rollout first.
+   */
+  async commit(
+    id: string,
+    expectedVersion: number,
+    patch: RolloutPatch,
+    extra: { events?: NewEvent[]; analysis?: NewAnalysis } = {},
+  ): Promise<RolloutRecord | undefined> {
+    const now = Date.now();
+    return this.db.transaction(async tx => {
+      const row: Row = { ...patchToRow(patch), updated_at: now };
+      row.version = expectedVersion + 1;
+      if (patch.phase !== undefined && isTerminalPhase(patch.phase)) {
+        row.active_key = null;
+      }
+      const updated = await tx(ROLLOUTS)
+        .where({ id, version: expectedVersion })
+        .update(row);
+      if (updated !== 1) {
+        return undefined;
+      }
+      await this.insertEvents(tx, id, now, extra.events ?? []);
+      if (extra.analysis) {
+        const a = extra.analysis;
+        await tx(ANALYSIS).insert({
+          rollout_id: id,
+          time: now,
+          step_index: a.stepIndex,
+          weight: a.weight,
+          action: a.action,
+          reason: a.reason,
+          failed_checks: a.failedChecks,
+          checks: JSON.stringify(a.checks),
+        });
+      }
+      const fresh = await tx(ROLLOUTS).where({ id }).first();
+      return toRecord(fresh);
+    });
+  }
+
+  /** Records events outside of a state change (e.g. webhook deliveries). */
+  async addEvents(id: string, events: NewEvent[]): Promise<void> {
+    await this.insertEvents(this.db, id, Date.now(), events);
+  }
+
+  private async insertEvents(
+    db: Knex | Knex.Transaction,
+    id: string,
+    time: number,
+    events: NewEvent[],
+  ) {
+    if (events.length === 0) return;
+    await db(EVENTS).insert(
+      events.map(e => ({
+        rollout_id: id,
+        time,
+        type: e.type,
+        message: e.message,
+        actor: e.actor,
+        data: e.data ? JSON.stringify(e.data) : null,
+      })),
+    );
+  }
+
+  async events(id: string): Promise<RolloutEvent[]> {
+    const rows = await this.db(EVENTS)
+      .where({ rollout_id: id })
+      .orderBy('id', 'asc');
+    return rows.map(r => ({
+      id: Number(r.id),
+      rolloutId: r.rollout_id,
+      time: new Date(Number(r.time)).toISOString(),
+      type: r.type,
+      message: r.message,
+      actor: r.actor,
+      ...(r.data ? { data: JSON.parse(r.data) } : {}),
+    }));
+  }
+
+  async analysis(id: string): Promise<AnalysisResult[]> {
+    const rows = await this.db(ANALYSIS)
+      .where({ rollout_id: id })
+      .orderBy('id', 'asc');
+    return rows.map(toAnalysis);
+  }
+
+  /** The newest analysis result of each given rollout. */
+  async lastAnalysis(ids: string[]): Promise<Map<string, AnalysisResult>> {
+    const result = new Map<string, AnalysisResult>();
+    if (ids.length === 0) return result;
+    const newest = this.db(ANALYSIS)
+      .max('id as id')
+      .whereIn('rollout_id', ids)
+      .groupBy('rollout_id');
+    const rows = await this.db(ANALYSIS).whereIn('id', newest);
+    for (const row of rows) {
+      result.set(row.rollout_id, toAnalysis(row));
+    }
+    return result;
+  }
+
+  async getWatchedHash(
+    entityRef: string,
+    cluster: string,
+  ): Promise<{ hash: string | null } | undefined> {
+    const row = await this.db(WATCHED)
+      .where({ entity_ref: entityRef, cluster })
+      .first();
+    return row ? { hash: row.template_hash ?? null } : undefined;
+  }
+
+  async setWatchedHash(
+    entityRef: string,
+    cluster: string,
+    hash: string | null,
+  ): Promise<void> {
+    await this.db(WATCHED)
+      .insert({
+        entity_ref: entityRef,
+        cluster,
+        template_hash: hash,
+        updated_at: Date.now(),
+      })
+      .onConflict(['entity_ref', 'cluster'])
+      .merge();
+  }
+}
+
+function toAnalysis(r: Row): AnalysisResult {
+  return {
+    id: Number(r.id),
+    rolloutId: r.rollout_id,
+    time: new Date(Number(r.time)).toISOString(),
+    stepIndex: Number(r.step_index),
+    weight: Number(r.weight),
+    action: r.action,
+    reason: r.reason,
+    failedChecks: Number(r.failed_checks),
+    checks: JSON.parse(r.checks),
+  };
+}
