@@ -7,6 +7,8 @@ export interface PollingState<T> {
   value?: T;
   /** The error of the latest poll, cleared by the next success. */
   error?: Error;
+  /** When the latest value arrived (epoch milliseconds). */
+  updatedAt?: number;
   /** True until the first poll after a (re)start has finished. */
   loading: boolean;
   /** Poll now (and restart the schedule from here). */
@@ -65,10 +67,15 @@ export function usePolling<T>(
         return;
       }
       if (error) {
-        setState(previous => ({ value: previous.value, error, loading: false }));
+        setState(previous => ({
+          value: previous.value,
+          updatedAt: previous.updatedAt,
+          error,
+          loading: false,
+        }));
       } else {
         lastValue = value;
-        setState({ value, loading: false });
+        setState({ value, updatedAt: Date.now(), loading: false });
       }
       const delay = delayRef.current(lastValue, error);
       if (delay !== undefined) {

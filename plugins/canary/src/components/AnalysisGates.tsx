@@ -1,0 +1,29 @@
+import { InfoCard } from '@backstage/core-components';
+import { Typography } from '@material-ui/core';
+import type { AnalysisResult } from '@coalmine/backstage-plugin-canary-common';
+import { latestGateStates, newestResult } from '../lib/analysis';
+import { DecisionSummary } from './DecisionSummary';
+import { GateTable } from './GateTable';
+
+/**
+ * Every gate with its latest verdict, the values it compared, the bound and
+ * the evidence as a sentence ending in what it meant for the rollout.
+ */
+export function AnalysisGates(props: {
+  analysis: AnalysisResult[];
+}) {
+  const gates = latestGateStates(props.analysis);
+  const newest = newestResult(props.analysis);
+  return (
+    <InfoCard title="Analysis" subheader="Canary against stable, gate by gate">
+      {newest && <DecisionSummary result={newest} />}
+      {gates.length === 0 ? (
+        <Typography variant="body2" data-testid="canary-no-analysis">
+          No analysis yet: the first check runs after the first step's interval.
+        </Typography>
+      ) : (
+        <GateTable gates={gates} />
+      )}
+    </InfoCard>
+  );
+}

@@ -1,0 +1,163 @@
+import { useState } from 'react';
+import {
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { Box, Button, Grid, Typography } from '@material-ui/core';
+import { Alert } from '@material-ui/lab';
+import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
+import {
+  CanaryPollIntervals,
+  DEFAULT_POLL_INTERVALS,
+} from '../hooks/pollIntervals';
+import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
+import { useRolloutDetails } from '../hooks/useRolloutDetails';
+import { describeError } from '../lib/errors';
+import { formatTime } from '../lib/format';
+import { AnalysisGates } from './AnalysisGates';
+import { ConfigProblems } from './ConfigProblems';
+import { EventTimeline } from './EventTimeline';
+import { MetricCharts } from './MetricCharts';
+import { NoRolloutYet } from './NoRolloutYet';
+import { RolloutHistory } from './RolloutHistory';
+import { RolloutOverview } from './RolloutOverview';
+
+/**
+ * Everything about the component's canaries, following a running rollout
+ * by polling: status, analysis, charts, events, controls and history.
+ */
+export function CanaryTab(props: { pollIntervals?: Partial<CanaryPollIntervals> }) {
+  const { entity } = useEntity();
+  const intervals = { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals };
+  const entityName = {
+    kind: entity.kind.toLocaleLowerCase('en-US'),
+    namespace: entity.metadata.namespace ?? 'default',
+    name: entity.metadata.name,
+  };
+  const status = useEntityCanaryStatus(entityName, intervals);
+  const current = status.value
+    ? status.value.active ?? status.value.history[0]
+    : undefined;
+  const insight = useRolloutDetails(current, intervals);
+  const [notice, setNotice] = useState<string>();
+
+  const onControlDone = (message: string) => {
+    setNotice(message);
+    status.refresh();
+    insight.refresh();
+  };
+
+  if (status.loading && !status.value) {
+    return <Progress />;
+  }
+  if (!status.value) {
+    return (
+      <Box data-testid="canary-unreachable">
+        <ResponseErrorPanel
+          title="Could not reach the Coalmine backend"
+          error={status.error ?? new Error('No answer')}
+        />
+        <Box mt={2}>
+          <Button variant="outlined" color="primary" onClick={status.refresh}>
+            Try again
+          </Button>
+        </Box>
+      </Box>
+    );
+  }
+
+  const { target, problems, history } = status.value;
+  const running = current ? !isTerminalPhase(current.phase) : false;
+
+  return (
+    <Grid container spacing={3} data-testid="canary-tab">
+      <Grid item xs={12}>
+        <Box display="flex" alignItems="center" justifyContent="space-between">
+          <Typography
+            variant="caption"
+            color="textSecondary"
+            data-testid="canary-live"
+            data-live={running ? 'fast' : 'slow'}
+          >
+            {running
+              ? `Live: refreshing every ${intervals.activeMs / 1000} s`
+              : `Checking for new rollouts every ${intervals.idleMs / 1000} s`}
+            {status.updatedAt ? ` · updated ${formatTime(status.updatedAt)}` : ''}
+          </Typography>
+        </Box>
+        {status.error && (
+          <Alert severity="warning" data-testid="canary-stale">
+            Live updates failed ({describeError(status.error)}); showing the
+            last known state and retrying.
+          </Alert>
+        )}
+        {notice && (
+          <Alert
+            severity="success"
+            onClose={() => setNotice(undefined)}
+            data-testid="canary-action-result"
+          >
+            {notice}
+          </Alert>
+        )}
+      </Grid>
+
+      {problems.length > 0 && (
+        <Grid item xs={12}>
+          <ConfigProblems problems={problems} blocking={!target} />
+        </Grid>
+      )}
+
+      {!current && target && (
+        <Grid item xs={12}>
+          <NoRolloutYet target={target} onStarted={onControlDone} />
+        </Grid>
+      )}
+
+      {current && (
+        <>
+          <Grid item xs={12}>
+            <RolloutOverview
+              rollout={current}
+              target={target}
+              onControlDone={onControlDone}
+            />
+          </Grid>
+          <Grid item xs={12} lg={7}>
+            <AnalysisGates
+              analysis={
+                insight.value?.details.analysis ??
+                (current.lastAnalysis ? [current.lastAnalysis] : [])
+              }
+            />
+          </Grid>
+          <Grid item xs={12} lg={5}>
+            <InfoCard title="Events">
+              {insight.value ? (
+                <EventTimeline events={insight.value.details.events} />
+              ) : insight.error ? (
+                <ResponseErrorPanel error={insight.error} />
+              ) : (
+                <Progress />
+              )}
+            </InfoCard>
+          </Grid>
+          <Grid item xs={12}>
+            <MetricCharts
+              series={insight.value?.series ?? []}
+              error={insight.value?.seriesError}
+            />
+          </Grid>
+        </>
+      )}
+
+      {history.length > 0 && (
+        <Grid item xs={12}>
+          <RolloutHistory history={history} intervals={intervals} />
+        </Grid>
+      )}
+    </Grid>
+  );
+}

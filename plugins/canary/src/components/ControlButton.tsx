@@ -1,0 +1,62 @@
+import { useState } from 'react';
+import { useApi } from '@backstage/core-plugin-api';
+import {
+  Rollout,
+  RolloutControl,
+  canaryControlPermissions,
+} from '@coalmine/backstage-plugin-canary-common';
+import { canaryApiRef } from '../api';
+import { useCanaryPermission } from '../hooks/useCanaryPermission';
+import {
+  CONTROL_LABELS,
+  CONTROL_QUESTIONS,
+  describeControl,
+  describeControlResult,
+} from '../lib/controls';
+import { ConfirmActionDialog } from './ConfirmActionDialog';
+import { PermissionedButton } from './PermissionedButton';
+
+/**
+ * One control of a rollout (Promote, Abort, …): checks its permission,
+ * asks for confirmation, calls the backend and reports the outcome.
+ */
+export function ControlButton(props: {
+  control: RolloutControl;
+  rollout: Rollout;
+  onDone: (message: string, result: Rollout) => void;
+}) {
+  const { control, rollout, onDone } = props;
+  const canaryApi = useApi(canaryApiRef);
+  const permission = useCanaryPermission(canaryControlPermissions[control]);
+  const [open, setOpen] = useState(false);
+  const dangerous = control === 'abort';
+
+  return (
+    <>
+      <PermissionedButton
+        id={`canary-control-${control}`}
+        label={CONTROL_LABELS[control]}
+        permission={permission}
+        color={dangerous ? 'secondary' : 'primary'}
+        variant={control === 'promote' || control === 'approve' ? 'contained' : 'outlined'}
+        onClick={() => setOpen(true)}
+      />
+      <ConfirmActionDialog
+        open={open}
+        title={CONTROL_QUESTIONS[control]}
+        description={describeControl(control, rollout)}
+        askReason
+        onCancel={() => setOpen(false)}
+        onConfirm={async reason => {
+          const result = await canaryApi.controlRollout(
+            rollout.id,
+            control,
+            reason ? { reason } : {},
+          );
+          setOpen(false);
+          onDone(describeControlResult(control, result), result);
+        }}
+      />
+    </>
+  );
+}

@@ -1,0 +1,28 @@
+import { InfoCard } from '@backstage/core-components';
+import { Grid, Typography } from '@material-ui/core';
+import { Alert } from '@material-ui/lab';
+import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
+import { MetricChart } from './MetricChart';
+
+/** A chart for every gated metric, two to a row on wide screens. */
+export function MetricCharts(props: { series: MetricSeries[]; error?: string }) {
+  return (
+    <InfoCard title="Metrics" subheader="Canary and stable over time, with each gate's bound">
+      {props.error && (
+        <Alert severity="warning" data-testid="canary-series-error">
+          Could not load the metric series: {props.error}
+        </Alert>
+      )}
+      {!props.error && props.series.length === 0 && (
+        <Typography variant="body2">No metric samples yet.</Typography>
+      )}
+      <Grid container spacing={2}>
+        {props.series.map(series => (
+          <Grid item xs={12} lg={6} key={series.metric}>
+            <MetricChart series={series} />
+          </Grid>
+        ))}
+      </Grid>
+    </InfoCard>
+  );
+}

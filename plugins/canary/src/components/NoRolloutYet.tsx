@@ -1,0 +1,25 @@
+import { EmptyState } from '@backstage/core-components';
+import type {
+  CanaryTarget,
+  Rollout,
+} from '@coalmine/backstage-plugin-canary-common';
+import { StartRolloutButton } from './StartRolloutButton';
+
+/** A component that is set up but has never had a rollout. */
+export function NoRolloutYet(props: {
+  target: CanaryTarget;
+  onStarted: (message: string, result: Rollout) => void;
+}) {
+  const { target } = props;
+  const schedule = target.steps.map(step => `${step.weight} %`).join(' → ');
+  return (
+    <div data-testid="canary-empty">
+      <EmptyState
+        missing="data"
+        title="No rollout yet"
+        description={`${target.workload} in ${target.namespace} on ${target.clusters.join(', ')} is ready for canaries with the policy "${target.policy}" (${schedule}). Start one here, or let your pipeline start it through the API.`}
+        action={<StartRolloutButton target={target} onDone={props.onStarted} />}
+      />
+    </div>
+  );
+}

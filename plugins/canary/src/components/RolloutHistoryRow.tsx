@@ -1,0 +1,67 @@
+import { Fragment, useState } from 'react';
+import {
+  Collapse,
+  IconButton,
+  TableCell,
+  TableRow,
+} from '@material-ui/core';
+import KeyboardArrowDownIcon from '@material-ui/icons/KeyboardArrowDown';
+import KeyboardArrowUpIcon from '@material-ui/icons/KeyboardArrowUp';
+import type { Rollout } from '@coalmine/backstage-plugin-canary-common';
+import { CanaryPollIntervals } from '../hooks/pollIntervals';
+import {
+  elapsedMs,
+  formatDateTime,
+  formatDuration,
+  workloadVersion,
+} from '../lib/format';
+import { RolloutHistoryDetails } from './RolloutHistoryDetails';
+import { RolloutPhaseStatus } from './RolloutPhaseStatus';
+
+/** One past rollout; expanding it fetches its analysis and events. */
+export function RolloutHistoryRow(props: { rollout: Rollout; intervals: CanaryPollIntervals }) {
+  const { rollout } = props;
+  const [open, setOpen] = useState(false);
+  const detailsId = `canary-history-panel-${rollout.id}`;
+  return (
+    <Fragment>
+      <TableRow data-testid={`canary-history-row-${rollout.id}`} data-phase={rollout.phase}>
+        <TableCell padding="checkbox">
+          <IconButton
+            size="small"
+            aria-label={`${open ? 'Hide' : 'Show'} analysis of rollout ${rollout.id}`}
+            aria-expanded={open}
+            aria-controls={detailsId}
+            onClick={() => setOpen(!open)}
+          >
+            {open ? <KeyboardArrowUpIcon /> : <KeyboardArrowDownIcon />}
+          </IconButton>
+        </TableCell>
+        <TableCell>{formatDateTime(rollout.createdAt)}</TableCell>
+        <TableCell>
+          {workloadVersion(rollout.stable)} → <strong>{workloadVersion(rollout.canary)}</strong>
+        </TableCell>
+        <TableCell>
+          <RolloutPhaseStatus phase={rollout.phase} />
+        </TableCell>
+        <TableCell>
+          {rollout.finishedAt
+            ? formatDuration(elapsedMs(rollout.createdAt, rollout.finishedAt, Date.now()))
+            : 'running'}
+        </TableCell>
+        <TableCell>{rollout.startedBy}</TableCell>
+        <TableCell>{rollout.message ?? ''}</TableCell>
+      </TableRow>
+      <TableRow>
+        <TableCell style={{ paddingBottom: 0, paddingTop: 0 }} colSpan={7}>
+          <Collapse in={open} timeout="auto" unmountOnExit>
+            <div id={detailsId}>
+              <RolloutHistoryDetails rollout={rollout} intervals={props.intervals} />
+            </div>
+          </Collapse>
+        </TableCell>
+      </TableRow>
+    </Fragment>
+  );
+}
+
