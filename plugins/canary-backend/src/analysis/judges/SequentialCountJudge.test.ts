@@ -1,0 +1,210 @@
+import { Random } from '../__testUtils__/random';
+import {
+  ArmCounts,
+  SequentialCountJudge,
+  SequentialState,
+} from './SequentialCountJudge';
+
+function slice(
+  canaryRequests: number,
+  canaryErrors: number,
+  stableRequests: number,
+  stableErrors: number,
+): ArmCounts {
+  return { canaryRequests, canaryErrors, stableRequests, stableErrors };
+}
+
+describe('SequentialCountJudge by hand', () => {
+  it('computes the likelihood ratio of one slice', () => {
+    // w = 0.5, δ = 0: p0 = 1/2; ρ1 = 2: p1 = 2/3.
+    const judge = new SequentialCountJudge({ tolerance: 0, grid: [2] });
+    let state = judge.addSlice(judge.initialState(), slice(100, 3, 100, 0));
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(64 / 27, 10); // (4/3)^3
+    state = judge.addSlice(state, slice(100, 0, 100, 1));
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(128 / 81, 10); // × (1/3)/(1/2)
+  });
+
+  it('uses the tolerance and the canary share of the slice', () => {
+    // w = 0.2, δ = 0.5: ρ0 = 1.5, p0 = 0.3/1.1 = 3/11; ρ1 = 3: p1 = 0.6/1.4 = 3/7.
+    // LR = (p1/p0)^2 ((1−p1)/(1−p0))^5 = (11/7)^2 (11/14)^5
+    const judge = new SequentialCountJudge({ tolerance: 0.5, grid: [2] });
+    const state = judge.addSlice(judge.initialState(), slice(20, 2, 80, 5));
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(
+      (11 / 7) ** 2 * (11 / 14) ** 5,
+      10,
+    );
+  });
+
+  it('mixes the grid with equal weights', () => {
+    const judge = new SequentialCountJudge({ tolerance: 0, grid: [2, 4] });
+    const state = judge.addSlice(judge.initialState(), slice(50, 2, 50, 1));
+    // ρ1 = 2: p1 = 2/3 → (4/3)^2 (2/3); ρ1 = 4: p1 = 4/5 → (8/5)^2 (2/5)
+    const expected = ((4 / 3) ** 2 * (2 / 3) + (8 / 5) ** 2 * (2 / 5)) / 2;
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(expected, 10);
+  });
+
+  it('turns cumulative counters into slices and skips a counter reset', () => {
+    const judge = new SequentialCountJudge({ tolerance: 0, grid: [2] });
+    let state = judge.update(judge.initialState(), slice(100, 3, 100, 0));
+    state = judge.update(state, slice(200, 3, 200, 1)); // slice (100, 0, 100, 1)
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(128 / 81, 10);
+    const reset = judge.update(state, slice(10, 0, 210, 1));
+    expect(reset.logEvidence).toEqual(state.logEvidence);
+    expect(reset.last).toEqual(slice(10, 0, 210, 1));
+    // A slice without stable requests carries no information about the split.
+    const noStable = judge.addSlice(state, slice(10, 5, 0, 0));
+    expect(noStable).toBe(state);
+  });
+
+  it('fails once the e-value reaches 1/α and stays failed; state survives JSON', () => {
+    const judge = new SequentialCountJudge({ alpha: 0.01, tolerance: 0 });
+    let state: SequentialState | undefined;
+    const verdicts: string[] = [];
+    let counts = slice(0, 0, 0, 0);
+    for (let tick = 0; tick < 6; tick++) {
+      // Canary (10 % of traffic) takes all the errors.
+      counts = slice(
+        counts.canaryRequests + 100,
+        counts.canaryErrors + (tick < 3 ? 1 : 0),
+        counts.stableRequests + 900,
+        counts.stableErrors,
+      );
+      const result = judge.judge({ metric: 'errors', counts }, state);
+      state = JSON.parse(JSON.stringify(result.state));
+      verdicts.push(result.check.verdict);
+      if (tick === 5) {
+        expect(result.check.evidence).toMatch(
+          /^canary error rate 0\.5 % \(3 of 600\) vs stable 0 % \(0 of 5400\): the canary is worse than stable \(e-value .* ≥ 100, false-alarm risk ≤ 1 %\)$/,
+        );
+        expect(result.check.details?.maxEValue).toBeGreaterThanOrEqual(100);
+      }
+    }
+    // Three errors, all in the canary with 10 % of the traffic: e-value ≈ 270.
+    expect(verdicts).toEqual(['pass', 'pass', 'fail', 'fail', 'fail', 'fail']);
+  });
+
+  it('is inconclusive below the minimum canary traffic and without counts', () => {
+    const judge = new SequentialCountJudge({ minCanaryRequests: 50 });
+    const low = judge.judge(
+      { metric: 'errors', counts: slice(10, 0, 1000, 3) },
+      undefined,
+    );
+    expect(low.check.verdict).toBe('inconclusive');
+    expect(low.check.evidence).toMatch(
+      /too little canary traffic yet \(10 of 50 requests\)/,
+    );
+    const none = judge.judge(
+      {
+        metric: 'errors',
+        counts: null,
+        noDataReason: 'Prometheus unreachable',
+      },
+      low.state,
+    );
+    expect(none.check.verdict).toBe('inconclusive');
+    expect(none.state).toEqual(low.state);
+  });
+});
+
+/**
+ * Simulates one rollout at 10 s ticks: canary weight steps 5 → 25 → 50 %, and
+ * total traffic that swings between 5 and 200 requests/s the same way for both
+ * arms. Returns the tick of the first "fail", or -1.
+ */
+function simulate(
+  random: Random,
+  judge: SequentialCountJudge,
+  options: {
+    baseline: number;
+    ratio: number;
+    ticks: number;
+    rps?: (t: number) => number;
+    weight?: (t: number) => number;
+  },
+): { failedAt: number; canaryErrorsBefore: number } {
+  const rps =
+    options.rps ??
+    ((t: number) => 102.5 + 97.5 * Math.sin((2 * Math.PI * t) / 60));
+  const weight =
+    options.weight ?? ((t: number) => (t < 60 ? 0.05 : t < 120 ? 0.25 : 0.5));
+  let state: SequentialState | undefined;
+  const counts = slice(0, 0, 0, 0);
+  for (let t = 0; t < options.ticks; t++) {
+    const requests = random.poisson(rps(t) * 10);
+    const canary = random.binomial(requests, weight(t));
+    counts.canaryRequests += canary;
+    counts.stableRequests += requests - canary;
+    counts.canaryErrors += random.binomial(
+      canary,
+      Math.min(1, options.baseline * options.ratio),
+    );
+    counts.stableErrors += random.binomial(requests - canary, options.baseline);
+    const result = judge.judge(
+      { metric: 'errors', counts: { ...counts } },
+      state,
+    );
+    state = result.state;
+    if (result.check.verdict === 'fail') {
+      return { failedAt: t, canaryErrorsBefore: counts.canaryErrors };
+    }
+  }
+  return { failedAt: -1, canaryErrorsBefore: counts.canaryErrors };
+}
+
+describe('SequentialCountJudge under continuous monitoring', () => {
+  it('keeps false rollbacks of healthy canaries under α with swinging traffic and weights', () => {
+    const alpha = 0.05;
+    const judge = new SequentialCountJudge({ alpha, tolerance: 0 });
+    const random = new Random(20260601);
+    const runs = 1000;
+    let falseAlarms = 0;
+    for (let run = 0; run < runs; run++) {
+      const baseline = [0.001, 0.005, 0.01, 0.05][run % 4];
+      if (
+        simulate(random, judge, { baseline, ratio: 1, ticks: 180 }).failedAt >=
+        0
+      ) {
+        falseAlarms++;
+      }
+    }
+    // Ville's inequality bounds the rate by α; sampling noise on 1000 runs is ±0.7 %.
+    expect(falseAlarms / runs).toBeLessThanOrEqual(alpha);
+  });
+
+  it('detects a 5 × canary quickly', () => {
+    const judge = new SequentialCountJudge({ alpha: 0.01 });
+    const random = new Random(7);
+    const outcomes = Array.from({ length: 200 }, () =>
+      simulate(random, judge, {
+        baseline: 0.01,
+        ratio: 5,
+        ticks: 180,
+        rps: () => 100,
+        weight: () => 0.05,
+      }),
+    );
+    expect(outcomes.every(o => o.failedAt >= 0)).toBe(true);
+    const errors = outcomes
+      .map(o => o.canaryErrorsBefore)
+      .sort((a, b) => a - b);
+    const ticks = outcomes.map(o => o.failedAt).sort((a, b) => a - b);
+    // 5 canary requests/s at 5 % errors: a quarter of a bad request per second.
+    expect(errors[Math.floor(errors.length / 2)]).toBeLessThanOrEqual(15);
+    expect(ticks[Math.floor(ticks.length * 0.95)]).toBeLessThanOrEqual(12); // two minutes
+  });
+
+  it('has power against a 1.5 × canary given enough traffic', () => {
+    const judge = new SequentialCountJudge({ alpha: 0.01 });
+    const random = new Random(11);
+    const detected = Array.from({ length: 50 }, () =>
+      simulate(random, judge, {
+        baseline: 0.01,
+        ratio: 1.5,
+        ticks: 180,
+        rps: () => 500,
+        weight: () => 0.1,
+      }),
+    ).filter(o => o.failedAt >= 0).length;
+    expect(detected).toBeGreaterThanOrEqual(45);
+  });
+});

@@ -1,0 +1,364 @@
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
+import { formatNumber } from './format';
+
+/*
+ * An anytime-valid sequential test that the canary fails requests more often
+ * than the stable version.
+ *
+ * Data. At each tick the engine reads four counters, cumulative since the
+ * rollout started: requests and errors ("bad" requests: 5xx, or slower than a
+ * latency bound) of each arm. The difference to the previous tick is one time
+ * slice t with counts n_c, e_c (canary) and n_s, e_s (stable).
+ *
+ * Model. Within a slice each arm's errors are Poisson with mean n·λ (λ the
+ * arm's error rate; the Poisson limit of Binomial(n, λ) for small λ).
+ * Conditioned on the slice's requests and on its total number of errors
+ * x = e_c + e_s, the canary's share is
+ *
+ *     e_c | x ~ Binomial(x, p_t),   p_t = w_t·ρ / (w_t·ρ + 1 − w_t),
+ *
+ * with w_t = n_c / (n_c + n_s) the canary's share of requests in the slice
+ * and ρ = λ_c / λ_s the ratio of error rates. Conditioning on x removes the
+ * unknown baseline rate and the traffic level; w_t is re-estimated in every
+ * slice, so weight steps and traffic swings are handled slice by slice.
+ *
+ * Hypotheses. H0: ρ ≤ ρ0 = 1 + δ (the canary is at most δ worse; δ is the
+ * policy's `tolerance`), H1: ρ > ρ0.
+ *
+ * Evidence. For an alternative ρ1 > ρ0 the slice's likelihood ratio is
+ *
+ *     L_t(ρ1) = (p1/p0)^e_c · ((1 − p1)/(1 − p0))^e_s
+ *
+ * with p0 = p_t(ρ0), p1 = p_t(ρ1). Given the past and the slice's x, its
+ * expectation under p is (p·p1/p0 + (1−p)(1−p1)/(1−p0))^x, which is 1 at
+ * p = p0 and increases with p (the derivative is p1/p0 − (1−p1)/(1−p0) > 0),
+ * so it is ≤ 1 under all of H0. The product M_T(ρ1) = Π_{t≤T} L_t(ρ1) is a
+ * nonnegative supermartingale under H0, and so is any mixture
+ * E_T = Σ_k π_k M_T(ρ1_k) with weights π_k ≥ 0, Σ π_k = 1. By Ville's
+ * inequality P_H0(sup_T E_T ≥ 1/α) ≤ α: we may look after every scrape,
+ * forever, and reject the canary the first time E_T ≥ 1/α, and a healthy
+ * canary is rolled back with probability at most α.
+ *
+ * A single fixed p (constant weight) would allow the closed-form Beta mixture
+ * ∫ p^a (1−p)^b dBeta / (p0^a (1−p0)^b) = B(a + α', b + β')/(B(α', β')·p0^a (1−p0)^b);
+ * because p_t changes with w_t, we mix over the ratio ρ instead, on a
+ * geometric grid of alternatives (ρ1/ρ0 from 1.25 to 1000). Evidence per
+ * grid point is additive in log space, so the state is one number per grid
+ * point — JSON, small, and updated in O(grid) per tick.
+ *
+ * Exactness. With Binomial requests and δ = 0, the exact conditional law of
+ * e_c is hypergeometric, which is dominated in convex order by the Binomial
+ * (Hoeffding 1963); L_t is convex in e_c, so E[L_t] ≤ 1 still holds. For
+ * δ > 0 the Poisson model is the usual small-rate approximation.
+ *
+ * Power. For a small canary share the expected log-evidence per canary request
+ * approaches that of Wald's SPRT knowing both rates, so the price of not
+ * knowing the baseline is mostly the mixture's log(1/π_k) (about 2 nats).
+ *
+ * References: Wald (1945); Ville (1939); Johari, Pekelis, Walsh, "Always
+ * Valid Inference" (2017); Lindon & Malek, "Anytime-Valid Inference for
+ * Multinomial Count Data" (NeurIPS 2022).
+ */
+
+/** Counters of both arms, cumulative since the rollout (or the test) started. @public */
+export interface ArmCounts {
+  canaryRequests: number;
+  canaryErrors: number;
+  stableRequests: number;
+  stableErrors: number;
+}
+
+/** The judge's memory between ticks; plain JSON for the engine to store. @public */
+export interface SequentialState {
+  version: 1;
+  /** Counters at the previous tick (rounded). */
+  last: ArmCounts | null;
+  /** log M_T(ρ1_k) per grid point. */
+  logEvidence: number[];
+  /** Counts of the slices that entered the test. */
+  used: ArmCounts;
+  slices: number;
+  /** The largest e-value seen; once ≥ 1/α the verdict stays "fail". */
+  maxEValue: number;
+  rejected: boolean;
+}
+
+/** @public */
+export interface SequentialCountOptions {
+  /** Bound on the probability of rolling back a canary that is not worse. Default 0.01. */
+  alpha?: number;
+  /** δ: the canary may have up to (1 + δ) × the stable error rate. Default 0.1. */
+  tolerance?: number;
+  /** Canary requests needed before the check passes (before that it is inconclusive). Default 50. */
+  minCanaryRequests?: number;
+  /** Alternatives ρ1/ρ0 mixed over, with equal weight. */
+  grid?: number[];
+}
+
+/** @public */
+export const DEFAULT_SEQUENTIAL_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000];
+
+/** @public */
+export interface SequentialInput {
+  metric: string;
+  /** The four rendered queries, for the record. */
+  query?: string;
+  /** Current cumulative counters, or null when they could not be read. */
+  counts: ArmCounts | null;
+  noDataReason?: string;
+  /** What a counted "error" is, for the evidence sentence (default "error rate"). */
+  what?: string;
+}
+
+function logSumExp(values: number[], logWeight: number): number {
+  const max = Math.max(...values);
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v - max);
+  return max + Math.log(sum) + logWeight;
+}
+
+function percent(errors: number, requests: number): string {
+  if (requests <= 0) return 'n/a';
+  return `${formatNumber((100 * errors) / requests)} %`;
+}
+
+/**
+ * The sequential test on error counts per arm (see the derivation above).
+ *
+ * @public
+ */
+export class SequentialCountJudge {
+  readonly alpha: number;
+  readonly tolerance: number;
+  readonly minCanaryRequests: number;
+  readonly grid: number[];
+
+  constructor(options: SequentialCountOptions = {}) {
+    this.alpha = options.alpha ?? 0.01;
+    this.tolerance = options.tolerance ?? 0.1;
+    this.minCanaryRequests = options.minCanaryRequests ?? 50;
+    this.grid = options.grid ?? DEFAULT_SEQUENTIAL_GRID;
+    if (!(this.alpha > 0 && this.alpha < 1)) {
+      throw new TypeError('alpha must be between 0 and 1');
+    }
+    if (!(this.tolerance >= 0)) {
+      throw new TypeError('tolerance must be 0 or more');
+    }
+    if (this.grid.length === 0 || this.grid.some(r => !(r > 1))) {
+      throw new TypeError('every grid ratio must be greater than 1');
+    }
+  }
+
+  initialState(): SequentialState {
+    return {
+      version: 1,
+      last: null,
+      logEvidence: this.grid.map(() => 0),
+      used: {
+        canaryRequests: 0,
+        canaryErrors: 0,
+        stableRequests: 0,
+        stableErrors: 0,
+      },
+      slices: 0,
+      maxEValue: 1,
+      rejected: false,
+    };
+  }
+
+  /** Accepts a stored state, or starts afresh if it is missing or from another grid. */
+  restore(state: unknown): SequentialState {
+    const s = state as SequentialState | undefined;
+    if (
+      !s ||
+      s.version !== 1 ||
+      !Array.isArray(s.logEvidence) ||
+      s.logEvidence.length !== this.grid.length
+    ) {
+      return this.initialState();
+    }
+    return s;
+  }
+
+  /** Adds one slice of counts to the evidence (pure: returns a new state). */
+  addSlice(state: SequentialState, slice: ArmCounts): SequentialState {
+    const nc = Math.max(0, slice.canaryRequests);
+    const ns = Math.max(0, slice.stableRequests);
+    const ec = Math.min(nc, Math.max(0, slice.canaryErrors));
+    const es = Math.min(ns, Math.max(0, slice.stableErrors));
+    // Without requests in both arms the slice says nothing about the split.
+    if (nc <= 0 || ns <= 0) {
+      return state;
+    }
+    const next: SequentialState = {
+      ...state,
+      logEvidence: [...state.logEvidence],
+      used: {
+        canaryRequests: state.used.canaryRequests + nc,
+        canaryErrors: state.used.canaryErrors + ec,
+        stableRequests: state.used.stableRequests + ns,
+        stableErrors: state.used.stableErrors + es,
+      },
+      slices: state.slices + 1,
+    };
+    if (ec + es > 0) {
+      const w = nc / (nc + ns);
+      const rho0 = 1 + this.tolerance;
+      const p0 = (w * rho0) / (w * rho0 + 1 - w);
+      for (let k = 0; k < this.grid.length; k++) {
+        const rho1 = rho0 * this.grid[k];
+        const p1 = (w * rho1) / (w * rho1 + 1 - w);
+        next.logEvidence[k] +=
+          ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0));
+      }
+    }
+    const e = Math.min(Math.exp(this.logEValue(next)), Number.MAX_VALUE);
+    next.maxEValue = Math.max(state.maxEValue, e);
+    next.rejected = state.rejected || e >= 1 / this.alpha;
+    return next;
+  }
+
+  /** Feeds cumulative counters: the difference to the last ones is the new slice. */
+  update(state: SequentialState, counts: ArmCounts): SequentialState {
+    const current: ArmCounts = {
+      canaryRequests: Math.round(counts.canaryRequests),
+      canaryErrors: Math.round(counts.canaryErrors),
+      stableRequests: Math.round(counts.stableRequests),
+      stableErrors: Math.round(counts.stableErrors),
+    };
+    const last = state.last;
+    if (!last) {
+      // The first reading is everything since the start: one slice.
+      return { ...this.addSlice(state, current), last: current };
+    }
+    const slice: ArmCounts = {
+      canaryRequests: current.canaryRequests - last.canaryRequests,
+      canaryErrors: current.canaryErrors - last.canaryErrors,
+      stableRequests: current.stableRequests - last.stableRequests,
+      stableErrors: current.stableErrors - last.stableErrors,
+    };
+    if (Object.values(slice).some(v => v < 0)) {
+      // A counter went back (a reset, or a series that left the window):
+      // start the next slice from here and drop this one.
+      return { ...state, last: current };
+    }
+    return { ...this.addSlice(state, slice), last: current };
+  }
+
+  /** log E_T, the mixture over the grid with equal weights. */
+  logEValue(state: SequentialState): number {
+    return logSumExp(state.logEvidence, -Math.log(this.grid.length));
+  }
+
+  /** Runs one tick: updates the state with the counters and judges. */
+  judge(
+    input: SequentialInput,
+    previous: SequentialState | undefined,
+  ): { check: AnalysisCheck; state: SequentialState } {
+    let state = previous ?? this.initialState();
+    if (input.counts) {
+      state = this.update(state, input.counts);
+    }
+    // Clamped so that JSON never turns it into null.
+    const eValue = Math.min(Math.exp(this.logEValue(state)), Number.MAX_VALUE);
+    const threshold = 1 / this.alpha;
+    const used = state.used;
+    const what = input.what ?? 'error rate';
+    const canaryRate =
+      used.canaryRequests > 0 ? used.canaryErrors / used.canaryRequests : null;
+    const stableRate =
+      used.stableRequests > 0 ? used.stableErrors / used.stableRequests : null;
+    const rates = `canary ${what} ${percent(
+      used.canaryErrors,
+      used.canaryRequests,
+    )} (${formatNumber(used.canaryErrors)} of ${formatNumber(
+      used.canaryRequests,
+    )}) vs stable ${percent(
+      used.stableErrors,
+      used.stableRequests,
+    )} (${formatNumber(used.stableErrors)} of ${formatNumber(
+      used.stableRequests,
+    )})`;
+    const toleranceText =
+      this.tolerance > 0
+        ? `${formatNumber(1 + this.tolerance)} × stable`
+        : 'stable';
+    const bound = {
+      max: threshold,
+      text: `e-value < ${formatNumber(
+        threshold,
+      )} (canary ${what} ≤ ${toleranceText}, α = ${formatNumber(this.alpha)})`,
+    };
+    const details = {
+      eValue: Number(eValue.toPrecision(4)),
+      maxEValue: Number(state.maxEValue.toPrecision(4)),
+      threshold,
+      alpha: this.alpha,
+      tolerance: this.tolerance,
+      slices: state.slices,
+      canaryRequests: used.canaryRequests,
+      canaryErrors: used.canaryErrors,
+      stableRequests: used.stableRequests,
+      stableErrors: used.stableErrors,
+    };
+    const base = {
+      metric: input.metric,
+      judge: 'sequential' as const,
+      query: input.query,
+      canaryValue: canaryRate === null ? null : canaryRate * 100,
+      stableValue: stableRate === null ? null : stableRate * 100,
+      unit: '%',
+      bound,
+      details,
+    };
+    if (state.rejected) {
+      return {
+        state,
+        check: {
+          ...base,
+          verdict: 'fail',
+          evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
+            state.maxEValue,
+          )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
+            this.alpha * 100,
+          )} %)`,
+        },
+      };
+    }
+    if (!input.counts) {
+      return {
+        state,
+        check: {
+          ...base,
+          verdict: 'inconclusive',
+          evidence: `${what} counts unavailable${
+            input.noDataReason ? ` (${input.noDataReason})` : ''
+          }; so far ${rates}`,
+        },
+      };
+    }
+    if (used.canaryRequests < this.minCanaryRequests) {
+      return {
+        state,
+        check: {
+          ...base,
+          verdict: 'inconclusive',
+          evidence: `${rates}: too little canary traffic yet (${formatNumber(
+            used.canaryRequests,
+          )} of ${this.minCanaryRequests} requests)`,
+        },
+      };
+    }
+    return {
+      state,
+      check: {
+        ...base,
+        verdict: 'pass',
+        evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
+          eValue,
+        )}, rollback at ${formatNumber(threshold)})`,
+      },
+    };
+  }
+}
