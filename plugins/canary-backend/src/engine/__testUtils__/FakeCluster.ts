@@ -1,0 +1,197 @@
+import {
+  ClusterUnavailableError,
+  PodHealthSnapshot,
+  RolloutTarget,
+  TrafficProvider,
+  TrafficProviderName,
+  TrafficSplit,
+  TrafficTopology,
+  WorkloadManager,
+} from '../../kubernetes/types';
+import type { ClusterAccess } from '../ports';
+
+interface FakeDeployment {
+  replicas: number;
+  image: string;
+  version?: string;
+  template: number;
+  /** Pods crash: never available, one more restart per health read. */
+  crashLooping?: boolean;
+  restarts: number;
+}
+
+/** Thrown by an armed fault, to simulate a replica dying right after a write. */
+export class SimulatedCrash extends Error {
+  name = 'SimulatedCrash';
+}
+
+/**
+ * An in-memory cluster for engine unit tests: Deployments, one routing
+ * object, a log of every routing write, and faults on demand.
+ */
+export class FakeCluster implements ClusterAccess, WorkloadManager {
+  readonly deployments = new Map<string, FakeDeployment>();
+  readonly routeWrites: Array<{ canaryWeight: number; headerRoute: boolean; finalized?: boolean }> = [];
+  readonly scaleWrites: Array<{ name: string; replicas: number }> = [];
+  split = { canaryWeight: 0, headerRoute: false, finalized: false };
+  private faults: Array<{ method: string; error: () => Error; count: number; after?: boolean }> = [];
+
+  constructor(
+    readonly shape: TrafficTopology['shape'],
+    readonly service = 'app',
+  ) {
+    const [stable, canary] = this.names();
+    this.deployments.set(stable, { replicas: shape === 'replica-ratio' ? 10 : 3, image: 'reg/app:v1', version: this.versions()[0], template: 1, restarts: 0 });
+    this.deployments.set(canary, { replicas: shape === 'replica-ratio' ? 0 : 2, image: 'reg/app:v2', version: this.versions()[1], template: 1, restarts: 0 });
+  }
+
+  names(): [string, string] {
+    return this.shape === 'versioned-subsets'
+      ? [`${this.service}-v1`, `${this.service}-v2`]
+      : [`${this.service}-stable`, `${this.service}-canary`];
+  }
+
+  private versions(): [string, string] {
+    return this.shape === 'versioned-subsets' ? ['v1', 'v2'] : ['stable', 'canary'];
+  }
+
+  /** Makes the next `count` calls of `method` fail; `after` fails after doing the work. */
+  fail(method: string, error: () => Error, count = 1, after = false) {
+    this.faults.push({ method, error, count, after });
+  }
+
+  private check(method: string, after = false) {
+    const fault = this.faults.find(f => f.method === method && Boolean(f.after) === after && f.count > 0);
+    if (fault) {
+      fault.count--;
+      throw fault.error();
+    }
+  }
+
+  trafficProvider(_cluster: string, name: TrafficProviderName): TrafficProvider {
+    const self = this;
+    return {
+      name,
+      async discover(target: RolloutTarget) {
+        self.check('discover');
+        return self.topology(target);
+      },
+      async getSplit() {
+        self.check('getSplit');
+        return self.readSplit();
+      },
+      async setSplit(_t, split) {
+        self.check('setSplit');
+        self.split = { ...self.split, ...split };
+        if (self.shape === 'replica-ratio') {
+          const [stable, canary] = self.names();
+          const total = 10;
+          const c = Math.round((total * split.canaryWeight) / 100);
+          self.deployments.get(canary)!.replicas = c;
+          self.deployments.get(stable)!.replicas = total - c;
+        }
+        self.routeWrites.push({ canaryWeight: split.canaryWeight, headerRoute: split.headerRoute });
+        self.check('setSplit', true);
+        return self.readSplit();
+      },
+      async finalizePromotion() {
+        self.check('finalizePromotion');
+        self.split = { canaryWeight: self.shape === 'versioned-subsets' ? 100 : 0, headerRoute: false, finalized: true };
+        if (self.shape === 'replica-ratio') {
+          const [stable] = self.names();
+          self.deployments.get(stable)!.replicas = 10;
+        }
+        self.routeWrites.push({ ...self.split });
+        self.check('finalizePromotion', true);
+      },
+    };
+  }
+
+  workloads(): WorkloadManager {
+    return this;
+  }
+
+  topology(target: RolloutTarget): TrafficTopology {
+    const [stable, canary] = this.names();
+    const [sv, cv] = this.versions();
+    const ref = (name: string, version: string) => {
+      const d = this.deployments.get(name)!;
+      return { name, version, image: d.image, replicas: d.replicas };
+    };
+    return {
+      target,
+      shape: this.shape,
+      stable: ref(stable, sv),
+      canary: ref(canary, cv),
+      ...(this.shape === 'replica-ratio'
+        ? {}
+        : { routeObject: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: `${this.service}-vs` } }),
+    };
+  }
+
+  readSplit(): TrafficSplit {
+    if (this.shape === 'replica-ratio') {
+      const [stable, canary] = this.names();
+      const s = this.deployments.get(stable)!.replicas;
+      const c = this.deployments.get(canary)!.replicas;
+      const w = s + c === 0 ? 0 : Math.round((100 * c) / (s + c));
+      return { canaryWeight: this.split.canaryWeight, actualWeight: w, headerRoute: false };
+    }
+    return { canaryWeight: this.split.canaryWeight, headerRoute: this.split.headerRoute };
+  }
+
+  // WorkloadManager
+  async prepareCanary(topology: TrafficTopology, spec: { image?: string; version?: string }) {
+    this.check('prepareCanary');
+    const d = this.deployments.get(topology.canary.name)!;
+    if (spec.image && spec.image !== d.image) {
+      d.image = spec.image;
+      d.template++;
+      d.restarts = 0;
+      d.crashLooping = spec.image.includes('crash');
+    }
+    return this.topology(topology.target);
+  }
+
+  async scale(_ns: string, name: string, replicas: number) {
+    this.check('scale');
+    this.deployments.get(name)!.replicas = replicas;
+    this.scaleWrites.push({ name, replicas });
+  }
+
+  async readiness(_ns: string, name: string) {
+    this.check('readiness');
+    const d = this.deployments.get(name)!;
+    const available = d.crashLooping ? 0 : d.replicas;
+    return { desired: d.replicas, ready: available, available, observedGeneration: true };
+  }
+
+  async podHealth(_ns: string, name: string): Promise<PodHealthSnapshot> {
+    this.check('podHealth');
+    const d = this.deployments.get(name)!;
+    if (d.crashLooping && d.replicas > 0) d.restarts++;
+    return {
+      pods: Array.from({ length: d.replicas }, (_, i) => ({
+        name: `${name}-${d.template}-${i}`,
+        ready: !d.crashLooping,
+        restarts: d.crashLooping ? d.restarts : 0,
+        reasons: d.crashLooping ? ['CrashLoopBackOff'] : [],
+      })),
+    };
+  }
+
+  async templateHash(_ns: string, name: string) {
+    const d = this.deployments.get(name);
+    return d ? `t${d.template}` : undefined;
+  }
+
+  async promoteTemplate(topology: TrafficTopology) {
+    this.check('promoteTemplate');
+    const s = this.deployments.get(topology.stable.name)!;
+    const c = this.deployments.get(topology.canary.name)!;
+    s.image = c.image;
+    s.template++;
+  }
+}
+
+export const unavailable = () => new ClusterUnavailableError('API server answered 503');

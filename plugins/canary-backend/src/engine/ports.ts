@@ -1,0 +1,57 @@
+import type {
+  AnalysisCheck,
+  DecisionAction,
+  MetricSeries,
+  RolloutWorkload,
+} from '@coalmine/backstage-plugin-canary-common';
+import type {
+  TrafficProvider,
+  TrafficProviderName,
+  TrafficTopology,
+  WorkloadManager,
+} from '../kubernetes/types';
+
+/** How the engine reaches the clusters: a provider and a workload manager per cluster. */
+export interface ClusterAccess {
+  trafficProvider(cluster: string, provider: TrafficProviderName): TrafficProvider;
+  workloads(cluster: string): WorkloadManager;
+}
+
+/** What the engine tells the analysis at each analysis tick. */
+export interface AnalysisRequest {
+  rolloutId: string;
+  entityRef: string;
+  cluster: string;
+  namespace: string;
+  service: string;
+  stable: RolloutWorkload;
+  canary: RolloutWorkload;
+  topology?: TrafficTopology;
+  weight: number;
+  stepIndex: number;
+  /** The policy's `analysis:` block. */
+  analysis: Record<string, unknown>;
+  /** What the analysis returned last time for this rollout. */
+  state: unknown;
+  /** Rollout start and current step start (ms). */
+  startedAt: number;
+  stepStartedAt: number;
+  now: number;
+}
+
+/** The decision of one analysis tick. */
+export interface AnalysisDecision {
+  action: DecisionAction;
+  reason: string;
+  checks: AnalysisCheck[];
+  failedChecks: number;
+  state: unknown;
+}
+
+/** Judges a rollout from its metrics. */
+export interface RolloutAnalyzer {
+  /** True when the policy's analysis block has gates, i.e. steps wait for a passing analysis. */
+  hasGates(analysis: Record<string, unknown>): boolean;
+  evaluate(request: AnalysisRequest): Promise<AnalysisDecision>;
+  series(request: AnalysisRequest & { from: number; to: number }): Promise<MetricSeries[]>;
+}
