@@ -4,6 +4,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  NetworkingV1Api,
   ServerConfiguration,
   createConfiguration,
   type Configuration,
@@ -36,6 +37,7 @@ export interface ClusterApis {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly custom: CustomObjectsApi;
+  readonly networking: NetworkingV1Api;
   /**
    * The version of an API group the server prefers (e.g. `v1` for
    * `networking.istio.io`), `fallback` when the server does not serve the
@@ -196,6 +198,7 @@ export class ClusterClients {
       core: new CoreV1Api(configuration),
       apps: new AppsV1Api(configuration),
       custom: new CustomObjectsApi(configuration),
+      networking: new NetworkingV1Api(configuration),
       preferredVersion(group, fallback) {
         let version = versions.get(group);
         if (!version) {

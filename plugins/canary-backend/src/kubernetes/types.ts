@@ -9,6 +9,9 @@
  *   are still ready".
  * - `TrafficTopology.replicaTotal`: replica-ratio only, the number of pods the
  *   two Deployments share (stable's replicas before the rollout + 1 canary).
+ * - `TrafficTopology.subsetObject` (Istio: the DestinationRule),
+ *   `canaryRouteObject` (NGINX: the canary Ingress) and `backends` (Gateway
+ *   API, SMI, NGINX: the stable and canary Services the route points at).
  * - A `WorkloadManager` serves one cluster (its methods take no cluster);
  *   build one per cluster with `KubernetesWorkloadManager.forCluster`.
  *
@@ -78,6 +81,12 @@ export interface TrafficTopology {
    * quantised to steps of `100 / replicaTotal` percent.
    */
   replicaTotal?: number;
+  /** Istio: the DestinationRule holding the subsets. */
+  subsetObject?: { apiVersion: string; kind: string; name: string };
+  /** NGINX: the canary Ingress (created on the first setSplit when missing). */
+  canaryRouteObject?: { apiVersion: string; kind: string; name: string };
+  /** Gateway API, SMI, NGINX: the Services the route sends stable and canary traffic to. */
+  backends?: { stable: string; canary: string };
 }
 
 /** The split as the cluster has it now. */
@@ -142,7 +151,7 @@ export interface WorkloadManager {
     ready: number;
     available: number;
     /** Replicas already running the newest pod template. */
-    updated: number;
+    updated?: number;
     /** The controller has seen the newest spec (status.observedGeneration ≥ metadata.generation). */
     observedGeneration: boolean;
   }>;
