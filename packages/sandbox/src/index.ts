@@ -1,1 +1,2 @@
-export {};
+export { startApiSandbox } from './sandbox';
+export type { Sandbox, SandboxOptions } from './sandbox';
