@@ -48,6 +48,15 @@ function unquote(literal: string): string {
   return JSON.parse(literal.replace(/\\u00/g, '\\u00'));
 }
 
+function thrownBy(fn: () => unknown): TemplateError | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e as TemplateError;
+  }
+  return undefined;
+}
+
 describe('PromQL escaping', () => {
   it('escapes quotes, backslashes and control characters', () => {
     expect(escapePromQLString('a"b\\c')).toBe('a\\"b\\\\c');
@@ -104,14 +113,7 @@ describe('PromQL escaping', () => {
 describe('template compilation', () => {
   it('rejects a template that does not parse, with line and column', () => {
     const source = 'sum(rate(x{a="{{ namespace }}"}[{{ interval }}])\n  / sum(';
-    const error = (() => {
-      try {
-        new CompiledQuery('broken', source);
-        return undefined;
-      } catch (e) {
-        return e as TemplateError;
-      }
-    })();
+    const error = thrownBy(() => new CompiledQuery('broken', source));
     expect(error).toBeInstanceOf(TemplateError);
     expect(error!.position).toEqual({
       offset: source.indexOf('\n') + 9,

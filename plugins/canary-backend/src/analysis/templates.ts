@@ -110,11 +110,14 @@ export class CompiledQuery {
     const errorAt = findPromQLError(text);
     if (errorAt !== undefined) {
       const templateOffset = mapOffset(offsets, errorAt, source.length);
+      const near = source
+        .slice(templateOffset, templateOffset + 20)
+        .replace(/\s+/g, ' ');
       throw new TemplateError(
         name,
-        `not valid PromQL (near "${source
-          .slice(templateOffset, templateOffset + 20)
-          .replace(/\s+/g, ' ')}")`,
+        near
+          ? `not valid PromQL (near "${near}")`
+          : 'not valid PromQL (unexpected end of the query)',
         positionOf(source, templateOffset),
       );
     }

@@ -1,0 +1,398 @@
+import { JsonObject } from '@backstage/types';
+import { AnalysisContext, PrometheusQuerier } from './Analyzer';
+import { AnalysisConfigError, createTemplateRegistry } from './config';
+import { createAnalyzer } from './index';
+import {
+  PrometheusNoDataError,
+  PrometheusUnreachableError,
+} from './PrometheusClient';
+
+/** A Prometheus that answers from a small model of two arms. */
+class FakePrometheus implements PrometheusQuerier {
+  down = false;
+  queries: string[] = [];
+  counts = {
+    canary: { requests: 0, errors: 0 },
+    stable: { requests: 0, errors: 0 },
+  };
+  p99 = { canary: 100, stable: 100 };
+  windowRequests = { canary: 1000, stable: 9000 };
+
+  async queryValue(promql: string): Promise<number> {
+    this.queries.push(promql);
+    if (this.down)
+      throw new PrometheusUnreachableError(
+        'Prometheus at http://prom:9090/ is unreachable: ECONNREFUSED',
+      );
+    const arm = promql.includes('destination_workload="app-canary"')
+      ? 'canary'
+      : 'stable';
+    if (promql.startsWith('histogram_quantile')) return this.p99[arm];
+    if (promql.includes('increase(istio_requests_total')) {
+      if (/\[1m\]/.test(promql)) return this.windowRequests[arm];
+      const value = promql.includes('response_code=~"5.."')
+        ? this.counts[arm].errors
+        : this.counts[arm].requests;
+      if (value === 0) throw new PrometheusNoDataError(promql);
+      return value;
+    }
+    throw new PrometheusNoDataError(promql);
+  }
+
+  async queryRange(promql: string, start: Date, end: Date, step: number) {
+    this.queries.push(promql);
+    if (this.down) throw new PrometheusUnreachableError('down');
+    const points: Array<[number, number]> = [];
+    for (let t = start.getTime() / 1000; t <= end.getTime() / 1000; t += step)
+      points.push([t, 1]);
+    return [{ labels: {}, points }];
+  }
+
+  /** Traffic for one tick: `rps` requests/s for `seconds`, canary share and error rates. */
+  serve(
+    seconds: number,
+    rps: number,
+    canaryShare: number,
+    canaryErrorRate: number,
+    stableErrorRate: number,
+  ) {
+    const canary = Math.round(seconds * rps * canaryShare);
+    const stable = Math.round(seconds * rps) - canary;
+    this.counts.canary.requests += canary;
+    this.counts.stable.requests += stable;
+    this.counts.canary.errors += Math.round(canary * canaryErrorRate);
+    this.counts.stable.errors += Math.round(stable * stableErrorRate);
+  }
+}
+
+const start = new Date('2026-06-01T10:00:00Z');
+
+function context(
+  prometheus: FakePrometheus,
+  tick: number,
+  previous?: { state: JsonObject; failedChecks: number },
+): AnalysisContext {
+  return {
+    namespace: 'shop',
+    service: 'app',
+    stable: { name: 'app', version: 'v1' },
+    canary: { name: 'app-canary', version: 'v2' },
+    startedAt: start,
+    now: new Date(start.getTime() + (tick + 1) * 30_000),
+    state: previous?.state,
+    failedChecks: previous?.failedChecks ?? 0,
+    prometheus,
+  };
+}
+
+describe('analysis config', () => {
+  const templates = createTemplateRegistry({});
+
+  it('names the key of a wrong value', () => {
+    const error = (() => {
+      try {
+        createAnalyzer({
+          key: 'canary.policies.default.analysis',
+          templates,
+          analysis: {
+            metrics: [
+              { name: 'error-rate', judge: 'sequential' },
+              { name: 'request-success-rate', thresholdRange: { min: '99' } },
+            ],
+          },
+        });
+        return undefined;
+      } catch (e) {
+        return e as AnalysisConfigError;
+      }
+    })();
+    expect(error).toBeInstanceOf(AnalysisConfigError);
+    expect(error!.message).toBe(
+      'canary.policies.default.analysis.metrics[1].thresholdRange.min: expected a number, got string',
+    );
+  });
+
+  it('checks meaning: templates, bounds, variables, durations', () => {
+    const problems = (analysis: unknown) => {
+      try {
+        createAnalyzer({ key: 'a', templates, analysis });
+        return [];
+      } catch (e) {
+        return (e as AnalysisConfigError).problems.map(
+          p => `${p.key}: ${p.message}`,
+        );
+      }
+    };
+    expect(problems({ interval: '10 minutes' })).toEqual([
+      'a.interval: expected a duration such as 30s, 1m or 1h30m',
+    ]);
+    expect(
+      problems({ metrics: [{ name: 'nope', thresholdRange: { max: 1 } }] })[0],
+    ).toMatch(/^a\.metrics\[0\]\.name: unknown template "nope"/);
+    expect(problems({ metrics: [{ name: 'request-duration' }] })).toEqual([
+      'a.metrics[0]: needs thresholdRange, relative or judge: sequential',
+    ]);
+    expect(
+      problems({
+        metrics: [
+          { name: 'slow', judge: 'sequential', errors: 'slow-request-count' },
+        ],
+      }),
+    ).toEqual(['a.metrics[0].variables.le: the template needs variable "le"']);
+    expect(
+      problems({
+        metrics: [
+          { name: 'x', judge: 'sequential', errors: 'request-duration' },
+        ],
+      }),
+    ).toEqual([
+      'a.metrics[0].errors: template "request-duration" is not a count template (kind: count)',
+    ]);
+    expect(problems({ inconclusive: 'maybe' })[0]).toMatch(
+      /^a\.inconclusive: /,
+    );
+    expect(
+      problems({
+        metrics: [
+          {
+            name: 'q',
+            query: 'sum(x{a="{{ namespace }}"}',
+            thresholdRange: { max: 1 },
+          },
+        ],
+      })[0],
+    ).toMatch(
+      /^a\.metrics\[0\]\.query: template "q" at line 1, column 27: not valid PromQL \(unexpected end of the query\)/,
+    );
+    expect(
+      problems({
+        failureLimit: 3,
+        alpha: 0.05,
+        metrics: [
+          { name: 'request-success-rate', thresholdRange: { min: 99 } },
+        ],
+      }),
+    ).toEqual([]);
+  });
+
+  it('rejects a custom template that does not parse at start-up, with its key and position', () => {
+    expect(() =>
+      createTemplateRegistry({
+        conversion: {
+          query:
+            'sum(rate(orders_total{version="{{ version }}"}[{{ interval }}])) /',
+        },
+      }),
+    ).toThrow(
+      /^canary\.templates\.conversion\.query: template "conversion" at line 1, column \d+/,
+    );
+  });
+});
+
+describe('Analyzer', () => {
+  it('advances a healthy canary', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({ analysis: {} });
+    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+    const decision = await analyzer.evaluate(context(prometheus, 0));
+    expect(decision.checks.map(c => [c.metric, c.verdict])).toEqual([
+      ['error-rate', 'pass'],
+      ['request-duration', 'pass'],
+    ]);
+    expect(decision.action).toBe('advance');
+    expect(JSON.parse(JSON.stringify(decision.state))).toEqual(decision.state);
+  });
+
+  it('rolls back a canary with 10 % errors at once, naming the failing check', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({ analysis: {} });
+    let previous: { state: JsonObject; failedChecks: number } | undefined;
+    let decision;
+    for (let tick = 0; tick < 10; tick++) {
+      prometheus.serve(30, 20, 0.05, 0.1, 0.005);
+      decision = await analyzer.evaluate(context(prometheus, tick, previous));
+      previous = decision;
+      if (decision.action === 'rollback') break;
+    }
+    expect(decision!.action).toBe('rollback');
+    expect(decision!.reason).toMatch(
+      /^hard stop — error-rate: canary error rate 10 % /,
+    );
+    const failing = decision!.checks.find(c => c.verdict === 'fail')!;
+    expect(failing.judge).toBe('sequential');
+    expect(failing.query).toContain(
+      'destination_workload="app-canary",response_code=~"5.."',
+    );
+  });
+
+  it('counts a relative p99 failure toward the failure limit', async () => {
+    const prometheus = new FakePrometheus();
+    prometheus.p99 = { canary: 200, stable: 100 };
+    const analyzer = createAnalyzer({
+      analysis: {
+        interval: '30s',
+        failureLimit: 2,
+        metrics: [
+          {
+            name: 'request-duration',
+            interval: '30s',
+            relative: { maxRatio: 1.2 },
+          },
+        ],
+      },
+    });
+    const first = await analyzer.evaluate(context(prometheus, 0));
+    expect(first.action).toBe('hold');
+    expect(first.failedChecks).toBe(1);
+    expect(first.checks[0].evidence).toBe(
+      'canary request duration 200 ms vs stable 100 ms (2 × stable) is above the bound ≤ 1.2 × stable = 120 ms',
+    );
+    const second = await analyzer.evaluate(context(prometheus, 1, first));
+    expect(second.action).toBe('rollback');
+    expect(second.reason).toMatch(
+      /^2 of 2 allowed failed ticks reached — request-duration: /,
+    );
+  });
+
+  it('evaluates a gate once per its window and reuses the check in between', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({
+      analysis: {
+        interval: '30s',
+        metrics: [
+          {
+            name: 'request-duration',
+            interval: '2m',
+            relative: { maxRatio: 1.2 },
+          },
+        ],
+      },
+    });
+    let previous = await analyzer.evaluate(context(prometheus, 0));
+    const queried: boolean[] = [true];
+    const reused: boolean[] = [false];
+    for (let tick = 1; tick < 8; tick++) {
+      prometheus.queries = [];
+      previous = await analyzer.evaluate(context(prometheus, tick, previous));
+      queried.push(prometheus.queries.length > 0);
+      reused.push(previous.checks[0].details?.reused === true);
+    }
+    // 2m window at 30s ticks: ticks 0 and 4 query, the others reuse the check.
+    expect(queried).toEqual([
+      true,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(reused).toEqual(queried.map(q => !q));
+  });
+
+  it('holds when Prometheus is down, or rolls back after N ticks when told to', async () => {
+    const prometheus = new FakePrometheus();
+    prometheus.down = true;
+    const holding = createAnalyzer({ analysis: {} });
+    const decision = await holding.evaluate(context(prometheus, 0));
+    expect(decision.action).toBe('hold');
+    expect(decision.checks.every(c => c.verdict === 'inconclusive')).toBe(true);
+    expect(decision.reason).toMatch(
+      /^inconclusive — error-rate: error rate counts unavailable \(Prometheus at http:\/\/prom:9090\/ is unreachable: ECONNREFUSED\)/,
+    );
+
+    const strict = createAnalyzer({
+      analysis: { inconclusive: { policy: 'fail', after: 2 } },
+    });
+    const one = await strict.evaluate(context(prometheus, 0));
+    expect(one.action).toBe('hold');
+    const two = await strict.evaluate(context(prometheus, 1, one));
+    expect(two.action).toBe('rollback');
+    expect(two.reason).toMatch(/^inconclusive for 2 ticks in a row/);
+
+    const counting = createAnalyzer({
+      analysis: { inconclusive: 'count', failureLimit: 1 },
+    });
+    expect((await counting.evaluate(context(prometheus, 0))).action).toBe(
+      'rollback',
+    );
+  });
+
+  it('stops at once on an OOM-killed canary pod', async () => {
+    const prometheus = new FakePrometheus();
+    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+    const analyzer = createAnalyzer({ analysis: {} });
+    const decision = await analyzer.evaluate({
+      ...context(prometheus, 0),
+      podHealth: {
+        pods: [
+          {
+            name: 'app-canary-5d9f-abcde',
+            ready: false,
+            restarts: 1,
+            reasons: ['OOMKilled'],
+          },
+        ],
+      },
+    });
+    expect(decision.action).toBe('rollback');
+    expect(decision.reason).toBe(
+      'hard stop — pod-health: canary pod app-canary-5d9f-abcde OOMKilled',
+    );
+  });
+
+  it('resets consecutive failures in consecutive mode', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({
+      analysis: {
+        failureMode: 'consecutive',
+        failureLimit: 2,
+        metrics: [
+          {
+            name: 'request-duration',
+            interval: '30s',
+            relative: { maxRatio: 1.2 },
+          },
+        ],
+      },
+    });
+    prometheus.p99.canary = 200;
+    const a = await analyzer.evaluate(context(prometheus, 0));
+    prometheus.p99.canary = 100;
+    const b = await analyzer.evaluate(context(prometheus, 1, a));
+    prometheus.p99.canary = 200;
+    const c = await analyzer.evaluate(context(prometheus, 2, b));
+    expect([a.failedChecks, b.failedChecks, c.failedChecks]).toEqual([1, 0, 1]);
+    expect(c.action).toBe('hold');
+  });
+
+  it('returns a series per gated metric with about 120 points', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({
+      analysis: {
+        metrics: [
+          { name: 'error-rate', judge: 'sequential' },
+          { name: 'request-success-rate', thresholdRange: { min: 99 } },
+          { name: 'request-duration', relative: { maxRatio: 1.2 } },
+        ],
+      },
+    });
+    const series = await analyzer.series(
+      context(prometheus, 0),
+      start,
+      new Date(start.getTime() + 3_600_000),
+    );
+    expect(series.map(s => s.metric)).toEqual([
+      'error-rate',
+      'request-success-rate',
+      'request-duration',
+    ]);
+    expect(series[1].bound).toEqual({ min: 99, text: '≥ 99 %' });
+    expect(series[2].bound).toEqual({ text: '≤ 1.2 × stable' });
+    expect(series[0].canary.length).toBe(121);
+    expect(prometheus.queries[0]).toMatch(
+      /^100 \* \(sum\(increase\(istio_requests_total\{.*\[120s\]\)\)\) \/ \(/,
+    );
+  });
+});

@@ -1,0 +1,651 @@
+import {
+  AnalysisCheck,
+  CheckBound,
+  DecisionAction,
+  MetricSeries,
+} from '@coalmine/backstage-plugin-canary-common';
+import { JsonObject } from '@backstage/types';
+import { MetricsProvider, TemplateRegistry } from './builtinTemplates';
+import {
+  AnalysisConfig,
+  DEFAULT_METRIC_GATES,
+  gateJudge,
+  MetricGateConfig,
+} from './config';
+import { PodHealthJudge, PodHealthSnapshot } from './judges/PodHealthJudge';
+import { RelativeToStableJudge } from './judges/RelativeToStableJudge';
+import {
+  ArmCounts,
+  SequentialCountJudge,
+  SequentialState,
+} from './judges/SequentialCountJudge';
+import {
+  describeRange,
+  ThresholdRangeJudge,
+} from './judges/ThresholdRangeJudge';
+import {
+  PrometheusNoDataError,
+  PrometheusRangeSeries,
+  PrometheusUnreachableError,
+} from './PrometheusClient';
+import { formatDuration, parseDurationMs } from './promql';
+import { MetricTemplate, templateValues, TemplateTarget } from './templates';
+
+/** What the analyzer needs of Prometheus; {@link PrometheusClient} has it. @public */
+export interface PrometheusQuerier {
+  queryValue(
+    promql: string,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<number>;
+  queryRange(
+    promql: string,
+    start: Date,
+    end: Date,
+    stepSeconds: number,
+    options?: { signal?: AbortSignal },
+  ): Promise<PrometheusRangeSeries[]>;
+}
+
+/** One side of the rollout as the analyzer sees it. @public */
+export interface AnalysisArm {
+  /** Deployment name. */
+  name: string;
+  version?: string;
+  /** Service routing only to this arm (NGINX latency), when there is one. */
+  service?: string;
+}
+
+/** Everything one analysis tick needs. @public */
+export interface AnalysisContext {
+  namespace: string;
+  service: string;
+  /** VirtualService / Ingress / HTTPRoute name. */
+  route?: string;
+  stable: AnalysisArm;
+  canary: AnalysisArm;
+  /** Overrides the policy's provider (e.g. derived from the traffic provider). */
+  provider?: MetricsProvider;
+  /** When the rollout (or the sequential test) started: counters are read since then. */
+  startedAt: Date;
+  /** Evaluation time; defaults to now. Given, it is also sent to Prometheus. */
+  now?: Date;
+  /** The `state` returned by the previous tick (undefined on the first). */
+  state?: JsonObject;
+  /** Failed ticks so far (as returned by the previous tick). */
+  failedChecks: number;
+  /** The canary's pods; undefined = not checked this tick, null = could not be read. */
+  podHealth?: PodHealthSnapshot | null;
+  prometheus: PrometheusQuerier;
+  signal?: AbortSignal;
+}
+
+/** The decision of one tick. @public */
+export interface AnalysisDecision {
+  action: DecisionAction;
+  reason: string;
+  checks: AnalysisCheck[];
+  failedChecks: number;
+  /** Store it and pass it back as `state` next tick. */
+  state: JsonObject;
+}
+
+interface GateState {
+  lastAt: number;
+  check: AnalysisCheck;
+  sequential?: SequentialState;
+}
+
+interface AnalyzerState {
+  version: 1;
+  gates: Record<string, GateState>;
+  consecutiveFailures: number;
+  consecutiveInconclusive: number;
+}
+
+const DEFAULT_WINDOW = '1m';
+const SERIES_POINTS = 120;
+
+/** Why a query had no number, in words for the evidence. */
+function noDataReason(error: unknown): string {
+  if (error instanceof PrometheusNoDataError)
+    return 'Prometheus returned no data';
+  if (error instanceof PrometheusUnreachableError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * Judges a canary at every loop tick and decides: advance, hold or roll back.
+ *
+ * @public
+ */
+export class Analyzer {
+  readonly config: AnalysisConfig;
+  readonly gates: MetricGateConfig[];
+  readonly #templates: TemplateRegistry;
+  readonly #podHealth?: PodHealthJudge;
+
+  /** `config` must have passed {@link validateAnalysisConfig} with the same registry. */
+  constructor(config: AnalysisConfig, templates: TemplateRegistry) {
+    this.config = config;
+    this.gates = config.metrics ?? DEFAULT_METRIC_GATES;
+    this.#templates = templates;
+    if (config.podHealth !== false) {
+      this.#podHealth = new PodHealthJudge(config.podHealth);
+    }
+  }
+
+  /** One tick: query, judge, decide. Never throws for Prometheus trouble (that is inconclusive). */
+  async evaluate(ctx: AnalysisContext): Promise<AnalysisDecision> {
+    const now = ctx.now ?? new Date();
+    const state = this.#restore(ctx.state);
+    const tickMs = parseDurationMs(this.config.interval);
+    const fresh: Array<{ check: AnalysisCheck; hardStop: boolean }> = [];
+    const reused: AnalysisCheck[] = [];
+    const nextGates: Record<string, GateState> = {};
+
+    await Promise.all(
+      this.gates.map(async gate => {
+        const previous = state.gates[gate.name];
+        const judge = gateJudge(gate);
+        const windowMs = parseDurationMs(gate.interval ?? DEFAULT_WINDOW);
+        const due =
+          judge === 'sequential' ||
+          !previous ||
+          now.getTime() - previous.lastAt >= windowMs - tickMs / 2;
+        if (!due) {
+          nextGates[gate.name] = previous;
+          reused.push({
+            ...previous.check,
+            details: { ...previous.check.details, reused: true },
+          });
+          return;
+        }
+        const result = await this.#evaluateGate(gate, ctx, now, previous);
+        nextGates[gate.name] = {
+          lastAt: now.getTime(),
+          check: result.check,
+          sequential: result.sequential,
+        };
+        fresh.push({
+          check: result.check,
+          hardStop: gate.hardStop ?? judge === 'sequential',
+        });
+      }),
+    );
+
+    if (this.#podHealth && ctx.podHealth !== undefined) {
+      fresh.push({
+        check: this.#podHealth.judge(ctx.podHealth),
+        hardStop: true,
+      });
+    }
+
+    // Keep the policy's order in what the UI shows and in the reason.
+    const order = new Map(this.gates.map((g, i) => [g.name, i]));
+    const byOrder = (a: AnalysisCheck, b: AnalysisCheck) =>
+      (order.get(a.metric) ?? 1e9) - (order.get(b.metric) ?? 1e9);
+    fresh.sort((a, b) => byOrder(a.check, b.check));
+    const checks = [...fresh.map(f => f.check), ...reused].sort(byOrder);
+
+    return this.#decide(ctx, state, nextGates, fresh, reused, checks);
+  }
+
+  #decide(
+    ctx: AnalysisContext,
+    state: AnalyzerState,
+    gates: Record<string, GateState>,
+    fresh: Array<{ check: AnalysisCheck; hardStop: boolean }>,
+    reused: AnalysisCheck[],
+    checks: AnalysisCheck[],
+  ): AnalysisDecision {
+    const limit = this.config.failureLimit;
+    const total = this.config.failureMode === 'total';
+    const next: AnalyzerState = {
+      version: 1,
+      gates,
+      consecutiveFailures: state.consecutiveFailures,
+      consecutiveInconclusive: state.consecutiveInconclusive,
+    };
+    const done = (
+      action: DecisionAction,
+      reason: string,
+      failedChecks: number,
+    ): AnalysisDecision => ({
+      action,
+      reason,
+      checks,
+      failedChecks,
+      state: next as unknown as JsonObject,
+    });
+    const say = (c: AnalysisCheck) => `${c.metric}: ${c.evidence}`;
+
+    const hardStops = fresh.filter(
+      f => f.hardStop && f.check.verdict === 'fail',
+    );
+    if (hardStops.length > 0) {
+      next.consecutiveFailures = state.consecutiveFailures + 1;
+      return done(
+        'rollback',
+        `hard stop — ${hardStops.map(f => say(f.check)).join('; ')}`,
+        total ? ctx.failedChecks + 1 : next.consecutiveFailures,
+      );
+    }
+
+    const failed = fresh
+      .filter(f => f.check.verdict === 'fail')
+      .map(f => f.check);
+    const inconclusive = fresh
+      .filter(f => f.check.verdict === 'inconclusive')
+      .map(f => f.check);
+    const policy =
+      typeof this.config.inconclusive === 'string'
+        ? { policy: this.config.inconclusive, after: undefined }
+        : this.config.inconclusive;
+    const countsAsFailure =
+      failed.length > 0 ||
+      (inconclusive.length > 0 && policy.policy === 'count');
+
+    if (countsAsFailure) {
+      next.consecutiveFailures = state.consecutiveFailures + 1;
+      next.consecutiveInconclusive =
+        failed.length > 0 ? 0 : state.consecutiveInconclusive + 1;
+      const failedChecks = total
+        ? ctx.failedChecks + 1
+        : next.consecutiveFailures;
+      const what = failed.length > 0 ? failed : inconclusive;
+      const label =
+        failed.length > 0 ? 'failed' : 'inconclusive (counted as failed)';
+      if (failedChecks >= limit) {
+        return done(
+          'rollback',
+          `${failedChecks} of ${limit} allowed failed ticks reached — ${what
+            .map(say)
+            .join('; ')}`,
+          failedChecks,
+        );
+      }
+      return done(
+        'hold',
+        `${label} (${failedChecks} of ${limit} failed ticks) — ${what
+          .map(say)
+          .join('; ')}`,
+        failedChecks,
+      );
+    }
+
+    next.consecutiveFailures = 0;
+    const failedChecks = total ? ctx.failedChecks : 0;
+    if (inconclusive.length > 0) {
+      next.consecutiveInconclusive = state.consecutiveInconclusive + 1;
+      const after = policy.after ?? 5;
+      if (policy.policy === 'fail' && next.consecutiveInconclusive >= after) {
+        return done(
+          'rollback',
+          `inconclusive for ${
+            next.consecutiveInconclusive
+          } ticks in a row — ${inconclusive.map(say).join('; ')}`,
+          failedChecks,
+        );
+      }
+      return done(
+        'hold',
+        `inconclusive — ${inconclusive.map(say).join('; ')}`,
+        failedChecks,
+      );
+    }
+    next.consecutiveInconclusive = 0;
+
+    const staleFailures = reused.filter(c => c.verdict !== 'pass');
+    if (staleFailures.length > 0) {
+      return done(
+        'hold',
+        `waiting for the next evaluation of ${staleFailures
+          .map(c => c.metric)
+          .join(', ')}`,
+        failedChecks,
+      );
+    }
+    return done('advance', `all ${checks.length} checks passed`, failedChecks);
+  }
+
+  #restore(raw: JsonObject | undefined): AnalyzerState {
+    const s = raw as unknown as AnalyzerState | undefined;
+    if (
+      !s ||
+      s.version !== 1 ||
+      typeof s.gates !== 'object' ||
+      s.gates === null
+    ) {
+      return {
+        version: 1,
+        gates: {},
+        consecutiveFailures: 0,
+        consecutiveInconclusive: 0,
+      };
+    }
+    return s;
+  }
+
+  #provider(ctx: AnalysisContext): MetricsProvider {
+    return (
+      ctx.provider ??
+      (this.config.provider as MetricsProvider | undefined) ??
+      'istio'
+    );
+  }
+
+  #target(ctx: AnalysisContext): TemplateTarget {
+    return {
+      namespace: ctx.namespace,
+      service: ctx.service,
+      route: ctx.route,
+      canary: ctx.canary,
+      stable: ctx.stable,
+    };
+  }
+
+  #template(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    name?: string,
+  ): MetricTemplate {
+    if (gate.query && !name) {
+      return new MetricTemplate(gate.name, {
+        query: gate.query,
+        unit: gate.unit,
+      });
+    }
+    return this.#templates.get(
+      name ?? gate.template ?? gate.name,
+      this.#provider(ctx),
+    );
+  }
+
+  #render(
+    template: MetricTemplate,
+    arm: 'canary' | 'stable',
+    ctx: AnalysisContext,
+    gate: MetricGateConfig,
+    durations: { interval: string; elapsed?: string },
+  ): string {
+    return template.render(
+      arm,
+      templateValues(this.#target(ctx), arm, durations, gate.variables),
+    );
+  }
+
+  async #value(
+    ctx: AnalysisContext,
+    query: string,
+    now: Date,
+  ): Promise<number> {
+    return ctx.prometheus.queryValue(query, {
+      time: ctx.now ? now : undefined,
+      signal: ctx.signal,
+    });
+  }
+
+  /** A count: no series yet means nothing counted yet. */
+  async #count(
+    ctx: AnalysisContext,
+    query: string,
+    now: Date,
+  ): Promise<number> {
+    try {
+      return await this.#value(ctx, query, now);
+    } catch (error) {
+      if (error instanceof PrometheusNoDataError) return 0;
+      throw error;
+    }
+  }
+
+  async #evaluateGate(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    previous: GateState | undefined,
+  ): Promise<{ check: AnalysisCheck; sequential?: SequentialState }> {
+    const judge = gateJudge(gate);
+    if (judge === 'sequential') {
+      return this.#evaluateSequential(gate, ctx, now, previous);
+    }
+    const template = this.#template(gate, ctx);
+    const unit = gate.unit ?? template.unit;
+    const interval = gate.interval ?? DEFAULT_WINDOW;
+    const canaryQuery = this.#render(template, 'canary', ctx, gate, {
+      interval,
+    });
+    const stableQuery = this.#render(template, 'stable', ctx, gate, {
+      interval,
+    });
+    const query = `canary: ${canaryQuery}\nstable: ${stableQuery}`;
+    const [canary, stable] = await Promise.allSettled([
+      this.#value(ctx, canaryQuery, now),
+      this.#value(ctx, stableQuery, now),
+    ]);
+    const canaryValue = canary.status === 'fulfilled' ? canary.value : null;
+    const stableValue = stable.status === 'fulfilled' ? stable.value : null;
+    const reasons = [canary, stable]
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map(r => noDataReason(r.reason));
+    const reason = reasons.length
+      ? [...new Set(reasons)].join('; ')
+      : undefined;
+
+    if (judge === 'threshold') {
+      const check = new ThresholdRangeJudge(gate.thresholdRange!).judge({
+        metric: gate.name,
+        query,
+        unit,
+        canaryValue,
+        stableValue,
+        noDataReason:
+          canary.status === 'rejected'
+            ? noDataReason(canary.reason)
+            : undefined,
+      });
+      return { check };
+    }
+
+    const relative = new RelativeToStableJudge(gate.relative!);
+    let canaryRequests: number | null | undefined;
+    let stableRequests: number | null | undefined;
+    if (
+      (gate.relative!.minRequests ?? 0) > 0 &&
+      canaryValue !== null &&
+      stableValue !== null
+    ) {
+      const counter = this.#templates.get('request-count', this.#provider(ctx));
+      const counts = await Promise.allSettled(
+        (['canary', 'stable'] as const).map(arm =>
+          this.#count(
+            ctx,
+            this.#render(counter, arm, ctx, gate, {
+              interval,
+              elapsed: interval,
+            }),
+            now,
+          ),
+        ),
+      );
+      canaryRequests =
+        counts[0].status === 'fulfilled' ? counts[0].value : null;
+      stableRequests =
+        counts[1].status === 'fulfilled' ? counts[1].value : null;
+    }
+    const check = relative.judge({
+      metric: gate.name,
+      query,
+      unit,
+      canaryValue,
+      stableValue,
+      canaryRequests,
+      stableRequests,
+      noDataReason: reason,
+    });
+    if (gate.thresholdRange && check.verdict === 'pass') {
+      // Both bounds given: the absolute one must hold as well.
+      const absolute = new ThresholdRangeJudge(gate.thresholdRange).judge({
+        metric: gate.name,
+        query,
+        unit,
+        canaryValue,
+        stableValue,
+      });
+      if (absolute.verdict !== 'pass')
+        return { check: { ...absolute, judge: 'relative' } };
+    }
+    return { check };
+  }
+
+  #sequentialJudge(gate: MetricGateConfig): SequentialCountJudge {
+    return new SequentialCountJudge({
+      alpha: gate.alpha ?? this.config.alpha,
+      tolerance: gate.tolerance ?? this.config.tolerance,
+      minCanaryRequests: gate.minRequests,
+    });
+  }
+
+  async #evaluateSequential(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    previous: GateState | undefined,
+  ): Promise<{ check: AnalysisCheck; sequential: SequentialState }> {
+    const judge = this.#sequentialJudge(gate);
+    const state = judge.restore(previous?.sequential);
+    const errors = this.#template(gate, ctx, gate.errors ?? 'error-count');
+    const requests = this.#template(
+      gate,
+      ctx,
+      gate.requests ?? 'request-count',
+    );
+    const elapsed = formatDuration(
+      Math.max(1000, now.getTime() - ctx.startedAt.getTime()),
+    );
+    const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
+    const queries = {
+      canaryErrors: this.#render(errors, 'canary', ctx, gate, durations),
+      canaryRequests: this.#render(requests, 'canary', ctx, gate, durations),
+      stableErrors: this.#render(errors, 'stable', ctx, gate, durations),
+      stableRequests: this.#render(requests, 'stable', ctx, gate, durations),
+    };
+    let counts: ArmCounts | null = null;
+    let reason: string | undefined;
+    try {
+      const [canaryErrors, canaryRequests, stableErrors, stableRequests] =
+        await Promise.all([
+          this.#count(ctx, queries.canaryErrors, now),
+          this.#count(ctx, queries.canaryRequests, now),
+          this.#count(ctx, queries.stableErrors, now),
+          this.#count(ctx, queries.stableRequests, now),
+        ]);
+      counts = { canaryErrors, canaryRequests, stableErrors, stableRequests };
+    } catch (error) {
+      reason = noDataReason(error);
+    }
+    const isLatency = (gate.errors ?? '').includes('slow');
+    const result = judge.judge(
+      {
+        metric: gate.name,
+        query: Object.entries(queries)
+          .map(([k, q]) => `${k}: ${q}`)
+          .join('\n'),
+        counts,
+        noDataReason: reason,
+        what: isLatency ? 'slow-request rate' : 'error rate',
+      },
+      state,
+    );
+    return { check: result.check, sequential: result.state };
+  }
+
+  /**
+   * Canary and stable over time for every gated metric, for the charts:
+   * range queries with a step that gives about 120 points. Sequential gates
+   * are drawn as the rate of bad requests over a sliding window.
+   */
+  async series(
+    ctx: AnalysisContext,
+    start: Date,
+    end: Date,
+  ): Promise<MetricSeries[]> {
+    const seconds = Math.max(1, (end.getTime() - start.getTime()) / 1000);
+    const step = Math.max(1, Math.ceil(seconds / SERIES_POINTS));
+    return Promise.all(
+      this.gates.map(async gate => {
+        const judge = gateJudge(gate);
+        let unit: string | undefined;
+        let bound: CheckBound | undefined;
+        let render: (arm: 'canary' | 'stable') => string;
+        if (judge === 'sequential') {
+          const errors = this.#template(
+            gate,
+            ctx,
+            gate.errors ?? 'error-count',
+          );
+          const requests = this.#template(
+            gate,
+            ctx,
+            gate.requests ?? 'request-count',
+          );
+          const window = formatDuration(Math.max(60_000, step * 4000));
+          const durations = { interval: window, elapsed: window };
+          unit = '%';
+          const s = this.#sequentialJudge(gate);
+          bound = {
+            text: `sequential test: canary ≤ ${1 + s.tolerance} × stable (α = ${
+              s.alpha
+            })`,
+          };
+          render = arm =>
+            `100 * (${this.#render(
+              errors,
+              arm,
+              ctx,
+              gate,
+              durations,
+            )}) / (${this.#render(requests, arm, ctx, gate, durations)})`;
+        } else {
+          const template = this.#template(gate, ctx);
+          unit = gate.unit ?? template.unit;
+          const interval = gate.interval ?? DEFAULT_WINDOW;
+          render = arm => this.#render(template, arm, ctx, gate, { interval });
+          if (judge === 'threshold' && gate.thresholdRange) {
+            bound = {
+              ...gate.thresholdRange,
+              text: describeRange(gate.thresholdRange, unit),
+            };
+          } else if (gate.relative) {
+            bound = {
+              text: new RelativeToStableJudge(gate.relative).describe(unit),
+            };
+          }
+        }
+        const [canary, stable] = await Promise.all(
+          (['canary', 'stable'] as const).map(async arm => {
+            try {
+              const result = await ctx.prometheus.queryRange(
+                render(arm),
+                start,
+                end,
+                step,
+                {
+                  signal: ctx.signal,
+                },
+              );
+              return (result[0]?.points ?? []).filter(([, v]) =>
+                Number.isFinite(v),
+              );
+            } catch (error) {
+              if (error instanceof PrometheusUnreachableError) throw error;
+              return [];
+            }
+          }),
+        );
+        return { metric: gate.name, unit, bound, canary, stable };
+      }),
+    );
+  }
+}

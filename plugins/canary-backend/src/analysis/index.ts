@@ -1,0 +1,132 @@
+/**
+ * Metric analysis: Prometheus access, PromQL templates, judges and the
+ * per-tick decision.
+ *
+ * Contract for the engine
+ * -----------------------
+ * At start-up (throws `AnalysisConfigError` whose `problems[].key` is the full
+ * config key, e.g. `canary.policies.default.analysis.metrics[1].thresholdRange.min`):
+ *
+ *   const templates = readTemplates(config);          // canary.templates
+ *   const analyzer = createAnalyzer({
+ *     analysis: config.getOptional(`canary.policies.${name}.analysis`),
+ *     templates,
+ *     key: `canary.policies.${name}.analysis`,
+ *   });
+ *   const prometheus = PrometheusClient.fromConfig(clusterConfig.getConfig('prometheus'));
+ *
+ * At every loop tick (every `analyzer.config.interval`, e.g. 30s):
+ *
+ *   const decision = await analyzer.evaluate({
+ *     namespace, service, route,
+ *     stable: { name: stableDeployment, version },
+ *     canary: { name: canaryDeployment, version },
+ *     provider,                 // optional: 'istio' | 'http' | 'nginx' | 'linkerd'
+ *     startedAt,                // rollout start; counters are read since then
+ *     state: previous?.state,   // what the previous tick returned (JSON)
+ *     failedChecks: previous?.failedChecks ?? 0,
+ *     podHealth,                // { pods: [{ name, ready, restarts, reasons }] },
+ *                               // null if the pods could not be read, undefined to skip
+ *     prometheus,
+ *   });
+ *
+ * `decision.action` is `advance` (every check passed: the step may move on
+ * when its pause is over), `hold` (stay at this weight and look again next
+ * tick) or `rollback`. Store `decision.state` and `decision.failedChecks`
+ * with the rollout and hand them back next tick; `decision.checks` and
+ * `decision.reason` are what the UI shows. `evaluate` does not throw for
+ * Prometheus trouble: that makes checks inconclusive, and the policy's
+ * `inconclusive` rule decides (default hold). When the canary weight is
+ * reset (a new rollout), start with `state: undefined` and a new `startedAt`.
+ *
+ * For charts: `analyzer.series(ctx, start, end)` → `MetricSeries[]` (throws
+ * `PrometheusUnreachableError` when Prometheus is down).
+ *
+ * @packageDocumentation
+ */
+
+import { TemplateRegistry } from './builtinTemplates';
+import { validateAnalysisConfig } from './config';
+import { Analyzer } from './Analyzer';
+
+export { Analyzer } from './Analyzer';
+export type {
+  AnalysisArm,
+  AnalysisContext,
+  AnalysisDecision,
+  PrometheusQuerier,
+} from './Analyzer';
+export {
+  analysisConfigSchema,
+  metricGateSchema,
+  templatesConfigSchema,
+  validateAnalysisConfig,
+  readTemplates,
+  createTemplateRegistry,
+  AnalysisConfigError,
+  DEFAULT_METRIC_GATES,
+  zodProblems,
+} from './config';
+export type { AnalysisConfig, MetricGateConfig } from './config';
+export {
+  PrometheusClient,
+  PrometheusError,
+  PrometheusUnreachableError,
+  PrometheusQueryRejectedError,
+  PrometheusNoDataError,
+} from './PrometheusClient';
+export type {
+  PrometheusAuth,
+  PrometheusClientOptions,
+  PrometheusSample,
+  PrometheusRangeSeries,
+} from './PrometheusClient';
+export {
+  TemplateRegistry,
+  METRICS_PROVIDERS,
+  builtinTemplateSpecs,
+} from './builtinTemplates';
+export type { MetricsProvider } from './builtinTemplates';
+export { MetricTemplate, TemplateError, templateValues } from './templates';
+export type {
+  MetricTemplateSpec,
+  TemplateValues,
+  TemplateTarget,
+} from './templates';
+export {
+  PromQLSyntaxError,
+  assertValidPromQL,
+  escapePromQLString,
+} from './promql';
+export { ThresholdRangeJudge } from './judges/ThresholdRangeJudge';
+export { RelativeToStableJudge } from './judges/RelativeToStableJudge';
+export { SequentialCountJudge } from './judges/SequentialCountJudge';
+export type {
+  ArmCounts,
+  SequentialState,
+  SequentialCountOptions,
+} from './judges/SequentialCountJudge';
+export { PodHealthJudge, DEFAULT_FATAL_REASONS } from './judges/PodHealthJudge';
+export type { PodHealthSnapshot } from './judges/PodHealthJudge';
+
+/**
+ * Validates a policy's `analysis:` block and builds its analyzer. Throws
+ * `AnalysisConfigError` naming the key of every problem.
+ *
+ * @public
+ */
+export function createAnalyzer(options: {
+  /** The raw `analysis:` block (undefined = all defaults). */
+  analysis: unknown;
+  /** Compiled templates; built-ins only when omitted. */
+  templates?: TemplateRegistry;
+  /** Config key of the block, for messages. */
+  key?: string;
+}): Analyzer {
+  const templates = options.templates ?? new TemplateRegistry();
+  const config = validateAnalysisConfig(options.analysis, {
+    key: options.key ?? 'analysis',
+    templates,
+  });
+  return new Analyzer(config, templates);
+}
