@@ -70,6 +70,7 @@ export function ConfirmActionDialog(props: {
         {props.children}
         {props.askReason && (
           <TextField
+            id="canary-action-reason"
             label="Reason (optional)"
             value={reason}
             onChange={e => setReason(e.target.value)}

@@ -86,6 +86,7 @@ export function StartRolloutButton(props: {
         }}
       >
         <TextField
+          id="canary-start-image"
           label="New canary image (optional)"
           placeholder="registry.example.com/team/app:1.4.0"
           value={image}
@@ -96,6 +97,7 @@ export function StartRolloutButton(props: {
           margin="dense"
         />
         <TextField
+          id="canary-start-version"
           label="Version label (optional)"
           value={version}
           onChange={e => setVersion(e.target.value)}
@@ -105,6 +107,7 @@ export function StartRolloutButton(props: {
         {target.clusters.length > 1 && (
           <TextField
             select
+            id="canary-start-cluster"
             label="Cluster"
             value={cluster}
             onChange={e => setCluster(e.target.value)}
