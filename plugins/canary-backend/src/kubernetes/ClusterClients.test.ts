@@ -66,7 +66,9 @@ describe('ClusterClients', () => {
     const clients = new ClusterClients([
       { name: 'gke', url: 'https://example.invalid', authProvider: 'google' },
     ]);
-    expect(() => clients.forCluster('gke')).toThrow(/authProvider: serviceAccount/);
+    expect(() => clients.forCluster('gke')).toThrow(
+      /authProvider: serviceAccount/,
+    );
   });
 
   it('says to set skipTLSVerify for a plain http url', () => {
@@ -160,7 +162,8 @@ describe('ClusterClients', () => {
       ).forCluster('slow');
       const error = await callCluster(
         { kind: 'Service', namespace: 'demo', name: 'web' },
-        () => apis.core.readNamespacedService({ namespace: 'demo', name: 'web' }),
+        () =>
+          apis.core.readNamespacedService({ namespace: 'demo', name: 'web' }),
       ).catch(e => e);
       expect(error).toBeInstanceOf(ClusterUnavailableError);
     } finally {
@@ -178,7 +181,9 @@ describe('ClusterClients', () => {
           groups: [
             {
               name: 'networking.istio.io',
-              versions: [{ groupVersion: 'networking.istio.io/v1', version: 'v1' }],
+              versions: [
+                { groupVersion: 'networking.istio.io/v1', version: 'v1' },
+              ],
               preferredVersion: {
                 groupVersion: 'networking.istio.io/v1',
                 version: 'v1',

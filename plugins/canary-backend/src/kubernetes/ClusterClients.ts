@@ -184,10 +184,7 @@ export class ClusterClients {
       currentContext: details.name,
     });
     const configuration: Configuration = createConfiguration({
-      baseServer: new ServerConfiguration(
-        details.url.replace(/\/+$/, ''),
-        {},
-      ),
+      baseServer: new ServerConfiguration(details.url.replace(/\/+$/, ''), {}),
       authMethods: { default: kubeConfig },
       promiseMiddleware: [timeoutMiddleware(this.timeoutMs)],
     });

@@ -1,6 +1,10 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
-import { CustomKind, readCustomObject, updateCustomObject } from './customObjects';
+import {
+  CustomKind,
+  readCustomObject,
+  updateCustomObject,
+} from './customObjects';
 import { workloadRef } from './deployments';
 import {
   checkTargetNames,
@@ -41,7 +45,8 @@ export function httpRouteBackends(
 ): BackendPair | undefined {
   const canary = `${service}-canary`;
   for (const stable of stableServiceNames(service)) {
-    if (weightedRuleIndex(route, { stable, canary }) >= 0) return { stable, canary };
+    if (weightedRuleIndex(route, { stable, canary }) >= 0)
+      return { stable, canary };
   }
   return undefined;
 }
@@ -72,7 +77,12 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
     let route: HTTPRoute;
     let backends: BackendPair | undefined;
     if (target.route) {
-      route = await readCustomObjectOrExplain<HTTPRoute>(apis, kind, namespace, target.route);
+      route = await readCustomObjectOrExplain<HTTPRoute>(
+        apis,
+        kind,
+        namespace,
+        target.route,
+      );
       backends = httpRouteBackends(route, service);
       if (!backends) {
         throw new ConfigurationError(
@@ -81,7 +91,9 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
         );
       }
     } else {
-      const routing = (await listCustomObjects<HTTPRoute>(apis, kind, namespace))
+      const routing = (
+        await listCustomObjects<HTTPRoute>(apis, kind, namespace)
+      )
         .map(r => ({ route: r, backends: httpRouteBackends(r, service) }))
         .filter(r => r.backends);
       if (routing.length !== 1) {
@@ -90,7 +102,9 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
             ? `HTTPRoute ${namespace}/${service} not found (no HTTPRoute in ${namespace} routes to Service ${service}-stable): set ${CANARY_ROUTE_ANNOTATION} or create it`
             : `Several HTTPRoutes in ${namespace} route to ${service} (${routing
                 .map(r => r.route.metadata.name)
-                .join(', ')}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
+                .join(
+                  ', ',
+                )}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
           CANARY_ROUTE_ANNOTATION,
         );
       }
@@ -136,10 +150,16 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
 
   private parts(topology: TrafficTopology) {
     if (!topology.routeObject || !topology.backends) {
-      throw new Error('Gateway API topology without route and backends; run discover first');
+      throw new Error(
+        'Gateway API topology without route and backends; run discover first',
+      );
     }
     const apis = this.clients.forCluster(topology.target.cluster);
-    return { apis, name: topology.routeObject.name, backends: topology.backends };
+    return {
+      apis,
+      name: topology.routeObject.name,
+      backends: topology.backends,
+    };
   }
 
   async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {

@@ -69,8 +69,18 @@ export class IstioTrafficProvider implements TrafficProvider {
   private async refs(apis: ClusterApis): Promise<{ vs: Ref; dr: Ref }> {
     const version = await apis.preferredVersion(GROUP, FALLBACK_VERSION);
     return {
-      vs: { group: GROUP, version, plural: 'virtualservices', kind: 'VirtualService' },
-      dr: { group: GROUP, version, plural: 'destinationrules', kind: 'DestinationRule' },
+      vs: {
+        group: GROUP,
+        version,
+        plural: 'virtualservices',
+        kind: 'VirtualService',
+      },
+      dr: {
+        group: GROUP,
+        version,
+        plural: 'destinationrules',
+        kind: 'DestinationRule',
+      },
     };
   }
 
@@ -81,10 +91,17 @@ export class IstioTrafficProvider implements TrafficProvider {
   ): Promise<VirtualService> {
     const { namespace, service } = target;
     if (target.route) {
-      return readCustomObjectOrExplain<VirtualService>(apis, ref, namespace, target.route);
+      return readCustomObjectOrExplain<VirtualService>(
+        apis,
+        ref,
+        namespace,
+        target.route,
+      );
     }
     const all = await listCustomObjects<VirtualService>(apis, ref, namespace);
-    const routing = all.filter(vs => primaryRouteIndex(vs, service, namespace) >= 0);
+    const routing = all.filter(
+      vs => primaryRouteIndex(vs, service, namespace) >= 0,
+    );
     if (routing.length === 1) return routing[0];
     const named = routing.find(vs => vs.metadata.name === service);
     if (named) return named;
@@ -116,9 +133,9 @@ export class IstioTrafficProvider implements TrafficProvider {
         CANARY_ROUTE_ANNOTATION,
       );
     }
-    const drs = (await listCustomObjects<DestinationRule>(apis, refs.dr, namespace)).filter(
-      dr => hostMatchesService(dr.spec?.host ?? '', service, namespace),
-    );
+    const drs = (
+      await listCustomObjects<DestinationRule>(apis, refs.dr, namespace)
+    ).filter(dr => hostMatchesService(dr.spec?.host ?? '', service, namespace));
     if (drs.length !== 1) {
       throw new ConfigurationError(
         drs.length === 0
@@ -135,9 +152,13 @@ export class IstioTrafficProvider implements TrafficProvider {
     for (const w of weights) {
       if (!w.subset || !subsetNames.includes(w.subset)) {
         throw new ConfigurationError(
-          `VirtualService ${namespace}/${vs.metadata.name} routes ${service} to ${
+          `VirtualService ${namespace}/${
+            vs.metadata.name
+          } routes ${service} to ${
             w.subset ? `subset ${w.subset}` : 'no subset'
-          }, which DestinationRule ${dr.metadata.name} does not define: add the subset or route by subset`,
+          }, which DestinationRule ${
+            dr.metadata.name
+          } does not define: add the subset or route by subset`,
         );
       }
     }
@@ -158,7 +179,8 @@ export class IstioTrafficProvider implements TrafficProvider {
       );
     };
 
-    const fixed = subsetNames.includes('stable') && subsetNames.includes('canary');
+    const fixed =
+      subsetNames.includes('stable') && subsetNames.includes('canary');
     let stableSubset: string;
     let canarySubset: string;
     if (fixed) {
@@ -218,7 +240,9 @@ export class IstioTrafficProvider implements TrafficProvider {
   private arms(topology: TrafficTopology): IstioArms {
     const { stable, canary, target } = topology;
     if (!stable.version || !canary.version) {
-      throw new Error('Istio topology without subset names; run discover first');
+      throw new Error(
+        'Istio topology without subset names; run discover first',
+      );
     }
     return {
       service: target.service,
@@ -230,7 +254,9 @@ export class IstioTrafficProvider implements TrafficProvider {
 
   private routeName(topology: TrafficTopology): string {
     if (!topology.routeObject) {
-      throw new Error('Istio topology without a VirtualService; run discover first');
+      throw new Error(
+        'Istio topology without a VirtualService; run discover first',
+      );
     }
     return topology.routeObject.name;
   }
@@ -244,7 +270,11 @@ export class IstioTrafficProvider implements TrafficProvider {
       { kind: 'VirtualService', namespace, name, verb: 'read' },
       () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name }),
     )) as VirtualService;
-    return readIstioSplit(vs, this.arms(topology), topology.target.stickyHeader);
+    return readIstioSplit(
+      vs,
+      this.arms(topology),
+      topology.target.stickyHeader,
+    );
   }
 
   /** Read-modify-replace of the VirtualService, retried on 409. */
@@ -282,7 +312,8 @@ export class IstioTrafficProvider implements TrafficProvider {
 
   /** Versioned subsets: the canary's subset must exist before a route names it. */
   private async ensureCanarySubset(topology: TrafficTopology): Promise<void> {
-    if (topology.shape !== 'versioned-subsets' || !topology.subsetObject) return;
+    if (topology.shape !== 'versioned-subsets' || !topology.subsetObject)
+      return;
     const { namespace, cluster } = topology.target;
     const apis = this.clients.forCluster(cluster);
     const { dr: ref } = await this.refs(apis);
@@ -328,7 +359,9 @@ export class IstioTrafficProvider implements TrafficProvider {
   async finalizePromotion(topology: TrafficTopology): Promise<void> {
     const arms = this.arms(topology);
     const finalSubset =
-      topology.shape === 'versioned-subsets' ? arms.canarySubset : arms.stableSubset;
+      topology.shape === 'versioned-subsets'
+        ? arms.canarySubset
+        : arms.stableSubset;
     await this.updateVirtualService(topology, vs =>
       finalizeIstioRoute(vs, arms, finalSubset),
     );

@@ -23,7 +23,11 @@ import {
 export const CREATED_BY_ANNOTATION = 'coalmine.io/created-by';
 
 // Container states that are not a problem by themselves.
-const BENIGN_REASONS = new Set(['Completed', 'ContainerCreating', 'PodInitializing']);
+const BENIGN_REASONS = new Set([
+  'Completed',
+  'ContainerCreating',
+  'PodInitializing',
+]);
 
 function podHealthOf(pod: V1Pod): PodHealthSnapshot['pods'][number] {
   const statuses = [
@@ -72,8 +76,9 @@ export class KubernetesWorkloadManager implements WorkloadManager {
   private async read(namespace: string, name: string): Promise<V1Deployment> {
     assertDnsLabel(namespace, 'Namespace');
     assertDnsSubdomain(name, 'Deployment name');
-    return callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
-      this.apps.readNamespacedDeployment({ namespace, name }),
+    return callCluster(
+      { kind: 'Deployment', namespace, name, verb: 'read' },
+      () => this.apps.readNamespacedDeployment({ namespace, name }),
     );
   }
 
@@ -146,14 +151,20 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     if (!canary) {
       const body = deriveCanaryDeployment(stable, {
         name: canaryName,
-        versionLabel: versionLabelKey(podLabels(stable), topology.stable.version),
+        versionLabel: versionLabelKey(
+          podLabels(stable),
+          topology.stable.version,
+        ),
         stableVersion: topology.stable.version,
         canaryVersion: canaryVersion ?? 'canary',
         image: spec.image,
         annotations: { [CREATED_BY_ANNOTATION]: 'coalmine' },
       });
       try {
-        canary = await this.apps.createNamespacedDeployment({ namespace, body });
+        canary = await this.apps.createNamespacedDeployment({
+          namespace,
+          body,
+        });
       } catch (error) {
         // 409 AlreadyExists: someone created it since we looked; update instead.
         if ((error as { code?: number }).code !== 409) {
@@ -164,7 +175,9 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     if (!canary || (spec.image && firstImage(canary) !== spec.image)) {
       const image = spec.image;
       canary = await this.update(namespace, canaryName, current =>
-        image && firstImage(current) !== image ? withImage(current, image) : undefined,
+        image && firstImage(current) !== image
+          ? withImage(current, image)
+          : undefined,
       );
     }
     return {
@@ -173,11 +186,17 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     };
   }
 
-  async scale(namespace: string, deployment: string, replicas: number): Promise<void> {
+  async scale(
+    namespace: string,
+    deployment: string,
+    replicas: number,
+  ): Promise<void> {
     assertDnsLabel(namespace, 'Namespace');
     assertDnsSubdomain(deployment, 'Deployment name');
     if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new Error(`Cannot scale ${namespace}/${deployment} to ${replicas} replicas`);
+      throw new Error(
+        `Cannot scale ${namespace}/${deployment} to ${replicas} replicas`,
+      );
     }
     await withConflictRetry(
       { kind: 'Deployment', namespace, name: deployment, verb: 'scale' },
@@ -208,7 +227,10 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     };
   }
 
-  async podHealth(namespace: string, deployment: string): Promise<PodHealthSnapshot> {
+  async podHealth(
+    namespace: string,
+    deployment: string,
+  ): Promise<PodHealthSnapshot> {
     const d = await this.read(namespace, deployment);
     const matchLabels = d.spec?.selector?.matchLabels ?? {};
     if (!Object.keys(matchLabels).length) return { pods: [] };
@@ -227,12 +249,16 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     };
   }
 
-  async templateHash(namespace: string, deployment: string): Promise<string | undefined> {
+  async templateHash(
+    namespace: string,
+    deployment: string,
+  ): Promise<string | undefined> {
     try {
       const d = await this.read(namespace, deployment);
       return hashPodTemplate(d.spec?.template);
     } catch (error) {
-      if ((error as Error).name === 'KubernetesObjectNotFoundError') return undefined;
+      if ((error as Error).name === 'KubernetesObjectNotFoundError')
+        return undefined;
       throw error;
     }
   }

@@ -8,7 +8,12 @@ import {
   listDeployments,
   plannedWorkload,
 } from './discovery';
-import { callCluster, isNotFound, toClusterError, withConflictRetry } from './errors';
+import {
+  callCluster,
+  isNotFound,
+  toClusterError,
+  withConflictRetry,
+} from './errors';
 import { stableServiceNames } from './GatewayApiTrafficProvider';
 import { DEFAULT_STICKY_HEADER } from './istioRoutes';
 import { assertDnsSubdomain } from './names';
@@ -49,8 +54,9 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
   ) {}
 
   private async list(apis: ClusterApis, namespace: string): Promise<Ingress[]> {
-    const list = await callCluster({ kind: 'Ingresses', namespace, verb: 'list' }, () =>
-      apis.networking.listNamespacedIngress({ namespace }),
+    const list = await callCluster(
+      { kind: 'Ingresses', namespace, verb: 'list' },
+      () => apis.networking.listNamespacedIngress({ namespace }),
     );
     return list.items.map(asIngress);
   }
@@ -63,7 +69,8 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
     const stableNames = stableServiceNames(service);
     const canaryService = `${service}-canary`;
     const routesStable = (i: Ingress) =>
-      !isCanaryIngress(i) && ingressServices(i).some(s => stableNames.includes(s));
+      !isCanaryIngress(i) &&
+      ingressServices(i).some(s => stableNames.includes(s));
     let primary: Ingress | undefined;
     if (target.route) {
       primary = all.find(i => i.metadata.name === target.route);
@@ -75,7 +82,11 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       }
       if (!routesStable(primary)) {
         throw new ConfigurationError(
-          `Ingress ${namespace}/${target.route} does not send traffic to Service ${stableNames.join(' or ')}: set ${CANARY_ROUTE_ANNOTATION} to the Ingress of ${service}`,
+          `Ingress ${namespace}/${
+            target.route
+          } does not send traffic to Service ${stableNames.join(
+            ' or ',
+          )}: set ${CANARY_ROUTE_ANNOTATION} to the Ingress of ${service}`,
           CANARY_ROUTE_ANNOTATION,
         );
       }
@@ -88,20 +99,27 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       if (!primary) {
         throw new ConfigurationError(
           routing.length === 0
-            ? `Ingress ${namespace}/${service} not found (no Ingress in ${namespace} routes to Service ${stableNames.join(' or ')}): set ${CANARY_ROUTE_ANNOTATION} or create it`
+            ? `Ingress ${namespace}/${service} not found (no Ingress in ${namespace} routes to Service ${stableNames.join(
+                ' or ',
+              )}): set ${CANARY_ROUTE_ANNOTATION} or create it`
             : `Several Ingresses in ${namespace} route to ${service} (${routing
                 .map(i => i.metadata.name)
-                .join(', ')}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
+                .join(
+                  ', ',
+                )}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
           CANARY_ROUTE_ANNOTATION,
         );
       }
     }
     const primaryName = primary.metadata.name!;
-    const stableService = ingressServices(primary).find(s => stableNames.includes(s))!;
+    const stableService = ingressServices(primary).find(s =>
+      stableNames.includes(s),
+    )!;
     const existingCanary = all.find(
       i => isCanaryIngress(i) && ingressServices(i).includes(canaryService),
     );
-    const canaryIngressName = existingCanary?.metadata.name ?? `${primaryName}-canary`;
+    const canaryIngressName =
+      existingCanary?.metadata.name ?? `${primaryName}-canary`;
     assertDnsSubdomain(canaryIngressName, 'Canary Ingress name');
 
     const deployments = await listDeployments(apis, namespace);
@@ -131,7 +149,11 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       canary: canary
         ? workloadRef(canary, 'canary')
         : plannedWorkload(`${service}-canary`, 'canary'),
-      routeObject: { apiVersion: INGRESS_API, kind: 'Ingress', name: primaryName },
+      routeObject: {
+        apiVersion: INGRESS_API,
+        kind: 'Ingress',
+        name: primaryName,
+      },
       canaryRouteObject: {
         apiVersion: INGRESS_API,
         kind: 'Ingress',
@@ -142,8 +164,14 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
   }
 
   private parts(topology: TrafficTopology) {
-    if (!topology.routeObject || !topology.canaryRouteObject || !topology.backends) {
-      throw new Error('NGINX topology without Ingresses and backends; run discover first');
+    if (
+      !topology.routeObject ||
+      !topology.canaryRouteObject ||
+      !topology.backends
+    ) {
+      throw new Error(
+        'NGINX topology without Ingresses and backends; run discover first',
+      );
     }
     return {
       apis: this.clients.forCluster(topology.target.cluster),
@@ -165,7 +193,12 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
     } catch (error) {
       // No canary Ingress yet: all traffic goes to the primary one.
       if (isNotFound(error)) return { canaryWeight: 0, headerRoute: false };
-      throw toClusterError(error, { kind: 'Ingress', namespace, name: canary, verb: 'read' });
+      throw toClusterError(error, {
+        kind: 'Ingress',
+        namespace,
+        name: canary,
+        verb: 'read',
+      });
     }
   }
 
@@ -184,14 +217,20 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
         let current: Ingress | undefined;
         try {
           current = asIngress(
-            await apis.networking.readNamespacedIngress({ namespace, name: canary }),
+            await apis.networking.readNamespacedIngress({
+              namespace,
+              name: canary,
+            }),
           );
         } catch (error) {
           if (!isNotFound(error)) throw error;
         }
         if (!current) {
           const base = asIngress(
-            await apis.networking.readNamespacedIngress({ namespace, name: primary }),
+            await apis.networking.readNamespacedIngress({
+              namespace,
+              name: primary,
+            }),
           );
           const body = applyNginxSplit(
             deriveCanaryIngress(base, canary, backends.stable, backends.canary),
@@ -200,11 +239,16 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
           );
           // A 409 here means someone created it meanwhile: the retry updates it.
           return asIngress(
-            await apis.networking.createNamespacedIngress({ namespace, body: body as V1Ingress }),
+            await apis.networking.createNamespacedIngress({
+              namespace,
+              body: body as V1Ingress,
+            }),
           );
         }
         const next = applyNginxSplit(current, split, header);
-        if (JSON.stringify(next.metadata) === JSON.stringify(current.metadata)) {
+        if (
+          JSON.stringify(next.metadata) === JSON.stringify(current.metadata)
+        ) {
           return current;
         }
         return asIngress(
@@ -228,7 +272,12 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       await apis.networking.readNamespacedIngress({ namespace, name: canary });
     } catch (error) {
       if (isNotFound(error)) return;
-      throw toClusterError(error, { kind: 'Ingress', namespace, name: canary, verb: 'read' });
+      throw toClusterError(error, {
+        kind: 'Ingress',
+        namespace,
+        name: canary,
+        verb: 'read',
+      });
     }
     await this.setSplit(topology, { canaryWeight: 0, headerRoute: false });
   }

@@ -57,7 +57,8 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const all = await listDeployments(apis, namespace);
     const behind = all.filter(d => podsMatch(d, selector));
     const byName = (n: string) => all.find(d => d.metadata?.name === n);
-    const canary = byName(`${service}-canary`) ?? behind.find(d => isCanaryLike(d, service));
+    const canary =
+      byName(`${service}-canary`) ?? behind.find(d => isCanaryLike(d, service));
     const stable =
       byName(`${service}-stable`) ??
       byName(`${service}-primary`) ??
@@ -74,7 +75,9 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const canaryRef = canary
       ? workloadRef(canary, 'canary')
       : plannedWorkload(`${service}-canary`, 'canary');
-    const recorded = Number(stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION]);
+    const recorded = Number(
+      stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION],
+    );
     return {
       target,
       shape: 'replica-ratio',
@@ -101,7 +104,9 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
   }
 
   private totalOf(topology: TrafficTopology, stable: V1Deployment): number {
-    const recorded = Number(stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION]);
+    const recorded = Number(
+      stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION],
+    );
     if (Number.isInteger(recorded) && recorded > 0) return recorded;
     return (
       topology.replicaTotal ??
@@ -117,7 +122,9 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const specStable = stable.spec?.replicas ?? 0;
     const specCanary = canary.spec?.replicas ?? 0;
     const total = this.totalOf(topology, stable);
-    const asked = Number(stable.metadata?.annotations?.[CANARY_WEIGHT_ANNOTATION]);
+    const asked = Number(
+      stable.metadata?.annotations?.[CANARY_WEIGHT_ANNOTATION],
+    );
     let canaryWeight = replicaShare(specStable, specCanary) ?? 0;
     if (Number.isFinite(asked)) {
       // Report the weight we were asked for as long as the replicas are what
@@ -154,7 +161,10 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     return withConflictRetry(
       { kind: 'Deployment', namespace, name, verb: 'scale' },
       async () => {
-        const current = await apis.apps.readNamespacedDeployment({ namespace, name });
+        const current = await apis.apps.readNamespacedDeployment({
+          namespace,
+          name,
+        });
         const currentAnnotations = current.metadata?.annotations ?? {};
         const nextAnnotations = { ...currentAnnotations };
         for (const [k, v] of Object.entries(annotations ?? {})) {
@@ -194,11 +204,33 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     let stable: V1Deployment;
     let canary: V1Deployment;
     if (growCanary) {
-      canary = await this.resize(apis, namespace, topology.canary.name, target.canary);
-      stable = await this.resize(apis, namespace, topology.stable.name, target.stable, annotations);
+      canary = await this.resize(
+        apis,
+        namespace,
+        topology.canary.name,
+        target.canary,
+      );
+      stable = await this.resize(
+        apis,
+        namespace,
+        topology.stable.name,
+        target.stable,
+        annotations,
+      );
     } else {
-      stable = await this.resize(apis, namespace, topology.stable.name, target.stable, annotations);
-      canary = await this.resize(apis, namespace, topology.canary.name, target.canary);
+      stable = await this.resize(
+        apis,
+        namespace,
+        topology.stable.name,
+        target.stable,
+        annotations,
+      );
+      canary = await this.resize(
+        apis,
+        namespace,
+        topology.canary.name,
+        target.canary,
+      );
     }
     return this.splitOf(topology, stable, canary);
   }
@@ -213,21 +245,36 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const apis = this.clients.forCluster(topology.target.cluster);
     const { stable } = await this.readBoth(apis, topology);
     const total = this.totalOf(topology, stable);
-    return this.scaleTo(topology, replicasForWeight(total, split.canaryWeight), {
-      [REPLICA_TOTAL_ANNOTATION]: String(total),
-      [CANARY_WEIGHT_ANNOTATION]: String(split.canaryWeight),
-    });
+    return this.scaleTo(
+      topology,
+      replicasForWeight(total, split.canaryWeight),
+      {
+        [REPLICA_TOTAL_ANNOTATION]: String(total),
+        [CANARY_WEIGHT_ANNOTATION]: String(split.canaryWeight),
+      },
+    );
   }
 
+  /**
+   * After promoteTemplate: stable (now on the promoted template) back to its
+   * size before the rollout, and the rollout's annotations removed. The
+   * canary keeps serving until the caller has waited for stable to be
+   * available and scales it to zero, so capacity never dips.
+   */
   async finalizePromotion(topology: TrafficTopology): Promise<void> {
-    const apis = this.clients.forCluster(topology.target.cluster);
+    const { namespace, cluster } = topology.target;
+    const apis = this.clients.forCluster(cluster);
     const { stable } = await this.readBoth(apis, topology);
     const total = this.totalOf(topology, stable);
-    // Stable (now running the promoted template) back to its own size, canary
-    // to zero, and the rollout's bookkeeping removed.
-    await this.scaleTo(topology, replicasForWeight(total, 0), {
-      [REPLICA_TOTAL_ANNOTATION]: undefined,
-      [CANARY_WEIGHT_ANNOTATION]: undefined,
-    });
+    await this.resize(
+      apis,
+      namespace,
+      topology.stable.name,
+      replicasForWeight(total, 0).stable,
+      {
+        [REPLICA_TOTAL_ANNOTATION]: undefined,
+        [CANARY_WEIGHT_ANNOTATION]: undefined,
+      },
+    );
   }
 }

@@ -1,6 +1,10 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
-import { CustomKind, readCustomObject, updateCustomObject } from './customObjects';
+import {
+  CustomKind,
+  readCustomObject,
+  updateCustomObject,
+} from './customObjects';
 import { workloadRef } from './deployments';
 import {
   checkTargetNames,
@@ -33,7 +37,8 @@ export function trafficSplitBackends(
   const canary = `${service}-canary`;
   const stable = stableServiceNames(service).find(n => names.includes(n));
   if (!stable) return undefined;
-  if (split.spec.service !== service && !names.includes(canary)) return undefined;
+  if (split.spec.service !== service && !names.includes(canary))
+    return undefined;
   return { stable, canary };
 }
 
@@ -52,7 +57,12 @@ export class SmiTrafficProvider implements TrafficProvider {
 
   private async kind(apis: ClusterApis): Promise<CustomKind> {
     const version = await apis.preferredVersion(GROUP, 'v1alpha4');
-    return { group: GROUP, version, plural: 'trafficsplits', kind: 'TrafficSplit' };
+    return {
+      group: GROUP,
+      version,
+      plural: 'trafficsplits',
+      kind: 'TrafficSplit',
+    };
   }
 
   async discover(target: RolloutTarget): Promise<TrafficTopology> {
@@ -68,7 +78,12 @@ export class SmiTrafficProvider implements TrafficProvider {
     let split: TrafficSplitObject;
     let backends: BackendPair | undefined;
     if (target.route) {
-      split = await readCustomObjectOrExplain<TrafficSplitObject>(apis, kind, namespace, target.route);
+      split = await readCustomObjectOrExplain<TrafficSplitObject>(
+        apis,
+        kind,
+        namespace,
+        target.route,
+      );
       backends = trafficSplitBackends(split, service);
       if (!backends) {
         throw new ConfigurationError(
@@ -77,7 +92,9 @@ export class SmiTrafficProvider implements TrafficProvider {
         );
       }
     } else {
-      const found = (await listCustomObjects<TrafficSplitObject>(apis, kind, namespace))
+      const found = (
+        await listCustomObjects<TrafficSplitObject>(apis, kind, namespace)
+      )
         .map(s => ({ split: s, backends: trafficSplitBackends(s, service) }))
         .filter(s => s.backends);
       if (found.length !== 1) {
@@ -86,7 +103,9 @@ export class SmiTrafficProvider implements TrafficProvider {
             ? `TrafficSplit ${namespace}/${service} not found (no TrafficSplit in ${namespace} splits ${service}): set ${CANARY_ROUTE_ANNOTATION} or create it`
             : `Several TrafficSplits in ${namespace} split ${service} (${found
                 .map(s => s.split.metadata.name)
-                .join(', ')}): set ${CANARY_ROUTE_ANNOTATION} to the one to use`,
+                .join(
+                  ', ',
+                )}): set ${CANARY_ROUTE_ANNOTATION} to the one to use`,
           CANARY_ROUTE_ANNOTATION,
         );
       }
@@ -131,10 +150,16 @@ export class SmiTrafficProvider implements TrafficProvider {
 
   private parts(topology: TrafficTopology) {
     if (!topology.routeObject || !topology.backends) {
-      throw new Error('SMI topology without TrafficSplit and backends; run discover first');
+      throw new Error(
+        'SMI topology without TrafficSplit and backends; run discover first',
+      );
     }
     const apis = this.clients.forCluster(topology.target.cluster);
-    return { apis, name: topology.routeObject.name, backends: topology.backends };
+    return {
+      apis,
+      name: topology.routeObject.name,
+      backends: topology.backends,
+    };
   }
 
   async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {

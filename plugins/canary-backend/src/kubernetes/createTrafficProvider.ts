@@ -4,7 +4,11 @@ import { IstioTrafficProvider } from './IstioTrafficProvider';
 import { NginxIngressTrafficProvider } from './NginxIngressTrafficProvider';
 import { ReplicaRatioTrafficProvider } from './ReplicaRatioTrafficProvider';
 import { SmiTrafficProvider } from './SmiTrafficProvider';
-import { ConfigurationError, TrafficProvider, TrafficProviderName } from './types';
+import {
+  ConfigurationError,
+  TrafficProvider,
+  TrafficProviderName,
+} from './types';
 
 export const TRAFFIC_PROVIDER_NAMES: ReadonlyArray<TrafficProviderName> = [
   'istio',
@@ -38,7 +42,9 @@ export function createTrafficProvider(
       return new NginxIngressTrafficProvider(clients, options);
     default:
       throw new ConfigurationError(
-        `Unknown traffic provider "${name}": use one of ${TRAFFIC_PROVIDER_NAMES.join(', ')}`,
+        `Unknown traffic provider "${name}": use one of ${TRAFFIC_PROVIDER_NAMES.join(
+          ', ',
+        )}`,
       );
   }
 }

@@ -52,7 +52,9 @@ export async function updateCustomObject<T extends KubernetesObject<any>>(
   return withConflictRetry(
     { kind: kind.kind, namespace, name, verb: 'update' },
     async () => {
-      const current = (await apis.custom.getNamespacedCustomObject(params)) as T;
+      const current = (await apis.custom.getNamespacedCustomObject(
+        params,
+      )) as T;
       const next = change(current);
       if (
         JSON.stringify(next.spec) === JSON.stringify(current.spec) &&

@@ -15,7 +15,9 @@ import {
 
 describe('deployments', () => {
   const [, v1] = parseManifests<V1Deployment>(SEED_000_SERVICE_AND_DEPLOYMENT);
-  const [baseline, canary] = parseManifests<V1Deployment>(SEED_002_REPLICA_SPLIT);
+  const [baseline, canary] = parseManifests<V1Deployment>(
+    SEED_002_REPLICA_SPLIT,
+  );
 
   it('derives seed 000 my-app-v2 from my-app-v1', () => {
     const v2 = deriveCanaryDeployment(v1, {
@@ -44,7 +46,10 @@ describe('deployments', () => {
       stableVersion: undefined,
       canaryVersion: 'canary',
     });
-    expect(c.spec!.selector.matchLabels).toEqual({ app: 'my-app', version: 'canary' });
+    expect(c.spec!.selector.matchLabels).toEqual({
+      app: 'my-app',
+      version: 'canary',
+    });
     expect(podsMatch(c, { app: 'my-app' })).toBe(true);
   });
 

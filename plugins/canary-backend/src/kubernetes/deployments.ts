@@ -47,7 +47,7 @@ function canonicalJson(value: unknown): string {
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined && v !== null)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => a.localeCompare(b, 'en'));
     return `{${entries
       .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
       .join(',')}}`;
@@ -56,7 +56,9 @@ function canonicalJson(value: unknown): string {
 }
 
 /** A hash of the pod template that changes when, and only when, the template does. */
-export function hashPodTemplate(template: V1PodTemplateSpec | undefined): string {
+export function hashPodTemplate(
+  template: V1PodTemplateSpec | undefined,
+): string {
   return createHash('sha256')
     .update(canonicalJson(template ?? {}))
     .digest('hex')
@@ -164,7 +166,10 @@ export function withPromotedTemplate(
 }
 
 /** The Deployment with the first container's image replaced. */
-export function withImage(deployment: V1Deployment, image: string): V1Deployment {
+export function withImage(
+  deployment: V1Deployment,
+  image: string,
+): V1Deployment {
   const next = clone(deployment);
   const containers = next.spec?.template?.spec?.containers ?? [];
   if (containers.length) containers[0].image = image;

@@ -19,7 +19,11 @@ export function checkTargetNames(target: RolloutTarget): void {
   assertDnsLabel(target.namespace, 'Namespace', CANARY_NAMESPACE_ANNOTATION);
   assertDnsLabel(target.service, 'Service name', CANARY_WORKLOAD_ANNOTATION);
   if (target.route !== undefined) {
-    assertDnsSubdomain(target.route, 'Route object name', CANARY_ROUTE_ANNOTATION);
+    assertDnsSubdomain(
+      target.route,
+      'Route object name',
+      CANARY_ROUTE_ANNOTATION,
+    );
   }
 }
 
@@ -40,7 +44,12 @@ export async function readServiceOrExplain(
         CANARY_WORKLOAD_ANNOTATION,
       );
     }
-    throw toClusterError(error, { kind: 'Service', namespace, name, verb: 'read' });
+    throw toClusterError(error, {
+      kind: 'Service',
+      namespace,
+      name,
+      verb: 'read',
+    });
   }
 }
 
@@ -81,7 +90,12 @@ export async function readCustomObjectOrExplain<T>(
         CANARY_ROUTE_ANNOTATION,
       );
     }
-    throw toClusterError(error, { kind: ref.kind, namespace, name, verb: 'read' });
+    throw toClusterError(error, {
+      kind: ref.kind,
+      namespace,
+      name,
+      verb: 'read',
+    });
   }
 }
 
@@ -145,7 +159,12 @@ export async function deploymentBehindService(
   deployments: V1Deployment[],
   hint: string,
 ): Promise<V1Deployment | undefined> {
-  const service = await readServiceOrExplain(apis, namespace, serviceName, hint);
+  const service = await readServiceOrExplain(
+    apis,
+    namespace,
+    serviceName,
+    hint,
+  );
   return deploymentSelectedBy(
     deployments,
     service.spec?.selector ?? {},

@@ -11,7 +11,10 @@ describe('detectSplitDrift', () => {
   });
 
   it('reports a weight changed by hand', () => {
-    const drift = detectSplitDrift({ canaryWeight: 25 }, { canaryWeight: 40, headerRoute: false });
+    const drift = detectSplitDrift(
+      { canaryWeight: 25 },
+      { canaryWeight: 40, headerRoute: false },
+    );
     expect(drift.drifted).toBe(true);
     expect(drift.message).toBe(
       'canary weight is 40 %, the rollout set 25 % — changed outside Coalmine',
@@ -24,6 +27,8 @@ describe('detectSplitDrift', () => {
       { canaryWeight: 5, headerRoute: false },
     );
     expect(drift.drifted).toBe(true);
-    expect(drift.message).toContain('sticky header route to the canary was removed');
+    expect(drift.message).toContain(
+      'sticky header route to the canary was removed',
+    );
   });
 });

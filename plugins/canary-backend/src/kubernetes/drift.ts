@@ -33,7 +33,10 @@ export function detectSplitDrift(
       `canary weight is ${actual.canaryWeight} %, the rollout set ${expected.canaryWeight} %`,
     );
   }
-  if (expected.headerRoute !== undefined && actual.headerRoute !== expected.headerRoute) {
+  if (
+    expected.headerRoute !== undefined &&
+    actual.headerRoute !== expected.headerRoute
+  ) {
     problems.push(
       actual.headerRoute
         ? 'a sticky header route to the canary was added'

@@ -94,10 +94,7 @@ function describe(what: ObjectDescription): string {
  * Anything else keeps its status in a plain Error. Messages never contain
  * request headers, so tokens cannot leak through them.
  */
-export function toClusterError(
-  error: unknown,
-  what: ObjectDescription,
-): Error {
+export function toClusterError(error: unknown, what: ObjectDescription): Error {
   if (
     error instanceof ClusterUnavailableError ||
     error instanceof ConfigurationError ||
@@ -188,7 +185,9 @@ export async function withConflictRetry<T>(
       if (isConflict(error)) {
         return Promise.reject(
           new ClusterUnavailableError(
-            `${describe(what)} kept changing under us (${attempts} conflicts in a row); will try again later`,
+            `${describe(
+              what,
+            )} kept changing under us (${attempts} conflicts in a row); will try again later`,
           ),
         );
       }

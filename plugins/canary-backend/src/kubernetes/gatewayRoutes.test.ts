@@ -62,7 +62,9 @@ describe('Gateway API HTTPRoute split', () => {
 
   it('adds the canary backendRef when the route only knows stable', () => {
     const onlyStable = parseManifest<HTTPRoute>(STOREFRONT);
-    onlyStable.spec.rules![0].backendRefs = [{ name: 'storefront-stable', port: 80 }];
+    onlyStable.spec.rules![0].backendRefs = [
+      { name: 'storefront-stable', port: 80 },
+    ];
     expect(readHttpRouteSplit(onlyStable, backends).canaryWeight).toBe(0);
     const next = applyHttpRouteSplit(
       onlyStable,

@@ -3,7 +3,12 @@
  * stable and canary Service backendRefs of one rule; the sticky header is a
  * rule with the same matches plus a header match, to the canary only.
  */
-import { clone, GatewayBackendRef, GatewayHttpRouteRule, HTTPRoute } from './objects';
+import {
+  clone,
+  GatewayBackendRef,
+  GatewayHttpRouteRule,
+  HTTPRoute,
+} from './objects';
 import { StickyHeader } from './istioRoutes';
 
 export interface BackendPair {
@@ -46,7 +51,10 @@ function isHeaderRule(
 }
 
 /** The rule whose backendRefs carry the split: it refers to the stable Service and is not a header rule. */
-export function weightedRuleIndex(route: HTTPRoute, backends: BackendPair): number {
+export function weightedRuleIndex(
+  route: HTTPRoute,
+  backends: BackendPair,
+): number {
   return (route.spec.rules ?? []).findIndex(
     rule =>
       (rule.backendRefs ?? []).some(r => refersTo(r, backends.stable)) &&
@@ -79,7 +87,8 @@ export function readHttpRouteSplit(
     0,
   );
   return {
-    canaryWeight: total > 0 ? Math.round(((canary * 100) / total) * 100) / 100 : 0,
+    canaryWeight:
+      total > 0 ? Math.round(((canary * 100) / total) * 100) / 100 : 0,
     headerRoute: headerRuleIndex(route, backends, header) >= 0,
   };
 }
@@ -146,7 +155,10 @@ export function applyHttpRouteSplit(
 }
 
 /** Fixed subsets after promotion: everything to stable, canary kept at weight 0, header rules gone. */
-export function finalizeHttpRoute(route: HTTPRoute, backends: BackendPair): HTTPRoute {
+export function finalizeHttpRoute(
+  route: HTTPRoute,
+  backends: BackendPair,
+): HTTPRoute {
   const next = applyHttpRouteSplit(
     route,
     backends,

@@ -5,7 +5,11 @@
  */
 export * from './types';
 export { ClusterClients } from './ClusterClients';
-export type { ClusterApis, ClusterDetails, ClusterClientsOptions } from './ClusterClients';
+export type {
+  ClusterApis,
+  ClusterDetails,
+  ClusterClientsOptions,
+} from './ClusterClients';
 export {
   createTrafficProvider,
   TRAFFIC_PROVIDER_NAMES,

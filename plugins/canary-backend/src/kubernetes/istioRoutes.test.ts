@@ -39,12 +39,12 @@ describe('hostMatchesService', () => {
   it('accepts the short and the qualified names of the Service only', () => {
     expect(hostMatchesService('web', 'web', 'demo')).toBe(true);
     expect(hostMatchesService('web.demo', 'web', 'demo')).toBe(true);
-    expect(hostMatchesService('web.demo.svc.cluster.local', 'web', 'demo')).toBe(
-      true,
-    );
-    expect(hostMatchesService('web.other.svc.cluster.local', 'web', 'demo')).toBe(
-      false,
-    );
+    expect(
+      hostMatchesService('web.demo.svc.cluster.local', 'web', 'demo'),
+    ).toBe(true);
+    expect(
+      hostMatchesService('web.other.svc.cluster.local', 'web', 'demo'),
+    ).toBe(false);
     expect(hostMatchesService('webshop', 'web', 'demo')).toBe(false);
   });
 });
@@ -64,7 +64,9 @@ describe('versioned subsets (seed 000)', () => {
       canaryWeight: 5,
       headerRoute: false,
     });
-    expect(five.spec).toEqual(parseManifest<VirtualService>(SEED_000_VS_95_5).spec);
+    expect(five.spec).toEqual(
+      parseManifest<VirtualService>(SEED_000_VS_95_5).spec,
+    );
     const twentyFive = applyIstioSplit(five, versioned, {
       canaryWeight: 25,
       headerRoute: false,
@@ -145,7 +147,10 @@ describe('versioned subsets (seed 000)', () => {
     expect(done.spec.http).toEqual([
       {
         route: [
-          { destination: { host: 'my-app-service', subset: 'v2' }, weight: 100 },
+          {
+            destination: { host: 'my-app-service', subset: 'v2' },
+            weight: 100,
+          },
         ],
       },
     ]);
@@ -154,11 +159,17 @@ describe('versioned subsets (seed 000)', () => {
   it('adds the canary subset to the DestinationRule with the version label', () => {
     const dr = parseManifest<DestinationRule>(SEED_000_DESTINATION_RULE);
     expect(withSubset(dr, 'v2', 'v1')).toBeUndefined();
-    const onlyV1 = { ...dr, spec: { ...dr.spec, subsets: [dr.spec.subsets![0]] } };
+    const onlyV1 = {
+      ...dr,
+      spec: { ...dr.spec, subsets: [dr.spec.subsets![0]] },
+    };
     const next = withSubset(onlyV1, 'v2', 'v1')!;
     expect(next.spec.subsets).toEqual(dr.spec.subsets);
     const v3 = withSubset(dr, 'v3', 'v2')!;
-    expect(v3.spec.subsets![2]).toEqual({ name: 'v3', labels: { version: 'v3' } });
+    expect(v3.spec.subsets![2]).toEqual({
+      name: 'v3',
+      labels: { version: 'v3' },
+    });
   });
 });
 
@@ -190,7 +201,9 @@ describe('fixed subsets with a sticky header route (seed 002)', () => {
         header,
       );
       expect(next.spec.http![0]).toEqual(vs.spec.http![0]);
-      expect(next.spec.http![1].route!.map(d => [d.destination.subset, d.weight])).toEqual([
+      expect(
+        next.spec.http![1].route!.map(d => [d.destination.subset, d.weight]),
+      ).toEqual([
         ['stable', 100 - weight],
         ['canary', weight],
       ]);
@@ -202,7 +215,10 @@ describe('fixed subsets with a sticky header route (seed 002)', () => {
     expect(done.spec.http).toEqual([
       {
         route: [
-          { destination: { host: 'api-service', subset: 'stable' }, weight: 100 },
+          {
+            destination: { host: 'api-service', subset: 'stable' },
+            weight: 100,
+          },
         ],
       },
     ]);

@@ -131,8 +131,8 @@ export function subsetWeights(
 ): Array<{ subset: string | undefined; weight: number }> {
   const destinations = route.route ?? [];
   // Istio: a lone destination without weight gets everything.
-  const raw = destinations.map(d =>
-    d.weight ?? (destinations.length === 1 ? 100 : 0),
+  const raw = destinations.map(
+    d => d.weight ?? (destinations.length === 1 ? 100 : 0),
   );
   const total = raw.reduce((a, b) => a + b, 0);
   return destinations.map((d, i) => ({
@@ -208,8 +208,9 @@ export function applyIstioSplit(
   const primary = primaryOrThrow(next, arms);
   const canary = Math.min(100, Math.max(0, Math.round(split.canaryWeight)));
   const template =
-    http[primary].route!.find(d => d.destination.subset === arms.stableSubset) ??
-    http[primary].route![0];
+    http[primary].route!.find(
+      d => d.destination.subset === arms.stableSubset,
+    ) ?? http[primary].route![0];
   http[primary] = {
     ...http[primary],
     route: [

@@ -55,24 +55,45 @@ describe('NGINX canary Ingress', () => {
     expect(ingressServices(primary)).toEqual(['api-service-stable']);
   });
 
-  it.each([5, 25, 50, 75, 100])('writes and reads %i %% with the header', weight => {
-    const next = applyNginxSplit(canary, { canaryWeight: weight, headerRoute: true }, header);
-    expect(next.metadata.annotations).toEqual({
-      [NGINX_CANARY]: 'true',
-      [NGINX_CANARY_WEIGHT]: String(weight),
-      [NGINX_CANARY_BY_HEADER]: 'x-canary-user',
-      [NGINX_CANARY_BY_HEADER_VALUE]: 'true',
-    });
-    expect(readNginxSplit(next, header)).toEqual({ canaryWeight: weight, headerRoute: true });
-  });
+  it.each([5, 25, 50, 75, 100])(
+    'writes and reads %i %% with the header',
+    weight => {
+      const next = applyNginxSplit(
+        canary,
+        { canaryWeight: weight, headerRoute: true },
+        header,
+      );
+      expect(next.metadata.annotations).toEqual({
+        [NGINX_CANARY]: 'true',
+        [NGINX_CANARY_WEIGHT]: String(weight),
+        [NGINX_CANARY_BY_HEADER]: 'x-canary-user',
+        [NGINX_CANARY_BY_HEADER_VALUE]: 'true',
+      });
+      expect(readNginxSplit(next, header)).toEqual({
+        canaryWeight: weight,
+        headerRoute: true,
+      });
+    },
+  );
 
   it('removes the header annotations and reads no canary Ingress as 0 %', () => {
-    const withHeader = applyNginxSplit(canary, { canaryWeight: 50, headerRoute: true }, header);
-    const without = applyNginxSplit(withHeader, { canaryWeight: 0, headerRoute: false }, header);
+    const withHeader = applyNginxSplit(
+      canary,
+      { canaryWeight: 50, headerRoute: true },
+      header,
+    );
+    const without = applyNginxSplit(
+      withHeader,
+      { canaryWeight: 0, headerRoute: false },
+      header,
+    );
     expect(without.metadata.annotations).toEqual({
       [NGINX_CANARY]: 'true',
       [NGINX_CANARY_WEIGHT]: '0',
     });
-    expect(readNginxSplit(undefined)).toEqual({ canaryWeight: 0, headerRoute: false });
+    expect(readNginxSplit(undefined)).toEqual({
+      canaryWeight: 0,
+      headerRoute: false,
+    });
   });
 });

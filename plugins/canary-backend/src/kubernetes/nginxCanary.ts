@@ -43,7 +43,8 @@ export function deriveCanaryIngress(
 ): Ingress {
   const spec = clone(primary.spec);
   const swap = (backend?: { service?: { name: string } }) => {
-    if (backend?.service?.name === stableService) backend.service.name = canaryService;
+    if (backend?.service?.name === stableService)
+      backend.service.name = canaryService;
   };
   swap(spec.defaultBackend);
   for (const rule of spec.rules ?? []) {

@@ -21,7 +21,11 @@ export interface KubernetesObject<Spec = Record<string, unknown>> {
 }
 
 /** Istio StringMatch: exactly one of exact / prefix / regex. */
-export type IstioStringMatch = { exact?: string; prefix?: string; regex?: string };
+export type IstioStringMatch = {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+};
 
 export interface IstioDestination {
   host: string;
@@ -109,7 +113,11 @@ export type Ingress = KubernetesObject<{
   rules?: Array<{
     host?: string;
     http?: {
-      paths: Array<{ path?: string; pathType?: string; backend: IngressBackend }>;
+      paths: Array<{
+        path?: string;
+        pathType?: string;
+        backend: IngressBackend;
+      }>;
     };
   }>;
   tls?: unknown[];

@@ -7,7 +7,9 @@ describe('replica ratio', () => {
   });
 
   it('maps the step schedule onto 10 pods', () => {
-    expect([0, 5, 10, 25, 50, 75, 100].map(w => replicasForWeight(10, w))).toEqual([
+    expect(
+      [0, 5, 10, 25, 50, 75, 100].map(w => replicasForWeight(10, w)),
+    ).toEqual([
       { stable: 9, canary: 0 },
       { stable: 9, canary: 1 },
       { stable: 9, canary: 1 },

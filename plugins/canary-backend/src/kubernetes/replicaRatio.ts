@@ -23,7 +23,10 @@ export function replicasForWeight(
 }
 
 /** Canary share of `canary + stable` pods in percent, undefined when there are none. */
-export function replicaShare(stable: number, canary: number): number | undefined {
+export function replicaShare(
+  stable: number,
+  canary: number,
+): number | undefined {
   const sum = stable + canary;
   if (sum <= 0) return undefined;
   return Math.round(((canary * 100) / sum) * 100) / 100;
@@ -34,6 +37,9 @@ export function replicaShare(stable: number, canary: number): number | undefined
  * size before it plus one canary pod, or both sizes when the canary already
  * runs pods (seed 002: 9 + 1 = 10, so weights move in 10 % steps).
  */
-export function replicaTotal(stableReplicas: number, canaryReplicas: number): number {
+export function replicaTotal(
+  stableReplicas: number,
+  canaryReplicas: number,
+): number {
   return Math.max(1, stableReplicas) + Math.max(1, canaryReplicas);
 }

@@ -1,5 +1,9 @@
 import { TrafficSplitObject } from './objects';
-import { applyTrafficSplit, parseSmiWeight, readTrafficSplit } from './smiSplit';
+import {
+  applyTrafficSplit,
+  parseSmiWeight,
+  readTrafficSplit,
+} from './smiSplit';
 import { trafficSplitBackends } from './SmiTrafficProvider';
 import { parseManifest } from './__fixtures__/seedManifests';
 

@@ -25,7 +25,8 @@ export function readTrafficSplit(
     .filter(b => b.service === backends.canary)
     .reduce((s, b) => s + parseSmiWeight(b.weight), 0);
   return {
-    canaryWeight: total > 0 ? Math.round(((canary * 100) / total) * 100) / 100 : 0,
+    canaryWeight:
+      total > 0 ? Math.round(((canary * 100) / total) * 100) / 100 : 0,
     headerRoute: false,
   };
 }
@@ -44,8 +45,16 @@ export function applyTrafficSplit(
     b => b.service !== backends.stable && b.service !== backends.canary,
   );
   next.spec.backends = [
-    { ...(list.find(b => b.service === backends.stable) ?? {}), service: backends.stable, weight: weight(100 - canary) },
-    { ...(list.find(b => b.service === backends.canary) ?? {}), service: backends.canary, weight: weight(canary) },
+    {
+      ...(list.find(b => b.service === backends.stable) ?? {}),
+      service: backends.stable,
+      weight: weight(100 - canary),
+    },
+    {
+      ...(list.find(b => b.service === backends.canary) ?? {}),
+      service: backends.canary,
+      weight: weight(canary),
+    },
     // Other backends keep their entries but get no traffic: the split is between two.
     ...others.map(b => ({ ...b, weight: weight(0) })),
   ];

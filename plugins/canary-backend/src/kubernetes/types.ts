@@ -158,7 +158,10 @@ export interface WorkloadManager {
   /** Pod health of a Deployment's pods. */
   podHealth(namespace: string, deployment: string): Promise<PodHealthSnapshot>;
   /** Pod template hash of a Deployment (detects a new canary version applied by CI/GitOps). */
-  templateHash(namespace: string, deployment: string): Promise<string | undefined>;
+  templateHash(
+    namespace: string,
+    deployment: string,
+  ): Promise<string | undefined>;
   /**
    * `fixed-subsets`: copy the canary's pod template to stable. Returns when
    * the write is stored; call `readiness` to wait for availability.

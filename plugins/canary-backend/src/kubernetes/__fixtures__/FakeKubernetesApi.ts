@@ -42,7 +42,14 @@ export interface Fault {
 }
 
 function statusBody(code: number, message: string, reason: string) {
-  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  };
 }
 
 export class FakeKubernetesApi {
@@ -67,7 +74,12 @@ export class FakeKubernetesApi {
       doc.metadata.resourceVersion = String(++this.version);
       doc.metadata.generation = 1;
       this.objects.set(
-        this.key(group, PLURALS[doc.kind!], doc.metadata.namespace, doc.metadata.name),
+        this.key(
+          group,
+          PLURALS[doc.kind!],
+          doc.metadata.namespace,
+          doc.metadata.name,
+        ),
         doc,
       );
     }
@@ -101,8 +113,12 @@ export class FakeKubernetesApi {
         res.end(JSON.stringify(body));
       });
     });
-    await new Promise<void>(r => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>(r =>
+      this.server!.listen(0, '127.0.0.1', () => r()),
+    );
+    this.url = `http://127.0.0.1:${
+      (this.server.address() as AddressInfo).port
+    }`;
   }
 
   async stop(): Promise<void> {
@@ -121,9 +137,16 @@ export class FakeKubernetesApi {
     ]);
   }
 
-  private handle(method: string, rawUrl: string, raw: string): { status: number; body: any } {
+  private handle(
+    method: string,
+    rawUrl: string,
+    raw: string,
+  ): { status: number; body: any } {
     const url = new URL(rawUrl, 'http://x');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map(decodeURIComponent);
     if (url.pathname === '/apis') {
       return {
         status: 200,
@@ -154,7 +177,11 @@ export class FakeKubernetesApi {
       fault.count--;
       return {
         status: fault.status,
-        body: statusBody(fault.status, 'injected', fault.status === 409 ? 'Conflict' : 'InternalError'),
+        body: statusBody(
+          fault.status,
+          'injected',
+          fault.status === 409 ? 'Conflict' : 'InternalError',
+        ),
       };
     }
     const key = name ? this.key(group, plural, ns, name) : '';
@@ -168,7 +195,9 @@ export class FakeKubernetesApi {
         .filter(([k]) => k.startsWith(`${group}/${plural}/${ns}/`))
         .map(([, v]) => v)
         .filter(o =>
-          Object.entries(wanted).every(([k, v]) => o.metadata.labels?.[k] === v),
+          Object.entries(wanted).every(
+            ([k, v]) => o.metadata.labels?.[k] === v,
+          ),
         );
       return { status: 200, body: { kind: 'List', metadata: {}, items } };
     }
@@ -176,7 +205,14 @@ export class FakeKubernetesApi {
       const body = JSON.parse(raw) as Obj;
       const k = this.key(group, plural, ns, body.metadata.name);
       if (this.objects.has(k)) {
-        return { status: 409, body: statusBody(409, `${body.metadata.name} already exists`, 'AlreadyExists') };
+        return {
+          status: 409,
+          body: statusBody(
+            409,
+            `${body.metadata.name} already exists`,
+            'AlreadyExists',
+          ),
+        };
       }
       body.metadata.namespace = ns;
       body.metadata.resourceVersion = String(++this.version);
@@ -186,7 +222,10 @@ export class FakeKubernetesApi {
       return { status: 201, body };
     }
     if (!current) {
-      return { status: 404, body: statusBody(404, `${plural} "${name}" not found`, 'NotFound') };
+      return {
+        status: 404,
+        body: statusBody(404, `${plural} "${name}" not found`, 'NotFound'),
+      };
     }
     if (sub === 'scale') {
       if (method === 'GET') {
@@ -195,15 +234,25 @@ export class FakeKubernetesApi {
           body: {
             apiVersion: 'autoscaling/v1',
             kind: 'Scale',
-            metadata: { name, namespace: ns, resourceVersion: current.metadata.resourceVersion },
+            metadata: {
+              name,
+              namespace: ns,
+              resourceVersion: current.metadata.resourceVersion,
+            },
             spec: { replicas: current.spec.replicas },
             status: { replicas: current.status?.replicas ?? 0 },
           },
         };
       }
       const body = JSON.parse(raw);
-      if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== current.metadata.resourceVersion) {
-        return { status: 409, body: statusBody(409, 'the object has been modified', 'Conflict') };
+      if (
+        body.metadata?.resourceVersion &&
+        body.metadata.resourceVersion !== current.metadata.resourceVersion
+      ) {
+        return {
+          status: 409,
+          body: statusBody(409, 'the object has been modified', 'Conflict'),
+        };
       }
       current.spec.replicas = body.spec.replicas;
       current.metadata.resourceVersion = String(++this.version);
@@ -215,7 +264,10 @@ export class FakeKubernetesApi {
     if (method === 'PUT') {
       const body = JSON.parse(raw) as Obj;
       if (body.metadata.resourceVersion !== current.metadata.resourceVersion) {
-        return { status: 409, body: statusBody(409, 'the object has been modified', 'Conflict') };
+        return {
+          status: 409,
+          body: statusBody(409, 'the object has been modified', 'Conflict'),
+        };
       }
       body.metadata.resourceVersion = String(++this.version);
       body.metadata.generation = (current.metadata.generation ?? 1) + 1;
@@ -224,6 +276,9 @@ export class FakeKubernetesApi {
       this.writes.push({ method, path: url.pathname, body });
       return { status: 200, body };
     }
-    return { status: 405, body: statusBody(405, 'not supported here', 'MethodNotAllowed') };
+    return {
+      status: 405,
+      body: statusBody(405, 'not supported here', 'MethodNotAllowed'),
+    };
   }
 }

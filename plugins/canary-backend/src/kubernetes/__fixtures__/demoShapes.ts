@@ -3,7 +3,12 @@
  * checkout (versioned subsets), payments (fixed subsets + sticky header),
  * search (replica ratio), storefront (Gateway API).
  */
-function deployment(name: string, labels: Record<string, string>, replicas: number, image: string) {
+function deployment(
+  name: string,
+  labels: Record<string, string>,
+  replicas: number,
+  image: string,
+) {
   const l = Object.entries(labels)
     .map(([k, v]) => `        ${k}: ${v}`)
     .join('\n');
@@ -51,7 +56,12 @@ ${Object.entries(selector)
 
 export const CHECKOUT = [
   service('checkout', { app: 'checkout' }),
-  deployment('checkout-v1', { app: 'checkout', version: 'v1' }, 3, 'coalmine/checkout:v1'),
+  deployment(
+    'checkout-v1',
+    { app: 'checkout', version: 'v1' },
+    3,
+    'coalmine/checkout:v1',
+  ),
   `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -81,8 +91,18 @@ spec:
 
 export const PAYMENTS = [
   service('payments', { app: 'payments' }),
-  deployment('payments-stable', { app: 'payments', version: 'stable' }, 3, 'coalmine/payments:1.0'),
-  deployment('payments-canary', { app: 'payments', version: 'canary' }, 0, 'coalmine/payments:1.1'),
+  deployment(
+    'payments-stable',
+    { app: 'payments', version: 'stable' },
+    3,
+    'coalmine/payments:1.0',
+  ),
+  deployment(
+    'payments-canary',
+    { app: 'payments', version: 'canary' },
+    0,
+    'coalmine/payments:1.1',
+  ),
   `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -120,15 +140,35 @@ spec:
 
 export const SEARCH = [
   service('search', { app: 'search' }),
-  deployment('search-stable', { app: 'search', track: 'stable' }, 9, 'coalmine/search:1.0'),
-  deployment('search-canary', { app: 'search', track: 'canary' }, 0, 'coalmine/search:1.1'),
+  deployment(
+    'search-stable',
+    { app: 'search', track: 'stable' },
+    9,
+    'coalmine/search:1.0',
+  ),
+  deployment(
+    'search-canary',
+    { app: 'search', track: 'canary' },
+    0,
+    'coalmine/search:1.1',
+  ),
 ].join('\n---\n');
 
 export const STOREFRONT = [
   service('storefront-stable', { app: 'storefront', track: 'stable' }),
   service('storefront-canary', { app: 'storefront', track: 'canary' }),
-  deployment('storefront-stable', { app: 'storefront', track: 'stable' }, 2, 'coalmine/storefront:1.0'),
-  deployment('storefront-canary', { app: 'storefront', track: 'canary' }, 0, 'coalmine/storefront:1.1'),
+  deployment(
+    'storefront-stable',
+    { app: 'storefront', track: 'stable' },
+    2,
+    'coalmine/storefront:1.0',
+  ),
+  deployment(
+    'storefront-canary',
+    { app: 'storefront', track: 'canary' },
+    0,
+    'coalmine/storefront:1.1',
+  ),
   `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
