@@ -11,7 +11,11 @@ import {
   readCustomObjectOrExplain,
   readServiceOrExplain,
 } from './discovery';
-import { callCluster, withConflictRetry } from './errors';
+import {
+  CustomKind,
+  readCustomObject,
+  updateCustomObject,
+} from './customObjects';
 import {
   applyIstioSplit,
   DEFAULT_STICKY_HEADER,
@@ -34,13 +38,6 @@ import {
 
 const GROUP = 'networking.istio.io';
 const FALLBACK_VERSION = 'v1beta1';
-
-interface Ref {
-  group: string;
-  version: string;
-  plural: string;
-  kind: string;
-}
 
 /** The next version after `v7` is `v8`; anything else gets a `canary` subset. */
 export function nextVersion(version: string | undefined): string {
@@ -66,7 +63,9 @@ export class IstioTrafficProvider implements TrafficProvider {
     private readonly options: { conflictAttempts?: number } = {},
   ) {}
 
-  private async refs(apis: ClusterApis): Promise<{ vs: Ref; dr: Ref }> {
+  private async refs(
+    apis: ClusterApis,
+  ): Promise<{ vs: CustomKind; dr: CustomKind }> {
     const version = await apis.preferredVersion(GROUP, FALLBACK_VERSION);
     return {
       vs: {
@@ -86,7 +85,7 @@ export class IstioTrafficProvider implements TrafficProvider {
 
   private async findVirtualService(
     apis: ClusterApis,
-    ref: Ref,
+    ref: CustomKind,
     target: RolloutTarget,
   ): Promise<VirtualService> {
     const { namespace, service } = target;
@@ -262,14 +261,14 @@ export class IstioTrafficProvider implements TrafficProvider {
   }
 
   async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {
-    const { namespace, cluster } = topology.target;
-    const apis = this.clients.forCluster(cluster);
-    const { vs: ref } = await this.refs(apis);
-    const name = this.routeName(topology);
-    const vs = (await callCluster(
-      { kind: 'VirtualService', namespace, name, verb: 'read' },
-      () => apis.custom.getNamespacedCustomObject({ ...ref, namespace, name }),
-    )) as VirtualService;
+    const apis = this.clients.forCluster(topology.target.cluster);
+    const { vs: kind } = await this.refs(apis);
+    const vs = await readCustomObject<VirtualService>(
+      apis,
+      kind,
+      topology.target.namespace,
+      this.routeName(topology),
+    );
     return readIstioSplit(
       vs,
       this.arms(topology),
@@ -282,61 +281,33 @@ export class IstioTrafficProvider implements TrafficProvider {
     topology: TrafficTopology,
     change: (vs: VirtualService) => VirtualService,
   ): Promise<VirtualService> {
-    const { namespace, cluster } = topology.target;
-    const apis = this.clients.forCluster(cluster);
-    const { vs: ref } = await this.refs(apis);
-    const name = this.routeName(topology);
-    return withConflictRetry(
-      { kind: 'VirtualService', namespace, name, verb: 'update' },
-      async () => {
-        const current = (await apis.custom.getNamespacedCustomObject({
-          ...ref,
-          namespace,
-          name,
-        })) as VirtualService;
-        const next = change(current);
-        if (JSON.stringify(next.spec) === JSON.stringify(current.spec)) {
-          return current;
-        }
-        // `next` carries the resourceVersion we read: a write in between is a 409.
-        return (await apis.custom.replaceNamespacedCustomObject({
-          ...ref,
-          namespace,
-          name,
-          body: next,
-        })) as VirtualService;
-      },
-      { attempts: this.options.conflictAttempts },
+    const apis = this.clients.forCluster(topology.target.cluster);
+    const { vs: kind } = await this.refs(apis);
+    return updateCustomObject<VirtualService>(
+      apis,
+      kind,
+      topology.target.namespace,
+      this.routeName(topology),
+      change,
+      this.options.conflictAttempts,
     );
   }
 
   /** Versioned subsets: the canary's subset must exist before a route names it. */
   private async ensureCanarySubset(topology: TrafficTopology): Promise<void> {
-    if (topology.shape !== 'versioned-subsets' || !topology.subsetObject)
+    if (topology.shape !== 'versioned-subsets' || !topology.subsetObject) {
       return;
-    const { namespace, cluster } = topology.target;
-    const apis = this.clients.forCluster(cluster);
-    const { dr: ref } = await this.refs(apis);
-    const name = topology.subsetObject.name;
+    }
+    const apis = this.clients.forCluster(topology.target.cluster);
+    const { dr: kind } = await this.refs(apis);
     const arms = this.arms(topology);
-    await withConflictRetry(
-      { kind: 'DestinationRule', namespace, name, verb: 'update' },
-      async () => {
-        const current = (await apis.custom.getNamespacedCustomObject({
-          ...ref,
-          namespace,
-          name,
-        })) as DestinationRule;
-        const next = withSubset(current, arms.canarySubset, arms.stableSubset);
-        if (!next) return;
-        await apis.custom.replaceNamespacedCustomObject({
-          ...ref,
-          namespace,
-          name,
-          body: next,
-        });
-      },
-      { attempts: this.options.conflictAttempts },
+    await updateCustomObject<DestinationRule>(
+      apis,
+      kind,
+      topology.target.namespace,
+      topology.subsetObject.name,
+      dr => withSubset(dr, arms.canarySubset, arms.stableSubset) ?? dr,
+      this.options.conflictAttempts,
     );
   }
 

@@ -66,6 +66,23 @@ function serverMessage(error: unknown): string | undefined {
   return undefined;
 }
 
+// Certificate problems do not go away by waiting: they are configuration.
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function tlsFailureCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: unknown } | undefined;
+  if (!e) return undefined;
+  if (typeof e.code === 'string' && TLS_CODES.has(e.code)) return e.code;
+  return e.cause && e.cause !== error ? tlsFailureCode(e.cause) : undefined;
+}
+
 function isNetworkFailure(error: unknown): boolean {
   const e = error as
     | { code?: unknown; name?: unknown; type?: unknown; cause?: unknown }
@@ -105,6 +122,15 @@ export function toClusterError(error: unknown, what: ObjectDescription): Error {
   const status = httpStatusOf(error);
   const verb = what.verb ?? 'access';
   if (status === undefined) {
+    const tls = tlsFailureCode(error);
+    if (tls) {
+      return new ConfigurationError(
+        `The cluster's TLS certificate was not accepted (${tls}) while trying to ${verb} ${describe(
+          what,
+        )}: set caData (or caFile) for the cluster in kubernetes.clusterLocatorMethods`,
+        'kubernetes.clusterLocatorMethods',
+      );
+    }
     if (isNetworkFailure(error)) {
       const reason = (error as Error).message ?? String(error);
       return new ClusterUnavailableError(

@@ -168,6 +168,36 @@ describe('kubernetes access against the sandbox API server', () => {
     });
   });
 
+  it('talks TLS to a cluster configured with caData', async () => {
+    const tls = new ClusterClients([
+      {
+        name: 'tls',
+        url: sb.apiTlsUrl,
+        authProvider: 'serviceAccount',
+        serviceAccountToken: sb.token,
+        caData: Buffer.from(sb.caPem).toString('base64'),
+      },
+    ]);
+    const istio = createTrafficProvider('istio', tls);
+    await expect(
+      istio.discover({ ...target('checkout', 'istio'), cluster: 'tls' }),
+    ).resolves.toMatchObject({ stable: { name: 'checkout-v1' } });
+    const untrusted = new ClusterClients([
+      {
+        name: 'tls',
+        url: sb.apiTlsUrl,
+        authProvider: 'serviceAccount',
+        serviceAccountToken: sb.token,
+      },
+    ]);
+    await expect(
+      createTrafficProvider('istio', untrusted).discover({
+        ...target('checkout', 'istio'),
+        cluster: 'tls',
+      }),
+    ).rejects.toThrow(/TLS certificate was not accepted.*set caData/);
+  });
+
   it('retries a 409 and reports a 500 as ClusterUnavailableError', async () => {
     const istio = createTrafficProvider('istio', clients);
     const topology = await istio.discover(target('checkout', 'istio'));
