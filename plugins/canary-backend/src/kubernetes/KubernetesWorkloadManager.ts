@@ -9,11 +9,18 @@ import {
   withPromotedTemplate,
   workloadRef,
 } from './deployments';
-import { callCluster, isNotFound, withConflictRetry } from './errors';
+import {
+  callCluster,
+  isConflict,
+  isNotFound,
+  toClusterError,
+  withConflictRetry,
+} from './errors';
 import { versionLabelKey } from './istioRoutes';
 import { assertDnsLabel, assertDnsSubdomain, assertVersion } from './names';
 import {
   ConfigurationError,
+  KubernetesObjectNotFoundError,
   PodHealthSnapshot,
   TrafficTopology,
   WorkloadManager,
@@ -144,7 +151,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
       });
     } catch (error) {
       if (!isNotFound(error)) {
-        await callCluster(what, () => Promise.reject(error));
+        throw toClusterError(error, { ...what, verb: 'read' });
       }
     }
 
@@ -167,9 +174,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
         });
       } catch (error) {
         // 409 AlreadyExists: someone created it since we looked; update instead.
-        if ((error as { code?: number }).code !== 409) {
-          await callCluster(what, () => Promise.reject(error));
-        }
+        if (!isConflict(error)) throw toClusterError(error, what);
       }
     }
     if (!canary || (spec.image && firstImage(canary) !== spec.image)) {
@@ -257,8 +262,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
       const d = await this.read(namespace, deployment);
       return hashPodTemplate(d.spec?.template);
     } catch (error) {
-      if ((error as Error).name === 'KubernetesObjectNotFoundError')
-        return undefined;
+      if (error instanceof KubernetesObjectNotFoundError) return undefined;
       throw error;
     }
   }
