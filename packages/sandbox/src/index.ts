@@ -1,2 +1,8 @@
-export { startApiSandbox } from './sandbox';
+export { startSandbox, startApiSandbox, DEMO_DIR } from './sandbox';
 export type { Sandbox, SandboxOptions } from './sandbox';
+export type { TrafficSpec, WorkloadCounters } from './traffic/loadGenerator';
+export type { FaultRule } from './api/faults';
+export type { K8sObject } from './api/store';
+export { behaviourOf, HEALTHY } from './workloads/behaviour';
+export type { PodBehaviour } from './workloads/behaviour';
+export { findPrometheusBinary, PrometheusNotInstalledError } from './prometheus/prometheus';

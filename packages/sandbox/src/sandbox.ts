@@ -7,63 +7,171 @@ import { FaultInjector, FaultRule } from './api/faults';
 import { findResourceTypeByKind } from './api/resourceTypes';
 import { kubeconfigYaml } from './kubeconfig';
 import { applyManifests } from './manifests';
+import { WorkloadController } from './workloads/controller';
+import { Router } from './traffic/router';
+import { createRandom } from './traffic/random';
+import { LoadGenerator, TrafficSpec, WorkloadCounters } from './traffic/loadGenerator';
+import { MeshMetrics } from './metrics/meshMetrics';
+import { MetricsServer } from './metrics/metricsServer';
+import { PrometheusProcess } from './prometheus/prometheus';
 
 export interface SandboxOptions {
-  /** Port of the API server (HTTP and TLS on the same port); 0 picks a free one. */
+  /** Port of the API server (plain HTTP and TLS on the same port); 0 (default) picks a free one. */
   apiPort?: number;
-  /** Bearer token written to the kubeconfig; any token is accepted. */
+  /** Port of the `/metrics` endpoint; 0 (default) picks a free one. */
+  metricsPort?: number;
+  /** Start a real Prometheus scraping the sandbox every second; default false. */
+  prometheus?: boolean;
+  /** Port for Prometheus; 0 (default) picks a free one. */
+  prometheusPort?: number;
+  /** Time from pod creation to Ready; default 1000 ms. */
+  readinessDelayMs?: number;
+  /** Time between restarts of a crash-looping pod; default 2 × readiness delay (≥ 500 ms). */
+  crashLoopRestartMs?: number;
+  /** Time an OOM-prone pod runs before it is killed; default 3000 ms. */
+  oomAfterMs?: number;
+  /** Run the Deployment/ReplicaSet/Pod simulation; default true. */
+  workloads?: boolean;
+  /** Seed for routing and request outcomes, for reproducible traffic. */
+  seed?: number;
+  /** Bearer token written to the kubeconfig (any non-empty token is accepted); default `sandbox-token`. */
   token?: string;
-  /** Accept requests without a token. */
+  /** Accept requests without a bearer token. */
   open?: boolean;
-  /** Where the kubeconfig (and Prometheus data) go; a temp folder by default. */
+  /** Folder for the kubeconfig and Prometheus data; a temp folder (removed on stop) by default. */
   dir?: string;
 }
 
 export interface Sandbox {
-  /** Plain HTTP URL of the API server. */
+  /** Plain HTTP URL of the API server (send `Authorization: Bearer <token>`). */
   apiUrl: string;
-  /** The same server over TLS, as the kubeconfig has it. */
+  /** The same server over TLS, as in the kubeconfig (kubectl sends tokens only over TLS). */
   apiTlsUrl: string;
-  /** PEM of the API server's self-signed certificate. */
+  /** PEM of the API server's self-signed certificate (the kubeconfig carries it as CA). */
   caPem: string;
   token: string;
   kubeconfigPath: string;
+  /** `http://127.0.0.1:<port>/metrics`. */
+  metricsUrl: string;
+  /** Prometheus base URL, when started with `prometheus: true`. */
+  prometheusUrl?: string;
+  /** The cluster's objects, for direct inspection. */
   store: ObjectStore;
+  /** Create or update objects like `kubectl apply` (YAML text or objects). */
   apply(input: string | K8sObject | K8sObject[]): Promise<K8sObject[]>;
+  /** Apply `demo/*.yaml` (namespace `demo`). */
+  applyDemoWorld(): Promise<K8sObject[]>;
+  traffic: {
+    start(spec: TrafficSpec): void;
+    stop(spec?: { service: string; namespace?: string }): void;
+    running(): TrafficSpec[];
+  };
+  /** Requests and errors per destination workload so far. */
+  counters(filter: { namespace: string; service?: string }): Record<string, WorkloadCounters>;
+  /** Every stored version of one object, oldest first. */
   writes(ref: { group?: string; kind: string; namespace?: string; name: string }): K8sObject[];
+  /** Make the next matching API requests fail with the given status. */
   failNext(rule: FaultRule): void;
+  /** Instant PromQL query against the sandbox's Prometheus. */
+  query(promql: string, time?: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  /** Resolves when the Deployment has all replicas updated and available. */
+  waitForDeployment(namespace: string, name: string, timeoutMs?: number): Promise<K8sObject>;
   stop(): Promise<void>;
 }
 
-export async function startApiSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+export const DEMO_DIR = path.resolve(__dirname, '..', 'demo');
+
+/** Start the API server, workloads, traffic and metrics (and optionally Prometheus). */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const store = new ObjectStore();
   const faults = new FaultInjector();
+  const random = createRandom(options.seed);
   const api = new ApiServer({
     store,
     faults,
     port: options.apiPort ?? 0,
     requireToken: !options.open,
   });
-  await api.start();
-  const token = options.token ?? 'sandbox-token';
+  const controller = new WorkloadController(store, {
+    readinessDelayMs: options.readinessDelayMs,
+    crashLoopRestartMs: options.crashLoopRestartMs,
+    oomAfterMs: options.oomAfterMs,
+  });
+  const router = new Router(store, random);
+  const metrics = new MeshMetrics(store);
+  const load = new LoadGenerator(router, metrics, random);
+  const metricsServer = new MetricsServer(() => metrics.render(), options.metricsPort ?? 0);
+  const ownDir = !options.dir;
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-sandbox-'));
-  fs.mkdirSync(dir, { recursive: true });
+  let prometheus: PrometheusProcess | undefined;
+
+  const stop = async () => {
+    load.stop();
+    controller.stop();
+    router.close();
+    metrics.close();
+    await prometheus?.stop();
+    await metricsServer.stop();
+    await api.stop();
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await api.start();
+    if (options.workloads !== false) controller.start();
+    await metricsServer.start();
+    fs.mkdirSync(dir, { recursive: true });
+    if (options.prometheus) {
+      prometheus = new PrometheusProcess({
+        metricsTarget: new URL(metricsServer.url).host,
+        dir: path.join(dir, 'prometheus'),
+        port: options.prometheusPort ?? 0,
+      });
+      await prometheus.start();
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+
+  const token = options.token ?? 'sandbox-token';
   const kubeconfigPath = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(
-    kubeconfigPath,
-    kubeconfigYaml({ server: api.tlsUrl, token, caPem: api.caPem }),
-    { mode: 0o600 },
-  );
+  fs.writeFileSync(kubeconfigPath, kubeconfigYaml({ server: api.tlsUrl, token, caPem: api.caPem }), {
+    mode: 0o600,
+  });
+
   return {
     apiUrl: api.url,
     apiTlsUrl: api.tlsUrl,
     caPem: api.caPem,
     token,
     kubeconfigPath,
+    metricsUrl: metricsServer.url,
+    prometheusUrl: prometheus?.url,
     store,
     async apply(input) {
-      return applyManifests(store, input);
+      const applied = applyManifests(store, input);
+      if (options.workloads !== false) controller.reconcile();
+      return applied;
     },
+    async applyDemoWorld() {
+      const files = fs
+        .readdirSync(DEMO_DIR)
+        .filter(f => f.endsWith('.yaml'))
+        .sort();
+      const applied: K8sObject[] = [];
+      for (const f of files) {
+        applied.push(...applyManifests(store, fs.readFileSync(path.join(DEMO_DIR, f), 'utf8')));
+      }
+      if (options.workloads !== false) controller.reconcile();
+      return applied;
+    },
+    traffic: {
+      start: spec => load.start(spec),
+      stop: spec => load.stop(spec),
+      running: () => load.running(),
+    },
+    counters: filter => load.counters(filter),
     writes({ group, kind, namespace, name }) {
       const rt = findResourceTypeByKind(kind, group);
       if (!rt) throw new Error(`unknown kind ${kind}`);
@@ -72,9 +180,36 @@ export async function startApiSandbox(options: SandboxOptions = {}): Promise<San
     failNext(rule) {
       faults.add(rule);
     },
-    async stop() {
-      await api.stop();
-      if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+    async query(promql, time) {
+      if (!prometheus) throw new Error('this sandbox was started without prometheus: true');
+      return prometheus.query(promql, time);
     },
+    async waitForDeployment(namespace, name, timeoutMs = 30_000) {
+      const rt = findResourceTypeByKind('Deployment', 'apps')!;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const d = store.get(rt, namespace, name);
+        const want = d?.spec?.replicas ?? 1;
+        if (
+          d &&
+          d.status?.observedGeneration === d.metadata.generation &&
+          d.status?.updatedReplicas === want &&
+          d.status?.availableReplicas === want &&
+          d.status?.replicas === want
+        ) {
+          return d;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`deployment ${namespace}/${name} not available in time: ${JSON.stringify(d?.status)}`);
+        }
+        await new Promise(r => setTimeout(r, 25));
+      }
+    },
+    stop,
   };
+}
+
+/** The API server alone: objects are stored, but no controller acts on them. */
+export async function startApiSandbox(options: SandboxOptions = {}) {
+  return startSandbox({ ...options, prometheus: false, workloads: false });
 }
