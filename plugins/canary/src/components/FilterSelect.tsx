@@ -10,6 +10,7 @@ export function FilterSelect(props: {
   return (
     <TextField
       select
+      id={`canary-filter-${props.label.toLowerCase()}`}
       label={props.label}
       value={props.value}
       onChange={e => props.onChange(e.target.value)}
@@ -18,7 +19,6 @@ export function FilterSelect(props: {
       style={{ minWidth: 200, marginRight: 16, marginBottom: 16 }}
       SelectProps={{ displayEmpty: true }}
       InputLabelProps={{ shrink: true }}
-      inputProps={{ 'data-testid': `canary-filter-${props.label.toLowerCase()}` }}
     >
       <MenuItem value="">Any</MenuItem>
       {props.options.map(option => (

@@ -1,17 +1,20 @@
 import type { CanaryApi } from '../api';
 import { details, series, status } from './fixtures';
 
+/** Replacements for some methods, as plain jest mocks. */
+export type CanaryApiOverrides = { [K in keyof CanaryApi]?: jest.Mock };
+
 /** A CanaryApi whose every method is a jest mock with sensible answers. */
 export function fakeCanaryApi(
-  overrides: Partial<jest.Mocked<CanaryApi>> = {},
+  overrides: CanaryApiOverrides = {},
 ): jest.Mocked<CanaryApi> {
-  return {
+  const defaults = {
     getEntityStatus: jest.fn(async () => status()),
     listRollouts: jest.fn(async () => status().history),
     getRollout: jest.fn(async () => details()),
     getRolloutSeries: jest.fn(async () => series),
     startRollout: jest.fn(),
     controlRollout: jest.fn(),
-    ...overrides,
   };
+  return { ...defaults, ...overrides } as unknown as jest.Mocked<CanaryApi>;
 }

@@ -1,0 +1,125 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import type { Entity } from '@backstage/catalog-model';
+import { catalogApiRef, entityRouteRef } from '@backstage/plugin-catalog-react';
+import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
+import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
+import { canaryApiRef } from '../api';
+import { fakeCanaryApi } from '../testing/fakeCanaryApi';
+import { finishedRollout, rollout } from '../testing/fixtures';
+import { CanaryPage } from './CanaryPage';
+
+function component(name: string, owner: string): Entity {
+  return {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: { name, namespace: 'default' },
+    spec: { type: 'service', owner, lifecycle: 'production' },
+  };
+}
+
+const rollouts = [
+  rollout(),
+  finishedRollout(),
+  rollout({
+    id: 'r-9',
+    entityRef: 'component:default/search',
+    cluster: 'eu-west',
+    phase: 'AwaitingApproval',
+    weight: 50,
+  }),
+];
+
+async function renderPage() {
+  const canaryApi = fakeCanaryApi({ listRollouts: jest.fn(async () => rollouts) });
+  await renderInTestApp(
+    <TestApiProvider
+      apis={[
+        [canaryApiRef, canaryApi],
+        [
+          catalogApiRef,
+          catalogApiMock({
+            entities: [
+              component('checkout', 'payments'),
+              component('search', 'group:default/discovery'),
+            ],
+          }),
+        ],
+      ]}
+    >
+      <CanaryPage pollIntervals={{ activeMs: 60_000, idleMs: 60_000 }} />
+    </TestApiProvider>,
+    { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
+  );
+  return canaryApi;
+}
+
+async function choose(filter: string, option: string) {
+  const filters = screen.getByRole('search', { name: 'Filter rollouts' });
+  await userEvent.click(within(filters).getByRole('button', { name: new RegExp(`^${filter}`) }));
+  await userEvent.click(await screen.findByRole('option', { name: option }));
+}
+
+function visibleComponents() {
+  const table = screen.getByTestId('canary-rollouts');
+  return within(table)
+    .getAllByRole('row')
+    .slice(1)
+    .map(row => row.textContent ?? '');
+}
+
+describe('CanaryPage', () => {
+  it('lists rollouts across the organisation with links to their components', async () => {
+    const canaryApi = await renderPage();
+    expect(await screen.findByText('Rollouts (3)')).toBeInTheDocument();
+    expect(canaryApi.listRollouts).toHaveBeenCalledWith({ limit: 500 });
+    const links = await screen.findAllByRole('link', { name: /checkout/ });
+    expect(links[0]).toHaveAttribute('href', '/catalog/default/component/checkout');
+    await waitFor(() =>
+      expect(screen.getAllByRole('link', { name: /discovery/ })[0]).toHaveAttribute(
+        'href',
+        '/catalog/default/group/discovery',
+      ),
+    );
+  });
+
+  it('filters by phase, owner and cluster', async () => {
+    await renderPage();
+    await screen.findByText('Rollouts (3)');
+    await waitFor(() => expect(screen.getAllByRole('link', { name: /payments/ }).length).toBe(2));
+
+    await choose('Phase', 'Any active phase');
+    expect(await screen.findByText('Rollouts (2)')).toBeInTheDocument();
+    expect(visibleComponents().join()).not.toMatch(/v1\.2\.0 → v1\.3\.0/);
+
+    await choose('Owner', 'group:default/discovery');
+    expect(await screen.findByText('Rollouts (1)')).toBeInTheDocument();
+    expect(visibleComponents()[0]).toMatch(/search/);
+
+    await choose('Owner', 'Any');
+    await choose('Phase', 'Any');
+    await choose('Cluster', 'sandbox');
+    expect(await screen.findByText('Rollouts (2)')).toBeInTheDocument();
+    expect(visibleComponents().join()).not.toMatch(/search/);
+  });
+
+  it('says when the backend cannot be reached', async () => {
+    const canaryApi = fakeCanaryApi({
+      listRollouts: jest.fn(async () => {
+        throw new Error('connect ECONNREFUSED');
+      }),
+    });
+    await renderInTestApp(
+      <TestApiProvider
+        apis={[
+          [canaryApiRef, canaryApi],
+          [catalogApiRef, catalogApiMock()],
+        ]}
+      >
+        <CanaryPage pollIntervals={{ idleMs: 60_000 }} />
+      </TestApiProvider>,
+    );
+    expect(await screen.findByText(/Could not reach the Coalmine backend/)).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeInTheDocument();
+  });
+});
