@@ -4,10 +4,16 @@ import {
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
-import { NotImplementedError } from '@backstage/errors';
-import { readCanaryConfig } from './config/CanaryConfig';
+import { readCanaryConfig, prometheusFor } from './config/CanaryConfig';
 import { RolloutStore } from './store/RolloutStore';
 import { createRouter } from './service/router';
+import { ClusterClients } from './kubernetes/ClusterClients';
+import { KubernetesClusterAccess } from './engine/KubernetesClusterAccess';
+import { PrometheusRolloutAnalyzer } from './engine/PrometheusRolloutAnalyzer';
+import { RolloutEngine } from './engine/RolloutEngine';
+import { CanaryDetector } from './engine/CanaryDetector';
+import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
+import { PrometheusClient, PrometheusQuerier } from './analysis';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -23,18 +29,79 @@ export const canaryPlugin = createBackendPlugin({
         config: coreServices.rootConfig,
         logger: coreServices.logger,
         database: coreServices.database,
+        scheduler: coreServices.scheduler,
+        lifecycle: coreServices.lifecycle,
         httpRouter: coreServices.httpRouter,
         httpAuth: coreServices.httpAuth,
+        auth: coreServices.auth,
         permissions: coreServices.permissions,
         auditor: coreServices.auditor,
         catalog: catalogServiceRef,
       },
-      async init({ config, logger, database, httpRouter, httpAuth, permissions, auditor, catalog }) {
+      async init({
+        config,
+        logger,
+        database,
+        scheduler,
+        lifecycle,
+        httpRouter,
+        httpAuth,
+        auth,
+        permissions,
+        auditor,
+        catalog,
+      }) {
+        // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
         const store = await RolloutStore.create(
           await database.getClient(),
           resolvePackagePath('@coalmine/backstage-plugin-canary-backend', 'migrations'),
         );
+        const clusters = new KubernetesClusterAccess(ClusterClients.fromConfig(config));
+        const prometheusClients = new Map<string, PrometheusQuerier | undefined>();
+        const analyzer = new PrometheusRolloutAnalyzer(canaryConfig.templates, cluster => {
+          if (!prometheusClients.has(cluster)) {
+            const block = prometheusFor(canaryConfig, cluster);
+            prometheusClients.set(cluster, block ? PrometheusClient.fromConfig(block) : undefined);
+          }
+          return prometheusClients.get(cluster);
+        });
+        const engine = new RolloutEngine({
+          store,
+          clusters,
+          analyzer,
+          webhooks: new WebhookDispatcher(logger),
+          logger,
+          leaseMs: canaryConfig.loop.leaseMs,
+          concurrency: canaryConfig.loop.concurrency,
+        });
+        const detector = new CanaryDetector({
+          catalog,
+          auth,
+          store,
+          engine,
+          clusters,
+          config: canaryConfig,
+          logger,
+        });
+
+        await scheduler.scheduleTask({
+          id: 'canary-rollout-loop',
+          frequency: { milliseconds: canaryConfig.loop.frequencyMs },
+          timeout: { minutes: 5 },
+          scope: 'global',
+          fn: () => engine.tick(),
+        });
+        await scheduler.scheduleTask({
+          id: 'canary-detect-new-versions',
+          frequency: { milliseconds: canaryConfig.detection.frequencyMs },
+          timeout: { minutes: 5 },
+          initialDelay: { seconds: 5 },
+          scope: 'global',
+          fn: () => detector.run(),
+        });
+        lifecycle.addShutdownHook(() => engine.stop());
+
         httpRouter.use(
           await createRouter({
             logger,
@@ -44,17 +111,7 @@ export const canaryPlugin = createBackendPlugin({
             auditor,
             store,
             config: canaryConfig,
-            commands: {
-              async start() {
-                throw new NotImplementedError('engine not wired yet');
-              },
-              async control() {
-                throw new NotImplementedError('engine not wired yet');
-              },
-              async series() {
-                return [];
-              },
-            },
+            commands: engine,
           }),
         );
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });

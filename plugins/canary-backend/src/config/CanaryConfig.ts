@@ -7,13 +7,22 @@ import {
   toPolicy,
 } from './policy';
 import { parseDurationMs } from './duration';
+import {
+  AnalysisConfigError,
+  TemplateRegistry,
+  createAnalyzer,
+  readTemplates,
+} from '../analysis';
 
-/** How to reach one Prometheus. */
-export interface PrometheusConnection {
-  url: string;
-  /** Headers to send (Authorization from `auth`, plus any configured ones). */
-  headers: Record<string, string>;
+function describeAnalysisError(e: unknown): string[] {
+  if (e instanceof AnalysisConfigError) {
+    return e.problems.map(p => `${p.key}: ${p.message}`);
+  }
+  return [(e as Error).message];
 }
+
+/** How to reach one Prometheus: the config block, read by PrometheusClient.fromConfig. */
+export type PrometheusConnection = Config;
 
 /** Everything under `canary:` after validation. */
 export interface CanaryConfig {
@@ -23,6 +32,8 @@ export interface CanaryConfig {
   prometheus?: PrometheusConnection;
   clusters: Record<string, { prometheus?: PrometheusConnection }>;
   policies: Record<string, CanaryPolicy>;
+  /** Compiled PromQL templates (built-ins plus canary.templates). */
+  templates: TemplateRegistry;
   /** Cluster names from `kubernetes.clusterLocatorMethods`, in config order. */
   kubernetesClusters: string[];
 }
@@ -42,32 +53,15 @@ const durationString = z
 const prometheusSchema = z
   .object({
     url: z.string().url('url must be an absolute http(s) URL'),
+    timeout: z.string().optional(),
     auth: z
       .union([
-        z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
-        z
-          .object({
-            type: z.literal('basic'),
-            username: z.string().min(1),
-            password: z.string(),
-          })
-          .strict(),
+        z.object({ bearerToken: z.string().min(1) }).strict(),
+        z.object({ username: z.string().min(1), password: z.string() }).strict(),
       ])
       .optional(),
-    headers: z.record(z.string()).optional(),
   })
-  .strict()
-  .transform((p): PrometheusConnection => {
-    const headers: Record<string, string> = { ...(p.headers ?? {}) };
-    if (p.auth?.type === 'bearer') {
-      headers.Authorization = `Bearer ${p.auth.token}`;
-    } else if (p.auth?.type === 'basic') {
-      headers.Authorization = `Basic ${Buffer.from(
-        `${p.auth.username}:${p.auth.password}`,
-      ).toString('base64')}`;
-    }
-    return { url: p.url.replace(/\/+$/, ''), headers };
-  });
+  .strict();
 
 const canarySchema = z
   .object({
@@ -88,6 +82,8 @@ const canarySchema = z
       .record(z.object({ prometheus: prometheusSchema.optional() }).strict())
       .optional(),
     policies: z.record(policyConfigSchema).optional(),
+    /** Custom PromQL templates; validated by src/analysis. */
+    templates: z.record(z.unknown()).optional(),
   })
   .strict();
 
@@ -113,6 +109,12 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   }
   const c = parsed.data;
   const problems: string[] = [];
+  let templates: TemplateRegistry | undefined;
+  try {
+    templates = readTemplates(config);
+  } catch (e) {
+    problems.push(...describeAnalysisError(e));
+  }
   const policies: Record<string, CanaryPolicy> = {};
   for (const [name, entry] of Object.entries(c.policies ?? {})) {
     const key = `canary.policies.${name}`;
@@ -123,6 +125,13 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       problems.push(`${key}.stepWeight: maxWeight needs stepWeight`);
     }
     const policy = toPolicy(name, entry);
+    if (templates) {
+      try {
+        createAnalyzer({ analysis: policy.analysis.config, templates, key: `${key}.analysis` });
+      } catch (e) {
+        problems.push(...describeAnalysisError(e));
+      }
+    }
     for (const [path, message] of checkSteps(policy.steps)) {
       problems.push(`${key}.${path}: ${message}`);
     }
@@ -148,6 +157,13 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       `Invalid canary configuration:\n  ${problems.join('\n  ')}`,
     );
   }
+  const prometheus = config.getOptionalConfig('canary.prometheus');
+  const clusters: CanaryConfig['clusters'] = {};
+  for (const name of Object.keys(c.clusters ?? {})) {
+    clusters[name] = {
+      prometheus: config.getOptionalConfig(`canary.clusters.${name}.prometheus`),
+    };
+  }
   return {
     loop: {
       frequencyMs: c.loop?.frequency ?? 5000,
@@ -155,9 +171,10 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       leaseMs: c.loop?.lease ?? 30_000,
     },
     detection: { frequencyMs: c.detection?.frequency ?? 30_000 },
-    prometheus: c.prometheus,
-    clusters: c.clusters ?? {},
+    prometheus,
+    clusters,
     policies,
+    templates: templates!,
     kubernetesClusters,
   };
 }

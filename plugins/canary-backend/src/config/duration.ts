@@ -33,3 +33,8 @@ export function parseDurationMs(value: unknown): number | undefined {
   }
   return consumed === text.length && consumed > 0 ? total : undefined;
 }
+
+/** Formats milliseconds as a PromQL-style duration (`30s`, `1500ms`). */
+export function formatDurationMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
+}

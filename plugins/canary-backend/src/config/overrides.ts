@@ -3,7 +3,7 @@ import {
   CanaryConfigProblem,
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryPolicy, checkSteps, stepsFromStepWeight } from './policy';
-import { parseDurationMs } from './duration';
+import { formatDurationMs, parseDurationMs } from './duration';
 
 const KNOWN_KEYS = [
   'steps',
@@ -90,7 +90,7 @@ export function applyOverrides(
         }
         if (key === 'interval') {
           out.analysis.intervalMs = ms;
-          out.analysis.config.interval = `${ms}ms`;
+          out.analysis.config.interval = formatDurationMs(ms);
         } else {
           out.progressDeadlineMs = ms;
         }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RolloutStep } from '@coalmine/backstage-plugin-canary-common';
 import type { TrafficProviderName } from '../kubernetes/types';
-import { parseDurationMs } from './duration';
+import { formatDurationMs, parseDurationMs } from './duration';
 
 /** Where a webhook fires. `rollout` is the per-step gate that may veto. */
 export type WebhookType =
@@ -207,8 +207,11 @@ export function toPolicy(name: string, c: PolicyConfig): CanaryPolicy {
     trafficProvider: c.trafficProvider,
     steps,
     analysis: {
-      intervalMs: interval ?? 60_000,
-      config: { ...analysisRest, ...(interval !== undefined ? { interval: `${interval}ms` } : {}) },
+      intervalMs: interval ?? 30_000,
+      config: {
+        ...analysisRest,
+        ...(interval !== undefined ? { interval: formatDurationMs(interval) } : {}),
+      },
     },
     progressDeadlineMs: c.progressDeadline ?? 600_000,
     promotion: { retireStable: c.promotion?.retireStable ?? 'scale-to-zero' },

@@ -14,6 +14,7 @@ import {
 import type { ResolvedTarget } from '../config/resolveTarget';
 import type { WebhookSpec, WebhookType } from '../config/policy';
 import type {
+  PodHealthSnapshot,
   RolloutTarget,
   TrafficProvider,
   TrafficTopology,
@@ -417,7 +418,8 @@ export class RolloutEngine {
   private async onProgressing(r: RolloutRecord): Promise<boolean> {
     const s = r.state;
     const topology = s.topology!;
-    if (!(await this.canaryHealthy(r))) return true;
+    const podHealth = await this.canaryHealthy(r);
+    if (!podHealth) return true;
     const readiness = await this.workloads(r).readiness(r.namespace, topology.canary.name);
     const available =
       readiness.desired > 0 &&
@@ -439,7 +441,7 @@ export class RolloutEngine {
     const now = this.now();
     const gated = this.analyzer?.hasGates(r.spec.policy.analysis.config) ?? false;
     if (gated && now >= (s.nextAnalysisAt ?? 0)) {
-      const decision = await this.analyzer!.evaluate(this.analysisRequest(r));
+      const decision = await this.analyzer!.evaluate({ ...this.analysisRequest(r), podHealth });
       const state: EngineState = {
         ...patchState,
         analysisState: decision.state,
@@ -615,8 +617,11 @@ export class RolloutEngine {
 
   // ------------------------------------------------------------ the rails
 
-  /** Checks restarts / OOMKills of the canary; rolls back when beyond the bound. */
-  private async canaryHealthy(r: RolloutRecord): Promise<boolean> {
+  /**
+   * Checks restarts / OOMKills of the canary; rolls back when beyond the
+   * bound. Returns the pods read, or undefined when it started a rollback.
+   */
+  private async canaryHealthy(r: RolloutRecord): Promise<PodHealthSnapshot | undefined> {
     const topology = r.state.topology!;
     const health = await this.workloads(r).podHealth(r.namespace, topology.canary.name);
     const baseline = r.state.baselineRestarts ?? {};
@@ -633,9 +638,9 @@ export class RolloutEngine {
         `canary pods restarted ${restarts} times${reasons.size ? ` (${[...reasons].join(', ')})` : ''}, more than the policy allows (${r.spec.policy.maxCanaryRestarts})`,
         ENGINE_ACTOR,
       );
-      return false;
+      return undefined;
     }
-    return true;
+    return health;
   }
 
   private async restartsByPod(r: RolloutRecord): Promise<Record<string, number>> {
@@ -1066,6 +1071,7 @@ export class RolloutEngine {
       stepIndex: r.stepIndex,
       analysis: r.spec.policy.analysis.config,
       state: r.state.analysisState,
+      failedChecks: r.state.failedChecks ?? 0,
       startedAt: r.createdAt,
       stepStartedAt: r.state.stepStartedAt ?? r.createdAt,
       now: this.now(),

@@ -5,6 +5,7 @@ import type {
   RolloutWorkload,
 } from '@coalmine/backstage-plugin-canary-common';
 import type {
+  PodHealthSnapshot,
   TrafficProvider,
   TrafficProviderName,
   TrafficTopology,
@@ -33,6 +34,10 @@ export interface AnalysisRequest {
   analysis: Record<string, unknown>;
   /** What the analysis returned last time for this rollout. */
   state: unknown;
+  /** Failed ticks counted so far. */
+  failedChecks?: number;
+  /** The canary's pods as read this tick. */
+  podHealth?: PodHealthSnapshot;
   /** Rollout start and current step start (ms). */
   startedAt: number;
   stepStartedAt: number;

@@ -137,3 +137,74 @@ describe('canary router', () => {
     expect((await request(denied.server).get('/api/canary/entities/component/default/checkout')).status).toBe(403);
   });
 });
+
+describe('canary router: mutating calls', () => {
+  it('answers malformed bodies with 400 naming the field', async () => {
+    const { server, events } = await start();
+    let res = await request(server).post('/api/canary/rollouts').send({ cluster: 'sandbox' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/entityRef/);
+    res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/checkout', version: 'not a label!' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/version/);
+    res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/checkout', colour: 'blue' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/colour/);
+    res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/broken' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/coalmine\.io\/policy/);
+    res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/checkout', cluster: 'elsewhere' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/cluster/);
+    expect(events.filter(e => e.eventId === 'rollout-start').every(e => e.outcome === 'fail')).toBe(true);
+    expect(events).toHaveLength(5);
+  });
+
+  it('answers unknown rollouts with 404 and unknown controls with 400', async () => {
+    const { server } = await start();
+    expect((await request(server).get('/api/canary/rollouts/nope')).status).toBe(404);
+    expect((await request(server).get('/api/canary/rollouts/nope/series')).status).toBe(404);
+    expect((await request(server).post('/api/canary/rollouts/nope/promote').send({})).status).toBe(404);
+    const res = await request(server).post('/api/canary/rollouts/nope/frobnicate').send({});
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/control/);
+    const bad = await request(server).post('/api/canary/rollouts/nope/abort').send({ reason: 7 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/reason/);
+  });
+
+  it('denies a start without the permission and audits the attempt', async () => {
+    const { server, events } = await start(AuthorizeResult.DENY);
+    const res = await request(server)
+      .post('/api/canary/rollouts')
+      .set('Authorization', mockCredentials.user.header('user:default/mallory'))
+      .send({ entityRef: 'component:default/checkout' });
+    expect(res.status).toBe(403);
+    expect(events).toEqual([{ eventId: 'rollout-start', outcome: 'fail' }]);
+  });
+
+  it('validates list filters', async () => {
+    const { server } = await start();
+    const res = await request(server).get('/api/canary/rollouts?phase=Progressing,Sleeping');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/phase/);
+    const ok = await request(server).get('/api/canary/rollouts?phase=Progressing&phase=Paused&active=true&limit=5');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ items: [] });
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const { server } = await start();
+    const res = await request(server).get('/api/canary/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+  });
+});
