@@ -65,9 +65,13 @@ export interface Sandbox {
     start(spec: TrafficSpec): void;
     stop(spec?: { service: string; namespace?: string }): void;
     running(): TrafficSpec[];
+    /** Send `count` requests right now (exact numbers for tests). */
+    burst(spec: TrafficSpec, count: number): void;
   };
   /** Requests and errors per destination workload so far. */
   counters(filter: { namespace: string; service?: string }): Record<string, WorkloadCounters>;
+  /** The current `/metrics` text. */
+  metricsText(): string;
   /** Every stored version of one object, oldest first. */
   writes(ref: { group?: string; kind: string; namespace?: string; name: string }): K8sObject[];
   /** Make the next matching API requests fail with the given status. */
@@ -170,8 +174,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       start: spec => load.start(spec),
       stop: spec => load.stop(spec),
       running: () => load.running(),
+      burst: (spec, count) => load.burst(spec, count),
     },
     counters: filter => load.counters(filter),
+    metricsText: () => metrics.render(),
     writes({ group, kind, namespace, name }) {
       const rt = findResourceTypeByKind(kind, group);
       if (!rt) throw new Error(`unknown kind ${kind}`);

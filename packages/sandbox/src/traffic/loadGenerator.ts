@@ -45,16 +45,26 @@ export class LoadGenerator {
     private readonly tickMs = 100,
   ) {}
 
-  start(spec: TrafficSpec): void {
-    const full = {
+  private complete(spec: TrafficSpec): Stream['spec'] {
+    return {
       namespace: 'default',
       rps: 50,
       stickyShare: 0,
       stickyHeader: { name: 'x-canary-user', value: 'true' },
       ...spec,
-    };
+    } as Stream['spec'];
+  }
+
+  /** Send `count` requests at once (tests that want exact numbers). */
+  burst(spec: TrafficSpec, count: number): void {
+    const full = this.complete(spec);
+    for (let i = 0; i < count; i++) this.send(full);
+  }
+
+  start(spec: TrafficSpec): void {
+    const full = this.complete(spec);
     this.streams.set(`${full.namespace}/${full.service}`, {
-      spec: full as Stream['spec'],
+      spec: full,
       carry: 0,
       last: Date.now(),
     });
@@ -123,8 +133,7 @@ export class LoadGenerator {
     return b;
   }
 
-  /** Send one request now; exposed for tests that want exact counts. */
-  send(spec: Stream['spec']): void {
+  private send(spec: Stream['spec']): void {
     const sticky = spec.stickyShare > 0 && this.random() < spec.stickyShare;
     const headers = sticky ? { [spec.stickyHeader.name]: spec.stickyHeader.value } : {};
     const d = this.router.route(spec.namespace, spec.service, headers);
