@@ -1,0 +1,24 @@
+import { TERMINAL_PHASES } from '@coalmine/backstage-plugin-canary-common';
+import { controlsForPhase, phaseLabel } from './phases';
+
+describe('controlsForPhase', () => {
+  it('offers what each phase allows', () => {
+    expect(controlsForPhase('Progressing')).toEqual(['pause', 'promote', 'abort']);
+    expect(controlsForPhase('Paused')).toEqual(['resume', 'promote', 'abort']);
+    expect(controlsForPhase('AwaitingApproval')).toEqual(['approve', 'promote', 'abort']);
+    expect(controlsForPhase('Pending')).toEqual(['abort']);
+    expect(controlsForPhase('Promoting')).toEqual([]);
+    expect(controlsForPhase('RollingBack')).toEqual([]);
+  });
+
+  it('offers only Retry once a rollout has failed, and nothing after success', () => {
+    for (const phase of TERMINAL_PHASES) {
+      expect(controlsForPhase(phase)).toEqual(phase === 'Succeeded' ? [] : ['retry']);
+    }
+  });
+
+  it('names phases in words', () => {
+    expect(phaseLabel('AwaitingApproval')).toBe('Awaiting approval');
+    expect(phaseLabel('RolledBack')).toBe('Rolled back');
+  });
+});
