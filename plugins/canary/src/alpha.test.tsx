@@ -22,8 +22,8 @@ import plugin, {
   canaryPage,
 } from './alpha';
 import { canaryApiRef, CanaryClient } from './api';
-import { fakeCanaryApi } from './testing/fakeCanaryApi';
-import { annotatedEntity, bareEntity } from './testing/fixtures';
+import { fakeCanaryApi } from './__testUtils__/fakeCanaryApi';
+import { annotatedEntity, bareEntity } from './__testUtils__/fixtures';
 
 describe('canary plugin for the new frontend system', () => {
   it('is the default export with the plugin id and its four extensions', () => {
@@ -35,7 +35,9 @@ describe('canary plugin for the new frontend system', () => {
   });
 
   it('provides the client on discoveryApi and fetchApi', () => {
-    const factory = createExtensionTester(canaryApi).get(ApiBlueprint.dataRefs.factory);
+    const factory = createExtensionTester(canaryApi).get(
+      ApiBlueprint.dataRefs.factory,
+    );
     expect(factory.api.id).toBe(canaryApiRef.id);
     const client = factory.factory({
       discoveryApi: mockApis.discovery(),
@@ -47,14 +49,22 @@ describe('canary plugin for the new frontend system', () => {
   it('mounts the Canary tab on an annotated entity', async () => {
     const api = fakeCanaryApi();
     renderTestApp({
-      extensions: [createTestEntityPage({ entity: annotatedEntity }), canaryEntityContent],
+      extensions: [
+        createTestEntityPage({ entity: annotatedEntity }),
+        canaryEntityContent,
+      ],
       apis: [
         [canaryApiRef, api],
         mockApis.permission({ authorize: AuthorizeResult.ALLOW }),
       ],
     });
-    expect(await screen.findByTestId('canary-phase')).toHaveAttribute('data-phase', 'Progressing');
-    await waitFor(() => expect(screen.getByRole('button', { name: 'Abort' })).toBeEnabled());
+    expect(await screen.findByTestId('canary-phase')).toHaveAttribute(
+      'data-phase',
+      'Progressing',
+    );
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'Abort' })).toBeEnabled(),
+    );
     expect(api.getEntityStatus).toHaveBeenCalledWith({
       kind: 'component',
       namespace: 'default',
@@ -79,10 +89,15 @@ describe('canary plugin for the new frontend system', () => {
 
   it('mounts the overview card', async () => {
     renderTestApp({
-      extensions: [createTestEntityPage({ entity: annotatedEntity }), canaryEntityCard],
+      extensions: [
+        createTestEntityPage({ entity: annotatedEntity }),
+        canaryEntityCard,
+      ],
       apis: [[canaryApiRef, fakeCanaryApi()]],
     });
-    expect(await screen.findByTestId('canary-card-weight')).toHaveTextContent('25 %');
+    expect(await screen.findByTestId('canary-card-weight')).toHaveTextContent(
+      '25 %',
+    );
   });
 
   it('mounts the organisation page at /canary', async () => {

@@ -1,13 +1,17 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { MockFetchApi, mockApis, registerMswTestHooks } from '@backstage/test-utils';
+import {
+  MockFetchApi,
+  mockApis,
+  registerMswTestHooks,
+} from '@backstage/test-utils';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { Route, Routes } from 'react-router-dom';
 import { CanaryClient } from './api';
 import { EntityCanaryContent, canaryPlugin } from './plugin';
-import { details, rollout, series, status } from './testing/fixtures';
-import { renderWithEntity } from './testing/renderWithEntity';
+import { details, rollout, series, status } from './__testUtils__/fixtures';
+import { renderWithEntity } from './__testUtils__/renderWithEntity';
 
 const base = 'http://backstage.test/api/canary';
 
@@ -27,14 +31,17 @@ describe('legacy canary plugin', () => {
         HttpResponse.json(status()),
       ),
       http.get(`${base}/rollouts/r-2`, () => HttpResponse.json(details())),
-      http.get(`${base}/rollouts/r-2/series`, () => HttpResponse.json({ series })),
+      http.get(`${base}/rollouts/r-2/series`, () =>
+        HttpResponse.json({ series }),
+      ),
       http.post(`${base}/rollouts/r-2/abort`, () => {
         controls.push('abort');
         return HttpResponse.json(
           {
             error: {
               name: 'NotAllowedError',
-              message: 'user:default/guest may not canary.rollout.abort component:default/checkout',
+              message:
+                'user:default/guest may not canary.rollout.abort component:default/checkout',
             },
             response: { statusCode: 403 },
           },
@@ -62,24 +69,40 @@ describe('legacy canary plugin', () => {
       { canaryApi },
     );
 
-    expect(await screen.findByTestId('canary-phase')).toHaveAttribute('data-phase', 'Progressing');
-    expect(await screen.findByTestId('gate-error-rate')).toHaveAttribute('data-verdict', 'fail');
+    expect(await screen.findByTestId('canary-phase')).toHaveAttribute(
+      'data-phase',
+      'Progressing',
+    );
+    expect(await screen.findByTestId('gate-error-rate')).toHaveAttribute(
+      'data-verdict',
+      'fail',
+    );
     expect(await screen.findByTestId('chart-error-rate')).toBeInTheDocument();
 
     const abort = screen.getByRole('button', { name: 'Abort' });
     await waitFor(() => expect(abort).toBeEnabled());
     await userEvent.click(abort);
-    let dialog = await screen.findByRole('dialog', { name: 'Abort this rollout?' });
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
-    expect(await within(dialog).findByTestId('canary-action-error')).toHaveTextContent(
+    let dialog = await screen.findByRole('dialog', {
+      name: 'Abort this rollout?',
+    });
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
+    expect(
+      await within(dialog).findByTestId('canary-action-error'),
+    ).toHaveTextContent(
       'may not canary.rollout.abort component:default/checkout (403 Forbidden)',
     );
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Cancel' }),
+    );
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
 
     await userEvent.click(screen.getByRole('button', { name: 'Pause' }));
     dialog = await screen.findByRole('dialog', { name: 'Pause this rollout?' });
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
     expect(await screen.findByTestId('canary-action-result')).toHaveTextContent(
       'Rollout paused: the rollout is now paused at 25 %.',
     );

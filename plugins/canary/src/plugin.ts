@@ -66,8 +66,7 @@ export const EntityCanaryCard = canaryPlugin.provide(
 export const CanaryPage = canaryPlugin.provide(
   createRoutableExtension({
     name: 'CanaryPage',
-    component: () =>
-      import('./components/CanaryPage').then(m => m.CanaryPage),
+    component: () => import('./components/CanaryPage').then(m => m.CanaryPage),
     mountPoint: rootRouteRef,
   }),
 );

@@ -1,8 +1,12 @@
-import { MockFetchApi, mockApis, registerMswTestHooks } from '@backstage/test-utils';
+import {
+  MockFetchApi,
+  mockApis,
+  registerMswTestHooks,
+} from '@backstage/test-utils';
 import { ResponseError } from '@backstage/errors';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import { details, rollout, series, status } from '../testing/fixtures';
+import { details, rollout, series, status } from '../__testUtils__/fixtures';
 import { CanaryClient } from './CanaryClient';
 
 const baseUrl = 'http://backstage.test/api';
@@ -29,7 +33,9 @@ describe('CanaryClient', () => {
       namespace: 'default',
       name: 'checkout/v2',
     });
-    expect(seenPath).toBe('/api/canary/entities/component/default/checkout%2Fv2');
+    expect(seenPath).toBe(
+      '/api/canary/entities/component/default/checkout%2Fv2',
+    );
     expect(result.active?.id).toBe('r-2');
   });
 
@@ -57,7 +63,9 @@ describe('CanaryClient', () => {
 
   it('reads details and series of a rollout', async () => {
     server.use(
-      http.get(`${baseUrl}/canary/rollouts/r-2`, () => HttpResponse.json(details())),
+      http.get(`${baseUrl}/canary/rollouts/r-2`, () =>
+        HttpResponse.json(details()),
+      ),
       http.get(`${baseUrl}/canary/rollouts/r-2/series`, () =>
         HttpResponse.json({ series }),
       ),
@@ -73,7 +81,9 @@ describe('CanaryClient', () => {
       http.post(`${baseUrl}/canary/rollouts`, async ({ request }) => {
         body = await request.json();
         contentType = request.headers.get('content-type');
-        return HttpResponse.json(rollout({ phase: 'Pending' }), { status: 201 });
+        return HttpResponse.json(rollout({ phase: 'Pending' }), {
+          status: 201,
+        });
       }),
     );
     const started = await client.startRollout({
@@ -110,7 +120,8 @@ describe('CanaryClient', () => {
           {
             error: {
               name: 'ConflictError',
-              message: 'Rollout r-2 is Progressing; only a paused rollout can resume',
+              message:
+                'Rollout r-2 is Progressing; only a paused rollout can resume',
             },
             response: { statusCode: 409 },
           },
@@ -130,8 +141,13 @@ describe('CanaryClient', () => {
 
   it('fails with the status when the backend is not there', async () => {
     server.use(
-      http.get(`${baseUrl}/canary/rollouts`, () =>
-        new HttpResponse('Bad Gateway', { status: 502, statusText: 'Bad Gateway' }),
+      http.get(
+        `${baseUrl}/canary/rollouts`,
+        () =>
+          new HttpResponse('Bad Gateway', {
+            status: 502,
+            statusText: 'Bad Gateway',
+          }),
       ),
     );
     await expect(client.listRollouts()).rejects.toThrow(/502/);

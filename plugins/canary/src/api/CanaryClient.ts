@@ -51,9 +51,7 @@ export class CanaryClient implements CanaryApi {
   }
 
   async getRollout(id: string): Promise<RolloutDetails> {
-    return this.request<RolloutDetails>(
-      `/rollouts/${encodeURIComponent(id)}`,
-    );
+    return this.request<RolloutDetails>(`/rollouts/${encodeURIComponent(id)}`);
   }
 
   async getRolloutSeries(id: string): Promise<MetricSeries[]> {
@@ -92,7 +90,8 @@ export class CanaryClient implements CanaryApi {
         options.body === undefined
           ? undefined
           : { 'Content-Type': 'application/json' },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body:
+        options.body === undefined ? undefined : JSON.stringify(options.body),
     });
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);

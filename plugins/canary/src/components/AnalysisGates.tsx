@@ -9,9 +9,7 @@ import { GateTable } from './GateTable';
  * Every gate with its latest verdict, the values it compared, the bound and
  * the evidence as a sentence ending in what it meant for the rollout.
  */
-export function AnalysisGates(props: {
-  analysis: AnalysisResult[];
-}) {
+export function AnalysisGates(props: { analysis: AnalysisResult[] }) {
   const gates = latestGateStates(props.analysis);
   const newest = newestResult(props.analysis);
   return (

@@ -1,8 +1,4 @@
-import {
-  Link,
-  Progress,
-  ResponseErrorPanel,
-} from '@backstage/core-components';
+import { Link, Progress, ResponseErrorPanel } from '@backstage/core-components';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Typography } from '@material-ui/core';
 import type { AnalysisResult } from '@coalmine/backstage-plugin-canary-common';
@@ -21,7 +17,9 @@ function verdictWords(result: AnalysisResult | null | undefined): string {
   }
   const failing = result.checks.filter(check => check.verdict === 'fail');
   if (failing.length) {
-    return `${result.action}: ${failing.map(check => check.metric).join(', ')} failing`;
+    return `${result.action}: ${failing
+      .map(check => check.metric)
+      .join(', ')} failing`;
   }
   const passing = result.checks.filter(check => check.verdict === 'pass');
   return `${result.action}: ${passing.length} of ${result.checks.length} gates pass`;
@@ -45,7 +43,9 @@ export function CanaryCardSummary(props: {
     return <Progress />;
   }
   if (!status.value) {
-    return <ResponseErrorPanel error={status.error ?? new Error('No answer')} />;
+    return (
+      <ResponseErrorPanel error={status.error ?? new Error('No answer')} />
+    );
   }
   const { active, history, problems, target } = status.value;
   const rollout = active ?? history[0];
@@ -53,20 +53,34 @@ export function CanaryCardSummary(props: {
     <Box data-testid="canary-card">
       {!target && problems.length > 0 && (
         <Typography variant="body2" color="error" gutterBottom>
-          {problems.length} configuration problem{problems.length === 1 ? '' : 's'}:{' '}
-          {problems[0].key}: {problems[0].message}
+          {problems.length} configuration problem
+          {problems.length === 1 ? '' : 's'}: {problems[0].key}:{' '}
+          {problems[0].message}
         </Typography>
       )}
       {rollout ? (
         <>
-          <Box display="flex" alignItems="center" justifyContent="space-between">
-            <RolloutPhaseStatus phase={rollout.phase} testId="canary-card-phase" />
-            <Typography variant="h6" component="span" data-testid="canary-card-weight" data-weight={rollout.weight}>
+          <Box
+            display="flex"
+            alignItems="center"
+            justifyContent="space-between"
+          >
+            <RolloutPhaseStatus
+              phase={rollout.phase}
+              testId="canary-card-phase"
+            />
+            <Typography
+              variant="h6"
+              component="span"
+              data-testid="canary-card-weight"
+              data-weight={rollout.weight}
+            >
               {rollout.weight} %
             </Typography>
           </Box>
           <Typography variant="body2">
-            {workloadVersion(rollout.stable)} → <strong>{workloadVersion(rollout.canary)}</strong> on{' '}
+            {workloadVersion(rollout.stable)} →{' '}
+            <strong>{workloadVersion(rollout.canary)}</strong> on{' '}
             {rollout.cluster}
           </Typography>
           <Typography variant="body2" data-testid="canary-card-verdict">
@@ -82,4 +96,3 @@ export function CanaryCardSummary(props: {
     </Box>
   );
 }
-

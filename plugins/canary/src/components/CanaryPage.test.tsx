@@ -5,8 +5,8 @@ import { catalogApiRef, entityRouteRef } from '@backstage/plugin-catalog-react';
 import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
 import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { canaryApiRef } from '../api';
-import { fakeCanaryApi } from '../testing/fakeCanaryApi';
-import { finishedRollout, rollout } from '../testing/fixtures';
+import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
+import { finishedRollout, rollout } from '../__testUtils__/fixtures';
 import { CanaryPage } from './CanaryPage';
 
 function component(name: string, owner: string): Entity {
@@ -31,7 +31,9 @@ const rollouts = [
 ];
 
 async function renderPage() {
-  const canaryApi = fakeCanaryApi({ listRollouts: jest.fn(async () => rollouts) });
+  const canaryApi = fakeCanaryApi({
+    listRollouts: jest.fn(async () => rollouts),
+  });
   await renderInTestApp(
     <TestApiProvider
       apis={[
@@ -56,7 +58,9 @@ async function renderPage() {
 
 async function choose(filter: string, option: string) {
   const filters = screen.getByRole('search', { name: 'Filter rollouts' });
-  await userEvent.click(within(filters).getByRole('button', { name: new RegExp(`^${filter}`) }));
+  await userEvent.click(
+    within(filters).getByRole('button', { name: new RegExp(`^${filter}`) }),
+  );
   await userEvent.click(await screen.findByRole('option', { name: option }));
 }
 
@@ -74,19 +78,23 @@ describe('CanaryPage', () => {
     expect(await screen.findByText('Rollouts (3)')).toBeInTheDocument();
     expect(canaryApi.listRollouts).toHaveBeenCalledWith({ limit: 500 });
     const links = await screen.findAllByRole('link', { name: /checkout/ });
-    expect(links[0]).toHaveAttribute('href', '/catalog/default/component/checkout');
+    expect(links[0]).toHaveAttribute(
+      'href',
+      '/catalog/default/component/checkout',
+    );
     await waitFor(() =>
-      expect(screen.getAllByRole('link', { name: /discovery/ })[0]).toHaveAttribute(
-        'href',
-        '/catalog/default/group/discovery',
-      ),
+      expect(
+        screen.getAllByRole('link', { name: /discovery/ })[0],
+      ).toHaveAttribute('href', '/catalog/default/group/discovery'),
     );
   });
 
   it('filters by phase, owner and cluster', async () => {
     await renderPage();
     await screen.findByText('Rollouts (3)');
-    await waitFor(() => expect(screen.getAllByRole('link', { name: /payments/ }).length).toBe(2));
+    await waitFor(() =>
+      expect(screen.getAllByRole('link', { name: /payments/ }).length).toBe(2),
+    );
 
     await choose('Phase', 'Any active phase');
     expect(await screen.findByText('Rollouts (2)')).toBeInTheDocument();
@@ -119,7 +127,11 @@ describe('CanaryPage', () => {
         <CanaryPage pollIntervals={{ idleMs: 60_000 }} />
       </TestApiProvider>,
     );
-    expect(await screen.findByText(/Could not reach the Coalmine backend/)).toBeInTheDocument();
-    expect(screen.getByRole('button', { name: 'Try again' })).toBeInTheDocument();
+    expect(
+      await screen.findByText(/Could not reach the Coalmine backend/),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole('button', { name: 'Try again' }),
+    ).toBeInTheDocument();
   });
 });

@@ -6,7 +6,9 @@ import { CanaryRollouts } from './CanaryRollouts';
  * The organisation-wide Canary page for the legacy frontend system.
  * @public
  */
-export function CanaryPage(props: { pollIntervals?: Partial<CanaryPollIntervals> }) {
+export function CanaryPage(props: {
+  pollIntervals?: Partial<CanaryPollIntervals>;
+}) {
   return (
     <Page themeId="tool">
       <Header

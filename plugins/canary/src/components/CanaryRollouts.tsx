@@ -38,7 +38,8 @@ export function CanaryRollouts(props: {
     [value],
   );
   const owners = useMemo(
-    () => [...new Set(rows.flatMap(row => (row.owner ? [row.owner] : [])))].sort(),
+    () =>
+      [...new Set(rows.flatMap(row => (row.owner ? [row.owner] : [])))].sort(),
     [rows],
   );
   const clusters = useMemo(
@@ -49,7 +50,11 @@ export function CanaryRollouts(props: {
     if (filters.phase === 'active' && isTerminalPhase(rollout.phase)) {
       return false;
     }
-    if (filters.phase && filters.phase !== 'active' && rollout.phase !== filters.phase) {
+    if (
+      filters.phase &&
+      filters.phase !== 'active' &&
+      rollout.phase !== filters.phase
+    ) {
       return false;
     }
     if (filters.owner && owner !== filters.owner) {

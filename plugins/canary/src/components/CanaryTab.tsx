@@ -28,7 +28,9 @@ import { RolloutOverview } from './RolloutOverview';
  * Everything about the component's canaries, following a running rollout
  * by polling: status, analysis, charts, events, controls and history.
  */
-export function CanaryTab(props: { pollIntervals?: Partial<CanaryPollIntervals> }) {
+export function CanaryTab(props: {
+  pollIntervals?: Partial<CanaryPollIntervals>;
+}) {
   const { entity } = useEntity();
   const intervals = { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals };
   const entityName = {
@@ -84,7 +86,9 @@ export function CanaryTab(props: { pollIntervals?: Partial<CanaryPollIntervals> 
             {running
               ? `Live: refreshing every ${intervals.activeMs / 1000} s`
               : `Checking for new rollouts every ${intervals.idleMs / 1000} s`}
-            {status.updatedAt ? ` · updated ${formatTime(status.updatedAt)}` : ''}
+            {status.updatedAt
+              ? ` · updated ${formatTime(status.updatedAt)}`
+              : ''}
           </Typography>
         </Box>
         {status.error && (
@@ -135,13 +139,13 @@ export function CanaryTab(props: { pollIntervals?: Partial<CanaryPollIntervals> 
           </Grid>
           <Grid item xs={12} lg={5}>
             <InfoCard title="Events">
-              {insight.value ? (
+              {insight.value && (
                 <EventTimeline events={insight.value.details.events} />
-              ) : insight.error ? (
-                <ResponseErrorPanel error={insight.error} />
-              ) : (
-                <Progress />
               )}
+              {!insight.value && insight.error && (
+                <ResponseErrorPanel error={insight.error} />
+              )}
+              {!insight.value && !insight.error && <Progress />}
             </InfoCard>
           </Grid>
           <Grid item xs={12}>

@@ -12,8 +12,11 @@ export function ConfigProblems(props: {
   blocking: boolean;
 }) {
   return (
-    <InfoCard title="Canary configuration" >
-      <Alert severity={props.blocking ? 'error' : 'warning'} data-testid="canary-problems">
+    <InfoCard title="Canary configuration">
+      <Alert
+        severity={props.blocking ? 'error' : 'warning'}
+        data-testid="canary-problems"
+      >
         <Typography variant="body2" gutterBottom>
           {props.blocking
             ? 'Coalmine cannot run rollouts for this component until these are fixed:'
@@ -21,7 +24,11 @@ export function ConfigProblems(props: {
         </Typography>
         <ul style={{ margin: 0, paddingLeft: 20 }}>
           {props.problems.map(problem => (
-            <li key={`${problem.key}:${problem.message}`} data-testid="canary-problem" data-key={problem.key}>
+            <li
+              key={`${problem.key}:${problem.message}`}
+              data-testid="canary-problem"
+              data-key={problem.key}
+            >
               <code>{problem.key}</code>: {problem.message}
             </li>
           ))}

@@ -66,7 +66,9 @@ export function ConfirmActionDialog(props: {
     >
       <DialogTitle id={titleId}>{props.title}</DialogTitle>
       <DialogContent>
-        <DialogContentText component="div">{props.description}</DialogContentText>
+        <DialogContentText component="div">
+          {props.description}
+        </DialogContentText>
         {props.children}
         {props.askReason && (
           <TextField

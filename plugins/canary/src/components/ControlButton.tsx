@@ -38,7 +38,11 @@ export function ControlButton(props: {
         label={CONTROL_LABELS[control]}
         permission={permission}
         color={dangerous ? 'secondary' : 'primary'}
-        variant={control === 'promote' || control === 'approve' ? 'contained' : 'outlined'}
+        variant={
+          control === 'promote' || control === 'approve'
+            ? 'contained'
+            : 'outlined'
+        }
         onClick={() => setOpen(true)}
       />
       <ConfirmActionDialog

@@ -6,14 +6,20 @@ import { formatTime } from '../lib/format';
 export function DecisionSummary(props: { result: AnalysisResult }) {
   const { result } = props;
   return (
-    <Typography variant="body2" data-testid="canary-decision" data-action={result.action} gutterBottom>
+    <Typography
+      variant="body2"
+      data-testid="canary-decision"
+      data-action={result.action}
+      gutterBottom
+    >
       Latest decision at {formatTime(result.time)} (step {result.stepIndex + 1},{' '}
       {result.weight} %): <strong>{result.action}</strong>
       {result.reason ? ` — ${result.reason}` : ''}
       {result.failedChecks > 0
-        ? ` · ${result.failedChecks} failed check${result.failedChecks === 1 ? '' : 's'} so far`
+        ? ` · ${result.failedChecks} failed check${
+            result.failedChecks === 1 ? '' : 's'
+          } so far`
         : ''}
     </Typography>
   );
 }
-

@@ -1,13 +1,13 @@
 import { screen } from '@testing-library/react';
 import { EntityCanaryCard } from './EntityCanaryCard';
-import { fakeCanaryApi } from '../testing/fakeCanaryApi';
+import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import {
   analysisResult,
   bareEntity,
   rollout,
   status,
-} from '../testing/fixtures';
-import { renderWithEntity } from '../testing/renderWithEntity';
+} from '../__testUtils__/fixtures';
+import { renderWithEntity } from '../__testUtils__/renderWithEntity';
 
 describe('EntityCanaryCard', () => {
   it('shows phase, weight and the last verdict with a link to the tab', async () => {
@@ -16,9 +16,12 @@ describe('EntityCanaryCard', () => {
         status({ active: rollout({ lastAnalysis: analysisResult() }) }),
       ),
     });
-    await renderWithEntity(<EntityCanaryCard pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryCard pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     expect(await screen.findByTestId('canary-card-phase')).toHaveAttribute(
       'data-phase',
       'Progressing',
@@ -27,10 +30,9 @@ describe('EntityCanaryCard', () => {
     expect(screen.getByTestId('canary-card-verdict')).toHaveTextContent(
       'Last verdict: rollback: error-rate failing',
     );
-    expect(screen.getByRole('link', { name: 'Open the Canary tab' })).toHaveAttribute(
-      'href',
-      '/catalog/default/component/checkout/canary',
-    );
+    expect(
+      screen.getByRole('link', { name: 'Open the Canary tab' }),
+    ).toHaveAttribute('href', '/catalog/default/component/checkout/canary');
   });
 
   it('counts passing gates when nothing fails', async () => {
@@ -47,9 +49,12 @@ describe('EntityCanaryCard', () => {
         }),
       ),
     });
-    await renderWithEntity(<EntityCanaryCard pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryCard pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     expect(await screen.findByTestId('canary-card-verdict')).toHaveTextContent(
       'advance: 1 of 2 gates pass',
     );
@@ -57,7 +62,10 @@ describe('EntityCanaryCard', () => {
 
   it('says how to opt in on a component without the annotation', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryCard />, { canaryApi, entity: bareEntity });
+    await renderWithEntity(<EntityCanaryCard />, {
+      canaryApi,
+      entity: bareEntity,
+    });
     expect(screen.getByText('coalmine.io/policy')).toBeInTheDocument();
     expect(canaryApi.getEntityStatus).not.toHaveBeenCalled();
   });
@@ -68,9 +76,14 @@ describe('EntityCanaryCard', () => {
         throw new Error('connect ECONNREFUSED');
       }),
     });
-    await renderWithEntity(<EntityCanaryCard pollIntervals={{ idleMs: 60_000 }} />, {
-      canaryApi,
-    });
-    expect((await screen.findAllByText(/ECONNREFUSED/)).length).toBeGreaterThan(0);
+    await renderWithEntity(
+      <EntityCanaryCard pollIntervals={{ idleMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
+    expect((await screen.findAllByText(/ECONNREFUSED/)).length).toBeGreaterThan(
+      0,
+    );
   });
 });

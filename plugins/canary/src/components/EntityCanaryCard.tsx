@@ -26,15 +26,20 @@ export interface EntityCanaryCardProps {
 export function EntityCanaryCard(props: EntityCanaryCardProps) {
   const { entity } = useEntity();
   const entityLink = useEntityRefLink();
-  const tabLink = `${entityLink(entity).replace(/\/$/, '')}/${props.tabPath ?? 'canary'}`;
+  const tabLink = `${entityLink(entity).replace(/\/$/, '')}/${
+    props.tabPath ?? 'canary'
+  }`;
   return (
     <InfoCard title="Canary">
       {isCanaryAvailable(entity) ? (
-        <CanaryCardSummary tabLink={tabLink} pollIntervals={props.pollIntervals} />
+        <CanaryCardSummary
+          tabLink={tabLink}
+          pollIntervals={props.pollIntervals}
+        />
       ) : (
         <Typography variant="body2">
-          Add the annotation <code>{CANARY_POLICY_ANNOTATION}</code> to use canary
-          releases for this component.
+          Add the annotation <code>{CANARY_POLICY_ANNOTATION}</code> to use
+          canary releases for this component.
         </Typography>
       )}
     </InfoCard>

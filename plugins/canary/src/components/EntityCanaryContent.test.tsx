@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { EntityCanaryContent } from './EntityCanaryContent';
-import { fakeCanaryApi } from '../testing/fakeCanaryApi';
+import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import {
   bareEntity,
   details,
@@ -10,8 +10,8 @@ import {
   rollout,
   status,
   target,
-} from '../testing/fixtures';
-import { renderWithEntity } from '../testing/renderWithEntity';
+} from '../__testUtils__/fixtures';
+import { renderWithEntity } from '../__testUtils__/renderWithEntity';
 
 const fast = { activeMs: 50, idleMs: 50 };
 
@@ -23,7 +23,9 @@ describe('EntityCanaryContent', () => {
       entity: bareEntity,
     });
     expect(screen.getByText(/Missing Annotation/i)).toBeInTheDocument();
-    expect(screen.getAllByText(/coalmine\.io\/policy/).length).toBeGreaterThan(0);
+    expect(screen.getAllByText(/coalmine\.io\/policy/).length).toBeGreaterThan(
+      0,
+    );
     expect(canaryApi.getEntityStatus).not.toHaveBeenCalled();
   });
 
@@ -37,7 +39,8 @@ describe('EntityCanaryContent', () => {
           problems: [
             {
               key: 'coalmine.io/policy',
-              message: 'policy "fast" is not in canary.policies (known: standard, careful)',
+              message:
+                'policy "fast" is not in canary.policies (known: standard, careful)',
             },
           ],
         }),
@@ -46,10 +49,14 @@ describe('EntityCanaryContent', () => {
     await renderWithEntity(<EntityCanaryContent />, { canaryApi });
     const problems = await screen.findByTestId('canary-problems');
     expect(problems).toHaveTextContent('cannot run rollouts');
-    const problem = within(problems).getByText(/is not in canary.policies/).closest('li');
+    const problem = within(problems)
+      .getByText(/is not in canary.policies/)
+      .closest('li');
     expect(problem).toHaveAttribute('data-key', 'coalmine.io/policy');
     expect(problem).toHaveTextContent('coalmine.io/policy');
-    expect(screen.queryByRole('button', { name: 'Start' })).not.toBeInTheDocument();
+    expect(
+      screen.queryByRole('button', { name: 'Start' }),
+    ).not.toBeInTheDocument();
   });
 
   it('shows the backend unreachable with a retry that recovers', async () => {
@@ -71,8 +78,12 @@ describe('EntityCanaryContent', () => {
 
   it('offers Start when there has been no rollout yet and starts one', async () => {
     const canaryApi = fakeCanaryApi({
-      getEntityStatus: jest.fn(async () => status({ active: null, history: [] })),
-      startRollout: jest.fn(async () => rollout({ phase: 'Pending', weight: 0, stepIndex: -1 })),
+      getEntityStatus: jest.fn(async () =>
+        status({ active: null, history: [] }),
+      ),
+      startRollout: jest.fn(async () =>
+        rollout({ phase: 'Pending', weight: 0, stepIndex: -1 }),
+      ),
     });
     await renderWithEntity(
       <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
@@ -81,12 +92,16 @@ describe('EntityCanaryContent', () => {
     const empty = await screen.findByTestId('canary-empty');
     expect(empty).toHaveTextContent('5 % → 25 % → 50 % → 100 %');
     await userEvent.click(within(empty).getByRole('button', { name: 'Start' }));
-    const dialog = await screen.findByRole('dialog', { name: 'Start a canary rollout?' });
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Start a canary rollout?',
+    });
     await userEvent.type(
       within(dialog).getByLabelText('New canary image (optional)'),
       'shop/checkout:1.5.0',
     );
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
     await waitFor(() =>
       expect(canaryApi.startRollout).toHaveBeenCalledWith({
         entityRef: target.entityRef,
@@ -97,38 +112,65 @@ describe('EntityCanaryContent', () => {
     expect(await screen.findByTestId('canary-action-result')).toHaveTextContent(
       'Rollout started on sandbox',
     );
-    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    await waitFor(() =>
+      expect(screen.queryByRole('dialog')).not.toBeInTheDocument(),
+    );
   });
 
   it('shows the active rollout: phase, steps, split, versions and where it runs', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     const phase = await screen.findByTestId('canary-phase');
     expect(phase).toHaveAttribute('data-phase', 'Progressing');
     expect(phase).toHaveTextContent('Progressing');
     expect(screen.getByTestId('canary-weight')).toHaveTextContent('25 %');
-    expect(screen.getByTestId('canary-weight')).toHaveAttribute('data-weight', '25');
-    expect(screen.getByTestId('canary-actual-weight')).toHaveTextContent('24.6 %');
+    expect(screen.getByTestId('canary-weight')).toHaveAttribute(
+      'data-weight',
+      '25',
+    );
+    expect(screen.getByTestId('canary-actual-weight')).toHaveTextContent(
+      '24.6 %',
+    );
     const steps = screen.getByTestId('canary-steps');
     expect(steps).toHaveTextContent('5 %');
     expect(steps).toHaveTextContent('approval');
-    expect(screen.getByTestId('canary-step-1')).toHaveAttribute('aria-current', 'step');
-    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent('v1.3.0');
-    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent('shop/checkout:1.3.0');
-    expect(screen.getByTestId('canary-canary-version')).toHaveTextContent('v1.4.0');
-    expect(screen.getByTestId('canary-location')).toHaveTextContent('sandbox / shop');
+    expect(screen.getByTestId('canary-step-1')).toHaveAttribute(
+      'aria-current',
+      'step',
+    );
+    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent(
+      'v1.3.0',
+    );
+    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent(
+      'shop/checkout:1.3.0',
+    );
+    expect(screen.getByTestId('canary-canary-version')).toHaveTextContent(
+      'v1.4.0',
+    );
+    expect(screen.getByTestId('canary-location')).toHaveTextContent(
+      'sandbox / shop',
+    );
     expect(screen.getByTestId('canary-next-step')).toHaveTextContent(/^in /);
     expect(screen.getByTestId('canary-elapsed')).not.toHaveTextContent('–');
-    expect(screen.getByTestId('canary-live')).toHaveAttribute('data-live', 'fast');
+    expect(screen.getByTestId('canary-live')).toHaveAttribute(
+      'data-live',
+      'fast',
+    );
   });
 
   it('explains every gate and draws a chart per gated metric', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     const errorGate = await screen.findByTestId('gate-error-rate');
     expect(errorGate).toHaveAttribute('data-verdict', 'fail');
     expect(screen.getByTestId('gate-error-rate-evidence')).toHaveTextContent(
@@ -136,12 +178,22 @@ describe('EntityCanaryContent', () => {
     );
     expect(errorGate).toHaveTextContent('4.1 %');
     expect(errorGate).toHaveTextContent('≤ 1 %');
-    expect(screen.getByTestId('gate-latency-p99')).toHaveAttribute('data-verdict', 'pass');
-    expect(screen.getByTestId('gate-latency-p99-evidence')).toHaveTextContent(': ok');
-    expect(screen.getByTestId('canary-decision')).toHaveAttribute('data-action', 'rollback');
+    expect(screen.getByTestId('gate-latency-p99')).toHaveAttribute(
+      'data-verdict',
+      'pass',
+    );
+    expect(screen.getByTestId('gate-latency-p99-evidence')).toHaveTextContent(
+      ': ok',
+    );
+    expect(screen.getByTestId('canary-decision')).toHaveAttribute(
+      'data-action',
+      'rollback',
+    );
 
     const chart = await screen.findByTestId('chart-error-rate');
-    expect(chart).toHaveTextContent('error-rate: canary 4.1 % vs stable 0.3 %, bound ≤ 1 %');
+    expect(chart).toHaveTextContent(
+      'error-rate: canary 4.1 % vs stable 0.3 %, bound ≤ 1 %',
+    );
     expect(chart.querySelector('.recharts-reference-line')).not.toBeNull();
     expect(chart.querySelector('.recharts-reference-area')).not.toBeNull();
     expect(chart.querySelectorAll('.recharts-line')).toHaveLength(2);
@@ -149,10 +201,15 @@ describe('EntityCanaryContent', () => {
 
   it('shows the events newest first with who did what', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
-    await waitFor(() => expect(screen.getAllByTestId('canary-event')).toHaveLength(3));
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
+    await waitFor(() =>
+      expect(screen.getAllByTestId('canary-event')).toHaveLength(3),
+    );
     const items = screen.getAllByTestId('canary-event');
     expect(items[0]).toHaveTextContent('Webhook load-test answered 200');
     expect(items[2]).toHaveTextContent('Rollout started');
@@ -161,59 +218,107 @@ describe('EntityCanaryContent', () => {
 
   it('shows the controls the phase allows', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
-    const controls = await screen.findByRole('group', { name: 'Rollout controls' });
-    await waitFor(() =>
-      expect(within(controls).getByRole('button', { name: 'Abort' })).toBeEnabled(),
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
     );
-    expect(within(controls).getByRole('button', { name: 'Pause' })).toBeEnabled();
-    expect(within(controls).getByRole('button', { name: 'Promote' })).toBeEnabled();
-    expect(within(controls).queryByRole('button', { name: 'Resume' })).toBeNull();
-    expect(within(controls).queryByRole('button', { name: 'Retry' })).toBeNull();
-    expect(within(controls).queryByRole('button', { name: 'Start' })).toBeNull();
+    const controls = await screen.findByRole('group', {
+      name: 'Rollout controls',
+    });
+    await waitFor(() =>
+      expect(
+        within(controls).getByRole('button', { name: 'Abort' }),
+      ).toBeEnabled(),
+    );
+    expect(
+      within(controls).getByRole('button', { name: 'Pause' }),
+    ).toBeEnabled();
+    expect(
+      within(controls).getByRole('button', { name: 'Promote' }),
+    ).toBeEnabled();
+    expect(
+      within(controls).queryByRole('button', { name: 'Resume' }),
+    ).toBeNull();
+    expect(
+      within(controls).queryByRole('button', { name: 'Retry' }),
+    ).toBeNull();
+    expect(
+      within(controls).queryByRole('button', { name: 'Start' }),
+    ).toBeNull();
   });
 
   it('offers Approve at a manual gate and Resume when paused', async () => {
     const getEntityStatus = jest
       .fn()
-      .mockResolvedValueOnce(status({ active: rollout({ phase: 'AwaitingApproval', stepIndex: 2, weight: 50 }) }));
+      .mockResolvedValueOnce(
+        status({
+          active: rollout({
+            phase: 'AwaitingApproval',
+            stepIndex: 2,
+            weight: 50,
+          }),
+        }),
+      );
     const canaryApi = fakeCanaryApi({ getEntityStatus });
     const { unmount } = await renderWithEntity(
       <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
       { canaryApi },
     );
-    expect(await screen.findByRole('button', { name: 'Approve' })).toBeInTheDocument();
-    expect(screen.getByTestId('canary-next-step')).toHaveTextContent('waits for approval');
+    expect(
+      await screen.findByRole('button', { name: 'Approve' }),
+    ).toBeInTheDocument();
+    expect(screen.getByTestId('canary-next-step')).toHaveTextContent(
+      'waits for approval',
+    );
     expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
     unmount();
 
-    getEntityStatus.mockResolvedValue(status({ active: rollout({ phase: 'Paused' }) }));
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
-    expect(await screen.findByRole('button', { name: 'Resume' })).toBeInTheDocument();
+    getEntityStatus.mockResolvedValue(
+      status({ active: rollout({ phase: 'Paused' }) }),
+    );
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
+    expect(
+      await screen.findByRole('button', { name: 'Resume' }),
+    ).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
   });
 
   it('aborts after confirmation, with the reason, and shows the outcome', async () => {
     const canaryApi = fakeCanaryApi({
-      controlRollout: jest.fn(async () => rollout({ phase: 'Aborted', weight: 0 })),
+      controlRollout: jest.fn(async () =>
+        rollout({ phase: 'Aborted', weight: 0 }),
+      ),
     });
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     const abort = await screen.findByRole('button', { name: 'Abort' });
     await waitFor(() => expect(abort).toBeEnabled());
     await userEvent.click(abort);
-    const dialog = await screen.findByRole('dialog', { name: 'Abort this rollout?' });
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Abort this rollout?',
+    });
     expect(dialog).toHaveTextContent(
       'Send all traffic back to the stable version v1.3.0 now and scale the canary v1.4.0 down',
     );
     expect(canaryApi.controlRollout).not.toHaveBeenCalled();
-    await userEvent.type(within(dialog).getByLabelText('Reason (optional)'), 'error budget burnt');
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
+    await userEvent.type(
+      within(dialog).getByLabelText('Reason (optional)'),
+      'error budget burnt',
+    );
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
     await waitFor(() =>
       expect(canaryApi.controlRollout).toHaveBeenCalledWith('r-2', 'abort', {
         reason: 'error budget burnt',
@@ -223,7 +328,9 @@ describe('EntityCanaryContent', () => {
       'Abort requested: the rollout is now aborted at 0 %.',
     );
     // The status is read again at once rather than at the next poll.
-    await waitFor(() => expect(canaryApi.getEntityStatus).toHaveBeenCalledTimes(2));
+    await waitFor(() =>
+      expect(canaryApi.getEntityStatus).toHaveBeenCalledTimes(2),
+    );
   });
 
   it('keeps the dialog open with the reason when the call fails', async () => {
@@ -237,46 +344,67 @@ describe('EntityCanaryContent', () => {
         );
       }),
     });
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     const promote = await screen.findByRole('button', { name: 'Promote' });
     await waitFor(() => expect(promote).toBeEnabled());
     await userEvent.click(promote);
-    const dialog = await screen.findByRole('dialog', { name: 'Promote the canary now?' });
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Promote the canary now?',
+    });
     expect(dialog).toHaveTextContent('v1.4.0 becomes the stable version');
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
     const error = await within(dialog).findByTestId('canary-action-error');
-    expect(error).toHaveTextContent('Rollout r-2 is already promoting (409 Conflict)');
+    expect(error).toHaveTextContent(
+      'Rollout r-2 is already promoting (409 Conflict)',
+    );
     expect(screen.queryByTestId('canary-action-result')).toBeNull();
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Cancel' }),
+    );
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
   });
 
   it('disables a control the user may not use and says why', async () => {
     const canaryApi = fakeCanaryApi();
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-      deny: ['canary.rollout.abort'],
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+        deny: ['canary.rollout.abort'],
+      },
+    );
     const reason = await screen.findByText(
       'You need canary.rollout.abort on this component — ask its owner (group:default/payments)',
     );
     const abort = screen.getByRole('button', { name: 'Abort' });
     expect(abort).toBeDisabled();
     expect(abort).toHaveAccessibleDescription(reason.textContent!);
-    await waitFor(() => expect(screen.getByRole('button', { name: 'Pause' })).toBeEnabled());
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'Pause' })).toBeEnabled(),
+    );
     expect(canaryApi.controlRollout).not.toHaveBeenCalled();
   });
 
   it('disables Start without canary.rollout.create', async () => {
     const canaryApi = fakeCanaryApi({
-      getEntityStatus: jest.fn(async () => status({ active: null, history: [] })),
+      getEntityStatus: jest.fn(async () =>
+        status({ active: null, history: [] }),
+      ),
     });
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />, {
-      canaryApi,
-      deny: ['canary.rollout.create'],
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
+      {
+        canaryApi,
+        deny: ['canary.rollout.create'],
+      },
+    );
     await screen.findByText(/You need canary.rollout.create on this component/);
     expect(screen.getByRole('button', { name: 'Start' })).toBeDisabled();
   });
@@ -290,12 +418,18 @@ describe('EntityCanaryContent', () => {
       <EntityCanaryContent pollIntervals={{ activeMs: 30, idleMs: 60_000 }} />,
       { canaryApi },
     );
-    expect(await screen.findByTestId('canary-weight')).toHaveTextContent('25 %');
+    expect(await screen.findByTestId('canary-weight')).toHaveTextContent(
+      '25 %',
+    );
 
     current = status({ active: rollout({ stepIndex: 2, weight: 50 }) });
-    await waitFor(() => expect(screen.getByTestId('canary-weight')).toHaveTextContent('50 %'), {
-      timeout: 10_000,
-    });
+    await waitFor(
+      () =>
+        expect(screen.getByTestId('canary-weight')).toHaveTextContent('50 %'),
+      {
+        timeout: 10_000,
+      },
+    );
 
     current = status({
       active: null,
@@ -311,10 +445,17 @@ describe('EntityCanaryContent', () => {
       ],
     });
     await waitFor(
-      () => expect(screen.getByTestId('canary-phase')).toHaveAttribute('data-phase', 'Succeeded'),
+      () =>
+        expect(screen.getByTestId('canary-phase')).toHaveAttribute(
+          'data-phase',
+          'Succeeded',
+        ),
       { timeout: 10_000 },
     );
-    expect(screen.getByTestId('canary-live')).toHaveAttribute('data-live', 'slow');
+    expect(screen.getByTestId('canary-live')).toHaveAttribute(
+      'data-live',
+      'slow',
+    );
     expect(screen.getByRole('button', { name: 'Start' })).toBeInTheDocument();
     // Once finished the tab polls at the idle interval (a minute here):
     // no more calls arrive during ten active intervals.
@@ -326,12 +467,19 @@ describe('EntityCanaryContent', () => {
 
   it('stops polling when the tab is closed', async () => {
     const canaryApi = fakeCanaryApi();
-    const { unmount } = await renderWithEntity(<EntityCanaryContent pollIntervals={fast} />, {
-      canaryApi,
-    });
-    await waitFor(() => expect(canaryApi.getEntityStatus.mock.calls.length).toBeGreaterThan(2), {
-      timeout: 10_000,
-    });
+    const { unmount } = await renderWithEntity(
+      <EntityCanaryContent pollIntervals={fast} />,
+      {
+        canaryApi,
+      },
+    );
+    await waitFor(
+      () =>
+        expect(canaryApi.getEntityStatus.mock.calls.length).toBeGreaterThan(2),
+      {
+        timeout: 10_000,
+      },
+    );
     unmount();
     const callsAtUnmount = canaryApi.getEntityStatus.mock.calls.length;
     await new Promise(resolve => setTimeout(resolve, 300));
@@ -349,20 +497,36 @@ describe('EntityCanaryContent', () => {
       getEntityStatus: jest.fn(async () =>
         status({ active: null, history: [rolledBack, finishedRollout()] }),
       ),
-      controlRollout: jest.fn(async () => rollout({ id: 'r-3', phase: 'Pending', weight: 0 })),
+      controlRollout: jest.fn(async () =>
+        rollout({ id: 'r-3', phase: 'Pending', weight: 0 }),
+      ),
     });
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />, {
-      canaryApi,
-    });
-    expect(await screen.findByTestId('canary-phase')).toHaveAttribute('data-phase', 'RolledBack');
-    expect(screen.getByTestId('canary-message')).toHaveTextContent('rolled back');
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
+    expect(await screen.findByTestId('canary-phase')).toHaveAttribute(
+      'data-phase',
+      'RolledBack',
+    );
+    expect(screen.getByTestId('canary-message')).toHaveTextContent(
+      'rolled back',
+    );
     const retry = screen.getByRole('button', { name: 'Retry' });
     await waitFor(() => expect(retry).toBeEnabled());
     expect(screen.getByRole('button', { name: 'Start' })).toBeInTheDocument();
     await userEvent.click(retry);
-    const dialog = await screen.findByRole('dialog', { name: 'Retry this rollout?' });
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
-    await waitFor(() => expect(canaryApi.controlRollout).toHaveBeenCalledWith('r-2', 'retry', {}));
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Retry this rollout?',
+    });
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
+    await waitFor(() =>
+      expect(canaryApi.controlRollout).toHaveBeenCalledWith('r-2', 'retry', {}),
+    );
     expect(await screen.findByTestId('canary-action-result')).toHaveTextContent(
       'New rollout started',
     );
@@ -390,20 +554,27 @@ describe('EntityCanaryContent', () => {
           : details(),
       ),
     });
-    await renderWithEntity(<EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />, {
-      canaryApi,
-    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
     const row = await screen.findByTestId('canary-history-row-r-1');
     expect(row).toHaveTextContent('v1.2.0 → v1.3.0');
     expect(row).toHaveTextContent('Succeeded');
     expect(row).toHaveTextContent('12 min 30 s');
     expect(canaryApi.getRollout).not.toHaveBeenCalledWith('r-1');
-    await userEvent.click(screen.getByRole('button', { name: 'Show analysis of rollout r-1' }));
+    await userEvent.click(
+      screen.getByRole('button', { name: 'Show analysis of rollout r-1' }),
+    );
     const panel = await screen.findByTestId('canary-history-details-r-1');
     expect(canaryApi.getRollout).toHaveBeenCalledWith('r-1');
-    expect(await within(panel).findByTestId('canary-history-decider')).toHaveTextContent(
-      'Promoted by user:default/bob',
-    );
-    expect(within(panel).getByTestId('history-gate-error-rate')).toBeInTheDocument();
+    expect(
+      await within(panel).findByTestId('canary-history-decider'),
+    ).toHaveTextContent('Promoted by user:default/bob');
+    expect(
+      within(panel).getByTestId('history-gate-error-rate'),
+    ).toBeInTheDocument();
   });
 });

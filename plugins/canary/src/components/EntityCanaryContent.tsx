@@ -1,4 +1,7 @@
-import { useEntity, MissingAnnotationEmptyState } from '@backstage/plugin-catalog-react';
+import {
+  useEntity,
+  MissingAnnotationEmptyState,
+} from '@backstage/plugin-catalog-react';
 import {
   CANARY_POLICY_ANNOTATION,
   isCanaryAvailable,
@@ -23,7 +26,9 @@ export interface EntityCanaryContentProps {
 export function EntityCanaryContent(props: EntityCanaryContentProps) {
   const { entity } = useEntity();
   if (!isCanaryAvailable(entity)) {
-    return <MissingAnnotationEmptyState annotation={CANARY_POLICY_ANNOTATION} />;
+    return (
+      <MissingAnnotationEmptyState annotation={CANARY_POLICY_ANNOTATION} />
+    );
   }
   return <CanaryTab pollIntervals={props.pollIntervals} />;
 }

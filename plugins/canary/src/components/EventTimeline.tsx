@@ -32,7 +32,10 @@ function dotColor(event: RolloutEvent): DotColor {
  * What happened to a rollout, newest first: steps, checks, webhooks, and
  * who pressed what.
  */
-export function EventTimeline(props: { events: RolloutEvent[]; limit?: number }) {
+export function EventTimeline(props: {
+  events: RolloutEvent[];
+  limit?: number;
+}) {
   const events = [...props.events]
     .sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.id - a.id)
     .slice(0, props.limit ?? 200);

@@ -82,9 +82,15 @@ export function GateTable(props: {
               <TableCell component="th" scope="row">
                 <strong>{check.metric}</strong>
                 <CheckDetails check={check} />
-                <Typography variant="caption" display="block" color="textSecondary">
+                <Typography
+                  variant="caption"
+                  display="block"
+                  color="textSecondary"
+                >
                   {judgeWords(check.judge)}
-                  {gate.current ? '' : ` · as of ${formatTime(gate.result.time)}`}
+                  {gate.current
+                    ? ''
+                    : ` · as of ${formatTime(gate.result.time)}`}
                 </Typography>
               </TableCell>
               <TableCell>

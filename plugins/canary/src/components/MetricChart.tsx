@@ -114,17 +114,31 @@ export function MetricChart(props: { series: MetricSeries }) {
             />
             <Legend />
             {bound?.max !== undefined && (
-              <ReferenceArea y1={bound.max} y2={yMax} fill={failColour} fillOpacity={0.08} />
+              <ReferenceArea
+                y1={bound.max}
+                y2={yMax}
+                fill={failColour}
+                fillOpacity={0.08}
+              />
             )}
             {bound?.min !== undefined && (
-              <ReferenceArea y1={yMin} y2={bound.min} fill={failColour} fillOpacity={0.08} />
+              <ReferenceArea
+                y1={yMin}
+                y2={bound.min}
+                fill={failColour}
+                fillOpacity={0.08}
+              />
             )}
             {bound?.max !== undefined && (
               <ReferenceLine
                 y={bound.max}
                 stroke={failColour}
                 strokeDasharray="6 3"
-                label={{ value: bound.text, position: 'insideTopRight', fontSize: 11 }}
+                label={{
+                  value: bound.text,
+                  position: 'insideTopRight',
+                  fontSize: 11,
+                }}
               />
             )}
             {bound?.min !== undefined && (
@@ -132,7 +146,11 @@ export function MetricChart(props: { series: MetricSeries }) {
                 y={bound.min}
                 stroke={failColour}
                 strokeDasharray="6 3"
-                label={{ value: bound.text, position: 'insideBottomRight', fontSize: 11 }}
+                label={{
+                  value: bound.text,
+                  position: 'insideBottomRight',
+                  fontSize: 11,
+                }}
               />
             )}
             <Line

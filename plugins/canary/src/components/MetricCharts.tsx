@@ -5,9 +5,15 @@ import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
 import { MetricChart } from './MetricChart';
 
 /** A chart for every gated metric, two to a row on wide screens. */
-export function MetricCharts(props: { series: MetricSeries[]; error?: string }) {
+export function MetricCharts(props: {
+  series: MetricSeries[];
+  error?: string;
+}) {
   return (
-    <InfoCard title="Metrics" subheader="Canary and stable over time, with each gate's bound">
+    <InfoCard
+      title="Metrics"
+      subheader="Canary and stable over time, with each gate's bound"
+    >
       {props.error && (
         <Alert severity="warning" data-testid="canary-series-error">
           Could not load the metric series: {props.error}

@@ -17,7 +17,13 @@ export function NoRolloutYet(props: {
       <EmptyState
         missing="data"
         title="No rollout yet"
-        description={`${target.workload} in ${target.namespace} on ${target.clusters.join(', ')} is ready for canaries with the policy "${target.policy}" (${schedule}). Start one here, or let your pipeline start it through the API.`}
+        description={`${target.workload} in ${
+          target.namespace
+        } on ${target.clusters.join(
+          ', ',
+        )} is ready for canaries with the policy "${
+          target.policy
+        }" (${schedule}). Start one here, or let your pipeline start it through the API.`}
         action={<StartRolloutButton target={target} onDone={props.onStarted} />}
       />
     </div>

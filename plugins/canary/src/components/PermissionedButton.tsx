@@ -32,7 +32,13 @@ export function PermissionedButton(props: {
     </Button>
   );
   return (
-    <Box display="inline-flex" flexDirection="column" mr={1} mb={1} maxWidth={320}>
+    <Box
+      display="inline-flex"
+      flexDirection="column"
+      mr={1}
+      mb={1}
+      maxWidth={320}
+    >
       {permission.reason ? (
         <Tooltip title={permission.reason}>
           {/* A disabled button gets no pointer events; the span carries the tooltip. */}

@@ -31,11 +31,31 @@ function Fact(props: { label: string; testId?: string; children: ReactNode }) {
       <Typography component="div" className={classes.label}>
         {props.label}
       </Typography>
-      <Typography component="div" variant="body2" className={classes.value} data-testid={props.testId}>
+      <Typography
+        component="div"
+        variant="body2"
+        className={classes.value}
+        data-testid={props.testId}
+      >
         {props.children}
       </Typography>
     </Grid>
   );
+}
+
+/** When the schedule moves on, or what it waits for. */
+function nextStepText(rollout: Rollout, now: number): string {
+  if (rollout.phase === 'AwaitingApproval') {
+    return 'waits for approval';
+  }
+  if (rollout.phase === 'Paused') {
+    return 'paused';
+  }
+  if (rollout.nextStepAt) {
+    const at = new Date(rollout.nextStepAt).toLocaleTimeString();
+    return `${formatDueIn(rollout.nextStepAt, now)} (${at})`;
+  }
+  return 'after the next passing analysis';
 }
 
 /**
@@ -71,15 +91,7 @@ export function RolloutFacts(props: { rollout: Rollout }) {
       </Fact>
       {running && (
         <Fact label="Next step" testId="canary-next-step">
-          {rollout.phase === 'AwaitingApproval'
-            ? 'waits for approval'
-            : rollout.phase === 'Paused'
-            ? 'paused'
-            : rollout.nextStepAt
-            ? `${formatDueIn(rollout.nextStepAt, now)} (${new Date(
-                rollout.nextStepAt,
-              ).toLocaleTimeString()})`
-            : 'after the next passing analysis'}
+          {nextStepText(rollout, now)}
         </Fact>
       )}
       {!running && rollout.finishedAt && (

@@ -33,7 +33,12 @@ export function RolloutFilters(props: {
 }) {
   const { value, onChange } = props;
   return (
-    <Box display="flex" flexWrap="wrap" role="search" aria-label="Filter rollouts">
+    <Box
+      display="flex"
+      flexWrap="wrap"
+      role="search"
+      aria-label="Filter rollouts"
+    >
       <FilterSelect
         label="Phase"
         value={value.phase}
@@ -54,7 +59,10 @@ export function RolloutFilters(props: {
       <FilterSelect
         label="Cluster"
         value={value.cluster}
-        options={props.clusters.map(cluster => ({ value: cluster, label: cluster }))}
+        options={props.clusters.map(cluster => ({
+          value: cluster,
+          label: cluster,
+        }))}
         onChange={cluster => onChange({ ...value, cluster })}
       />
     </Box>

@@ -20,13 +20,21 @@ export function RolloutHistory(props: {
   intervals: CanaryPollIntervals;
 }) {
   return (
-    <InfoCard title="History" subheader="Recent rollouts, newest first" noPadding>
+    <InfoCard
+      title="History"
+      subheader="Recent rollouts, newest first"
+      noPadding
+    >
       {props.history.length === 0 ? (
         <Typography variant="body2" style={{ padding: 16 }}>
           No rollouts yet.
         </Typography>
       ) : (
-        <Table size="small" aria-label="Rollout history" data-testid="canary-history">
+        <Table
+          size="small"
+          aria-label="Rollout history"
+          data-testid="canary-history"
+        >
           <TableHead>
             <TableRow>
               <TableCell />
@@ -40,7 +48,11 @@ export function RolloutHistory(props: {
           </TableHead>
           <TableBody>
             {props.history.map(rollout => (
-              <RolloutHistoryRow key={rollout.id} rollout={rollout} intervals={props.intervals} />
+              <RolloutHistoryRow
+                key={rollout.id}
+                rollout={rollout}
+                intervals={props.intervals}
+              />
             ))}
           </TableBody>
         </Table>

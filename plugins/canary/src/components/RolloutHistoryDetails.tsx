@@ -29,7 +29,11 @@ export function RolloutHistoryDetails(props: {
   return (
     <Box p={2} data-testid={`canary-history-details-${rollout.id}`}>
       {decider && (
-        <Typography variant="subtitle2" gutterBottom data-testid="canary-history-decider">
+        <Typography
+          variant="subtitle2"
+          gutterBottom
+          data-testid="canary-history-decider"
+        >
           {decider}
         </Typography>
       )}

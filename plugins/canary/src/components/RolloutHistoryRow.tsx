@@ -1,10 +1,5 @@
 import { Fragment, useState } from 'react';
-import {
-  Collapse,
-  IconButton,
-  TableCell,
-  TableRow,
-} from '@material-ui/core';
+import { Collapse, IconButton, TableCell, TableRow } from '@material-ui/core';
 import KeyboardArrowDownIcon from '@material-ui/icons/KeyboardArrowDown';
 import KeyboardArrowUpIcon from '@material-ui/icons/KeyboardArrowUp';
 import type { Rollout } from '@coalmine/backstage-plugin-canary-common';
@@ -19,17 +14,25 @@ import { RolloutHistoryDetails } from './RolloutHistoryDetails';
 import { RolloutPhaseStatus } from './RolloutPhaseStatus';
 
 /** One past rollout; expanding it fetches its analysis and events. */
-export function RolloutHistoryRow(props: { rollout: Rollout; intervals: CanaryPollIntervals }) {
+export function RolloutHistoryRow(props: {
+  rollout: Rollout;
+  intervals: CanaryPollIntervals;
+}) {
   const { rollout } = props;
   const [open, setOpen] = useState(false);
   const detailsId = `canary-history-panel-${rollout.id}`;
   return (
     <Fragment>
-      <TableRow data-testid={`canary-history-row-${rollout.id}`} data-phase={rollout.phase}>
+      <TableRow
+        data-testid={`canary-history-row-${rollout.id}`}
+        data-phase={rollout.phase}
+      >
         <TableCell padding="checkbox">
           <IconButton
             size="small"
-            aria-label={`${open ? 'Hide' : 'Show'} analysis of rollout ${rollout.id}`}
+            aria-label={`${open ? 'Hide' : 'Show'} analysis of rollout ${
+              rollout.id
+            }`}
             aria-expanded={open}
             aria-controls={detailsId}
             onClick={() => setOpen(!open)}
@@ -39,14 +42,17 @@ export function RolloutHistoryRow(props: { rollout: Rollout; intervals: CanaryPo
         </TableCell>
         <TableCell>{formatDateTime(rollout.createdAt)}</TableCell>
         <TableCell>
-          {workloadVersion(rollout.stable)} → <strong>{workloadVersion(rollout.canary)}</strong>
+          {workloadVersion(rollout.stable)} →{' '}
+          <strong>{workloadVersion(rollout.canary)}</strong>
         </TableCell>
         <TableCell>
           <RolloutPhaseStatus phase={rollout.phase} />
         </TableCell>
         <TableCell>
           {rollout.finishedAt
-            ? formatDuration(elapsedMs(rollout.createdAt, rollout.finishedAt, Date.now()))
+            ? formatDuration(
+                elapsedMs(rollout.createdAt, rollout.finishedAt, Date.now()),
+              )
             : 'running'}
         </TableCell>
         <TableCell>{rollout.startedBy}</TableCell>
@@ -56,7 +62,10 @@ export function RolloutHistoryRow(props: { rollout: Rollout; intervals: CanaryPo
         <TableCell style={{ paddingBottom: 0, paddingTop: 0 }} colSpan={7}>
           <Collapse in={open} timeout="auto" unmountOnExit>
             <div id={detailsId}>
-              <RolloutHistoryDetails rollout={rollout} intervals={props.intervals} />
+              <RolloutHistoryDetails
+                rollout={rollout}
+                intervals={props.intervals}
+              />
             </div>
           </Collapse>
         </TableCell>
@@ -64,4 +73,3 @@ export function RolloutHistoryRow(props: { rollout: Rollout; intervals: CanaryPo
     </Fragment>
   );
 }
-

@@ -33,12 +33,22 @@ const columns: TableColumn<RolloutRow>[] = [
     title: 'Component',
     field: 'rollout.entityRef',
     highlight: true,
-    render: row => <EntityRefLink entityRef={row.rollout.entityRef} defaultKind="component" />,
+    render: row => (
+      <EntityRefLink
+        entityRef={row.rollout.entityRef}
+        defaultKind="component"
+      />
+    ),
   },
   {
     title: 'Owner',
     field: 'owner',
-    render: row => (row.owner ? <EntityRefLink entityRef={row.owner} defaultKind="group" /> : '–'),
+    render: row =>
+      row.owner ? (
+        <EntityRefLink entityRef={row.owner} defaultKind="group" />
+      ) : (
+        '–'
+      ),
   },
   {
     title: 'Phase',
@@ -54,7 +64,9 @@ const columns: TableColumn<RolloutRow>[] = [
   {
     title: 'Stable → canary',
     render: row =>
-      `${workloadVersion(row.rollout.stable)} → ${workloadVersion(row.rollout.canary)}`,
+      `${workloadVersion(row.rollout.stable)} → ${workloadVersion(
+        row.rollout.canary,
+      )}`,
   },
   {
     title: 'Cluster / namespace',
@@ -75,7 +87,13 @@ const columns: TableColumn<RolloutRow>[] = [
     title: 'Duration',
     render: row =>
       row.rollout.finishedAt
-        ? formatDuration(elapsedMs(row.rollout.createdAt, row.rollout.finishedAt, Date.now()))
+        ? formatDuration(
+            elapsedMs(
+              row.rollout.createdAt,
+              row.rollout.finishedAt,
+              Date.now(),
+            ),
+          )
         : 'running',
   },
 ];

@@ -57,11 +57,11 @@ export function StartRolloutButton(props: {
         description={
           <>
             Coalmine will shift traffic of <strong>{target.workload}</strong> in{' '}
-            {target.namespace} to the canary step by step ({schedule}) with
-            the policy "{target.policy}", judge the canary against the stable
-            version between steps, and roll it back by itself when a gate
-            fails. Leave the image empty to roll out the canary workload as it
-            is deployed now.
+            {target.namespace} to the canary step by step ({schedule}) with the
+            policy "{target.policy}", judge the canary against the stable
+            version between steps, and roll it back by itself when a gate fails.
+            Leave the image empty to roll out the canary workload as it is
+            deployed now.
           </>
         }
         confirmDisabled={Boolean(problem)}
@@ -80,7 +80,9 @@ export function StartRolloutButton(props: {
           const result = await canaryApi.startRollout(request);
           setOpen(false);
           onDone(
-            `Rollout started on ${result.cluster}: ${result.steps[0]?.weight ?? 0} % of the traffic goes to the canary first.`,
+            `Rollout started on ${result.cluster}: ${
+              result.steps[0]?.weight ?? 0
+            } % of the traffic goes to the canary first.`,
             result,
           );
         }}

@@ -20,7 +20,9 @@ export function StepProgress(props: { rollout: Rollout }) {
       {rollout.steps.map((step, index) => {
         const notes = [
           step.approval ? 'approval' : undefined,
-          step.pauseSeconds ? `hold ${formatDuration(step.pauseSeconds * 1000)}` : undefined,
+          step.pauseSeconds
+            ? `hold ${formatDuration(step.pauseSeconds * 1000)}`
+            : undefined,
         ].filter(Boolean);
         const current = index === rollout.stepIndex && !finishedOk;
         return (

@@ -41,7 +41,9 @@ export function TrafficSplitBar(props: { rollout: Rollout }) {
       <div
         className={classes.bar}
         role="img"
-        aria-label={`Traffic split: canary ${weight} %, stable ${100 - weight} %`}
+        aria-label={`Traffic split: canary ${weight} %, stable ${
+          100 - weight
+        } %`}
       >
         <div className={classes.canary} style={{ width: `${weight}%` }} />
         {actual !== undefined && (

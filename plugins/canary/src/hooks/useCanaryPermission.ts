@@ -20,7 +20,11 @@ export function useCanaryPermission(
   const { entity } = useEntity();
   const { allowed, loading, error } = useEntityPermission(permission);
   if (loading) {
-    return { allowed: false, loading: true, reason: 'Checking your permissions…' };
+    return {
+      allowed: false,
+      loading: true,
+      reason: 'Checking your permissions…',
+    };
   }
   if (error) {
     return {

@@ -1,9 +1,6 @@
 import { useApi } from '@backstage/core-plugin-api';
 import { catalogApiRef } from '@backstage/plugin-catalog-react';
-import {
-  parseEntityRef,
-  stringifyEntityRef,
-} from '@backstage/catalog-model';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   Rollout,
   isTerminalPhase,
@@ -42,7 +39,12 @@ export function useOrganizationRollouts(intervals: CanaryPollIntervals) {
         try {
           const { items } = await catalogApi.getEntitiesByRefs({
             entityRefs,
-            fields: ['kind', 'metadata.namespace', 'metadata.name', 'spec.owner'],
+            fields: [
+              'kind',
+              'metadata.namespace',
+              'metadata.name',
+              'spec.owner',
+            ],
           });
           items.forEach((entity, index) => {
             const owner = entity?.spec?.owner;

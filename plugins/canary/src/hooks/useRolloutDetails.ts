@@ -43,7 +43,10 @@ export function useRolloutDetails(
         canaryApi
           .getRolloutSeries(rollout.id)
           .then(items => ({ items, error: undefined as string | undefined }))
-          .catch(e => ({ items: [] as MetricSeries[], error: describeError(e) })),
+          .catch(e => ({
+            items: [] as MetricSeries[],
+            error: describeError(e),
+          })),
       ]);
       return { details, series: series.items, seriesError: series.error };
     },

@@ -53,7 +53,8 @@ export function latestGateStates(results: AnalysisResult[]): GateState[] {
     }),
   );
   return [...byMetric.values()].sort(
-    (a, b) => (order.get(a.check.metric) ?? 0) - (order.get(b.check.metric) ?? 0),
+    (a, b) =>
+      (order.get(a.check.metric) ?? 0) - (order.get(b.check.metric) ?? 0),
   );
 }
 

@@ -1,4 +1,4 @@
-import { events, finishedRollout, rollout } from '../testing/fixtures';
+import { events, finishedRollout, rollout } from '../__testUtils__/fixtures';
 import { describeDecider } from './decider';
 
 describe('describeDecider', () => {
@@ -21,7 +21,9 @@ describe('describeDecider', () => {
       ]),
     ).toBe('Aborted by user:default/dave');
     expect(
-      describeDecider(finishedRollout(), [control(3, 'promote', 'user:default/bob')]),
+      describeDecider(finishedRollout(), [
+        control(3, 'promote', 'user:default/bob'),
+      ]),
     ).toBe('Promoted by user:default/bob');
   });
 
@@ -29,9 +31,9 @@ describe('describeDecider', () => {
     expect(describeDecider(finishedRollout(), events)).toBe(
       'Promoted by Coalmine after every step passed',
     );
-    expect(describeDecider(finishedRollout({ phase: 'RolledBack' }), events)).toBe(
-      'Rolled back by Coalmine',
-    );
+    expect(
+      describeDecider(finishedRollout({ phase: 'RolledBack' }), events),
+    ).toBe('Rolled back by Coalmine');
     expect(describeDecider(rollout(), events)).toBeUndefined();
   });
 });

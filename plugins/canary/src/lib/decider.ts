@@ -11,8 +11,12 @@ export function describeDecider(
   rollout: Rollout,
   events: RolloutEvent[],
 ): string | undefined {
-  if (rollout.phase !== 'Succeeded' && rollout.phase !== 'Aborted' &&
-      rollout.phase !== 'RolledBack' && rollout.phase !== 'Failed') {
+  if (
+    rollout.phase !== 'Succeeded' &&
+    rollout.phase !== 'Aborted' &&
+    rollout.phase !== 'RolledBack' &&
+    rollout.phase !== 'Failed'
+  ) {
     return undefined;
   }
   const controls = events

@@ -1,10 +1,17 @@
-import { responseError } from '../testing/fixtures';
+import { responseError } from '../__testUtils__/fixtures';
 import { describeError } from './errors';
 
 describe('describeError', () => {
   it('shows the server reason with the status', async () => {
-    const error = await responseError(409, 'Conflict', 'ConflictError', 'only a paused rollout can resume');
-    expect(describeError(error)).toBe('only a paused rollout can resume (409 Conflict)');
+    const error = await responseError(
+      409,
+      'Conflict',
+      'ConflictError',
+      'only a paused rollout can resume',
+    );
+    expect(describeError(error)).toBe(
+      'only a paused rollout can resume (409 Conflict)',
+    );
   });
 
   it('falls back to the message of anything else', () => {

@@ -1,4 +1,9 @@
-import { formatDuration, formatDueIn, formatValue, workloadVersion } from './format';
+import {
+  formatDuration,
+  formatDueIn,
+  formatValue,
+  workloadVersion,
+} from './format';
 
 describe('formatValue', () => {
   it.each([
@@ -34,8 +39,14 @@ describe('formatDuration', () => {
 
 describe('workloadVersion', () => {
   it('prefers the version label, then the image tag, then the name', () => {
-    expect(workloadVersion({ name: 'a', version: 'v2', image: 'x/a:1' })).toBe('v2');
-    expect(workloadVersion({ name: 'a', image: 'registry:5000/x/a:1.4.0' })).toBe('1.4.0');
-    expect(workloadVersion({ name: 'a', image: 'registry:5000/x/a' })).toBe('a');
+    expect(workloadVersion({ name: 'a', version: 'v2', image: 'x/a:1' })).toBe(
+      'v2',
+    );
+    expect(
+      workloadVersion({ name: 'a', image: 'registry:5000/x/a:1.4.0' }),
+    ).toBe('1.4.0');
+    expect(workloadVersion({ name: 'a', image: 'registry:5000/x/a' })).toBe(
+      'a',
+    );
   });
 });

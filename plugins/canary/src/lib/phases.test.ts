@@ -3,9 +3,17 @@ import { controlsForPhase, phaseLabel } from './phases';
 
 describe('controlsForPhase', () => {
   it('offers what each phase allows', () => {
-    expect(controlsForPhase('Progressing')).toEqual(['pause', 'promote', 'abort']);
+    expect(controlsForPhase('Progressing')).toEqual([
+      'pause',
+      'promote',
+      'abort',
+    ]);
     expect(controlsForPhase('Paused')).toEqual(['resume', 'promote', 'abort']);
-    expect(controlsForPhase('AwaitingApproval')).toEqual(['approve', 'promote', 'abort']);
+    expect(controlsForPhase('AwaitingApproval')).toEqual([
+      'approve',
+      'promote',
+      'abort',
+    ]);
     expect(controlsForPhase('Pending')).toEqual(['abort']);
     expect(controlsForPhase('Promoting')).toEqual([]);
     expect(controlsForPhase('RollingBack')).toEqual([]);
@@ -13,7 +21,9 @@ describe('controlsForPhase', () => {
 
   it('offers only Retry once a rollout has failed, and nothing after success', () => {
     for (const phase of TERMINAL_PHASES) {
-      expect(controlsForPhase(phase)).toEqual(phase === 'Succeeded' ? [] : ['retry']);
+      expect(controlsForPhase(phase)).toEqual(
+        phase === 'Succeeded' ? [] : ['retry'],
+      );
     }
   });
 

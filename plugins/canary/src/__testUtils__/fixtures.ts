@@ -23,14 +23,22 @@ export const annotatedEntity: Entity = {
       'backstage.io/kubernetes-id': 'checkout',
     },
   },
-  spec: { type: 'service', owner: 'group:default/payments', lifecycle: 'production' },
+  spec: {
+    type: 'service',
+    owner: 'group:default/payments',
+    lifecycle: 'production',
+  },
 };
 
 export const bareEntity: Entity = {
   apiVersion: 'backstage.io/v1alpha1',
   kind: 'Component',
   metadata: { name: 'plain', namespace: 'default' },
-  spec: { type: 'service', owner: 'group:default/payments', lifecycle: 'production' },
+  spec: {
+    type: 'service',
+    owner: 'group:default/payments',
+    lifecycle: 'production',
+  },
 };
 
 export const target: CanaryTarget = {
@@ -104,7 +112,11 @@ export function rollout(overrides: Partial<Rollout> = {}): Rollout {
     steps: target.steps,
     weight: 25,
     actualWeight: 24.6,
-    stable: { name: 'checkout', version: 'v1.3.0', image: 'shop/checkout:1.3.0' },
+    stable: {
+      name: 'checkout',
+      version: 'v1.3.0',
+      image: 'shop/checkout:1.3.0',
+    },
     canary: {
       name: 'checkout-canary',
       version: 'v1.4.0',
@@ -128,8 +140,16 @@ export function finishedRollout(overrides: Partial<Rollout> = {}): Rollout {
     stepIndex: 3,
     weight: 100,
     actualWeight: 100,
-    stable: { name: 'checkout', version: 'v1.2.0', image: 'shop/checkout:1.2.0' },
-    canary: { name: 'checkout-canary', version: 'v1.3.0', image: 'shop/checkout:1.3.0' },
+    stable: {
+      name: 'checkout',
+      version: 'v1.2.0',
+      image: 'shop/checkout:1.2.0',
+    },
+    canary: {
+      name: 'checkout-canary',
+      version: 'v1.3.0',
+      image: 'shop/checkout:1.3.0',
+    },
     message: 'Promoted after every step passed',
     createdAt: '2026-11-21T09:00:00.000Z',
     updatedAt: '2026-11-21T09:12:30.000Z',
@@ -221,15 +241,19 @@ export const series: MetricSeries[] = [
 
 /** A ResponseError as the client throws it for a Backstage error body. */
 export async function responseError(
-  status: number,
+  statusCode: number,
   statusText: string,
   name: string,
   message: string,
 ): Promise<ResponseError> {
   return ResponseError.fromResponse(
     new Response(
-      JSON.stringify({ error: { name, message }, response: { statusCode: status } }),
-      { status, statusText, headers: { 'Content-Type': 'application/json' } },
+      JSON.stringify({ error: { name, message }, response: { statusCode } }),
+      {
+        status: statusCode,
+        statusText,
+        headers: { 'Content-Type': 'application/json' },
+      },
     ),
   );
 }
