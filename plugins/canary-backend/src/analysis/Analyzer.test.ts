@@ -7,18 +7,37 @@ import {
   PrometheusUnreachableError,
 } from './PrometheusClient';
 
+const start = new Date('2026-06-01T10:00:00Z');
+
 /** A Prometheus that answers from a small model of two arms. */
 class FakePrometheus implements PrometheusQuerier {
   down = false;
   queries: string[] = [];
   counts = {
-    canary: { requests: 0, errors: 0 },
-    stable: { requests: 0, errors: 0 },
+    canary: { requests: 0, errors: 0, slow: 0 },
+    stable: { requests: 0, errors: 0, slow: 0 },
   };
+  /** Share of requests slower than 250 ms. */
+  slowShare = { canary: 0.01, stable: 0.01 };
+  bucketBounds = ['50', '100', '250', '500', '+Inf'];
+  stableP99BeforeRollout = 240;
+
+  async query(promql: string) {
+    this.queries.push(promql);
+    if (this.down) throw new PrometheusUnreachableError('down');
+    if (
+      !promql.startsWith(
+        'count by (le) (istio_request_duration_milliseconds_bucket{',
+      )
+    ) {
+      throw new Error(`unexpected query ${promql}`);
+    }
+    return this.bucketBounds.map(le => ({ labels: { le }, time: 0, value: 1 }));
+  }
   p99 = { canary: 100, stable: 100 };
   windowRequests = { canary: 1000, stable: 9000 };
 
-  async queryValue(promql: string): Promise<number> {
+  async queryValue(promql: string, options?: { time?: Date }): Promise<number> {
     this.queries.push(promql);
     if (this.down)
       throw new PrometheusUnreachableError(
@@ -27,7 +46,22 @@ class FakePrometheus implements PrometheusQuerier {
     const arm = promql.includes('destination_workload="app-canary"')
       ? 'canary'
       : 'stable';
-    if (promql.startsWith('histogram_quantile')) return this.p99[arm];
+    if (promql.startsWith('histogram_quantile')) {
+      if (
+        options?.time?.getTime() === start.getTime() &&
+        /\[30m\]/.test(promql)
+      ) {
+        return this.stableP99BeforeRollout;
+      }
+      return this.p99[arm];
+    }
+    if (promql.includes('istio_request_duration_milliseconds_count')) {
+      const slowQuery = promql.includes(' - ');
+      if (slowQuery !== promql.includes('le="250"')) {
+        throw new Error(`unexpected latency query ${promql}`);
+      }
+      return slowQuery ? this.counts[arm].slow : this.counts[arm].requests;
+    }
     if (promql.includes('increase(istio_requests_total')) {
       if (/\[1m\]/.test(promql)) return this.windowRequests[arm];
       const value = promql.includes('response_code=~"5.."')
@@ -39,11 +73,11 @@ class FakePrometheus implements PrometheusQuerier {
     throw new PrometheusNoDataError(promql);
   }
 
-  async queryRange(promql: string, start: Date, end: Date, step: number) {
+  async queryRange(promql: string, from: Date, end: Date, step: number) {
     this.queries.push(promql);
     if (this.down) throw new PrometheusUnreachableError('down');
     const points: Array<[number, number]> = [];
-    for (let t = start.getTime() / 1000; t <= end.getTime() / 1000; t += step)
+    for (let t = from.getTime() / 1000; t <= end.getTime() / 1000; t += step)
       points.push([t, 1]);
     return [{ labels: {}, points }];
   }
@@ -62,10 +96,10 @@ class FakePrometheus implements PrometheusQuerier {
     this.counts.stable.requests += stable;
     this.counts.canary.errors += Math.round(canary * canaryErrorRate);
     this.counts.stable.errors += Math.round(stable * stableErrorRate);
+    this.counts.canary.slow += Math.round(canary * this.slowShare.canary);
+    this.counts.stable.slow += Math.round(stable * this.slowShare.stable);
   }
 }
-
-const start = new Date('2026-06-01T10:00:00Z');
 
 function context(
   prometheus: FakePrometheus,
@@ -197,8 +231,11 @@ describe('Analyzer', () => {
     const decision = await analyzer.evaluate(context(prometheus, 0));
     expect(decision.checks.map(c => [c.metric, c.verdict])).toEqual([
       ['error-rate', 'pass'],
-      ['request-duration', 'pass'],
+      ['latency', 'pass'],
     ]);
+    expect(decision.checks[1].evidence).toMatch(
+      /^canary share of requests slower than 250 ms 1 % \(3 of 300\) vs stable 1 % \(27 of 2700\)/,
+    );
     expect(decision.action).toBe('advance');
     expect(JSON.parse(JSON.stringify(decision.state))).toEqual(decision.state);
   });
@@ -223,6 +260,28 @@ describe('Analyzer', () => {
     expect(failing.query).toContain(
       'destination_workload="app-canary",response_code=~"5.."',
     );
+  });
+
+  it('rolls back a canary whose slow requests grow, with the bound chosen from before the rollout', async () => {
+    const prometheus = new FakePrometheus();
+    prometheus.slowShare.canary = 0.08;
+    const analyzer = createAnalyzer({ analysis: {} });
+    let previous: { state: JsonObject; failedChecks: number } | undefined;
+    let decision;
+    for (let tick = 0; tick < 20; tick++) {
+      prometheus.serve(30, 50, 0.1, 0.01, 0.01);
+      decision = await analyzer.evaluate(context(prometheus, tick, previous));
+      previous = decision;
+      if (decision.action === 'rollback') break;
+    }
+    expect(decision!.action).toBe('rollback');
+    expect(decision!.reason).toMatch(
+      /^hard stop — latency: canary share of requests slower than 250 ms 8 % .* the canary is worse than 1\.1 × stable/,
+    );
+    // The bound is chosen once and kept.
+    expect(
+      prometheus.queries.filter(q => q.startsWith('count by (le)')),
+    ).toHaveLength(1);
   });
 
   it('counts a relative p99 failure toward the failure limit', async () => {

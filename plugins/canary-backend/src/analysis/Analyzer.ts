@@ -26,6 +26,7 @@ import {
 import {
   PrometheusNoDataError,
   PrometheusRangeSeries,
+  PrometheusSample,
   PrometheusUnreachableError,
 } from './PrometheusClient';
 import { formatDuration, parseDurationMs } from './promql';
@@ -33,6 +34,10 @@ import { MetricTemplate, templateValues, TemplateTarget } from './templates';
 
 /** What the analyzer needs of Prometheus; {@link PrometheusClient} has it. @public */
 export interface PrometheusQuerier {
+  query(
+    promql: string,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusSample[]>;
   queryValue(
     promql: string,
     options?: { time?: Date; signal?: AbortSignal },
@@ -93,6 +98,8 @@ interface GateState {
   lastAt: number;
   check: AnalysisCheck;
   sequential?: SequentialState;
+  /** The latency bound chosen for `le: auto`, kept for the whole rollout. */
+  le?: string;
 }
 
 interface AnalyzerState {
@@ -166,6 +173,7 @@ export class Analyzer {
           lastAt: now.getTime(),
           check: result.check,
           sequential: result.sequential,
+          le: result.le,
         };
         fresh.push({
           check: result.check,
@@ -405,7 +413,11 @@ export class Analyzer {
     ctx: AnalysisContext,
     now: Date,
     previous: GateState | undefined,
-  ): Promise<{ check: AnalysisCheck; sequential?: SequentialState }> {
+  ): Promise<{
+    check: AnalysisCheck;
+    sequential?: SequentialState;
+    le?: string;
+  }> {
     const judge = gateJudge(gate);
     if (judge === 'sequential') {
       return this.#evaluateSequential(gate, ctx, now, previous);
@@ -512,10 +524,45 @@ export class Analyzer {
     ctx: AnalysisContext,
     now: Date,
     previous: GateState | undefined,
-  ): Promise<{ check: AnalysisCheck; sequential: SequentialState }> {
+  ): Promise<{
+    check: AnalysisCheck;
+    sequential: SequentialState;
+    le?: string;
+  }> {
     const judge = this.#sequentialJudge(gate);
     const state = judge.restore(previous?.sequential);
-    const errors = this.#template(gate, ctx, gate.errors ?? 'error-count');
+    let le: string | undefined;
+    let gateWithLe = gate;
+    if (gate.variables?.le === 'auto') {
+      le = previous?.le;
+      let why: string | undefined;
+      if (!le) {
+        try {
+          le = await this.#autoLe(gate, ctx, now);
+        } catch (error) {
+          why = noDataReason(error);
+        }
+      }
+      if (!le) {
+        const waiting = judge.judge(
+          {
+            metric: gate.name,
+            counts: null,
+            noDataReason:
+              why ?? 'no stable latency histogram yet to choose a bound from',
+            what: 'slow-request rate',
+          },
+          state,
+        );
+        return { check: waiting.check, sequential: waiting.state };
+      }
+      gateWithLe = { ...gate, variables: { ...gate.variables, le } };
+    }
+    const errors = this.#template(
+      gateWithLe,
+      ctx,
+      gate.errors ?? 'error-count',
+    );
     const requests = this.#template(
       gate,
       ctx,
@@ -526,10 +573,22 @@ export class Analyzer {
     );
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
     const queries = {
-      canaryErrors: this.#render(errors, 'canary', ctx, gate, durations),
-      canaryRequests: this.#render(requests, 'canary', ctx, gate, durations),
-      stableErrors: this.#render(errors, 'stable', ctx, gate, durations),
-      stableRequests: this.#render(requests, 'stable', ctx, gate, durations),
+      canaryErrors: this.#render(errors, 'canary', ctx, gateWithLe, durations),
+      canaryRequests: this.#render(
+        requests,
+        'canary',
+        ctx,
+        gateWithLe,
+        durations,
+      ),
+      stableErrors: this.#render(errors, 'stable', ctx, gateWithLe, durations),
+      stableRequests: this.#render(
+        requests,
+        'stable',
+        ctx,
+        gateWithLe,
+        durations,
+      ),
     };
     let counts: ArmCounts | null = null;
     let reason: string | undefined;
@@ -546,6 +605,9 @@ export class Analyzer {
       reason = noDataReason(error);
     }
     const isLatency = (gate.errors ?? '').includes('slow');
+    const latencyUnit = isLatency
+      ? this.#template(gateWithLe, ctx, 'latency-p99-raw').unit
+      : undefined;
     const result = judge.judge(
       {
         metric: gate.name,
@@ -554,11 +616,55 @@ export class Analyzer {
           .join('\n'),
         counts,
         noDataReason: reason,
-        what: isLatency ? 'slow-request rate' : 'error rate',
+        what: isLatency
+          ? `share of requests slower than ${gateWithLe.variables?.le} ${latencyUnit}`
+          : 'error rate',
       },
       state,
     );
-    return { check: result.check, sequential: result.state };
+    return { check: result.check, sequential: result.state, le };
+  }
+
+  /**
+   * `le: auto`: the smallest bucket bound at or above the stable's p99 over
+   * the 30 minutes before the rollout started. It is chosen from data the
+   * test never sees (before its start), so the test stays valid; a service
+   * without that history uses its first window instead.
+   */
+  async #autoLe(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+  ): Promise<string | undefined> {
+    const quantile = this.#template(gate, ctx, 'latency-p99-raw');
+    const buckets = this.#template(gate, ctx, 'latency-buckets');
+    let p99: number | undefined;
+    const attempts: Array<[Date, string]> = [
+      [ctx.startedAt, '30m'],
+      [now, gate.interval ?? DEFAULT_WINDOW],
+    ];
+    for (const [at, interval] of attempts) {
+      try {
+        p99 = await ctx.prometheus.queryValue(
+          this.#render(quantile, 'stable', ctx, gate, { interval }),
+          { time: at, signal: ctx.signal },
+        );
+        if (Number.isFinite(p99)) break;
+      } catch (error) {
+        if (!(error instanceof PrometheusNoDataError)) throw error;
+      }
+    }
+    if (p99 === undefined || !Number.isFinite(p99)) return undefined;
+    const samples = await ctx.prometheus.query(
+      this.#render(buckets, 'stable', ctx, gate, { interval: DEFAULT_WINDOW }),
+      { time: ctx.now ? now : undefined, signal: ctx.signal },
+    );
+    const bounds = samples
+      .map(s => s.labels.le)
+      .filter((v): v is string => v !== undefined && Number.isFinite(Number(v)))
+      .sort((a, b) => Number(a) - Number(b));
+    const p = p99;
+    return bounds.find(b => Number(b) >= p - 1e-9);
   }
 
   /**

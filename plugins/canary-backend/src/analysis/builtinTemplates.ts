@@ -164,6 +164,23 @@ function providerTemplates(
       unit: 'requests',
       description: 'server errors since the rollout started',
     },
+    'latency-p99-raw': {
+      // In the histogram's own unit, to pick a bucket bound (`le: auto`).
+      ...perArm(
+        arm =>
+          `histogram_quantile(0.99, sum by (le) (rate(${
+            shape.histogram
+          }_bucket{${hist(arm)}}[{{ interval }}])))`,
+      ),
+      unit: shape.toMs === 1 ? 'ms' : 's',
+      description: '99th percentile in the histogram unit',
+    },
+    'latency-buckets': {
+      ...perArm(
+        arm => `count by (le) (${shape.histogram}_bucket{${hist(arm)}})`,
+      ),
+      description: 'the bucket bounds (le) of the latency histogram',
+    },
     'latency-request-count': {
       ...perArm(
         arm =>

@@ -105,7 +105,7 @@ const podHealthSchema = z.union([
 export const analysisConfigSchema = z
   .object({
     /** How often the engine runs an analysis tick. */
-    interval: duration.default('30s'),
+    interval: duration.default('10s'),
     /** Where request metrics come from; the engine may default it from the traffic provider. */
     provider: z.enum(METRICS_PROVIDERS as [string, ...string[]]).optional(),
     /** Failed ticks that roll back (Flagger's `threshold`). */
@@ -129,13 +129,18 @@ export type AnalysisConfig = z.infer<typeof analysisConfigSchema>;
 
 /** The gates a policy gets when it lists no metrics: comparisons with the stable version only. @public */
 export const DEFAULT_METRIC_GATES: MetricGateConfig[] = [
-  // Every scrape: more 5xx than stable, by the anytime-valid test. Hard stop.
+  // More 5xx than stable, by the anytime-valid test, every tick. Hard stop.
   { name: 'error-rate', judge: 'sequential' },
-  // The seed's "canary p99 at most 20 % over stable", once enough traffic is seen.
+  // More requests slower than the stable's p99 bucket than stable has: the
+  // same test on latency. (A p99 ratio gate is available as `relative`, but
+  // a p99 from a minute of canary traffic is too noisy to be a default: see
+  // bench/README.md.)
   {
-    name: 'request-duration',
-    interval: '1m',
-    relative: { maxRatio: 1.2, minRequests: 100 },
+    name: 'latency',
+    judge: 'sequential',
+    errors: 'slow-request-count',
+    requests: 'latency-request-count',
+    variables: { le: 'auto' },
   },
 ];
 
