@@ -116,8 +116,8 @@ export const analysisConfigSchema = z
     inconclusive: inconclusiveSchema.default('hold'),
     /** False-rollback bound of the sequential gates. */
     alpha: z.number().gt(0).lt(1).default(0.01),
-    /** Sequential gates: relative worsening tolerated (0.1 = 10 % more errors). */
-    tolerance: z.number().nonnegative().default(0.1),
+    /** Sequential gates: relative worsening tolerated (0.1 = 10 % more errors). Default 0. */
+    tolerance: z.number().nonnegative().default(0),
     /** Pod health hard stop, or false to turn it off. */
     podHealth: podHealthSchema.default({}),
     metrics: z.array(metricGateSchema).optional(),

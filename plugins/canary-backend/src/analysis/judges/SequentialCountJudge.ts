@@ -87,7 +87,7 @@ export interface SequentialState {
 export interface SequentialCountOptions {
   /** Bound on the probability of rolling back a canary that is not worse. Default 0.01. */
   alpha?: number;
-  /** δ: the canary may have up to (1 + δ) × the stable error rate. Default 0.1. */
+  /** δ: the canary may have up to (1 + δ) × the stable error rate. Default 0: any worsening counts, and the test is exact (see above). */
   tolerance?: number;
   /** Canary requests needed before the check passes (before that it is inconclusive). Default 50. */
   minCanaryRequests?: number;
@@ -136,7 +136,7 @@ export class SequentialCountJudge {
 
   constructor(options: SequentialCountOptions = {}) {
     this.alpha = options.alpha ?? 0.01;
-    this.tolerance = options.tolerance ?? 0.1;
+    this.tolerance = options.tolerance ?? 0;
     this.minCanaryRequests = options.minCanaryRequests ?? 50;
     this.grid = options.grid ?? DEFAULT_SEQUENTIAL_GRID;
     if (!(this.alpha > 0 && this.alpha < 1)) {
