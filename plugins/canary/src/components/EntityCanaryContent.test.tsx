@@ -250,17 +250,15 @@ describe('EntityCanaryContent', () => {
   });
 
   it('offers Approve at a manual gate and Resume when paused', async () => {
-    const getEntityStatus = jest
-      .fn()
-      .mockResolvedValueOnce(
-        status({
-          active: rollout({
-            phase: 'AwaitingApproval',
-            stepIndex: 2,
-            weight: 50,
-          }),
+    const getEntityStatus = jest.fn().mockResolvedValueOnce(
+      status({
+        active: rollout({
+          phase: 'AwaitingApproval',
+          stepIndex: 2,
+          weight: 50,
         }),
-      );
+      }),
+    );
     const canaryApi = fakeCanaryApi({ getEntityStatus });
     const { unmount } = await renderWithEntity(
       <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
@@ -272,7 +270,8 @@ describe('EntityCanaryContent', () => {
     expect(screen.getByTestId('canary-next-step')).toHaveTextContent(
       'waits for approval',
     );
-    expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Pause' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Resume' })).toBeNull();
     unmount();
 
     getEntityStatus.mockResolvedValue(
@@ -390,6 +389,37 @@ describe('EntityCanaryContent', () => {
       expect(screen.getByRole('button', { name: 'Pause' })).toBeEnabled(),
     );
     expect(canaryApi.controlRollout).not.toHaveBeenCalled();
+  });
+
+  it('checks the version label before starting', async () => {
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () =>
+        status({ active: null, history: [] }),
+      ),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
+      {
+        canaryApi,
+      },
+    );
+    const start = await screen.findByRole('button', { name: 'Start' });
+    await waitFor(() => expect(start).toBeEnabled());
+    await userEvent.click(start);
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Start a canary rollout?',
+    });
+    const version = within(dialog).getByLabelText('Version label (optional)');
+    await userEvent.type(version, 'v1.5 beta');
+    expect(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    ).toBeDisabled();
+    expect(dialog).toHaveTextContent('at most 63 characters');
+    await userEvent.clear(version);
+    await userEvent.type(version, 'v1.5.0-beta');
+    expect(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    ).toBeEnabled();
   });
 
   it('disables Start without canary.rollout.create', async () => {

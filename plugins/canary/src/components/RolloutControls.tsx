@@ -4,7 +4,7 @@ import {
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { controlsForPhase } from '../lib/phases';
+import { controlsForRollout } from '../lib/phases';
 import { ControlButton } from './ControlButton';
 import { StartRolloutButton } from './StartRolloutButton';
 
@@ -18,7 +18,7 @@ export function RolloutControls(props: {
   onDone: (message: string, result: Rollout) => void;
 }) {
   const { rollout, target, onDone } = props;
-  const controls = controlsForPhase(rollout.phase);
+  const controls = controlsForRollout(rollout);
   const canStart = isTerminalPhase(rollout.phase) && target;
   if (!controls.length && !canStart) {
     return null;

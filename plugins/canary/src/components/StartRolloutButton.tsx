@@ -18,6 +18,17 @@ function imageProblem(image: string): string | undefined {
   return /\s/.test(image) ? 'An image reference has no spaces.' : undefined;
 }
 
+/** The version becomes a Kubernetes label value, so it must be one. */
+function versionProblem(version: string): string | undefined {
+  if (!version) {
+    return undefined;
+  }
+  return version.length <= 63 &&
+    /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(version)
+    ? undefined
+    : 'Letters, digits, "-", "_" and "." only, starting and ending with a letter or digit, at most 63 characters.';
+}
+
 /**
  * Starts a rollout of the component, optionally with a new canary image,
  * after saying what will happen.
@@ -34,6 +45,7 @@ export function StartRolloutButton(props: {
   const [version, setVersion] = useState('');
   const [cluster, setCluster] = useState(target.clusters[0] ?? '');
   const problem = imageProblem(image.trim());
+  const badVersion = versionProblem(version.trim());
   const schedule = target.steps.map(step => `${step.weight} %`).join(' → ');
 
   return (
@@ -64,7 +76,7 @@ export function StartRolloutButton(props: {
             deployed now.
           </>
         }
-        confirmDisabled={Boolean(problem)}
+        confirmDisabled={Boolean(problem || badVersion)}
         onCancel={() => setOpen(false)}
         onConfirm={async () => {
           const request: StartRolloutRequest = { entityRef: target.entityRef };
@@ -103,6 +115,8 @@ export function StartRolloutButton(props: {
           label="Version label (optional)"
           value={version}
           onChange={e => setVersion(e.target.value)}
+          error={Boolean(badVersion)}
+          helperText={badVersion}
           fullWidth
           margin="dense"
         />

@@ -1,5 +1,5 @@
 import { TERMINAL_PHASES } from '@coalmine/backstage-plugin-canary-common';
-import { controlsForPhase, phaseLabel } from './phases';
+import { controlsForPhase, controlsForRollout, phaseLabel } from './phases';
 
 describe('controlsForPhase', () => {
   it('offers what each phase allows', () => {
@@ -11,10 +11,11 @@ describe('controlsForPhase', () => {
     expect(controlsForPhase('Paused')).toEqual(['resume', 'promote', 'abort']);
     expect(controlsForPhase('AwaitingApproval')).toEqual([
       'approve',
+      'pause',
       'promote',
       'abort',
     ]);
-    expect(controlsForPhase('Pending')).toEqual(['abort']);
+    expect(controlsForPhase('Pending')).toEqual(['pause', 'abort']);
     expect(controlsForPhase('Promoting')).toEqual([]);
     expect(controlsForPhase('RollingBack')).toEqual([]);
   });
@@ -25,6 +26,15 @@ describe('controlsForPhase', () => {
         phase === 'Succeeded' ? [] : ['retry'],
       );
     }
+  });
+
+  it('holds Promote back until the canary has traffic', () => {
+    expect(controlsForRollout({ phase: 'Progressing', stepIndex: -1 })).toEqual(
+      ['pause', 'abort'],
+    );
+    expect(
+      controlsForRollout({ phase: 'Progressing', stepIndex: 0 }),
+    ).toContain('promote');
   });
 
   it('names phases in words', () => {

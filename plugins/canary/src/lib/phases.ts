@@ -31,10 +31,10 @@ export function phaseLabel(phase: RolloutPhase): string {
  * themselves, so nothing is offered there.
  */
 const CONTROLS_BY_PHASE: Record<RolloutPhase, RolloutControl[]> = {
-  Pending: ['abort'],
+  Pending: ['pause', 'abort'],
   Progressing: ['pause', 'promote', 'abort'],
   Paused: ['resume', 'promote', 'abort'],
-  AwaitingApproval: ['approve', 'promote', 'abort'],
+  AwaitingApproval: ['approve', 'pause', 'promote', 'abort'],
   Promoting: [],
   RollingBack: [],
   Succeeded: [],
@@ -46,6 +46,20 @@ const CONTROLS_BY_PHASE: Record<RolloutPhase, RolloutControl[]> = {
 /** @internal */
 export function controlsForPhase(phase: RolloutPhase): RolloutControl[] {
   return CONTROLS_BY_PHASE[phase] ?? [];
+}
+
+/**
+ * The controls for a rollout: those of its phase, without Promote while the
+ * canary has no traffic yet (there is nothing proven to promote).
+ * @internal
+ */
+export function controlsForRollout(rollout: {
+  phase: RolloutPhase;
+  stepIndex: number;
+}): RolloutControl[] {
+  return controlsForPhase(rollout.phase).filter(
+    control => control !== 'promote' || rollout.stepIndex >= 0,
+  );
 }
 
 /** How a phase should look: which core-components Status it maps to. */
