@@ -481,6 +481,15 @@ export class ApiServer {
   }
 
   private async body(req: http.IncomingMessage): Promise<any> {
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (contentType.includes('protobuf') || contentType.includes('cbor')) {
+      // kubectl's typed `create` subcommands send protobuf; the sandbox speaks JSON and YAML.
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the sandbox does not decode ${contentType.split(';')[0]}; use kubectl apply)`,
+      );
+    }
     const text = await readBody(req);
     try {
       return parseBody(text, String(req.headers['content-type'] ?? ''));
@@ -517,9 +526,9 @@ export class ApiServer {
       'application/strategic-merge-patch+json',
       'application/apply-patch+yaml',
     ];
-    if (!known.includes(contentType)) throw unsupportedMediaType(contentType);
+    if (!known.includes(contentType)) throw unsupportedMediaType();
     if (contentType === 'application/strategic-merge-patch+json' && !rt.builtIn) {
-      throw unsupportedMediaType(contentType);
+      throw unsupportedMediaType();
     }
     const text = await readBody(req);
     let patch: any;

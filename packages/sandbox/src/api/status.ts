@@ -113,7 +113,7 @@ export function methodNotAllowed(): ApiError {
   );
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
+export function unsupportedMediaType(): ApiError {
   return new ApiError(
     415,
     'UnsupportedMediaType',
