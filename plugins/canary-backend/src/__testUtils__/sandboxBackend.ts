@@ -1,0 +1,121 @@
+import {
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import type { Sandbox } from '@coalmine/sandbox';
+import request from 'supertest';
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import { canaryPlugin } from '../plugin';
+
+/** A catalog component of the demo world. */
+export function component(name: string, policy: string, extra: Record<string, string> = {}) {
+  return {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: {
+      name,
+      namespace: 'default',
+      annotations: {
+        'coalmine.io/policy': policy,
+        'backstage.io/kubernetes-id': name,
+        'backstage.io/kubernetes-namespace': 'demo',
+        ...extra,
+      },
+    },
+    spec: { type: 'service', lifecycle: 'production', owner: 'team-shop' },
+  };
+}
+
+/** Fast analysis for tests: the sequential error test after a few requests. */
+export const fastAnalysis = {
+  interval: '1s',
+  metrics: [{ name: 'error-rate', judge: 'sequential', minRequests: 5 }],
+};
+
+/** Config for a backend whose only cluster is the sandbox. */
+export function sandboxConfig(sb: Sandbox, policies: Record<string, unknown>, loop = '300ms') {
+  return {
+    kubernetes: {
+      clusterLocatorMethods: [
+        {
+          type: 'config',
+          clusters: [
+            {
+              name: 'sandbox',
+              url: sb.apiUrl,
+              authProvider: 'serviceAccount',
+              serviceAccountToken: sb.token,
+              skipTLSVerify: true,
+            },
+          ],
+        },
+      ],
+    },
+    canary: {
+      loop: { frequency: loop },
+      detection: { frequency: '1s' },
+      ...(sb.prometheusUrl ? { prometheus: { url: sb.prometheusUrl } } : {}),
+      policies,
+    },
+  };
+}
+
+/** The canary plugin on a test backend (real scheduler), against the sandbox. */
+export async function startCanaryBackend(
+  config: Record<string, unknown>,
+  entities: unknown[],
+  permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
+) {
+  const backend = await startTestBackend({
+    features: [
+      canaryPlugin,
+      mockServices.rootConfig.factory({ data: config as any }),
+      mockServices.permissions.factory({ result: permission }),
+      catalogServiceMock.factory({ entities: entities as any }),
+      // The real scheduler: the loop runs as it does in a deployed backend.
+      schedulerServiceFactory,
+    ],
+  });
+  return backend;
+}
+
+/** Polls `GET /rollouts/:id` until `done` holds; generous deadline for a loaded machine. */
+export async function waitForRollout(
+  server: any,
+  id: string,
+  done: (r: any) => boolean,
+  timeoutMs = 90_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await request(server).get(`/api/canary/rollouts/${id}`);
+    last = res.body;
+    if (res.status === 200 && done(res.body.rollout)) return res.body;
+    await new Promise(r => setTimeout(r, 200));
+  }
+  throw new Error(
+    `rollout ${id} did not get there in time; last: ${JSON.stringify(
+      { phase: last?.rollout?.phase, message: last?.rollout?.message, events: last?.events?.map((e: any) => e.message) },
+      null,
+      1,
+    )}`,
+  );
+}
+
+/** Canary weights of a VirtualService's default route, one per stored version (deduplicated runs not merged). */
+export function virtualServiceWeights(objects: any[], canarySubset: string): number[] {
+  return objects.map(vs => {
+    const routes: any[] = vs.spec?.http ?? [];
+    const main = routes.find(r => !r.match) ?? routes[routes.length - 1];
+    const dest = (main?.route ?? []).find((d: any) => d.destination?.subset === canarySubset);
+    return dest ? dest.weight ?? (main.route.length === 1 ? 100 : 0) : 0;
+  });
+}
+
+/** Drops consecutive duplicates (a write that did not change the weight). */
+export function changes(values: number[]): number[] {
+  return values.filter((v, i) => i === 0 || v !== values[i - 1]);
+}
