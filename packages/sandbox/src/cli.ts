@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSandbox, Sandbox } from './sandbox';
+import { startSandbox, Sandbox, PACKAGE_DIR } from './sandbox';
 import { PrometheusNotInstalledError } from './prometheus/prometheus';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const REPO_ROOT = path.resolve(PACKAGE_DIR, '..', '..');
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -25,7 +25,8 @@ function numberEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
+  if (!Number.isFinite(n))
+    throw new Error(`${name} must be a number, got "${raw}"`);
   return n;
 }
 
@@ -51,10 +52,15 @@ Environment:
   }
   const demo = args.includes('--demo');
   const withPrometheus = !args.includes('--no-prometheus');
-  const dir = path.resolve(process.env.SANDBOX_DIR || path.join(REPO_ROOT, '.sandbox'));
+  const dir = path.resolve(
+    process.env.SANDBOX_DIR || path.join(REPO_ROOT, '.sandbox'),
+  );
   fs.mkdirSync(dir, { recursive: true });
   // Counters restart from zero with every run; old samples would only confuse rate().
-  fs.rmSync(path.join(dir, 'prometheus', 'data'), { recursive: true, force: true });
+  fs.rmSync(path.join(dir, 'prometheus', 'data'), {
+    recursive: true,
+    force: true,
+  });
 
   let sb: Sandbox;
   try {
@@ -103,7 +109,11 @@ Environment:
       `  API server:  ${sb.apiTlsUrl} (kubeconfig, TLS)  ${sb.apiUrl} (plain HTTP)  token: ${sb.token}`,
       `  metrics:     ${sb.metricsUrl}`,
       `  Prometheus:  ${sb.prometheusUrl ?? '(not started)'}`,
-      demo ? `  demo world:  namespace demo, traffic to ${DEMO_SERVICES.join(', ')}` : '  demo world:  not applied (use --demo)',
+      demo
+        ? `  demo world:  namespace demo, traffic to ${DEMO_SERVICES.join(
+            ', ',
+          )}`
+        : '  demo world:  not applied (use --demo)',
       `Try: KUBECONFIG=${sb.kubeconfigPath} kubectl get deploy,pods -n demo`,
       'Ctrl-C stops everything.',
       '',

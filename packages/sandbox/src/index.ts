@@ -5,4 +5,7 @@ export type { FaultRule } from './api/faults';
 export type { K8sObject } from './api/store';
 export { behaviourOf, HEALTHY } from './workloads/behaviour';
 export type { PodBehaviour } from './workloads/behaviour';
-export { findPrometheusBinary, PrometheusNotInstalledError } from './prometheus/prometheus';
+export {
+  findPrometheusBinary,
+  PrometheusNotInstalledError,
+} from './prometheus/prometheus';

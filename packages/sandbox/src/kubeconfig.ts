@@ -4,7 +4,12 @@ import { stringify } from 'yaml';
  * A kubeconfig for kubectl and @kubernetes/client-node pointing at the
  * sandbox over TLS (kubectl drops bearer tokens on plain HTTP).
  */
-export function kubeconfigYaml(options: { server: string; token: string; caPem: string; namespace?: string }): string {
+export function kubeconfigYaml(options: {
+  server: string;
+  token: string;
+  caPem: string;
+  namespace?: string;
+}): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -13,7 +18,9 @@ export function kubeconfigYaml(options: { server: string; token: string; caPem: 
         name: 'sandbox',
         cluster: {
           server: options.server,
-          'certificate-authority-data': Buffer.from(options.caPem).toString('base64'),
+          'certificate-authority-data': Buffer.from(options.caPem).toString(
+            'base64',
+          ),
         },
       },
     ],
@@ -21,7 +28,11 @@ export function kubeconfigYaml(options: { server: string; token: string; caPem: 
     contexts: [
       {
         name: 'sandbox',
-        context: { cluster: 'sandbox', user: 'sandbox', namespace: options.namespace ?? 'default' },
+        context: {
+          cluster: 'sandbox',
+          user: 'sandbox',
+          namespace: options.namespace ?? 'default',
+        },
       },
     ],
     'current-context': 'sandbox',

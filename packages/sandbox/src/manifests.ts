@@ -3,19 +3,24 @@ import { ObjectStore, K8sObject } from './api/store';
 import { RESOURCE_TYPES, ResourceType } from './api/resourceTypes';
 
 /** Objects from YAML text (multi-document) or objects, flattening `List`s. */
-export function parseManifests(input: string | K8sObject | K8sObject[]): K8sObject[] {
+export function parseManifests(
+  input: string | K8sObject | K8sObject[],
+): K8sObject[] {
   let docs: K8sObject[];
   if (typeof input === 'string') {
     docs = parseAllDocuments(input)
       .map(d => {
-        if (d.errors.length) throw new Error(`invalid YAML: ${d.errors[0].message}`);
+        if (d.errors.length)
+          throw new Error(`invalid YAML: ${d.errors[0].message}`);
         return d.toJSON();
       })
       .filter(d => d && typeof d === 'object');
   } else {
     docs = Array.isArray(input) ? input : [input];
   }
-  return docs.flatMap(d => (d.kind === 'List' && Array.isArray(d.items) ? d.items : [d]));
+  return docs.flatMap(d =>
+    d.kind === 'List' && Array.isArray(d.items) ? d.items : [d],
+  );
 }
 
 export function resourceTypeOf(obj: K8sObject): ResourceType {
@@ -23,10 +28,13 @@ export function resourceTypeOf(obj: K8sObject): ResourceType {
     ? String(obj.apiVersion).split('/')
     : ['', String(obj.apiVersion ?? '')];
   const rt = RESOURCE_TYPES.find(
-    t => t.group === group && t.kind === obj.kind && t.versions.includes(version),
+    t =>
+      t.group === group && t.kind === obj.kind && t.versions.includes(version),
   );
   if (!rt) {
-    throw new Error(`no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`);
+    throw new Error(
+      `no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`,
+    );
   }
   return rt;
 }

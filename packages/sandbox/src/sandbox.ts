@@ -10,7 +10,11 @@ import { applyManifests } from './manifests';
 import { WorkloadController } from './workloads/controller';
 import { Router } from './traffic/router';
 import { createRandom } from './traffic/random';
-import { LoadGenerator, TrafficSpec, WorkloadCounters } from './traffic/loadGenerator';
+import {
+  LoadGenerator,
+  TrafficSpec,
+  WorkloadCounters,
+} from './traffic/loadGenerator';
 import { MeshMetrics } from './metrics/meshMetrics';
 import { MetricsServer } from './metrics/metricsServer';
 import { PrometheusProcess } from './prometheus/prometheus';
@@ -69,24 +73,48 @@ export interface Sandbox {
     burst(spec: TrafficSpec, count: number): void;
   };
   /** Requests and errors per destination workload so far. */
-  counters(filter: { namespace: string; service?: string }): Record<string, WorkloadCounters>;
+  counters(filter: {
+    namespace: string;
+    service?: string;
+  }): Record<string, WorkloadCounters>;
   /** The current `/metrics` text. */
   metricsText(): string;
   /** Every stored version of one object, oldest first. */
-  writes(ref: { group?: string; kind: string; namespace?: string; name: string }): K8sObject[];
+  writes(ref: {
+    group?: string;
+    kind: string;
+    namespace?: string;
+    name: string;
+  }): K8sObject[];
   /** Make the next matching API requests fail with the given status. */
   failNext(rule: FaultRule): void;
   /** Instant PromQL query against the sandbox's Prometheus. */
-  query(promql: string, time?: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  query(
+    promql: string,
+    time?: number,
+  ): Promise<
+    Array<{ metric: Record<string, string>; value: [number, string] }>
+  >;
   /** Resolves when the Deployment has all replicas updated and available. */
-  waitForDeployment(namespace: string, name: string, timeoutMs?: number): Promise<K8sObject>;
+  waitForDeployment(
+    namespace: string,
+    name: string,
+    timeoutMs?: number,
+  ): Promise<K8sObject>;
   stop(): Promise<void>;
 }
 
-export const DEMO_DIR = path.resolve(__dirname, '..', 'demo');
+/** This package's folder (the sandbox always runs from source, in this monorepo). */
+export const PACKAGE_DIR = path.dirname(
+  require.resolve('@coalmine/sandbox/package.json'),
+);
+
+export const DEMO_DIR = path.join(PACKAGE_DIR, 'demo');
 
 /** Start the API server, workloads, traffic and metrics (and optionally Prometheus). */
-export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+export async function startSandbox(
+  options: SandboxOptions = {},
+): Promise<Sandbox> {
   const store = new ObjectStore();
   const faults = new FaultInjector();
   const random = createRandom(options.seed);
@@ -104,9 +132,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const router = new Router(store, random);
   const metrics = new MeshMetrics(store);
   const load = new LoadGenerator(router, metrics, random);
-  const metricsServer = new MetricsServer(() => metrics.render(), options.metricsPort ?? 0);
+  const metricsServer = new MetricsServer(
+    () => metrics.render(),
+    options.metricsPort ?? 0,
+  );
   const ownDir = !options.dir;
-  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-sandbox-'));
+  const dir =
+    options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-sandbox-'));
   let prometheus: PrometheusProcess | undefined;
 
   const stop = async () => {
@@ -140,9 +172,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const token = options.token ?? 'sandbox-token';
   const kubeconfigPath = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(kubeconfigPath, kubeconfigYaml({ server: api.tlsUrl, token, caPem: api.caPem }), {
-    mode: 0o600,
-  });
+  fs.writeFileSync(
+    kubeconfigPath,
+    kubeconfigYaml({ server: api.tlsUrl, token, caPem: api.caPem }),
+    {
+      mode: 0o600,
+    },
+  );
 
   return {
     apiUrl: api.url,
@@ -165,7 +201,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         .sort();
       const applied: K8sObject[] = [];
       for (const f of files) {
-        applied.push(...applyManifests(store, fs.readFileSync(path.join(DEMO_DIR, f), 'utf8')));
+        applied.push(
+          ...applyManifests(
+            store,
+            fs.readFileSync(path.join(DEMO_DIR, f), 'utf8'),
+          ),
+        );
       }
       if (options.workloads !== false) controller.reconcile();
       return applied;
@@ -187,7 +228,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       faults.add(rule);
     },
     async query(promql, time) {
-      if (!prometheus) throw new Error('this sandbox was started without prometheus: true');
+      if (!prometheus)
+        throw new Error('this sandbox was started without prometheus: true');
       return prometheus.query(promql, time);
     },
     async waitForDeployment(namespace, name, timeoutMs = 30_000) {
@@ -206,7 +248,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           return d;
         }
         if (Date.now() > deadline) {
-          throw new Error(`deployment ${namespace}/${name} not available in time: ${JSON.stringify(d?.status)}`);
+          throw new Error(
+            `deployment ${namespace}/${name} not available in time: ${JSON.stringify(
+              d?.status,
+            )}`,
+          );
         }
         await new Promise(r => setTimeout(r, 25));
       }

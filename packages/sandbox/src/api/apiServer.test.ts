@@ -25,7 +25,9 @@ function deployment(name: string, image = 'shop/checkout:v1') {
 }
 
 /** The HTTP status and Status body of a failed client-node call. */
-async function failure(p: Promise<unknown>): Promise<{ code: number; body: any }> {
+async function failure(
+  p: Promise<unknown>,
+): Promise<{ code: number; body: any }> {
   try {
     await p;
   } catch (e) {
@@ -75,7 +77,9 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       ]),
     );
     const resources = await apps.getAPIResources();
-    expect(resources.resources.find(r => r.name === 'deployments/scale')).toMatchObject({
+    expect(
+      resources.resources.find(r => r.name === 'deployments/scale'),
+    ).toMatchObject({
       group: 'autoscaling',
       version: 'v1',
       kind: 'Scale',
@@ -83,30 +87,65 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
   });
 
   it('creates objects with uid, creationTimestamp, generation and a growing resourceVersion', async () => {
-    const a = await apps.createNamespacedDeployment({ namespace: NS, body: deployment('alpha') });
-    const b = await apps.createNamespacedDeployment({ namespace: NS, body: deployment('beta') });
+    const a = await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment('alpha'),
+    });
+    const b = await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment('beta'),
+    });
     expect(a.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.metadata?.creationTimestamp).toBeInstanceOf(Date);
     expect(a.metadata?.generation).toBe(1);
-    expect(Number(b.metadata?.resourceVersion)).toBeGreaterThan(Number(a.metadata?.resourceVersion));
-    const read = await apps.readNamespacedDeployment({ name: 'alpha', namespace: NS });
-    expect(read.spec?.template.spec?.containers[0].image).toBe('shop/checkout:v1');
-    const again = await failure(apps.createNamespacedDeployment({ namespace: NS, body: deployment('alpha') }));
+    expect(Number(b.metadata?.resourceVersion)).toBeGreaterThan(
+      Number(a.metadata?.resourceVersion),
+    );
+    const read = await apps.readNamespacedDeployment({
+      name: 'alpha',
+      namespace: NS,
+    });
+    expect(read.spec?.template.spec?.containers[0].image).toBe(
+      'shop/checkout:v1',
+    );
+    const again = await failure(
+      apps.createNamespacedDeployment({
+        namespace: NS,
+        body: deployment('alpha'),
+      }),
+    );
     expect(again.code).toBe(409);
     expect(again.body.reason).toBe('AlreadyExists');
   });
 
   it('answers 409 Conflict to an update with a stale resourceVersion', async () => {
-    await apps.createNamespacedDeployment({ namespace: NS, body: deployment('gamma') });
-    const first = await apps.readNamespacedDeployment({ name: 'gamma', namespace: NS });
-    const second = await apps.readNamespacedDeployment({ name: 'gamma', namespace: NS });
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment('gamma'),
+    });
+    const first = await apps.readNamespacedDeployment({
+      name: 'gamma',
+      namespace: NS,
+    });
+    const second = await apps.readNamespacedDeployment({
+      name: 'gamma',
+      namespace: NS,
+    });
     first.spec!.replicas = 5;
-    const updated = await apps.replaceNamespacedDeployment({ name: 'gamma', namespace: NS, body: first });
+    const updated = await apps.replaceNamespacedDeployment({
+      name: 'gamma',
+      namespace: NS,
+      body: first,
+    });
     expect(updated.spec?.replicas).toBe(5);
     expect(updated.metadata?.generation).toBe(2);
     second.spec!.replicas = 7;
     const stale = await failure(
-      apps.replaceNamespacedDeployment({ name: 'gamma', namespace: NS, body: second }),
+      apps.replaceNamespacedDeployment({
+        name: 'gamma',
+        namespace: NS,
+        body: second,
+      }),
     );
     expect(stale.code).toBe(409);
     expect(stale.body).toMatchObject({
@@ -116,16 +155,30 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       details: { name: 'gamma', group: 'apps', kind: 'deployments' },
     });
     // Only labels changed: no new generation.
-    const current = await apps.readNamespacedDeployment({ name: 'gamma', namespace: NS });
+    const current = await apps.readNamespacedDeployment({
+      name: 'gamma',
+      namespace: NS,
+    });
     current.metadata!.labels = { ...current.metadata!.labels, extra: 'yes' };
-    const relabelled = await apps.replaceNamespacedDeployment({ name: 'gamma', namespace: NS, body: current });
+    const relabelled = await apps.replaceNamespacedDeployment({
+      name: 'gamma',
+      namespace: NS,
+      body: current,
+    });
     expect(relabelled.metadata?.generation).toBe(2);
   });
 
   it('applies merge, JSON and strategic merge patches', async () => {
-    await apps.createNamespacedDeployment({ namespace: NS, body: deployment('delta') });
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment('delta'),
+    });
     const merged = await apps.patchNamespacedDeployment(
-      { name: 'delta', namespace: NS, body: { spec: { replicas: 4 }, metadata: { labels: { tier: null } } } },
+      {
+        name: 'delta',
+        namespace: NS,
+        body: { spec: { replicas: 4 }, metadata: { labels: { tier: null } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
     expect(merged.spec?.replicas).toBe(4);
@@ -155,13 +208,22 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
           spec: {
             template: {
               spec: {
-                containers: [{ name: 'app', image: 'shop/checkout:v2', env: [{ name: 'B', value: '2' }] }],
+                containers: [
+                  {
+                    name: 'app',
+                    image: 'shop/checkout:v2',
+                    env: [{ name: 'B', value: '2' }],
+                  },
+                ],
               },
             },
           },
         },
       },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+      k8s.setHeaderOptions(
+        'Content-Type',
+        k8s.PatchStrategy.StrategicMergePatch,
+      ),
     );
     const containers = strategic.spec?.template.spec?.containers ?? [];
     expect(containers.map(c => [c.name, c.image])).toEqual([
@@ -184,7 +246,11 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
 
     const missingPath = await failure(
       apps.patchNamespacedDeployment(
-        { name: 'delta', namespace: NS, body: [{ op: 'replace', path: '/spec/nothing/here', value: 1 }] },
+        {
+          name: 'delta',
+          namespace: NS,
+          body: [{ op: 'replace', path: '/spec/nothing/here', value: 1 }],
+        },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       ),
     );
@@ -192,7 +258,11 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
 
     const stalePatch = await failure(
       apps.patchNamespacedDeployment(
-        { name: 'delta', namespace: NS, body: { metadata: { resourceVersion: '1' }, spec: { replicas: 1 } } },
+        {
+          name: 'delta',
+          namespace: NS,
+          body: { metadata: { resourceVersion: '1' }, spec: { replicas: 1 } },
+        },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       ),
     );
@@ -213,19 +283,36 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       version: 'v1beta1',
       namespace: NS,
       plural: 'virtualservices',
-      body: { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'vs' }, spec: { hosts: ['x'] } },
+      body: {
+        apiVersion: 'networking.istio.io/v1beta1',
+        kind: 'VirtualService',
+        metadata: { name: 'vs' },
+        spec: { hosts: ['x'] },
+      },
     });
     const smp = await failure(
       custom.patchNamespacedCustomObject(
-        { group: 'networking.istio.io', version: 'v1beta1', namespace: NS, plural: 'virtualservices', name: 'vs', body: { spec: {} } },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+        {
+          group: 'networking.istio.io',
+          version: 'v1beta1',
+          namespace: NS,
+          plural: 'virtualservices',
+          name: 'vs',
+          body: { spec: {} },
+        },
+        k8s.setHeaderOptions(
+          'Content-Type',
+          k8s.PatchStrategy.StrategicMergePatch,
+        ),
       ),
     );
     expect(smp.code).toBe(415);
   });
 
   it('answers bad input with the real status codes and Status bodies', async () => {
-    const missing = await failure(apps.readNamespacedDeployment({ name: 'nope', namespace: NS }));
+    const missing = await failure(
+      apps.readNamespacedDeployment({ name: 'nope', namespace: NS }),
+    );
     expect(missing).toEqual({
       code: 404,
       body: {
@@ -239,25 +326,41 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
         code: 404,
       },
     });
-    const noName = await failure(core.createNamespacedConfigMap({ namespace: NS, body: { metadata: {} } }));
+    const noName = await failure(
+      core.createNamespacedConfigMap({ namespace: NS, body: { metadata: {} } }),
+    );
     expect(noName.code).toBe(422);
     expect(noName.body.reason).toBe('Invalid');
-    expect(noName.body.details.causes[0]).toMatchObject({ field: 'metadata.name', reason: 'FieldValueRequired' });
+    expect(noName.body.details.causes[0]).toMatchObject({
+      field: 'metadata.name',
+      reason: 'FieldValueRequired',
+    });
 
     const unknown = await failure(
-      custom.listNamespacedCustomObject({ group: 'apps', version: 'v1', namespace: NS, plural: 'widgets' }),
+      custom.listNamespacedCustomObject({
+        group: 'apps',
+        version: 'v1',
+        namespace: NS,
+        plural: 'widgets',
+      }),
     );
     expect(unknown.code).toBe(404);
     expect(unknown.body.reason).toBe('NotFound');
 
     const noNamespace = await failure(
-      core.createNamespacedConfigMap({ namespace: 'ghost', body: { metadata: { name: 'x' } } }),
+      core.createNamespacedConfigMap({
+        namespace: 'ghost',
+        body: { metadata: { name: 'x' } },
+      }),
     );
     expect(noNamespace.code).toBe(404);
     expect(noNamespace.body.message).toBe('namespaces "ghost" not found');
 
     const badSelector = await failure(
-      apps.listNamespacedDeployment({ namespace: NS, labelSelector: 'app in (alpha' }),
+      apps.listNamespacedDeployment({
+        namespace: NS,
+        labelSelector: 'app in (alpha',
+      }),
     );
     expect(badSelector.code).toBe(400);
     expect(badSelector.body.reason).toBe('BadRequest');
@@ -272,17 +375,31 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
   });
 
   it('filters lists by equality and set-based label selectors', async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cm-a', labels: { env: 'prod', team: 'a' } } } });
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cm-b', labels: { env: 'dev', team: 'b' } } } });
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cm-c', labels: { env: 'qa' } } } });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'cm-a', labels: { env: 'prod', team: 'a' } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'cm-b', labels: { env: 'dev', team: 'b' } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'cm-c', labels: { env: 'qa' } } },
+    });
     const names = async (labelSelector: string) =>
-      (await core.listNamespacedConfigMap({ namespace: NS, labelSelector })).items.map(i => i.metadata?.name);
+      (
+        await core.listNamespacedConfigMap({ namespace: NS, labelSelector })
+      ).items.map(i => i.metadata?.name);
     expect(await names('env=prod')).toEqual(['cm-a']);
     expect(await names('env!=prod')).toEqual(['cm-b', 'cm-c']);
     expect(await names('env in (prod,dev)')).toEqual(['cm-a', 'cm-b']);
     expect(await names('env notin (prod),team')).toEqual(['cm-b']);
     expect(await names('!team')).toEqual(['cm-c']);
-    const byField = await core.listNamespacedConfigMap({ namespace: NS, fieldSelector: 'metadata.name=cm-b' });
+    const byField = await core.listNamespacedConfigMap({
+      namespace: NS,
+      fieldSelector: 'metadata.name=cm-b',
+    });
     expect(byField.items.map(i => i.metadata?.name)).toEqual(['cm-b']);
   });
 
@@ -292,12 +409,21 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
     const watch = new k8s.Watch(kc);
     const controller = await watch.watch(
       `/api/v1/namespaces/${NS}/configmaps`,
-      { resourceVersion: list.metadata?.resourceVersion, labelSelector: 'watched=yes' },
+      {
+        resourceVersion: list.metadata?.resourceVersion,
+        labelSelector: 'watched=yes',
+      },
       (type, obj) => events.push([type, obj.metadata.name, obj.data?.n]),
       () => {},
     );
     try {
-      await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'w1', labels: { watched: 'yes' } }, data: { n: '0' } } });
+      await core.createNamespacedConfigMap({
+        namespace: NS,
+        body: {
+          metadata: { name: 'w1', labels: { watched: 'yes' } },
+          data: { n: '0' },
+        },
+      });
       for (let i = 1; i <= 5; i++) {
         await core.patchNamespacedConfigMap(
           { name: 'w1', namespace: NS, body: { data: { n: String(i) } } },
@@ -306,13 +432,21 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       }
       // Leaving the selector is a DELETED for this watcher.
       await core.patchNamespacedConfigMap(
-        { name: 'w1', namespace: NS, body: { metadata: { labels: { watched: 'no' } } } },
+        {
+          name: 'w1',
+          namespace: NS,
+          body: { metadata: { labels: { watched: 'no' } } },
+        },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
-      await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'w2', labels: { watched: 'yes' } } } });
+      await core.createNamespacedConfigMap({
+        namespace: NS,
+        body: { metadata: { name: 'w2', labels: { watched: 'yes' } } },
+      });
       await core.deleteNamespacedConfigMap({ name: 'w2', namespace: NS });
       const deadline = Date.now() + 10_000;
-      while (events.length < 9 && Date.now() < deadline) await new Promise(r => setTimeout(r, 20));
+      while (events.length < 9 && Date.now() < deadline)
+        await new Promise(r => setTimeout(r, 20));
     } finally {
       controller.abort();
     }
@@ -334,9 +468,24 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       apiVersion: 'networking.istio.io/v1alpha3',
       kind: 'VirtualService',
       metadata: { name: 'checkout', namespace: NS },
-      spec: { hosts: ['checkout'], http: [{ route: [{ destination: { host: 'checkout', subset: 'v1' }, weight: 100 }] }] },
+      spec: {
+        hosts: ['checkout'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'checkout', subset: 'v1' }, weight: 100 },
+            ],
+          },
+        ],
+      },
     };
-    await custom.createNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1alpha3', namespace: NS, plural: 'virtualservices', body: vs });
+    await custom.createNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1alpha3',
+      namespace: NS,
+      plural: 'virtualservices',
+      body: vs,
+    });
     for (const weight of [5, 25]) {
       await custom.patchNamespacedCustomObject(
         {
@@ -350,7 +499,10 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
               op: 'replace',
               path: '/spec/http/0/route',
               value: [
-                { destination: { host: 'checkout', subset: 'v1' }, weight: 100 - weight },
+                {
+                  destination: { host: 'checkout', subset: 'v1' },
+                  weight: 100 - weight,
+                },
                 { destination: { host: 'checkout', subset: 'v2' }, weight },
               ],
             },
@@ -359,51 +511,113 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       );
     }
-    const v1 = (await custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: NS, plural: 'virtualservices', name: 'checkout' })) as any;
+    const v1 = (await custom.getNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: NS,
+      plural: 'virtualservices',
+      name: 'checkout',
+    })) as any;
     expect(v1.apiVersion).toBe('networking.istio.io/v1');
     expect(v1.metadata.generation).toBe(3);
     const weights = sb
-      .writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: NS, name: 'checkout' })
+      .writes({
+        group: 'networking.istio.io',
+        kind: 'VirtualService',
+        namespace: NS,
+        name: 'checkout',
+      })
       .map(w => w.spec.http[0].route.map((r: any) => r.weight ?? 100));
     expect(weights).toEqual([[100], [95, 5], [75, 25]]);
   });
 
   it('scales through the scale subresource', async () => {
-    const scale = await apps.readNamespacedDeploymentScale({ name: 'alpha', namespace: NS });
+    const scale = await apps.readNamespacedDeploymentScale({
+      name: 'alpha',
+      namespace: NS,
+    });
     expect(scale.spec?.replicas).toBe(2);
     expect(scale.status?.selector).toBe('app=alpha');
     await apps.patchNamespacedDeploymentScale(
       { name: 'alpha', namespace: NS, body: { spec: { replicas: 3 } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
-    const d = await apps.readNamespacedDeployment({ name: 'alpha', namespace: NS });
+    const d = await apps.readNamespacedDeployment({
+      name: 'alpha',
+      namespace: NS,
+    });
     expect(d.spec?.replicas).toBe(3);
   });
 
   it('keeps status and spec apart through the status subresource', async () => {
-    const d = await apps.readNamespacedDeployment({ name: 'beta', namespace: NS });
+    const d = await apps.readNamespacedDeployment({
+      name: 'beta',
+      namespace: NS,
+    });
     d.status = { observedGeneration: 1, replicas: 9 };
-    const written = await apps.replaceNamespacedDeploymentStatus({ name: 'beta', namespace: NS, body: d });
+    const written = await apps.replaceNamespacedDeploymentStatus({
+      name: 'beta',
+      namespace: NS,
+      body: d,
+    });
     expect(written.status?.replicas).toBe(9);
     expect(written.metadata?.generation).toBe(1);
     written.status = { replicas: 1 };
-    const viaMain = await apps.replaceNamespacedDeployment({ name: 'beta', namespace: NS, body: written });
+    const viaMain = await apps.replaceNamespacedDeployment({
+      name: 'beta',
+      namespace: NS,
+      body: written,
+    });
     expect(viaMain.status?.replicas).toBe(9);
   });
 
   it('fails the next matching requests when told to', async () => {
-    sb.failNext({ verb: 'get', resource: 'deployments', status: 503, count: 2 });
-    expect((await failure(apps.readNamespacedDeployment({ name: 'alpha', namespace: NS }))).code).toBe(503);
-    expect((await failure(apps.readNamespacedDeployment({ name: 'alpha', namespace: NS }))).code).toBe(503);
-    await expect(apps.readNamespacedDeployment({ name: 'alpha', namespace: NS })).resolves.toBeDefined();
+    sb.failNext({
+      verb: 'get',
+      resource: 'deployments',
+      status: 503,
+      count: 2,
+    });
+    expect(
+      (
+        await failure(
+          apps.readNamespacedDeployment({ name: 'alpha', namespace: NS }),
+        )
+      ).code,
+    ).toBe(503);
+    expect(
+      (
+        await failure(
+          apps.readNamespacedDeployment({ name: 'alpha', namespace: NS }),
+        )
+      ).code,
+    ).toBe(503);
+    await expect(
+      apps.readNamespacedDeployment({ name: 'alpha', namespace: NS }),
+    ).resolves.toBeDefined();
   });
 
   it('deletes objects and whole namespaces', async () => {
     await apps.deleteNamespacedDeployment({ name: 'beta', namespace: NS });
-    expect((await failure(apps.readNamespacedDeployment({ name: 'beta', namespace: NS }))).code).toBe(404);
+    expect(
+      (
+        await failure(
+          apps.readNamespacedDeployment({ name: 'beta', namespace: NS }),
+        )
+      ).code,
+    ).toBe(404);
     await core.createNamespace({ body: { metadata: { name: 'doomed' } } });
-    await core.createNamespacedConfigMap({ namespace: 'doomed', body: { metadata: { name: 'x' } } });
+    await core.createNamespacedConfigMap({
+      namespace: 'doomed',
+      body: { metadata: { name: 'x' } },
+    });
     await core.deleteNamespace({ name: 'doomed' });
-    expect((await failure(core.readNamespacedConfigMap({ name: 'x', namespace: 'doomed' }))).code).toBe(404);
+    expect(
+      (
+        await failure(
+          core.readNamespacedConfigMap({ name: 'x', namespace: 'doomed' }),
+        )
+      ).code,
+    ).toBe(404);
   });
 });

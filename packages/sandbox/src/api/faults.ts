@@ -23,7 +23,12 @@ export class FaultInjector {
   }
 
   /** The status to fail this request with, consuming one use of the matching rule. */
-  take(verb: string, resource: string, namespace?: string, name?: string): number | undefined {
+  take(
+    verb: string,
+    resource: string,
+    namespace?: string,
+    name?: string,
+  ): number | undefined {
     const rule = this.rules.find(
       r =>
         r.remaining > 0 &&

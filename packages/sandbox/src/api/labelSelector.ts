@@ -12,14 +12,16 @@ export type Labels = Record<string, string> | undefined;
 export class SelectorParseError extends Error {}
 
 const NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_SUBDOMAIN =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function validateKey(key: string): void {
   const parts = key.split('/');
   const name = parts.length === 2 ? parts[1] : parts[0];
   if (
     parts.length > 2 ||
-    (parts.length === 2 && (!DNS_SUBDOMAIN.test(parts[0]) || parts[0].length > 253))
+    (parts.length === 2 &&
+      (!DNS_SUBDOMAIN.test(parts[0]) || parts[0].length > 253))
   ) {
     throw new SelectorParseError(
       `unable to parse requirement: invalid label key "${key}": prefix part must be a DNS subdomain`,
@@ -95,7 +97,9 @@ export function parseLabelSelector(input: string): Requirement[] {
   const next = () => tokens[pos++];
   const fail = (expected: string): never => {
     throw new SelectorParseError(
-      `unable to parse requirement: found ${describe(peek())}, expected: ${expected}`,
+      `unable to parse requirement: found ${describe(
+        peek(),
+      )}, expected: ${expected}`,
     );
   };
   if (tokens.length === 0) return reqs;
@@ -105,7 +109,7 @@ export function parseLabelSelector(input: string): Requirement[] {
       const key = next();
       if (key?.t !== 'id') {
         pos--;
-        fail('identifier after \'!\'');
+        fail("identifier after '!'");
       }
       validateKey((key as { v: string }).v);
       reqs.push({ key: (key as { v: string }).v, op: '!' });
@@ -175,7 +179,10 @@ export function parseLabelSelector(input: string): Requirement[] {
   return reqs;
 }
 
-export function matchesRequirements(reqs: Requirement[], labels: Labels): boolean {
+export function matchesRequirements(
+  reqs: Requirement[],
+  labels: Labels,
+): boolean {
   const l = labels ?? {};
   return reqs.every(r => {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
@@ -197,7 +204,11 @@ export function matchesRequirements(reqs: Requirement[], labels: Labels): boolea
 /** A `metav1.LabelSelector` (matchLabels + matchExpressions) as found in specs. */
 export interface LabelSelectorObject {
   matchLabels?: Record<string, string>;
-  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+  matchExpressions?: Array<{
+    key: string;
+    operator: string;
+    values?: string[];
+  }>;
 }
 
 export function matchesSelectorObject(
@@ -212,8 +223,10 @@ export function matchesSelectorObject(
   for (const e of selector.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(l, e.key);
     const values = e.values ?? [];
-    if (e.operator === 'In' && !(has && values.includes(l[e.key]))) return false;
-    if (e.operator === 'NotIn' && has && values.includes(l[e.key])) return false;
+    if (e.operator === 'In' && !(has && values.includes(l[e.key])))
+      return false;
+    if (e.operator === 'NotIn' && has && values.includes(l[e.key]))
+      return false;
     if (e.operator === 'Exists' && !has) return false;
     if (e.operator === 'DoesNotExist' && has) return false;
   }
@@ -221,9 +234,12 @@ export function matchesSelectorObject(
 }
 
 /** `app=x,version=v1`: how Scale.status.selector renders a selector. */
-export function selectorObjectToString(selector: LabelSelectorObject | undefined): string {
+export function selectorObjectToString(
+  selector: LabelSelectorObject | undefined,
+): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${k}=${v}`);
+  for (const [k, v] of Object.entries(selector?.matchLabels ?? {}))
+    parts.push(`${k}=${v}`);
   for (const e of selector?.matchExpressions ?? []) {
     const values = (e.values ?? []).join(',');
     if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
@@ -235,7 +251,10 @@ export function selectorObjectToString(selector: LabelSelectorObject | undefined
 }
 
 /** Service selectors are plain maps; an empty one selects nothing here. */
-export function matchesMap(selector: Record<string, string> | undefined, labels: Labels): boolean {
+export function matchesMap(
+  selector: Record<string, string> | undefined,
+  labels: Labels,
+): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
   const l = labels ?? {};
   return Object.entries(selector).every(([k, v]) => l[k] === v);

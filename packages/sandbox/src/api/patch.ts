@@ -48,13 +48,17 @@ function resolveParent(doc: Json, path: string): { parent: Json; key: string } {
     if (Array.isArray(cur)) {
       const i = Number(seg);
       if (!Number.isInteger(i) || i < 0 || i >= cur.length) {
-        throw new PatchApplyError(`doc is missing path: "${path}": missing value`);
+        throw new PatchApplyError(
+          `doc is missing path: "${path}": missing value`,
+        );
       }
       cur = cur[i];
     } else if (isObject(cur) && seg in cur) {
       cur = cur[seg];
     } else {
-      throw new PatchApplyError(`doc is missing path: "${path}": missing value`);
+      throw new PatchApplyError(
+        `doc is missing path: "${path}": missing value`,
+      );
     }
   }
   return { parent: cur, key: segments[segments.length - 1] };
@@ -66,19 +70,28 @@ function getAt(doc: Json, path: string): Json {
     if (Array.isArray(cur)) {
       const i = Number(seg);
       if (!Number.isInteger(i) || i < 0 || i >= cur.length) {
-        throw new PatchApplyError(`doc is missing path: "${path}": missing value`);
+        throw new PatchApplyError(
+          `doc is missing path: "${path}": missing value`,
+        );
       }
       cur = cur[i];
     } else if (isObject(cur) && seg in cur) {
       cur = cur[seg];
     } else {
-      throw new PatchApplyError(`doc is missing path: "${path}": missing value`);
+      throw new PatchApplyError(
+        `doc is missing path: "${path}": missing value`,
+      );
     }
   }
   return cur;
 }
 
-function arrayIndex(arr: Json[], key: string, forAdd: boolean, op: string): number {
+function arrayIndex(
+  arr: Json[],
+  key: string,
+  forAdd: boolean,
+  op: string,
+): number {
   if (forAdd && key === '-') return arr.length;
   const i = Number(key);
   const max = forAdd ? arr.length : arr.length - 1;
@@ -114,7 +127,9 @@ function addAt(doc: Json, path: string, value: Json, replace: boolean): void {
     return;
   }
   if (!isObject(parent)) {
-    throw new PatchApplyError(`jsonpatch ${op} operation does not apply: doc is missing path: "${path}"`);
+    throw new PatchApplyError(
+      `jsonpatch ${op} operation does not apply: doc is missing path: "${path}"`,
+    );
   }
   if (replace && !(key in parent)) {
     throw new PatchApplyError(
@@ -139,12 +154,18 @@ export function sortKeys(v: Json): Json {
 }
 
 /** Validates the shape of a JSON patch document; throws on malformed input (a 400). */
-export function validateJsonPatch(patch: Json): asserts patch is Array<Record<string, Json>> {
+export function validateJsonPatch(
+  patch: Json,
+): asserts patch is Array<Record<string, Json>> {
   if (!Array.isArray(patch)) {
     throw new TypeError('json patch must be an array of operations');
   }
   for (const op of patch) {
-    if (!isObject(op) || typeof op.op !== 'string' || typeof op.path !== 'string') {
+    if (
+      !isObject(op) ||
+      typeof op.op !== 'string' ||
+      typeof op.path !== 'string'
+    ) {
       throw new TypeError('each json patch operation needs "op" and "path"');
     }
     if (!['add', 'remove', 'replace', 'move', 'copy', 'test'].includes(op.op)) {
@@ -159,7 +180,10 @@ export function validateJsonPatch(patch: Json): asserts patch is Array<Record<st
   }
 }
 
-export function jsonPatch(target: Json, patch: Array<Record<string, Json>>): Json {
+export function jsonPatch(
+  target: Json,
+  patch: Array<Record<string, Json>>,
+): Json {
   const doc = clone(target);
   for (const op of patch) {
     switch (op.op) {
@@ -182,7 +206,9 @@ export function jsonPatch(target: Json, patch: Array<Record<string, Json>>): Jso
         break;
       case 'test':
         if (!deepEqual(getAt(doc, op.path), op.value)) {
-          throw new PatchApplyError(`testing value ${op.path} failed: test failed`);
+          throw new PatchApplyError(
+            `testing value ${op.path} failed: test failed`,
+          );
         }
         break;
       default:
@@ -210,17 +236,23 @@ const MERGE_KEYS: Record<string, string> = {
 
 function mergeKeyFor(field: string, items: Json[]): string | undefined {
   if (field === 'ports') {
-    return items.some(i => isObject(i) && 'containerPort' in i) ? 'containerPort' : 'port';
+    return items.some(i => isObject(i) && 'containerPort' in i)
+      ? 'containerPort'
+      : 'port';
   }
   return MERGE_KEYS[field];
 }
 
 function strategicList(field: string, target: Json, patch: Json[]): Json[] {
-  const key = mergeKeyFor(field, [...(Array.isArray(target) ? target : []), ...patch]);
+  const key = mergeKeyFor(field, [
+    ...(Array.isArray(target) ? target : []),
+    ...patch,
+  ]);
   if (!key || !patch.every(isObject)) return clone(patch);
   const result: Json[] = Array.isArray(target) ? clone(target) : [];
   for (const item of patch) {
-    if (item.$patch === 'replace') return clone(patch.filter(p => p.$patch !== 'replace'));
+    if (item.$patch === 'replace')
+      return clone(patch.filter(p => p.$patch !== 'replace'));
     const idx = result.findIndex(r => isObject(r) && r[key] === item[key]);
     if (item.$patch === 'delete') {
       if (idx >= 0) result.splice(idx, 1);
@@ -232,7 +264,11 @@ function strategicList(field: string, target: Json, patch: Json[]): Json[] {
   return result;
 }
 
-function applyElementOrder(list: Json[], order: Json[], key: string | undefined): Json[] {
+function applyElementOrder(
+  list: Json[],
+  order: Json[],
+  key: string | undefined,
+): Json[] {
   const keyOf = (v: Json) => (key && isObject(v) ? v[key] : v);
   const wanted = order.map(o => (isObject(o) && key ? o[key] : o));
   const ordered = wanted
@@ -278,7 +314,11 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   }
   for (const [field, order] of orders) {
     if (Array.isArray(result[field]) && Array.isArray(order)) {
-      result[field] = applyElementOrder(result[field], order, mergeKeyFor(field, result[field]));
+      result[field] = applyElementOrder(
+        result[field],
+        order,
+        mergeKeyFor(field, result[field]),
+      );
     }
   }
   return result;

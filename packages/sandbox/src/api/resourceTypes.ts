@@ -213,7 +213,8 @@ export function findResourceType(
   plural: string,
 ): ResourceType | undefined {
   return RESOURCE_TYPES.find(
-    t => t.group === group && t.plural === plural && t.versions.includes(version),
+    t =>
+      t.group === group && t.plural === plural && t.versions.includes(version),
   );
 }
 

@@ -126,7 +126,11 @@ export class ApiServer {
           const err =
             e instanceof ApiError
               ? e
-              : new ApiError(500, 'InternalError', `Internal error occurred: ${String(e?.message ?? e)}`);
+              : new ApiError(
+                  500,
+                  'InternalError',
+                  `Internal error occurred: ${String(e?.message ?? e)}`,
+                );
           this.sendJson(res, err.code, err.toStatus());
         } else {
           res.end();
@@ -181,7 +185,11 @@ export class ApiServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+      server.listen(
+        this.options.port ?? 0,
+        this.options.host ?? '127.0.0.1',
+        () => resolve(),
+      );
     });
     const { port } = server.address() as AddressInfo;
     const host = this.options.host ?? '127.0.0.1';
@@ -249,24 +257,38 @@ export class ApiServer {
         kind: 'APIVersions',
         versions: ['v1'],
         serverAddressByClientCIDRs: [
-          { clientCIDR: '0.0.0.0/0', serverAddress: this.url.replace(/^http:\/\//, '') },
+          {
+            clientCIDR: '0.0.0.0/0',
+            serverAddress: this.url.replace(/^http:\/\//, ''),
+          },
         ],
       };
     }
     if (path === '/api/v1') return apiResourceList('', 'v1');
     const groupEntry = (g: { name: string; versions: string[] }) => ({
       name: g.name,
-      versions: g.versions.map(v => ({ groupVersion: `${g.name}/${v}`, version: v })),
-      preferredVersion: { groupVersion: `${g.name}/${g.versions[0]}`, version: g.versions[0] },
+      versions: g.versions.map(v => ({
+        groupVersion: `${g.name}/${v}`,
+        version: v,
+      })),
+      preferredVersion: {
+        groupVersion: `${g.name}/${g.versions[0]}`,
+        version: g.versions[0],
+      },
     });
     if (path === '/apis') {
-      return { kind: 'APIGroupList', apiVersion: 'v1', groups: groupsServed().map(groupEntry) };
+      return {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: groupsServed().map(groupEntry),
+      };
     }
     const m = /^\/apis\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     if (m) {
       const g = groupsServed().find(x => x.name === m[1]);
       if (!g) return undefined;
-      if (!m[2]) return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(g) };
+      if (!m[2])
+        return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(g) };
       if (!g.versions.includes(m[2])) return undefined;
       return apiResourceList(g.name, m[2]);
     }
@@ -294,7 +316,9 @@ export class ApiServer {
     let name: string | undefined;
     let sub: string | undefined;
     const namespaceSubresource =
-      group === '' && rest.length === 3 && ['status', 'finalize'].includes(rest[2]);
+      group === '' &&
+      rest.length === 3 &&
+      ['status', 'finalize'].includes(rest[2]);
     if (rest[0] === 'namespaces' && rest.length >= 3 && !namespaceSubresource) {
       namespace = rest[1];
       [plural, name, sub] = rest.slice(2);
@@ -305,14 +329,30 @@ export class ApiServer {
     }
     const rt = findResourceType(group, version, plural);
     if (!rt) return undefined;
-    if (rt.namespaced && name !== undefined && namespace === undefined) return undefined;
+    if (rt.namespaced && name !== undefined && namespace === undefined)
+      return undefined;
     if (!rt.namespaced && namespace !== undefined) return undefined;
-    if (sub !== undefined && !(rt.subresources as string[]).includes(sub)) return undefined;
-    return { rt, version, namespace, name, subresource: sub as ResourceRequest['subresource'] };
+    if (sub !== undefined && !(rt.subresources as string[]).includes(sub))
+      return undefined;
+    return {
+      rt,
+      version,
+      namespace,
+      name,
+      subresource: sub as ResourceRequest['subresource'],
+    };
   }
 
-  private present(rt: ResourceType, version: string, obj: K8sObject): K8sObject {
-    return { ...obj, apiVersion: groupVersion(rt.group, version), kind: rt.kind };
+  private present(
+    rt: ResourceType,
+    version: string,
+    obj: K8sObject,
+  ): K8sObject {
+    return {
+      ...obj,
+      apiVersion: groupVersion(rt.group, version),
+      kind: rt.kind,
+    };
   }
 
   private toScale(obj: K8sObject): K8sObject {
@@ -345,16 +385,21 @@ export class ApiServer {
     const q = url.searchParams;
     const watch = q.get('watch') === 'true' || q.get('watch') === '1';
     let verb: string;
-    if (method === 'GET') verb = name ? 'get' : watch ? 'watch' : 'list';
+    if (method === 'GET' && name) verb = 'get';
+    else if (method === 'GET') verb = watch ? 'watch' : 'list';
     else if (method === 'POST') verb = 'create';
     else if (method === 'PUT') verb = 'update';
     else if (method === 'PATCH') verb = 'patch';
     else if (method === 'DELETE') verb = name ? 'delete' : 'deletecollection';
     else throw methodNotAllowed();
-    if ((verb === 'create' && name) || (!name && ['update', 'patch'].includes(verb))) {
+    if (
+      (verb === 'create' && name) ||
+      (!name && ['update', 'patch'].includes(verb))
+    ) {
       throw methodNotAllowed();
     }
-    if (subresource && !['get', 'update', 'patch'].includes(verb)) throw methodNotAllowed();
+    if (subresource && !['get', 'update', 'patch'].includes(verb))
+      throw methodNotAllowed();
 
     const resource = subresource ? `${rt.plural}/${subresource}` : rt.plural;
     const fault = this.options.faults.take(verb, resource, namespace, name);
@@ -369,8 +414,12 @@ export class ApiServer {
     const respond = (code: number, obj: K8sObject) => {
       if (subresource === 'scale') {
         this.sendJson(res, code, this.toScale(obj));
-      } else if (asTable && (verb === 'get')) {
-        this.sendJson(res, code, toTable(rt, [this.present(rt, version, obj)], rv(), include));
+      } else if (asTable && verb === 'get') {
+        this.sendJson(
+          res,
+          code,
+          toTable(rt, [this.present(rt, version, obj)], rv(), include),
+        );
       } else {
         this.sendJson(res, code, this.present(rt, version, obj));
       }
@@ -413,8 +462,12 @@ export class ApiServer {
         if (subresource === 'scale') {
           const current = this.store.mustGet(rt, namespace, name!);
           const scaleRv = body?.metadata?.resourceVersion;
-          if (scaleRv && scaleRv !== current.metadata.resourceVersion) throw conflict(rt, name!);
-          respond(200, this.setReplicas(rt, current, body?.spec?.replicas, dryRun));
+          if (scaleRv && scaleRv !== current.metadata.resourceVersion)
+            throw conflict(rt, name!);
+          respond(
+            200,
+            this.setReplicas(rt, current, body?.spec?.replicas, dryRun),
+          );
           return;
         }
         const updated = this.store.update(rt, namespace, name!, body, {
@@ -436,7 +489,9 @@ export class ApiServer {
           try {
             options = JSON.parse(text);
           } catch (e) {
-            throw badRequest(`error decoding DeleteOptions: ${(e as Error).message}`);
+            throw badRequest(
+              `error decoding DeleteOptions: ${(e as Error).message}`,
+            );
           }
         }
         const deleted = this.store.delete(rt, namespace, name!, {
@@ -466,7 +521,11 @@ export class ApiServer {
         const deleted = this.store
           .list(rt, namespace)
           .filter(filter)
-          .map(o => this.store.delete(rt, o.metadata.namespace, o.metadata.name, { dryRun }));
+          .map(o =>
+            this.store.delete(rt, o.metadata.namespace, o.metadata.name, {
+              dryRun,
+            }),
+          );
         this.sendJson(res, 200, {
           kind: `${rt.kind}List`,
           apiVersion: groupVersion(rt.group, version),
@@ -487,30 +546,51 @@ export class ApiServer {
       throw new ApiError(
         415,
         'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the sandbox does not decode ${contentType.split(';')[0]}; use kubectl apply)`,
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the sandbox does not decode ${
+          contentType.split(';')[0]
+        }; use kubectl apply)`,
       );
     }
     const text = await readBody(req);
     try {
       return parseBody(text, String(req.headers['content-type'] ?? ''));
     } catch (e) {
-      throw badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
+      throw badRequest(
+        `the body of the request could not be decoded: ${(e as Error).message}`,
+      );
     }
   }
 
-  private setReplicas(rt: ResourceType, current: K8sObject, replicas: unknown, dryRun: boolean) {
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+  private setReplicas(
+    rt: ResourceType,
+    current: K8sObject,
+    replicas: unknown,
+    dryRun: boolean,
+  ) {
+    if (
+      typeof replicas !== 'number' ||
+      !Number.isInteger(replicas) ||
+      replicas < 0
+    ) {
       throw invalid(rt, current.metadata.name, [
         {
           field: 'spec.replicas',
           reason: 'FieldValueInvalid',
-          message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+          message: `Invalid value: ${JSON.stringify(
+            replicas,
+          )}: must be greater than or equal to 0`,
         },
       ]);
     }
     const next = clone(current);
     next.spec = { ...(next.spec ?? {}), replicas };
-    return this.store.update(rt, current.metadata.namespace, current.metadata.name, next, { dryRun });
+    return this.store.update(
+      rt,
+      current.metadata.namespace,
+      current.metadata.name,
+      next,
+      { dryRun },
+    );
   }
 
   private async patch(
@@ -519,7 +599,9 @@ export class ApiServer {
     dryRun: boolean,
   ): Promise<{ object: K8sObject; created: boolean }> {
     const { rt, namespace, name, subresource } = target;
-    const contentType = String(req.headers['content-type'] ?? '').split(';')[0].trim();
+    const contentType = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim();
     const known = [
       'application/json-patch+json',
       'application/merge-patch+json',
@@ -527,13 +609,19 @@ export class ApiServer {
       'application/apply-patch+yaml',
     ];
     if (!known.includes(contentType)) throw unsupportedMediaType();
-    if (contentType === 'application/strategic-merge-patch+json' && !rt.builtIn) {
+    if (
+      contentType === 'application/strategic-merge-patch+json' &&
+      !rt.builtIn
+    ) {
       throw unsupportedMediaType();
     }
     const text = await readBody(req);
     let patch: any;
     try {
-      patch = parseBody(text, contentType === 'application/apply-patch+yaml' ? 'yaml' : 'json');
+      patch = parseBody(
+        text,
+        contentType === 'application/apply-patch+yaml' ? 'yaml' : 'json',
+      );
     } catch (e) {
       throw badRequest(`error decoding patch: ${(e as Error).message}`);
     }
@@ -543,7 +631,15 @@ export class ApiServer {
         throw badRequest('error decoding patch: apply patch must be an object');
       }
       if (!current) {
-        return { object: this.store.create(rt, namespace, { ...patch, metadata: { ...(patch.metadata ?? {}), name } }, { dryRun }), created: true };
+        return {
+          object: this.store.create(
+            rt,
+            namespace,
+            { ...patch, metadata: { ...(patch.metadata ?? {}), name } },
+            { dryRun },
+          ),
+          created: true,
+        };
       }
     }
     if (!current) throw notFound(rt, name!);
@@ -561,36 +657,77 @@ export class ApiServer {
           patched = jsonPatch(base, patch);
           break;
         case 'application/merge-patch+json':
-          if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-            throw badRequest('error decoding patch: a merge patch must be a JSON object');
+          if (
+            typeof patch !== 'object' ||
+            patch === null ||
+            Array.isArray(patch)
+          ) {
+            throw badRequest(
+              'error decoding patch: a merge patch must be a JSON object',
+            );
           }
           patched = mergePatch(base, patch);
           break;
         default:
-          if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-            throw badRequest('error decoding patch: a strategic merge patch must be a JSON object');
+          if (
+            typeof patch !== 'object' ||
+            patch === null ||
+            Array.isArray(patch)
+          ) {
+            throw badRequest(
+              'error decoding patch: a strategic merge patch must be a JSON object',
+            );
           }
-          patched = rt.builtIn ? strategicMergePatch(base, patch) : mergePatch(base, patch);
+          patched = rt.builtIn
+            ? strategicMergePatch(base, patch)
+            : mergePatch(base, patch);
       }
     } catch (e) {
       if (e instanceof PatchApplyError) {
-        throw new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${e.message}`, {});
+        throw new ApiError(
+          422,
+          'Invalid',
+          `the server rejected our request due to an error in our request: ${e.message}`,
+          {},
+        );
       }
       throw e;
     }
-    if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) {
-      throw new ApiError(422, 'Invalid', 'the patched object is not an object', {});
+    if (
+      typeof patched !== 'object' ||
+      patched === null ||
+      Array.isArray(patched)
+    ) {
+      throw new ApiError(
+        422,
+        'Invalid',
+        'the patched object is not an object',
+        {},
+      );
     }
     const patchedRv = patched.metadata?.resourceVersion;
-    if (patchedRv !== undefined && patchedRv !== current.metadata.resourceVersion) {
+    if (
+      patchedRv !== undefined &&
+      patchedRv !== current.metadata.resourceVersion
+    ) {
       throw conflict(rt, name!);
     }
     if (subresource === 'scale') {
-      return { object: this.setReplicas(rt, current, patched.spec?.replicas, dryRun), created: false };
+      return {
+        object: this.setReplicas(rt, current, patched.spec?.replicas, dryRun),
+        created: false,
+      };
     }
-    if (patched.metadata?.name !== undefined && patched.metadata.name !== name) {
+    if (
+      patched.metadata?.name !== undefined &&
+      patched.metadata.name !== name
+    ) {
       throw invalid(rt, name!, [
-        { field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${patched.metadata.name}": field is immutable` },
+        {
+          field: 'metadata.name',
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: "${patched.metadata.name}": field is immutable`,
+        },
       ]);
     }
     if (typeof patched.metadata !== 'object' || patched.metadata === null) {
@@ -606,7 +743,11 @@ export class ApiServer {
     };
   }
 
-  private filter(rt: ResourceType, namespace: string | undefined, q: URLSearchParams) {
+  private filter(
+    rt: ResourceType,
+    namespace: string | undefined,
+    q: URLSearchParams,
+  ) {
     let labelReqs: Requirement[] = [];
     try {
       labelReqs = parseLabelSelector(q.get('labelSelector') ?? '');
@@ -641,14 +782,20 @@ export class ApiServer {
         .map(object => ({ type: 'ADDED', object }));
     } else {
       const since = Number(rvParam);
-      if (!Number.isFinite(since)) throw badRequest(`invalid resource version: ${rvParam}`);
+      if (!Number.isFinite(since))
+        throw badRequest(`invalid resource version: ${rvParam}`);
       let events: StoreEvent[] = [];
       try {
         events = this.store.eventsSince(since);
       } catch (e) {
         if (e instanceof ApiError && e.code === 410) {
-          res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-          res.write(`${JSON.stringify({ type: 'ERROR', object: e.toStatus() })}\n`);
+          res.writeHead(200, {
+            'Content-Type': 'application/json',
+            'Transfer-Encoding': 'chunked',
+          });
+          res.write(
+            `${JSON.stringify({ type: 'ERROR', object: e.toStatus() })}\n`,
+          );
           res.end();
           return;
         }

@@ -25,7 +25,7 @@ export class ApiError extends Error {
   }
 }
 
-function details(rt: ResourceType, name?: string) {
+function detailsOf(rt: ResourceType, name?: string) {
   return {
     ...(name !== undefined ? { name } : {}),
     ...(rt.group ? { group: rt.group } : {}),
@@ -38,7 +38,7 @@ export function notFound(rt: ResourceType, name: string): ApiError {
     404,
     'NotFound',
     `${qualifiedResource(rt)} "${name}" not found`,
-    details(rt, name),
+    detailsOf(rt, name),
   );
 }
 
@@ -56,7 +56,7 @@ export function alreadyExists(rt: ResourceType, name: string): ApiError {
     409,
     'AlreadyExists',
     `${qualifiedResource(rt)} "${name}" already exists`,
-    details(rt, name),
+    detailsOf(rt, name),
   );
 }
 
@@ -67,7 +67,7 @@ export function conflict(rt: ResourceType, name: string): ApiError {
     `Operation cannot be fulfilled on ${qualifiedResource(
       rt,
     )} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-    details(rt, name),
+    detailsOf(rt, name),
   );
 }
 

@@ -40,7 +40,8 @@ const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 export function randomSuffix(length = 5): string {
   let s = '';
   for (let i = 0; i < length; i++) {
-    s += GENERATE_ALPHABET[Math.floor(Math.random() * GENERATE_ALPHABET.length)];
+    s +=
+      GENERATE_ALPHABET[Math.floor(Math.random() * GENERATE_ALPHABET.length)];
   }
   return s;
 }
@@ -79,7 +80,12 @@ export class ObjectStore {
   constructor() {
     for (const rt of RESOURCE_TYPES) this.objects.set(rt, new Map());
     const nsType = RESOURCE_TYPES.find(t => t.kind === 'Namespace')!;
-    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+    for (const name of [
+      'default',
+      'kube-system',
+      'kube-public',
+      'kube-node-lease',
+    ]) {
       this.create(nsType, undefined, { metadata: { name } });
     }
   }
@@ -88,8 +94,14 @@ export class ObjectStore {
     return this.resourceVersion;
   }
 
-  get(rt: ResourceType, ns: string | undefined, name: string): K8sObject | undefined {
-    const obj = this.objects.get(rt)!.get(key(rt.namespaced ? ns : undefined, name));
+  get(
+    rt: ResourceType,
+    ns: string | undefined,
+    name: string,
+  ): K8sObject | undefined {
+    const obj = this.objects
+      .get(rt)!
+      .get(key(rt.namespaced ? ns : undefined, name));
     return obj ? clone(obj) : undefined;
   }
 
@@ -123,7 +135,11 @@ export class ObjectStore {
     if (resourceVersion >= this.resourceVersion) return [];
     const first = this.log[0];
     if (first && resourceVersion < first.resourceVersion - 1) {
-      throw expired(`too old resource version: ${resourceVersion} (${first.resourceVersion - 1})`);
+      throw expired(
+        `too old resource version: ${resourceVersion} (${
+          first.resourceVersion - 1
+        })`,
+      );
     }
     if (!first) return [];
     return this.log.filter(e => e.resourceVersion > resourceVersion);
@@ -138,7 +154,12 @@ export class ObjectStore {
     return `${rt.group}/${rt.plural}/${rt.namespaced ? ns ?? '' : ''}/${name}`;
   }
 
-  private emit(type: EventType, rt: ResourceType, object: K8sObject, old?: K8sObject) {
+  private emit(
+    type: EventType,
+    rt: ResourceType,
+    object: K8sObject,
+    old?: K8sObject,
+  ) {
     const event: StoreEvent = {
       type,
       rt,
@@ -147,9 +168,14 @@ export class ObjectStore {
       resourceVersion: Number(object.metadata.resourceVersion),
     };
     this.log.push(event);
-    if (this.log.length > EVENT_LOG_CAPACITY) this.log.splice(0, this.log.length - EVENT_LOG_CAPACITY);
+    if (this.log.length > EVENT_LOG_CAPACITY)
+      this.log.splice(0, this.log.length - EVENT_LOG_CAPACITY);
     if (type !== 'DELETED') {
-      const hk = this.historyKey(rt, object.metadata.namespace, object.metadata.name);
+      const hk = this.historyKey(
+        rt,
+        object.metadata.namespace,
+        object.metadata.name,
+      );
       const versions = this.history.get(hk) ?? [];
       versions.push(clone(object));
       this.history.set(hk, versions);
@@ -163,7 +189,11 @@ export class ObjectStore {
     }
   }
 
-  private normalize(rt: ResourceType, body: K8sObject, ns: string | undefined): K8sObject {
+  private normalize(
+    rt: ResourceType,
+    body: K8sObject,
+    ns: string | undefined,
+  ): K8sObject {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw badRequest('the body of the request must be a JSON object');
     }
@@ -176,7 +206,8 @@ export class ObjectStore {
     obj.kind = rt.kind;
     obj.apiVersion = groupVersion(rt.group, rt.versions[0]);
     obj.metadata = obj.metadata ?? {};
-    if (typeof obj.metadata !== 'object') throw badRequest('metadata must be an object');
+    if (typeof obj.metadata !== 'object')
+      throw badRequest('metadata must be an object');
     if (rt.namespaced) {
       if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
         throw badRequest(
@@ -276,7 +307,8 @@ export class ObjectStore {
       generation: old.metadata.generation,
       resourceVersion: old.metadata.resourceVersion,
     };
-    if (old.metadata.namespace) next.metadata.namespace = old.metadata.namespace;
+    if (old.metadata.namespace)
+      next.metadata.namespace = old.metadata.namespace;
     if (options.subresource !== 'status' && specPart(next) !== specPart(old)) {
       next.metadata.generation = (old.metadata.generation ?? 0) + 1;
     }
@@ -293,12 +325,16 @@ export class ObjectStore {
     rt: ResourceType,
     ns: string | undefined,
     name: string,
-    options: { dryRun?: boolean; preconditions?: { resourceVersion?: string; uid?: string } } = {},
+    options: {
+      dryRun?: boolean;
+      preconditions?: { resourceVersion?: string; uid?: string };
+    } = {},
   ): K8sObject {
     const old = this.mustGet(rt, ns, name);
     const pre = options.preconditions ?? {};
     if (
-      (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) ||
+      (pre.resourceVersion &&
+        pre.resourceVersion !== old.metadata.resourceVersion) ||
       (pre.uid && pre.uid !== old.metadata.uid)
     ) {
       throw conflict(rt, name);
@@ -307,7 +343,8 @@ export class ObjectStore {
     if (rt.kind === 'Namespace') {
       for (const t of RESOURCE_TYPES) {
         if (!t.namespaced) continue;
-        for (const o of this.list(t, name)) this.delete(t, name, o.metadata.name);
+        for (const o of this.list(t, name))
+          this.delete(t, name, o.metadata.name);
       }
     }
     this.objects.get(rt)!.delete(key(rt.namespaced ? ns : undefined, name));

@@ -36,18 +36,26 @@ const nameColumn: Column = {
 const ageColumn: Column = {
   name: 'Age',
   type: 'string',
-  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+  description:
+    'CreationTimestamp is a timestamp representing the server time when this object was created.',
   priority: 0,
   cell: o => age(o.metadata.creationTimestamp),
 };
 
-function col(name: string, cell: Column['cell'], priority = 0, type = 'string'): Column {
+function col(
+  name: string,
+  cell: Column['cell'],
+  priority = 0,
+  type = 'string',
+): Column {
   return { name, type, description: name, priority, cell };
 }
 
 function podStatus(pod: K8sObject): string {
   const waiting = (pod.status?.containerStatuses ?? []).find(
-    (c: K8sObject) => c.state?.waiting?.reason && c.state.waiting.reason !== 'ContainerCreating',
+    (c: K8sObject) =>
+      c.state?.waiting?.reason &&
+      c.state.waiting.reason !== 'ContainerCreating',
   );
   if (waiting) return waiting.state.waiting.reason;
   if (pod.metadata.deletionTimestamp) return 'Terminating';
@@ -63,13 +71,37 @@ function columnsFor(rt: ResourceType): Column[] {
     case 'Deployment':
       return [
         nameColumn,
-        col('Ready', o => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`),
+        col(
+          'Ready',
+          o => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
+        ),
         col('Up-to-date', o => o.status?.updatedReplicas ?? 0, 0, 'integer'),
         col('Available', o => o.status?.availableReplicas ?? 0, 0, 'integer'),
         ageColumn,
-        col('Containers', o => (o.spec?.template?.spec?.containers ?? []).map((c: K8sObject) => c.name).join(','), 1),
-        col('Images', o => (o.spec?.template?.spec?.containers ?? []).map((c: K8sObject) => c.image).join(','), 1),
-        col('Selector', o => Object.entries(o.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(','), 1),
+        col(
+          'Containers',
+          o =>
+            (o.spec?.template?.spec?.containers ?? [])
+              .map((c: K8sObject) => c.name)
+              .join(','),
+          1,
+        ),
+        col(
+          'Images',
+          o =>
+            (o.spec?.template?.spec?.containers ?? [])
+              .map((c: K8sObject) => c.image)
+              .join(','),
+          1,
+        ),
+        col(
+          'Selector',
+          o =>
+            Object.entries(o.spec?.selector?.matchLabels ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+          1,
+        ),
       ];
     case 'ReplicaSet':
       return [
@@ -88,7 +120,16 @@ function columnsFor(rt: ResourceType): Column[] {
           return `${cs.filter((c: K8sObject) => c.ready).length}/${total}`;
         }),
         col('Status', podStatus),
-        col('Restarts', o => (o.status?.containerStatuses ?? []).reduce((n: number, c: K8sObject) => n + (c.restartCount ?? 0), 0), 0, 'string'),
+        col(
+          'Restarts',
+          o =>
+            (o.status?.containerStatuses ?? []).reduce(
+              (n: number, c: K8sObject) => n + (c.restartCount ?? 0),
+              0,
+            ),
+          0,
+          'string',
+        ),
         ageColumn,
         col('IP', o => o.status?.podIP ?? '<none>', 1),
         col('Node', o => o.spec?.nodeName ?? '<none>', 1),
@@ -99,14 +140,35 @@ function columnsFor(rt: ResourceType): Column[] {
         col('Type', o => o.spec?.type ?? 'ClusterIP'),
         col('Cluster-IP', o => o.spec?.clusterIP ?? '<none>'),
         col('External-IP', () => '<none>'),
-        col('Port(s)', o => (o.spec?.ports ?? []).map((p: K8sObject) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>'),
+        col(
+          'Port(s)',
+          o =>
+            (o.spec?.ports ?? [])
+              .map((p: K8sObject) => `${p.port}/${p.protocol ?? 'TCP'}`)
+              .join(',') || '<none>',
+        ),
         ageColumn,
-        col('Selector', o => Object.entries(o.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>', 1),
+        col(
+          'Selector',
+          o =>
+            Object.entries(o.spec?.selector ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',') || '<none>',
+          1,
+        ),
       ];
     case 'Namespace':
-      return [nameColumn, col('Status', o => o.status?.phase ?? 'Active'), ageColumn];
+      return [
+        nameColumn,
+        col('Status', o => o.status?.phase ?? 'Active'),
+        ageColumn,
+      ];
     case 'ConfigMap':
-      return [nameColumn, col('Data', o => Object.keys(o.data ?? {}).length, 0, 'integer'), ageColumn];
+      return [
+        nameColumn,
+        col('Data', o => Object.keys(o.data ?? {}).length, 0, 'integer'),
+        ageColumn,
+      ];
     case 'VirtualService':
       return [
         nameColumn,
@@ -117,12 +179,22 @@ function columnsFor(rt: ResourceType): Column[] {
     case 'DestinationRule':
       return [nameColumn, col('Host', o => o.spec?.host ?? ''), ageColumn];
     case 'HTTPRoute':
-      return [nameColumn, col('Hostnames', o => JSON.stringify(o.spec?.hostnames ?? [])), ageColumn];
+      return [
+        nameColumn,
+        col('Hostnames', o => JSON.stringify(o.spec?.hostnames ?? [])),
+        ageColumn,
+      ];
     case 'Ingress':
       return [
         nameColumn,
         col('Class', o => o.spec?.ingressClassName ?? '<none>'),
-        col('Hosts', o => (o.spec?.rules ?? []).map((r: K8sObject) => r.host ?? '*').join(',') || '*'),
+        col(
+          'Hosts',
+          o =>
+            (o.spec?.rules ?? [])
+              .map((r: K8sObject) => r.host ?? '*')
+              .join(',') || '*',
+        ),
         col('Address', () => ''),
         col('Ports', () => '80'),
         ageColumn,

@@ -4,9 +4,29 @@ import { matchesSelectorObject } from './labelSelector';
 
 type Obj = Record<string, any>;
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_SUBDOMAIN =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** How each kind's name is validated: pattern, maximum length, message. */
+const NAME_RULES: Record<string, [RegExp, number, string]> = {
+  Service: [
+    DNS_1035_LABEL,
+    63,
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+  ],
+  Namespace: [
+    DNS_LABEL,
+    63,
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+  ],
+  default: [
+    DNS_SUBDOMAIN,
+    253,
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+  ],
+};
 
 /** Field errors for an object about to be stored, as the real validation names them. */
 export function validate(rt: ResourceType, obj: Obj): FieldCause[] {
@@ -19,12 +39,7 @@ export function validate(rt: ResourceType, obj: Obj): FieldCause[] {
       message: 'Required value: name or generateName is required',
     });
   } else {
-    const [pattern, max, what] =
-      rt.kind === 'Service'
-        ? [DNS_1035_LABEL, 63, 'a DNS-1035 label must consist of lower case alphanumeric characters or \'-\', start with an alphabetic character, and end with an alphanumeric character']
-        : rt.kind === 'Namespace'
-        ? [DNS_LABEL, 63, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"]
-        : [DNS_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"];
+    const [pattern, max, what] = NAME_RULES[rt.kind] ?? NAME_RULES.default;
     if (!pattern.test(name) || name.length > max) {
       causes.push({
         field: 'metadata.name',
@@ -50,7 +65,9 @@ export function validate(rt: ResourceType, obj: Obj): FieldCause[] {
         reason: 'FieldValueRequired',
         message: 'Required value',
       });
-    } else if (!matchesSelectorObject(spec.selector, spec.template?.metadata?.labels)) {
+    } else if (
+      !matchesSelectorObject(spec.selector, spec.template?.metadata?.labels)
+    ) {
       causes.push({
         field: 'spec.template.metadata.labels',
         reason: 'FieldValueInvalid',
@@ -59,11 +76,16 @@ export function validate(rt: ResourceType, obj: Obj): FieldCause[] {
         )}: \`selector\` does not match template \`labels\``,
       });
     }
-    if (spec.replicas !== undefined && (!Number.isInteger(spec.replicas) || spec.replicas < 0)) {
+    if (
+      spec.replicas !== undefined &&
+      (!Number.isInteger(spec.replicas) || spec.replicas < 0)
+    ) {
       causes.push({
         field: 'spec.replicas',
         reason: 'FieldValueInvalid',
-        message: `Invalid value: ${JSON.stringify(spec.replicas)}: must be greater than or equal to 0`,
+        message: `Invalid value: ${JSON.stringify(
+          spec.replicas,
+        )}: must be greater than or equal to 0`,
       });
     }
     causes.push(...validatePodSpec(spec.template?.spec, 'spec.template.spec'));
@@ -76,7 +98,11 @@ function validatePodSpec(spec: Obj | undefined, path: string): FieldCause[] {
   const containers = spec?.containers;
   if (!Array.isArray(containers) || containers.length === 0) {
     return [
-      { field: `${path}.containers`, reason: 'FieldValueRequired', message: 'Required value' },
+      {
+        field: `${path}.containers`,
+        reason: 'FieldValueRequired',
+        message: 'Required value',
+      },
     ];
   }
   const causes: FieldCause[] = [];
@@ -120,7 +146,10 @@ export function applyDefaults(rt: ResourceType, obj: Obj, old?: Obj): void {
     spec.sessionAffinity ??= 'None';
     if (!spec.clusterIP) {
       spec.clusterIP =
-        old?.spec?.clusterIP ?? `10.96.${Math.floor(nextClusterIp / 250)}.${(nextClusterIp++ % 250) + 1}`;
+        old?.spec?.clusterIP ??
+        `10.96.${Math.floor(nextClusterIp / 250)}.${
+          (nextClusterIp++ % 250) + 1
+        }`;
     }
     spec.clusterIPs ??= [spec.clusterIP];
     for (const p of spec.ports ?? []) {

@@ -19,9 +19,16 @@ describe('kubectl and Prometheus against the sandbox', () => {
   let cacheDir: string;
   let faultyTrafficSince = 0;
 
-  const env = () => ({ ...process.env, KUBECONFIG: sb.kubeconfigPath, KUBECACHEDIR: cacheDir });
+  const env = () => ({
+    ...process.env,
+    KUBECONFIG: sb.kubeconfigPath,
+    KUBECACHEDIR: cacheDir,
+  });
   const kubectl = async (...args: string[]) => {
-    const { stdout } = await execFileAsync('kubectl', args, { env: env(), timeout: 30_000 });
+    const { stdout } = await execFileAsync('kubectl', args, {
+      env: env(),
+      timeout: 30_000,
+    });
     return stdout;
   };
   const kubectlFails = async (...args: string[]) => {
@@ -37,24 +44,35 @@ describe('kubectl and Prometheus against the sandbox', () => {
   async function scrapedAfter(t: number, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await sb.query(`max(timestamp(istio_requests_total{destination_workload_namespace="${NS}",destination_service_name="my-app-service"}))`);
+      const r = await sb.query(
+        `max(timestamp(istio_requests_total{destination_workload_namespace="${NS}",destination_service_name="my-app-service"}))`,
+      );
       if (r.length && Number(r[0].value[1]) >= t) return;
-      if (Date.now() > deadline) throw new Error(`no scrape after ${t} in time`);
+      if (Date.now() > deadline)
+        throw new Error(`no scrape after ${t} in time`);
       await new Promise(res => setTimeout(res, 200));
     }
   }
 
-  async function requestsByVersion(time: number): Promise<Record<string, number>> {
+  async function requestsByVersion(
+    time: number,
+  ): Promise<Record<string, number>> {
     const r = await sb.query(
       `sum by (destination_version) (istio_requests_total{destination_workload_namespace="${NS}",destination_service_name="my-app-service"})`,
       time,
     );
-    return Object.fromEntries(r.map(s => [s.metric.destination_version, Number(s.value[1])]));
+    return Object.fromEntries(
+      r.map(s => [s.metric.destination_version, Number(s.value[1])]),
+    );
   }
 
   beforeAll(async () => {
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubectl-cache-'));
-    sb = await startSandbox({ prometheus: true, readinessDelayMs: 100, seed: 1 });
+    sb = await startSandbox({
+      prometheus: true,
+      readinessDelayMs: 100,
+      seed: 1,
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -64,17 +82,32 @@ describe('kubectl and Prometheus against the sandbox', () => {
 
   it('applies seed 000 with kubectl and Prometheus sees each weight within 2 points', async () => {
     const nsFile = path.join(cacheDir, 'namespace.yaml');
-    fs.writeFileSync(nsFile, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`);
-    expect(await kubectl('apply', '--validate=false', '-f', nsFile)).toContain(`namespace/${NS} created`);
-    const applied = await kubectl(
-      'apply', '--validate=false', '-n', NS,
-      '-f', path.join(SEED, 'service.yaml'),
-      '-f', path.join(SEED, 'deployment-v1.yaml'),
-      '-f', path.join(SEED, 'deployment-v2.yaml'),
-      '-f', path.join(SEED, 'destinationrule.yaml'),
-      '-f', path.join(SEED, 'virtualservice-100.yaml'),
+    fs.writeFileSync(
+      nsFile,
+      `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`,
     );
-    expect(applied).toContain('virtualservice.networking.istio.io/my-app-vs created');
+    expect(await kubectl('apply', '--validate=false', '-f', nsFile)).toContain(
+      `namespace/${NS} created`,
+    );
+    const applied = await kubectl(
+      'apply',
+      '--validate=false',
+      '-n',
+      NS,
+      '-f',
+      path.join(SEED, 'service.yaml'),
+      '-f',
+      path.join(SEED, 'deployment-v1.yaml'),
+      '-f',
+      path.join(SEED, 'deployment-v2.yaml'),
+      '-f',
+      path.join(SEED, 'destinationrule.yaml'),
+      '-f',
+      path.join(SEED, 'virtualservice-100.yaml'),
+    );
+    expect(applied).toContain(
+      'virtualservice.networking.istio.io/my-app-vs created',
+    );
     await sb.waitForDeployment(NS, 'my-app-v1');
     await sb.waitForDeployment(NS, 'my-app-v2');
 
@@ -109,8 +142,17 @@ spec:
       ['virtualservice-5.yaml', 5, 7],
       ['virtualservice-25.yaml', 25, 7],
     ] as const) {
-      const out = await kubectl('apply', '--validate=false', '-n', NS, '-f', path.join(SEED, file));
-      expect(out).toMatch(/virtualservice.networking.istio.io\/my-app-vs (configured|unchanged)/);
+      const out = await kubectl(
+        'apply',
+        '--validate=false',
+        '-n',
+        NS,
+        '-f',
+        path.join(SEED, file),
+      );
+      expect(out).toMatch(
+        /virtualservice.networking.istio.io\/my-app-vs (configured|unchanged)/,
+      );
       const changedAt = Date.now() / 1000;
       const from = changedAt + 2;
       const to = from + windowSeconds;
@@ -143,22 +185,27 @@ spec:
   }, 60_000);
 
   it('shows replica changes in kubectl get -w and scales with kubectl scale', async () => {
-    const watcher = spawn('kubectl', ['get', 'deploy', 'my-app-v2', '-n', NS, '-w'], { env: env() });
+    const watcher = spawn(
+      'kubectl',
+      ['get', 'deploy', 'my-app-v2', '-n', NS, '-w'],
+      { env: env() },
+    );
     let output = '';
     watcher.stdout.on('data', d => (output += d.toString()));
     watcher.stderr.on('data', d => (output += d.toString()));
     const waitFor = async (re: RegExp) => {
       const deadline = Date.now() + 30_000;
       while (!re.test(output)) {
-        if (Date.now() > deadline) throw new Error(`kubectl get -w never showed ${re}:\n${output}`);
+        if (Date.now() > deadline)
+          throw new Error(`kubectl get -w never showed ${re}:\n${output}`);
         await new Promise(res => setTimeout(res, 50));
       }
     };
     try {
       await waitFor(/my-app-v2\s+2\/2\s+2\s+2/);
-      expect(await kubectl('scale', 'deploy', 'my-app-v2', '-n', NS, '--replicas=4')).toContain(
-        'deployment.apps/my-app-v2 scaled',
-      );
+      expect(
+        await kubectl('scale', 'deploy', 'my-app-v2', '-n', NS, '--replicas=4'),
+      ).toContain('deployment.apps/my-app-v2 scaled');
       await waitFor(/my-app-v2\s+[0-3]\/4/);
       await waitFor(/my-app-v2\s+4\/4\s+4\s+4/);
     } finally {
@@ -167,39 +214,88 @@ spec:
   }, 60_000);
 
   it('gets, patches and deletes with kubectl like with a real cluster', async () => {
-    const yaml = await kubectl('get', 'virtualservice', 'my-app-vs', '-n', NS, '-o', 'yaml');
+    const yaml = await kubectl(
+      'get',
+      'virtualservice',
+      'my-app-vs',
+      '-n',
+      NS,
+      '-o',
+      'yaml',
+    );
     expect(yaml).toContain('apiVersion: networking.istio.io/v1');
     expect(yaml).toContain('weight: 25');
 
     await kubectl(
-      'patch', 'deploy', 'my-app-v1', '-n', NS, '-p',
+      'patch',
+      'deploy',
+      'my-app-v1',
+      '-n',
+      NS,
+      '-p',
       '{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"SIM_LATENCY_MS","value":"60"}]}]}}}}',
     );
     const image = await kubectl(
-      'get', 'deploy', 'my-app-v1', '-n', NS, '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value} {.metadata.generation}',
+      'get',
+      'deploy',
+      'my-app-v1',
+      '-n',
+      NS,
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value} {.metadata.generation}',
     );
     expect(image).toBe('my-registry/my-app:v1 60 2');
 
     await kubectl(
-      'patch', 'virtualservice', 'my-app-vs', '-n', NS, '--type', 'json', '-p',
+      'patch',
+      'virtualservice',
+      'my-app-vs',
+      '-n',
+      NS,
+      '--type',
+      'json',
+      '-p',
       '[{"op":"replace","path":"/spec/http/0/route/0/weight","value":50},{"op":"replace","path":"/spec/http/0/route/1/weight","value":50}]',
     );
     const weights = sb
-      .writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: NS, name: 'my-app-vs' })
+      .writes({
+        group: 'networking.istio.io',
+        kind: 'VirtualService',
+        namespace: NS,
+        name: 'my-app-vs',
+      })
       .map(w => w.spec.http[0].route.map((r: any) => r.weight));
     expect(weights).toEqual([[100], [95, 5], [75, 25], [50, 50]]);
 
-    expect(await kubectlFails('patch', 'virtualservice', 'my-app-vs', '-n', NS, '-p', '{"spec":{}}')).toContain(
-      'the body of the request was in an unknown format',
-    );
+    expect(
+      await kubectlFails(
+        'patch',
+        'virtualservice',
+        'my-app-vs',
+        '-n',
+        NS,
+        '-p',
+        '{"spec":{}}',
+      ),
+    ).toContain('the body of the request was in an unknown format');
     expect(await kubectlFails('get', 'deploy', 'nope', '-n', NS)).toContain(
       'Error from server (NotFound): deployments.apps "nope" not found',
     );
-    expect(await kubectlFails('get', 'pods', '-n', NS, '-l', 'app in (x')).toMatch(/unable to parse requirement|BadRequest/);
+    expect(
+      await kubectlFails('get', 'pods', '-n', NS, '-l', 'app in (x'),
+    ).toMatch(/unable to parse requirement|BadRequest/);
 
-    expect(await kubectl('delete', '-n', NS, '-f', path.join(SEED, 'virtualservice-25.yaml'))).toContain(
-      'virtualservice.networking.istio.io "my-app-vs" deleted',
+    expect(
+      await kubectl(
+        'delete',
+        '-n',
+        NS,
+        '-f',
+        path.join(SEED, 'virtualservice-25.yaml'),
+      ),
+    ).toContain('virtualservice.networking.istio.io "my-app-vs" deleted');
+    expect(await kubectl('get', 'virtualservice', '-n', NS, '-o', 'name')).toBe(
+      '',
     );
-    expect(await kubectl('get', 'virtualservice', '-n', NS, '-o', 'name')).toBe('');
   }, 60_000);
 });

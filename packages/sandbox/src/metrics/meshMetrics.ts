@@ -4,17 +4,21 @@ import { RESOURCE_TYPES } from '../api/resourceTypes';
 
 /** Istio's standard buckets for request duration in milliseconds. */
 export const ISTIO_DURATION_BUCKETS_MS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
-  1800000, 3600000,
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+  300000, 600000, 1800000, 3600000,
 ];
 /** Prometheus client defaults, as most HTTP middlewares export them. */
-export const HTTP_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const HTTP_DURATION_BUCKETS_S = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 /** ingress-nginx's request duration buckets. */
-export const NGINX_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const NGINX_DURATION_BUCKETS_S = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 /** Linkerd proxy latency buckets in milliseconds. */
 export const LINKERD_LATENCY_BUCKETS_MS = [
-  1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000,
-  20000, 30000, 40000, 50000,
+  1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000,
+  4000, 5000, 10000, 20000, 30000, 40000, 50000,
 ];
 
 /** One simulated request, after routing and the pod's behaviour decided its fate. */
@@ -42,25 +46,37 @@ function rt(kind: string) {
  * kube-state-metrics would export for the sandbox's traffic and pods.
  */
 export class MeshMetrics {
-  readonly istioRequests = new Counter('istio_requests_total', 'Requests seen by the destination sidecar.');
+  readonly istioRequests = new Counter(
+    'istio_requests_total',
+    'Requests seen by the destination sidecar.',
+  );
   readonly istioDuration = new Histogram(
     'istio_request_duration_milliseconds',
     'Request duration seen by the destination sidecar.',
     ISTIO_DURATION_BUCKETS_MS,
   );
-  readonly httpRequests = new Counter('http_requests_total', 'HTTP requests served by the pod.');
+  readonly httpRequests = new Counter(
+    'http_requests_total',
+    'HTTP requests served by the pod.',
+  );
   readonly httpDuration = new Histogram(
     'http_request_duration_seconds',
     'HTTP request duration in the pod.',
     HTTP_DURATION_BUCKETS_S,
   );
-  readonly nginxRequests = new Counter('nginx_ingress_controller_requests', 'Requests handled by the NGINX ingress controller.');
+  readonly nginxRequests = new Counter(
+    'nginx_ingress_controller_requests',
+    'Requests handled by the NGINX ingress controller.',
+  );
   readonly nginxDuration = new Histogram(
     'nginx_ingress_controller_request_duration_seconds',
     'Request duration at the NGINX ingress controller.',
     NGINX_DURATION_BUCKETS_S,
   );
-  readonly linkerdResponses = new Counter('response_total', 'Responses seen by the inbound Linkerd proxy.');
+  readonly linkerdResponses = new Counter(
+    'response_total',
+    'Responses seen by the inbound Linkerd proxy.',
+  );
   readonly linkerdLatency = new Histogram(
     'response_latency_ms',
     'Response latency seen by the inbound Linkerd proxy.',
@@ -73,58 +89,87 @@ export class MeshMetrics {
     this.unsubscribe = store.subscribe(e => {
       if (e.rt.kind !== 'Pod' || e.type !== 'DELETED') return;
       const gone = (l: Record<string, string>) =>
-        l.pod === e.object.metadata.name && l.namespace === e.object.metadata.namespace;
+        l.pod === e.object.metadata.name &&
+        l.namespace === e.object.metadata.namespace;
       this.httpRequests.removeWhere(gone);
       this.httpDuration.removeWhere(gone);
     });
     const containers = () =>
       this.store.list(rt('Pod')).flatMap((pod: K8sObject) =>
-        (pod.status?.containerStatuses ?? []).map((c: K8sObject) => ({ pod, c })),
+        (pod.status?.containerStatuses ?? []).map((c: K8sObject) => ({
+          pod,
+          c,
+        })),
       );
     this.kubeState = [
-      new Gauge('kube_pod_container_status_restarts_total', 'Restarts per container.', () =>
-        containers().map(({ pod, c }) => ({
-          labels: { namespace: pod.metadata.namespace, pod: pod.metadata.name, container: c.name },
-          value: c.restartCount ?? 0,
-        })),
-      ),
-      new Gauge('kube_pod_container_status_last_terminated_reason', 'Why the container last terminated.', () =>
-        containers()
-          .filter(({ c }) => c.lastState?.terminated?.reason)
-          .map(({ pod, c }) => ({
+      new Gauge(
+        'kube_pod_container_status_restarts_total',
+        'Restarts per container.',
+        () =>
+          containers().map(({ pod, c }) => ({
             labels: {
               namespace: pod.metadata.namespace,
               pod: pod.metadata.name,
               container: c.name,
-              reason: c.lastState.terminated.reason,
             },
-            value: 1,
+            value: c.restartCount ?? 0,
           })),
       ),
-      new Gauge('kube_pod_container_status_waiting_reason', 'Why the container is waiting.', () =>
-        containers()
-          .filter(({ c }) => c.state?.waiting?.reason)
-          .map(({ pod, c }) => ({
+      new Gauge(
+        'kube_pod_container_status_last_terminated_reason',
+        'Why the container last terminated.',
+        () =>
+          containers()
+            .filter(({ c }) => c.lastState?.terminated?.reason)
+            .map(({ pod, c }) => ({
+              labels: {
+                namespace: pod.metadata.namespace,
+                pod: pod.metadata.name,
+                container: c.name,
+                reason: c.lastState.terminated.reason,
+              },
+              value: 1,
+            })),
+      ),
+      new Gauge(
+        'kube_pod_container_status_waiting_reason',
+        'Why the container is waiting.',
+        () =>
+          containers()
+            .filter(({ c }) => c.state?.waiting?.reason)
+            .map(({ pod, c }) => ({
+              labels: {
+                namespace: pod.metadata.namespace,
+                pod: pod.metadata.name,
+                container: c.name,
+                reason: c.state.waiting.reason,
+              },
+              value: 1,
+            })),
+      ),
+      new Gauge(
+        'kube_deployment_status_replicas_available',
+        'Available replicas per Deployment.',
+        () =>
+          this.store.list(rt('Deployment')).map(d => ({
             labels: {
-              namespace: pod.metadata.namespace,
-              pod: pod.metadata.name,
-              container: c.name,
-              reason: c.state.waiting.reason,
+              namespace: d.metadata.namespace,
+              deployment: d.metadata.name,
             },
-            value: 1,
+            value: d.status?.availableReplicas ?? 0,
           })),
       ),
-      new Gauge('kube_deployment_status_replicas_available', 'Available replicas per Deployment.', () =>
-        this.store.list(rt('Deployment')).map(d => ({
-          labels: { namespace: d.metadata.namespace, deployment: d.metadata.name },
-          value: d.status?.availableReplicas ?? 0,
-        })),
-      ),
-      new Gauge('kube_deployment_spec_replicas', 'Desired replicas per Deployment.', () =>
-        this.store.list(rt('Deployment')).map(d => ({
-          labels: { namespace: d.metadata.namespace, deployment: d.metadata.name },
-          value: d.spec?.replicas ?? 0,
-        })),
+      new Gauge(
+        'kube_deployment_spec_replicas',
+        'Desired replicas per Deployment.',
+        () =>
+          this.store.list(rt('Deployment')).map(d => ({
+            labels: {
+              namespace: d.metadata.namespace,
+              deployment: d.metadata.name,
+            },
+            value: d.spec?.replicas ?? 0,
+          })),
       ),
     ];
   }
@@ -149,10 +194,19 @@ export class MeshMetrics {
     this.istioRequests.inc(istio);
     this.istioDuration.observe(istio, r.latencyMs);
     if (r.pod) {
-      const app = { namespace: r.namespace, pod: r.pod, app: r.app ?? '', version: r.version ?? '' };
+      const app = {
+        namespace: r.namespace,
+        pod: r.pod,
+        app: r.app ?? '',
+        version: r.version ?? '',
+      };
       this.httpRequests.inc({ ...app, method: 'GET', code });
       this.httpDuration.observe(app, r.latencyMs / 1000);
-      const linkerd = { namespace: r.namespace, deployment: workload, direction: 'inbound' };
+      const linkerd = {
+        namespace: r.namespace,
+        deployment: workload,
+        direction: 'inbound',
+      };
       this.linkerdResponses.inc({
         ...linkerd,
         classification: r.code >= 500 ? 'failure' : 'success',

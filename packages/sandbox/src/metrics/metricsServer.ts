@@ -6,7 +6,10 @@ export class MetricsServer {
   private server?: http.Server;
   url = '';
 
-  constructor(private readonly render: () => string, private readonly port = 0) {}
+  constructor(
+    private readonly render: () => string,
+    private readonly port = 0,
+  ) {}
 
   async start(): Promise<string> {
     const server = http.createServer((req, res) => {
@@ -18,7 +21,9 @@ export class MetricsServer {
       }
       try {
         const body = this.render();
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.writeHead(200, {
+          'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+        });
         res.end(body);
       } catch (e) {
         res.writeHead(500, { 'Content-Type': 'text/plain' });

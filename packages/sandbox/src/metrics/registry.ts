@@ -10,7 +10,9 @@ function escapeLabelValue(v: string): string {
 }
 
 export function formatLabels(labels: LabelSet): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  const parts = Object.entries(labels).map(
+    ([k, v]) => `${k}="${escapeLabelValue(v)}"`,
+  );
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
@@ -21,7 +23,10 @@ function formatNumber(n: number): string {
 }
 
 export class Counter {
-  private readonly series = new Map<string, { labels: LabelSet; value: number }>();
+  private readonly series = new Map<
+    string,
+    { labels: LabelSet; value: number }
+  >();
   constructor(readonly name: string, readonly help: string) {}
 
   inc(labels: LabelSet, by = 1): void {
@@ -32,13 +37,19 @@ export class Counter {
   }
 
   removeWhere(predicate: (labels: LabelSet) => boolean): void {
-    for (const [k, s] of this.series) if (predicate(s.labels)) this.series.delete(k);
+    for (const [k, s] of this.series)
+      if (predicate(s.labels)) this.series.delete(k);
   }
 
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    const lines = [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} counter`,
+    ];
     for (const s of this.series.values()) {
-      lines.push(`${this.name}${formatLabels(s.labels)} ${formatNumber(s.value)}`);
+      lines.push(
+        `${this.name}${formatLabels(s.labels)} ${formatNumber(s.value)}`,
+      );
     }
     return lines.join('\n');
   }
@@ -49,13 +60,22 @@ export class Histogram {
     string,
     { labels: LabelSet; counts: number[]; sum: number; count: number }
   >();
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {}
 
   observe(labels: LabelSet, value: number): void {
     const key = formatLabels(labels);
     let s = this.series.get(key);
     if (!s) {
-      s = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      s = {
+        labels: { ...labels },
+        counts: this.buckets.map(() => 0),
+        sum: 0,
+        count: 0,
+      };
       this.series.set(key, s);
     }
     for (let i = 0; i < this.buckets.length; i++) {
@@ -66,17 +86,32 @@ export class Histogram {
   }
 
   removeWhere(predicate: (labels: LabelSet) => boolean): void {
-    for (const [k, s] of this.series) if (predicate(s.labels)) this.series.delete(k);
+    for (const [k, s] of this.series)
+      if (predicate(s.labels)) this.series.delete(k);
   }
 
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    const lines = [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} histogram`,
+    ];
     for (const s of this.series.values()) {
       this.buckets.forEach((b, i) => {
-        lines.push(`${this.name}_bucket${formatLabels({ ...s.labels, le: formatNumber(b) })} ${s.counts[i]}`);
+        lines.push(
+          `${this.name}_bucket${formatLabels({
+            ...s.labels,
+            le: formatNumber(b),
+          })} ${s.counts[i]}`,
+        );
       });
-      lines.push(`${this.name}_bucket${formatLabels({ ...s.labels, le: '+Inf' })} ${s.count}`);
-      lines.push(`${this.name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum)}`);
+      lines.push(
+        `${this.name}_bucket${formatLabels({ ...s.labels, le: '+Inf' })} ${
+          s.count
+        }`,
+      );
+      lines.push(
+        `${this.name}_sum${formatLabels(s.labels)} ${formatNumber(s.sum)}`,
+      );
       lines.push(`${this.name}_count${formatLabels(s.labels)} ${s.count}`);
     }
     return lines.join('\n');
@@ -91,9 +126,14 @@ export class Gauge {
   ) {}
 
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} gauge`,
+    ];
     for (const s of this.collect()) {
-      lines.push(`${this.name}${formatLabels(s.labels)} ${formatNumber(s.value)}`);
+      lines.push(
+        `${this.name}${formatLabels(s.labels)} ${formatNumber(s.value)}`,
+      );
     }
     return lines.join('\n');
   }

@@ -25,7 +25,9 @@ export class PrometheusNotInstalledError extends Error {
 export function findPrometheusBinary(): string {
   const candidates = [
     process.env.PROMETHEUS_BIN,
-    ...(process.env.PATH ?? '').split(path.delimiter).map(d => d && path.join(d, 'prometheus')),
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .map(d => d && path.join(d, 'prometheus')),
     '/usr/bin/prometheus',
   ].filter((c): c is string => Boolean(c));
   for (const c of candidates) {
@@ -118,7 +120,9 @@ export class PrometheusProcess {
       if (await this.targetUp()) return this.url;
       if (Date.now() > deadline) {
         await this.stop();
-        throw new Error(`prometheus did not scrape the sandbox within the deadline:\n${this.output}`);
+        throw new Error(
+          `prometheus did not scrape the sandbox within the deadline:\n${this.output}`,
+        );
       }
       await new Promise(r => setTimeout(r, 200));
     }
@@ -126,29 +130,43 @@ export class PrometheusProcess {
 
   private async targetUp(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent('up{job="sandbox"}')}`);
+      const res = await fetch(
+        `${this.url}/api/v1/query?query=${encodeURIComponent(
+          'up{job="sandbox"}',
+        )}`,
+      );
       if (!res.ok) return false;
       const body: any = await res.json();
-      return body?.data?.result?.some((r: any) => r.value?.[1] === '1') ?? false;
+      return (
+        body?.data?.result?.some((r: any) => r.value?.[1] === '1') ?? false
+      );
     } catch {
       return false;
     }
   }
 
   /** Instant query; returns the `data.result` array. */
-  async query(promql: string, time?: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  async query(
+    promql: string,
+    time?: number,
+  ): Promise<
+    Array<{ metric: Record<string, string>; value: [number, string] }>
+  > {
     const params = new URLSearchParams({ query: promql });
     if (time !== undefined) params.set('time', String(time));
     const res = await fetch(`${this.url}/api/v1/query?${params}`);
     const body: any = await res.json();
-    if (body.status !== 'success') throw new Error(`query failed: ${body.error ?? res.status}`);
+    if (body.status !== 'success')
+      throw new Error(`query failed: ${body.error ?? res.status}`);
     return body.data.result;
   }
 
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const done = new Promise<void>(resolve => child.once('exit', () => resolve()));
+    const done = new Promise<void>(resolve =>
+      child.once('exit', () => resolve()),
+    );
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await done;

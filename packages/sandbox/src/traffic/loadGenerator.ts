@@ -22,7 +22,9 @@ export interface WorkloadCounters {
 }
 
 interface Stream {
-  spec: Required<Omit<TrafficSpec, 'stickyHeader'>> & { stickyHeader: { name: string; value: string } };
+  spec: Required<Omit<TrafficSpec, 'stickyHeader'>> & {
+    stickyHeader: { name: string; value: string };
+  };
   carry: number;
   last: number;
 }
@@ -96,13 +98,24 @@ export class LoadGenerator {
   }
 
   /** Requests and errors per destination workload so far, for one namespace (and service). */
-  counters(filter: { namespace: string; service?: string }): Record<string, WorkloadCounters> {
+  counters(filter: {
+    namespace: string;
+    service?: string;
+  }): Record<string, WorkloadCounters> {
     const out: Record<string, WorkloadCounters> = {};
     for (const [key, byWorkload] of this.tally) {
       const [ns, service] = key.split('/');
-      if (ns !== filter.namespace || (filter.service && service !== filter.service)) continue;
+      if (
+        ns !== filter.namespace ||
+        (filter.service && service !== filter.service)
+      )
+        continue;
       for (const [workload, c] of byWorkload) {
-        const o = (out[workload] ??= { requests: 0, errors: 0, version: c.version });
+        const o = (out[workload] ??= {
+          requests: 0,
+          errors: 0,
+          version: c.version,
+        });
         o.requests += c.requests;
         o.errors += c.errors;
       }
@@ -135,7 +148,9 @@ export class LoadGenerator {
 
   private send(spec: Stream['spec']): void {
     const sticky = spec.stickyShare > 0 && this.random() < spec.stickyShare;
-    const headers = sticky ? { [spec.stickyHeader.name]: spec.stickyHeader.value } : {};
+    const headers = sticky
+      ? { [spec.stickyHeader.name]: spec.stickyHeader.value }
+      : {};
     const d = this.router.route(spec.namespace, spec.service, headers);
     let code: number;
     let latencyMs: number;
@@ -147,7 +162,11 @@ export class LoadGenerator {
     } else {
       const b = this.behaviour(d.pod);
       code = this.random() < b.errorRate ? 500 : 200;
-      latencyMs = lognormalLatency(this.random, b.latencyMedianMs, b.latencyP99Ms);
+      latencyMs = lognormalLatency(
+        this.random,
+        b.latencyMedianMs,
+        b.latencyP99Ms,
+      );
       version = d.pod.metadata.labels?.version;
     }
     this.metrics.record({

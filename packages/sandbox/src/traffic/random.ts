@@ -25,7 +25,11 @@ export function normal(random: Random): number {
 const Z99 = 2.3263478740408408;
 
 /** A latency from a log-normal with the given median and 99th percentile. */
-export function lognormalLatency(random: Random, medianMs: number, p99Ms: number): number {
+export function lognormalLatency(
+  random: Random,
+  medianMs: number,
+  p99Ms: number,
+): number {
   const sigma = Math.log(Math.max(p99Ms, medianMs * 1.0001) / medianMs) / Z99;
   return medianMs * Math.exp(sigma * normal(random));
 }

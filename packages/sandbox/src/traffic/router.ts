@@ -109,11 +109,20 @@ export class Router {
   private readonly owners = new Map<string, string | undefined>();
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly store: ObjectStore, private readonly random: Random) {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly random: Random,
+  ) {
     this.unsubscribe = store.subscribe(e => {
-      if (e.rt.kind === 'Pod' || e.rt.kind === 'Service') this.endpoints.clear();
-      if (e.rt.kind === 'Pod' && e.type === 'DELETED') this.owners.delete(e.object.metadata.uid);
-      if (!['Pod', 'ReplicaSet', 'Deployment', 'ConfigMap', 'Namespace'].includes(e.rt.kind)) {
+      if (e.rt.kind === 'Pod' || e.rt.kind === 'Service')
+        this.endpoints.clear();
+      if (e.rt.kind === 'Pod' && e.type === 'DELETED')
+        this.owners.delete(e.object.metadata.uid);
+      if (
+        !['Pod', 'ReplicaSet', 'Deployment', 'ConfigMap', 'Namespace'].includes(
+          e.rt.kind,
+        )
+      ) {
         this.plans.clear();
       }
     });
@@ -123,7 +132,11 @@ export class Router {
     this.unsubscribe();
   }
 
-  route(namespace: string, target: string, headers: Headers = {}): RouteDecision {
+  route(
+    namespace: string,
+    target: string,
+    headers: Headers = {},
+  ): RouteDecision {
     const key = `${namespace}/${target}`;
     let plan = this.plans.get(key);
     if (!plan) {
@@ -136,7 +149,9 @@ export class Router {
     const rule = plan.rules.find(r => r.matches(h));
     if (rule) {
       if (decision) {
-        backend = rule.backends.find(b => Boolean(b.canary) === (decision === 'canary'));
+        backend = rule.backends.find(
+          b => Boolean(b.canary) === (decision === 'canary'),
+        );
       } else {
         backend = this.pickWeighted(rule.backends);
       }
@@ -144,8 +159,14 @@ export class Router {
     if (!backend) {
       return { via: plan.via, service: target, ingress: plan.ingress };
     }
-    const pods = this.readyPods(namespace, backend.service, backend.subsetLabels);
-    const pod = pods.length ? pods[Math.floor(this.random() * pods.length)] : undefined;
+    const pods = this.readyPods(
+      namespace,
+      backend.service,
+      backend.subsetLabels,
+    );
+    const pod = pods.length
+      ? pods[Math.floor(this.random() * pods.length)]
+      : undefined;
     return {
       via: plan.via,
       service: backend.service,
@@ -168,7 +189,11 @@ export class Router {
   }
 
   /** Ready pods behind a Service, optionally narrowed to a subset's labels. */
-  readyPods(namespace: string, service: string, subset?: Record<string, string>): K8sObject[] {
+  readyPods(
+    namespace: string,
+    service: string,
+    subset?: Record<string, string>,
+  ): K8sObject[] {
     const key = `${namespace}/${service}/${JSON.stringify(subset ?? {})}`;
     let pods = this.endpoints.get(key);
     if (!pods) {
@@ -180,7 +205,9 @@ export class Router {
               p =>
                 isPodReady(p) &&
                 matchesMap(svc.spec?.selector, p.metadata.labels) &&
-                Object.entries(subset ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v),
+                Object.entries(subset ?? {}).every(
+                  ([k, v]) => p.metadata.labels?.[k] === v,
+                ),
             )
         : [];
       this.endpoints.set(key, pods);
@@ -189,12 +216,21 @@ export class Router {
   }
 
   workloadOf(pod: K8sObject): string | undefined {
-    if (this.owners.has(pod.metadata.uid)) return this.owners.get(pod.metadata.uid);
-    const rsRef = (pod.metadata.ownerReferences ?? []).find((r: K8sObject) => r.kind === 'ReplicaSet');
+    if (this.owners.has(pod.metadata.uid))
+      return this.owners.get(pod.metadata.uid);
+    const rsRef = (pod.metadata.ownerReferences ?? []).find(
+      (r: K8sObject) => r.kind === 'ReplicaSet',
+    );
     let workload: string | undefined;
     if (rsRef) {
-      const rs = this.store.get(rt('ReplicaSet'), pod.metadata.namespace, rsRef.name);
-      const dRef = (rs?.metadata.ownerReferences ?? []).find((r: K8sObject) => r.kind === 'Deployment');
+      const rs = this.store.get(
+        rt('ReplicaSet'),
+        pod.metadata.namespace,
+        rsRef.name,
+      );
+      const dRef = (rs?.metadata.ownerReferences ?? []).find(
+        (r: K8sObject) => r.kind === 'Deployment',
+      );
       workload = dRef?.name ?? rsRef.name;
     }
     this.owners.set(pod.metadata.uid, workload);
@@ -208,15 +244,20 @@ export class Router {
       this.smiPlan(namespace, target) ??
       this.nginxPlan(namespace, target) ?? {
         via: 'service',
-        rules: [{ matches: () => true, backends: [{ service: target, weight: 1 }] }],
+        rules: [
+          { matches: () => true, backends: [{ service: target, weight: 1 }] },
+        ],
       }
     );
   }
 
   private subsetLabels(namespace: string, service: string, subset: string) {
     for (const dr of this.store.list(rt('DestinationRule'), namespace)) {
-      if (hostToService(String(dr.spec?.host ?? ''), namespace) !== service) continue;
-      const s = (dr.spec?.subsets ?? []).find((x: K8sObject) => x.name === subset);
+      if (hostToService(String(dr.spec?.host ?? ''), namespace) !== service)
+        continue;
+      const s = (dr.spec?.subsets ?? []).find(
+        (x: K8sObject) => x.name === subset,
+      );
       if (s) return s.labels ?? {};
     }
     // An unknown subset selects nothing, like Envoy's empty cluster.
@@ -226,7 +267,12 @@ export class Router {
   private istioPlan(namespace: string, target: string): Plan | undefined {
     const vs = this.store
       .list(rt('VirtualService'), namespace)
-      .find(v => (v.spec?.hosts ?? []).some((h: string) => hostToService(h, namespace) === target) || v.metadata.name === target);
+      .find(
+        v =>
+          (v.spec?.hosts ?? []).some(
+            (h: string) => hostToService(h, namespace) === target,
+          ) || v.metadata.name === target,
+      );
     if (!vs) return undefined;
     const rules: Rule[] = (vs.spec?.http ?? []).map((http: K8sObject) => {
       const matchList: K8sObject[] = http.match ?? [];
@@ -237,11 +283,16 @@ export class Router {
           matchList.some(
             m =>
               uriMatch(m.uri) &&
-              Object.entries(m.headers ?? {}).every(([name, spec]) => headerMatch(spec, h[name.toLowerCase()])) &&
-              Object.entries(m.withoutHeaders ?? {}).every(([name, spec]) => !headerMatch(spec, h[name.toLowerCase()])),
+              Object.entries(m.headers ?? {}).every(([name, spec]) =>
+                headerMatch(spec, h[name.toLowerCase()]),
+              ) &&
+              Object.entries(m.withoutHeaders ?? {}).every(
+                ([name, spec]) => !headerMatch(spec, h[name.toLowerCase()]),
+              ),
           ),
         backends: routes.map(r => {
-          const service = hostToService(String(r.destination?.host ?? ''), namespace) ?? '';
+          const service =
+            hostToService(String(r.destination?.host ?? ''), namespace) ?? '';
           return {
             service,
             subsetLabels: r.destination?.subset
@@ -278,13 +329,17 @@ export class Router {
         (rule.matches as K8sObject[]).some(m =>
           (m.headers ?? []).every((hm: K8sObject) => {
             const value = h[String(hm.name).toLowerCase()];
-            if (hm.type === 'RegularExpression') return headerMatch({ regex: hm.value }, value);
+            if (hm.type === 'RegularExpression')
+              return headerMatch({ regex: hm.value }, value);
             return value === hm.value;
           }),
         ),
       backends: (rule.backendRefs ?? [])
         .filter((b: K8sObject) => (b.kind ?? 'Service') === 'Service')
-        .map((b: K8sObject) => ({ service: b.name, weight: weightOf(b.weight, 1) })),
+        .map((b: K8sObject) => ({
+          service: b.name,
+          weight: weightOf(b.weight, 1),
+        })),
     }));
     return { via: 'gateway-api', rules };
   }
@@ -292,7 +347,11 @@ export class Router {
   private smiPlan(namespace: string, target: string): Plan | undefined {
     const split = this.store
       .list(rt('TrafficSplit'), namespace)
-      .find(s => hostToService(String(s.spec?.service ?? ''), namespace) === target || s.metadata.name === target);
+      .find(
+        s =>
+          hostToService(String(s.spec?.service ?? ''), namespace) === target ||
+          s.metadata.name === target,
+      );
     if (!split) return undefined;
     return {
       via: 'smi',
@@ -313,14 +372,21 @@ export class Router {
     const isCanary = (i: K8sObject) =>
       i.metadata.annotations?.['nginx.ingress.kubernetes.io/canary'] === 'true';
     const backendsOf = (i: K8sObject): string[] => [
-      ...(i.spec?.defaultBackend?.service?.name ? [i.spec.defaultBackend.service.name] : []),
+      ...(i.spec?.defaultBackend?.service?.name
+        ? [i.spec.defaultBackend.service.name]
+        : []),
       ...(i.spec?.rules ?? []).flatMap((r: K8sObject) =>
-        (r.http?.paths ?? []).map((p: K8sObject) => p.backend?.service?.name).filter(Boolean),
+        (r.http?.paths ?? [])
+          .map((p: K8sObject) => p.backend?.service?.name)
+          .filter(Boolean),
       ),
     ];
-    const hostsOf = (i: K8sObject): string[] => (i.spec?.rules ?? []).map((r: K8sObject) => r.host ?? '*');
+    const hostsOf = (i: K8sObject): string[] =>
+      (i.spec?.rules ?? []).map((r: K8sObject) => r.host ?? '*');
     const primary = ingresses.find(
-      i => !isCanary(i) && (backendsOf(i).includes(target) || i.metadata.name === target),
+      i =>
+        !isCanary(i) &&
+        (backendsOf(i).includes(target) || i.metadata.name === target),
     );
     if (!primary) return undefined;
     const primaryService = backendsOf(primary)[0];
@@ -331,17 +397,26 @@ export class Router {
     let headerDecision: Plan['headerDecision'];
     if (canary) {
       const a = canary.metadata.annotations ?? {};
-      const total = weightOf(a['nginx.ingress.kubernetes.io/canary-weight-total'], 100);
-      const weight = Math.min(total, weightOf(a['nginx.ingress.kubernetes.io/canary-weight'], 0));
+      const total = weightOf(
+        a['nginx.ingress.kubernetes.io/canary-weight-total'],
+        100,
+      );
+      const weight = Math.min(
+        total,
+        weightOf(a['nginx.ingress.kubernetes.io/canary-weight'], 0),
+      );
       backends.push({ service: primaryService, weight: total - weight });
       backends.push({ service: backendsOf(canary)[0], weight, canary: true });
-      const header = a['nginx.ingress.kubernetes.io/canary-by-header']?.toLowerCase();
-      const headerValue = a['nginx.ingress.kubernetes.io/canary-by-header-value'];
+      const header =
+        a['nginx.ingress.kubernetes.io/canary-by-header']?.toLowerCase();
+      const headerValue =
+        a['nginx.ingress.kubernetes.io/canary-by-header-value'];
       if (header) {
         headerDecision = h => {
           const v = h[header];
           if (v === undefined) return undefined;
-          if (headerValue !== undefined) return v === headerValue ? 'canary' : undefined;
+          if (headerValue !== undefined)
+            return v === headerValue ? 'canary' : undefined;
           if (v === 'always') return 'canary';
           if (v === 'never') return 'primary';
           return undefined;

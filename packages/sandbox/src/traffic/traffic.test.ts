@@ -1,7 +1,10 @@
 import { Sandbox, startSandbox } from '../sandbox';
 import { findResourceTypeByKind } from '../api/resourceTypes';
 
-function share(counters: Record<string, { requests: number }>, workload: string): number {
+function share(
+  counters: Record<string, { requests: number }>,
+  workload: string,
+): number {
   const total = Object.values(counters).reduce((n, c) => n + c.requests, 0);
   return (counters[workload]?.requests ?? 0) / total;
 }
@@ -12,7 +15,10 @@ function delta(
 ) {
   const out: Record<string, { requests: number; errors: number }> = {};
   for (const [w, c] of Object.entries(after)) {
-    out[w] = { requests: c.requests - (before[w]?.requests ?? 0), errors: c.errors - (before[w]?.errors ?? 0) };
+    out[w] = {
+      requests: c.requests - (before[w]?.requests ?? 0),
+      errors: c.errors - (before[w]?.errors ?? 0),
+    };
   }
   return out;
 }
@@ -23,7 +29,12 @@ describe('traffic routing and mesh metrics', () => {
   beforeAll(async () => {
     sb = await startSandbox({ readinessDelayMs: 100, seed: 7 });
     await sb.applyDemoWorld();
-    for (const d of ['checkout-v1', 'payments-stable', 'search-stable', 'storefront-stable']) {
+    for (const d of [
+      'checkout-v1',
+      'payments-stable',
+      'search-stable',
+      'storefront-stable',
+    ]) {
       await sb.waitForDeployment('demo', d);
     }
   });
@@ -137,14 +148,25 @@ spec:
     for (;;) {
       const pods = sb.store
         .list(findResourceTypeByKind('Pod')!, 'demo')
-        .filter((p) => p.spec.containers[0].image === 'shop/search:2.2.0-crash');
-      if (pods.some((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff')) break;
+        .filter(p => p.spec.containers[0].image === 'shop/search:2.2.0-crash');
+      if (
+        pods.some(
+          p =>
+            p.status?.containerStatuses?.[0]?.state?.waiting?.reason ===
+            'CrashLoopBackOff',
+        )
+      )
+        break;
       if (Date.now() > deadline) throw new Error('no crash loop');
       await new Promise(r => setTimeout(r, 25));
     }
     const text = sb.metricsText();
-    expect(text).toMatch(/kube_pod_container_status_waiting_reason\{namespace="demo",pod="search-canary-[a-z0-9]+-[a-z0-9]+",container="search",reason="CrashLoopBackOff"\} 1/);
-    expect(text).toMatch(/kube_pod_container_status_restarts_total\{namespace="demo",pod="search-canary-[a-z0-9]+-[a-z0-9]+",container="search"\} [1-9]/);
+    expect(text).toMatch(
+      /kube_pod_container_status_waiting_reason\{namespace="demo",pod="search-canary-[a-z0-9]+-[a-z0-9]+",container="search",reason="CrashLoopBackOff"\} 1/,
+    );
+    expect(text).toMatch(
+      /kube_pod_container_status_restarts_total\{namespace="demo",pod="search-canary-[a-z0-9]+-[a-z0-9]+",container="search"\} [1-9]/,
+    );
   });
 
   it('splits by HTTPRoute backendRef weights', async () => {
@@ -176,7 +198,8 @@ spec:
     const d = delta(before, sb.counters(t));
     expect(share(d, 'storefront-canary')).toBeGreaterThan(0.18);
     expect(share(d, 'storefront-canary')).toBeLessThan(0.22);
-    const errorRate = d['storefront-canary'].errors / d['storefront-canary'].requests;
+    const errorRate =
+      d['storefront-canary'].errors / d['storefront-canary'].requests;
     expect(errorRate).toBeGreaterThan(0.45);
     expect(errorRate).toBeLessThan(0.55);
     expect(sb.metricsText()).toMatch(
@@ -271,22 +294,44 @@ spec:
     expect(share(s, 'api-canary')).toBeGreaterThan(0.27);
     expect(share(s, 'api-canary')).toBeLessThan(0.33);
 
-    const nginx = { service: 'api-primary', namespace: 'edge', stickyShare: 0.5 };
+    const nginx = {
+      service: 'api-primary',
+      namespace: 'edge',
+      stickyShare: 0.5,
+    };
     sb.traffic.burst(nginx, 5000);
     const n = sb.counters(nginx);
     // Half carry the header (all canary), half split 60/40: 50 % + 20 % = 70 %.
     expect(share(n, 'api-canary')).toBeGreaterThan(0.67);
     expect(share(n, 'api-canary')).toBeLessThan(0.73);
     const text = sb.metricsText();
-    expect(text).toMatch(/nginx_ingress_controller_requests\{namespace="edge",ingress="web",service="api-canary",status="200",canary="api-canary"\} \d+/);
-    expect(text).toMatch(/nginx_ingress_controller_requests\{namespace="edge",ingress="web",service="api-primary",status="200",canary=""\} \d+/);
-    expect(text).toMatch(/nginx_ingress_controller_request_duration_seconds_bucket\{namespace="edge",ingress="web",service="api-primary",le="0.05"\} \d+/);
-    expect(text).toMatch(/response_total\{namespace="edge",deployment="api-canary",direction="inbound",classification="success",status_code="200"\} \d+/);
-    expect(text).toMatch(/response_latency_ms_bucket\{namespace="edge",deployment="api-canary",direction="inbound",le="50"\} \d+/);
-    expect(text).toMatch(/http_requests_total\{namespace="edge",pod="api-canary-[a-z0-9]+-[a-z0-9]+",app="api",version="",method="GET",code="200"\} \d+/);
-    expect(text).toMatch(/http_request_duration_seconds_bucket\{namespace="edge",pod="api-canary-[a-z0-9]+-[a-z0-9]+",app="api",version="",le="0.1"\} \d+/);
-    expect(text).toMatch(/istio_request_duration_milliseconds_bucket\{reporter="destination",.*destination_workload="api-canary",.*response_code="200",le="250"\} \d+/);
-    expect(text).toMatch(/kube_deployment_status_replicas_available\{namespace="edge",deployment="api-primary"\} 2/);
+    expect(text).toMatch(
+      /nginx_ingress_controller_requests\{namespace="edge",ingress="web",service="api-canary",status="200",canary="api-canary"\} \d+/,
+    );
+    expect(text).toMatch(
+      /nginx_ingress_controller_requests\{namespace="edge",ingress="web",service="api-primary",status="200",canary=""\} \d+/,
+    );
+    expect(text).toMatch(
+      /nginx_ingress_controller_request_duration_seconds_bucket\{namespace="edge",ingress="web",service="api-primary",le="0.05"\} \d+/,
+    );
+    expect(text).toMatch(
+      /response_total\{namespace="edge",deployment="api-canary",direction="inbound",classification="success",status_code="200"\} \d+/,
+    );
+    expect(text).toMatch(
+      /response_latency_ms_bucket\{namespace="edge",deployment="api-canary",direction="inbound",le="50"\} \d+/,
+    );
+    expect(text).toMatch(
+      /http_requests_total\{namespace="edge",pod="api-canary-[a-z0-9]+-[a-z0-9]+",app="api",version="",method="GET",code="200"\} \d+/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_bucket\{namespace="edge",pod="api-canary-[a-z0-9]+-[a-z0-9]+",app="api",version="",le="0.1"\} \d+/,
+    );
+    expect(text).toMatch(
+      /istio_request_duration_milliseconds_bucket\{reporter="destination",.*destination_workload="api-canary",.*response_code="200",le="250"\} \d+/,
+    );
+    expect(text).toMatch(
+      /kube_deployment_status_replicas_available\{namespace="edge",deployment="api-primary"\} 2/,
+    );
   });
 
   it('generates traffic at the configured rate over time', async () => {

@@ -59,7 +59,8 @@ export function behaviourOf(podSpec: any): PodBehaviour {
   if (/oom/.test(tag)) b.oom = true;
 
   const errorRate = number(env.SIM_ERROR_RATE);
-  if (errorRate !== undefined) b.errorRate = Math.min(1, Math.max(0, errorRate));
+  if (errorRate !== undefined)
+    b.errorRate = Math.min(1, Math.max(0, errorRate));
   const median = number(env.SIM_LATENCY_MS);
   const p99 = number(env.SIM_LATENCY_P99_MS);
   if (median !== undefined) {
@@ -69,7 +70,8 @@ export function behaviourOf(podSpec: any): PodBehaviour {
     if (p99 === undefined) b.latencyP99Ms = b.latencyMedianMs * ratio;
   }
   if (p99 !== undefined) b.latencyP99Ms = Math.max(b.latencyMedianMs, p99);
-  if (env.SIM_CRASH_LOOP !== undefined) b.crashLoop = env.SIM_CRASH_LOOP.toLowerCase() === 'true';
+  if (env.SIM_CRASH_LOOP !== undefined)
+    b.crashLoop = env.SIM_CRASH_LOOP.toLowerCase() === 'true';
   if (env.SIM_OOM !== undefined) b.oom = env.SIM_OOM.toLowerCase() === 'true';
   return b;
 }

@@ -18,9 +18,12 @@ const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** A pod-template-hash like the real controller's: 10 characters of a safe alphabet. */
 export function templateHash(template: unknown): string {
-  const digest = createHash('sha256').update(JSON.stringify(sortKeys(template ?? {}))).digest();
+  const digest = createHash('sha256')
+    .update(JSON.stringify(sortKeys(template ?? {})))
+    .digest();
   let s = '';
-  for (let i = 0; i < 10; i++) s += HASH_ALPHABET[digest[i] % HASH_ALPHABET.length];
+  for (let i = 0; i < 10; i++)
+    s += HASH_ALPHABET[digest[i] % HASH_ALPHABET.length];
   return s;
 }
 
@@ -67,7 +70,10 @@ export class WorkloadController {
   private readonly crashLoopRestartMs: number;
   private readonly oomAfterMs: number;
 
-  constructor(private readonly store: ObjectStore, options: WorkloadOptions = {}) {
+  constructor(
+    private readonly store: ObjectStore,
+    options: WorkloadOptions = {},
+  ) {
     this.readinessDelayMs = options.readinessDelayMs ?? 1000;
     this.crashLoopRestartMs =
       options.crashLoopRestartMs ?? Math.max(500, 2 * this.readinessDelayMs);
@@ -75,11 +81,15 @@ export class WorkloadController {
   }
 
   start(): void {
-    const tickMs = Math.max(20, Math.min(100, Math.floor(this.readinessDelayMs / 5)));
+    const tickMs = Math.max(
+      20,
+      Math.min(100, Math.floor(this.readinessDelayMs / 5)),
+    );
     this.timer = setInterval(() => this.reconcile(), tickMs);
     this.timer.unref?.();
     this.unsubscribe = this.store.subscribe(e => {
-      if (['Deployment', 'ReplicaSet', 'Pod'].includes(e.rt.kind)) this.schedule();
+      if (['Deployment', 'ReplicaSet', 'Pod'].includes(e.rt.kind))
+        this.schedule();
     });
     this.reconcile();
   }
@@ -104,10 +114,13 @@ export class WorkloadController {
     this.running = true;
     try {
       const now = Date.now();
-      for (const d of this.store.list(rt('Deployment'))) this.reconcileDeployment(d);
-      for (const rs of this.store.list(rt('ReplicaSet'))) this.reconcileReplicaSet(rs, now);
+      for (const d of this.store.list(rt('Deployment')))
+        this.reconcileDeployment(d);
+      for (const rs of this.store.list(rt('ReplicaSet')))
+        this.reconcileReplicaSet(rs, now);
       this.collectOrphans();
-      for (const d of this.store.list(rt('Deployment'))) this.updateDeploymentStatus(d);
+      for (const d of this.store.list(rt('Deployment')))
+        this.updateDeploymentStatus(d);
     } finally {
       this.running = false;
     }
@@ -124,16 +137,33 @@ export class WorkloadController {
   private reconcileDeployment(d: K8sObject) {
     const ns = d.metadata.namespace;
     const hash = templateHash(d.spec.template);
-    const all = this.store.list(rt('ReplicaSet'), ns).filter(rs => ownedBy(rs, d));
+    const all = this.store
+      .list(rt('ReplicaSet'), ns)
+      .filter(rs => ownedBy(rs, d));
     const desired = d.spec.replicas ?? 1;
-    let current = all.find(rs => rs.metadata.labels?.['pod-template-hash'] === hash);
+    let current = all.find(
+      rs => rs.metadata.labels?.['pod-template-hash'] === hash,
+    );
     if (!current) {
       const template = JSON.parse(JSON.stringify(d.spec.template));
       template.metadata = {
         ...(template.metadata ?? {}),
-        labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
+        labels: {
+          ...(template.metadata?.labels ?? {}),
+          'pod-template-hash': hash,
+        },
       };
-      const revision = 1 + Math.max(0, ...all.map(rs => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)));
+      const revision =
+        1 +
+        Math.max(
+          0,
+          ...all.map(rs =>
+            Number(
+              rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ??
+                0,
+            ),
+          ),
+        );
       this.tryWrite(() => {
         current = this.store.create(rt('ReplicaSet'), ns, {
           apiVersion: 'apps/v1',
@@ -152,7 +182,10 @@ export class WorkloadController {
             replicas: desired,
             selector: {
               ...d.spec.selector,
-              matchLabels: { ...(d.spec.selector?.matchLabels ?? {}), 'pod-template-hash': hash },
+              matchLabels: {
+                ...(d.spec.selector?.matchLabels ?? {}),
+                'pod-template-hash': hash,
+              },
             },
             template,
           },
@@ -175,7 +208,11 @@ export class WorkloadController {
     let budget = Math.max(0, desired - newReady);
     const old = all
       .filter(rs => rs.metadata.uid !== current!.metadata.uid)
-      .sort((a, b) => b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp));
+      .sort((a, b) =>
+        b.metadata.creationTimestamp.localeCompare(
+          a.metadata.creationTimestamp,
+        ),
+      );
     for (const rs of old) {
       const target = Math.min(rs.spec.replicas ?? 0, budget);
       budget -= target;
@@ -234,7 +271,9 @@ export class WorkloadController {
           const ra = isPodReady(a) ? 1 : 0;
           const rb = isPodReady(b) ? 1 : 0;
           if (ra !== rb) return ra - rb;
-          return b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp);
+          return b.metadata.creationTimestamp.localeCompare(
+            a.metadata.creationTimestamp,
+          );
         })
         .slice(0, pods.length - desired);
       for (const v of victims) {
@@ -259,7 +298,13 @@ export class WorkloadController {
       );
       if (!same(status, pod.status)) {
         this.tryWrite(() =>
-          this.store.update(rt('Pod'), ns, pod.metadata.name, { ...pod, status }, { subresource: 'status' }),
+          this.store.update(
+            rt('Pod'),
+            ns,
+            pod.metadata.name,
+            { ...pod, status },
+            { subresource: 'status' },
+          ),
         );
       }
     }
@@ -273,7 +318,13 @@ export class WorkloadController {
     };
     if (!same(status, rs.status)) {
       this.tryWrite(() =>
-        this.store.update(rt('ReplicaSet'), ns, rs.metadata.name, { ...rs, status }, { subresource: 'status' }),
+        this.store.update(
+          rt('ReplicaSet'),
+          ns,
+          rs.metadata.name,
+          { ...rs, status },
+          { subresource: 'status' },
+        ),
       );
     }
   }
@@ -290,19 +341,39 @@ export class WorkloadController {
   }
 
   private collectOrphans() {
-    const deployments = new Set(this.store.list(rt('Deployment')).map(d => d.metadata.uid));
+    const deployments = new Set(
+      this.store.list(rt('Deployment')).map(d => d.metadata.uid),
+    );
     const replicaSets = this.store.list(rt('ReplicaSet'));
     for (const rs of replicaSets) {
-      const owner = (rs.metadata.ownerReferences ?? []).find((r: K8sObject) => r.controller);
+      const owner = (rs.metadata.ownerReferences ?? []).find(
+        (r: K8sObject) => r.controller,
+      );
       if (owner?.kind === 'Deployment' && !deployments.has(owner.uid)) {
-        this.tryWrite(() => this.store.delete(rt('ReplicaSet'), rs.metadata.namespace, rs.metadata.name));
+        this.tryWrite(() =>
+          this.store.delete(
+            rt('ReplicaSet'),
+            rs.metadata.namespace,
+            rs.metadata.name,
+          ),
+        );
       }
     }
-    const liveRs = new Set(this.store.list(rt('ReplicaSet')).map(r => r.metadata.uid));
+    const liveRs = new Set(
+      this.store.list(rt('ReplicaSet')).map(r => r.metadata.uid),
+    );
     for (const pod of this.store.list(rt('Pod'))) {
-      const owner = (pod.metadata.ownerReferences ?? []).find((r: K8sObject) => r.controller);
+      const owner = (pod.metadata.ownerReferences ?? []).find(
+        (r: K8sObject) => r.controller,
+      );
       if (owner?.kind === 'ReplicaSet' && !liveRs.has(owner.uid)) {
-        this.tryWrite(() => this.store.delete(rt('Pod'), pod.metadata.namespace, pod.metadata.name));
+        this.tryWrite(() =>
+          this.store.delete(
+            rt('Pod'),
+            pod.metadata.namespace,
+            pod.metadata.name,
+          ),
+        );
         this.created.delete(pod.metadata.uid);
         this.podIPs.delete(pod.metadata.uid);
       }
@@ -312,26 +383,41 @@ export class WorkloadController {
   private updateDeploymentStatus(d: K8sObject) {
     const ns = d.metadata.namespace;
     const hash = templateHash(d.spec.template);
-    const rss = this.store.list(rt('ReplicaSet'), ns).filter(rs => ownedBy(rs, d));
+    const rss = this.store
+      .list(rt('ReplicaSet'), ns)
+      .filter(rs => ownedBy(rs, d));
     const pods = this.store
       .list(rt('Pod'), ns)
       .filter(p => rss.some(rs => ownedBy(p, rs)));
-    const current = rss.find(rs => rs.metadata.labels?.['pod-template-hash'] === hash);
+    const current = rss.find(
+      rs => rs.metadata.labels?.['pod-template-hash'] === hash,
+    );
     const updated = current ? pods.filter(p => ownedBy(p, current)) : [];
     const ready = pods.filter(p => isPodReady(p)).length;
     const desired = d.spec.replicas ?? 1;
     const complete =
-      updated.length === desired && pods.length === desired && ready === desired;
+      updated.length === desired &&
+      pods.length === desired &&
+      ready === desired;
     const old = d.status ?? {};
-    const condition = (type: string, status: string, reason: string, message: string) => {
-      const prev = (old.conditions ?? []).find((c: K8sObject) => c.type === type);
-      const unchanged = prev && prev.status === status && prev.reason === reason;
+    const condition = (
+      type: string,
+      status: string,
+      reason: string,
+      message: string,
+    ) => {
+      const prev = (old.conditions ?? []).find(
+        (c: K8sObject) => c.type === type,
+      );
+      const unchanged =
+        prev && prev.status === status && prev.reason === reason;
       const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       return {
         type,
         status,
         lastUpdateTime: unchanged ? prev.lastUpdateTime : stamp,
-        lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : stamp,
+        lastTransitionTime:
+          prev && prev.status === status ? prev.lastTransitionTime : stamp,
         reason,
         message,
       };
@@ -349,7 +435,9 @@ export class WorkloadController {
           'Available',
           available ? 'True' : 'False',
           available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
-          available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+          available
+            ? 'Deployment has minimum availability.'
+            : 'Deployment does not have minimum availability.',
         ),
         condition(
           'Progressing',
@@ -363,7 +451,13 @@ export class WorkloadController {
     };
     if (!same(status, old)) {
       this.tryWrite(() =>
-        this.store.update(rt('Deployment'), ns, d.metadata.name, { ...d, status }, { subresource: 'status' }),
+        this.store.update(
+          rt('Deployment'),
+          ns,
+          d.metadata.name,
+          { ...d, status },
+          { subresource: 'status' },
+        ),
       );
     }
   }

@@ -11,7 +11,9 @@ export interface PodTimeline {
 }
 
 function ts(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  return new Date(Math.floor(ms / 1000) * 1000)
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -37,13 +39,17 @@ export function podStatusAt(
   let lastState: any = {};
 
   if (behaviour.crashLoop && started) {
-    restarts = 1 + Math.floor((age - t.readinessDelayMs) / t.crashLoopRestartMs);
-    const lastFinished = t.createdAt + t.readinessDelayMs + (restarts - 1) * t.crashLoopRestartMs;
+    restarts =
+      1 + Math.floor((age - t.readinessDelayMs) / t.crashLoopRestartMs);
+    const lastFinished =
+      t.createdAt + t.readinessDelayMs + (restarts - 1) * t.crashLoopRestartMs;
     mainReady = false;
     mainState = {
       waiting: {
         reason: 'CrashLoopBackOff',
-        message: `back-off restarting failed container ${containers[0]?.name ?? 'app'}`,
+        message: `back-off restarting failed container ${
+          containers[0]?.name ?? 'app'
+        }`,
       },
     };
     lastState = {
@@ -75,6 +81,9 @@ export function podStatusAt(
     }
   }
 
+  const sidecarState = started
+    ? { running: { startedAt: ts(t.createdAt + t.readinessDelayMs) } }
+    : { waiting: { reason: 'ContainerCreating' } };
   const containerStatuses = containers.map((c, i) => {
     const main = i === 0;
     return {
@@ -85,11 +94,7 @@ export function podStatusAt(
       ready: main ? mainReady : started,
       started: main ? mainReady || Boolean(mainState.running) : started,
       restartCount: main ? restarts : 0,
-      state: main
-        ? mainState
-        : started
-        ? { running: { startedAt: ts(t.createdAt + t.readinessDelayMs) } }
-        : { waiting: { reason: 'ContainerCreating' } },
+      state: main ? mainState : sidecarState,
       lastState: main ? lastState : {},
     };
   });
@@ -124,7 +129,9 @@ export function podStatusAt(
 }
 
 export function isPodReady(pod: any): boolean {
-  return (pod?.status?.conditions ?? []).some(
-    (c: any) => c.type === 'Ready' && c.status === 'True',
-  ) && !pod?.metadata?.deletionTimestamp;
+  return (
+    (pod?.status?.conditions ?? []).some(
+      (c: any) => c.type === 'Ready' && c.status === 'True',
+    ) && !pod?.metadata?.deletionTimestamp
+  );
 }
