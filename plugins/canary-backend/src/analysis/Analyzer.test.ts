@@ -237,6 +237,8 @@ describe('Analyzer', () => {
       /^canary share of requests slower than 250 ms 1 % \(3 of 300\) vs stable 1 % \(27 of 2700\)/,
     );
     expect(decision.action).toBe('advance');
+    // The policy's α = 1 % is shared by the two sequential gates.
+    expect(decision.checks.map(c => c.details?.alpha)).toEqual([0.005, 0.005]);
     expect(JSON.parse(JSON.stringify(decision.state))).toEqual(decision.state);
   });
 

@@ -511,9 +511,20 @@ export class Analyzer {
     return { check };
   }
 
+  /**
+   * The policy's α bounds the chance that any sequential gate rolls back a
+   * healthy canary: gates without their own α share it evenly (a union
+   * bound), so two default gates test at α/2 each.
+   */
   #sequentialJudge(gate: MetricGateConfig): SequentialCountJudge {
+    const sequential = this.gates.filter(g => gateJudge(g) === 'sequential');
+    const ownAlpha = sequential.reduce((sum, g) => sum + (g.alpha ?? 0), 0);
+    const shared = sequential.filter(g => g.alpha === undefined).length;
+    const alpha =
+      gate.alpha ??
+      Math.max(1e-6, this.config.alpha - ownAlpha) / Math.max(1, shared);
     return new SequentialCountJudge({
-      alpha: gate.alpha ?? this.config.alpha,
+      alpha,
       tolerance: gate.tolerance ?? this.config.tolerance,
       minCanaryRequests: gate.minRequests,
     });

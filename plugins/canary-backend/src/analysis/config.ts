@@ -114,7 +114,7 @@ export const analysisConfigSchema = z
     failureMode: z.enum(['total', 'consecutive']).default('total'),
     /** What a tick without a verdict does (no data, Prometheus down). */
     inconclusive: inconclusiveSchema.default('hold'),
-    /** False-rollback bound of the sequential gates. */
+    /** Bound on the chance that the sequential gates together roll back a healthy canary (split evenly among gates without their own alpha). */
     alpha: z.number().gt(0).lt(1).default(0.01),
     /** Sequential gates: relative worsening tolerated (0.1 = 10 % more errors). Default 0. */
     tolerance: z.number().nonnegative().default(0),

@@ -52,9 +52,17 @@ describe('SequentialCountJudge by hand', () => {
     const reset = judge.update(state, slice(10, 0, 210, 1));
     expect(reset.logEvidence).toEqual(state.logEvidence);
     expect(reset.last).toEqual(slice(10, 0, 210, 1));
-    // A slice without stable requests carries no information about the split.
-    const noStable = judge.addSlice(state, slice(10, 5, 0, 0));
-    expect(noStable).toBe(state);
+    // A slice without stable requests cannot be split: its counts wait for
+    // the next slice instead of being lost.
+    const noStable = judge.update(reset, slice(20, 2, 210, 1));
+    expect(noStable).toBe(reset);
+    const joined = judge.update(noStable, slice(30, 2, 220, 1)); // slice (20, 2, 10, 0)
+    expect(joined.used).toEqual({
+      canaryRequests: 200 + 20,
+      canaryErrors: 3 + 2,
+      stableRequests: 200 + 10,
+      stableErrors: 1,
+    });
   });
 
   it('fails once the e-value reaches 1/α and stays failed; state survives JSON', () => {

@@ -230,6 +230,9 @@ export class SequentialCountJudge {
     const last = state.last;
     if (!last) {
       // The first reading is everything since the start: one slice.
+      if (current.canaryRequests <= 0 || current.stableRequests <= 0) {
+        return state;
+      }
       return { ...this.addSlice(state, current), last: current };
     }
     const slice: ArmCounts = {
@@ -242,6 +245,12 @@ export class SequentialCountJudge {
       // A counter went back (a reset, or a series that left the window):
       // start the next slice from here and drop this one.
       return { ...state, last: current };
+    }
+    if (slice.canaryRequests <= 0 || slice.stableRequests <= 0) {
+      // One arm saw no requests: the slice cannot be split yet. Keep the old
+      // reading so these counts join the next slice (the choice depends on
+      // request counts only, which the test conditions on, so it stays valid).
+      return state;
     }
     return { ...this.addSlice(state, slice), last: current };
   }
