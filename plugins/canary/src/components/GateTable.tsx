@@ -64,8 +64,12 @@ export function GateTable(props: {
         <TableRow>
           <TableCell>Gate</TableCell>
           <TableCell>Verdict</TableCell>
-          <TableCell align="right">Canary</TableCell>
-          <TableCell align="right">Stable</TableCell>
+          <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
+            Canary
+          </TableCell>
+          <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
+            Stable
+          </TableCell>
           <TableCell>Bound</TableCell>
           <TableCell>Evidence</TableCell>
         </TableRow>
@@ -79,7 +83,11 @@ export function GateTable(props: {
               data-testid={`${prefix}${check.metric}`}
               data-verdict={check.verdict}
             >
-              <TableCell component="th" scope="row">
+              <TableCell
+                component="th"
+                scope="row"
+                style={{ whiteSpace: 'nowrap' }}
+              >
                 <strong>{check.metric}</strong>
                 <CheckDetails check={check} />
                 <Typography
@@ -96,10 +104,10 @@ export function GateTable(props: {
               <TableCell>
                 <VerdictChip verdict={check.verdict} />
               </TableCell>
-              <TableCell align="right">
+              <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
                 {formatValue(check.canaryValue, check.unit)}
               </TableCell>
-              <TableCell align="right">
+              <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
                 {formatValue(check.stableValue, check.unit)}
               </TableCell>
               <TableCell>{check.bound?.text ?? '–'}</TableCell>

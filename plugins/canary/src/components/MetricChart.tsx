@@ -33,20 +33,44 @@ function mergeSeries(series: MetricSeries): ChartRow[] {
   return [...rows.values()].sort((a, b) => a.t - b.t);
 }
 
-/** The y range: the data and the bound both in view, zero when nothing is negative. */
-function valueDomain(rows: ChartRow[], series: MetricSeries): [number, number] {
+/** 1, 2, 2.5 or 5 times a power of ten, at least `value`. */
+function niceCeil(value: number): number {
+  if (value <= 0) {
+    return 0;
+  }
+  const power = 10 ** Math.floor(Math.log10(value));
+  const step = [1, 2, 2.5, 5, 10].find(m => m * power >= value) ?? 10;
+  return step * power;
+}
+
+/**
+ * The y axis: the data and the bound both in view, from zero when nothing
+ * is negative, with five round ticks.
+ */
+function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   const values = rows.flatMap(row =>
     [row.canary, row.stable].filter((v): v is number => v !== undefined),
   );
   if (series.bound?.min !== undefined) values.push(series.bound.min);
   if (series.bound?.max !== undefined) values.push(series.bound.max);
-  if (!values.length) {
-    return [0, 1];
+  const lo = values.length ? Math.min(0, ...values) : 0;
+  const hi = values.length ? Math.max(...values) : 1;
+  const step = niceCeil(((hi - lo) * 1.1 || 1) / 4);
+  const start = Math.floor(lo / step) * step;
+  return [0, 1, 2, 3, 4].map(i => Number((start + i * step).toPrecision(12)));
+}
+
+/** About six ticks across the time range, on the data's own seconds. */
+function timeTicks(rows: ChartRow[]): number[] {
+  if (rows.length < 2) {
+    return rows.map(row => row.t);
   }
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  const pad = (hi - lo || Math.abs(hi) || 1) * 0.15;
-  return [lo >= 0 ? 0 : lo - pad, hi + pad];
+  const first = rows[0].t;
+  const last = rows[rows.length - 1].t;
+  const count = Math.min(6, rows.length);
+  return Array.from({ length: count }, (_, i) =>
+    Math.round(first + ((last - first) * i) / (count - 1)),
+  );
 }
 
 function latest(points: [number, number][]): number | undefined {
@@ -62,7 +86,8 @@ export function MetricChart(props: { series: MetricSeries }) {
   const theme = useTheme();
   const [measureRef, { width }] = useMeasure<HTMLDivElement>();
   const rows = mergeSeries(series);
-  const [yMin, yMax] = valueDomain(rows, series);
+  const yTicks = valueTicks(rows, series);
+  const [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
   const { bound, unit } = series;
   const failColour = theme.palette.error.main;
   const caption = `${series.metric}: canary ${formatValue(
@@ -92,20 +117,23 @@ export function MetricChart(props: { series: MetricSeries }) {
             width={width || 480}
             height={220}
             data={rows}
-            margin={{ top: 10, right: 24, bottom: 0, left: 0 }}
+            margin={{ top: 10, right: 40, bottom: 0, left: 0 }}
           >
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis
               dataKey="t"
               type="number"
-              scale="time"
               domain={['dataMin', 'dataMax']}
+              ticks={timeTicks(rows)}
               tickFormatter={t => formatTime(Number(t) * 1000)}
+              fontSize={11}
             />
             <YAxis
               domain={[yMin, yMax]}
+              ticks={yTicks}
               tickFormatter={v => formatValue(Number(v))}
               width={56}
+              fontSize={11}
               allowDataOverflow
             />
             <Tooltip

@@ -1,6 +1,7 @@
 import { Step, StepLabel, Stepper, Typography } from '@material-ui/core';
 import type { Rollout } from '@coalmine/backstage-plugin-canary-common';
 import { formatDuration } from '../lib/format';
+import { phaseLabel } from '../lib/phases';
 
 /**
  * The whole schedule of a rollout with the current step highlighted:
@@ -9,6 +10,13 @@ import { formatDuration } from '../lib/format';
 export function StepProgress(props: { rollout: Rollout }) {
   const { rollout } = props;
   const finishedOk = rollout.phase === 'Succeeded';
+  // Where a rollout that went back to stable stopped is marked in red.
+  const stoppedBad = [
+    'RollingBack',
+    'RolledBack',
+    'Aborted',
+    'Failed',
+  ].includes(rollout.phase);
   return (
     <Stepper
       activeStep={finishedOk ? rollout.steps.length : rollout.stepIndex}
@@ -25,6 +33,7 @@ export function StepProgress(props: { rollout: Rollout }) {
             : undefined,
         ].filter(Boolean);
         const current = index === rollout.stepIndex && !finishedOk;
+        const stoppedHere = stoppedBad && index === rollout.stepIndex;
         return (
           <Step
             key={index}
@@ -33,9 +42,19 @@ export function StepProgress(props: { rollout: Rollout }) {
             aria-current={current ? 'step' : undefined}
           >
             <StepLabel
+              error={stoppedHere}
               optional={
-                notes.length ? (
-                  <Typography variant="caption">{notes.join(', ')}</Typography>
+                notes.length || stoppedHere ? (
+                  <Typography variant="caption">
+                    {[
+                      ...notes,
+                      stoppedHere
+                        ? `stopped: ${phaseLabel(rollout.phase).toLowerCase()}`
+                        : '',
+                    ]
+                      .filter(Boolean)
+                      .join(', ')}
+                  </Typography>
                 ) : undefined
               }
             >

@@ -5,11 +5,19 @@ import HelpOutlineIcon from '@material-ui/icons/HelpOutline';
 import type { CheckVerdict } from '@coalmine/backstage-plugin-canary-common';
 
 const LOOK = {
-  pass: { label: 'Pass', icon: <CheckIcon />, color: '#2e7d32' },
-  fail: { label: 'Fail', icon: <CloseIcon />, color: '#c62828' },
+  pass: {
+    label: 'Pass',
+    icon: <CheckIcon style={{ color: '#fff' }} />,
+    color: '#2e7d32',
+  },
+  fail: {
+    label: 'Fail',
+    icon: <CloseIcon style={{ color: '#fff' }} />,
+    color: '#c62828',
+  },
   inconclusive: {
     label: 'Inconclusive',
-    icon: <HelpOutlineIcon />,
+    icon: <HelpOutlineIcon style={{ color: '#fff' }} />,
     color: '#757575',
   },
 };
