@@ -14,6 +14,9 @@ import {
   RolloutTarget,
 } from './types';
 
+// Real HTTP on a shared, busy machine.
+jest.setTimeout(60_000);
+
 const header = { name: 'x-canary-user', value: 'true' };
 
 describe('traffic providers against an in-memory API', () => {

@@ -21,6 +21,9 @@ import {
   TrafficProviderName,
 } from './types';
 
+// Real HTTP on a shared, busy machine.
+jest.setTimeout(60_000);
+
 const header = { name: 'x-canary-user', value: 'true' };
 
 function inDemo(yaml: string) {
