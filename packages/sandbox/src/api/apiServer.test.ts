@@ -1,6 +1,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { Sandbox, startApiSandbox } from '../sandbox';
 
+// Real servers and timers on a shared, loaded machine: generous deadlines.
+jest.setTimeout(60_000);
+
 const NS = 'api-test';
 
 function deployment(name: string, image = 'shop/checkout:v1') {
@@ -461,6 +464,49 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       ['ADDED', 'w2', undefined],
       ['DELETED', 'w2', undefined],
     ]);
+  });
+
+  it('feeds a client-node informer (list, then watch from the list resourceVersion)', async () => {
+    const informer = k8s.makeInformer(
+      kc,
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      () => apps.listNamespacedDeployment({ namespace: NS }),
+    );
+    const seen: string[] = [];
+    informer.on('add', d => seen.push(`add ${d.metadata?.name}`));
+    informer.on('update', d =>
+      seen.push(`update ${d.metadata?.name} ${d.spec?.replicas}`),
+    );
+    informer.on('delete', d => seen.push(`delete ${d.metadata?.name}`));
+    await informer.start();
+    try {
+      await apps.createNamespacedDeployment({
+        namespace: NS,
+        body: deployment('informed'),
+      });
+      await apps.patchNamespacedDeploymentScale(
+        { name: 'informed', namespace: NS, body: { spec: { replicas: 5 } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      await apps.deleteNamespacedDeployment({
+        name: 'informed',
+        namespace: NS,
+      });
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes('delete informed') && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 20));
+      }
+    } finally {
+      await informer.stop();
+    }
+    expect(seen.filter(e => e.includes('informed'))).toEqual([
+      'add informed',
+      'update informed 5',
+      'delete informed',
+    ]);
+    expect(informer.list(NS).map(d => d.metadata?.name)).not.toContain(
+      'informed',
+    );
   });
 
   it('serves custom resources under every served version and records every write', async () => {

@@ -26,7 +26,7 @@ export interface StoreEvent {
   resourceVersion: number;
 }
 
-const EVENT_LOG_CAPACITY = 50_000;
+const EVENT_LOG_CAPACITY = 10_000;
 
 function nowTimestamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');

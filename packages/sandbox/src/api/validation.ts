@@ -127,8 +127,22 @@ function validatePodSpec(spec: Obj | undefined, path: string): FieldCause[] {
 
 let nextClusterIp = 10;
 
+function defaultPodSpec(spec: Obj | undefined): void {
+  for (const c of spec?.containers ?? []) {
+    for (const p of c?.ports ?? []) p.protocol ??= 'TCP';
+    c.imagePullPolicy ??= String(c.image ?? '').endsWith(':latest')
+      ? 'Always'
+      : 'IfNotPresent';
+  }
+  if (spec) spec.restartPolicy ??= 'Always';
+}
+
 /** Fill in what the real API server defaults, so reads look familiar. */
 export function applyDefaults(rt: ResourceType, obj: Obj, old?: Obj): void {
+  if (rt.kind === 'Deployment' || rt.kind === 'ReplicaSet') {
+    defaultPodSpec(obj.spec?.template?.spec);
+  }
+  if (rt.kind === 'Pod') defaultPodSpec(obj.spec);
   if (rt.kind === 'Deployment') {
     const spec = (obj.spec ??= {});
     spec.replicas ??= 1;

@@ -1,6 +1,9 @@
 import { Sandbox, startSandbox } from '../sandbox';
 import { findResourceTypeByKind } from '../api/resourceTypes';
 
+// Real servers and timers on a shared, loaded machine: generous deadlines.
+jest.setTimeout(60_000);
+
 function share(
   counters: Record<string, { requests: number }>,
   workload: string,

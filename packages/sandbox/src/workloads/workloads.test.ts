@@ -3,6 +3,9 @@ import { Sandbox, startSandbox } from '../sandbox';
 import { behaviourOf } from './behaviour';
 import { findResourceTypeByKind } from '../api/resourceTypes';
 
+// Real servers and timers on a shared, loaded machine: generous deadlines.
+jest.setTimeout(60_000);
+
 const POD = findResourceTypeByKind('Pod')!;
 const DEPLOYMENT = findResourceTypeByKind('Deployment')!;
 
