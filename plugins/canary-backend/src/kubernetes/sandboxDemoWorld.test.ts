@@ -46,7 +46,11 @@ describe('kubernetes access against the sandbox demo world', () => {
   let workloads: KubernetesWorkloadManager;
 
   beforeAll(async () => {
-    sb = await startSandbox({ prometheus: false, readinessDelayMs: 200 });
+    sb = await startSandbox({
+      prometheus: false,
+      readinessDelayMs: 200,
+      seed: 7,
+    });
     await sb.applyDemoWorld();
     clients = new ClusterClients([
       {
@@ -122,6 +126,19 @@ describe('kubernetes access against the sandbox demo world', () => {
         headerRoute: false,
       });
     }
+    // The sandbox's mesh routes by what we wrote: 25 % reaches checkout-v2.
+    await istio.setSplit(prepared, { canaryWeight: 25, headerRoute: false });
+    const before = sb.counters({ namespace: 'demo', service: 'checkout' });
+    sb.traffic.burst({ service: 'checkout', namespace: 'demo' }, 2000);
+    const after = sb.counters({ namespace: 'demo', service: 'checkout' });
+    const sent = (name: string) =>
+      (after[name]?.requests ?? 0) - (before[name]?.requests ?? 0);
+    const canaryShare =
+      sent('checkout-v2') / (sent('checkout-v1') + sent('checkout-v2'));
+    expect(sent('checkout-v1') + sent('checkout-v2')).toBe(2000);
+    expect(canaryShare).toBeGreaterThan(0.19);
+    expect(canaryShare).toBeLessThan(0.31);
+
     await istio.finalizePromotion(prepared);
     const vs = sb.writes({
       group: 'networking.istio.io',
@@ -198,6 +215,23 @@ describe('kubernetes access against the sandbox demo world', () => {
       version: 'stable',
     });
 
+    // Requests with the sticky header all reach the canary pods.
+    await istio.setSplit(prepared, { canaryWeight: 5, headerRoute: true });
+    await eventually(
+      () => workloads.readiness('demo', 'payments-canary'),
+      r => r.available === 1,
+    );
+    const before = sb.counters({ namespace: 'demo', service: 'payments' });
+    sb.traffic.burst(
+      { service: 'payments', namespace: 'demo', stickyShare: 1 },
+      200,
+    );
+    const after = sb.counters({ namespace: 'demo', service: 'payments' });
+    const sent = (name: string) =>
+      (after[name]?.requests ?? 0) - (before[name]?.requests ?? 0);
+    expect(sent('payments-canary')).toBe(200);
+    expect(sent('payments-stable')).toBe(0);
+
     await istio.finalizePromotion(prepared);
     await expect(istio.getSplit(prepared)).resolves.toEqual({
       canaryWeight: 0,
@@ -272,6 +306,96 @@ describe('kubernetes access against the sandbox demo world', () => {
     }
     await gateway.finalizePromotion(topology);
     await expect(gateway.getSplit(topology)).resolves.toEqual({
+      canaryWeight: 0,
+      headerRoute: false,
+    });
+  });
+
+  it('smi and nginx: split a TrafficSplit and a canary Ingress', async () => {
+    await sb.apply(`
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata:
+  name: storefront
+  namespace: demo
+spec:
+  service: storefront
+  backends:
+    - service: storefront-stable
+      weight: 100
+    - service: storefront-canary
+      weight: 0
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: storefront
+  namespace: demo
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: storefront.shop.example
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: storefront-stable
+                port:
+                  number: 80
+`);
+    const smi = createTrafficProvider('smi', clients);
+    const smiTopology = await smi.discover(target('storefront', 'smi'));
+    expect(smiTopology.routeObject).toEqual({
+      apiVersion: expect.stringMatching(/^split\.smi-spec\.io\/v1alpha\d$/),
+      kind: 'TrafficSplit',
+      name: 'storefront',
+    });
+    for (const weight of [5, 25, 50, 75, 100]) {
+      await smi.setSplit(smiTopology, {
+        canaryWeight: weight,
+        headerRoute: false,
+      });
+      await expect(smi.getSplit(smiTopology)).resolves.toEqual({
+        canaryWeight: weight,
+        headerRoute: false,
+      });
+    }
+    await smi.finalizePromotion(smiTopology);
+    await expect(smi.getSplit(smiTopology)).resolves.toMatchObject({
+      canaryWeight: 0,
+    });
+
+    const nginx = createTrafficProvider('nginx', clients);
+    const nginxTopology = await nginx.discover(
+      target('storefront', 'nginx', { stickyHeader: header }),
+    );
+    expect(nginxTopology.canaryRouteObject?.name).toBe('storefront-canary');
+    for (const weight of [5, 25, 50, 75, 100]) {
+      await nginx.setSplit(nginxTopology, {
+        canaryWeight: weight,
+        headerRoute: true,
+      });
+      await expect(nginx.getSplit(nginxTopology)).resolves.toEqual({
+        canaryWeight: weight,
+        headerRoute: true,
+      });
+    }
+    const [created] = sb.writes({
+      group: 'networking.k8s.io',
+      kind: 'Ingress',
+      namespace: 'demo',
+      name: 'storefront-canary',
+    });
+    expect(created.metadata.annotations).toMatchObject({
+      'nginx.ingress.kubernetes.io/canary': 'true',
+      'nginx.ingress.kubernetes.io/canary-weight': '5',
+      'nginx.ingress.kubernetes.io/canary-by-header': 'x-canary-user',
+      'nginx.ingress.kubernetes.io/canary-by-header-value': 'true',
+    });
+    await nginx.finalizePromotion(nginxTopology);
+    await expect(nginx.getSplit(nginxTopology)).resolves.toEqual({
       canaryWeight: 0,
       headerRoute: false,
     });
