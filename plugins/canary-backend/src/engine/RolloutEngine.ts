@@ -51,6 +51,11 @@ export interface RolloutEngineOptions {
   owner?: string;
   leaseMs?: number;
   concurrency?: number;
+  /**
+   * Advance a rollout right after a start or control instead of waiting for
+   * the loop (default true; false for a process that only accepts commands).
+   */
+  advanceOnCommand?: boolean;
   /** First back-off after a cluster error; doubles per consecutive error. */
   clusterBackoffMs?: number;
   now?: () => number;
@@ -93,6 +98,7 @@ export class RolloutEngine {
   private readonly again = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
   private stopped = false;
+  private readonly advanceOnCommand: boolean;
 
   constructor(options: RolloutEngineOptions) {
     this.store = options.store;
@@ -105,6 +111,7 @@ export class RolloutEngine {
     this.concurrency = options.concurrency ?? 4;
     this.clusterBackoffMs = options.clusterBackoffMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.advanceOnCommand = options.advanceOnCommand ?? true;
   }
 
   // ---------------------------------------------------------------- commands
@@ -261,7 +268,7 @@ export class RolloutEngine {
 
   /** Advance one rollout now (after a start or control), without waiting for the loop. */
   kick(id: string) {
-    if (this.stopped) return;
+    if (this.stopped || !this.advanceOnCommand) return;
     this.track(this.process(id));
   }
 
