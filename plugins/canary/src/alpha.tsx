@@ -10,6 +10,7 @@ import {
   EntityCardBlueprint,
   EntityContentBlueprint,
 } from '@backstage/plugin-catalog-react/alpha';
+import { Content } from '@backstage/core-components';
 import CallSplitIcon from '@material-ui/icons/CallSplit';
 import { isCanaryAvailable } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryClient, canaryApiRef } from './api';
@@ -58,7 +59,11 @@ export const canaryPage = PageBlueprint.make({
     icon: <CallSplitIcon fontSize="inherit" />,
     routeRef: canaryPageRouteRef,
     loader: () =>
-      import('./components/CanaryRollouts').then(m => <m.CanaryRollouts />),
+      import('./components/CanaryRollouts').then(m => (
+        <Content>
+          <m.CanaryRollouts />
+        </Content>
+      )),
   },
 });
 

@@ -14,6 +14,7 @@ import {
 } from '../hooks/pollIntervals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
+import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
 import { AnalysisGates } from './AnalysisGates';
@@ -42,13 +43,14 @@ export function CanaryTab(props: {
   const current = status.value
     ? status.value.active ?? status.value.history[0]
     : undefined;
-  const insight = useRolloutDetails(current, intervals);
+  const details = useRolloutDetails(current, intervals);
+  const series = useRolloutSeries(current, intervals);
   const [notice, setNotice] = useState<string>();
 
   const onControlDone = (message: string) => {
     setNotice(message);
     status.refresh();
-    insight.refresh();
+    details.refresh();
   };
 
   if (status.loading && !status.value) {
@@ -132,26 +134,24 @@ export function CanaryTab(props: {
           <Grid item xs={12} lg={7}>
             <AnalysisGates
               analysis={
-                insight.value?.details.analysis ??
+                details.value?.analysis ??
                 (current.lastAnalysis ? [current.lastAnalysis] : [])
               }
             />
           </Grid>
           <Grid item xs={12} lg={5}>
             <InfoCard title="Events">
-              {insight.value && (
-                <EventTimeline events={insight.value.details.events} />
+              {details.value && <EventTimeline events={details.value.events} />}
+              {!details.value && details.error && (
+                <ResponseErrorPanel error={details.error} />
               )}
-              {!insight.value && insight.error && (
-                <ResponseErrorPanel error={insight.error} />
-              )}
-              {!insight.value && !insight.error && <Progress />}
+              {!details.value && !details.error && <Progress />}
             </InfoCard>
           </Grid>
           <Grid item xs={12}>
             <MetricCharts
-              series={insight.value?.series ?? []}
-              error={insight.value?.seriesError}
+              series={series.value ?? []}
+              error={series.error ? describeError(series.error) : undefined}
             />
           </Grid>
         </>

@@ -15,14 +15,17 @@ export function RolloutHistoryDetails(props: {
   intervals: CanaryPollIntervals;
 }) {
   const { rollout } = props;
-  const { value, error, loading } = useRolloutDetails(rollout, props.intervals);
+  const {
+    value: details,
+    error,
+    loading,
+  } = useRolloutDetails(rollout, props.intervals);
   if (loading) {
     return <Progress />;
   }
-  if (!value) {
+  if (!details) {
     return error ? <ResponseErrorPanel error={error} /> : null;
   }
-  const { details } = value;
   const decider = describeDecider(details.rollout, details.events);
   const newest = newestResult(details.analysis);
   const gates = latestGateStates(details.analysis);

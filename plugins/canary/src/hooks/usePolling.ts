@@ -22,7 +22,8 @@ export interface PollingState<T> {
  *
  * Polls never overlap: the next one is scheduled only when the previous one
  * has answered. Nothing runs after unmount, and a change of `key` starts
- * over (a different entity).
+ * over (a different entity). While the browser tab is hidden, scheduled
+ * polls wait and the next one runs as soon as it is visible again.
  *
  * @param load - fetches the value; read at call time, so it may change freely
  * @param nextDelayMs - milliseconds until the next poll, or undefined to stop
@@ -47,12 +48,19 @@ export function usePolling<T>(
     let timer: ReturnType<typeof setTimeout> | undefined;
     let generation = 0;
     let lastValue: T | undefined;
+    let waitingForVisibility = false;
 
-    const poll = async () => {
+    const poll = async (scheduled: boolean) => {
       if (timer) {
         clearTimeout(timer);
         timer = undefined;
       }
+      if (scheduled && document.visibilityState === 'hidden') {
+        // Nobody is looking; ask again when somebody is.
+        waitingForVisibility = true;
+        return;
+      }
+      waitingForVisibility = false;
       generation += 1;
       const mine = generation;
       let value: T | undefined;
@@ -79,19 +87,26 @@ export function usePolling<T>(
       }
       const delay = delayRef.current(lastValue, error);
       if (delay !== undefined) {
-        timer = setTimeout(poll, delay);
+        timer = setTimeout(() => poll(true), delay);
       }
     };
 
+    const onVisibilityChange = () => {
+      if (waitingForVisibility && document.visibilityState === 'visible') {
+        poll(true);
+      }
+    };
+    document.addEventListener('visibilitychange', onVisibilityChange);
     pollNowRef.current = () => {
-      poll();
+      poll(false);
     };
     setState({ loading: true });
-    poll();
+    poll(false);
 
     return () => {
       stopped = true;
       pollNowRef.current = undefined;
+      document.removeEventListener('visibilitychange', onVisibilityChange);
       if (timer) {
         clearTimeout(timer);
       }
