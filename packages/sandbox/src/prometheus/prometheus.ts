@@ -103,6 +103,8 @@ export class PrometheusProcess {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
+    // If this process ends without stop() (a killed test worker), take Prometheus along.
+    process.on('exit', this.killOnExit);
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8000);
     };
@@ -161,7 +163,12 @@ export class PrometheusProcess {
     return body.data.result;
   }
 
+  private readonly killOnExit = () => {
+    this.child?.kill('SIGKILL');
+  };
+
   async stop(): Promise<void> {
+    process.off('exit', this.killOnExit);
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>(resolve =>

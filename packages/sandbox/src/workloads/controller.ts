@@ -250,6 +250,7 @@ export class WorkloadController {
             kind: 'Pod',
             metadata: {
               name: `${rs.metadata.name}-${randomSuffix(5)}`,
+              generateName: `${rs.metadata.name}-`,
               namespace: ns,
               labels: template.metadata?.labels ?? {},
               annotations: template.metadata?.annotations,
