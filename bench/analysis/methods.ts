@@ -4,13 +4,7 @@ import {
   SequentialState,
 } from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
 import { mannWhitneyTwoSided } from './mannWhitney';
-import {
-  BLOCK_SECONDS,
-  histogramQuantile,
-  SLOW_BUCKET,
-  slowShare,
-  Stream,
-} from './stream';
+import { BLOCK_SECONDS, histogramQuantile, slowShare, Stream } from './stream';
 
 /** What a method did with one stream. Times in seconds since the canary got traffic. */
 export interface Outcome {
@@ -148,42 +142,16 @@ export function coalmine(
   };
 }
 
-/** Cumulative requests and slow requests per arm from the histograms up to a block. */
+/** Cumulative requests and slow requests per arm from the histograms, up to the end of `blocks` blocks. */
 function slowCounts(stream: Stream, blocks: number) {
-  const cache = slowCache.get(stream) ?? {
-    blocks: 0,
-    cr: 0,
-    cs: 0,
-    sr: 0,
-    ss: 0,
-  };
-  const width =
-    stream.canaryHist.length / Math.ceil(stream.horizon / BLOCK_SECONDS);
-  for (let b = cache.blocks; b < blocks; b++) {
-    for (let k = 0; k < width; k++) {
-      const c = stream.canaryHist[b * width + k];
-      const s = stream.stableHist[b * width + k];
-      cache.cr += c;
-      cache.sr += s;
-      if (k > SLOW_BUCKET) {
-        cache.cs += c;
-        cache.ss += s;
-      }
-    }
-  }
-  cache.blocks = Math.max(cache.blocks, blocks);
-  slowCache.set(stream, cache);
+  stream.ensure(blocks * BLOCK_SECONDS);
   return {
-    canaryRequests: cache.cr,
-    canaryErrors: cache.cs,
-    stableRequests: cache.sr,
-    stableErrors: cache.ss,
+    canaryRequests: stream.canaryBlockRequests[blocks],
+    canaryErrors: stream.canarySlow[blocks],
+    stableRequests: stream.stableBlockRequests[blocks],
+    stableErrors: stream.stableSlow[blocks],
   };
 }
-const slowCache = new WeakMap<
-  Stream,
-  { blocks: number; cr: number; cs: number; sr: number; ss: number }
->();
 
 function nanToNull(value: number): number | null {
   return Number.isNaN(value) ? null : value;

@@ -103,6 +103,10 @@ export class Stream {
   readonly stableHist: Int32Array;
   /** Cumulative slow canary requests at the end of each block (index b + 1). */
   readonly canarySlow: Float64Array;
+  /** The same for stable, and cumulative requests per block of both arms. */
+  readonly stableSlow: Float64Array;
+  readonly canaryBlockRequests: Float64Array;
+  readonly stableBlockRequests: Float64Array;
   #generated = 0;
   readonly #random: Random;
   readonly #canaryProbs: number[];
@@ -122,6 +126,9 @@ export class Stream {
     this.canaryHist = new Int32Array(blocks * BUCKETS_MS.length);
     this.stableHist = new Int32Array(blocks * BUCKETS_MS.length);
     this.canarySlow = new Float64Array(blocks + 1);
+    this.stableSlow = new Float64Array(blocks + 1);
+    this.canaryBlockRequests = new Float64Array(blocks + 1);
+    this.stableBlockRequests = new Float64Array(blocks + 1);
     this.#canaryProbs = bucketProbabilities(scenario.latencyFactor);
     this.#stableProbs = bucketProbabilities(1);
   }
@@ -158,13 +165,18 @@ export class Stream {
           this.canaryHist,
           block,
         );
-        this.#multinomial(
+        const stableSlow = this.#multinomial(
           this.#blockStable,
           this.#stableProbs,
           this.stableHist,
           block,
         );
         this.canarySlow[block + 1] = this.canarySlow[block] + slow;
+        this.stableSlow[block + 1] = this.stableSlow[block] + stableSlow;
+        this.canaryBlockRequests[block + 1] =
+          this.canaryBlockRequests[block] + this.#blockCanary;
+        this.stableBlockRequests[block + 1] =
+          this.stableBlockRequests[block] + this.#blockStable;
         this.#blockCanary = 0;
         this.#blockStable = 0;
       }
