@@ -2,6 +2,7 @@ import { InfoCard } from '@backstage/core-components';
 import { Typography } from '@material-ui/core';
 import type { AnalysisResult } from '@coalmine/backstage-plugin-canary-common';
 import { latestGateStates, newestResult } from '../lib/analysis';
+import { DecisionStrip } from './DecisionStrip';
 import { DecisionSummary } from './DecisionSummary';
 import { GateTable } from './GateTable';
 
@@ -15,6 +16,7 @@ export function AnalysisGates(props: { analysis: AnalysisResult[] }) {
   return (
     <InfoCard title="Analysis" subheader="Canary against stable, gate by gate">
       {newest && <DecisionSummary result={newest} />}
+      <DecisionStrip analysis={props.analysis} />
       {gates.length === 0 ? (
         <Typography variant="body2" data-testid="canary-no-analysis">
           No analysis yet: the first check runs after the first step's interval.

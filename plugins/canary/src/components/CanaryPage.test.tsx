@@ -106,9 +106,23 @@ describe('CanaryPage', () => {
 
     await choose('Owner', 'Any');
     await choose('Phase', 'Any');
+    expect(await screen.findByText('Rollouts (3)')).toBeInTheDocument();
     await choose('Cluster', 'sandbox');
     expect(await screen.findByText('Rollouts (2)')).toBeInTheDocument();
     expect(visibleComponents().join()).not.toMatch(/search/);
+  });
+
+  it('counts what runs and waits, each count a shortcut to its filter', async () => {
+    await renderPage();
+    await screen.findByText('Rollouts (3)');
+    const summary = screen.getByTestId('canary-summary');
+    expect(summary).toHaveTextContent('2 running');
+    expect(summary).toHaveTextContent('1 awaiting approval');
+    expect(summary).toHaveTextContent('0 rolled back');
+    await userEvent.click(
+      within(summary).getByRole('button', { name: '1 awaiting approval' }),
+    );
+    expect(await screen.findByText('Rollouts (1)')).toBeInTheDocument();
   });
 
   it('says when the backend cannot be reached', async () => {

@@ -11,6 +11,7 @@ import { useOrganizationRollouts } from '../hooks/useOrganizationRollouts';
 import { describeError } from '../lib/errors';
 import { RolloutFilterValues, RolloutFilters } from './RolloutFilters';
 import { RolloutRow, RolloutsTable } from './RolloutsTable';
+import { RolloutSummary } from './RolloutSummary';
 
 /**
  * Active and recent rollouts of the whole organisation, filterable by
@@ -94,6 +95,10 @@ export function CanaryRollouts(props: {
           Owners could not be read from the catalog: {value.ownersError}
         </Alert>
       )}
+      <RolloutSummary
+        rollouts={value.rollouts}
+        onFilter={phase => setFilters({ ...filters, phase })}
+      />
       <RolloutFilters
         value={filters}
         owners={owners}

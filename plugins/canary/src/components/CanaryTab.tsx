@@ -17,6 +17,7 @@ import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
+import { chartMarkers } from '../lib/markers';
 import { AnalysisGates } from './AnalysisGates';
 import { ConfigProblems } from './ConfigProblems';
 import { EventTimeline } from './EventTimeline';
@@ -151,6 +152,7 @@ export function CanaryTab(props: {
           <Grid item xs={12}>
             <MetricCharts
               series={series.value ?? []}
+              markers={chartMarkers(details.value?.events ?? [])}
               error={series.error ? describeError(series.error) : undefined}
             />
           </Grid>

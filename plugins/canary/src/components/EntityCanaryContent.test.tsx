@@ -189,6 +189,13 @@ describe('EntityCanaryContent', () => {
       'data-action',
       'rollback',
     );
+    const ticks = within(
+      screen.getByTestId('canary-decision-strip'),
+    ).getAllByRole('listitem');
+    expect(ticks.map(tick => tick.getAttribute('data-action'))).toEqual([
+      'advance',
+      'rollback',
+    ]);
 
     const chart = await screen.findByTestId('chart-error-rate');
     expect(chart).toHaveTextContent(

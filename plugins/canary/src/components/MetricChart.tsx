@@ -12,6 +12,7 @@ import {
 } from 'recharts';
 import useMeasure from 'react-use/esm/useMeasure';
 import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
+import type { ChartMarker } from '../lib/markers';
 import { formatTime, formatValue } from '../lib/format';
 
 interface ChartRow {
@@ -81,7 +82,11 @@ function latest(points: [number, number][]): number | undefined {
  * One gated metric over time: canary against stable, the bound drawn as a
  * line and the failing side shaded, so "why did it roll back" is a glance.
  */
-export function MetricChart(props: { series: MetricSeries }) {
+export function MetricChart(props: {
+  series: MetricSeries;
+  /** Weight changes and controls, drawn as vertical lines. */
+  markers?: ChartMarker[];
+}) {
   const { series } = props;
   const theme = useTheme();
   const [measureRef, { width }] = useMeasure<HTMLDivElement>();
@@ -181,6 +186,30 @@ export function MetricChart(props: { series: MetricSeries }) {
                 }}
               />
             )}
+            {(props.markers ?? [])
+              .filter(
+                m =>
+                  rows.length &&
+                  m.t >= rows[0].t &&
+                  m.t <= rows[rows.length - 1].t,
+              )
+              .map(marker => (
+                <ReferenceLine
+                  key={`${marker.t}-${marker.label}`}
+                  x={marker.t}
+                  stroke={
+                    marker.manual
+                      ? theme.palette.secondary.main
+                      : theme.palette.text.secondary
+                  }
+                  strokeDasharray="2 4"
+                  label={{
+                    value: marker.label,
+                    position: 'insideTopLeft',
+                    fontSize: 10,
+                  }}
+                />
+              ))}
             <Line
               type="monotone"
               dataKey="stable"

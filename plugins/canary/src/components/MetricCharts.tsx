@@ -2,11 +2,14 @@ import { InfoCard } from '@backstage/core-components';
 import { Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
+import type { ChartMarker } from '../lib/markers';
 import { MetricChart } from './MetricChart';
 
 /** A chart for every gated metric, two to a row on wide screens. */
 export function MetricCharts(props: {
   series: MetricSeries[];
+  /** Weight changes and controls, drawn on every chart. */
+  markers?: ChartMarker[];
   error?: string;
 }) {
   return (
@@ -25,7 +28,7 @@ export function MetricCharts(props: {
       <Grid container spacing={2}>
         {props.series.map(series => (
           <Grid item xs={12} lg={6} key={series.metric}>
-            <MetricChart series={series} />
+            <MetricChart series={series} markers={props.markers} />
           </Grid>
         ))}
       </Grid>

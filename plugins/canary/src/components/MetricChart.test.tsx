@@ -1,0 +1,36 @@
+import { screen } from '@testing-library/react';
+import { renderInTestApp } from '@backstage/test-utils';
+import { MetricChart } from './MetricChart';
+import { series } from '../__testUtils__/fixtures';
+
+describe('MetricChart', () => {
+  it('draws canary and stable, the bound, and the markers inside the time range', async () => {
+    await renderInTestApp(
+      <MetricChart
+        series={series[0]}
+        markers={[
+          { t: 1795000005, label: '25 %', manual: false },
+          { t: 1795000008, label: 'pause', manual: true },
+          { t: 1700000000, label: 'long ago', manual: false },
+        ]}
+      />,
+    );
+    const chart = screen.getByTestId('chart-error-rate');
+    expect(chart).toHaveAccessibleName('error-rate over time');
+    expect(chart.querySelectorAll('.recharts-line')).toHaveLength(2);
+    // The bound and two markers; the marker outside the data is left out.
+    expect(chart.querySelectorAll('.recharts-reference-line')).toHaveLength(3);
+    expect(chart).toHaveTextContent('25 %');
+    expect(chart).toHaveTextContent('pause');
+    expect(chart).not.toHaveTextContent('long ago');
+  });
+
+  it('says so when there are no samples yet', async () => {
+    await renderInTestApp(
+      <MetricChart
+        series={{ metric: 'latency-p99', canary: [], stable: [] }}
+      />,
+    );
+    expect(screen.getByText('No samples yet.')).toBeInTheDocument();
+  });
+});
