@@ -872,7 +872,12 @@ export class RolloutEngine {
                 : ''
             }`,
             actor: ENGINE_ACTOR,
-            data: { weight: intent.weight, stepIndex: intent.stepIndex, actualWeight: split.actualWeight ?? null },
+            data: {
+              weight: intent.weight,
+              stepIndex: intent.stepIndex,
+              actualWeight: split.actualWeight ?? null,
+              engine: this.owner,
+            },
           });
         } else if (intent.why === 'rollback') {
           state.done = [...done, 'route-stable'];
