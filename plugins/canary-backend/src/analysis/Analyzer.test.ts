@@ -455,5 +455,30 @@ describe('Analyzer', () => {
     expect(prometheus.queries[0]).toMatch(
       /^100 \* \(sum\(increase\(istio_requests_total\{.*\[120s\]\)\)\) \/ \(/,
     );
+    expect(series[0].bound).toEqual({
+      text: 'sequential test: canary error rate ≤ stable (α = 0.01)',
+    });
+  });
+
+  it('draws the latency gate with the bound the test chose', async () => {
+    const prometheus = new FakePrometheus();
+    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+    const analyzer = createAnalyzer({ analysis: {} });
+    const decision = await analyzer.evaluate(context(prometheus, 0));
+    prometheus.bucketBounds = ['50', '500', '+Inf']; // would give 500 if chosen again
+    prometheus.queries = [];
+    const series = await analyzer.series(
+      { ...context(prometheus, 1), state: decision.state },
+      start,
+      new Date(start.getTime() + 600_000),
+    );
+    expect(series.map(s => s.metric)).toEqual(['error-rate', 'latency']);
+    expect(series[1].bound?.text).toBe(
+      'sequential test: canary share slower than 250 ms ≤ stable (α = 0.005)',
+    );
+    expect(prometheus.queries.some(q => q.includes('le="250"'))).toBe(true);
+    expect(prometheus.queries.some(q => q.startsWith('count by (le)'))).toBe(
+      false,
+    );
   });
 });

@@ -690,9 +690,21 @@ export class Analyzer {
   ): Promise<MetricSeries[]> {
     const seconds = Math.max(1, (end.getTime() - start.getTime()) / 1000);
     const step = Math.max(1, Math.ceil(seconds / SERIES_POINTS));
+    const state = this.#restore(ctx.state);
     return Promise.all(
-      this.gates.map(async gate => {
-        const judge = gateJudge(gate);
+      this.gates.map(async configured => {
+        const judge = gateJudge(configured);
+        let gate = configured;
+        if (judge === 'sequential' && gate.variables?.le === 'auto') {
+          // Draw the same latency bound the test uses.
+          const le =
+            state.gates[gate.name]?.le ??
+            (await this.#autoLe(gate, ctx, end).catch(() => undefined));
+          gate = {
+            ...gate,
+            variables: { ...gate.variables, le: le ?? '+Inf' },
+          };
+        }
         let unit: string | undefined;
         let bound: CheckBound | undefined;
         let render: (arm: 'canary' | 'stable') => string;
@@ -711,10 +723,15 @@ export class Analyzer {
           const durations = { interval: window, elapsed: window };
           unit = '%';
           const s = this.#sequentialJudge(gate);
+          const what = gate.variables?.le
+            ? `share slower than ${gate.variables.le} ${
+                this.#template(gate, ctx, 'latency-p99-raw').unit
+              }`
+            : 'error rate';
           bound = {
-            text: `sequential test: canary ≤ ${1 + s.tolerance} × stable (α = ${
-              s.alpha
-            })`,
+            text: `sequential test: canary ${what} ≤ ${
+              s.tolerance > 0 ? `${1 + s.tolerance} × stable` : 'stable'
+            } (α = ${s.alpha})`,
           };
           render = arm =>
             `100 * (${this.#render(

@@ -39,6 +39,39 @@
  * `inconclusive` rule decides (default hold). When the canary weight is
  * reset (a new rollout), start with `state: undefined` and a new `startedAt`.
  *
+ * Config, with the seed's tiers (every key optional; no `metrics` gives the
+ * default policy: sequential error and latency gates, see DEFAULT_METRIC_GATES):
+ *
+ *   canary:
+ *     templates:                       # custom PromQL, {{ placeholders }} escaped
+ *       database-errors:
+ *         query: sum(rate(db_query_errors_total{namespace="{{ namespace }}",version="{{ version }}"}[{{ interval }}]))
+ *         unit: 1/s
+ *       conversion:
+ *         query: >-
+ *           sum(rate(checkout_completed_total{namespace="{{ namespace }}",version="{{ version }}"}[{{ interval }}]))
+ *           / sum(rate(checkout_started_total{namespace="{{ namespace }}",version="{{ version }}"}[{{ interval }}])) * 100
+ *         unit: '%'
+ *     policies:
+ *       default:
+ *         analysis:
+ *           interval: 10s              # tick; set to the scrape interval for fastest stops
+ *           provider: istio            # istio | http | nginx | linkerd
+ *           failureLimit: 3            # failed ticks → rollback (Flagger: threshold)
+ *           failureMode: total         # or consecutive
+ *           inconclusive: hold         # hold | count | { policy: fail, after: 5 }
+ *           alpha: 0.01                # false-rollback bound of the sequential gates together
+ *           podHealth: { maxRestarts: 1 }
+ *           metrics:
+ *             - { name: error-rate, judge: sequential }
+ *             - { name: latency, judge: sequential, errors: slow-request-count,
+ *                 requests: latency-request-count, variables: { le: auto } }
+ *             - { name: request-error-rate, interval: 1m, thresholdRange: { max: 0.5 } }   # 5xx < 0.5 %
+ *             - { name: request-duration, interval: 1m, relative: { maxRatio: 1.2, minRequests: 1000 } }
+ *             - { name: pod-restarts, thresholdRange: { max: 0 } }
+ *             - { name: database-errors, relative: { maxRatio: 1.5, maxIncrease: 0.1 } }
+ *             - { name: conversion, interval: 10m, relative: { minRatio: 0.98 } }
+ *
  * For charts: `analyzer.series(ctx, start, end)` → `MetricSeries[]` (throws
  * `PrometheusUnreachableError` when Prometheus is down).
  *
