@@ -90,6 +90,10 @@ describe('EntityCanaryContent', () => {
       { canaryApi },
     );
     const empty = await screen.findByTestId('canary-empty');
+    // The controls are found the same way as on a rollout.
+    expect(
+      within(empty).getByRole('group', { name: 'Rollout controls' }),
+    ).toBeInTheDocument();
     expect(empty).toHaveTextContent('5 % → 25 % → 50 % → 100 %');
     await userEvent.click(within(empty).getByRole('button', { name: 'Start' }));
     const dialog = await screen.findByRole('dialog', {
@@ -522,6 +526,25 @@ describe('EntityCanaryContent', () => {
     await new Promise(resolve => setTimeout(resolve, 300));
     expect(canaryApi.getEntityStatus.mock.calls.length).toBe(callsAtUnmount);
   }, 30_000);
+
+  it('keeps the controls group while a rollout finishes by itself', async () => {
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () =>
+        status({ active: rollout({ phase: 'Promoting', weight: 100 }) }),
+      ),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      { canaryApi },
+    );
+    const group = await screen.findByRole('group', {
+      name: 'Rollout controls',
+    });
+    expect(group).toHaveTextContent(
+      'Nothing to press while the rollout is promoting',
+    );
+    expect(within(group).queryByRole('button')).toBeNull();
+  });
 
   it('offers Retry and Start after a rollback', async () => {
     const rolledBack = rollout({

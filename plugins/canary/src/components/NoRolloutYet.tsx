@@ -3,6 +3,7 @@ import type {
   CanaryTarget,
   Rollout,
 } from '@coalmine/backstage-plugin-canary-common';
+import { ControlGroup } from './ControlGroup';
 import { StartRolloutButton } from './StartRolloutButton';
 
 /** A component that is set up but has never had a rollout. */
@@ -24,7 +25,11 @@ export function NoRolloutYet(props: {
         )} is ready for canaries with the policy "${
           target.policy
         }" (${schedule}). Start one here, or let your pipeline start it through the API.`}
-        action={<StartRolloutButton target={target} onDone={props.onStarted} />}
+        action={
+          <ControlGroup>
+            <StartRolloutButton target={target} onDone={props.onStarted} />
+          </ControlGroup>
+        }
       />
     </div>
   );

@@ -1,16 +1,18 @@
-import { Box } from '@material-ui/core';
+import { Typography } from '@material-ui/core';
 import {
   CanaryTarget,
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { controlsForRollout } from '../lib/phases';
+import { controlsForRollout, phaseLabel } from '../lib/phases';
 import { ControlButton } from './ControlButton';
+import { ControlGroup } from './ControlGroup';
 import { StartRolloutButton } from './StartRolloutButton';
 
 /**
  * The controls the phase of the rollout allows, and Start once nothing
  * runs. Permissions are checked per control by the buttons themselves.
+ * In a phase that finishes by itself the group stays, and says so.
  */
 export function RolloutControls(props: {
   rollout: Rollout;
@@ -21,17 +23,17 @@ export function RolloutControls(props: {
   const controls = controlsForRollout(rollout);
   const canStart = isTerminalPhase(rollout.phase) && target;
   if (!controls.length && !canStart) {
-    return null;
+    return (
+      <ControlGroup>
+        <Typography variant="body2" color="textSecondary">
+          Nothing to press while the rollout is{' '}
+          {phaseLabel(rollout.phase).toLowerCase()}; it finishes by itself.
+        </Typography>
+      </ControlGroup>
+    );
   }
   return (
-    <Box
-      display="flex"
-      flexWrap="wrap"
-      alignItems="flex-start"
-      role="group"
-      aria-label="Rollout controls"
-      data-testid="canary-controls"
-    >
+    <ControlGroup>
       {canStart && <StartRolloutButton target={target} onDone={onDone} />}
       {controls.map(control => (
         <ControlButton
@@ -41,6 +43,6 @@ export function RolloutControls(props: {
           onDone={onDone}
         />
       ))}
-    </Box>
+    </ControlGroup>
   );
 }
