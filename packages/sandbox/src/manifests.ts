@@ -52,8 +52,9 @@ export function applyManifests(
     const ns = rt.namespaced ? obj.metadata?.namespace ?? 'default' : undefined;
     const name = obj.metadata?.name;
     const existing = name ? store.get(rt, ns, name) : undefined;
-    if (!existing) return store.create(rt, ns, obj);
+    // Like kubectl apply: what is stored decides the version, not the manifest.
     const { resourceVersion, ...metadata } = obj.metadata ?? {};
+    if (!existing) return store.create(rt, ns, { ...obj, metadata });
     return store.update(rt, ns, name, { ...obj, metadata });
   });
 }

@@ -339,6 +339,17 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
       reason: 'FieldValueRequired',
     });
 
+    const withVersion = await failure(
+      core.createNamespacedConfigMap({
+        namespace: NS,
+        body: { metadata: { name: 'copied', resourceVersion: '12' } },
+      }),
+    );
+    expect(withVersion.code).toBe(500);
+    expect(withVersion.body.message).toContain(
+      'resourceVersion should not be set on objects to be created',
+    );
+
     const unknown = await failure(
       custom.listNamespacedCustomObject({
         group: 'apps',

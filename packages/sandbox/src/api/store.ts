@@ -236,6 +236,14 @@ export class ObjectStore {
     options: WriteOptions = {},
   ): K8sObject {
     const obj = this.normalize(rt, body, ns);
+    if (obj.metadata.resourceVersion) {
+      // What etcd3's store answers, surfacing as a 500 like on a real server.
+      throw new ApiError(
+        500,
+        'InternalError',
+        'Internal error occurred: resourceVersion should not be set on objects to be created',
+      );
+    }
     if (!obj.metadata.name && obj.metadata.generateName) {
       obj.metadata.name = `${obj.metadata.generateName}${randomSuffix()}`;
     }
