@@ -1,7 +1,7 @@
 import { JsonObject } from '@backstage/types';
 import { Sandbox, startSandbox } from '@coalmine/sandbox';
 import { AnalysisContext, AnalysisDecision, Analyzer } from './Analyzer';
-import { createAnalyzer } from './index';
+import { createAnalyzer, MetricsProvider } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import {
   RunningPrometheus,
@@ -98,6 +98,7 @@ describe('Analyzer on the sandbox', () => {
   function context(
     service: string,
     previous?: AnalysisDecision,
+    provider: MetricsProvider = 'istio',
   ): AnalysisContext {
     return {
       namespace: NS,
@@ -105,7 +106,7 @@ describe('Analyzer on the sandbox', () => {
       route: service,
       stable: { name: `${service}-v1`, version: 'v1' },
       canary: { name: `${service}-v2`, version: 'v2' },
-      provider: 'istio',
+      provider,
       startedAt,
       state: previous?.state as JsonObject | undefined,
       failedChecks: previous?.failedChecks ?? 0,
@@ -119,12 +120,13 @@ describe('Analyzer on the sandbox', () => {
     service: string,
     until: (d: AnalysisDecision) => boolean,
     timeoutMs = 120_000,
+    provider: MetricsProvider = 'istio',
   ): Promise<{ decision: AnalysisDecision; history: AnalysisDecision[] }> {
     const history: AnalysisDecision[] = [];
     const deadline = Date.now() + timeoutMs;
     let decision: AnalysisDecision | undefined;
     for (;;) {
-      decision = await analyzer.evaluate(context(service, decision));
+      decision = await analyzer.evaluate(context(service, decision, provider));
       history.push(decision);
       if (until(decision) || decision.action === 'rollback')
         return { decision, history };
@@ -200,6 +202,42 @@ describe('Analyzer on the sandbox', () => {
       /^hard stop — latency: canary share of requests slower than 250 ms/,
     );
   });
+
+  it.each(['http', 'linkerd'] as const)(
+    'judges with the %s templates too: errors and slowness roll back, healthy advances',
+    async provider => {
+      const analyzer = createAnalyzer({ analysis: { provider } });
+      const faulty = await tickUntil(
+        analyzer,
+        'faulty',
+        () => false,
+        120_000,
+        provider,
+      );
+      expect(faulty.decision.reason).toMatch(
+        /^hard stop — error-rate: canary error rate/,
+      );
+      const slow = await tickUntil(
+        analyzer,
+        'slow',
+        () => false,
+        120_000,
+        provider,
+      );
+      expect(slow.decision.reason).toMatch(
+        /^hard stop — latency: canary share of requests slower than [\d.]+ m?s /,
+      );
+      const healthy = await tickUntil(
+        analyzer,
+        'healthy',
+        d => d.action === 'advance',
+        120_000,
+        provider,
+      );
+      expect(healthy.decision.action).toBe('advance');
+      expect(healthy.history.every(d => d.action !== 'rollback')).toBe(true);
+    },
+  );
 
   it('holds with inconclusive checks when Prometheus stops', async () => {
     let own: RunningPrometheus | undefined = await startPrometheus([
