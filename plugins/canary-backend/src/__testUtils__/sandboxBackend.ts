@@ -66,13 +66,15 @@ export function sandboxConfig(sb: Sandbox, policies: Record<string, unknown>, lo
 export async function startCanaryBackend(
   config: Record<string, unknown>,
   entities: unknown[],
-  permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
+  extra: { features?: any[]; permission?: AuthorizeResult.ALLOW | AuthorizeResult.DENY } = {},
 ) {
   const backend = await startTestBackend({
     features: [
       canaryPlugin,
       mockServices.rootConfig.factory({ data: config as any }),
-      mockServices.permissions.factory({ result: permission }),
+      ...(extra.features ?? [
+        mockServices.permissions.factory({ result: extra.permission ?? AuthorizeResult.ALLOW }),
+      ]),
       catalogServiceMock.factory({ entities: entities as any }),
       // The real scheduler: the loop runs as it does in a deployed backend.
       schedulerServiceFactory,

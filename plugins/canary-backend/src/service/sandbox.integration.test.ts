@@ -1,5 +1,7 @@
 import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   component,
   fastAnalysis,
@@ -54,6 +56,7 @@ describe('rollouts against the sandbox, through the API', () => {
   let sb: Sandbox;
   let server: any;
   let stopBackend: () => Promise<void>;
+  const audit: Array<{ eventId: string; actor?: unknown; control?: unknown; outcome?: string; error?: string }> = [];
 
   beforeAll(async () => {
     sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
@@ -61,7 +64,35 @@ describe('rollouts against the sandbox, through the API', () => {
     for (const service of ['checkout', 'payments', 'search']) {
       sb.traffic.start({ service, namespace: 'demo', rps: 100 });
     }
-    const backend = await startCanaryBackend(sandboxConfig(sb, policies), entities);
+    // Everyone may do everything, except mallory, who may read but not abort.
+    const permissions = mockServices.permissions.mock({
+      authorize: async (requests: any[], options: any) =>
+        requests.map(r => ({
+          result:
+            options.credentials.principal.userEntityRef === 'user:default/mallory' &&
+            r.permission.name !== 'canary.rollout.read'
+              ? AuthorizeResult.DENY
+              : AuthorizeResult.ALLOW,
+        })) as any,
+    });
+    const auditor = mockServices.auditor.mock({
+      createEvent: async (options: any) => {
+        const entry: (typeof audit)[number] = { eventId: options.eventId, actor: options.meta?.actor, control: options.meta?.control };
+        audit.push(entry);
+        return {
+          success: async () => {
+            entry.outcome = 'success';
+          },
+          fail: async ({ error }: { error: Error }) => {
+            entry.outcome = 'fail';
+            entry.error = error.name;
+          },
+        };
+      },
+    });
+    const backend = await startCanaryBackend(sandboxConfig(sb, policies), entities, {
+      features: [permissions.factory, auditor.factory],
+    });
     server = backend.server;
     stopBackend = () => backend.stop();
   });
@@ -173,6 +204,12 @@ describe('rollouts against the sandbox, through the API', () => {
     const vs = { group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'checkout' };
     const canarySubset = 'v4';
     expect(virtualServiceWeights(sb.writes(vs), canarySubset).pop()).toBe(30);
+    const denied = await request(server)
+      .post(`/api/canary/rollouts/${res.body.id}/abort`)
+      .set('Authorization', mockCredentials.user.header('user:default/mallory'))
+      .send({});
+    expect(denied.status).toBe(403);
+    expect(audit).toContainEqual({ eventId: 'rollout-control', actor: 'user:default/mallory', control: 'abort', outcome: 'fail', error: 'NotAllowedError' });
     const pause = await request(server).post(`/api/canary/rollouts/${res.body.id}/pause`).send({ reason: 'look' });
     expect(pause.body.phase).toBe('Paused');
     const t0 = Date.now();
@@ -194,5 +231,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const control = details.events.find((e: any) => e.type === 'control' && e.data.control === 'abort');
     expect(control.actor).toBe('user:default/mock');
     expect(control.message).toMatch(/errors in the logs/);
+    expect(audit).toContainEqual({ eventId: 'rollout-control', actor: 'user:default/mock', control: 'abort', outcome: 'success' });
+    expect(audit.filter(a => a.eventId === 'rollout-start').every(a => a.outcome)).toBe(true);
   });
 });

@@ -1,0 +1,104 @@
+import { ConfigReader } from '@backstage/config';
+import { readCanaryConfig } from './CanaryConfig';
+import { applyOverrides } from './overrides';
+import { toPolicy } from './policy';
+
+const kubernetes = {
+  clusterLocatorMethods: [{ type: 'config', clusters: [{ name: 'prod', url: 'https://k8s' }] }],
+};
+
+function read(canary: unknown) {
+  return readCanaryConfig(new ConfigReader({ kubernetes, canary } as any));
+}
+
+describe('readCanaryConfig', () => {
+  it('reads policies with every kind of step and Flagger-style weights', () => {
+    const c = read({
+      prometheus: { url: 'http://prom:9090' },
+      clusters: { prod: { prometheus: { url: 'http://prom-prod:9090', auth: { bearerToken: 't' } } } },
+      loop: { frequency: '2s', concurrency: 2 },
+      policies: {
+        standard: {
+          trafficProvider: 'istio',
+          steps: [5, { weight: 25, pause: '30s' }, { weight: 50, approval: true }, 100],
+          analysis: { interval: '15s' },
+          stickyHeader: 'x-canary-user: true',
+          webhooks: [{ name: 'chat', type: 'event', url: 'https://hooks.example/x' }],
+        },
+        flagger: { trafficProvider: 'replicas', stepWeight: 10, maxWeight: 50 },
+      },
+    });
+    expect(c.loop).toMatchObject({ frequencyMs: 2000, concurrency: 2 });
+    expect(c.policies.standard.steps).toEqual([
+      { weight: 5 },
+      { weight: 25, pauseSeconds: 30 },
+      { weight: 50, approval: true },
+      { weight: 100 },
+    ]);
+    expect(c.policies.standard.analysis.intervalMs).toBe(15_000);
+    expect(c.policies.standard.stickyHeader).toEqual({ name: 'x-canary-user', value: 'true' });
+    expect(c.policies.flagger.steps.map(s => s.weight)).toEqual([10, 20, 30, 40, 50]);
+    expect(c.clusters.prod.prometheus?.getString('url')).toBe('http://prom-prod:9090');
+    expect(c.kubernetesClusters).toEqual(['prod']);
+  });
+
+  it('names every wrong key', () => {
+    expect(() =>
+      read({
+        clusters: { staging: {} },
+        policies: {
+          bad: {
+            trafficProvider: 'linkerd',
+            steps: [50, 20, 120],
+            webhooks: [{ name: 'x', type: 'event', url: 'not a url' }],
+          },
+          both: { trafficProvider: 'istio', steps: [10], stepWeight: 10 },
+          metrics: { trafficProvider: 'istio', analysis: { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 'high' } }] } },
+        },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /canary\.policies\.bad\.trafficProvider[\s\S]*canary\.policies\.bad\.steps\[2\][\s\S]*canary\.policies\.bad\.webhooks\[0\]\.url/,
+        ),
+      }),
+    );
+    expect(() =>
+      read({
+        clusters: { staging: {} },
+        policies: {
+          both: { trafficProvider: 'istio', steps: [10], stepWeight: 10 },
+          down: { trafficProvider: 'istio', steps: [50, 20] },
+          metrics: { trafficProvider: 'istio', analysis: { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 'high' } }] } },
+        },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /canary\.policies\.both: give either steps[\s\S]*canary\.policies\.down\.steps\[1\][\s\S]*canary\.policies\.metrics\.analysis\.metrics\[0\]\.thresholdRange\.min[\s\S]*canary\.clusters\.staging/,
+        ),
+      }),
+    );
+  });
+});
+
+describe('applyOverrides', () => {
+  const base = toPolicy('p', { trafficProvider: 'istio' } as any);
+
+  it('applies steps, interval and Flagger weights', () => {
+    const { policy, problems } = applyOverrides(base, 'steps=10,50,100; interval=30s; autoStart=true');
+    expect(problems).toEqual([]);
+    expect(policy.steps.map(s => s.weight)).toEqual([10, 50, 100]);
+    expect(policy.analysis.intervalMs).toBe(30_000);
+    expect(policy.analysis.config.interval).toBe('30s');
+    expect(policy.autoStart).toBe(true);
+    expect(applyOverrides(base, 'stepWeight=20;maxWeight=60').policy.steps.map(s => s.weight)).toEqual([20, 40, 60]);
+    expect(base.steps.map(s => s.weight)).toEqual([5, 25, 50, 75, 100]);
+  });
+
+  it('reports what it cannot use, naming the annotation', () => {
+    const { problems } = applyOverrides(base, 'steps=10,x; interval=soon; colour=blue; nonsense');
+    expect(problems.map(p => p.key)).toEqual(Array(4).fill('coalmine.io/overrides'));
+    expect(problems.map(p => p.message).join(' ')).toMatch(/steps=10,x.*interval=soon.*colour.*nonsense/);
+  });
+});
