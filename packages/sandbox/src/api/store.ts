@@ -27,6 +27,8 @@ export interface StoreEvent {
 }
 
 const EVENT_LOG_CAPACITY = 10_000;
+/** Versions kept per object for writes(); plenty for a rollout's weight steps. */
+const HISTORY_PER_OBJECT = 500;
 
 function nowTimestamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -170,15 +172,19 @@ export class ObjectStore {
     this.log.push(event);
     if (this.log.length > EVENT_LOG_CAPACITY)
       this.log.splice(0, this.log.length - EVENT_LOG_CAPACITY);
+    const hk = this.historyKey(
+      rt,
+      object.metadata.namespace,
+      object.metadata.name,
+    );
     if (type !== 'DELETED') {
-      const hk = this.historyKey(
-        rt,
-        object.metadata.namespace,
-        object.metadata.name,
-      );
       const versions = this.history.get(hk) ?? [];
       versions.push(clone(object));
+      if (versions.length > HISTORY_PER_OBJECT) versions.shift();
       this.history.set(hk, versions);
+    } else if (rt.kind === 'Pod') {
+      // Pods come and go by the thousand in a long demo; their history goes with them.
+      this.history.delete(hk);
     }
     for (const l of [...this.listeners]) {
       try {

@@ -140,6 +140,8 @@ export class LoadGenerator {
   private behaviour(pod: K8sObject): PodBehaviour {
     let b = this.behaviourByUid.get(pod.metadata.uid);
     if (!b) {
+      // Pod uids never repeat; forget them all now and then instead of tracking deletions.
+      if (this.behaviourByUid.size > 10_000) this.behaviourByUid.clear();
       b = behaviourOf(pod.spec);
       this.behaviourByUid.set(pod.metadata.uid, b);
     }

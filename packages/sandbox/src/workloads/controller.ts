@@ -88,8 +88,13 @@ export class WorkloadController {
     this.timer = setInterval(() => this.reconcile(), tickMs);
     this.timer.unref?.();
     this.unsubscribe = this.store.subscribe(e => {
-      if (['Deployment', 'ReplicaSet', 'Pod'].includes(e.rt.kind))
+      if (e.rt.kind === 'Pod' && e.type === 'DELETED') {
+        this.created.delete(e.object.metadata.uid);
+        this.podIPs.delete(e.object.metadata.uid);
+      }
+      if (['Deployment', 'ReplicaSet', 'Pod'].includes(e.rt.kind)) {
         this.schedule();
+      }
     });
     this.reconcile();
   }
@@ -280,6 +285,7 @@ export class WorkloadController {
       for (const v of victims) {
         this.tryWrite(() => this.store.delete(rt('Pod'), ns, v.metadata.name));
         this.podIPs.delete(v.metadata.uid);
+        this.created.delete(v.metadata.uid);
       }
     }
     const live = this.store.list(rt('Pod'), ns).filter(p => ownedBy(p, rs));
