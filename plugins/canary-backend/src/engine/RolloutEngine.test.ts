@@ -222,4 +222,36 @@ describe('RolloutEngine', () => {
     const drift = (await store.events(id)).find(e => e.type === 'drift');
     expect(drift?.message).toMatch(/expected 5 %, found 40 %/);
   });
+
+  it('waits for a passing analysis at every step and rolls back when the analysis says so', async () => {
+    const db = await databases.init('SQLITE_3');
+    const cluster = new FakeCluster('versioned-subsets');
+    const clock = new TestClock();
+    const verdicts = ['hold', 'advance', 'advance', 'rollback'] as const;
+    let call = 0;
+    const analyzer = {
+      hasGates: () => true,
+      evaluate: jest.fn(async (req: any) => {
+        const action = verdicts[Math.min(call++, verdicts.length - 1)];
+        return {
+          action,
+          reason: action === 'rollback' ? 'error-rate: canary 12 % vs stable 0.2 %' : action,
+          checks: [{ metric: 'error-rate', judge: 'sequential' as const, canaryValue: 1, stableValue: 0, verdict: action === 'rollback' ? ('fail' as const) : ('pass' as const), evidence: 'x' }],
+          failedChecks: action === 'rollback' ? 1 : 0,
+          state: { ticks: (req.state?.ticks ?? 0) + 1 },
+        };
+      }),
+      series: async () => [],
+    };
+    const { engine, store } = await createEngine(db, cluster, { clock, analyzer });
+    const { id } = await engine.start({ resolved: resolved('component:default/app', istio), cluster: 'c', startedBy: 'u' });
+    const done = await runToEnd(engine, store, clock, id);
+    expect(done.phase).toBe('RolledBack');
+    expect(done.message).toMatch(/analysis failed: error-rate/);
+    // hold at 5 %, advance → 25 %, advance → 50 %, rollback → 0 %
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 25, 50, 0]);
+    const analysis = await store.analysis(id);
+    expect(analysis.map(a => [a.weight, a.action])).toEqual([[5, 'hold'], [5, 'advance'], [25, 'advance'], [50, 'rollback']]);
+    expect(analyzer.evaluate.mock.calls[3][0].state).toEqual({ ticks: 3 });
+  });
 });
