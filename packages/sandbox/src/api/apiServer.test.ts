@@ -477,6 +477,24 @@ describe('the sandbox API server with @kubernetes/client-node', () => {
     ]);
   });
 
+  it('answers a streaming list with initial events and an initial-events-end bookmark', async () => {
+    const res = await fetch(
+      `${sb.apiUrl}/api/v1/namespaces/${NS}/configmaps?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&labelSelector=env%3Dprod&timeoutSeconds=1`,
+      { headers: { authorization: `Bearer ${sb.token}` } },
+    );
+    const events = (await res.text())
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l));
+    expect(events.map(e => [e.type, e.object.metadata.name])).toEqual([
+      ['ADDED', 'cm-a'],
+      ['BOOKMARK', undefined],
+    ]);
+    expect(events[1].object.metadata.annotations).toEqual({
+      'k8s.io/initial-events-end': 'true',
+    });
+  });
+
   it('feeds a client-node informer (list, then watch from the list resourceVersion)', async () => {
     const informer = k8s.makeInformer(
       kc,

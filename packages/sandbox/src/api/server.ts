@@ -775,7 +775,9 @@ export class ApiServer {
     const rvParam = q.get('resourceVersion') ?? '';
     // Decide the replay before writing headers, so a too-old version is a 410.
     let replay: Array<{ type: string; object: K8sObject }> = [];
-    if (rvParam === '' || rvParam === '0') {
+    const bookmarks = q.get('allowWatchBookmarks') === 'true' && !asTable;
+    const initialEvents = q.get('sendInitialEvents') === 'true';
+    if (rvParam === '' || rvParam === '0' || initialEvents) {
       replay = this.store
         .list(rt, namespace)
         .filter(matches)
@@ -821,16 +823,38 @@ export class ApiServer {
       first = false;
       res.write(`${JSON.stringify({ type, object: payload })}\n`);
     };
+    const bookmark = (annotations?: Record<string, string>) =>
+      res.write(
+        `${JSON.stringify({
+          type: 'BOOKMARK',
+          object: {
+            kind: rt.kind,
+            apiVersion: groupVersion(rt.group, version),
+            metadata: {
+              resourceVersion: String(this.store.currentResourceVersion()),
+              ...(annotations ? { annotations } : {}),
+            },
+          },
+        })}\n`,
+      );
     for (const e of replay) send(e.type, e.object);
+    // The streaming-list protocol: a bookmark marks the end of the initial state.
+    if (initialEvents && bookmarks)
+      bookmark({ 'k8s.io/initial-events-end': 'true' });
     const unsubscribe = this.store.subscribe(e => {
       if (e.rt !== rt) return;
       const t = this.translate(e, matches);
       if (t) send(t.type, t.object);
     });
     let timer: NodeJS.Timeout | undefined;
+    // Bookmarks keep a quiet watcher's resourceVersion recent, so it can resume after a disconnect.
+    const ticker = bookmarks
+      ? setInterval(() => bookmark(), 10_000)
+      : undefined;
     const end = () => {
       unsubscribe();
       if (timer) clearTimeout(timer);
+      if (ticker) clearInterval(ticker);
       this.watches.delete(end);
       if (!res.writableEnded) res.end();
     };
