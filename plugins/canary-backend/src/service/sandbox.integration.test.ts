@@ -154,6 +154,23 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(canary[canary.length - 1].spec.replicas).toBe(0);
   });
 
+  it('re-reads on 409 and holds through 5xx from the cluster, then finishes', async () => {
+    const vs = { group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'payments' };
+    const before = sb.writes(vs).length;
+    for (const verb of ['update', 'patch']) {
+      sb.failNext({ verb, resource: 'virtualservices', status: 409, namespace: 'demo', name: 'payments' });
+    }
+    sb.failNext({ verb: 'get', resource: 'virtualservices', status: 503, count: 2, namespace: 'demo', name: 'payments' });
+    const res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/payments', image: 'shop/payments:1.6.0' });
+    expect(res.status).toBe(201);
+    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    expect(details.rollout.phase).toBe('Succeeded');
+    expect(virtualServiceWeights(sb.writes(vs).slice(before), 'canary')).toEqual([10, 50, 100, 0]);
+    expect(details.events.filter((e: any) => e.type === 'cluster-error').length).toBeGreaterThanOrEqual(1);
+  });
+
   it('runs search as a replica ratio 9/1 and reports the actual weight', async () => {
     const res = await request(server)
       .post('/api/canary/rollouts')
