@@ -55,7 +55,7 @@ export const canaryEntityCard = EntityCardBlueprint.make({
 export const canaryPage = PageBlueprint.make({
   params: {
     path: '/canary',
-    title: 'Canary releases',
+    title: 'Canary',
     icon: <CallSplitIcon fontSize="inherit" />,
     routeRef: canaryPageRouteRef,
     loader: () =>
