@@ -55,17 +55,31 @@ export const canaryPlugin = createBackendPlugin({
         const canaryConfig = readCanaryConfig(config);
         const store = await RolloutStore.create(
           await database.getClient(),
-          resolvePackagePath('@coalmine/backstage-plugin-canary-backend', 'migrations'),
+          resolvePackagePath(
+            '@coalmine/backstage-plugin-canary-backend',
+            'migrations',
+          ),
         );
-        const clusters = new KubernetesClusterAccess(ClusterClients.fromConfig(config));
-        const prometheusClients = new Map<string, PrometheusQuerier | undefined>();
-        const analyzer = new PrometheusRolloutAnalyzer(canaryConfig.templates, cluster => {
-          if (!prometheusClients.has(cluster)) {
-            const block = prometheusFor(canaryConfig, cluster);
-            prometheusClients.set(cluster, block ? PrometheusClient.fromConfig(block) : undefined);
-          }
-          return prometheusClients.get(cluster);
-        });
+        const clusters = new KubernetesClusterAccess(
+          ClusterClients.fromConfig(config),
+        );
+        const prometheusClients = new Map<
+          string,
+          PrometheusQuerier | undefined
+        >();
+        const analyzer = new PrometheusRolloutAnalyzer(
+          canaryConfig.templates,
+          cluster => {
+            if (!prometheusClients.has(cluster)) {
+              const block = prometheusFor(canaryConfig, cluster);
+              prometheusClients.set(
+                cluster,
+                block ? PrometheusClient.fromConfig(block) : undefined,
+              );
+            }
+            return prometheusClients.get(cluster);
+          },
+        );
         const engine = new RolloutEngine({
           store,
           clusters,

@@ -1,7 +1,4 @@
-import {
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Sandbox } from '@coalmine/sandbox';
@@ -10,7 +7,11 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import { canaryPlugin } from '../plugin';
 
 /** A catalog component of the demo world. */
-export function component(name: string, policy: string, extra: Record<string, string> = {}) {
+export function component(
+  name: string,
+  policy: string,
+  extra: Record<string, string> = {},
+) {
   return {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
@@ -35,7 +36,11 @@ export const fastAnalysis = {
 };
 
 /** Config for a backend whose only cluster is the sandbox. */
-export function sandboxConfig(sb: Sandbox, policies: Record<string, unknown>, loop = '300ms') {
+export function sandboxConfig(
+  sb: Sandbox,
+  policies: Record<string, unknown>,
+  loop = '300ms',
+) {
   return {
     kubernetes: {
       clusterLocatorMethods: [
@@ -66,14 +71,19 @@ export function sandboxConfig(sb: Sandbox, policies: Record<string, unknown>, lo
 export async function startCanaryBackend(
   config: Record<string, unknown>,
   entities: unknown[],
-  extra: { features?: any[]; permission?: AuthorizeResult.ALLOW | AuthorizeResult.DENY } = {},
+  extra: {
+    features?: any[];
+    permission?: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+  } = {},
 ) {
   const backend = await startTestBackend({
     features: [
       canaryPlugin,
       mockServices.rootConfig.factory({ data: config as any }),
       ...(extra.features ?? [
-        mockServices.permissions.factory({ result: extra.permission ?? AuthorizeResult.ALLOW }),
+        mockServices.permissions.factory({
+          result: extra.permission ?? AuthorizeResult.ALLOW,
+        }),
       ]),
       catalogServiceMock.factory({ entities: entities as any }),
       // The real scheduler: the loop runs as it does in a deployed backend.
@@ -100,7 +110,11 @@ export async function waitForRollout(
   }
   throw new Error(
     `rollout ${id} did not get there in time; last: ${JSON.stringify(
-      { phase: last?.rollout?.phase, message: last?.rollout?.message, events: last?.events?.map((e: any) => e.message) },
+      {
+        phase: last?.rollout?.phase,
+        message: last?.rollout?.message,
+        events: last?.events?.map((e: any) => e.message),
+      },
       null,
       1,
     )}`,
@@ -108,11 +122,16 @@ export async function waitForRollout(
 }
 
 /** Canary weights of a VirtualService's default route, one per stored version (deduplicated runs not merged). */
-export function virtualServiceWeights(objects: any[], canarySubset: string): number[] {
+export function virtualServiceWeights(
+  objects: any[],
+  canarySubset: string,
+): number[] {
   return objects.map(vs => {
     const routes: any[] = vs.spec?.http ?? [];
     const main = routes.find(r => !r.match) ?? routes[routes.length - 1];
-    const dest = (main?.route ?? []).find((d: any) => d.destination?.subset === canarySubset);
+    const dest = (main?.route ?? []).find(
+      (d: any) => d.destination?.subset === canarySubset,
+    );
     return dest ? dest.weight ?? (main.route.length === 1 ? 100 : 0) : 0;
   });
 }

@@ -4,7 +4,9 @@ import { applyOverrides } from './overrides';
 import { toPolicy } from './policy';
 
 const kubernetes = {
-  clusterLocatorMethods: [{ type: 'config', clusters: [{ name: 'prod', url: 'https://k8s' }] }],
+  clusterLocatorMethods: [
+    { type: 'config', clusters: [{ name: 'prod', url: 'https://k8s' }] },
+  ],
 };
 
 function read(canary: unknown) {
@@ -15,15 +17,29 @@ describe('readCanaryConfig', () => {
   it('reads policies with every kind of step and Flagger-style weights', () => {
     const c = read({
       prometheus: { url: 'http://prom:9090' },
-      clusters: { prod: { prometheus: { url: 'http://prom-prod:9090', auth: { bearerToken: 't' } } } },
+      clusters: {
+        prod: {
+          prometheus: {
+            url: 'http://prom-prod:9090',
+            auth: { bearerToken: 't' },
+          },
+        },
+      },
       loop: { frequency: '2s', concurrency: 2 },
       policies: {
         standard: {
           trafficProvider: 'istio',
-          steps: [5, { weight: 25, pause: '30s' }, { weight: 50, approval: true }, 100],
+          steps: [
+            5,
+            { weight: 25, pause: '30s' },
+            { weight: 50, approval: true },
+            100,
+          ],
           analysis: { interval: '15s' },
           stickyHeader: 'x-canary-user: true',
-          webhooks: [{ name: 'chat', type: 'event', url: 'https://hooks.example/x' }],
+          webhooks: [
+            { name: 'chat', type: 'event', url: 'https://hooks.example/x' },
+          ],
         },
         flagger: { trafficProvider: 'replicas', stepWeight: 10, maxWeight: 50 },
       },
@@ -36,9 +52,16 @@ describe('readCanaryConfig', () => {
       { weight: 100 },
     ]);
     expect(c.policies.standard.analysis.intervalMs).toBe(15_000);
-    expect(c.policies.standard.stickyHeader).toEqual({ name: 'x-canary-user', value: 'true' });
-    expect(c.policies.flagger.steps.map(s => s.weight)).toEqual([10, 20, 30, 40, 50]);
-    expect(c.clusters.prod.prometheus?.getString('url')).toBe('http://prom-prod:9090');
+    expect(c.policies.standard.stickyHeader).toEqual({
+      name: 'x-canary-user',
+      value: 'true',
+    });
+    expect(c.policies.flagger.steps.map(s => s.weight)).toEqual([
+      10, 20, 30, 40, 50,
+    ]);
+    expect(c.clusters.prod.prometheus?.getString('url')).toBe(
+      'http://prom-prod:9090',
+    );
     expect(c.kubernetesClusters).toEqual(['prod']);
   });
 
@@ -53,7 +76,17 @@ describe('readCanaryConfig', () => {
             webhooks: [{ name: 'x', type: 'event', url: 'not a url' }],
           },
           both: { trafficProvider: 'istio', steps: [10], stepWeight: 10 },
-          metrics: { trafficProvider: 'istio', analysis: { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 'high' } }] } },
+          metrics: {
+            trafficProvider: 'istio',
+            analysis: {
+              metrics: [
+                {
+                  name: 'request-success-rate',
+                  thresholdRange: { min: 'high' },
+                },
+              ],
+            },
+          },
         },
       }),
     ).toThrow(
@@ -69,7 +102,17 @@ describe('readCanaryConfig', () => {
         policies: {
           both: { trafficProvider: 'istio', steps: [10], stepWeight: 10 },
           down: { trafficProvider: 'istio', steps: [50, 20] },
-          metrics: { trafficProvider: 'istio', analysis: { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 'high' } }] } },
+          metrics: {
+            trafficProvider: 'istio',
+            analysis: {
+              metrics: [
+                {
+                  name: 'request-success-rate',
+                  thresholdRange: { min: 'high' },
+                },
+              ],
+            },
+          },
         },
       }),
     ).toThrow(
@@ -86,19 +129,33 @@ describe('applyOverrides', () => {
   const base = toPolicy('p', { trafficProvider: 'istio' } as any);
 
   it('applies steps, interval and Flagger weights', () => {
-    const { policy, problems } = applyOverrides(base, 'steps=10,50,100; interval=30s; autoStart=true');
+    const { policy, problems } = applyOverrides(
+      base,
+      'steps=10,50,100; interval=30s; autoStart=true',
+    );
     expect(problems).toEqual([]);
     expect(policy.steps.map(s => s.weight)).toEqual([10, 50, 100]);
     expect(policy.analysis.intervalMs).toBe(30_000);
     expect(policy.analysis.config.interval).toBe('30s');
     expect(policy.autoStart).toBe(true);
-    expect(applyOverrides(base, 'stepWeight=20;maxWeight=60').policy.steps.map(s => s.weight)).toEqual([20, 40, 60]);
+    expect(
+      applyOverrides(base, 'stepWeight=20;maxWeight=60').policy.steps.map(
+        s => s.weight,
+      ),
+    ).toEqual([20, 40, 60]);
     expect(base.steps.map(s => s.weight)).toEqual([5, 25, 50, 75, 100]);
   });
 
   it('reports what it cannot use, naming the annotation', () => {
-    const { problems } = applyOverrides(base, 'steps=10,x; interval=soon; colour=blue; nonsense');
-    expect(problems.map(p => p.key)).toEqual(Array(4).fill('coalmine.io/overrides'));
-    expect(problems.map(p => p.message).join(' ')).toMatch(/steps=10,x.*interval=soon.*colour.*nonsense/);
+    const { problems } = applyOverrides(
+      base,
+      'steps=10,x; interval=soon; colour=blue; nonsense',
+    );
+    expect(problems.map(p => p.key)).toEqual(
+      Array(4).fill('coalmine.io/overrides'),
+    );
+    expect(problems.map(p => p.message).join(' ')).toMatch(
+      /steps=10,x.*interval=soon.*colour.*nonsense/,
+    );
   });
 });

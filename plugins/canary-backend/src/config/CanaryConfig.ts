@@ -57,7 +57,9 @@ const prometheusSchema = z
     auth: z
       .union([
         z.object({ bearerToken: z.string().min(1) }).strict(),
-        z.object({ username: z.string().min(1), password: z.string() }).strict(),
+        z
+          .object({ username: z.string().min(1), password: z.string() })
+          .strict(),
       ])
       .optional(),
   })
@@ -118,8 +120,13 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   const policies: Record<string, CanaryPolicy> = {};
   for (const [name, entry] of Object.entries(c.policies ?? {})) {
     const key = `canary.policies.${name}`;
-    if (entry.steps && (entry.stepWeight !== undefined || entry.maxWeight !== undefined)) {
-      problems.push(`${key}: give either steps or stepWeight/maxWeight, not both`);
+    if (
+      entry.steps &&
+      (entry.stepWeight !== undefined || entry.maxWeight !== undefined)
+    ) {
+      problems.push(
+        `${key}: give either steps or stepWeight/maxWeight, not both`,
+      );
     }
     if (entry.maxWeight !== undefined && entry.stepWeight === undefined) {
       problems.push(`${key}.stepWeight: maxWeight needs stepWeight`);
@@ -127,7 +134,11 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     const policy = toPolicy(name, entry);
     if (templates) {
       try {
-        createAnalyzer({ analysis: policy.analysis.config, templates, key: `${key}.analysis` });
+        createAnalyzer({
+          analysis: policy.analysis.config,
+          templates,
+          key: `${key}.analysis`,
+        });
       } catch (e) {
         problems.push(...describeAnalysisError(e));
       }
@@ -138,7 +149,9 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     const hookNames = new Set<string>();
     policy.webhooks.forEach((hook, i) => {
       if (hookNames.has(hook.name)) {
-        problems.push(`${key}.webhooks[${i}].name: "${hook.name}" is used twice`);
+        problems.push(
+          `${key}.webhooks[${i}].name: "${hook.name}" is used twice`,
+        );
       }
       hookNames.add(hook.name);
     });
@@ -148,7 +161,9 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   for (const name of Object.keys(c.clusters ?? {})) {
     if (kubernetesClusters.length > 0 && !kubernetesClusters.includes(name)) {
       problems.push(
-        `canary.clusters.${name}: no cluster "${name}" in kubernetes.clusterLocatorMethods (known: ${kubernetesClusters.join(', ')})`,
+        `canary.clusters.${name}: no cluster "${name}" in kubernetes.clusterLocatorMethods (known: ${kubernetesClusters.join(
+          ', ',
+        )})`,
       );
     }
   }
@@ -161,7 +176,9 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   const clusters: CanaryConfig['clusters'] = {};
   for (const name of Object.keys(c.clusters ?? {})) {
     clusters[name] = {
-      prometheus: config.getOptionalConfig(`canary.clusters.${name}.prometheus`),
+      prometheus: config.getOptionalConfig(
+        `canary.clusters.${name}.prometheus`,
+      ),
     };
   }
   return {
@@ -182,7 +199,8 @@ export function readCanaryConfig(config: Config): CanaryConfig {
 /** Cluster names of `type: config` locators, the way the Kubernetes plugin reads them. */
 export function readKubernetesClusterNames(config: Config): string[] {
   const names: string[] = [];
-  const methods = config.getOptionalConfigArray('kubernetes.clusterLocatorMethods') ?? [];
+  const methods =
+    config.getOptionalConfigArray('kubernetes.clusterLocatorMethods') ?? [];
   for (const method of methods) {
     if (method.getOptionalString('type') !== 'config') continue;
     for (const cluster of method.getOptionalConfigArray('clusters') ?? []) {

@@ -46,7 +46,10 @@ export function applyOverrides(
   };
   let stepWeight: number | undefined;
   let maxWeight: number | undefined;
-  for (const pair of text.split(';').map(p => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(';')
+    .map(p => p.trim())
+    .filter(Boolean)) {
     const eq = pair.indexOf('=');
     if (eq < 0) {
       problems.push(problem(`"${pair}" is not key=value`));
@@ -58,7 +61,11 @@ export function applyOverrides(
       case 'steps': {
         const weights = value.split(',').map(parseWeight);
         if (weights.some(w => w === undefined)) {
-          problems.push(problem(`steps=${value}: give whole percentages 0–100 separated by commas, e.g. steps=10,50,100`));
+          problems.push(
+            problem(
+              `steps=${value}: give whole percentages 0–100 separated by commas, e.g. steps=10,50,100`,
+            ),
+          );
           break;
         }
         const steps = weights.map(w => ({ weight: w! }));
@@ -74,7 +81,9 @@ export function applyOverrides(
       case 'maxWeight': {
         const w = parseWeight(value);
         if (w === undefined || w === 0) {
-          problems.push(problem(`${key}=${value}: give a whole percentage 1–100`));
+          problems.push(
+            problem(`${key}=${value}: give a whole percentage 1–100`),
+          );
           break;
         }
         if (key === 'stepWeight') stepWeight = w;
@@ -85,7 +94,9 @@ export function applyOverrides(
       case 'progressDeadline': {
         const ms = parseDurationMs(value);
         if (ms === undefined || ms <= 0) {
-          problems.push(problem(`${key}=${value}: give a duration such as 30s or 5m`));
+          problems.push(
+            problem(`${key}=${value}: give a duration such as 30s or 5m`),
+          );
           break;
         }
         if (key === 'interval') {
@@ -109,16 +120,25 @@ export function applyOverrides(
         if (value === 'none' || value === 'off') {
           out.stickyHeader = undefined;
         } else if (i <= 0) {
-          problems.push(problem(`stickyHeader=${value}: give name:value, e.g. stickyHeader=x-canary-user:true`));
+          problems.push(
+            problem(
+              `stickyHeader=${value}: give name:value, e.g. stickyHeader=x-canary-user:true`,
+            ),
+          );
         } else {
-          out.stickyHeader = { name: value.slice(0, i).trim(), value: value.slice(i + 1).trim() };
+          out.stickyHeader = {
+            name: value.slice(0, i).trim(),
+            value: value.slice(i + 1).trim(),
+          };
         }
         break;
       }
       case 'maxCanaryRestarts': {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
-          problems.push(problem(`maxCanaryRestarts=${value}: give a whole number ≥ 0`));
+          problems.push(
+            problem(`maxCanaryRestarts=${value}: give a whole number ≥ 0`),
+          );
           break;
         }
         out.maxCanaryRestarts = n;
@@ -126,7 +146,9 @@ export function applyOverrides(
       }
       case 'retireStable': {
         if (value !== 'scale-to-zero' && value !== 'keep') {
-          problems.push(problem(`retireStable=${value}: give scale-to-zero or keep`));
+          problems.push(
+            problem(`retireStable=${value}: give scale-to-zero or keep`),
+          );
           break;
         }
         out.promotion.retireStable = value;
@@ -134,14 +156,21 @@ export function applyOverrides(
       }
       case 'onManualWeightChange': {
         if (!['restore', 'adopt', 'pause', 'rollback'].includes(value)) {
-          problems.push(problem(`onManualWeightChange=${value}: give restore, adopt, pause or rollback`));
+          problems.push(
+            problem(
+              `onManualWeightChange=${value}: give restore, adopt, pause or rollback`,
+            ),
+          );
           break;
         }
-        out.onManualWeightChange = value as CanaryPolicy['onManualWeightChange'];
+        out.onManualWeightChange =
+          value as CanaryPolicy['onManualWeightChange'];
         break;
       }
       default:
-        problems.push(problem(`unknown key "${key}"; known keys: ${KNOWN_KEYS.join(', ')}`));
+        problems.push(
+          problem(`unknown key "${key}"; known keys: ${KNOWN_KEYS.join(', ')}`),
+        );
     }
   }
   if (stepWeight !== undefined || maxWeight !== undefined) {

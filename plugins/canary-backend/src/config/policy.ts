@@ -26,7 +26,11 @@ export interface WebhookSpec {
 }
 
 /** What to do when someone changed the weight in the cluster by hand. */
-export type ManualWeightChangeAction = 'restore' | 'adopt' | 'pause' | 'rollback';
+export type ManualWeightChangeAction =
+  | 'restore'
+  | 'adopt'
+  | 'pause'
+  | 'rollback';
 
 /**
  * A rollout policy after validation. JSON-serialisable: every rollout keeps
@@ -120,7 +124,10 @@ const webhookSchema = z
 const stickyHeaderSchema = z.union([
   z
     .string()
-    .regex(/^[A-Za-z0-9-]+:.+$/, 'stickyHeader must look like "x-canary-user: true"')
+    .regex(
+      /^[A-Za-z0-9-]+:.+$/,
+      'stickyHeader must look like "x-canary-user: true"',
+    )
     .transform(s => {
       const i = s.indexOf(':');
       return { name: s.slice(0, i).trim(), value: s.slice(i + 1).trim() };
@@ -131,7 +138,13 @@ const stickyHeaderSchema = z.union([
 /** The zod schema of one entry under `canary.policies`. */
 export const policyConfigSchema = z
   .object({
-    trafficProvider: z.enum(['istio', 'replicas', 'gateway-api', 'smi', 'nginx']),
+    trafficProvider: z.enum([
+      'istio',
+      'replicas',
+      'gateway-api',
+      'smi',
+      'nginx',
+    ]),
     steps: z.array(stepSchema).min(1).optional(),
     stepWeight: weight.optional(),
     maxWeight: weight.optional(),
@@ -182,11 +195,16 @@ export function checkSteps(steps: RolloutStep[]): Array<[string, string]> {
     if (i > 0 && step.weight <= steps[i - 1].weight) {
       problems.push([
         `steps[${i}]`,
-        `weights must increase from step to step (${steps[i - 1].weight} then ${step.weight})`,
+        `weights must increase from step to step (${steps[i - 1].weight} then ${
+          step.weight
+        })`,
       ]);
     }
     if (step.weight === 0) {
-      problems.push([`steps[${i}]`, 'a step must send some traffic (weight > 0)']);
+      problems.push([
+        `steps[${i}]`,
+        'a step must send some traffic (weight > 0)',
+      ]);
     }
   });
   return problems;
@@ -210,7 +228,9 @@ export function toPolicy(name: string, c: PolicyConfig): CanaryPolicy {
       intervalMs: interval ?? 30_000,
       config: {
         ...analysisRest,
-        ...(interval !== undefined ? { interval: formatDurationMs(interval) } : {}),
+        ...(interval !== undefined
+          ? { interval: formatDurationMs(interval) }
+          : {}),
       },
     },
     progressDeadlineMs: c.progressDeadline ?? 600_000,

@@ -59,7 +59,8 @@ export function resolveTarget(
       problems.push({
         key: CANARY_POLICY_ANNOTATION,
         message: `No policy "${policyName}" under canary.policies; use one of: ${
-          Object.keys(config.policies).join(', ') || '(none configured — add canary.policies to app-config)'
+          Object.keys(config.policies).join(', ') ||
+          '(none configured — add canary.policies to app-config)'
         }.`,
       });
     }
@@ -68,14 +69,26 @@ export function resolveTarget(
   const clusterText = annotations[CANARY_CLUSTER_ANNOTATION];
   let clusters: string[];
   if (clusterText !== undefined) {
-    clusters = clusterText.split(',').map(c => c.trim()).filter(Boolean);
-    const unknown = clusters.filter(c => !config.kubernetesClusters.includes(c));
+    clusters = clusterText
+      .split(',')
+      .map(c => c.trim())
+      .filter(Boolean);
+    const unknown = clusters.filter(
+      c => !config.kubernetesClusters.includes(c),
+    );
     if (clusters.length === 0) {
-      problems.push({ key: CANARY_CLUSTER_ANNOTATION, message: 'The annotation is empty; name a cluster or remove it.' });
+      problems.push({
+        key: CANARY_CLUSTER_ANNOTATION,
+        message: 'The annotation is empty; name a cluster or remove it.',
+      });
     } else if (unknown.length > 0) {
       problems.push({
         key: CANARY_CLUSTER_ANNOTATION,
-        message: `Unknown cluster${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; clusters in kubernetes.clusterLocatorMethods: ${
+        message: `Unknown cluster${
+          unknown.length > 1 ? 's' : ''
+        } ${unknown.join(
+          ', ',
+        )}; clusters in kubernetes.clusterLocatorMethods: ${
           config.kubernetesClusters.join(', ') || '(none)'
         }.`,
       });
@@ -86,7 +99,8 @@ export function resolveTarget(
     clusters = [];
     problems.push({
       key: 'kubernetes.clusterLocatorMethods',
-      message: 'No cluster is configured; add one under kubernetes.clusterLocatorMethods (type: config).',
+      message:
+        'No cluster is configured; add one under kubernetes.clusterLocatorMethods (type: config).',
     });
   }
 
@@ -98,7 +112,10 @@ export function resolveTarget(
     const key = annotations[CANARY_NAMESPACE_ANNOTATION]
       ? CANARY_NAMESPACE_ANNOTATION
       : KUBERNETES_NAMESPACE_ANNOTATION;
-    problems.push({ key, message: `"${namespace}" is not a valid Kubernetes namespace name.` });
+    problems.push({
+      key,
+      message: `"${namespace}" is not a valid Kubernetes namespace name.`,
+    });
   }
 
   const workload =
@@ -110,13 +127,21 @@ export function resolveTarget(
       message: `Add ${CANARY_WORKLOAD_ANNOTATION} (or ${KUBERNETES_ID_ANNOTATION}) with the name of the component's Kubernetes Service.`,
     });
   } else if (!DNS_LABEL.test(workload)) {
-    const key = annotations[CANARY_WORKLOAD_ANNOTATION] ? CANARY_WORKLOAD_ANNOTATION : KUBERNETES_ID_ANNOTATION;
-    problems.push({ key, message: `"${workload}" is not a valid Kubernetes Service name.` });
+    const key = annotations[CANARY_WORKLOAD_ANNOTATION]
+      ? CANARY_WORKLOAD_ANNOTATION
+      : KUBERNETES_ID_ANNOTATION;
+    problems.push({
+      key,
+      message: `"${workload}" is not a valid Kubernetes Service name.`,
+    });
   }
 
   const route = annotations[CANARY_ROUTE_ANNOTATION]?.trim() || undefined;
   if (route !== undefined && !DNS_SUBDOMAIN.test(route)) {
-    problems.push({ key: CANARY_ROUTE_ANNOTATION, message: `"${route}" is not a valid Kubernetes object name.` });
+    problems.push({
+      key: CANARY_ROUTE_ANNOTATION,
+      message: `"${route}" is not a valid Kubernetes object name.`,
+    });
   }
 
   // Overrides are checked even when the policy is unknown, so every problem shows at once.

@@ -11,7 +11,13 @@ const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 const entity = (name: string, policy: string) => ({
   apiVersion: 'backstage.io/v1alpha1',
   kind: 'Component',
-  metadata: { name, annotations: { 'coalmine.io/policy': policy, 'backstage.io/kubernetes-id': 'app' } },
+  metadata: {
+    name,
+    annotations: {
+      'coalmine.io/policy': policy,
+      'backstage.io/kubernetes-id': 'app',
+    },
+  },
   spec: {},
 });
 
@@ -22,7 +28,11 @@ describe('CanaryDetector', () => {
     const { engine, store } = await createEngine(db, cluster);
     const config = readCanaryConfig(
       new ConfigReader({
-        kubernetes: { clusterLocatorMethods: [{ type: 'config', clusters: [{ name: 'c', url: 'http://x' }] }] },
+        kubernetes: {
+          clusterLocatorMethods: [
+            { type: 'config', clusters: [{ name: 'c', url: 'http://x' }] },
+          ],
+        },
         canary: {
           policies: {
             auto: { trafficProvider: 'istio', autoStart: true },
@@ -32,7 +42,9 @@ describe('CanaryDetector', () => {
       }),
     );
     const detector = new CanaryDetector({
-      catalog: catalogServiceMock({ entities: [entity('auto-app', 'auto'), entity('manual-app', 'manual')] }),
+      catalog: catalogServiceMock({
+        entities: [entity('auto-app', 'auto'), entity('manual-app', 'manual')],
+      }),
       auth: mockServices.auth(),
       store,
       engine,
@@ -51,7 +63,9 @@ describe('CanaryDetector', () => {
     await detector.run();
     await engine.idle();
     const rollouts = await store.list();
-    expect(rollouts.map(r => [r.entityRef, r.startedBy])).toEqual([['component:default/auto-app', DETECTOR_ACTOR]]);
+    expect(rollouts.map(r => [r.entityRef, r.startedBy])).toEqual([
+      ['component:default/auto-app', DETECTOR_ACTOR],
+    ]);
     await detector.run();
     expect(await store.list()).toHaveLength(1);
   });

@@ -34,7 +34,12 @@ export class CanaryDetector {
     const { catalog, auth, config, logger } = this.options;
     const credentials = await auth.getOwnServiceCredentials();
     const { items } = await catalog.getEntities(
-      { filter: { [`metadata.annotations.${CANARY_POLICY_ANNOTATION}`]: CATALOG_FILTER_EXISTS } },
+      {
+        filter: {
+          [`metadata.annotations.${CANARY_POLICY_ANNOTATION}`]:
+            CATALOG_FILTER_EXISTS,
+        },
+      },
       { credentials },
     );
     for (const entity of items) {
@@ -45,7 +50,9 @@ export class CanaryDetector {
           await this.check(resolution.resolved, cluster);
         } catch (e) {
           logger.warn(
-            `Canary detection for ${stringifyEntityRef(entity)} on ${cluster} failed: ${(e as Error).message}`,
+            `Canary detection for ${stringifyEntityRef(
+              entity,
+            )} on ${cluster} failed: ${(e as Error).message}`,
           );
         }
       }
@@ -58,15 +65,19 @@ export class CanaryDetector {
   ) {
     const { store, engine, clusters, logger } = this.options;
     const { target, policy } = resolved;
-    const topology = await clusters.trafficProvider(cluster, policy.trafficProvider).discover({
-      cluster,
-      namespace: target.namespace,
-      service: target.workload,
-      route: target.route,
-      provider: policy.trafficProvider,
-      stickyHeader: policy.stickyHeader,
-    });
-    const hash = await clusters.workloads(cluster).templateHash(target.namespace, topology.canary.name);
+    const topology = await clusters
+      .trafficProvider(cluster, policy.trafficProvider)
+      .discover({
+        cluster,
+        namespace: target.namespace,
+        service: target.workload,
+        route: target.route,
+        provider: policy.trafficProvider,
+        stickyHeader: policy.stickyHeader,
+      });
+    const hash = await clusters
+      .workloads(cluster)
+      .templateHash(target.namespace, topology.canary.name);
     if (!hash) return;
     const key = `${topology.canary.name}@${hash}`;
     const seen = await store.getWatchedHash(target.entityRef, cluster);
@@ -75,9 +86,15 @@ export class CanaryDetector {
     if (!seen) return;
     // After a versioned-subsets promotion the retired old stable looks like
     // "the other" Deployment; a Deployment with no replicas is not a new canary.
-    if (topology.shape === 'versioned-subsets' && topology.canary.replicas === 0) return;
+    if (
+      topology.shape === 'versioned-subsets' &&
+      topology.canary.replicas === 0
+    )
+      return;
     if (await store.activeFor(target.entityRef, cluster)) return;
-    logger.info(`New canary template for ${target.entityRef} on ${cluster}; starting a rollout`);
+    logger.info(
+      `New canary template for ${target.entityRef} on ${cluster}; starting a rollout`,
+    );
     await engine.start({ resolved, cluster, startedBy: DETECTOR_ACTOR });
   }
 }

@@ -14,7 +14,9 @@ import type { ClusterAccess } from './ports';
 
 /** The engine's view of the configured clusters, through src/kubernetes. */
 export class KubernetesClusterAccess implements ClusterAccess {
-  private readonly providers: Partial<Record<TrafficProviderName, TrafficProvider>>;
+  private readonly providers: Partial<
+    Record<TrafficProviderName, TrafficProvider>
+  >;
   private readonly managers = new Map<string, WorkloadManager>();
 
   constructor(
@@ -31,11 +33,16 @@ export class KubernetesClusterAccess implements ClusterAccess {
     this.providers = Object.fromEntries(all.map(p => [p.name, p]));
   }
 
-  trafficProvider(_cluster: string, name: TrafficProviderName): TrafficProvider {
+  trafficProvider(
+    _cluster: string,
+    name: TrafficProviderName,
+  ): TrafficProvider {
     const provider = this.providers[name];
     if (!provider) {
       throw new ConfigurationError(
-        `Traffic provider "${name}" is not available; use one of ${Object.keys(this.providers).join(', ')}`,
+        `Traffic provider "${name}" is not available; use one of ${Object.keys(
+          this.providers,
+        ).join(', ')}`,
         'trafficProvider',
       );
     }

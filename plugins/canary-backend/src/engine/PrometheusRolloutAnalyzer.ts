@@ -23,14 +23,19 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
 
   constructor(
     private readonly templates: TemplateRegistry,
-    private readonly prometheusFor: (cluster: string) => PrometheusQuerier | undefined,
+    private readonly prometheusFor: (
+      cluster: string,
+    ) => PrometheusQuerier | undefined,
   ) {}
 
   private analyzer(config: Record<string, unknown>): Analyzer {
     const key = JSON.stringify(config);
     let analyzer = this.analyzers.get(key);
     if (!analyzer) {
-      analyzer = createAnalyzer({ analysis: config, templates: this.templates });
+      analyzer = createAnalyzer({
+        analysis: config,
+        templates: this.templates,
+      });
       this.analyzers.set(key, analyzer);
     }
     return analyzer;
@@ -40,7 +45,9 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
     return this.analyzer(config).gates.length > 0;
   }
 
-  private context(request: AnalysisRequest & { podHealth?: PodHealthSnapshot }) {
+  private context(
+    request: AnalysisRequest & { podHealth?: PodHealthSnapshot },
+  ) {
     const prometheus = this.prometheusFor(request.cluster);
     if (!prometheus) {
       throw new Error(
@@ -66,11 +73,15 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
   }
 
   async evaluate(request: AnalysisRequest): Promise<AnalysisDecision> {
-    const decision = await this.analyzer(request.analysis).evaluate(this.context(request));
+    const decision = await this.analyzer(request.analysis).evaluate(
+      this.context(request),
+    );
     return decision;
   }
 
-  async series(request: AnalysisRequest & { from: number; to: number }): Promise<MetricSeries[]> {
+  async series(
+    request: AnalysisRequest & { from: number; to: number },
+  ): Promise<MetricSeries[]> {
     return this.analyzer(request.analysis).series(
       this.context(request),
       new Date(request.from),

@@ -8,9 +8,16 @@ jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
-const istio = { trafficProvider: 'istio', steps: [5, 25, 50, 75, 100], analysis: { interval: '10s' } };
+const istio = {
+  trafficProvider: 'istio',
+  steps: [5, 25, 50, 75, 100],
+  analysis: { interval: '10s' },
+};
 
-async function setup(shape: FakeCluster['shape'], policyInput: Record<string, unknown> = istio) {
+async function setup(
+  shape: FakeCluster['shape'],
+  policyInput: Record<string, unknown> = istio,
+) {
   const db = await databases.init('SQLITE_3');
   const cluster = new FakeCluster(shape);
   const clock = new TestClock();
@@ -20,12 +27,19 @@ async function setup(shape: FakeCluster['shape'], policyInput: Record<string, un
 }
 
 /** Ticks until the rollout is terminal, moving the clock by `stepMs` between ticks. */
-async function runToEnd(engine: RolloutEngine, store: RolloutStore, clock: TestClock, id: string, stepMs = 10_000) {
+async function runToEnd(
+  engine: RolloutEngine,
+  store: RolloutStore,
+  clock: TestClock,
+  id: string,
+  stepMs = 10_000,
+) {
   for (let i = 0; i < 100; i++) {
     await engine.idle();
     await engine.tick();
     const r = await store.get(id);
-    if (['Succeeded', 'RolledBack', 'Aborted', 'Failed'].includes(r!.phase)) return r!;
+    if (['Succeeded', 'RolledBack', 'Aborted', 'Failed'].includes(r!.phase))
+      return r!;
     clock.advance(stepMs);
   }
   throw new Error('rollout did not finish');
@@ -33,38 +47,71 @@ async function runToEnd(engine: RolloutEngine, store: RolloutStore, clock: TestC
 
 describe('RolloutEngine', () => {
   it('runs versioned subsets 5 → 25 → 50 → 75 → 100, ends on v2 alone and retires v1', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets');
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'user:default/jane' });
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'user:default/jane',
+    });
     const done = await runToEnd(engine, store, clock, started.id);
     expect(done.phase).toBe('Succeeded');
-    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 25, 50, 75, 100, 100]);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+      5, 25, 50, 75, 100, 100,
+    ]);
     expect(cluster.routeWrites[5].finalized).toBe(true);
     expect(cluster.deployments.get('app-v1')!.replicas).toBe(0);
     const events = await store.events(started.id);
-    expect(events.filter(e => e.type === 'step').map(e => e.data?.weight)).toEqual([5, 25, 50, 75, 100]);
+    expect(
+      events.filter(e => e.type === 'step').map(e => e.data?.weight),
+    ).toEqual([5, 25, 50, 75, 100]);
     expect(events[0].actor).toBe('user:default/jane');
   });
 
   it('keeps the old stable when the policy says so', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets', {
-      ...istio,
-      promotion: { retireStable: 'keep' },
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+      {
+        ...istio,
+        promotion: { retireStable: 'keep' },
+      },
+    );
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
     });
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
-    expect((await runToEnd(engine, store, clock, started.id)).phase).toBe('Succeeded');
+    expect((await runToEnd(engine, store, clock, started.id)).phase).toBe(
+      'Succeeded',
+    );
     expect(cluster.deployments.get('app-v1')!.replicas).toBe(3);
   });
 
   it('promotes fixed subsets: template copied, header route during the rollout and removed at the end, canary scaled down', async () => {
-    const { cluster, clock, engine, store, target } = await setup('fixed-subsets', {
-      ...istio,
-      stickyHeader: 'x-canary-user: true',
+    const { cluster, clock, engine, store, target } = await setup(
+      'fixed-subsets',
+      {
+        ...istio,
+        stickyHeader: 'x-canary-user: true',
+      },
+    );
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+      image: 'reg/app:v3',
     });
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u', image: 'reg/app:v3' });
     const done = await runToEnd(engine, store, clock, started.id);
     expect(done.phase).toBe('Succeeded');
-    expect(cluster.routeWrites.slice(0, 5).every(w => w.headerRoute)).toBe(true);
-    expect(cluster.routeWrites[5]).toEqual({ canaryWeight: 0, headerRoute: false, finalized: true });
+    expect(cluster.routeWrites.slice(0, 5).every(w => w.headerRoute)).toBe(
+      true,
+    );
+    expect(cluster.routeWrites[5]).toEqual({
+      canaryWeight: 0,
+      headerRoute: false,
+      finalized: true,
+    });
     expect(cluster.deployments.get('app-stable')!.image).toBe('reg/app:v3');
     expect(cluster.deployments.get('app-canary')!.replicas).toBe(0);
   });
@@ -75,21 +122,35 @@ describe('RolloutEngine', () => {
       steps: [10, 50, 100],
       analysis: { interval: '10s' },
     });
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await engine.idle();
     const r = await store.get(started.id);
     expect(r!.weight).toBe(10);
     expect(r!.actualWeight).toBe(10);
-    expect((await runToEnd(engine, store, clock, started.id)).phase).toBe('Succeeded');
+    expect((await runToEnd(engine, store, clock, started.id)).phase).toBe(
+      'Succeeded',
+    );
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets', {
-      ...istio,
-      progressDeadline: '10m',
-      maxCanaryRestarts: 2,
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+      {
+        ...istio,
+        progressDeadline: '10m',
+        maxCanaryRestarts: 2,
+      },
+    );
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+      image: 'reg/app:crash',
     });
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u', image: 'reg/app:crash' });
     const done = await runToEnd(engine, store, clock, started.id, 1000);
     expect(done.phase).toBe('RolledBack');
     expect(done.finishedAt! - done.createdAt).toBeLessThan(600_000);
@@ -99,31 +160,55 @@ describe('RolloutEngine', () => {
   });
 
   it('aborts at once: all traffic back on stable without waiting for the loop', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets');
-    const started = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const started = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await engine.idle();
     clock.advance(10_000);
     await engine.tick();
     expect(cluster.split.canaryWeight).toBe(25);
-    await engine.control(started.id, 'abort', 'user:default/jane', 'looks wrong');
+    await engine.control(
+      started.id,
+      'abort',
+      'user:default/jane',
+      'looks wrong',
+    );
     await engine.idle();
     const r = await store.get(started.id);
     expect(r!.phase).toBe('Aborted');
     expect(cluster.split.canaryWeight).toBe(0);
     // idempotent
-    expect((await engine.control(started.id, 'abort', 'u')).phase).toBe('Aborted');
-    await expect(engine.control(started.id, 'promote', 'u')).rejects.toThrow(/rolling back or finished/);
+    expect((await engine.control(started.id, 'abort', 'u')).phase).toBe(
+      'Aborted',
+    );
+    await expect(engine.control(started.id, 'promote', 'u')).rejects.toThrow(
+      /rolling back or finished/,
+    );
   });
 
   it('pauses, resumes, waits at an approval gate and promotes on demand', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets', {
-      trafficProvider: 'istio',
-      steps: [10, { weight: 30, approval: true }, 60, 100],
-      analysis: { interval: '10s' },
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+      {
+        trafficProvider: 'istio',
+        steps: [10, { weight: 30, approval: true }, 60, 100],
+        analysis: { interval: '10s' },
+      },
+    );
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
     });
-    const { id } = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
     await engine.idle();
-    await expect(engine.control(id, 'approve', 'u')).rejects.toThrow(/no approval gate/);
+    await expect(engine.control(id, 'approve', 'u')).rejects.toThrow(
+      /no approval gate/,
+    );
     expect((await engine.control(id, 'pause', 'u')).phase).toBe('Paused');
     expect((await engine.control(id, 'pause', 'u')).phase).toBe('Paused');
     clock.advance(60_000);
@@ -137,26 +222,40 @@ describe('RolloutEngine', () => {
     await engine.idle();
     expect((await store.get(id))!.phase).toBe('AwaitingApproval');
     expect(cluster.split.canaryWeight).toBe(30);
-    expect((await engine.control(id, 'approve', 'user:default/lead')).phase).toBe('Progressing');
+    expect(
+      (await engine.control(id, 'approve', 'user:default/lead')).phase,
+    ).toBe('Progressing');
     await engine.idle();
     expect(cluster.split.canaryWeight).toBe(60);
     expect((await engine.control(id, 'promote', 'u')).phase).toBe('Promoting');
     await engine.idle();
     expect((await store.get(id))!.phase).toBe('Succeeded');
-    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([10, 30, 60, 100]);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+      10, 30, 60, 100,
+    ]);
     expect((await engine.control(id, 'promote', 'u')).phase).toBe('Succeeded');
-    await expect(engine.control(id, 'pause', 'u')).rejects.toThrow(/409|paused/);
+    await expect(engine.control(id, 'pause', 'u')).rejects.toThrow(
+      /409|paused/,
+    );
   });
 
   it('answers a second start for the same component and cluster with a conflict', async () => {
     const { engine, target } = await setup('versioned-subsets');
     await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
-    await expect(engine.start({ resolved: target, cluster: 'c', startedBy: 'u' })).rejects.toMatchObject({ name: 'ConflictError' });
+    await expect(
+      engine.start({ resolved: target, cluster: 'c', startedBy: 'u' }),
+    ).rejects.toMatchObject({ name: 'ConflictError' });
   });
 
   it('holds the weight on cluster errors, backs off, and carries on when the cluster answers again', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets');
-    const { id } = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await engine.idle();
     cluster.fail('setSplit', unavailable, 2);
     clock.advance(10_000);
@@ -181,8 +280,15 @@ describe('RolloutEngine', () => {
   });
 
   it('rolls back after the policy limit of cluster errors', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets', { ...istio, clusterErrorLimit: 3 });
-    const { id } = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+      { ...istio, clusterErrorLimit: 3 },
+    );
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await engine.idle();
     cluster.fail('getSplit', unavailable, 3);
     for (let i = 0; i < 6; i++) {
@@ -195,25 +301,47 @@ describe('RolloutEngine', () => {
   });
 
   it('re-applies a recorded intent after a crash without writing twice', async () => {
-    const { cluster, clock, store, target, db } = await setup('versioned-subsets');
-    const first = await createEngine(db, cluster, { clock, owner: 'a', leaseMs: 5000 });
-    const { id } = await first.engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { cluster, clock, store, target, db } = await setup(
+      'versioned-subsets',
+    );
+    const first = await createEngine(db, cluster, {
+      clock,
+      owner: 'a',
+      leaseMs: 5000,
+    });
+    const { id } = await first.engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await first.engine.idle();
     // The replica "dies" right after the cluster stored 25 %, before the commit.
     cluster.fail('setSplit', () => new Error('killed'), 1, true);
     clock.advance(10_000);
     await first.engine.tick();
     expect((await store.get(id))!.intent).toMatchObject({ weight: 25 });
-    const second = await createEngine(db, cluster, { clock, owner: 'b', leaseMs: 5000 });
+    const second = await createEngine(db, cluster, {
+      clock,
+      owner: 'b',
+      leaseMs: 5000,
+    });
     clock.advance(10_000);
     const done = await runToEnd(second.engine, store, clock, id);
     expect(done.phase).toBe('Succeeded');
-    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 25, 50, 75, 100, 100]);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+      5, 25, 50, 75, 100, 100,
+    ]);
   });
 
   it('notices a weight changed by hand and restores it', async () => {
-    const { cluster, clock, engine, store, target } = await setup('versioned-subsets');
-    const { id } = await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
     await engine.idle();
     cluster.split.canaryWeight = 40;
     clock.advance(1000);
@@ -235,23 +363,50 @@ describe('RolloutEngine', () => {
         const action = verdicts[Math.min(call++, verdicts.length - 1)];
         return {
           action,
-          reason: action === 'rollback' ? 'error-rate: canary 12 % vs stable 0.2 %' : action,
-          checks: [{ metric: 'error-rate', judge: 'sequential' as const, canaryValue: 1, stableValue: 0, verdict: action === 'rollback' ? ('fail' as const) : ('pass' as const), evidence: 'x' }],
+          reason:
+            action === 'rollback'
+              ? 'error-rate: canary 12 % vs stable 0.2 %'
+              : action,
+          checks: [
+            {
+              metric: 'error-rate',
+              judge: 'sequential' as const,
+              canaryValue: 1,
+              stableValue: 0,
+              verdict:
+                action === 'rollback' ? ('fail' as const) : ('pass' as const),
+              evidence: 'x',
+            },
+          ],
           failedChecks: action === 'rollback' ? 1 : 0,
           state: { ticks: (req.state?.ticks ?? 0) + 1 },
         };
       }),
       series: async () => [],
     };
-    const { engine, store } = await createEngine(db, cluster, { clock, analyzer });
-    const { id } = await engine.start({ resolved: resolved('component:default/app', istio), cluster: 'c', startedBy: 'u' });
+    const { engine, store } = await createEngine(db, cluster, {
+      clock,
+      analyzer,
+    });
+    const { id } = await engine.start({
+      resolved: resolved('component:default/app', istio),
+      cluster: 'c',
+      startedBy: 'u',
+    });
     const done = await runToEnd(engine, store, clock, id);
     expect(done.phase).toBe('RolledBack');
     expect(done.message).toMatch(/analysis failed: error-rate/);
     // hold at 5 %, advance → 25 %, advance → 50 %, rollback → 0 %
-    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 25, 50, 0]);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+      5, 25, 50, 0,
+    ]);
     const analysis = await store.analysis(id);
-    expect(analysis.map(a => [a.weight, a.action])).toEqual([[5, 'hold'], [5, 'advance'], [25, 'advance'], [50, 'rollback']]);
+    expect(analysis.map(a => [a.weight, a.action])).toEqual([
+      [5, 'hold'],
+      [5, 'advance'],
+      [25, 'advance'],
+      [50, 'rollback'],
+    ]);
     expect(analyzer.evaluate.mock.calls[3][0].state).toEqual({ ticks: 3 });
   });
 });

@@ -126,7 +126,10 @@ export class RolloutEngine {
     retryOf?: string;
   }): Promise<RolloutRecord> {
     const { target, policy } = request.resolved;
-    const active = await this.store.activeFor(target.entityRef, request.cluster);
+    const active = await this.store.activeFor(
+      target.entityRef,
+      request.cluster,
+    );
     if (active) {
       throw new ConflictError(
         `A rollout of ${target.entityRef} on cluster ${request.cluster} is already active (${active.id}, ${active.phase})`,
@@ -142,13 +145,20 @@ export class RolloutEngine {
     };
     let topology: TrafficTopology;
     try {
-      topology = await this.provider(request.cluster, policy.trafficProvider).discover(rolloutTarget);
+      topology = await this.provider(
+        request.cluster,
+        policy.trafficProvider,
+      ).discover(rolloutTarget);
     } catch (e) {
       if (isConfigurationError(e)) {
-        throw new InputError(`${target.entityRef} on ${request.cluster}: ${errorMessage(e)}`);
+        throw new InputError(
+          `${target.entityRef} on ${request.cluster}: ${errorMessage(e)}`,
+        );
       }
       if (isClusterUnavailable(e)) {
-        throw new ServiceUnavailableError(`Cluster ${request.cluster} is unavailable: ${errorMessage(e)}`);
+        throw new ServiceUnavailableError(
+          `Cluster ${request.cluster} is unavailable: ${errorMessage(e)}`,
+        );
       }
       throw e;
     }
@@ -186,7 +196,10 @@ export class RolloutEngine {
       },
       state: {
         topology,
-        canaryReplicas: Math.max(1, topology.canary.replicas || topology.stable.replicas || 1),
+        canaryReplicas: Math.max(
+          1,
+          topology.canary.replicas || topology.stable.replicas || 1,
+        ),
         stableReplicas: topology.stable.replicas,
         done: [],
       },
@@ -203,7 +216,9 @@ export class RolloutEngine {
       type: 'phase',
       message: `Rollout started by ${request.startedBy}${
         request.retryOf ? ` (retry of ${request.retryOf})` : ''
-      }: ${topology.stable.name} → ${topology.canary.name}${request.image ? ` (${request.image})` : ''}, policy ${policy.name}`,
+      }: ${topology.stable.name} → ${topology.canary.name}${
+        request.image ? ` (${request.image})` : ''
+      }, policy ${policy.name}`,
       actor: request.startedBy,
       data: { to: 'Pending', shape: topology.shape },
     };
@@ -223,7 +238,9 @@ export class RolloutEngine {
     const deadline = this.now() + this.leaseMs + 10_000;
     // Wait for a pass in progress (ours or another replica's) to finish, so a
     // control never lands between an intent and its effect.
-    while (!(await this.store.acquireLease(id, this.owner, this.leaseMs, this.now()))) {
+    while (
+      !(await this.store.acquireLease(id, this.owner, this.leaseMs, this.now()))
+    ) {
       if (this.now() > deadline) {
         throw new ServiceUnavailableError(`Rollout ${id} is busy; try again`);
       }
@@ -288,7 +305,9 @@ export class RolloutEngine {
   }
 
   private track(p: Promise<unknown>) {
-    const tracked = p.catch(e => this.logger.error(`Canary engine: ${errorMessage(e)}`));
+    const tracked = p.catch(e =>
+      this.logger.error(`Canary engine: ${errorMessage(e)}`),
+    );
     this.background.add(tracked);
     tracked.finally(() => this.background.delete(tracked));
   }
@@ -312,7 +331,9 @@ export class RolloutEngine {
   }
 
   private async pass(id: string): Promise<void> {
-    if (!(await this.store.acquireLease(id, this.owner, this.leaseMs, this.now()))) {
+    if (
+      !(await this.store.acquireLease(id, this.owner, this.leaseMs, this.now()))
+    ) {
       return;
     }
     try {
@@ -328,7 +349,9 @@ export class RolloutEngine {
           // The cluster answered again: the count of consecutive errors starts over.
           const fresh = await this.store.get(id);
           if (fresh && (fresh.state.clusterErrors ?? 0) > 0) {
-            await this.commit(fresh, { state: { ...fresh.state, clusterErrors: 0 } });
+            await this.commit(fresh, {
+              state: { ...fresh.state, clusterErrors: 0 },
+            });
           }
         } catch (e) {
           if (e instanceof StaleRolloutError) return;
@@ -382,7 +405,10 @@ export class RolloutEngine {
     }
     if (topology.shape !== 'replica-ratio') {
       const canaryName = topology.canary.name;
-      const readiness = await this.workloads(r).readiness(r.namespace, canaryName);
+      const readiness = await this.workloads(r).readiness(
+        r.namespace,
+        canaryName,
+      );
       if (readiness.desired === 0 && !done.includes('scale-up')) {
         await this.recordIntent(r, {
           op: 'scale',
@@ -417,7 +443,13 @@ export class RolloutEngine {
         message: `Shifting ${first.weight} % of traffic to the canary`,
         state: { ...s, baselineRestarts: baseline, waitingSince: undefined },
       },
-      [this.phaseEvent(r, 'Progressing', 'Canary available; starting the first step')],
+      [
+        this.phaseEvent(
+          r,
+          'Progressing',
+          'Canary available; starting the first step',
+        ),
+      ],
     );
     return true;
   }
@@ -427,7 +459,10 @@ export class RolloutEngine {
     const topology = s.topology!;
     const podHealth = await this.canaryHealthy(r);
     if (!podHealth) return true;
-    const readiness = await this.workloads(r).readiness(r.namespace, topology.canary.name);
+    const readiness = await this.workloads(r).readiness(
+      r.namespace,
+      topology.canary.name,
+    );
     const available =
       readiness.desired > 0 &&
       readiness.available >= readiness.desired &&
@@ -436,8 +471,14 @@ export class RolloutEngine {
       return this.waitForCanary(r, readiness);
     }
     const patchState: EngineState = { ...s, waitingSince: undefined };
-    const split = await this.provider(r.cluster, r.spec.policy.trafficProvider).getSplit(topology);
-    if (s.appliedWeight !== undefined && split.canaryWeight !== s.appliedWeight) {
+    const split = await this.provider(
+      r.cluster,
+      r.spec.policy.trafficProvider,
+    ).getSplit(topology);
+    if (
+      s.appliedWeight !== undefined &&
+      split.canaryWeight !== s.appliedWeight
+    ) {
       return this.onDrift(r, split.canaryWeight);
     }
     const patch: RolloutPatch = {};
@@ -446,42 +487,59 @@ export class RolloutEngine {
     if (s.waitingSince !== undefined) patch.state = patchState;
 
     const now = this.now();
-    const gated = this.analyzer?.hasGates(r.spec.policy.analysis.config) ?? false;
+    const gated =
+      this.analyzer?.hasGates(r.spec.policy.analysis.config) ?? false;
     if (gated && now >= (s.nextAnalysisAt ?? 0)) {
-      const decision = await this.analyzer!.evaluate({ ...this.analysisRequest(r), podHealth });
+      const decision = await this.analyzer!.evaluate({
+        ...this.analysisRequest(r),
+        podHealth,
+      });
       const state: EngineState = {
         ...patchState,
         analysisState: decision.state,
         failedChecks: decision.failedChecks,
-        passedAtStep: (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
+        passedAtStep:
+          (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
         nextAnalysisAt: now + r.spec.policy.analysis.intervalMs,
       };
       const events: NewEvent[] =
         decision.action === 'advance'
           ? []
-          : [{ type: 'analysis', message: `Analysis: ${decision.action} — ${decision.reason}`, actor: ENGINE_ACTOR, data: { action: decision.action, failedChecks: decision.failedChecks } }];
-      const updated = await this.commit(
-        r,
-        { ...patch, state },
-        events,
-        {
-          stepIndex: r.stepIndex,
-          weight: r.weight,
-          action: decision.action,
-          reason: decision.reason,
-          failedChecks: decision.failedChecks,
-          checks: decision.checks,
-        },
-      );
+          : [
+              {
+                type: 'analysis',
+                message: `Analysis: ${decision.action} — ${decision.reason}`,
+                actor: ENGINE_ACTOR,
+                data: {
+                  action: decision.action,
+                  failedChecks: decision.failedChecks,
+                },
+              },
+            ];
+      const updated = await this.commit(r, { ...patch, state }, events, {
+        stepIndex: r.stepIndex,
+        weight: r.weight,
+        action: decision.action,
+        reason: decision.reason,
+        failedChecks: decision.failedChecks,
+        checks: decision.checks,
+      });
       if (decision.action === 'rollback') {
-        await this.beginRollback(updated, 'RolledBack', `analysis failed: ${decision.reason}`, ENGINE_ACTOR);
+        await this.beginRollback(
+          updated,
+          'RolledBack',
+          `analysis failed: ${decision.reason}`,
+          ENGINE_ACTOR,
+        );
       }
       return true;
     }
 
     const step = r.steps[r.stepIndex];
     const ready =
-      r.nextStepAt !== null && now >= r.nextStepAt && (!gated || (s.passedAtStep ?? 0) >= 1);
+      r.nextStepAt !== null &&
+      now >= r.nextStepAt &&
+      (!gated || (s.passedAtStep ?? 0) >= 1);
     if (!ready) {
       if (Object.keys(patch).length > 0) await this.commit(r, patch);
       return false;
@@ -489,15 +547,33 @@ export class RolloutEngine {
     if (step.approval && !(s.approvedSteps ?? []).includes(r.stepIndex)) {
       await this.commit(
         r,
-        { ...patch, phase: 'AwaitingApproval', message: `Waiting for approval at ${r.weight} %` },
-        [this.phaseEvent(r, 'AwaitingApproval', `Step ${r.stepIndex + 1} (${r.weight} %) needs approval`)],
+        {
+          ...patch,
+          phase: 'AwaitingApproval',
+          message: `Waiting for approval at ${r.weight} %`,
+        },
+        [
+          this.phaseEvent(
+            r,
+            'AwaitingApproval',
+            `Step ${r.stepIndex + 1} (${r.weight} %) needs approval`,
+          ),
+        ],
       );
       return false;
     }
-    const stepGate = await this.gateWebhooks(r, 'rollout', `step-${r.stepIndex}`);
+    const stepGate = await this.gateWebhooks(
+      r,
+      'rollout',
+      `step-${r.stepIndex}`,
+    );
     if (stepGate !== true) return stepGate === 'changed';
     if (r.stepIndex === r.steps.length - 1) {
-      const confirmed = await this.gateWebhooks(r, 'confirm-promotion', 'promote');
+      const confirmed = await this.gateWebhooks(
+        r,
+        'confirm-promotion',
+        'promote',
+      );
       if (confirmed !== true) return confirmed === 'changed';
       await this.commit(
         r,
@@ -508,7 +584,13 @@ export class RolloutEngine {
           nextStepAt: null,
           state: { ...(patch.state ?? s), done: [] },
         },
-        [this.phaseEvent(r, 'Promoting', `All steps passed at ${r.weight} %; promoting the canary`)],
+        [
+          this.phaseEvent(
+            r,
+            'Promoting',
+            `All steps passed at ${r.weight} %; promoting the canary`,
+          ),
+        ],
       );
       return true;
     }
@@ -522,7 +604,10 @@ export class RolloutEngine {
         stepIndex: r.stepIndex + 1,
         why: 'step',
       },
-      { ...patch, message: `Shifting ${next.weight} % of traffic to the canary` },
+      {
+        ...patch,
+        message: `Shifting ${next.weight} % of traffic to the canary`,
+      },
     );
     return true;
   }
@@ -541,7 +626,12 @@ export class RolloutEngine {
         : ['finalize'];
     }
     if (shape === 'fixed-subsets') {
-      return ['promote-template', 'wait-stable', 'finalize', 'scale-down-canary'];
+      return [
+        'promote-template',
+        'wait-stable',
+        'finalize',
+        'scale-down-canary',
+      ];
     }
     return ['promote-template', 'finalize', 'wait-stable', 'scale-down-canary'];
   }
@@ -553,43 +643,93 @@ export class RolloutEngine {
     const next = this.promotionPlan(r).find(op => !done.includes(op));
     switch (next) {
       case 'promote-template':
-        await this.recordIntent(r, { op: 'promote-template' }, { message: 'Copying the canary pod template to stable' });
+        await this.recordIntent(
+          r,
+          { op: 'promote-template' },
+          { message: 'Copying the canary pod template to stable' },
+        );
         return true;
       case 'finalize':
-        await this.recordIntent(r, { op: 'finalize-promotion' }, { message: 'Routing all traffic to the new stable' });
+        await this.recordIntent(
+          r,
+          { op: 'finalize-promotion' },
+          { message: 'Routing all traffic to the new stable' },
+        );
         return true;
       case 'retire-stable':
-        await this.recordIntent(r, { op: 'scale', deployment: topology.stable.name, replicas: 0, why: 'retire-stable' });
+        await this.recordIntent(r, {
+          op: 'scale',
+          deployment: topology.stable.name,
+          replicas: 0,
+          why: 'retire-stable',
+        });
         return true;
       case 'scale-down-canary':
-        await this.recordIntent(r, { op: 'scale', deployment: topology.canary.name, replicas: 0, why: 'scale-down-canary' });
+        await this.recordIntent(r, {
+          op: 'scale',
+          deployment: topology.canary.name,
+          replicas: 0,
+          why: 'scale-down-canary',
+        });
         return true;
       case 'wait-stable': {
-        const readiness = await this.workloads(r).readiness(r.namespace, topology.stable.name);
+        const readiness = await this.workloads(r).readiness(
+          r.namespace,
+          topology.stable.name,
+        );
         if (
           readiness.desired > 0 &&
           readiness.available >= readiness.desired &&
           readiness.observedGeneration
         ) {
-          await this.commit(r, { state: { ...s, done: [...done, 'wait-stable'], waitingSince: undefined } }, [
-            { type: 'workload', message: `${topology.stable.name} runs the new version on ${readiness.available} available pod(s)`, actor: ENGINE_ACTOR },
-          ]);
+          await this.commit(
+            r,
+            {
+              state: {
+                ...s,
+                done: [...done, 'wait-stable'],
+                waitingSince: undefined,
+              },
+            },
+            [
+              {
+                type: 'workload',
+                message: `${topology.stable.name} runs the new version on ${readiness.available} available pod(s)`,
+                actor: ENGINE_ACTOR,
+              },
+            ],
+          );
           return true;
         }
         const since = s.waitingSince ?? this.now();
         if (this.now() - since > r.spec.policy.progressDeadlineMs) {
-          await this.finish(r, 'Failed', `${topology.stable.name} did not become available with the new version within the progress deadline`);
+          await this.finish(
+            r,
+            'Failed',
+            `${topology.stable.name} did not become available with the new version within the progress deadline`,
+          );
           return false;
         }
         if (s.waitingSince === undefined) {
-          await this.commit(r, { state: { ...s, waitingSince: since }, message: `Waiting for ${topology.stable.name} to be available` });
+          await this.commit(r, {
+            state: { ...s, waitingSince: since },
+            message: `Waiting for ${topology.stable.name} to be available`,
+          });
         }
         return false;
       }
       default: {
         const promotedTo =
-          topology.shape === 'versioned-subsets' ? topology.canary.name : topology.stable.name;
-        await this.finish(r, 'Succeeded', `Promoted: ${promotedTo} serves all traffic${r.canary.image ? ` with ${r.canary.image}` : ''}`);
+          topology.shape === 'versioned-subsets'
+            ? topology.canary.name
+            : topology.stable.name;
+        await this.finish(
+          r,
+          'Succeeded',
+          `Promoted: ${promotedTo} serves all traffic${
+            r.canary.image ? ` with ${r.canary.image}` : ''
+          }`,
+        );
         return false;
       }
     }
@@ -615,7 +755,12 @@ export class RolloutEngine {
       return true;
     }
     if (!done.includes('scale-down-canary')) {
-      await this.recordIntent(r, { op: 'scale', deployment: topology.canary.name, replicas: 0, why: 'scale-down-canary' });
+      await this.recordIntent(r, {
+        op: 'scale',
+        deployment: topology.canary.name,
+        replicas: 0,
+        why: 'scale-down-canary',
+      });
       return true;
     }
     await this.finish(r, to, r.message ?? 'Rolled back');
@@ -628,9 +773,14 @@ export class RolloutEngine {
    * Checks restarts / OOMKills of the canary; rolls back when beyond the
    * bound. Returns the pods read, or undefined when it started a rollback.
    */
-  private async canaryHealthy(r: RolloutRecord): Promise<PodHealthSnapshot | undefined> {
+  private async canaryHealthy(
+    r: RolloutRecord,
+  ): Promise<PodHealthSnapshot | undefined> {
     const topology = r.state.topology!;
-    const health = await this.workloads(r).podHealth(r.namespace, topology.canary.name);
+    const health = await this.workloads(r).podHealth(
+      r.namespace,
+      topology.canary.name,
+    );
     const baseline = r.state.baselineRestarts ?? {};
     let restarts = 0;
     const reasons = new Set<string>();
@@ -642,7 +792,9 @@ export class RolloutEngine {
       await this.beginRollback(
         r,
         'RolledBack',
-        `canary pods restarted ${restarts} times${reasons.size ? ` (${[...reasons].join(', ')})` : ''}, more than the policy allows (${r.spec.policy.maxCanaryRestarts})`,
+        `canary pods restarted ${restarts} times${
+          reasons.size ? ` (${[...reasons].join(', ')})` : ''
+        }, more than the policy allows (${r.spec.policy.maxCanaryRestarts})`,
         ENGINE_ACTOR,
       );
       return undefined;
@@ -650,8 +802,13 @@ export class RolloutEngine {
     return health;
   }
 
-  private async restartsByPod(r: RolloutRecord): Promise<Record<string, number>> {
-    const health = await this.workloads(r).podHealth(r.namespace, r.state.topology!.canary.name);
+  private async restartsByPod(
+    r: RolloutRecord,
+  ): Promise<Record<string, number>> {
+    const health = await this.workloads(r).podHealth(
+      r.namespace,
+      r.state.topology!.canary.name,
+    );
     return Object.fromEntries(health.pods.map(p => [p.name, p.restarts]));
   }
 
@@ -673,7 +830,9 @@ export class RolloutEngine {
       await this.beginRollback(
         r,
         'RolledBack',
-        `canary not available within the progress deadline (${Math.round(r.spec.policy.progressDeadlineMs / 1000)} s): ${readiness.available}/${readiness.desired} pods available`,
+        `canary not available within the progress deadline (${Math.round(
+          r.spec.policy.progressDeadlineMs / 1000,
+        )} s): ${readiness.available}/${readiness.desired} pods available`,
         ENGINE_ACTOR,
       );
       return true;
@@ -687,11 +846,19 @@ export class RolloutEngine {
       type: 'drift',
       message: `Canary weight changed outside Coalmine: expected ${r.state.appliedWeight} %, found ${found} % (policy: ${policy.onManualWeightChange})`,
       actor: ENGINE_ACTOR,
-      data: { expected: r.state.appliedWeight, found, action: policy.onManualWeightChange },
+      data: {
+        expected: r.state.appliedWeight,
+        found,
+        action: policy.onManualWeightChange,
+      },
     };
     switch (policy.onManualWeightChange) {
       case 'adopt':
-        await this.commit(r, { weight: found, state: { ...r.state, appliedWeight: found } }, [event]);
+        await this.commit(
+          r,
+          { weight: found, state: { ...r.state, appliedWeight: found } },
+          [event],
+        );
         return false;
       case 'pause':
         await this.commit(
@@ -700,14 +867,26 @@ export class RolloutEngine {
             phase: 'Paused',
             weight: found,
             message: `Paused: the weight was changed by hand to ${found} %`,
-            state: { ...r.state, appliedWeight: found, resumeTo: 'Progressing' },
+            state: {
+              ...r.state,
+              appliedWeight: found,
+              resumeTo: 'Progressing',
+            },
           },
-          [event, this.phaseEvent(r, 'Paused', 'Paused after a manual weight change')],
+          [
+            event,
+            this.phaseEvent(r, 'Paused', 'Paused after a manual weight change'),
+          ],
         );
         return false;
       case 'rollback': {
         const updated = await this.commit(r, {}, [event]);
-        await this.beginRollback(updated, 'RolledBack', `the weight was changed by hand to ${found} %`, ENGINE_ACTOR);
+        await this.beginRollback(
+          updated,
+          'RolledBack',
+          `the weight was changed by hand to ${found} %`,
+          ENGINE_ACTOR,
+        );
         return true;
       }
       default:
@@ -738,25 +917,54 @@ export class RolloutEngine {
     for (const hook of hooks) {
       const id = `${hook.name}@${key}`;
       if (passed.includes(id)) continue;
-      const outcome = await this.webhooks.call(hook, this.webhookPayload(r, hook));
+      const outcome = await this.webhooks.call(
+        hook,
+        this.webhookPayload(r, hook),
+      );
       const event: NewEvent = {
         type: 'webhook',
-        message: `Webhook ${hook.name} (${type}) ${outcome.ok ? 'passed' : 'refused'}: ${outcome.message}`,
+        message: `Webhook ${hook.name} (${type}) ${
+          outcome.ok ? 'passed' : 'refused'
+        }: ${outcome.message}`,
         actor: ENGINE_ACTOR,
-        data: { webhook: hook.name, type, ok: outcome.ok, status: outcome.status ?? null, attempts: outcome.attempts },
+        data: {
+          webhook: hook.name,
+          type,
+          ok: outcome.ok,
+          status: outcome.status ?? null,
+          attempts: outcome.attempts,
+        },
       };
       if (outcome.ok) {
         await this.commit(
           r,
-          { state: { ...r.state, webhooksPassed: [...passed, id], webhookFailures: 0 } },
+          {
+            state: {
+              ...r.state,
+              webhooksPassed: [...passed, id],
+              webhookFailures: 0,
+            },
+          },
           [event],
         );
         return 'changed';
       }
       const failures = (r.state.webhookFailures ?? 0) + 1;
-      if (type === 'pre-rollout' || (type === 'rollout' && failures >= r.spec.policy.clusterErrorLimit)) {
-        const updated = await this.commit(r, { state: { ...r.state, webhookFailures: failures } }, [event]);
-        await this.beginRollback(updated, 'RolledBack', `webhook ${hook.name} (${type}) refused: ${outcome.message}`, ENGINE_ACTOR);
+      if (
+        type === 'pre-rollout' ||
+        (type === 'rollout' && failures >= r.spec.policy.clusterErrorLimit)
+      ) {
+        const updated = await this.commit(
+          r,
+          { state: { ...r.state, webhookFailures: failures } },
+          [event],
+        );
+        await this.beginRollback(
+          updated,
+          'RolledBack',
+          `webhook ${hook.name} (${type}) refused: ${outcome.message}`,
+          ENGINE_ACTOR,
+        );
         return 'changed';
       }
       await this.commit(
@@ -764,7 +972,8 @@ export class RolloutEngine {
         {
           state: { ...r.state, webhookFailures: failures },
           message: `Held by webhook ${hook.name} (${type}): ${outcome.message}`,
-          nextRunAt: this.now() + Math.min(r.spec.policy.analysis.intervalMs, 30_000),
+          nextRunAt:
+            this.now() + Math.min(r.spec.policy.analysis.intervalMs, 30_000),
         },
         [event],
       );
@@ -797,18 +1006,25 @@ export class RolloutEngine {
     for (const event of events) {
       for (const hook of hooks) {
         this.track(
-          this.webhooks.call(hook, chatMessage(r, event)).then(async outcome => {
-            if (!outcome.ok) {
-              await this.store.addEvents(r.id, [
-                {
-                  type: 'webhook',
-                  message: `Event webhook ${hook.name} failed: ${outcome.message}`,
-                  actor: ENGINE_ACTOR,
-                  data: { webhook: hook.name, type: 'event', ok: false, attempts: outcome.attempts },
-                },
-              ]);
-            }
-          }),
+          this.webhooks
+            .call(hook, chatMessage(r, event))
+            .then(async outcome => {
+              if (!outcome.ok) {
+                await this.store.addEvents(r.id, [
+                  {
+                    type: 'webhook',
+                    message: `Event webhook ${hook.name} failed: ${outcome.message}`,
+                    actor: ENGINE_ACTOR,
+                    data: {
+                      webhook: hook.name,
+                      type: 'event',
+                      ok: false,
+                      attempts: outcome.attempts,
+                    },
+                  },
+                ]);
+              }
+            }),
         );
       }
     }
@@ -836,10 +1052,14 @@ export class RolloutEngine {
     const now = this.now();
     switch (intent.op) {
       case 'set-weight': {
-        const provider = this.provider(r.cluster, r.spec.policy.trafficProvider);
+        const provider = this.provider(
+          r.cluster,
+          r.spec.policy.trafficProvider,
+        );
         let split = await provider.getSplit(topology);
         const already =
-          split.canaryWeight === intent.weight && split.headerRoute === intent.headerRoute;
+          split.canaryWeight === intent.weight &&
+          split.headerRoute === intent.headerRoute;
         if (!already) {
           split = await provider.setSplit(topology, {
             canaryWeight: intent.weight,
@@ -863,11 +1083,16 @@ export class RolloutEngine {
           });
           patch.stepIndex = intent.stepIndex;
           patch.nextStepAt = now + stepDwellMs(r.spec.policy, step);
-          patch.message = `Canary at ${intent.weight} % (step ${intent.stepIndex + 1} of ${r.steps.length})`;
+          patch.message = `Canary at ${intent.weight} % (step ${
+            intent.stepIndex + 1
+          } of ${r.steps.length})`;
           events.push({
             type: 'step',
-            message: `Canary weight ${intent.weight} % (step ${intent.stepIndex + 1} of ${r.steps.length})${
-              split.actualWeight !== undefined && split.actualWeight !== intent.weight
+            message: `Canary weight ${intent.weight} % (step ${
+              intent.stepIndex + 1
+            } of ${r.steps.length})${
+              split.actualWeight !== undefined &&
+              split.actualWeight !== intent.weight
                 ? `; actual ${split.actualWeight} %`
                 : ''
             }`,
@@ -881,9 +1106,19 @@ export class RolloutEngine {
           });
         } else if (intent.why === 'rollback') {
           state.done = [...done, 'route-stable'];
-          events.push({ type: 'weight', message: 'All traffic back on stable', actor: ENGINE_ACTOR, data: { weight: 0 } });
+          events.push({
+            type: 'weight',
+            message: 'All traffic back on stable',
+            actor: ENGINE_ACTOR,
+            data: { weight: 0 },
+          });
         } else {
-          events.push({ type: 'weight', message: `Restored canary weight ${intent.weight} %`, actor: ENGINE_ACTOR, data: { weight: intent.weight } });
+          events.push({
+            type: 'weight',
+            message: `Restored canary weight ${intent.weight} %`,
+            actor: ENGINE_ACTOR,
+            data: { weight: intent.weight },
+          });
         }
         patch.state = state;
         await this.commit(r, patch, events);
@@ -891,35 +1126,77 @@ export class RolloutEngine {
       }
       case 'scale': {
         const workloads = this.workloads(r);
-        const readiness = await workloads.readiness(r.namespace, intent.deployment);
+        const readiness = await workloads.readiness(
+          r.namespace,
+          intent.deployment,
+        );
         if (readiness.desired !== intent.replicas) {
-          await workloads.scale(r.namespace, intent.deployment, intent.replicas);
+          await workloads.scale(
+            r.namespace,
+            intent.deployment,
+            intent.replicas,
+          );
         }
         await this.commit(
           r,
           { intent: null, state: { ...s, done: [...done, intent.why] } },
-          [{ type: 'workload', message: `Scaled ${intent.deployment} to ${intent.replicas}`, actor: ENGINE_ACTOR, data: { deployment: intent.deployment, replicas: intent.replicas } }],
+          [
+            {
+              type: 'workload',
+              message: `Scaled ${intent.deployment} to ${intent.replicas}`,
+              actor: ENGINE_ACTOR,
+              data: {
+                deployment: intent.deployment,
+                replicas: intent.replicas,
+              },
+            },
+          ],
         );
         return;
       }
       case 'prepare-canary': {
         const workloads = this.workloads(r);
-        const next = await workloads.prepareCanary(topology, { image: intent.image, version: intent.version });
-        const hash = await workloads.templateHash(r.namespace, next.canary.name).catch(() => undefined);
-        if (hash) await this.store.setWatchedHash(r.entityRef, r.cluster, `${next.canary.name}@${hash}`);
+        const next = await workloads.prepareCanary(topology, {
+          image: intent.image,
+          version: intent.version,
+        });
+        const hash = await workloads
+          .templateHash(r.namespace, next.canary.name)
+          .catch(() => undefined);
+        if (hash)
+          await this.store.setWatchedHash(
+            r.entityRef,
+            r.cluster,
+            `${next.canary.name}@${hash}`,
+          );
         await this.commit(
           r,
           {
             intent: null,
-            canary: { name: next.canary.name, version: next.canary.version, image: next.canary.image },
+            canary: {
+              name: next.canary.name,
+              version: next.canary.version,
+              image: next.canary.image,
+            },
             state: {
               ...s,
               topology: next,
-              canaryReplicas: Math.max(1, next.canary.replicas || s.canaryReplicas || 1),
+              canaryReplicas: Math.max(
+                1,
+                next.canary.replicas || s.canaryReplicas || 1,
+              ),
               done: [...done, 'prepare'],
             },
           },
-          [{ type: 'workload', message: `Canary ${next.canary.name} set to ${intent.image ?? next.canary.image ?? ''}${intent.version ? ` (version ${intent.version})` : ''}`, actor: ENGINE_ACTOR }],
+          [
+            {
+              type: 'workload',
+              message: `Canary ${next.canary.name} set to ${
+                intent.image ?? next.canary.image ?? ''
+              }${intent.version ? ` (version ${intent.version})` : ''}`,
+              actor: ENGINE_ACTOR,
+            },
+          ],
         );
         return;
       }
@@ -927,13 +1204,25 @@ export class RolloutEngine {
         await this.workloads(r).promoteTemplate(topology);
         await this.commit(
           r,
-          { intent: null, state: { ...s, done: [...done, 'promote-template'] } },
-          [{ type: 'workload', message: `${topology.stable.name} now runs the canary's pod template`, actor: ENGINE_ACTOR }],
+          {
+            intent: null,
+            state: { ...s, done: [...done, 'promote-template'] },
+          },
+          [
+            {
+              type: 'workload',
+              message: `${topology.stable.name} now runs the canary's pod template`,
+              actor: ENGINE_ACTOR,
+            },
+          ],
         );
         return;
       }
       case 'finalize-promotion': {
-        await this.provider(r.cluster, r.spec.policy.trafficProvider).finalizePromotion(topology);
+        await this.provider(
+          r.cluster,
+          r.spec.policy.trafficProvider,
+        ).finalizePromotion(topology);
         const weight = topology.shape === 'versioned-subsets' ? 100 : 0;
         await this.commit(
           r,
@@ -942,7 +1231,16 @@ export class RolloutEngine {
             weight: topology.shape === 'versioned-subsets' ? 100 : r.weight,
             state: { ...s, appliedWeight: weight, done: [...done, 'finalize'] },
           },
-          [{ type: 'weight', message: topology.shape === 'versioned-subsets' ? `Route on ${topology.canary.name} alone; header route removed` : `All traffic on ${topology.stable.name}; header route removed`, actor: ENGINE_ACTOR }],
+          [
+            {
+              type: 'weight',
+              message:
+                topology.shape === 'versioned-subsets'
+                  ? `Route on ${topology.canary.name} alone; header route removed`
+                  : `All traffic on ${topology.stable.name}; header route removed`,
+              actor: ENGINE_ACTOR,
+            },
+          ],
         );
         return;
       }
@@ -963,7 +1261,12 @@ export class RolloutEngine {
         phase: 'RollingBack',
         message: `Rolling back: ${cause}`,
         nextStepAt: null,
-        state: { ...r.state, done: [], rollback: { to, cause, actor }, resumeTo: undefined },
+        state: {
+          ...r.state,
+          done: [],
+          rollback: { to, cause, actor },
+          resumeTo: undefined,
+        },
       },
       [this.phaseEvent(r, 'RollingBack', `Rolling back: ${cause}`, actor)],
     );
@@ -972,27 +1275,50 @@ export class RolloutEngine {
   private async finish(r: RolloutRecord, phase: RolloutPhase, message: string) {
     const updated = await this.commit(
       r,
-      { phase, message, finishedAt: this.now(), nextStepAt: null, nextRunAt: null, intent: null },
+      {
+        phase,
+        message,
+        finishedAt: this.now(),
+        nextStepAt: null,
+        nextRunAt: null,
+        intent: null,
+      },
       [this.phaseEvent(r, phase, message)],
     );
-    const hooks = updated.spec.policy.webhooks.filter(h => h.type === 'post-rollout');
+    const hooks = updated.spec.policy.webhooks.filter(
+      h => h.type === 'post-rollout',
+    );
     for (const hook of hooks) {
       this.track(
-        this.webhooks.call(hook, this.webhookPayload(updated, hook)).then(outcome =>
-          this.store.addEvents(updated.id, [
-            {
-              type: 'webhook',
-              message: `Webhook ${hook.name} (post-rollout) ${outcome.ok ? 'delivered' : 'failed'}: ${outcome.message}`,
-              actor: ENGINE_ACTOR,
-              data: { webhook: hook.name, type: 'post-rollout', ok: outcome.ok, status: outcome.status ?? null },
-            },
-          ]),
-        ),
+        this.webhooks
+          .call(hook, this.webhookPayload(updated, hook))
+          .then(outcome =>
+            this.store.addEvents(updated.id, [
+              {
+                type: 'webhook',
+                message: `Webhook ${hook.name} (post-rollout) ${
+                  outcome.ok ? 'delivered' : 'failed'
+                }: ${outcome.message}`,
+                actor: ENGINE_ACTOR,
+                data: {
+                  webhook: hook.name,
+                  type: 'post-rollout',
+                  ok: outcome.ok,
+                  status: outcome.status ?? null,
+                },
+              },
+            ]),
+          ),
       );
     }
   }
 
-  private phaseEvent(r: RolloutRecord, to: RolloutPhase, message: string, actor = ENGINE_ACTOR): NewEvent {
+  private phaseEvent(
+    r: RolloutRecord,
+    to: RolloutPhase,
+    message: string,
+    actor = ENGINE_ACTOR,
+  ): NewEvent {
     return { type: 'phase', message, actor, data: { from: r.phase, to } };
   }
 
@@ -1003,7 +1329,10 @@ export class RolloutEngine {
     events: NewEvent[] = [],
     analysis?: NewAnalysis,
   ): Promise<RolloutRecord> {
-    const updated = await this.store.commit(r.id, r.version, patch, { events, analysis });
+    const updated = await this.store.commit(r.id, r.version, patch, {
+      events,
+      analysis,
+    });
     if (!updated) {
       throw new StaleRolloutError(`Rollout ${r.id} changed meanwhile`);
     }
@@ -1019,9 +1348,18 @@ export class RolloutEngine {
     try {
       if (isConfigurationError(error)) {
         if (r.phase === 'RollingBack') {
-          await this.finish(r, 'Failed', `Rollback could not finish: ${message}`);
+          await this.finish(
+            r,
+            'Failed',
+            `Rollback could not finish: ${message}`,
+          );
         } else {
-          await this.beginRollback(r, 'Failed', `the cluster no longer matches the configuration: ${message}`, ENGINE_ACTOR);
+          await this.beginRollback(
+            r,
+            'Failed',
+            `the cluster no longer matches the configuration: ${message}`,
+            ENGINE_ACTOR,
+          );
         }
         return;
       }
@@ -1038,30 +1376,58 @@ export class RolloutEngine {
       };
       if (errors >= limit) {
         if (r.phase === 'RollingBack') {
-          const updated = await this.commit(r, { state: { ...r.state, clusterErrors: errors } }, [event]);
-          await this.finish(updated, 'Failed', `Rollback could not finish: ${message}`);
+          const updated = await this.commit(
+            r,
+            { state: { ...r.state, clusterErrors: errors } },
+            [event],
+          );
+          await this.finish(
+            updated,
+            'Failed',
+            `Rollback could not finish: ${message}`,
+          );
         } else {
-          const updated = await this.commit(r, { state: { ...r.state, clusterErrors: 0 } }, [event]);
-          await this.beginRollback(updated, 'RolledBack', `the cluster failed ${errors} times in a row: ${message}`, ENGINE_ACTOR);
+          const updated = await this.commit(
+            r,
+            { state: { ...r.state, clusterErrors: 0 } },
+            [event],
+          );
+          await this.beginRollback(
+            updated,
+            'RolledBack',
+            `the cluster failed ${errors} times in a row: ${message}`,
+            ENGINE_ACTOR,
+          );
         }
         return;
       }
-      const backoff = Math.min(this.clusterBackoffMs * 2 ** (errors - 1), 30_000);
+      const backoff = Math.min(
+        this.clusterBackoffMs * 2 ** (errors - 1),
+        30_000,
+      );
       await this.commit(
         r,
-        { state: { ...r.state, clusterErrors: errors }, nextRunAt: this.now() + backoff },
+        {
+          state: { ...r.state, clusterErrors: errors },
+          nextRunAt: this.now() + backoff,
+        },
         [event],
       );
     } catch (e) {
       if (!(e instanceof StaleRolloutError)) {
-        this.logger.error(`Canary rollout ${id}: could not record an error: ${errorMessage(e)}`);
+        this.logger.error(
+          `Canary rollout ${id}: could not record an error: ${errorMessage(e)}`,
+        );
       }
     }
   }
 
   // ------------------------------------------------------------------ access
 
-  private provider(cluster: string, name: RolloutTarget['provider']): TrafficProvider {
+  private provider(
+    cluster: string,
+    name: RolloutTarget['provider'],
+  ): TrafficProvider {
     return this.clusters.trafficProvider(cluster, name);
   }
 

@@ -5,11 +5,14 @@ export async function forEachWithLimit<T>(
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await work(item);
-    }
-  });
+  const runners = Array.from(
+    { length: Math.min(limit, items.length) },
+    async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        await work(item);
+      }
+    },
+  );
   await Promise.all(runners);
 }

@@ -22,14 +22,19 @@ export function decideControl(
   now: number,
 ): ControlOutcome {
   const why = reason ? `: ${reason}` : '';
-  const event = (message: string, data: Record<string, unknown> = {}): NewEvent => ({
+  const event = (
+    message: string,
+    data: Record<string, unknown> = {},
+  ): NewEvent => ({
     type: 'control',
     message: `${message}${why}`,
     actor,
     data: { control, from: r.phase, ...data, ...(reason ? { reason } : {}) },
   });
   const conflict = (message: string) =>
-    new ConflictError(`Cannot ${control} rollout ${r.id} (${r.phase}): ${message}`);
+    new ConflictError(
+      `Cannot ${control} rollout ${r.id} (${r.phase}): ${message}`,
+    );
 
   switch (control) {
     case 'pause': {
@@ -44,7 +49,9 @@ export function decideControl(
           events: [event(`Paused by ${actor}`, { to: 'Paused' })],
         };
       }
-      throw conflict('only a pending, progressing or waiting rollout can be paused');
+      throw conflict(
+        'only a pending, progressing or waiting rollout can be paused',
+      );
     }
     case 'resume': {
       if (['Pending', 'Progressing', 'AwaitingApproval'].includes(r.phase)) {
@@ -81,11 +88,18 @@ export function decideControl(
             message: `Step ${r.stepIndex + 1} approved by ${actor}${why}`,
             state: { ...r.state, approvedSteps: [...approved, r.stepIndex] },
           },
-          events: [event(`Step ${r.stepIndex + 1} (${r.weight} %) approved by ${actor}`, { to: 'Progressing', step: r.stepIndex })],
+          events: [
+            event(
+              `Step ${r.stepIndex + 1} (${r.weight} %) approved by ${actor}`,
+              { to: 'Progressing', step: r.stepIndex },
+            ),
+          ],
         };
       }
       if (
-        (r.phase === 'Progressing' || r.phase === 'Promoting' || r.phase === 'Succeeded') &&
+        (r.phase === 'Progressing' ||
+          r.phase === 'Promoting' ||
+          r.phase === 'Succeeded') &&
         approved.includes(r.stepIndex)
       ) {
         return { events: [] };
@@ -96,7 +110,8 @@ export function decideControl(
       throw conflict('no approval gate is waiting');
     }
     case 'promote': {
-      if (r.phase === 'Promoting' || r.phase === 'Succeeded') return { events: [] };
+      if (r.phase === 'Promoting' || r.phase === 'Succeeded')
+        return { events: [] };
       if (['Progressing', 'Paused', 'AwaitingApproval'].includes(r.phase)) {
         if (r.stepIndex < 0) {
           throw conflict('the canary has no traffic yet');
@@ -108,17 +123,27 @@ export function decideControl(
             nextStepAt: null,
             state: { ...r.state, done: [], resumeTo: undefined },
           },
-          events: [event(`Promoted by ${actor}, skipping the remaining steps`, { to: 'Promoting' })],
+          events: [
+            event(`Promoted by ${actor}, skipping the remaining steps`, {
+              to: 'Promoting',
+            }),
+          ],
         };
       }
       if (r.phase === 'Pending') throw conflict('the canary is not ready yet');
       throw conflict('the rollout is rolling back or finished');
     }
     case 'abort': {
-      if (['RollingBack', 'RolledBack', 'Aborted', 'Failed'].includes(r.phase)) {
+      if (
+        ['RollingBack', 'RolledBack', 'Aborted', 'Failed'].includes(r.phase)
+      ) {
         return { events: [] };
       }
-      if (['Pending', 'Progressing', 'Paused', 'AwaitingApproval'].includes(r.phase)) {
+      if (
+        ['Pending', 'Progressing', 'Paused', 'AwaitingApproval'].includes(
+          r.phase,
+        )
+      ) {
         return {
           patch: {
             phase: 'RollingBack',
@@ -129,10 +154,18 @@ export function decideControl(
               ...r.state,
               done: [],
               resumeTo: undefined,
-              rollback: { to: 'Aborted', cause: `aborted by ${actor}${why}`, actor },
+              rollback: {
+                to: 'Aborted',
+                cause: `aborted by ${actor}${why}`,
+                actor,
+              },
             },
           },
-          events: [event(`Aborted by ${actor}; sending all traffic back to stable`, { to: 'RollingBack' })],
+          events: [
+            event(`Aborted by ${actor}; sending all traffic back to stable`, {
+              to: 'RollingBack',
+            }),
+          ],
         };
       }
       throw conflict(

@@ -12,33 +12,53 @@ import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
 import { EngineChild } from './__testUtils__/engineChild';
 import { migrationsDir, resolved } from './__testUtils__/harness';
-import { changes, fastAnalysis, virtualServiceWeights } from '../__testUtils__/sandboxBackend';
+import {
+  changes,
+  fastAnalysis,
+  virtualServiceWeights,
+} from '../__testUtils__/sandboxBackend';
 import type { RolloutRecord } from './types';
 
 jest.setTimeout(400_000);
 
-const steps = (weights: number[]) => weights.map(weight => ({ weight, pause: '1s' }));
+const steps = (weights: number[]) =>
+  weights.map(weight => ({ weight, pause: '1s' }));
 const TERMINAL = ['Succeeded', 'RolledBack', 'Aborted', 'Failed'];
 
 /** Moments to kill the engine at, so every phase and the gap between an intent and its commit are hit. */
 const KILL_POINTS: Array<[string, (r: RolloutRecord) => boolean]> = [
   ['Pending', r => r.phase === 'Pending'],
   ['RollingBack', r => r.phase === 'RollingBack'],
-  ['Progressing with an intent', r => r.phase === 'Progressing' && r.intent !== null],
+  [
+    'Progressing with an intent',
+    r => r.phase === 'Progressing' && r.intent !== null,
+  ],
   ['Progressing at step 2', r => r.phase === 'Progressing' && r.stepIndex >= 1],
-  ['Progressing with an intent again', r => r.phase === 'Progressing' && r.intent !== null && r.stepIndex >= 1],
+  [
+    'Progressing with an intent again',
+    r => r.phase === 'Progressing' && r.intent !== null && r.stepIndex >= 1,
+  ],
   ['Progressing at step 3', r => r.phase === 'Progressing' && r.stepIndex >= 2],
   ['Promoting', r => r.phase === 'Promoting'],
-  ['Promoting with an intent', r => r.phase === 'Promoting' && r.intent !== null],
+  [
+    'Promoting with an intent',
+    r => r.phase === 'Promoting' && r.intent !== null,
+  ],
 ];
 
 async function sqliteFile(): Promise<Knex.Config> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-crash-'));
-  return { client: 'better-sqlite3', connection: { filename: path.join(dir, 'canary.sqlite') }, useNullAsDefault: true };
+  return {
+    client: 'better-sqlite3',
+    connection: { filename: path.join(dir, 'canary.sqlite') },
+    useNullAsDefault: true,
+  };
 }
 
 const databases = TestDatabases.create({ ids: ['POSTGRES_15'] });
-const cases: Array<[string, () => Promise<Knex.Config>]> = [['SQLite file', sqliteFile]];
+const cases: Array<[string, () => Promise<Knex.Config>]> = [
+  ['SQLite file', sqliteFile],
+];
 if (process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING) {
   cases.push([
     'PostgreSQL 15',
@@ -46,7 +66,9 @@ if (process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING) {
       // A fresh database from TestDatabases, reached by the child with the
       // server's connection string and that database's name.
       const db = await databases.init('POSTGRES_15');
-      const url = new URL(process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING!);
+      const url = new URL(
+        process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING!,
+      );
       return {
         client: 'pg',
         connection: {
@@ -61,112 +83,175 @@ if (process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING) {
   ]);
 }
 
-describe.each(cases)('an engine killed with SIGKILL in every phase (%s)', (_name, makeDb) => {
-  let sb: Sandbox;
-  let db: Knex;
-  let dbConfig: Knex.Config;
+describe.each(cases)(
+  'an engine killed with SIGKILL in every phase (%s)',
+  (_name, makeDb) => {
+    let sb: Sandbox;
+    let db: Knex;
+    let dbConfig: Knex.Config;
 
-  beforeAll(async () => {
-    sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
-    await sb.applyDemoWorld();
-    for (const service of ['checkout', 'payments', 'search']) {
-      sb.traffic.start({ service, namespace: 'demo', rps: 100 });
-    }
-    dbConfig = await makeDb();
-    db = knexFactory(dbConfig);
-  });
-
-  afterAll(async () => {
-    await db?.destroy();
-    await sb?.stop();
-  });
-
-  it('finishes every rollout without a repeated or skipped step', async () => {
-    const store = await RolloutStore.create(db, migrationsDir);
-    const clusters = new KubernetesClusterAccess(
-      ClusterClients.fromConfig(
-        new ConfigReader({
-          kubernetes: {
-            clusterLocatorMethods: [
-              { type: 'config', clusters: [{ name: 'sandbox', url: sb.apiUrl, authProvider: 'serviceAccount', serviceAccountToken: sb.token, skipTLSVerify: true }] },
-            ],
-          },
-        }),
-      ),
-    );
-    const logger = mockServices.logger.mock();
-    // This engine only accepts starts; the child processes run the rollouts.
-    const commands = new RolloutEngine({ store, clusters, logger, webhooks: new WebhookDispatcher(logger), advanceOnCommand: false });
-    const target = (name: string, input: Record<string, unknown>) => {
-      const t = resolved(`component:default/${name}`, input, name);
-      t.target.namespace = 'demo';
-      return t;
-    };
-    const checkout = await commands.start({
-      resolved: target('checkout', { trafficProvider: 'istio', steps: steps([5, 25, 50, 75, 100]), analysis: fastAnalysis }),
-      cluster: 'sandbox',
-      image: 'shop/checkout:v2',
-      version: 'v2',
-      startedBy: 'test',
-    });
-    const payments = await commands.start({
-      resolved: target('payments', { trafficProvider: 'istio', steps: steps([10, 50, 100]), stickyHeader: 'x-canary-user: true', analysis: fastAnalysis }),
-      cluster: 'sandbox',
-      image: 'shop/payments:1.5.0',
-      startedBy: 'test',
-    });
-    const search = await commands.start({
-      resolved: target('search', { trafficProvider: 'replicas', steps: steps([10, 50, 100]), analysis: fastAnalysis, maxCanaryRestarts: 1 }),
-      cluster: 'sandbox',
-      image: 'shop/search:2.1.0-crash',
-      startedBy: 'test',
-    });
-    const ids = [checkout.id, payments.id, search.id];
-    const env = {
-      COALMINE_DB: JSON.stringify(dbConfig),
-      COALMINE_CLUSTER_URL: sb.apiUrl,
-      COALMINE_CLUSTER_TOKEN: sb.token,
-      COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
-      COALMINE_LEASE_MS: '1500',
-      COALMINE_TICK_MS: '100',
-      COALMINE_WRITE_LATENCY_MS: '300',
-    };
-    const all = async () => (await Promise.all(ids.map(id => store.get(id)))) as RolloutRecord[];
-    const killedIn: string[] = [];
-
-    for (const [label, when] of KILL_POINTS) {
-      const child = await EngineChild.start(env);
-      const deadline = Date.now() + 60_000;
-      let hit: RolloutRecord | undefined;
-      while (Date.now() < deadline) {
-        const rollouts = await all();
-        hit = rollouts.find(when);
-        if (hit || rollouts.every(r => TERMINAL.includes(r.phase))) break;
-        await new Promise(r => setTimeout(r, 5));
+    beforeAll(async () => {
+      sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
+      await sb.applyDemoWorld();
+      for (const service of ['checkout', 'payments', 'search']) {
+        sb.traffic.start({ service, namespace: 'demo', rps: 100 });
       }
-      await child.kill();
-      if (hit) killedIn.push(`${label} (${hit.workload})`);
-    }
+      dbConfig = await makeDb();
+      db = knexFactory(dbConfig);
+    });
 
-    const last = await EngineChild.start(env);
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && !(await all()).every(r => TERMINAL.includes(r.phase))) {
-      await new Promise(r => setTimeout(r, 200));
-    }
-    await last.kill();
+    afterAll(async () => {
+      await db?.destroy();
+      await sb?.stop();
+    });
 
-    const [c, p, s] = await all();
-    expect([c.phase, p.phase, s.phase]).toEqual(['Succeeded', 'Succeeded', 'RolledBack']);
-    const phasesKilled = killedIn.map(k => k.split(' ')[0]);
-    expect(new Set(phasesKilled)).toEqual(new Set(['Pending', 'Progressing', 'RollingBack', 'Promoting']));
+    it('finishes every rollout without a repeated or skipped step', async () => {
+      const store = await RolloutStore.create(db, migrationsDir);
+      const clusters = new KubernetesClusterAccess(
+        ClusterClients.fromConfig(
+          new ConfigReader({
+            kubernetes: {
+              clusterLocatorMethods: [
+                {
+                  type: 'config',
+                  clusters: [
+                    {
+                      name: 'sandbox',
+                      url: sb.apiUrl,
+                      authProvider: 'serviceAccount',
+                      serviceAccountToken: sb.token,
+                      skipTLSVerify: true,
+                    },
+                  ],
+                },
+              ],
+            },
+          }),
+        ),
+      );
+      const logger = mockServices.logger.mock();
+      // This engine only accepts starts; the child processes run the rollouts.
+      const commands = new RolloutEngine({
+        store,
+        clusters,
+        logger,
+        webhooks: new WebhookDispatcher(logger),
+        advanceOnCommand: false,
+      });
+      const target = (name: string, input: Record<string, unknown>) => {
+        const t = resolved(`component:default/${name}`, input, name);
+        t.target.namespace = 'demo';
+        return t;
+      };
+      const checkout = await commands.start({
+        resolved: target('checkout', {
+          trafficProvider: 'istio',
+          steps: steps([5, 25, 50, 75, 100]),
+          analysis: fastAnalysis,
+        }),
+        cluster: 'sandbox',
+        image: 'shop/checkout:v2',
+        version: 'v2',
+        startedBy: 'test',
+      });
+      const payments = await commands.start({
+        resolved: target('payments', {
+          trafficProvider: 'istio',
+          steps: steps([10, 50, 100]),
+          stickyHeader: 'x-canary-user: true',
+          analysis: fastAnalysis,
+        }),
+        cluster: 'sandbox',
+        image: 'shop/payments:1.5.0',
+        startedBy: 'test',
+      });
+      const search = await commands.start({
+        resolved: target('search', {
+          trafficProvider: 'replicas',
+          steps: steps([10, 50, 100]),
+          analysis: fastAnalysis,
+          maxCanaryRestarts: 1,
+        }),
+        cluster: 'sandbox',
+        image: 'shop/search:2.1.0-crash',
+        startedBy: 'test',
+      });
+      const ids = [checkout.id, payments.id, search.id];
+      const env = {
+        COALMINE_DB: JSON.stringify(dbConfig),
+        COALMINE_CLUSTER_URL: sb.apiUrl,
+        COALMINE_CLUSTER_TOKEN: sb.token,
+        COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
+        COALMINE_LEASE_MS: '1500',
+        COALMINE_TICK_MS: '100',
+        COALMINE_WRITE_LATENCY_MS: '300',
+      };
+      const all = async () =>
+        (await Promise.all(ids.map(id => store.get(id)))) as RolloutRecord[];
+      const killedIn: string[] = [];
 
-    // Every stored version of the routing objects, in order: no step twice, none missing.
-    const vs = (name: string) => sb.writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name });
-    expect(virtualServiceWeights(vs('checkout'), 'v2').slice(1)).toEqual([5, 25, 50, 75, 100, 100]);
-    expect(virtualServiceWeights(vs('payments'), 'canary').slice(1)).toEqual([10, 50, 100, 0]);
-    const searchCanary = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'search-canary' }) as any[];
-    expect(changes(searchCanary.map(d => d.spec.replicas))).toEqual([0, 1, 0]);
-    const stepEvents = (await store.events(c.id)).filter(e => e.type === 'step').map(e => e.data?.weight);
-    expect(stepEvents).toEqual([5, 25, 50, 75, 100]);
-  });
-});
+      for (const [label, when] of KILL_POINTS) {
+        const child = await EngineChild.start(env);
+        const deadline = Date.now() + 60_000;
+        let hit: RolloutRecord | undefined;
+        while (Date.now() < deadline) {
+          const rollouts = await all();
+          hit = rollouts.find(when);
+          if (hit || rollouts.every(r => TERMINAL.includes(r.phase))) break;
+          await new Promise(r => setTimeout(r, 5));
+        }
+        await child.kill();
+        if (hit) killedIn.push(`${label} (${hit.workload})`);
+      }
+
+      const last = await EngineChild.start(env);
+      const deadline = Date.now() + 120_000;
+      while (
+        Date.now() < deadline &&
+        !(await all()).every(r => TERMINAL.includes(r.phase))
+      ) {
+        await new Promise(r => setTimeout(r, 200));
+      }
+      await last.kill();
+
+      const [c, p, s] = await all();
+      expect([c.phase, p.phase, s.phase]).toEqual([
+        'Succeeded',
+        'Succeeded',
+        'RolledBack',
+      ]);
+      const phasesKilled = killedIn.map(k => k.split(' ')[0]);
+      expect(new Set(phasesKilled)).toEqual(
+        new Set(['Pending', 'Progressing', 'RollingBack', 'Promoting']),
+      );
+
+      // Every stored version of the routing objects, in order: no step twice, none missing.
+      const vs = (name: string) =>
+        sb.writes({
+          group: 'networking.istio.io',
+          kind: 'VirtualService',
+          namespace: 'demo',
+          name,
+        });
+      expect(virtualServiceWeights(vs('checkout'), 'v2').slice(1)).toEqual([
+        5, 25, 50, 75, 100, 100,
+      ]);
+      expect(virtualServiceWeights(vs('payments'), 'canary').slice(1)).toEqual([
+        10, 50, 100, 0,
+      ]);
+      const searchCanary = sb.writes({
+        group: 'apps',
+        kind: 'Deployment',
+        namespace: 'demo',
+        name: 'search-canary',
+      }) as any[];
+      expect(changes(searchCanary.map(d => d.spec.replicas))).toEqual([
+        0, 1, 0,
+      ]);
+      const stepEvents = (await store.events(c.id))
+        .filter(e => e.type === 'step')
+        .map(e => e.data?.weight);
+      expect(stepEvents).toEqual([5, 25, 50, 75, 100]);
+    });
+  },
+);

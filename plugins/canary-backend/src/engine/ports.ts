@@ -14,7 +14,10 @@ import type {
 
 /** How the engine reaches the clusters: a provider and a workload manager per cluster. */
 export interface ClusterAccess {
-  trafficProvider(cluster: string, provider: TrafficProviderName): TrafficProvider;
+  trafficProvider(
+    cluster: string,
+    provider: TrafficProviderName,
+  ): TrafficProvider;
   workloads(cluster: string): WorkloadManager;
 }
 
@@ -58,5 +61,7 @@ export interface RolloutAnalyzer {
   /** True when the policy's analysis block has gates, i.e. steps wait for a passing analysis. */
   hasGates(analysis: Record<string, unknown>): boolean;
   evaluate(request: AnalysisRequest): Promise<AnalysisDecision>;
-  series(request: AnalysisRequest & { from: number; to: number }): Promise<MetricSeries[]>;
+  series(
+    request: AnalysisRequest & { from: number; to: number },
+  ): Promise<MetricSeries[]>;
 }

@@ -24,7 +24,15 @@ const TERMINAL = ['Succeeded', 'RolledBack', 'Aborted', 'Failed'];
 function world(name: string) {
   const labels = (v: string) => ({ app: name, version: v });
   return [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'demo' }, spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: 'demo' },
+      spec: {
+        selector: { app: name },
+        ports: [{ port: 80, targetPort: 8080 }],
+      },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -32,20 +40,36 @@ function world(name: string) {
       spec: {
         replicas: 2,
         selector: { matchLabels: labels('v1') },
-        template: { metadata: { labels: labels('v1') }, spec: { containers: [{ name: 'app', image: `shop/${name}:v1` }] } },
+        template: {
+          metadata: { labels: labels('v1') },
+          spec: { containers: [{ name: 'app', image: `shop/${name}:v1` }] },
+        },
       },
     },
     {
       apiVersion: 'networking.istio.io/v1beta1',
       kind: 'DestinationRule',
       metadata: { name, namespace: 'demo' },
-      spec: { host: name, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+      spec: {
+        host: name,
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' } },
+        ],
+      },
     },
     {
       apiVersion: 'networking.istio.io/v1beta1',
       kind: 'VirtualService',
       metadata: { name, namespace: 'demo' },
-      spec: { hosts: [name], http: [{ route: [{ destination: { host: name, subset: 'v1' }, weight: 100 }] }] },
+      spec: {
+        hosts: [name],
+        http: [
+          {
+            route: [{ destination: { host: name, subset: 'v1' }, weight: 100 }],
+          },
+        ],
+      },
     },
   ];
 }
@@ -60,7 +84,9 @@ const cases: Array<[string, () => Promise<Knex.Config>]> = process.env
         'PostgreSQL 15',
         async () => {
           const db = await databases.init('POSTGRES_15');
-          const url = new URL(process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING!);
+          const url = new URL(
+            process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING!,
+          );
           return {
             client: 'pg',
             connection: {
@@ -79,83 +105,139 @@ const cases: Array<[string, () => Promise<Knex.Config>]> = process.env
         'SQLite file',
         async () => {
           const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-two-'));
-          return { client: 'better-sqlite3', connection: { filename: path.join(dir, 'canary.sqlite') }, useNullAsDefault: true };
+          return {
+            client: 'better-sqlite3',
+            connection: { filename: path.join(dir, 'canary.sqlite') },
+            useNullAsDefault: true,
+          };
         },
       ],
     ];
 
-describe.each(cases)('two engine processes on one database (%s)', (_name, makeDb) => {
-  let sb: Sandbox;
-  let db: Knex;
-  let dbConfig: Knex.Config;
-  const children: EngineChild[] = [];
+describe.each(cases)(
+  'two engine processes on one database (%s)',
+  (_name, makeDb) => {
+    let sb: Sandbox;
+    let db: Knex;
+    let dbConfig: Knex.Config;
+    const children: EngineChild[] = [];
 
-  beforeAll(async () => {
-    sb = await startSandbox({ readinessDelayMs: 100 });
-    await sb.applyDemoWorld();
-    for (let i = 0; i < COUNT; i++) await sb.apply(world(`svc${i}`) as any);
-    dbConfig = await makeDb();
-    db = knexFactory(dbConfig);
-  });
+    beforeAll(async () => {
+      sb = await startSandbox({ readinessDelayMs: 100 });
+      await sb.applyDemoWorld();
+      for (let i = 0; i < COUNT; i++) await sb.apply(world(`svc${i}`) as any);
+      dbConfig = await makeDb();
+      db = knexFactory(dbConfig);
+    });
 
-  afterAll(async () => {
-    await Promise.all(children.map(c => c.kill()));
-    await db?.destroy();
-    await sb?.stop();
-  });
+    afterAll(async () => {
+      await Promise.all(children.map(c => c.kill()));
+      await db?.destroy();
+      await sb?.stop();
+    });
 
-  it(`drive ${COUNT} rollouts together and apply each weight exactly once`, async () => {
-    const store = await RolloutStore.create(db, migrationsDir);
-    const clusters = new KubernetesClusterAccess(
-      ClusterClients.fromConfig(
-        new ConfigReader({
-          kubernetes: {
-            clusterLocatorMethods: [
-              { type: 'config', clusters: [{ name: 'sandbox', url: sb.apiUrl, authProvider: 'serviceAccount', serviceAccountToken: sb.token, skipTLSVerify: true }] },
-            ],
+    it(`drive ${COUNT} rollouts together and apply each weight exactly once`, async () => {
+      const store = await RolloutStore.create(db, migrationsDir);
+      const clusters = new KubernetesClusterAccess(
+        ClusterClients.fromConfig(
+          new ConfigReader({
+            kubernetes: {
+              clusterLocatorMethods: [
+                {
+                  type: 'config',
+                  clusters: [
+                    {
+                      name: 'sandbox',
+                      url: sb.apiUrl,
+                      authProvider: 'serviceAccount',
+                      serviceAccountToken: sb.token,
+                      skipTLSVerify: true,
+                    },
+                  ],
+                },
+              ],
+            },
+          }),
+        ),
+      );
+      const logger = mockServices.logger.mock();
+      const commands = new RolloutEngine({
+        store,
+        clusters,
+        logger,
+        webhooks: new WebhookDispatcher(logger),
+        advanceOnCommand: false,
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < COUNT; i++) {
+        const t = resolved(
+          `component:default/svc${i}`,
+          {
+            trafficProvider: 'istio',
+            steps: [20, 40, 60, 80, 100].map(weight => ({
+              weight,
+              pause: '500ms',
+            })),
           },
-        }),
-      ),
-    );
-    const logger = mockServices.logger.mock();
-    const commands = new RolloutEngine({ store, clusters, logger, webhooks: new WebhookDispatcher(logger), advanceOnCommand: false });
-    const ids: string[] = [];
-    for (let i = 0; i < COUNT; i++) {
-      const t = resolved(`component:default/svc${i}`, {
-        trafficProvider: 'istio',
-        steps: [20, 40, 60, 80, 100].map(weight => ({ weight, pause: '500ms' })),
-      }, `svc${i}`);
-      t.target.namespace = 'demo';
-      const r = await commands.start({ resolved: t, cluster: 'sandbox', image: `shop/svc${i}:v2`, version: 'v2', startedBy: 'test' });
-      ids.push(r.id);
-    }
-    const env = {
-      COALMINE_DB: JSON.stringify(dbConfig),
-      COALMINE_CLUSTER_URL: sb.apiUrl,
-      COALMINE_CLUSTER_TOKEN: sb.token,
-      COALMINE_LEASE_MS: '10000',
-      COALMINE_TICK_MS: '20',
-    };
-    children.push(...(await Promise.all([EngineChild.start({ ...env, COALMINE_OWNER: 'replica-a' }), EngineChild.start({ ...env, COALMINE_OWNER: 'replica-b' })])));
+          `svc${i}`,
+        );
+        t.target.namespace = 'demo';
+        const r = await commands.start({
+          resolved: t,
+          cluster: 'sandbox',
+          image: `shop/svc${i}:v2`,
+          version: 'v2',
+          startedBy: 'test',
+        });
+        ids.push(r.id);
+      }
+      const env = {
+        COALMINE_DB: JSON.stringify(dbConfig),
+        COALMINE_CLUSTER_URL: sb.apiUrl,
+        COALMINE_CLUSTER_TOKEN: sb.token,
+        COALMINE_LEASE_MS: '10000',
+        COALMINE_TICK_MS: '20',
+      };
+      children.push(
+        ...(await Promise.all([
+          EngineChild.start({ ...env, COALMINE_OWNER: 'replica-a' }),
+          EngineChild.start({ ...env, COALMINE_OWNER: 'replica-b' }),
+        ])),
+      );
 
-    const deadline = Date.now() + 180_000;
-    let rollouts: RolloutRecord[] = [];
-    while (Date.now() < deadline) {
-      rollouts = (await Promise.all(ids.map(id => store.get(id)))) as RolloutRecord[];
-      if (rollouts.every(r => TERMINAL.includes(r.phase))) break;
-      await new Promise(r => setTimeout(r, 200));
-    }
-    expect(rollouts.map(r => r.phase)).toEqual(Array(COUNT).fill('Succeeded'));
+      const deadline = Date.now() + 180_000;
+      let rollouts: RolloutRecord[] = [];
+      while (Date.now() < deadline) {
+        rollouts = (await Promise.all(
+          ids.map(id => store.get(id)),
+        )) as RolloutRecord[];
+        if (rollouts.every(r => TERMINAL.includes(r.phase))) break;
+        await new Promise(r => setTimeout(r, 200));
+      }
+      expect(rollouts.map(r => r.phase)).toEqual(
+        Array(COUNT).fill('Succeeded'),
+      );
 
-    const engines = new Set<string>();
-    for (let i = 0; i < COUNT; i++) {
-      const writes = sb.writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: `svc${i}` });
-      expect({ svc: i, weights: virtualServiceWeights(writes, 'v2').slice(1) }).toEqual({ svc: i, weights: [20, 40, 60, 80, 100, 100] });
-      const steps = (await store.events(ids[i])).filter(e => e.type === 'step');
-      expect(steps.map(e => e.data?.weight)).toEqual([20, 40, 60, 80, 100]);
-      steps.forEach(e => engines.add(String(e.data?.engine)));
-    }
-    // Both replicas took part.
-    expect([...engines].sort()).toEqual(['replica-a', 'replica-b']);
-  });
-});
+      const engines = new Set<string>();
+      for (let i = 0; i < COUNT; i++) {
+        const writes = sb.writes({
+          group: 'networking.istio.io',
+          kind: 'VirtualService',
+          namespace: 'demo',
+          name: `svc${i}`,
+        });
+        expect({
+          svc: i,
+          weights: virtualServiceWeights(writes, 'v2').slice(1),
+        }).toEqual({ svc: i, weights: [20, 40, 60, 80, 100, 100] });
+        const steps = (await store.events(ids[i])).filter(
+          e => e.type === 'step',
+        );
+        expect(steps.map(e => e.data?.weight)).toEqual([20, 40, 60, 80, 100]);
+        steps.forEach(e => engines.add(String(e.data?.engine)));
+      }
+      // Both replicas took part.
+      expect([...engines].sort()).toEqual(['replica-a', 'replica-b']);
+    });
+  },
+);

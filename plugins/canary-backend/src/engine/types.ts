@@ -65,7 +65,11 @@ export interface EngineState {
   /** Which promotion / rollback operations are done. */
   done?: string[];
   /** Why the rollout is rolling back and where it ends. */
-  rollback?: { to: 'RolledBack' | 'Aborted' | 'Failed'; cause: string; actor: string };
+  rollback?: {
+    to: 'RolledBack' | 'Aborted' | 'Failed';
+    cause: string;
+    actor: string;
+  };
   /** Phase to return to on resume. */
   resumeTo?: RolloutPhase;
   /** Webhook gates already passed (by name + step). */

@@ -40,7 +40,13 @@ const config = {
     clusterLocatorMethods: [
       {
         type: 'config',
-        clusters: [{ name: 'sandbox', url: 'http://127.0.0.1:1', authProvider: 'serviceAccount' }],
+        clusters: [
+          {
+            name: 'sandbox',
+            url: 'http://127.0.0.1:1',
+            authProvider: 'serviceAccount',
+          },
+        ],
       },
     ],
   },
@@ -51,11 +57,17 @@ const config = {
   },
 };
 
-async function start(permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY = AuthorizeResult.ALLOW) {
+async function start(
+  permission:
+    | AuthorizeResult.ALLOW
+    | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
+) {
   const auditor = mockServices.auditor.mock();
   const events: Array<{ eventId: string; outcome?: string }> = [];
   auditor.createEvent.mockImplementation(async opts => {
-    const entry: { eventId: string; outcome?: string } = { eventId: opts.eventId };
+    const entry: { eventId: string; outcome?: string } = {
+      eventId: opts.eventId,
+    };
     events.push(entry);
     return {
       success: async () => {
@@ -98,7 +110,9 @@ describe('canary router', () => {
 
   it('resolves a component with two annotations into a target', async () => {
     const { server } = await start();
-    const res = await request(server).get('/api/canary/entities/component/default/checkout');
+    const res = await request(server).get(
+      '/api/canary/entities/component/default/checkout',
+    );
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       entityRef: 'component:default/checkout',
@@ -119,12 +133,19 @@ describe('canary router', () => {
 
   it('reports wrong annotations as problems naming the key, not a 500', async () => {
     const { server } = await start();
-    const res = await request(server).get('/api/canary/entities/component/default/broken');
+    const res = await request(server).get(
+      '/api/canary/entities/component/default/broken',
+    );
     expect(res.status).toBe(200);
     expect(res.body.target).toBeNull();
     const keys = res.body.problems.map((p: { key: string }) => p.key);
     expect(keys).toEqual(
-      expect.arrayContaining(['coalmine.io/policy', 'coalmine.io/cluster', 'coalmine.io/workload', 'coalmine.io/overrides']),
+      expect.arrayContaining([
+        'coalmine.io/policy',
+        'coalmine.io/cluster',
+        'coalmine.io/workload',
+        'coalmine.io/overrides',
+      ]),
     );
     expect(JSON.stringify(res.body.problems)).toContain('standard');
     expect(JSON.stringify(res.body.problems)).toContain('colour');
@@ -132,21 +153,38 @@ describe('canary router', () => {
 
   it('answers 404 for an unknown entity and 403 without the read permission', async () => {
     const { server } = await start();
-    expect((await request(server).get('/api/canary/entities/component/default/missing')).status).toBe(404);
+    expect(
+      (
+        await request(server).get(
+          '/api/canary/entities/component/default/missing',
+        )
+      ).status,
+    ).toBe(404);
     const denied = await start(AuthorizeResult.DENY);
-    expect((await request(denied.server).get('/api/canary/entities/component/default/checkout')).status).toBe(403);
+    expect(
+      (
+        await request(denied.server).get(
+          '/api/canary/entities/component/default/checkout',
+        )
+      ).status,
+    ).toBe(403);
   });
 });
 
 describe('canary router: mutating calls', () => {
   it('answers malformed bodies with 400 naming the field', async () => {
     const { server, events } = await start();
-    let res = await request(server).post('/api/canary/rollouts').send({ cluster: 'sandbox' });
+    let res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ cluster: 'sandbox' });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/entityRef/);
     res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/checkout', version: 'not a label!' });
+      .send({
+        entityRef: 'component:default/checkout',
+        version: 'not a label!',
+      });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/version/);
     res = await request(server)
@@ -164,19 +202,34 @@ describe('canary router: mutating calls', () => {
       .send({ entityRef: 'component:default/checkout', cluster: 'elsewhere' });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/cluster/);
-    expect(events.filter(e => e.eventId === 'rollout-start').every(e => e.outcome === 'fail')).toBe(true);
+    expect(
+      events
+        .filter(e => e.eventId === 'rollout-start')
+        .every(e => e.outcome === 'fail'),
+    ).toBe(true);
     expect(events).toHaveLength(5);
   });
 
   it('answers unknown rollouts with 404 and unknown controls with 400', async () => {
     const { server } = await start();
-    expect((await request(server).get('/api/canary/rollouts/nope')).status).toBe(404);
-    expect((await request(server).get('/api/canary/rollouts/nope/series')).status).toBe(404);
-    expect((await request(server).post('/api/canary/rollouts/nope/promote').send({})).status).toBe(404);
-    const res = await request(server).post('/api/canary/rollouts/nope/frobnicate').send({});
+    expect(
+      (await request(server).get('/api/canary/rollouts/nope')).status,
+    ).toBe(404);
+    expect(
+      (await request(server).get('/api/canary/rollouts/nope/series')).status,
+    ).toBe(404);
+    expect(
+      (await request(server).post('/api/canary/rollouts/nope/promote').send({}))
+        .status,
+    ).toBe(404);
+    const res = await request(server)
+      .post('/api/canary/rollouts/nope/frobnicate')
+      .send({});
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/control/);
-    const bad = await request(server).post('/api/canary/rollouts/nope/abort').send({ reason: 7 });
+    const bad = await request(server)
+      .post('/api/canary/rollouts/nope/abort')
+      .send({ reason: 7 });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/reason/);
   });
@@ -193,10 +246,14 @@ describe('canary router: mutating calls', () => {
 
   it('validates list filters', async () => {
     const { server } = await start();
-    const res = await request(server).get('/api/canary/rollouts?phase=Progressing,Sleeping');
+    const res = await request(server).get(
+      '/api/canary/rollouts?phase=Progressing,Sleeping',
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/phase/);
-    const ok = await request(server).get('/api/canary/rollouts?phase=Progressing&phase=Paused&active=true&limit=5');
+    const ok = await request(server).get(
+      '/api/canary/rollouts?phase=Progressing&phase=Paused&active=true&limit=5',
+    );
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ items: [] });
   });

@@ -86,7 +86,14 @@ const PHASES: RolloutPhase[] = [
   'Aborted',
   'Failed',
 ];
-const CONTROLS = ['promote', 'abort', 'pause', 'resume', 'approve', 'retry'] as const;
+const CONTROLS = [
+  'promote',
+  'abort',
+  'pause',
+  'resume',
+  'approve',
+  'retry',
+] as const;
 
 const startBodySchema = z
   .object({
@@ -130,13 +137,19 @@ const listQuerySchema = z
   .strict();
 
 /** Parses with zod and turns the first issue into an InputError naming the field. */
-function parse<T>(schema: z.ZodType<T, any, any>, value: unknown, where: string): T {
+function parse<T>(
+  schema: z.ZodType<T, any, any>,
+  value: unknown,
+  where: string,
+): T {
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
     const issues = result.error.issues.map(issue => {
       const field = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
-        return `${where} has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+        return `${where} has unknown field${
+          issue.keys.length > 1 ? 's' : ''
+        } ${issue.keys.join(', ')}`;
       }
       return `${where}${field ? ` field ${field}` : ''}: ${issue.message}`;
     });
@@ -167,15 +180,25 @@ export function actorOf(credentials: BackstageCredentials): string {
 
 function normalizeEntityRef(text: string, field: string): string {
   try {
-    return stringifyEntityRef(parseEntityRef(text, { defaultKind: 'component', defaultNamespace: 'default' }));
+    return stringifyEntityRef(
+      parseEntityRef(text, {
+        defaultKind: 'component',
+        defaultNamespace: 'default',
+      }),
+    );
   } catch (e) {
-    throw new InputError(`${field}: "${text}" is not an entity ref such as component:default/my-app`);
+    throw new InputError(
+      `${field}: "${text}" is not an entity ref such as component:default/my-app`,
+    );
   }
 }
 
 /** Builds the router mounted at /api/canary. */
-export async function createRouter(options: RouterOptions): Promise<express.Router> {
-  const { httpAuth, permissions, catalog, auditor, store, config, commands } = options;
+export async function createRouter(
+  options: RouterOptions,
+): Promise<express.Router> {
+  const { httpAuth, permissions, catalog, auditor, store, config, commands } =
+    options;
   const router = Router();
   router.use(express.json({ limit: '100kb' }));
 
@@ -185,14 +208,24 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     credentials: BackstageCredentials,
   ): Promise<boolean> {
     const [decision] = await permissions.authorize(
-      [{ permission: permission as ResourcePermission<'catalog-entity'>, resourceRef: entityRef }],
+      [
+        {
+          permission: permission as ResourcePermission<'catalog-entity'>,
+          resourceRef: entityRef,
+        },
+      ],
       { credentials },
     );
     return decision.result === AuthorizeResult.ALLOW;
   }
 
-  async function requireRead(entityRef: string, credentials: BackstageCredentials) {
-    if (!(await isAllowed(canaryRolloutReadPermission, entityRef, credentials))) {
+  async function requireRead(
+    entityRef: string,
+    credentials: BackstageCredentials,
+  ) {
+    if (
+      !(await isAllowed(canaryRolloutReadPermission, entityRef, credentials))
+    ) {
       throw new NotAllowedError(`You may not read rollouts of ${entityRef}`);
     }
   }
@@ -223,7 +256,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     };
     const entity = await catalog.getEntityByRef(compound, { credentials });
     if (!entity) {
-      throw new NotFoundError(`No entity ${stringifyEntityRef(compound)} in the catalog`);
+      throw new NotFoundError(
+        `No entity ${stringifyEntityRef(compound)} in the catalog`,
+      );
     }
     const entityRef = stringifyEntityRef(entity);
     await requireRead(entityRef, credentials);
@@ -247,9 +282,15 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const phases = listOf(query.phase);
     const unknownPhase = phases?.find(p => !PHASES.includes(p as RolloutPhase));
     if (unknownPhase) {
-      throw new InputError(`query field phase: unknown phase "${unknownPhase}"; use one of ${PHASES.join(', ')}`);
+      throw new InputError(
+        `query field phase: unknown phase "${unknownPhase}"; use one of ${PHASES.join(
+          ', ',
+        )}`,
+      );
     }
-    const entityRefs = listOf(query.entityRef)?.map(ref => normalizeEntityRef(ref, 'query field entityRef'));
+    const entityRefs = listOf(query.entityRef)?.map(ref =>
+      normalizeEntityRef(ref, 'query field entityRef'),
+    );
     const limit = query.limit ?? 100;
     const candidates = await store.list({
       entityRefs,
@@ -271,7 +312,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const readable = new Set(
       refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
     );
-    const visible = candidates.filter(r => readable.has(r.entityRef)).slice(0, limit);
+    const visible = candidates
+      .filter(r => readable.has(r.entityRef))
+      .slice(0, limit);
     const last = await store.lastAnalysis(visible.map(r => r.id));
     res.json({ items: visible.map(r => toApiRollout(r, last.get(r.id))) });
   });
@@ -309,12 +352,21 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     });
     try {
       const body = parse(startBodySchema, req.body, 'body');
-      const entityRef = normalizeEntityRef(body.entityRef, 'body field entityRef');
+      const entityRef = normalizeEntityRef(
+        body.entityRef,
+        'body field entityRef',
+      );
       const entity = await catalog.getEntityByRef(entityRef, { credentials });
       if (!entity) {
         throw new NotFoundError(`No entity ${entityRef} in the catalog`);
       }
-      if (!(await isAllowed(canaryRolloutCreatePermission, entityRef, credentials))) {
+      if (
+        !(await isAllowed(
+          canaryRolloutCreatePermission,
+          entityRef,
+          credentials,
+        ))
+      ) {
         throw new NotAllowedError(`You may not start rollouts of ${entityRef}`);
       }
       const resolution = resolveTarget(entity, config);
@@ -328,7 +380,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       const cluster = body.cluster ?? resolution.resolved.target.clusters[0];
       if (!resolution.resolved.target.clusters.includes(cluster)) {
         throw new InputError(
-          `body field cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(', ')}, not "${cluster}"`,
+          `body field cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(
+            ', ',
+          )}, not "${cluster}"`,
         );
       }
       const record = await commands.start({
@@ -338,7 +392,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         version: body.version,
         startedBy: actorOf(credentials),
       });
-      await auditorEvent.success({ meta: { rolloutId: record.id, entityRef, cluster } });
+      await auditorEvent.success({
+        meta: { rolloutId: record.id, entityRef, cluster },
+      });
       res.status(201).json(toApiRollout(record));
     } catch (error) {
       await auditorEvent.fail({ error: error as Error });
@@ -362,23 +418,42 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     try {
       if (!(CONTROLS as readonly string[]).includes(control)) {
         throw new InputError(
-          `path parameter control: unknown control "${req.params.control}"; use one of ${CONTROLS.join(', ')}`,
+          `path parameter control: unknown control "${
+            req.params.control
+          }"; use one of ${CONTROLS.join(', ')}`,
         );
       }
       const body = parse(controlBodySchema, req.body, 'body');
       const record = await loadRollout(req.params.id);
-      if (!(await isAllowed(canaryControlPermissions[control], record.entityRef, credentials))) {
-        throw new NotAllowedError(`You may not ${control} rollouts of ${record.entityRef}`);
+      if (
+        !(await isAllowed(
+          canaryControlPermissions[control],
+          record.entityRef,
+          credentials,
+        ))
+      ) {
+        throw new NotAllowedError(
+          `You may not ${control} rollouts of ${record.entityRef}`,
+        );
       }
       const actor = actorOf(credentials);
       if (control === 'retry') {
         const fresh = await retry(record, actor, credentials);
-        await auditorEvent.success({ meta: { entityRef: record.entityRef, newRolloutId: fresh.id } });
+        await auditorEvent.success({
+          meta: { entityRef: record.entityRef, newRolloutId: fresh.id },
+        });
         res.status(201).json(toApiRollout(fresh));
         return;
       }
-      const updated = await commands.control(record.id, control, actor, body.reason);
-      await auditorEvent.success({ meta: { entityRef: record.entityRef, phase: updated.phase } });
+      const updated = await commands.control(
+        record.id,
+        control,
+        actor,
+        body.reason,
+      );
+      await auditorEvent.success({
+        meta: { entityRef: record.entityRef, phase: updated.phase },
+      });
       res.json(toApiRollout(updated));
     } catch (error) {
       await auditorEvent.fail({ error: error as Error });
@@ -396,14 +471,18 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         `Only a failed, aborted or rolled back rollout can be retried; ${record.id} is ${record.phase}`,
       );
     }
-    const entity = await catalog.getEntityByRef(record.entityRef, { credentials });
+    const entity = await catalog.getEntityByRef(record.entityRef, {
+      credentials,
+    });
     if (!entity) {
       throw new NotFoundError(`No entity ${record.entityRef} in the catalog`);
     }
     const resolution = resolveTarget(entity, config);
     if (!resolution.ok) {
       throw new InputError(
-        `${record.entityRef} is no longer set up for canaries: ${resolution.problems
+        `${
+          record.entityRef
+        } is no longer set up for canaries: ${resolution.problems
           .map(p => `${p.key}: ${p.message}`)
           .join('; ')}`,
       );
@@ -424,6 +503,12 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 function sanitizeBody(body: unknown) {
   if (!body || typeof body !== 'object') return null;
   const b = body as Record<string, unknown>;
-  const pick = (k: string) => (typeof b[k] === 'string' ? (b[k] as string).slice(0, 512) : null);
-  return { entityRef: pick('entityRef'), cluster: pick('cluster'), image: pick('image'), version: pick('version') };
+  const pick = (k: string) =>
+    typeof b[k] === 'string' ? (b[k] as string).slice(0, 512) : null;
+  return {
+    entityRef: pick('entityRef'),
+    cluster: pick('cluster'),
+    image: pick('image'),
+    version: pick('version'),
+  };
 }

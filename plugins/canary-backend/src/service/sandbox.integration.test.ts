@@ -56,7 +56,13 @@ describe('rollouts against the sandbox, through the API', () => {
   let sb: Sandbox;
   let server: any;
   let stopBackend: () => Promise<void>;
-  const audit: Array<{ eventId: string; actor?: unknown; control?: unknown; outcome?: string; error?: string }> = [];
+  const audit: Array<{
+    eventId: string;
+    actor?: unknown;
+    control?: unknown;
+    outcome?: string;
+    error?: string;
+  }> = [];
 
   beforeAll(async () => {
     sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
@@ -69,7 +75,8 @@ describe('rollouts against the sandbox, through the API', () => {
       authorize: async (requests: any[], options: any) =>
         requests.map(r => ({
           result:
-            options.credentials.principal.userEntityRef === 'user:default/mallory' &&
+            options.credentials.principal.userEntityRef ===
+              'user:default/mallory' &&
             r.permission.name !== 'canary.rollout.read'
               ? AuthorizeResult.DENY
               : AuthorizeResult.ALLOW,
@@ -77,7 +84,11 @@ describe('rollouts against the sandbox, through the API', () => {
     });
     const auditor = mockServices.auditor.mock({
       createEvent: async (options: any) => {
-        const entry: (typeof audit)[number] = { eventId: options.eventId, actor: options.meta?.actor, control: options.meta?.control };
+        const entry: (typeof audit)[number] = {
+          eventId: options.eventId,
+          actor: options.meta?.actor,
+          control: options.meta?.control,
+        };
         audit.push(entry);
         return {
           success: async () => {
@@ -90,9 +101,13 @@ describe('rollouts against the sandbox, through the API', () => {
         };
       },
     });
-    const backend = await startCanaryBackend(sandboxConfig(sb, policies), entities, {
-      features: [permissions.factory, auditor.factory],
-    });
+    const backend = await startCanaryBackend(
+      sandboxConfig(sb, policies),
+      entities,
+      {
+        features: [permissions.factory, auditor.factory],
+      },
+    );
     server = backend.server;
     stopBackend = () => backend.stop();
   });
@@ -105,7 +120,11 @@ describe('rollouts against the sandbox, through the API', () => {
   it('runs checkout v1 → v2 through 5, 25, 50, 75, 100 and ends with the route on v2 alone', async () => {
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/checkout', image: 'shop/checkout:v2', version: 'v2' });
+      .send({
+        entityRef: 'component:default/checkout',
+        image: 'shop/checkout:v2',
+        version: 'v2',
+      });
     expect(res.status).toBe(201);
     expect(res.body.phase).toBe('Pending');
     const second = await request(server)
@@ -113,25 +132,49 @@ describe('rollouts against the sandbox, through the API', () => {
       .send({ entityRef: 'component:default/checkout' });
     expect(second.status).toBe(409);
 
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('Succeeded');
-    const writes = sb.writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'checkout' });
-    expect(virtualServiceWeights(writes, 'v2').slice(1)).toEqual([5, 25, 50, 75, 100, 100]);
+    const writes = sb.writes({
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'checkout',
+    });
+    expect(virtualServiceWeights(writes, 'v2').slice(1)).toEqual([
+      5, 25, 50, 75, 100, 100,
+    ]);
     const last = writes[writes.length - 1] as any;
-    const destinations = last.spec.http.flatMap((h: any) => h.route.map((d: any) => d.destination.subset));
+    const destinations = last.spec.http.flatMap((h: any) =>
+      h.route.map((d: any) => d.destination.subset),
+    );
     expect(destinations).toEqual(['v2']);
-    const deployments = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'checkout-v1' }) as any[];
+    const deployments = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'checkout-v1',
+    }) as any[];
     expect(deployments[deployments.length - 1].spec.replicas).toBe(0);
     expect(details.analysis.length).toBeGreaterThan(0);
 
-    const list = await request(server).get('/api/canary/rollouts?entityRef=component:default/checkout&phase=Succeeded');
+    const list = await request(server).get(
+      '/api/canary/rollouts?entityRef=component:default/checkout&phase=Succeeded',
+    );
     expect(list.body.items.map((r: any) => r.id)).toEqual([res.body.id]);
-    const pause = await request(server).post(`/api/canary/rollouts/${res.body.id}/pause`).send({});
+    const pause = await request(server)
+      .post(`/api/canary/rollouts/${res.body.id}/pause`)
+      .send({});
     expect(pause.status).toBe(409);
     expect(pause.body.error.message).toMatch(/Succeeded/);
-    const promoteAgain = await request(server).post(`/api/canary/rollouts/${res.body.id}/promote`).send({});
+    const promoteAgain = await request(server)
+      .post(`/api/canary/rollouts/${res.body.id}/promote`)
+      .send({});
     expect(promoteAgain.status).toBe(200);
-    const status = await request(server).get('/api/canary/entities/component/default/checkout');
+    const status = await request(server).get(
+      '/api/canary/entities/component/default/checkout',
+    );
     expect(status.body.active).toBeNull();
     expect(status.body.history[0].phase).toBe('Succeeded');
   });
@@ -139,86 +182,179 @@ describe('rollouts against the sandbox, through the API', () => {
   it('runs payments on fixed subsets with the header route, which is removed at the end', async () => {
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/payments', image: 'shop/payments:1.5.0' });
+      .send({
+        entityRef: 'component:default/payments',
+        image: 'shop/payments:1.5.0',
+      });
     expect(res.status).toBe(201);
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('Succeeded');
-    const writes = sb.writes({ group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'payments' }) as any[];
-    expect(virtualServiceWeights(writes, 'canary').slice(1)).toEqual([10, 50, 100, 0]);
+    const writes = sb.writes({
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'payments',
+    }) as any[];
+    expect(virtualServiceWeights(writes, 'canary').slice(1)).toEqual([
+      10, 50, 100, 0,
+    ]);
     const hasHeader = (vs: any) => vs.spec.http.some((h: any) => h.match);
     expect(writes.slice(1, -1).every(hasHeader)).toBe(true);
     expect(hasHeader(writes[writes.length - 1])).toBe(false);
-    const stable = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'payments-stable' }) as any[];
-    expect(stable[stable.length - 1].spec.template.spec.containers[0].image).toBe('shop/payments:1.5.0');
-    const canary = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'payments-canary' }) as any[];
+    const stable = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'payments-stable',
+    }) as any[];
+    expect(
+      stable[stable.length - 1].spec.template.spec.containers[0].image,
+    ).toBe('shop/payments:1.5.0');
+    const canary = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'payments-canary',
+    }) as any[];
     expect(canary[canary.length - 1].spec.replicas).toBe(0);
   });
 
   it('re-reads on 409 and holds through 5xx from the cluster, then finishes', async () => {
-    const vs = { group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'payments' };
+    const vs = {
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'payments',
+    };
     const before = sb.writes(vs).length;
     for (const verb of ['update', 'patch']) {
-      sb.failNext({ verb, resource: 'virtualservices', status: 409, namespace: 'demo', name: 'payments' });
+      sb.failNext({
+        verb,
+        resource: 'virtualservices',
+        status: 409,
+        namespace: 'demo',
+        name: 'payments',
+      });
     }
-    sb.failNext({ verb: 'get', resource: 'virtualservices', status: 503, count: 2, namespace: 'demo', name: 'payments' });
+    sb.failNext({
+      verb: 'get',
+      resource: 'virtualservices',
+      status: 503,
+      count: 2,
+      namespace: 'demo',
+      name: 'payments',
+    });
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/payments', image: 'shop/payments:1.6.0' });
+      .send({
+        entityRef: 'component:default/payments',
+        image: 'shop/payments:1.6.0',
+      });
     expect(res.status).toBe(201);
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('Succeeded');
-    expect(virtualServiceWeights(sb.writes(vs).slice(before), 'canary')).toEqual([10, 50, 100, 0]);
-    expect(details.events.filter((e: any) => e.type === 'cluster-error').length).toBeGreaterThanOrEqual(1);
+    expect(
+      virtualServiceWeights(sb.writes(vs).slice(before), 'canary'),
+    ).toEqual([10, 50, 100, 0]);
+    expect(
+      details.events.filter((e: any) => e.type === 'cluster-error').length,
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('runs search as a replica ratio 9/1 and reports the actual weight', async () => {
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/search', image: 'shop/search:2.1.0' });
+      .send({
+        entityRef: 'component:default/search',
+        image: 'shop/search:2.1.0',
+      });
     expect(res.status).toBe(201);
     // 9 stable + 1 canary replica once the canary pod is ready.
-    const atFirst = await waitForRollout(server, res.body.id, r => r.actualWeight === 10 || r.stepIndex > 0);
+    const atFirst = await waitForRollout(
+      server,
+      res.body.id,
+      r => r.actualWeight === 10 || r.stepIndex > 0,
+    );
     expect(atFirst.rollout.actualWeight).toBe(10);
     expect(atFirst.rollout.weight).toBe(10);
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('Succeeded');
-    const canary = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'search-canary' }) as any[];
+    const canary = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'search-canary',
+    }) as any[];
     expect(canary.map(d => d.spec.replicas)).toContain(1);
     expect(canary[canary.length - 1].spec.replicas).toBe(0);
-    const stable = sb.writes({ group: 'apps', kind: 'Deployment', namespace: 'demo', name: 'search-stable' }) as any[];
+    const stable = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'search-stable',
+    }) as any[];
     expect(stable[stable.length - 1].spec.replicas).toBe(9);
-    expect(stable[stable.length - 1].spec.template.spec.containers[0].image).toBe('shop/search:2.1.0');
+    expect(
+      stable[stable.length - 1].spec.template.spec.containers[0].image,
+    ).toBe('shop/search:2.1.0');
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
     const started = Date.now();
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/checkout', image: 'shop/checkout:v3-crash', version: 'v3' });
+      .send({
+        entityRef: 'component:default/checkout',
+        image: 'shop/checkout:v3-crash',
+        version: 'v3',
+      });
     expect(res.status).toBe(201);
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('RolledBack');
     expect(details.rollout.message).toMatch(/restarted/);
     expect(Date.now() - started).toBeLessThan(60_000);
 
     // Retry starts a new rollout of the same version; abort it at once.
-    const retry = await request(server).post(`/api/canary/rollouts/${res.body.id}/retry`).send({ reason: 'one more time' });
+    const retry = await request(server)
+      .post(`/api/canary/rollouts/${res.body.id}/retry`)
+      .send({ reason: 'one more time' });
     expect(retry.status).toBe(201);
     expect(retry.body.id).not.toBe(res.body.id);
     expect(retry.body.canary.image).toBe('shop/checkout:v3-crash');
-    const abort = await request(server).post(`/api/canary/rollouts/${retry.body.id}/abort`).send({});
+    const abort = await request(server)
+      .post(`/api/canary/rollouts/${retry.body.id}/abort`)
+      .send({});
     expect(abort.status).toBe(200);
-    const aborted = await waitForRollout(server, retry.body.id, r => ['RolledBack', 'Aborted', 'Failed'].includes(r.phase));
+    const aborted = await waitForRollout(server, retry.body.id, r =>
+      ['RolledBack', 'Aborted', 'Failed'].includes(r.phase),
+    );
     expect(aborted.rollout.phase).toBe('Aborted');
   });
 
   it('aborts mid-rollout: all traffic back on stable within one loop interval', async () => {
     const res = await request(server)
       .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/storefront', image: 'shop/checkout:v4', version: 'v4' });
+      .send({
+        entityRef: 'component:default/storefront',
+        image: 'shop/checkout:v4',
+        version: 'v4',
+      });
     expect(res.status).toBe(201);
     await waitForRollout(server, res.body.id, r => r.weight === 30);
-    const vs = { group: 'networking.istio.io', kind: 'VirtualService', namespace: 'demo', name: 'checkout' };
+    const vs = {
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'checkout',
+    };
     const canarySubset = 'v4';
     expect(virtualServiceWeights(sb.writes(vs), canarySubset).pop()).toBe(30);
     const denied = await request(server)
@@ -226,8 +362,16 @@ describe('rollouts against the sandbox, through the API', () => {
       .set('Authorization', mockCredentials.user.header('user:default/mallory'))
       .send({});
     expect(denied.status).toBe(403);
-    expect(audit).toContainEqual({ eventId: 'rollout-control', actor: 'user:default/mallory', control: 'abort', outcome: 'fail', error: 'NotAllowedError' });
-    const pause = await request(server).post(`/api/canary/rollouts/${res.body.id}/pause`).send({ reason: 'look' });
+    expect(audit).toContainEqual({
+      eventId: 'rollout-control',
+      actor: 'user:default/mallory',
+      control: 'abort',
+      outcome: 'fail',
+      error: 'NotAllowedError',
+    });
+    const pause = await request(server)
+      .post(`/api/canary/rollouts/${res.body.id}/pause`)
+      .send({ reason: 'look' });
     expect(pause.body.phase).toBe('Paused');
     const t0 = Date.now();
     const abort = await request(server)
@@ -236,7 +380,10 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(abort.status).toBe(200);
     expect(abort.body.phase).toBe('RollingBack');
     const deadline = t0 + 10_000;
-    while (virtualServiceWeights(sb.writes(vs), canarySubset).pop() !== 0 && Date.now() < deadline) {
+    while (
+      virtualServiceWeights(sb.writes(vs), canarySubset).pop() !== 0 &&
+      Date.now() < deadline
+    ) {
       await new Promise(r => setTimeout(r, 20));
     }
     const elapsed = Date.now() - t0;
@@ -244,11 +391,24 @@ describe('rollouts against the sandbox, through the API', () => {
     // The abort advances the rollout at once instead of waiting for the
     // loop; allow for a loaded machine on top of one loop interval (300 ms).
     expect(elapsed).toBeLessThan(3000);
-    const details = await waitForRollout(server, res.body.id, r => r.phase === 'Aborted');
-    const control = details.events.find((e: any) => e.type === 'control' && e.data.control === 'abort');
+    const details = await waitForRollout(
+      server,
+      res.body.id,
+      r => r.phase === 'Aborted',
+    );
+    const control = details.events.find(
+      (e: any) => e.type === 'control' && e.data.control === 'abort',
+    );
     expect(control.actor).toBe('user:default/mock');
     expect(control.message).toMatch(/errors in the logs/);
-    expect(audit).toContainEqual({ eventId: 'rollout-control', actor: 'user:default/mock', control: 'abort', outcome: 'success' });
-    expect(audit.filter(a => a.eventId === 'rollout-start').every(a => a.outcome)).toBe(true);
+    expect(audit).toContainEqual({
+      eventId: 'rollout-control',
+      actor: 'user:default/mock',
+      control: 'abort',
+      outcome: 'success',
+    });
+    expect(
+      audit.filter(a => a.eventId === 'rollout-start').every(a => a.outcome),
+    ).toBe(true);
   });
 });

@@ -4,7 +4,8 @@ import {
 } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutRecord } from '../engine/types';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) =>
+  ms === null ? null : new Date(ms).toISOString();
 
 /** The API shape of a stored rollout. */
 export function toApiRollout(

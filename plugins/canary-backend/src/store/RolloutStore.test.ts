@@ -7,7 +7,11 @@ jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
-function record(id: string, entityRef = 'component:default/app', cluster = 'c'): RolloutRecord {
+function record(
+  id: string,
+  entityRef = 'component:default/app',
+  cluster = 'c',
+): RolloutRecord {
   const p = policy('p', { trafficProvider: 'istio' });
   return {
     id,
@@ -43,39 +47,96 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
     const db = await databases.init(databaseId);
     await RolloutStore.create(db, migrationsDir);
     expect(await db.schema.hasTable('canary_rollouts')).toBe(true);
-    await db.migrate.rollback({ directory: migrationsDir, tableName: 'canary_knex_migrations' }, true);
+    await db.migrate.rollback(
+      { directory: migrationsDir, tableName: 'canary_knex_migrations' },
+      true,
+    );
     expect(await db.schema.hasTable('canary_rollouts')).toBe(false);
   });
 
   it('keeps one active rollout per component and cluster', async () => {
-    const store = await RolloutStore.create(await databases.init(databaseId), migrationsDir);
-    await store.insert(record('a'), [{ type: 'phase', message: 'started', actor: 'u' }]);
-    await expect(store.insert(record('b'))).rejects.toMatchObject({ name: 'ConflictError' });
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    await store.insert(record('a'), [
+      { type: 'phase', message: 'started', actor: 'u' },
+    ]);
+    await expect(store.insert(record('b'))).rejects.toMatchObject({
+      name: 'ConflictError',
+    });
     await store.insert(record('c', 'component:default/app', 'other'));
-    const done = await store.commit('a', 0, { phase: 'Succeeded', finishedAt: 1 });
+    const done = await store.commit('a', 0, {
+      phase: 'Succeeded',
+      finishedAt: 1,
+    });
     expect(done?.phase).toBe('Succeeded');
     await store.insert(record('b'));
     expect((await store.activeFor('component:default/app', 'c'))?.id).toBe('b');
     expect((await store.list({ active: false })).map(r => r.id)).toEqual(['a']);
-    expect((await store.list({ phases: ['Pending'], cluster: 'other' })).map(r => r.id)).toEqual(['c']);
+    expect(
+      (await store.list({ phases: ['Pending'], cluster: 'other' })).map(
+        r => r.id,
+      ),
+    ).toEqual(['c']);
   });
 
   it('commits only on the expected row version, with events and analysis', async () => {
-    const store = await RolloutStore.create(await databases.init(databaseId), migrationsDir);
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
     await store.insert(record('a'));
-    const first = await store.commit('a', 0, { weight: 5, intent: { op: 'promote-template' }, state: { appliedWeight: 5 } }, {
-      events: [{ type: 'step', message: 'w 5', actor: 'coalmine', data: { weight: 5 } }],
-      analysis: { stepIndex: 0, weight: 5, action: 'advance', reason: 'ok', failedChecks: 0, checks: [] },
+    const first = await store.commit(
+      'a',
+      0,
+      {
+        weight: 5,
+        intent: { op: 'promote-template' },
+        state: { appliedWeight: 5 },
+      },
+      {
+        events: [
+          {
+            type: 'step',
+            message: 'w 5',
+            actor: 'coalmine',
+            data: { weight: 5 },
+          },
+        ],
+        analysis: {
+          stepIndex: 0,
+          weight: 5,
+          action: 'advance',
+          reason: 'ok',
+          failedChecks: 0,
+          checks: [],
+        },
+      },
+    );
+    expect(first).toMatchObject({
+      version: 1,
+      weight: 5,
+      intent: { op: 'promote-template' },
+      state: { appliedWeight: 5 },
     });
-    expect(first).toMatchObject({ version: 1, weight: 5, intent: { op: 'promote-template' }, state: { appliedWeight: 5 } });
     expect(await store.commit('a', 0, { weight: 25 })).toBeUndefined();
     expect((await store.get('a'))!.weight).toBe(5);
-    expect((await store.events('a'))[0]).toMatchObject({ type: 'step', data: { weight: 5 } });
-    expect((await store.lastAnalysis(['a'])).get('a')).toMatchObject({ action: 'advance', weight: 5 });
+    expect((await store.events('a'))[0]).toMatchObject({
+      type: 'step',
+      data: { weight: 5 },
+    });
+    expect((await store.lastAnalysis(['a'])).get('a')).toMatchObject({
+      action: 'advance',
+      weight: 5,
+    });
   });
 
   it('hands a lease to one holder until it expires', async () => {
-    const store = await RolloutStore.create(await databases.init(databaseId), migrationsDir);
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
     await store.insert(record('a'));
     expect(await store.acquireLease('a', 'x', 1000, 10_000)).toBe(true);
     expect(await store.acquireLease('a', 'y', 1000, 10_500)).toBe(false);
@@ -86,14 +147,24 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
   });
 
   it('lists due rollouts and remembers watched templates', async () => {
-    const store = await RolloutStore.create(await databases.init(databaseId), migrationsDir);
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
     await store.insert(record('a'));
-    await store.insert({ ...record('b', 'component:default/b'), nextRunAt: 5000 });
+    await store.insert({
+      ...record('b', 'component:default/b'),
+      nextRunAt: 5000,
+    });
     expect((await store.dueIds(4000, 10)).sort()).toEqual(['a']);
     expect((await store.dueIds(6000, 10)).sort()).toEqual(['a', 'b']);
-    expect(await store.getWatchedHash('component:default/a', 'c')).toBeUndefined();
+    expect(
+      await store.getWatchedHash('component:default/a', 'c'),
+    ).toBeUndefined();
     await store.setWatchedHash('component:default/a', 'c', 'app-v2@1');
     await store.setWatchedHash('component:default/a', 'c', 'app-v2@2');
-    expect(await store.getWatchedHash('component:default/a', 'c')).toEqual({ hash: 'app-v2@2' });
+    expect(await store.getWatchedHash('component:default/a', 'c')).toEqual({
+      hash: 'app-v2@2',
+    });
   });
 });

@@ -8,11 +8,7 @@ import {
   RolloutPhase,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import {
-  NewEvent,
-  RolloutPatch,
-  RolloutRecord,
-} from '../engine/types';
+import { NewEvent, RolloutPatch, RolloutRecord } from '../engine/types';
 
 const ROLLOUTS = 'canary_rollouts';
 const EVENTS = 'canary_rollout_events';
@@ -166,7 +162,9 @@ export class RolloutStore {
       if (isUniqueViolation(e)) {
         const active = await this.activeFor(record.entityRef, record.cluster);
         throw new ConflictError(
-          `A rollout of ${record.entityRef} on cluster ${record.cluster} is already active${
+          `A rollout of ${record.entityRef} on cluster ${
+            record.cluster
+          } is already active${
             active ? ` (${active.id}, ${active.phase})` : ''
           }`,
         );
@@ -210,7 +208,9 @@ export class RolloutStore {
     const rows = await this.db(ROLLOUTS)
       .select('id')
       .whereNotNull('active_key')
-      .andWhere(q => q.whereNull('next_run_at').orWhere('next_run_at', '<=', now))
+      .andWhere(q =>
+        q.whereNull('next_run_at').orWhere('next_run_at', '<=', now),
+      )
       .orderBy('next_run_at', 'asc')
       .limit(limit);
     return rows.map(r => r.id);

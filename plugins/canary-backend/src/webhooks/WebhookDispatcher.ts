@@ -49,7 +49,11 @@ export class WebhookDispatcher {
 
   async call(hook: WebhookSpec, body: unknown): Promise<WebhookOutcome> {
     let attempts = 0;
-    let last: WebhookOutcome = { ok: false, attempts: 0, message: 'not called' };
+    let last: WebhookOutcome = {
+      ok: false,
+      attempts: 0,
+      message: 'not called',
+    };
     while (attempts <= hook.retries) {
       attempts++;
       try {
@@ -66,51 +70,75 @@ export class WebhookDispatcher {
         // Drain the body so the connection is released; its content is not trusted.
         const text = (await res.text().catch(() => '')).slice(0, 200);
         if (res.ok) {
-          return { ok: true, status: res.status, attempts, message: `answered ${res.status}` };
+          return {
+            ok: true,
+            status: res.status,
+            attempts,
+            message: `answered ${res.status}`,
+          };
         }
         last = {
           ok: false,
           status: res.status,
           attempts,
-          message: `answered ${res.status}${text ? `: ${text.replace(/\s+/g, ' ')}` : ''}`,
+          message: `answered ${res.status}${
+            text ? `: ${text.replace(/\s+/g, ' ')}` : ''
+          }`,
         };
         if (res.status < 500 && res.status !== 429) {
           return last;
         }
       } catch (e) {
         const err = e as Error;
-        const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
+        const timedOut =
+          err.name === 'TimeoutError' || err.name === 'AbortError';
         last = {
           ok: false,
           attempts,
           message: timedOut
             ? `no answer within ${hook.timeoutMs} ms`
-            : `could not be reached (${(err as { cause?: { code?: string } }).cause?.code ?? err.name})`,
+            : `could not be reached (${
+                (err as { cause?: { code?: string } }).cause?.code ?? err.name
+              })`,
         };
       }
       if (attempts <= hook.retries) {
         await sleep(this.retryBaseMs * 2 ** (attempts - 1));
       }
     }
-    this.logger.warn(`Webhook ${hook.name} failed after ${attempts} attempt(s): ${last.message}`);
+    this.logger.warn(
+      `Webhook ${hook.name} failed after ${attempts} attempt(s): ${last.message}`,
+    );
     return last;
   }
 }
 
 /** The chat message for a rollout event. */
 export function chatMessage(
-  payload: Pick<WebhookPayload, 'entityRef' | 'cluster' | 'namespace' | 'phase' | 'weight'>,
+  payload: Pick<
+    WebhookPayload,
+    'entityRef' | 'cluster' | 'namespace' | 'phase' | 'weight'
+  >,
   event: { type: string; message: string; actor: string },
 ): ChatMessage {
   const text = `[${payload.entityRef} on ${payload.cluster}/${payload.namespace}] ${event.message} (phase ${payload.phase}, canary ${payload.weight} %, by ${event.actor})`;
   return {
     text,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${payload.entityRef}* · ${payload.cluster}/${payload.namespace}\n${event.message}` } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*${payload.entityRef}* · ${payload.cluster}/${payload.namespace}\n${event.message}`,
+        },
+      },
       {
         type: 'context',
         elements: [
-          { type: 'mrkdwn', text: `phase *${payload.phase}* · canary ${payload.weight} % · ${event.type} · ${event.actor}` },
+          {
+            type: 'mrkdwn',
+            text: `phase *${payload.phase}* · canary ${payload.weight} % · ${event.type} · ${event.actor}`,
+          },
         ],
       },
     ],

@@ -2,7 +2,11 @@ import http from 'http';
 import { AddressInfo } from 'net';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { FakeCluster } from '../engine/__testUtils__/FakeCluster';
-import { TestClock, createEngine, resolved } from '../engine/__testUtils__/harness';
+import {
+  TestClock,
+  createEngine,
+  resolved,
+} from '../engine/__testUtils__/harness';
 
 jest.setTimeout(60_000);
 
@@ -16,7 +20,11 @@ async function receiver() {
     let text = '';
     req.on('data', d => (text += d));
     req.on('end', () => {
-      calls.push({ path: req.url!, body: JSON.parse(text), auth: req.headers.authorization });
+      calls.push({
+        path: req.url!,
+        body: JSON.parse(text),
+        auth: req.headers.authorization,
+      });
       if (req.url === '/veto') {
         res.writeHead(403).end('not now');
       } else if (req.url === '/flaky' && flaky++ === 0) {
@@ -40,20 +48,40 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store, logger } = await createEngine(db, cluster, { clock });
+      const { engine, store, logger } = await createEngine(db, cluster, {
+        clock,
+      });
       const target = resolved('component:default/app', {
         trafficProvider: 'istio',
         steps: [50, 100],
         analysis: { interval: '10s' },
         webhooks: [
-          { name: 'smoke', type: 'pre-rollout', url: `${hooks.base}/ok`, secret: 's3cret' },
-          { name: 'load-test', type: 'rollout', url: `${hooks.base}/flaky`, retries: 1 },
-          { name: 'release-manager', type: 'confirm-promotion', url: `${hooks.base}/ok` },
+          {
+            name: 'smoke',
+            type: 'pre-rollout',
+            url: `${hooks.base}/ok`,
+            secret: 's3cret',
+          },
+          {
+            name: 'load-test',
+            type: 'rollout',
+            url: `${hooks.base}/flaky`,
+            retries: 1,
+          },
+          {
+            name: 'release-manager',
+            type: 'confirm-promotion',
+            url: `${hooks.base}/ok`,
+          },
           { name: 'cleanup', type: 'post-rollout', url: `${hooks.base}/ok` },
           { name: 'chat', type: 'event', url: `${hooks.base}/chat` },
         ],
       });
-      const { id } = await engine.start({ resolved: target, cluster: 'c', startedBy: 'user:default/jane' });
+      const { id } = await engine.start({
+        resolved: target,
+        cluster: 'c',
+        startedBy: 'user:default/jane',
+      });
       for (let i = 0; i < 10; i++) {
         await engine.idle();
         clock.advance(10_000);
@@ -61,20 +89,43 @@ describe('webhooks', () => {
       }
       await engine.idle();
       expect((await store.get(id))!.phase).toBe('Succeeded');
-      const paths = hooks.calls.filter(c => c.path !== '/chat').map(c => c.path);
-      expect(paths).toEqual(['/ok', '/flaky', '/flaky', '/flaky', '/ok', '/ok']);
+      const paths = hooks.calls
+        .filter(c => c.path !== '/chat')
+        .map(c => c.path);
+      expect(paths).toEqual([
+        '/ok',
+        '/flaky',
+        '/flaky',
+        '/flaky',
+        '/ok',
+        '/ok',
+      ]);
       const pre = hooks.calls.find(c => c.body.type === 'pre-rollout')!;
       expect(pre.auth).toBe('Bearer s3cret');
-      expect(pre.body).toMatchObject({ name: 'app', namespace: 'default', rolloutId: id, type: 'pre-rollout' });
+      expect(pre.body).toMatchObject({
+        name: 'app',
+        namespace: 'default',
+        rolloutId: id,
+        type: 'pre-rollout',
+      });
       const chat = hooks.calls.filter(c => c.path === '/chat').map(c => c.body);
       expect(chat.length).toBeGreaterThan(3);
       expect(chat[0].text).toMatch(/component:default\/app/);
       expect(Array.isArray(chat[0].blocks)).toBe(true);
       const events = await store.events(id);
-      expect(events.filter(e => e.type === 'webhook').map(e => e.message)).toEqual(
-        expect.arrayContaining([expect.stringMatching(/smoke \(pre-rollout\) passed/), expect.stringMatching(/release-manager/)]),
+      expect(
+        events.filter(e => e.type === 'webhook').map(e => e.message),
+      ).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/smoke \(pre-rollout\) passed/),
+          expect.stringMatching(/release-manager/),
+        ]),
       );
-      const logged = JSON.stringify([...logger.warn.mock.calls, ...logger.info.mock.calls, ...logger.error.mock.calls]);
+      const logged = JSON.stringify([
+        ...logger.warn.mock.calls,
+        ...logger.info.mock.calls,
+        ...logger.error.mock.calls,
+      ]);
       const recorded = JSON.stringify(events);
       for (const secret of ['s3cret', hooks.base]) {
         expect(logged).not.toContain(secret);
@@ -97,9 +148,20 @@ describe('webhooks', () => {
         steps: [20, 100],
         analysis: { interval: '10s' },
         clusterErrorLimit: 3,
-        webhooks: [{ name: 'gate', type: 'rollout', url: `${hooks.base}/veto`, timeout: '500ms' }],
+        webhooks: [
+          {
+            name: 'gate',
+            type: 'rollout',
+            url: `${hooks.base}/veto`,
+            timeout: '500ms',
+          },
+        ],
       });
-      const { id } = await engine.start({ resolved: veto, cluster: 'c', startedBy: 'u' });
+      const { id } = await engine.start({
+        resolved: veto,
+        cluster: 'c',
+        startedBy: 'u',
+      });
       for (let i = 0; i < 8; i++) {
         await engine.idle();
         clock.advance(10_000);
@@ -112,9 +174,21 @@ describe('webhooks', () => {
 
       const refused = resolved('component:default/other', {
         trafficProvider: 'istio',
-        webhooks: [{ name: 'smoke', type: 'pre-rollout', url: `${hooks.base}/slow`, timeout: '200ms', retries: 0 }],
+        webhooks: [
+          {
+            name: 'smoke',
+            type: 'pre-rollout',
+            url: `${hooks.base}/slow`,
+            timeout: '200ms',
+            retries: 0,
+          },
+        ],
       });
-      const second = await engine.start({ resolved: refused, cluster: 'c2', startedBy: 'u' });
+      const second = await engine.start({
+        resolved: refused,
+        cluster: 'c2',
+        startedBy: 'u',
+      });
       await engine.idle();
       const s = await store.get(second.id);
       expect(s!.phase).toBe('RolledBack');

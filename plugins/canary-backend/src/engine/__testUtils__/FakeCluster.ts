@@ -31,18 +31,39 @@ export class SimulatedCrash extends Error {
  */
 export class FakeCluster implements ClusterAccess, WorkloadManager {
   readonly deployments = new Map<string, FakeDeployment>();
-  readonly routeWrites: Array<{ canaryWeight: number; headerRoute: boolean; finalized?: boolean }> = [];
+  readonly routeWrites: Array<{
+    canaryWeight: number;
+    headerRoute: boolean;
+    finalized?: boolean;
+  }> = [];
   readonly scaleWrites: Array<{ name: string; replicas: number }> = [];
   split = { canaryWeight: 0, headerRoute: false, finalized: false };
-  private faults: Array<{ method: string; error: () => Error; count: number; after?: boolean }> = [];
+  private faults: Array<{
+    method: string;
+    error: () => Error;
+    count: number;
+    after?: boolean;
+  }> = [];
 
   constructor(
     readonly shape: TrafficTopology['shape'],
     readonly service = 'app',
   ) {
     const [stable, canary] = this.names();
-    this.deployments.set(stable, { replicas: shape === 'replica-ratio' ? 10 : 3, image: 'reg/app:v1', version: this.versions()[0], template: 1, restarts: 0 });
-    this.deployments.set(canary, { replicas: shape === 'replica-ratio' ? 0 : 2, image: 'reg/app:v2', version: this.versions()[1], template: 1, restarts: 0 });
+    this.deployments.set(stable, {
+      replicas: shape === 'replica-ratio' ? 10 : 3,
+      image: 'reg/app:v1',
+      version: this.versions()[0],
+      template: 1,
+      restarts: 0,
+    });
+    this.deployments.set(canary, {
+      replicas: shape === 'replica-ratio' ? 0 : 2,
+      image: 'reg/app:v2',
+      version: this.versions()[1],
+      template: 1,
+      restarts: 0,
+    });
   }
 
   names(): [string, string] {
@@ -52,7 +73,9 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   }
 
   private versions(): [string, string] {
-    return this.shape === 'versioned-subsets' ? ['v1', 'v2'] : ['stable', 'canary'];
+    return this.shape === 'versioned-subsets'
+      ? ['v1', 'v2']
+      : ['stable', 'canary'];
   }
 
   /** Makes the next `count` calls of `method` fail; `after` fails after doing the work. */
@@ -61,48 +84,59 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   }
 
   private check(method: string, after = false) {
-    const fault = this.faults.find(f => f.method === method && Boolean(f.after) === after && f.count > 0);
+    const fault = this.faults.find(
+      f => f.method === method && Boolean(f.after) === after && f.count > 0,
+    );
     if (fault) {
       fault.count--;
       throw fault.error();
     }
   }
 
-  trafficProvider(_cluster: string, name: TrafficProviderName): TrafficProvider {
-    const self = this;
+  trafficProvider(
+    _cluster: string,
+    name: TrafficProviderName,
+  ): TrafficProvider {
     return {
       name,
-      async discover(target: RolloutTarget) {
-        self.check('discover');
-        return self.topology(target);
+      discover: async (target: RolloutTarget) => {
+        this.check('discover');
+        return this.topology(target);
       },
-      async getSplit() {
-        self.check('getSplit');
-        return self.readSplit();
+      getSplit: async () => {
+        this.check('getSplit');
+        return this.readSplit();
       },
-      async setSplit(_t, split) {
-        self.check('setSplit');
-        self.split = { ...self.split, ...split };
-        if (self.shape === 'replica-ratio') {
-          const [stable, canary] = self.names();
+      setSplit: async (_t, split) => {
+        this.check('setSplit');
+        this.split = { ...this.split, ...split };
+        if (this.shape === 'replica-ratio') {
+          const [stable, canary] = this.names();
           const total = 10;
           const c = Math.round((total * split.canaryWeight) / 100);
-          self.deployments.get(canary)!.replicas = c;
-          self.deployments.get(stable)!.replicas = total - c;
+          this.deployments.get(canary)!.replicas = c;
+          this.deployments.get(stable)!.replicas = total - c;
         }
-        self.routeWrites.push({ canaryWeight: split.canaryWeight, headerRoute: split.headerRoute });
-        self.check('setSplit', true);
-        return self.readSplit();
+        this.routeWrites.push({
+          canaryWeight: split.canaryWeight,
+          headerRoute: split.headerRoute,
+        });
+        this.check('setSplit', true);
+        return this.readSplit();
       },
-      async finalizePromotion() {
-        self.check('finalizePromotion');
-        self.split = { canaryWeight: self.shape === 'versioned-subsets' ? 100 : 0, headerRoute: false, finalized: true };
-        if (self.shape === 'replica-ratio') {
-          const [stable] = self.names();
-          self.deployments.get(stable)!.replicas = 10;
+      finalizePromotion: async () => {
+        this.check('finalizePromotion');
+        this.split = {
+          canaryWeight: this.shape === 'versioned-subsets' ? 100 : 0,
+          headerRoute: false,
+          finalized: true,
+        };
+        if (this.shape === 'replica-ratio') {
+          const [stable] = this.names();
+          this.deployments.get(stable)!.replicas = 10;
         }
-        self.routeWrites.push({ ...self.split });
-        self.check('finalizePromotion', true);
+        this.routeWrites.push({ ...this.split });
+        this.check('finalizePromotion', true);
       },
     };
   }
@@ -125,7 +159,13 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       canary: ref(canary, cv),
       ...(this.shape === 'replica-ratio'
         ? {}
-        : { routeObject: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: `${this.service}-vs` } }),
+        : {
+            routeObject: {
+              apiVersion: 'networking.istio.io/v1',
+              kind: 'VirtualService',
+              name: `${this.service}-vs`,
+            },
+          }),
     };
   }
 
@@ -135,13 +175,23 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       const s = this.deployments.get(stable)!.replicas;
       const c = this.deployments.get(canary)!.replicas;
       const w = s + c === 0 ? 0 : Math.round((100 * c) / (s + c));
-      return { canaryWeight: this.split.canaryWeight, actualWeight: w, headerRoute: false };
+      return {
+        canaryWeight: this.split.canaryWeight,
+        actualWeight: w,
+        headerRoute: false,
+      };
     }
-    return { canaryWeight: this.split.canaryWeight, headerRoute: this.split.headerRoute };
+    return {
+      canaryWeight: this.split.canaryWeight,
+      headerRoute: this.split.headerRoute,
+    };
   }
 
   // WorkloadManager
-  async prepareCanary(topology: TrafficTopology, spec: { image?: string; version?: string }) {
+  async prepareCanary(
+    topology: TrafficTopology,
+    spec: { image?: string; version?: string },
+  ) {
     this.check('prepareCanary');
     const d = this.deployments.get(topology.canary.name)!;
     if (spec.image && spec.image !== d.image) {
@@ -163,7 +213,12 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
     this.check('readiness');
     const d = this.deployments.get(name)!;
     const available = d.crashLooping ? 0 : d.replicas;
-    return { desired: d.replicas, ready: available, available, observedGeneration: true };
+    return {
+      desired: d.replicas,
+      ready: available,
+      available,
+      observedGeneration: true,
+    };
   }
 
   async podHealth(_ns: string, name: string): Promise<PodHealthSnapshot> {
@@ -194,4 +249,5 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   }
 }
 
-export const unavailable = () => new ClusterUnavailableError('API server answered 503');
+export const unavailable = () =>
+  new ClusterUnavailableError('API server answered 503');

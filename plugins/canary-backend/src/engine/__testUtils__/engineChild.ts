@@ -14,7 +14,11 @@ export class EngineChild {
   static async start(env: Record<string, string>): Promise<EngineChild> {
     const child = spawn(
       process.execPath,
-      ['-r', require.resolve('@backstage/cli/config/nodeTransform.cjs'), SCRIPT],
+      [
+        '-r',
+        require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+        SCRIPT,
+      ],
       {
         env: { ...process.env, ...env, NODE_ENV: 'test' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -22,9 +26,14 @@ export class EngineChild {
     );
     const output: string[] = [];
     child.stderr!.on('data', d => output.push(String(d)));
-    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+    const exited = new Promise<number | null>(resolve =>
+      child.on('exit', code => resolve(code)),
+    );
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`engine did not start: ${output.join('')}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`engine did not start: ${output.join('')}`)),
+        60_000,
+      );
       child.stdout!.on('data', d => {
         if (String(d).includes('ready')) {
           clearTimeout(timer);

@@ -21,8 +21,10 @@ import { PrometheusClient, TemplateRegistry } from '../../analysis';
 
 const logger = {
   info: (m: string) => process.stderr.write(`[engine ${process.pid}] ${m}\n`),
-  warn: (m: string) => process.stderr.write(`[engine ${process.pid}] WARN ${m}\n`),
-  error: (m: string) => process.stderr.write(`[engine ${process.pid}] ERROR ${m}\n`),
+  warn: (m: string) =>
+    process.stderr.write(`[engine ${process.pid}] WARN ${m}\n`),
+  error: (m: string) =>
+    process.stderr.write(`[engine ${process.pid}] ERROR ${m}\n`),
   debug: () => {},
   child: () => logger,
 } as any;
@@ -54,7 +56,8 @@ function withWriteLatency(access: ClusterAccess, ms: number): ClusterAccess {
       },
     });
   return {
-    trafficProvider: (cluster, name) => slow(access.trafficProvider(cluster, name)),
+    trafficProvider: (cluster, name) =>
+      slow(access.trafficProvider(cluster, name)),
     workloads: cluster => slow(access.workloads(cluster)),
   };
 }
@@ -63,7 +66,10 @@ async function main() {
   const db = knexFactory(JSON.parse(process.env.COALMINE_DB!));
   const store = await RolloutStore.create(
     db,
-    resolvePackagePath('@coalmine/backstage-plugin-canary-backend', 'migrations'),
+    resolvePackagePath(
+      '@coalmine/backstage-plugin-canary-backend',
+      'migrations',
+    ),
   );
   const config = new ConfigReader({
     kubernetes: {
@@ -84,7 +90,9 @@ async function main() {
     },
   });
   const promUrl = process.env.COALMINE_PROMETHEUS_URL;
-  const prometheus = promUrl ? new PrometheusClient({ url: promUrl }) : undefined;
+  const prometheus = promUrl
+    ? new PrometheusClient({ url: promUrl })
+    : undefined;
   const engine = new RolloutEngine({
     store,
     clusters: withWriteLatency(

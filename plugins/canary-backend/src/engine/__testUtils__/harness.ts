@@ -1,7 +1,11 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
-import { PolicyConfig, policyConfigSchema, toPolicy } from '../../config/policy';
+import {
+  PolicyConfig,
+  policyConfigSchema,
+  toPolicy,
+} from '../../config/policy';
 import type { ResolvedTarget } from '../../config/resolveTarget';
 import { RolloutStore } from '../../store/RolloutStore';
 import { WebhookDispatcher } from '../../webhooks/WebhookDispatcher';
@@ -50,7 +54,12 @@ export class TestClock {
 export async function createEngine(
   db: Knex,
   clusters: ClusterAccess,
-  options: { clock?: TestClock; analyzer?: RolloutAnalyzer; owner?: string; leaseMs?: number } = {},
+  options: {
+    clock?: TestClock;
+    analyzer?: RolloutAnalyzer;
+    owner?: string;
+    leaseMs?: number;
+  } = {},
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
   const logger = mockServices.logger.mock();
