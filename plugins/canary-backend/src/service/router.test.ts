@@ -263,5 +263,15 @@ describe('canary router: mutating calls', () => {
     const res = await request(server).get('/api/canary/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toMatch(/^3\./);
+    // Every route of the router is described.
+    expect(Object.keys(res.body.paths).sort()).toEqual([
+      '/entities/{kind}/{namespace}/{name}',
+      '/health',
+      '/openapi.json',
+      '/rollouts',
+      '/rollouts/{id}',
+      '/rollouts/{id}/series',
+      '/rollouts/{id}/{control}',
+    ]);
   });
 });
