@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
-import { Progress, ResponseErrorPanel } from '@backstage/core-components';
-import { Box, Button } from '@material-ui/core';
+import { Progress } from '@backstage/core-components';
+import { Box } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import {
@@ -9,6 +9,7 @@ import {
 } from '../hooks/pollIntervals';
 import { useOrganizationRollouts } from '../hooks/useOrganizationRollouts';
 import { describeError } from '../lib/errors';
+import { LoadErrorPanel } from './LoadErrorPanel';
 import { RolloutFilterValues, RolloutFilters } from './RolloutFilters';
 import { RolloutRow, RolloutsTable } from './RolloutsTable';
 import { RolloutSummary } from './RolloutSummary';
@@ -69,17 +70,10 @@ export function CanaryRollouts(props: {
   }
   if (!value) {
     return (
-      <Box>
-        <ResponseErrorPanel
-          title="Could not reach the Coalmine backend"
-          error={error ?? new Error('No answer')}
-        />
-        <Box mt={2}>
-          <Button variant="outlined" color="primary" onClick={refresh}>
-            Try again
-          </Button>
-        </Box>
-      </Box>
+      <LoadErrorPanel
+        error={error ?? new Error('No answer')}
+        onRetry={refresh}
+      />
     );
   }
   return (

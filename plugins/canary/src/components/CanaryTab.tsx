@@ -5,7 +5,7 @@ import {
   ResponseErrorPanel,
 } from '@backstage/core-components';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { Box, Button, Grid, Typography } from '@material-ui/core';
+import { Box, Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import {
@@ -21,6 +21,7 @@ import { chartMarkers } from '../lib/markers';
 import { AnalysisGates } from './AnalysisGates';
 import { ConfigProblems } from './ConfigProblems';
 import { EventTimeline } from './EventTimeline';
+import { LoadErrorPanel } from './LoadErrorPanel';
 import { MetricCharts } from './MetricCharts';
 import { NoRolloutYet } from './NoRolloutYet';
 import { RolloutHistory } from './RolloutHistory';
@@ -59,17 +60,10 @@ export function CanaryTab(props: {
   }
   if (!status.value) {
     return (
-      <Box data-testid="canary-unreachable">
-        <ResponseErrorPanel
-          title="Could not reach the Coalmine backend"
-          error={status.error ?? new Error('No answer')}
-        />
-        <Box mt={2}>
-          <Button variant="outlined" color="primary" onClick={status.refresh}>
-            Try again
-          </Button>
-        </Box>
-      </Box>
+      <LoadErrorPanel
+        error={status.error ?? new Error('No answer')}
+        onRetry={status.refresh}
+      />
     );
   }
 

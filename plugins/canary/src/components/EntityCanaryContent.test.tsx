@@ -76,6 +76,28 @@ describe('EntityCanaryContent', () => {
     expect(await screen.findByText('No rollout yet')).toBeInTheDocument();
   });
 
+  it('tells a refused read apart from an unreachable backend', async () => {
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () => {
+        throw await responseError(
+          403,
+          'Forbidden',
+          'NotAllowedError',
+          'You may not read rollouts of component:default/checkout',
+        );
+      }),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
+      { canaryApi },
+    );
+    const panel = await screen.findByTestId('canary-forbidden');
+    expect(panel).toHaveTextContent(
+      'You may not see the rollouts of this component (canary.rollout.read)',
+    );
+    expect(screen.queryByTestId('canary-unreachable')).toBeNull();
+  });
+
   it('offers Start when there has been no rollout yet and starts one', async () => {
     const canaryApi = fakeCanaryApi({
       getEntityStatus: jest.fn(async () =>
