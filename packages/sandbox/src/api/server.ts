@@ -42,6 +42,7 @@ import {
 import { matchesFields, parseFieldSelector } from './fieldSelector';
 import { IncludeObject, toTable } from './table';
 import { FaultInjector } from './faults';
+import { openApiV3GroupVersion, openApiV3Root } from './openapi';
 
 export interface ApiServerOptions {
   store: ObjectStore;
@@ -252,6 +253,10 @@ export class ApiServer {
 
   private discovery(path: string): object | undefined {
     if (path === '/version') return SERVER_VERSION;
+    if (path === '/openapi/v3') return openApiV3Root();
+    if (path.startsWith('/openapi/v3/')) {
+      return openApiV3GroupVersion(path.slice('/openapi/v3/'.length));
+    }
     if (path === '/api') {
       return {
         kind: 'APIVersions',
