@@ -7,7 +7,10 @@ import { readCanaryConfig } from './CanaryConfig';
 describe('app-config.canary.yaml', () => {
   it('is a valid canary configuration', () => {
     const text = fs
-      .readFileSync(path.resolve(__dirname, '../../../../app-config.canary.yaml'), 'utf8')
+      .readFileSync(
+        path.resolve(__dirname, '../../../../app-config.canary.yaml'),
+        'utf8',
+      )
       .replace('${SANDBOX_TOKEN}', 'sandbox-token');
     const config = readCanaryConfig(new ConfigReader(parse(text)));
     expect(Object.keys(config.policies).sort()).toEqual([
@@ -16,7 +19,9 @@ describe('app-config.canary.yaml', () => {
       'istio-versioned',
       'replica-ratio',
     ]);
-    expect(config.policies['replica-ratio'].steps.map(s => s.weight)).toEqual([10, 20, 30, 40, 50]);
+    expect(config.policies['replica-ratio'].steps.map(s => s.weight)).toEqual([
+      10, 20, 30, 40, 50,
+    ]);
     expect(config.kubernetesClusters).toEqual(['sandbox']);
   });
 });
