@@ -88,6 +88,9 @@ export class WorkloadController {
     this.timer = setInterval(() => this.reconcile(), tickMs);
     this.timer.unref?.();
     this.unsubscribe = this.store.subscribe(e => {
+      if (e.rt.kind === 'Deployment' && e.type === 'DELETED') {
+        this.progress.delete(e.object.metadata.uid);
+      }
       if (e.rt.kind === 'Pod' && e.type === 'DELETED') {
         this.created.delete(e.object.metadata.uid);
         this.podIPs.delete(e.object.metadata.uid);
@@ -336,6 +339,9 @@ export class WorkloadController {
     }
   }
 
+  /** Per Deployment: the last visible progress of its rollout and when it happened. */
+  private readonly progress = new Map<string, { mark: string; at: number }>();
+
   /** Creation time with millisecond precision (the stored timestamp has seconds). */
   private readonly created = new Map<string, number>();
   private createdAt(pod: K8sObject): number {
@@ -430,6 +436,36 @@ export class WorkloadController {
       };
     };
     const available = ready >= desired;
+    // Progress is any change in updated or ready pods; none for longer than
+    // progressDeadlineSeconds while incomplete is ProgressDeadlineExceeded.
+    const uid = d.metadata.uid;
+    const mark = `${hash}/${updated.length}/${ready}/${pods.length}`;
+    const seen = this.progress.get(uid);
+    const now = Date.now();
+    if (!seen || seen.mark !== mark) this.progress.set(uid, { mark, at: now });
+    const sinceProgressMs = now - (this.progress.get(uid)?.at ?? now);
+    const deadlineMs = (d.spec.progressDeadlineSeconds ?? 600) * 1000;
+    const stalled = !complete && sinceProgressMs > deadlineMs;
+    let progressing: [string, string, string];
+    if (complete) {
+      progressing = [
+        'True',
+        'NewReplicaSetAvailable',
+        `ReplicaSet "${current?.metadata.name}" has successfully progressed.`,
+      ];
+    } else if (stalled) {
+      progressing = [
+        'False',
+        'ProgressDeadlineExceeded',
+        `ReplicaSet "${current?.metadata.name}" has timed out progressing.`,
+      ];
+    } else {
+      progressing = [
+        'True',
+        'ReplicaSetUpdated',
+        `ReplicaSet "${current?.metadata.name}" is progressing.`,
+      ];
+    }
     const status = {
       observedGeneration: d.metadata.generation,
       replicas: pods.length,
@@ -446,14 +482,7 @@ export class WorkloadController {
             ? 'Deployment has minimum availability.'
             : 'Deployment does not have minimum availability.',
         ),
-        condition(
-          'Progressing',
-          'True',
-          complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
-          complete
-            ? `ReplicaSet "${current?.metadata.name}" has successfully progressed.`
-            : `ReplicaSet "${current?.metadata.name}" is progressing.`,
-        ),
+        condition('Progressing', ...progressing),
       ],
     };
     if (!same(status, old)) {

@@ -235,6 +235,20 @@ describe('simulated workloads', () => {
     expect(d?.readyReplicas ?? 0).toBe(0);
   });
 
+  it('reports ProgressDeadlineExceeded when a rollout stops progressing', async () => {
+    const body = deployment('stuck', 'shop/stuck:v2-crash', 1) as any;
+    body.spec.progressDeadlineSeconds = 1;
+    await apps.createNamespacedDeployment({ namespace: NS, body });
+    const progressing = await until('the deadline', () => {
+      const d = sb.store.get(DEPLOYMENT, NS, 'stuck');
+      const c = d?.status?.conditions?.find(
+        (x: any) => x.type === 'Progressing',
+      );
+      return c?.reason === 'ProgressDeadlineExceeded' ? c : undefined;
+    });
+    expect(progressing.status).toBe('False');
+  });
+
   async function pollPod(
     selector: string,
     ok: (p: k8s.V1Pod) => boolean,
