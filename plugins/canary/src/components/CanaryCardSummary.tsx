@@ -1,6 +1,6 @@
 import { Link, Progress, ResponseErrorPanel } from '@backstage/core-components';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { Box, Typography } from '@material-ui/core';
+import { Box, LinearProgress, Typography } from '@material-ui/core';
 import type { AnalysisResult } from '@coalmine/backstage-plugin-canary-common';
 import {
   CanaryPollIntervals,
@@ -78,6 +78,12 @@ export function CanaryCardSummary(props: {
               {rollout.weight} %
             </Typography>
           </Box>
+          <LinearProgress
+            variant="determinate"
+            value={Math.min(100, Math.max(0, rollout.weight))}
+            aria-label="Canary weight"
+            style={{ margin: '4px 0 8px' }}
+          />
           <Typography variant="body2">
             {workloadVersion(rollout.stable)} →{' '}
             <strong>{workloadVersion(rollout.canary)}</strong> on{' '}
