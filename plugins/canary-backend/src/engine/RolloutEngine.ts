@@ -38,6 +38,9 @@ import type {
   RolloutRecord,
 } from './types';
 
+/** Event types sent to `event` webhooks. */
+const CHAT_EVENT_TYPES = ['phase', 'step', 'control', 'drift', 'analysis'];
+
 /** The actor recorded for what the engine does by itself. */
 export const ENGINE_ACTOR = 'coalmine';
 
@@ -268,11 +271,18 @@ export class RolloutEngine {
   async series(r: RolloutRecord): Promise<MetricSeries[]> {
     if (!this.analyzer) return [];
     const request = this.analysisRequest(r);
-    return this.analyzer.series({
-      ...request,
-      from: r.createdAt,
-      to: r.finishedAt ?? this.now(),
-    });
+    try {
+      return await this.analyzer.series({
+        ...request,
+        from: r.createdAt,
+        to: r.finishedAt ?? this.now(),
+      });
+    } catch (e) {
+      // Prometheus down is the metrics' problem, not a bug of ours.
+      throw new ServiceUnavailableError(
+        `Metrics for rollout ${r.id} are unavailable: ${errorMessage(e)}`,
+      );
+    }
   }
 
   // -------------------------------------------------------------------- loop
@@ -501,9 +511,12 @@ export class RolloutEngine {
         passedAtStep:
           (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
         nextAnalysisAt: now + r.spec.policy.analysis.intervalMs,
+        lastAnalysisAction: decision.action,
       };
+      // The analysis table keeps every tick; events only mark a change of verdict.
       const events: NewEvent[] =
-        decision.action === 'advance'
+        decision.action === 'advance' ||
+        decision.action === s.lastAnalysisAction
           ? []
           : [
               {
@@ -1003,7 +1016,8 @@ export class RolloutEngine {
   private notify(r: RolloutRecord, events: NewEvent[]) {
     const hooks = r.spec.policy.webhooks.filter(h => h.type === 'event');
     if (hooks.length === 0 || events.length === 0 || this.stopped) return;
-    for (const event of events) {
+    // Chat gets what people act on, not every bookkeeping step.
+    for (const event of events.filter(e => CHAT_EVENT_TYPES.includes(e.type))) {
       for (const hook of hooks) {
         this.track(
           this.webhooks

@@ -54,6 +54,8 @@ export interface EngineState {
   passedAtStep?: number;
   /** The Analyzer's own state between ticks. */
   analysisState?: unknown;
+  /** The previous analysis verdict (events mark changes only). */
+  lastAnalysisAction?: string;
   /** Failed analysis ticks counted so far. */
   failedChecks?: number;
   /** Steps whose approval gate was passed. */

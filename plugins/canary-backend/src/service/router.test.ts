@@ -179,12 +179,10 @@ describe('canary router: mutating calls', () => {
       .send({ cluster: 'sandbox' });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/entityRef/);
-    res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/checkout',
-        version: 'not a label!',
-      });
+    res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/checkout',
+      version: 'not a label!',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/version/);
     res = await request(server)

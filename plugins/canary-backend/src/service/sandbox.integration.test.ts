@@ -118,13 +118,11 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('runs checkout v1 → v2 through 5, 25, 50, 75, 100 and ends with the route on v2 alone', async () => {
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/checkout',
-        image: 'shop/checkout:v2',
-        version: 'v2',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/checkout',
+      image: 'shop/checkout:v2',
+      version: 'v2',
+    });
     expect(res.status).toBe(201);
     expect(res.body.phase).toBe('Pending');
     const second = await request(server)
@@ -158,6 +156,23 @@ describe('rollouts against the sandbox, through the API', () => {
     }) as any[];
     expect(deployments[deployments.length - 1].spec.replicas).toBe(0);
     expect(details.analysis.length).toBeGreaterThan(0);
+    expect(
+      details.analysis.some(
+        (a: any) =>
+          a.action === 'advance' &&
+          a.checks.some((c: any) => c.metric === 'error-rate'),
+      ),
+    ).toBe(true);
+    const series = await request(server).get(
+      `/api/canary/rollouts/${res.body.id}/series`,
+    );
+    expect(series.status).toBe(200);
+    expect(series.body.series.map((m: any) => m.metric)).toEqual([
+      'error-rate',
+    ]);
+    // Points depend on whether any 5xx happened yet; the shape does not.
+    expect(Array.isArray(series.body.series[0].canary)).toBe(true);
+    expect(series.body.series[0].bound.text).toMatch(/sequential/);
 
     const list = await request(server).get(
       '/api/canary/rollouts?entityRef=component:default/checkout&phase=Succeeded',
@@ -180,12 +195,10 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('runs payments on fixed subsets with the header route, which is removed at the end', async () => {
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/payments',
-        image: 'shop/payments:1.5.0',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/payments',
+      image: 'shop/payments:1.5.0',
+    });
     expect(res.status).toBe(201);
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
@@ -246,12 +259,10 @@ describe('rollouts against the sandbox, through the API', () => {
       namespace: 'demo',
       name: 'payments',
     });
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/payments',
-        image: 'shop/payments:1.6.0',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/payments',
+      image: 'shop/payments:1.6.0',
+    });
     expect(res.status).toBe(201);
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
@@ -266,12 +277,10 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('runs search as a replica ratio 9/1 and reports the actual weight', async () => {
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/search',
-        image: 'shop/search:2.1.0',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/search',
+      image: 'shop/search:2.1.0',
+    });
     expect(res.status).toBe(201);
     // 9 stable + 1 canary replica once the canary pod is ready.
     const atFirst = await waitForRollout(
@@ -307,13 +316,11 @@ describe('rollouts against the sandbox, through the API', () => {
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
     const started = Date.now();
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/checkout',
-        image: 'shop/checkout:v3-crash',
-        version: 'v3',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/checkout',
+      image: 'shop/checkout:v3-crash',
+      version: 'v3',
+    });
     expect(res.status).toBe(201);
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
@@ -340,13 +347,11 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('aborts mid-rollout: all traffic back on stable within one loop interval', async () => {
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({
-        entityRef: 'component:default/storefront',
-        image: 'shop/checkout:v4',
-        version: 'v4',
-      });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/storefront',
+      image: 'shop/checkout:v4',
+      version: 'v4',
+    });
     expect(res.status).toBe(201);
     await waitForRollout(server, res.body.id, r => r.weight === 30);
     const vs = {
@@ -357,6 +362,32 @@ describe('rollouts against the sandbox, through the API', () => {
     };
     const canarySubset = 'v4';
     expect(virtualServiceWeights(sb.writes(vs), canarySubset).pop()).toBe(30);
+
+    // Someone edits the weight by hand: noticed, recorded, restored (policy default).
+    const current = JSON.parse(JSON.stringify(sb.writes(vs).pop()));
+    const main = current.spec.http.find((h: any) => !h.match);
+    for (const d of main.route)
+      d.weight = d.destination.subset === canarySubset ? 70 : 30;
+    delete current.metadata.resourceVersion;
+    await sb.apply(current);
+    const drifted = await waitForRollout(server, res.body.id, () => true);
+    const restoredBy = Date.now() + 30_000;
+    while (
+      virtualServiceWeights(sb.writes(vs), canarySubset).pop() !== 30 &&
+      Date.now() < restoredBy
+    ) {
+      await new Promise(r => setTimeout(r, 50));
+    }
+    expect(
+      virtualServiceWeights(sb.writes(vs), canarySubset).slice(-2),
+    ).toEqual([70, 30]);
+    const afterDrift = await request(server).get(
+      `/api/canary/rollouts/${res.body.id}`,
+    );
+    expect(
+      afterDrift.body.events.find((e: any) => e.type === 'drift')?.message,
+    ).toMatch(/expected 30 %, found 70 %/);
+    expect(drifted.rollout.weight).toBe(30);
     const denied = await request(server)
       .post(`/api/canary/rollouts/${res.body.id}/abort`)
       .set('Authorization', mockCredentials.user.header('user:default/mallory'))
