@@ -7,12 +7,13 @@ import {
 import { canaryApiRef } from '../api';
 import { CanaryPollIntervals } from './pollIntervals';
 import { usePolling } from './usePolling';
-import { rolloutPollKey } from './useRolloutDetails';
+import { useReloadWhenFinished } from './useReloadWhenFinished';
 
 /**
  * Canary and stable series of every gated metric of a rollout. Each call
  * costs the backend range queries against Prometheus, so while the rollout
- * runs it is polled at most every 5 s (and never faster than the status).
+ * runs it is polled at most every 5 s (and never faster than the status),
+ * and once more when it finishes.
  */
 export function useRolloutSeries(
   rollout: Rollout | undefined,
@@ -20,9 +21,11 @@ export function useRolloutSeries(
 ) {
   const canaryApi = useApi(canaryApiRef);
   const running = rollout ? !isTerminalPhase(rollout.phase) : false;
-  return usePolling<MetricSeries[]>(
+  const polling = usePolling<MetricSeries[]>(
     async () => (rollout ? canaryApi.getRolloutSeries(rollout.id) : []),
     () => (running ? Math.max(intervals.activeMs, 5000) : undefined),
-    rolloutPollKey(rollout),
+    rollout?.id ?? 'none',
   );
+  useReloadWhenFinished(rollout, polling.refresh);
+  return polling;
 }
