@@ -3,6 +3,7 @@ import { IstioTrafficProvider } from '../kubernetes/IstioTrafficProvider';
 import { ReplicaRatioTrafficProvider } from '../kubernetes/ReplicaRatioTrafficProvider';
 import { GatewayApiTrafficProvider } from '../kubernetes/GatewayApiTrafficProvider';
 import { SmiTrafficProvider } from '../kubernetes/SmiTrafficProvider';
+import { NginxIngressTrafficProvider } from '../kubernetes/NginxIngressTrafficProvider';
 import { KubernetesWorkloadManager } from '../kubernetes/KubernetesWorkloadManager';
 import {
   ConfigurationError,
@@ -28,6 +29,7 @@ export class KubernetesClusterAccess implements ClusterAccess {
       new ReplicaRatioTrafficProvider(clients),
       new GatewayApiTrafficProvider(clients),
       new SmiTrafficProvider(clients),
+      new NginxIngressTrafficProvider(clients),
       ...extraProviders,
     ];
     this.providers = Object.fromEntries(all.map(p => [p.name, p]));

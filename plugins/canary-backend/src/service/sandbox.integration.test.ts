@@ -38,6 +38,11 @@ const policies = {
     steps: [10, 50, 100],
     analysis: fastAnalysis,
   },
+  gateway: {
+    trafficProvider: 'gateway-api',
+    steps: [10, 50, 100],
+    analysis: { interval: '1s', metrics: [] },
+  },
   slow: {
     trafficProvider: 'istio',
     steps: [{ weight: 10, pause: '1s' }, { weight: 30, pause: '10m' }, 100],
@@ -50,6 +55,7 @@ const entities = [
   component('payments', 'sticky'),
   component('search', 'ratio'),
   component('storefront', 'slow', { 'coalmine.io/workload': 'checkout' }),
+  component('storefront-web', 'gateway', { 'coalmine.io/workload': 'storefront' }),
 ];
 
 describe('rollouts against the sandbox, through the API', () => {
@@ -312,6 +318,22 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(
       stable[stable.length - 1].spec.template.spec.containers[0].image,
     ).toBe('shop/search:2.1.0');
+  });
+
+  it('runs storefront on a Gateway API HTTPRoute', async () => {
+    const res = await request(server)
+      .post('/api/canary/rollouts')
+      .send({ entityRef: 'component:default/storefront-web', image: 'shop/storefront:5.2.0' });
+    expect(res.status).toBe(201);
+    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    expect(details.rollout.phase).toBe('Succeeded');
+    const routes = sb.writes({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'demo', name: 'storefront' }) as any[];
+    const canaryWeight = (route: any) =>
+      route.spec.rules
+        .flatMap((rule: any) => rule.backendRefs ?? [])
+        .filter((b: any) => b.name === 'storefront-canary')
+        .reduce((sum: number, b: any) => sum + (b.weight ?? 1), 0);
+    expect(routes.slice(1).map(canaryWeight)).toEqual([10, 50, 100, 0]);
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
