@@ -1,5 +1,6 @@
 import { Table, TableColumn } from '@backstage/core-components';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
+import { Typography } from '@material-ui/core';
 import type { Rollout } from '@coalmine/backstage-plugin-canary-common';
 import {
   elapsedMs,
@@ -81,20 +82,23 @@ const columns: TableColumn<RolloutRow>[] = [
     title: 'Started',
     field: 'rollout.createdAt',
     defaultSort: 'desc',
-    render: row => formatDateTime(row.rollout.createdAt),
-  },
-  {
-    title: 'Duration',
-    render: row =>
-      row.rollout.finishedAt
-        ? formatDuration(
-            elapsedMs(
-              row.rollout.createdAt,
-              row.rollout.finishedAt,
-              Date.now(),
-            ),
-          )
-        : 'running',
+    render: row => (
+      <>
+        {formatDateTime(row.rollout.createdAt)}
+        <br />
+        <Typography variant="caption" color="textSecondary">
+          {row.rollout.finishedAt
+            ? `took ${formatDuration(
+                elapsedMs(
+                  row.rollout.createdAt,
+                  row.rollout.finishedAt,
+                  Date.now(),
+                ),
+              )}`
+            : 'running'}
+        </Typography>
+      </>
+    ),
   },
 ];
 
