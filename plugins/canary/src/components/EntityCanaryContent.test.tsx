@@ -424,6 +424,47 @@ describe('EntityCanaryContent', () => {
     expect(canaryApi.controlRollout).not.toHaveBeenCalled();
   });
 
+  it('lets the user pick the cluster when the component runs on several', async () => {
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () =>
+        status({
+          active: null,
+          history: [],
+          target: { ...target, clusters: ['eu-west', 'us-east'] },
+        }),
+      ),
+      startRollout: jest.fn(async () => rollout({ cluster: 'us-east' })),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ idleMs: 60_000 }} />,
+      { canaryApi },
+    );
+    const start = await screen.findByRole('button', { name: 'Start' });
+    await waitFor(() => expect(start).toBeEnabled());
+    await userEvent.click(start);
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Start a canary rollout?',
+    });
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: /Cluster/ }),
+    );
+    await userEvent.click(
+      await screen.findByRole('option', { name: 'us-east' }),
+    );
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
+    await waitFor(() =>
+      expect(canaryApi.startRollout).toHaveBeenCalledWith({
+        entityRef: target.entityRef,
+        cluster: 'us-east',
+      }),
+    );
+    expect(await screen.findByTestId('canary-action-result')).toHaveTextContent(
+      'Rollout started on us-east',
+    );
+  });
+
   it('checks the version label before starting', async () => {
     const canaryApi = fakeCanaryApi({
       getEntityStatus: jest.fn(async () =>
