@@ -323,3 +323,24 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   }
   return result;
 }
+
+/**
+ * Drops nulls and empty objects and lists: clients that round-trip a template
+ * through typed structs (kubectl rollout undo) add `resources: {}` and
+ * `creationTimestamp: null`, which must not make it a new template.
+ */
+export function withoutEmpty(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(withoutEmpty).filter(v => v !== undefined);
+    return items.length ? items : undefined;
+  }
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const kept = withoutEmpty(v);
+      if (kept !== undefined) out[k] = kept;
+    }
+    return Object.keys(out).length ? out : undefined;
+  }
+  return value === null ? undefined : value;
+}

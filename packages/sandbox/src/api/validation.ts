@@ -1,6 +1,7 @@
 import { FieldCause } from './status';
 import { ResourceType } from './resourceTypes';
 import { matchesSelectorObject } from './labelSelector';
+import { sortKeys, withoutEmpty } from './patch';
 
 type Obj = Record<string, any>;
 
@@ -137,11 +138,32 @@ function defaultPodSpec(spec: Obj | undefined): void {
   if (spec) spec.restartPolicy ??= 'Always';
 }
 
+/**
+ * The revision annotation the deployment controller keeps on a Deployment,
+ * bumped with every new pod template. Stamping it in the same write (rather
+ * than in a later controller write) keeps `kubectl rollout undo` working
+ * without adding writes that would race the clients' updates.
+ */
+function stampRevision(obj: Obj, old?: Obj): void {
+  const key = 'deployment.kubernetes.io/revision';
+  const previous = Number(old?.metadata?.annotations?.[key] ?? 0);
+  const changed =
+    !old ||
+    JSON.stringify(sortKeys(withoutEmpty(old.spec?.template) ?? {})) !==
+      JSON.stringify(sortKeys(withoutEmpty(obj.spec?.template) ?? {}));
+  const revision = changed ? previous + 1 : Math.max(previous, 1);
+  obj.metadata.annotations = {
+    ...(obj.metadata.annotations ?? {}),
+    [key]: String(revision),
+  };
+}
+
 /** Fill in what the real API server defaults, so reads look familiar. */
 export function applyDefaults(rt: ResourceType, obj: Obj, old?: Obj): void {
   if (rt.kind === 'Deployment' || rt.kind === 'ReplicaSet') {
     defaultPodSpec(obj.spec?.template?.spec);
   }
+  if (rt.kind === 'Deployment') stampRevision(obj, old);
   if (rt.kind === 'Pod') defaultPodSpec(obj.spec);
   if (rt.kind === 'Deployment') {
     const spec = (obj.spec ??= {});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ObjectStore, K8sObject, randomSuffix } from '../api/store';
 import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
-import { sortKeys } from '../api/patch';
+import { sortKeys, withoutEmpty } from '../api/patch';
 import { behaviourOf } from './behaviour';
 import { isPodReady, podStatusAt } from './podStatus';
 
@@ -14,12 +14,14 @@ export interface WorkloadOptions {
   oomAfterMs?: number;
 }
 
+const REVISION = 'deployment.kubernetes.io/revision';
+
 const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** A pod-template-hash like the real controller's: 10 characters of a safe alphabet. */
 export function templateHash(template: unknown): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify(sortKeys(template ?? {})))
+    .update(JSON.stringify(sortKeys(withoutEmpty(template) ?? {})))
     .digest();
   let s = '';
   for (let i = 0; i < 10; i++)
@@ -149,6 +151,8 @@ export class WorkloadController {
       .list(rt('ReplicaSet'), ns)
       .filter(rs => ownedBy(rs, d));
     const desired = d.spec.replicas ?? 1;
+    // The API server stamps the revision on every template change (see validation.ts).
+    const revision = String(d.metadata.annotations?.[REVISION] ?? '1');
     let current = all.find(
       rs => rs.metadata.labels?.['pod-template-hash'] === hash,
     );
@@ -161,17 +165,6 @@ export class WorkloadController {
           'pod-template-hash': hash,
         },
       };
-      const revision =
-        1 +
-        Math.max(
-          0,
-          ...all.map(rs =>
-            Number(
-              rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ??
-                0,
-            ),
-          ),
-        );
       this.tryWrite(() => {
         current = this.store.create(rt('ReplicaSet'), ns, {
           apiVersion: 'apps/v1',
@@ -182,7 +175,7 @@ export class WorkloadController {
             labels: template.metadata.labels,
             annotations: {
               'deployment.kubernetes.io/desired-replicas': String(desired),
-              'deployment.kubernetes.io/revision': String(revision),
+              [REVISION]: revision,
             },
             ownerReferences: [ownerRef(d)],
           },
@@ -200,11 +193,22 @@ export class WorkloadController {
         });
       });
       if (!current) return;
-    } else if (current.spec.replicas !== desired) {
+    } else if (
+      current.spec.replicas !== desired ||
+      current.metadata.annotations?.[REVISION] !== revision
+    ) {
+      // A rollback to an old template reuses its ReplicaSet under the new revision.
       const rs = current;
       this.tryWrite(() =>
         this.store.update(rt('ReplicaSet'), ns, rs.metadata.name, {
           ...rs,
+          metadata: {
+            ...rs.metadata,
+            annotations: {
+              ...(rs.metadata.annotations ?? {}),
+              [REVISION]: revision,
+            },
+          },
           spec: { ...rs.spec, replicas: desired },
         }),
       );

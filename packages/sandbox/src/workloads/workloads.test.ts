@@ -203,6 +203,73 @@ describe('simulated workloads', () => {
     }
   });
 
+  it('keeps revisions like the deployment controller and reuses a ReplicaSet on rollback', async () => {
+    const REVISION = 'deployment.kubernetes.io/revision';
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment('rev', 'shop/rev:v1', 1),
+    });
+    await sb.waitForDeployment(NS, 'rev');
+    const setImage = (image: string) =>
+      apps.patchNamespacedDeployment(
+        {
+          name: 'rev',
+          namespace: NS,
+          body: {
+            spec: {
+              template: { spec: { containers: [{ name: 'app', image }] } },
+            },
+          },
+        },
+        k8s.setHeaderOptions(
+          'Content-Type',
+          k8s.PatchStrategy.StrategicMergePatch,
+        ),
+      );
+    expect(
+      (await setImage('shop/rev:v2')).metadata?.annotations?.[REVISION],
+    ).toBe('2');
+    await sb.waitForDeployment(NS, 'rev');
+    // Back to v1 (with the empty fields a typed client adds): same ReplicaSet, next revision.
+    const back = await apps.patchNamespacedDeployment(
+      {
+        name: 'rev',
+        namespace: NS,
+        body: {
+          spec: {
+            template: {
+              metadata: { creationTimestamp: null },
+              spec: {
+                containers: [
+                  { name: 'app', image: 'shop/rev:v1', resources: {} },
+                ],
+              },
+            },
+          },
+        },
+      },
+      k8s.setHeaderOptions(
+        'Content-Type',
+        k8s.PatchStrategy.StrategicMergePatch,
+      ),
+    );
+    expect(back.metadata?.annotations?.[REVISION]).toBe('3');
+    await sb.waitForDeployment(NS, 'rev');
+    const replicaSets = (
+      await apps.listNamespacedReplicaSet({
+        namespace: NS,
+        labelSelector: 'app=rev',
+      })
+    ).items;
+    expect(replicaSets).toHaveLength(2);
+    const active = replicaSets.filter(rs => rs.spec?.replicas === 1);
+    expect(active).toHaveLength(1);
+    expect(active[0].metadata?.annotations?.[REVISION]).toBe('3');
+    expect(active[0].spec?.template?.spec?.containers[0].image).toBe(
+      'shop/rev:v1',
+    );
+  });
+
   it('shows crash loops and OOM kills in container statuses', async () => {
     await apps.createNamespacedDeployment({
       namespace: NS,
