@@ -12,6 +12,7 @@ import {
   renderInTestApp,
 } from '@backstage/test-utils';
 import { SWRConfig } from 'swr';
+import { discoveryApiRef } from '@backstage/core-plugin-api';
 import { canaryApiRef, CanaryApi } from '../api';
 import { annotatedEntity } from './fixtures';
 
@@ -33,6 +34,10 @@ export function renderWithEntity(
     <TestApiProvider
       apis={[
         [canaryApiRef, options.canaryApi],
+        [
+          discoveryApiRef,
+          mockApis.discovery({ baseUrl: 'http://backstage.test' }),
+        ],
         [
           permissionApiRef,
           mockApis.permission({

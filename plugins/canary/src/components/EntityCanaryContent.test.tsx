@@ -117,6 +117,11 @@ describe('EntityCanaryContent', () => {
       within(empty).getByRole('group', { name: 'Rollout controls' }),
     ).toBeInTheDocument();
     expect(empty).toHaveTextContent('5 % → 25 % → 50 % → 100 %');
+    expect(
+      await within(empty).findByTestId('canary-pipeline-snippet'),
+    ).toHaveTextContent(
+      'curl -fsS -X POST http://backstage.test/api/canary/rollouts',
+    );
     await userEvent.click(within(empty).getByRole('button', { name: 'Start' }));
     const dialog = await screen.findByRole('dialog', {
       name: 'Start a canary rollout?',

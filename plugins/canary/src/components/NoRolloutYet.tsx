@@ -4,6 +4,7 @@ import type {
   Rollout,
 } from '@coalmine/backstage-plugin-canary-common';
 import { ControlGroup } from './ControlGroup';
+import { PipelineStartSnippet } from './PipelineStartSnippet';
 import { StartRolloutButton } from './StartRolloutButton';
 
 /** A component that is set up but has never had a rollout. */
@@ -26,9 +27,12 @@ export function NoRolloutYet(props: {
           target.policy
         }" (${schedule}). Start one here, or let your pipeline start it through the API.`}
         action={
-          <ControlGroup>
-            <StartRolloutButton target={target} onDone={props.onStarted} />
-          </ControlGroup>
+          <>
+            <ControlGroup>
+              <StartRolloutButton target={target} onDone={props.onStarted} />
+            </ControlGroup>
+            <PipelineStartSnippet entityRef={target.entityRef} />
+          </>
         }
       />
     </div>
