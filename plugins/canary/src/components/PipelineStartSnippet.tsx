@@ -16,15 +16,14 @@ export function PipelineStartSnippet(props: { entityRef: string }) {
   if (!baseUrl) {
     return null;
   }
-  const body = JSON.stringify({
-    entityRef: props.entityRef,
-    image: 'registry.example.com/team/app:NEW_TAG',
-  });
   const text = [
     `curl -fsS -X POST ${baseUrl}/rollouts \\`,
     `  -H "Authorization: Bearer $BACKSTAGE_TOKEN" \\`,
     `  -H 'Content-Type: application/json' \\`,
-    `  -d '${body}'`,
+    `  -d '{`,
+    `    "entityRef": "${props.entityRef}",`,
+    `    "image": "registry.example.com/team/app:NEW_TAG"`,
+    `  }'`,
   ].join('\n');
   return (
     <Box mt={2} data-testid="canary-pipeline-snippet">
