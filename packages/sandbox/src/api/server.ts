@@ -43,6 +43,7 @@ import { matchesFields, parseFieldSelector } from './fieldSelector';
 import { IncludeObject, toTable } from './table';
 import { FaultInjector } from './faults';
 import { openApiV3GroupVersion, openApiV3Root } from './openapi';
+import { ProtobufUnsupportedError, decodeProtobufObject } from './protobuf';
 
 export interface ApiServerOptions {
   store: ObjectStore;
@@ -75,6 +76,15 @@ const SERVER_VERSION = {
   compiler: 'gc',
   platform: 'linux/amd64',
 };
+
+function readBodyBuffer(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -547,14 +557,24 @@ export class ApiServer {
   private async body(req: http.IncomingMessage): Promise<any> {
     const contentType = String(req.headers['content-type'] ?? '');
     if (contentType.includes('protobuf') || contentType.includes('cbor')) {
-      // kubectl's typed `create` subcommands send protobuf; the sandbox speaks JSON and YAML.
-      throw new ApiError(
-        415,
-        'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the sandbox does not decode ${
-          contentType.split(';')[0]
-        }; use kubectl apply)`,
-      );
+      // kubectl's typed `create` subcommands send protobuf; simple kinds are decoded.
+      const raw = await readBodyBuffer(req);
+      try {
+        return decodeProtobufObject(raw);
+      } catch (e) {
+        if (e instanceof ProtobufUnsupportedError) {
+          throw new ApiError(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (${e.message}; use kubectl apply)`,
+          );
+        }
+        throw badRequest(
+          `the body of the request could not be decoded: ${
+            (e as Error).message
+          }`,
+        );
+      }
     }
     const text = await readBody(req);
     try {

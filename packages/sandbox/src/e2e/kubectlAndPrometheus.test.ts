@@ -286,6 +286,29 @@ spec:
       await kubectlFails('get', 'pods', '-n', NS, '-l', 'app in (x'),
     ).toMatch(/unable to parse requirement|BadRequest/);
 
+    // kubectl's typed create subcommands send protobuf; simple kinds work.
+    expect(
+      await kubectl(
+        'create',
+        'configmap',
+        'settings',
+        '-n',
+        NS,
+        '--from-literal=mode=canary',
+      ),
+    ).toContain('configmap/settings created');
+    expect(
+      await kubectl(
+        'get',
+        'configmap',
+        'settings',
+        '-n',
+        NS,
+        '-o',
+        'jsonpath={.data.mode}',
+      ),
+    ).toBe('canary');
+
     expect(
       await kubectl(
         'delete',
