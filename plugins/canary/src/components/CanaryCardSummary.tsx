@@ -17,12 +17,12 @@ function verdictWords(result: AnalysisResult | null | undefined): string {
   }
   const failing = result.checks.filter(check => check.verdict === 'fail');
   if (failing.length) {
-    return `${result.action}: ${failing
+    return `${result.action} — ${failing
       .map(check => check.metric)
       .join(', ')} failing`;
   }
   const passing = result.checks.filter(check => check.verdict === 'pass');
-  return `${result.action}: ${passing.length} of ${result.checks.length} gates pass`;
+  return `${result.action} — ${passing.length} of ${result.checks.length} gates pass`;
 }
 
 /** Phase, weight and last verdict of the latest rollout, polled. */

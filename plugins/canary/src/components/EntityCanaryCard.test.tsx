@@ -28,7 +28,7 @@ describe('EntityCanaryCard', () => {
     );
     expect(screen.getByTestId('canary-card-weight')).toHaveTextContent('25 %');
     expect(screen.getByTestId('canary-card-verdict')).toHaveTextContent(
-      'Last verdict: rollback: error-rate failing',
+      'Last verdict: rollback — error-rate failing',
     );
     expect(
       screen.getByRole('link', { name: 'Open the Canary tab' }),
@@ -56,7 +56,7 @@ describe('EntityCanaryCard', () => {
       },
     );
     expect(await screen.findByTestId('canary-card-verdict')).toHaveTextContent(
-      'advance: 1 of 2 gates pass',
+      'advance — 1 of 2 gates pass',
     );
   });
 

@@ -251,7 +251,9 @@ describe('EntityCanaryContent', () => {
     const items = screen.getAllByTestId('canary-event');
     expect(items[0]).toHaveTextContent('Webhook load-test answered 200');
     expect(items[2]).toHaveTextContent('Rollout started');
-    expect(items[2]).toHaveTextContent('user:default/alice');
+    expect(
+      within(items[2]).getByRole('link', { name: 'alice' }),
+    ).toHaveAttribute('href', '/catalog/default/user/alice');
   });
 
   it('shows the controls the phase allows', async () => {

@@ -1,6 +1,7 @@
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { renderInTestApp } from '@backstage/test-utils';
+import { entityRouteRef } from '@backstage/plugin-catalog-react';
 import { events } from '../__testUtils__/fixtures';
 import { EventTimeline } from './EventTimeline';
 
@@ -25,6 +26,7 @@ describe('EventTimeline', () => {
           tick(6, 'rollback'),
         ]}
       />,
+      { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
     );
     const types = () =>
       screen
@@ -32,6 +34,12 @@ describe('EventTimeline', () => {
         .map(item => item.getAttribute('data-event-type'));
     expect(types()).toEqual(['analysis', 'webhook', 'step', 'phase']);
     expect(screen.getByText('Analysis: rollback')).toBeInTheDocument();
+    // People link to their catalog page; the engine is named as it is.
+    expect(screen.getByRole('link', { name: 'alice' })).toHaveAttribute(
+      'href',
+      '/catalog/default/user/alice',
+    );
+    expect(screen.getAllByText(/· coalmine/).length).toBeGreaterThan(0);
 
     await userEvent.click(
       screen.getByLabelText('Show 2 passing analysis ticks'),

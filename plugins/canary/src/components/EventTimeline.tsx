@@ -11,6 +11,7 @@ import {
 } from '@material-ui/lab';
 import type { RolloutEvent } from '@coalmine/backstage-plugin-canary-common';
 import { formatTime } from '../lib/format';
+import { ActorName } from './ActorName';
 
 type DotColor = 'grey' | 'primary' | 'secondary' | 'inherit';
 
@@ -102,7 +103,7 @@ export function EventTimeline(props: {
             <TimelineContent>
               <Typography variant="body2">{event.message}</Typography>
               <Typography variant="caption" color="textSecondary">
-                {event.type} · {event.actor}
+                {event.type} · <ActorName actor={event.actor} />
               </Typography>
             </TimelineContent>
           </TimelineItem>

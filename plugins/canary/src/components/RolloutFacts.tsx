@@ -12,6 +12,7 @@ import {
   formatDueIn,
   workloadVersion,
 } from '../lib/format';
+import { ActorName } from './ActorName';
 
 const useStyles = makeStyles(theme => ({
   label: {
@@ -84,7 +85,8 @@ export function RolloutFacts(props: { rollout: Rollout }) {
         {rollout.route ? ` (${rollout.route})` : ''} · policy {rollout.policy}
       </Fact>
       <Fact label="Started" testId="canary-started">
-        {formatDateTime(rollout.createdAt)} by {rollout.startedBy}
+        {formatDateTime(rollout.createdAt)} by{' '}
+        <ActorName actor={rollout.startedBy} />
       </Fact>
       <Fact label={running ? 'Elapsed' : 'Took'} testId="canary-elapsed">
         {formatDuration(elapsedMs(rollout.createdAt, rollout.finishedAt, now))}

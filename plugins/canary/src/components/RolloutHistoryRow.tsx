@@ -10,6 +10,7 @@ import {
   formatDuration,
   workloadVersion,
 } from '../lib/format';
+import { ActorName } from './ActorName';
 import { RolloutHistoryDetails } from './RolloutHistoryDetails';
 import { RolloutPhaseStatus } from './RolloutPhaseStatus';
 
@@ -55,7 +56,9 @@ export function RolloutHistoryRow(props: {
               )
             : 'running'}
         </TableCell>
-        <TableCell>{rollout.startedBy}</TableCell>
+        <TableCell>
+          <ActorName actor={rollout.startedBy} />
+        </TableCell>
         <TableCell>{rollout.message ?? ''}</TableCell>
       </TableRow>
       <TableRow>
