@@ -22,14 +22,15 @@ export class PrometheusNotInstalledError extends Error {
 }
 
 /** The prometheus binary: $PROMETHEUS_BIN, then $PATH, then /usr/bin/prometheus. */
-export function findPrometheusBinary(): string {
-  const candidates = [
+export function findPrometheusBinary(
+  candidates: string[] = [
     process.env.PROMETHEUS_BIN,
     ...(process.env.PATH ?? '')
       .split(path.delimiter)
       .map(d => d && path.join(d, 'prometheus')),
     '/usr/bin/prometheus',
-  ].filter((c): c is string => Boolean(c));
+  ].filter((c): c is string => Boolean(c)),
+): string {
   for (const c of candidates) {
     try {
       fs.accessSync(c, fs.constants.X_OK);
@@ -136,6 +137,7 @@ export class PrometheusProcess {
         `${this.url}/api/v1/query?query=${encodeURIComponent(
           'up{job="sandbox"}',
         )}`,
+        { signal: AbortSignal.timeout(2000) },
       );
       if (!res.ok) return false;
       const body: any = await res.json();
@@ -156,7 +158,9 @@ export class PrometheusProcess {
   > {
     const params = new URLSearchParams({ query: promql });
     if (time !== undefined) params.set('time', String(time));
-    const res = await fetch(`${this.url}/api/v1/query?${params}`);
+    const res = await fetch(`${this.url}/api/v1/query?${params}`, {
+      signal: AbortSignal.timeout(30_000),
+    });
     const body: any = await res.json();
     if (body.status !== 'success')
       throw new Error(`query failed: ${body.error ?? res.status}`);
