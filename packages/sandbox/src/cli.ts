@@ -79,6 +79,14 @@ Environment:
       process.stderr.write(`${e.message}\n(or run with --no-prometheus)\n`);
       process.exit(1);
     }
+    if ((e as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+      const port = (e as { port?: number }).port;
+      process.stderr.write(
+        `Port ${port} is already in use: is another sandbox running? ` +
+          'Stop it, or choose other ports with SANDBOX_API_PORT / SANDBOX_METRICS_PORT / SANDBOX_PROMETHEUS_PORT.\n',
+      );
+      process.exit(1);
+    }
     throw e;
   }
 
