@@ -1,50 +1,15 @@
 import {
-  Box,
   Table,
   TableBody,
   TableCell,
   TableHead,
   TableRow,
-  Tooltip,
   Typography,
 } from '@material-ui/core';
-import InfoOutlinedIcon from '@material-ui/icons/InfoOutlined';
-import type { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import { GateState, gateConsequence, judgeWords } from '../lib/analysis';
 import { formatTime, formatValue } from '../lib/format';
+import { GateCheckDetails } from './GateCheckDetails';
 import { VerdictChip } from './VerdictChip';
-
-function CheckDetails(props: { check: AnalysisCheck }) {
-  const { check } = props;
-  const details = Object.entries(check.details ?? {});
-  if (!check.query && !details.length) {
-    return null;
-  }
-  return (
-    <Tooltip
-      title={
-        <Box>
-          {check.query && (
-            <Box component="pre" m={0} style={{ whiteSpace: 'pre-wrap' }}>
-              {check.query}
-            </Box>
-          )}
-          {details.map(([key, value]) => (
-            <div key={key}>
-              {key}: {String(value)}
-            </div>
-          ))}
-        </Box>
-      }
-    >
-      <InfoOutlinedIcon
-        fontSize="inherit"
-        aria-label={`How ${check.metric} was measured`}
-        style={{ marginLeft: 4, verticalAlign: 'middle' }}
-      />
-    </Tooltip>
-  );
-}
 
 /**
  * One row per gate: verdict, the two values, the bound, and the evidence as
@@ -89,7 +54,7 @@ export function GateTable(props: {
                 style={{ whiteSpace: 'nowrap' }}
               >
                 <strong>{check.metric}</strong>
-                <CheckDetails check={check} />
+                <GateCheckDetails check={check} />
                 <Typography
                   variant="caption"
                   display="block"

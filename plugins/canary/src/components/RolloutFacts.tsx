@@ -1,5 +1,4 @@
-import { ReactNode } from 'react';
-import { Grid, Typography, makeStyles } from '@material-ui/core';
+import { Grid } from '@material-ui/core';
 import {
   Rollout,
   isTerminalPhase,
@@ -13,36 +12,7 @@ import {
   workloadVersion,
 } from '../lib/format';
 import { ActorName } from './ActorName';
-
-const useStyles = makeStyles(theme => ({
-  label: {
-    color: theme.palette.text.secondary,
-    textTransform: 'uppercase',
-    fontSize: '0.7rem',
-    fontWeight: 'bold',
-    letterSpacing: 0.5,
-  },
-  value: { wordBreak: 'break-all' },
-}));
-
-function Fact(props: { label: string; testId?: string; children: ReactNode }) {
-  const classes = useStyles();
-  return (
-    <Grid item xs={12} sm={6} md={3}>
-      <Typography component="div" className={classes.label}>
-        {props.label}
-      </Typography>
-      <Typography
-        component="div"
-        variant="body2"
-        className={classes.value}
-        data-testid={props.testId}
-      >
-        {props.children}
-      </Typography>
-    </Grid>
-  );
-}
+import { RolloutFact } from './RolloutFact';
 
 /** When the schedule moves on, or what it waits for. */
 function nextStepText(rollout: Rollout, now: number): string {
@@ -69,37 +39,37 @@ export function RolloutFacts(props: { rollout: Rollout }) {
   const now = useNow(1000, running);
   return (
     <Grid container spacing={2}>
-      <Fact label="Stable" testId="canary-stable-version">
+      <RolloutFact label="Stable" testId="canary-stable-version">
         <strong>{workloadVersion(rollout.stable)}</strong>
         {rollout.stable.image && <div>{rollout.stable.image}</div>}
-      </Fact>
-      <Fact label="Canary" testId="canary-canary-version">
+      </RolloutFact>
+      <RolloutFact label="Canary" testId="canary-canary-version">
         <strong>{workloadVersion(rollout.canary)}</strong>
         {rollout.canary.image && <div>{rollout.canary.image}</div>}
-      </Fact>
-      <Fact label="Cluster / namespace" testId="canary-location">
+      </RolloutFact>
+      <RolloutFact label="Cluster / namespace" testId="canary-location">
         {rollout.cluster} / {rollout.namespace}
-      </Fact>
-      <Fact label="Traffic" testId="canary-traffic-provider">
+      </RolloutFact>
+      <RolloutFact label="Traffic" testId="canary-traffic-provider">
         {rollout.trafficProvider}
         {rollout.route ? ` (${rollout.route})` : ''} · policy {rollout.policy}
-      </Fact>
-      <Fact label="Started" testId="canary-started">
+      </RolloutFact>
+      <RolloutFact label="Started" testId="canary-started">
         {formatDateTime(rollout.createdAt)} by{' '}
         <ActorName actor={rollout.startedBy} />
-      </Fact>
-      <Fact label={running ? 'Elapsed' : 'Took'} testId="canary-elapsed">
+      </RolloutFact>
+      <RolloutFact label={running ? 'Elapsed' : 'Took'} testId="canary-elapsed">
         {formatDuration(elapsedMs(rollout.createdAt, rollout.finishedAt, now))}
-      </Fact>
+      </RolloutFact>
       {running && (
-        <Fact label="Next step" testId="canary-next-step">
+        <RolloutFact label="Next step" testId="canary-next-step">
           {nextStepText(rollout, now)}
-        </Fact>
+        </RolloutFact>
       )}
       {!running && rollout.finishedAt && (
-        <Fact label="Finished" testId="canary-finished">
+        <RolloutFact label="Finished" testId="canary-finished">
           {formatDateTime(rollout.finishedAt)}
-        </Fact>
+        </RolloutFact>
       )}
     </Grid>
   );
