@@ -310,6 +310,9 @@ describe('EntityCanaryContent', () => {
     expect(screen.getByTestId('canary-next-step')).toHaveTextContent(
       'waits for approval',
     );
+    expect(screen.getByTestId('canary-callout')).toHaveTextContent(
+      'Waiting for a person: approve to move on to 100 %',
+    );
     expect(screen.getByRole('button', { name: 'Pause' })).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Resume' })).toBeNull();
     unmount();
@@ -643,6 +646,9 @@ describe('EntityCanaryContent', () => {
     );
     expect(screen.getByTestId('canary-message')).toHaveTextContent(
       'rolled back',
+    );
+    expect(screen.getByTestId('canary-callout')).toHaveTextContent(
+      'v1.4.0 was rolled back; all traffic is on v1.3.0.',
     );
     const retry = screen.getByRole('button', { name: 'Retry' });
     await waitFor(() => expect(retry).toBeEnabled());

@@ -5,6 +5,7 @@ import {
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
+import { PhaseCallout } from './PhaseCallout';
 import { RolloutControls } from './RolloutControls';
 import { RolloutFacts } from './RolloutFacts';
 import { RolloutPhaseStatus } from './RolloutPhaseStatus';
@@ -33,6 +34,7 @@ export function RolloutOverview(props: {
       }
     >
       <div data-testid="canary-rollout" data-rollout-id={rollout.id}>
+        <PhaseCallout rollout={rollout} />
         {rollout.message && (
           <Typography variant="body1" data-testid="canary-message" gutterBottom>
             {rollout.message}
