@@ -126,7 +126,7 @@ export function CanaryTab(props: {
               onControlDone={onControlDone}
             />
           </Grid>
-          <Grid item xs={12} lg={7}>
+          <Grid item xs={12}>
             <AnalysisGates
               analysis={
                 details.value?.analysis ??
@@ -134,7 +134,14 @@ export function CanaryTab(props: {
               }
             />
           </Grid>
-          <Grid item xs={12} lg={5}>
+          <Grid item xs={12} lg={8}>
+            <MetricCharts
+              series={series.value ?? []}
+              markers={chartMarkers(details.value?.events ?? [])}
+              error={series.error ? describeError(series.error) : undefined}
+            />
+          </Grid>
+          <Grid item xs={12} lg={4}>
             <InfoCard title="Events">
               {details.value && <EventTimeline events={details.value.events} />}
               {!details.value && details.error && (
@@ -142,13 +149,6 @@ export function CanaryTab(props: {
               )}
               {!details.value && !details.error && <Progress />}
             </InfoCard>
-          </Grid>
-          <Grid item xs={12}>
-            <MetricCharts
-              series={series.value ?? []}
-              markers={chartMarkers(details.value?.events ?? [])}
-              error={series.error ? describeError(series.error) : undefined}
-            />
           </Grid>
         </>
       )}

@@ -1,3 +1,4 @@
+import { Fragment } from 'react';
 import {
   Table,
   TableBody,
@@ -36,50 +37,69 @@ export function GateTable(props: {
             Stable
           </TableCell>
           <TableCell>Bound</TableCell>
-          <TableCell>Evidence</TableCell>
         </TableRow>
       </TableHead>
       <TableBody>
         {gates.map(gate => {
           const { check } = gate;
+          // Two rows per gate: the numbers, then the evidence as a sentence
+          // across the whole width, since it is what people read first.
           return (
-            <TableRow
-              key={check.metric}
-              data-testid={`${prefix}${check.metric}`}
-              data-verdict={check.verdict}
-            >
-              <TableCell
-                component="th"
-                scope="row"
-                style={{ whiteSpace: 'nowrap' }}
+            <Fragment key={check.metric}>
+              <TableRow
+                data-testid={`${prefix}${check.metric}`}
+                data-verdict={check.verdict}
               >
-                <strong>{check.metric}</strong>
-                <GateCheckDetails check={check} />
-                <Typography
-                  variant="caption"
-                  display="block"
-                  color="textSecondary"
+                <TableCell
+                  component="th"
+                  scope="row"
+                  style={{ whiteSpace: 'nowrap', borderBottom: 'none' }}
                 >
-                  {judgeWords(check.judge)}
-                  {gate.current
-                    ? ''
-                    : ` · as of ${formatTime(gate.result.time)}`}
-                </Typography>
-              </TableCell>
-              <TableCell>
-                <VerdictChip verdict={check.verdict} />
-              </TableCell>
-              <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
-                {formatValue(check.canaryValue, check.unit)}
-              </TableCell>
-              <TableCell align="right" style={{ whiteSpace: 'nowrap' }}>
-                {formatValue(check.stableValue, check.unit)}
-              </TableCell>
-              <TableCell>{check.bound?.text ?? '–'}</TableCell>
-              <TableCell data-testid={`${prefix}${check.metric}-evidence`}>
-                {check.evidence.replace(/[.\s]+$/, '')}: {gateConsequence(gate)}
-              </TableCell>
-            </TableRow>
+                  <strong>{check.metric}</strong>
+                  <GateCheckDetails check={check} />
+                  <Typography
+                    variant="caption"
+                    display="block"
+                    color="textSecondary"
+                  >
+                    {judgeWords(check.judge)}
+                    {gate.current
+                      ? ''
+                      : ` · as of ${formatTime(gate.result.time)}`}
+                  </Typography>
+                </TableCell>
+                <TableCell style={{ borderBottom: 'none' }}>
+                  <VerdictChip verdict={check.verdict} />
+                </TableCell>
+                <TableCell
+                  align="right"
+                  style={{ whiteSpace: 'nowrap', borderBottom: 'none' }}
+                >
+                  {formatValue(check.canaryValue, check.unit)}
+                </TableCell>
+                <TableCell
+                  align="right"
+                  style={{ whiteSpace: 'nowrap', borderBottom: 'none' }}
+                >
+                  {formatValue(check.stableValue, check.unit)}
+                </TableCell>
+                <TableCell style={{ borderBottom: 'none', minWidth: 160 }}>
+                  {check.bound?.text ?? '–'}
+                </TableCell>
+              </TableRow>
+              <TableRow>
+                <TableCell
+                  colSpan={5}
+                  style={{ paddingTop: 0 }}
+                  data-testid={`${prefix}${check.metric}-evidence`}
+                >
+                  <Typography variant="body2">
+                    {check.evidence.replace(/[.\s]+$/, '')}:{' '}
+                    <strong>{gateConsequence(gate)}</strong>
+                  </Typography>
+                </TableCell>
+              </TableRow>
+            </Fragment>
           );
         })}
       </TableBody>

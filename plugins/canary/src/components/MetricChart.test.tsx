@@ -25,6 +25,36 @@ describe('MetricChart', () => {
     expect(chart).not.toHaveTextContent('long ago');
   });
 
+  it('hugs values far from zero instead of flattening them on a 0–100 axis', async () => {
+    await renderInTestApp(
+      <MetricChart
+        series={{
+          metric: 'request-success-rate',
+          unit: '%',
+          bound: { min: 99, text: '≥ 99 %' },
+          canary: [
+            [1795000000, 99.4],
+            [1795000010, 100],
+          ],
+          stable: [
+            [1795000000, 99.7],
+            [1795000010, 99.6],
+          ],
+        }}
+      />,
+    );
+    const ticks = Array.from(
+      screen
+        .getByTestId('chart-request-success-rate')
+        .querySelectorAll(
+          '.recharts-yAxis .recharts-cartesian-axis-tick-value',
+        ),
+    ).map(tick => Number(tick.textContent));
+    expect(ticks.length).toBeGreaterThan(2);
+    expect(Math.min(...ticks)).toBeGreaterThanOrEqual(98);
+    expect(Math.max(...ticks)).toBeLessThanOrEqual(101);
+  });
+
   it('says so when there are no samples yet', async () => {
     await renderInTestApp(
       <MetricChart

@@ -45,8 +45,10 @@ function niceCeil(value: number): number {
 }
 
 /**
- * The y axis: the data and the bound both in view, from zero when nothing
- * is negative, with five round ticks.
+ * The y axis: the data and the bound both in view with round ticks. It
+ * starts at zero when the values are near it (error rates), and hugs them
+ * when they sit far from it (a success rate of 99.6 % against a bound of
+ * 99 % would be a flat line on a 0–100 axis).
  */
 function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   const values = rows.flatMap(row =>
@@ -54,11 +56,23 @@ function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   );
   if (series.bound?.min !== undefined) values.push(series.bound.min);
   if (series.bound?.max !== undefined) values.push(series.bound.max);
-  const lo = values.length ? Math.min(0, ...values) : 0;
-  const hi = values.length ? Math.max(...values) : 1;
-  const step = niceCeil(((hi - lo) * 1.1 || 1) / 4);
-  const start = Math.floor(lo / step) * step;
-  return [0, 1, 2, 3, 4].map(i => Number((start + i * step).toPrecision(12)));
+  if (!values.length) {
+    return [0, 0.25, 0.5, 0.75, 1];
+  }
+  let lo = Math.min(...values);
+  const hi = Math.max(...values);
+  if (lo >= 0 && lo < (hi - lo) * 2) {
+    lo = 0;
+  }
+  const step = niceCeil((hi - lo || Math.abs(hi) || 1) / 4);
+  const ticks: number[] = [];
+  for (let t = Math.floor(lo / step) * step; ; t += step) {
+    ticks.push(Number(t.toPrecision(12)));
+    if (t >= hi) {
+      break;
+    }
+  }
+  return ticks.length > 1 ? ticks : [...ticks, ticks[0] + step];
 }
 
 /** About six ticks across the time range, on the data's own seconds. */

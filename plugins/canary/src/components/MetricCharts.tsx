@@ -5,7 +5,7 @@ import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
 import type { ChartMarker } from '../lib/markers';
 import { MetricChart } from './MetricChart';
 
-/** A chart for every gated metric, two to a row on wide screens. */
+/** A chart for every gated metric, two to a row on very wide screens. */
 export function MetricCharts(props: {
   series: MetricSeries[];
   /** Weight changes and controls, drawn on every chart. */
@@ -27,7 +27,7 @@ export function MetricCharts(props: {
       )}
       <Grid container spacing={2}>
         {props.series.map(series => (
-          <Grid item xs={12} lg={6} key={series.metric}>
+          <Grid item xs={12} xl={6} key={series.metric}>
             <MetricChart series={series} markers={props.markers} />
           </Grid>
         ))}

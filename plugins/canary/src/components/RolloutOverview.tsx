@@ -26,7 +26,12 @@ export function RolloutOverview(props: {
   return (
     <InfoCard
       title={running ? 'Active rollout' : 'Latest rollout'}
-      subheader={`${rollout.id} · ${rollout.entityRef}`}
+      subheader={
+        <span title={rollout.id}>
+          Rollout {rollout.id.length > 12 ? rollout.id.slice(0, 8) : rollout.id}{' '}
+          · {rollout.entityRef}
+        </span>
+      }
       action={
         <Box pt={1} pr={1}>
           <RolloutPhaseStatus phase={rollout.phase} testId="canary-phase" />

@@ -49,4 +49,11 @@ describe('workloadVersion', () => {
       'a',
     );
   });
+
+  it('shows the image tag when the label only names the role', () => {
+    expect(
+      workloadVersion({ name: 'a', version: 'stable', image: 'x/a:1.4.2' }),
+    ).toBe('1.4.2');
+    expect(workloadVersion({ name: 'a', version: 'canary' })).toBe('canary');
+  });
 });

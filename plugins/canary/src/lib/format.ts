@@ -77,20 +77,21 @@ export function formatTime(isoOrMillis: string | number): string {
   });
 }
 
-/** A version to show for a workload: its version label, else the image tag. */
+/** Version labels that name a role (subset names), not a version. */
+const ROLE_NAMES = new Set(['stable', 'canary', 'primary', 'baseline']);
+
+/**
+ * A version to show for a workload: its version label, else the image tag
+ * (also when the label only names the role, like a `stable` subset).
+ */
 export function workloadVersion(workload: {
   name: string;
   version?: string;
   image?: string;
 }): string {
-  if (workload.version) {
+  const tag = workload.image?.split('/').pop()?.split(':')[1];
+  if (workload.version && !(ROLE_NAMES.has(workload.version) && tag)) {
     return workload.version;
   }
-  if (workload.image) {
-    const tag = workload.image.split('/').pop()?.split(':')[1];
-    if (tag) {
-      return tag;
-    }
-  }
-  return workload.name;
+  return tag ?? workload.version ?? workload.name;
 }
