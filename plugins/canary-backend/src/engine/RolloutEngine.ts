@@ -382,7 +382,8 @@ export class RolloutEngine {
   /** One transition; true when another may follow at once. */
   private async advance(r: RolloutRecord): Promise<boolean> {
     if (r.intent) {
-      await this.applyIntent(r);
+      // Found at the start of a pass: a replica may have died mid-write.
+      await this.applyIntent(r, true);
       return true;
     }
     switch (r.phase) {
@@ -1054,11 +1055,11 @@ export class RolloutEngine {
     events: NewEvent[] = [],
   ): Promise<void> {
     const recorded = await this.commit(r, { ...patch, intent }, events);
-    await this.applyIntent(recorded);
+    await this.applyIntent(recorded, false);
   }
 
   /** Makes the write an intent describes (idempotently) and records its effect. */
-  private async applyIntent(r: RolloutRecord): Promise<void> {
+  private async applyIntent(r: RolloutRecord, resumed: boolean): Promise<void> {
     const intent = r.intent!;
     const s = r.state;
     const topology = s.topology!;
@@ -1070,11 +1071,18 @@ export class RolloutEngine {
           r.cluster,
           r.spec.policy.trafficProvider,
         );
-        let split = await provider.getSplit(topology);
+        // Read first when the write may already have happened (a resumed
+        // intent) or when the weight does not change; a fresh step to a new
+        // weight goes straight to the provider, which reads before it writes.
+        let split =
+          resumed || intent.weight === r.weight
+            ? await provider.getSplit(topology)
+            : undefined;
         const already =
+          split !== undefined &&
           split.canaryWeight === intent.weight &&
           split.headerRoute === intent.headerRoute;
-        if (!already) {
+        if (!already || !split) {
           split = await provider.setSplit(topology, {
             canaryWeight: intent.weight,
             headerRoute: intent.headerRoute,

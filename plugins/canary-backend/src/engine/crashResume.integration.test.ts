@@ -33,12 +33,10 @@ const KILL_POINTS: Array<[string, (r: RolloutRecord) => boolean]> = [
     'Progressing with an intent',
     r => r.phase === 'Progressing' && r.intent !== null,
   ],
-  ['Progressing at step 2', r => r.phase === 'Progressing' && r.stepIndex >= 1],
   [
-    'Progressing with an intent again',
-    r => r.phase === 'Progressing' && r.intent !== null && r.stepIndex >= 1,
+    'Progressing at step 3 with an intent',
+    r => r.phase === 'Progressing' && r.stepIndex >= 2 && r.intent !== null,
   ],
-  ['Progressing at step 3', r => r.phase === 'Progressing' && r.stepIndex >= 2],
   ['Promoting', r => r.phase === 'Promoting'],
   [
     'Promoting with an intent',
@@ -91,7 +89,7 @@ describe.each(cases)(
     let dbConfig: Knex.Config;
 
     beforeAll(async () => {
-      sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
+      sb = await startSandbox({ prometheus: true, readinessDelayMs: 400 });
       await sb.applyDemoWorld();
       for (const service of ['checkout', 'payments', 'search']) {
         sb.traffic.start({ service, namespace: 'demo', rps: 100 });

@@ -71,7 +71,7 @@ describe('rollouts against the sandbox, through the API', () => {
   }> = [];
 
   beforeAll(async () => {
-    sb = await startSandbox({ prometheus: true, readinessDelayMs: 150 });
+    sb = await startSandbox({ prometheus: true, readinessDelayMs: 400 });
     await sb.applyDemoWorld();
     for (const service of ['checkout', 'payments', 'search']) {
       sb.traffic.start({ service, namespace: 'demo', rps: 100 });

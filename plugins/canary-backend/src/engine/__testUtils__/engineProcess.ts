@@ -106,13 +106,16 @@ async function main() {
     logger,
     owner: process.env.COALMINE_OWNER ?? `engine-${process.pid}`,
     leaseMs: Number(process.env.COALMINE_LEASE_MS ?? 2000),
-    concurrency: 4,
+    concurrency: Number(process.env.COALMINE_CONCURRENCY ?? 4),
   });
   const tickMs = Number(process.env.COALMINE_TICK_MS ?? 100);
   process.stdout.write('ready\n');
   for (;;) {
+    const began = Date.now();
     try {
       await engine.tick();
+      if (process.env.COALMINE_TRACE)
+        logger.info(`tick ${Date.now() - began} ms`);
     } catch (e) {
       logger.error((e as Error).message);
     }
