@@ -110,7 +110,7 @@ try {
 if (Object.keys(timings).length) {
   writeJson(path.join(root, 'bench', 'results', 'tab-interactive.json'), {
     measuredAt: new Date().toISOString(),
-    note: 'ms from navigation to the Canary tab with its controls rendered, measured by the e2e run against ./dev demo (development server, not a production build)',
+    note: 'ms from a click on the Canary tab of a loaded component page until the tab shows its controls, measured by the e2e run against ./dev demo (development server, not a production build)',
     ...timings,
   });
 }
