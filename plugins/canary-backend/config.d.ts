@@ -1,4 +1,25 @@
 export interface Config {
+  /**
+   * Clusters, read the same way the Backstage Kubernetes plugin reads them
+   * (only `type: config` locators and the `serviceAccount` auth provider).
+   */
+  kubernetes?: {
+    clusterLocatorMethods?: Array<{
+      type: string;
+      clusters?: Array<{
+        name: string;
+        url: string;
+        authProvider?: string;
+        /** @visibility secret */
+        serviceAccountToken?: string;
+        /** @visibility secret */
+        caData?: string;
+        caFile?: string;
+        skipTLSVerify?: boolean;
+        authMetadata?: { [key: string]: string };
+      }>;
+    }>;
+  };
   /** Coalmine canary rollouts. Semantics are checked again at start-up; errors name the key. */
   canary?: {
     /** The rollout loop (a scheduler task with scope global). */
