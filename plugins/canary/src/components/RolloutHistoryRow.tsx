@@ -1,5 +1,11 @@
 import { Fragment, useState } from 'react';
-import { Collapse, IconButton, TableCell, TableRow } from '@material-ui/core';
+import {
+  Collapse,
+  IconButton,
+  TableCell,
+  TableRow,
+  Typography,
+} from '@material-ui/core';
 import KeyboardArrowDownIcon from '@material-ui/icons/KeyboardArrowDown';
 import KeyboardArrowUpIcon from '@material-ui/icons/KeyboardArrowUp';
 import type { Rollout } from '@coalmine/backstage-plugin-canary-common';
@@ -41,25 +47,40 @@ export function RolloutHistoryRow(props: {
             {open ? <KeyboardArrowUpIcon /> : <KeyboardArrowDownIcon />}
           </IconButton>
         </TableCell>
-        <TableCell>{formatDateTime(rollout.createdAt)}</TableCell>
-        <TableCell>
+        <TableCell style={{ whiteSpace: 'nowrap' }}>
+          {formatDateTime(rollout.createdAt)}
+        </TableCell>
+        <TableCell style={{ whiteSpace: 'nowrap' }}>
           {workloadVersion(rollout.stable)} →{' '}
           <strong>{workloadVersion(rollout.canary)}</strong>
         </TableCell>
-        <TableCell>
+        <TableCell style={{ whiteSpace: 'nowrap' }}>
           <RolloutPhaseStatus phase={rollout.phase} />
         </TableCell>
-        <TableCell>
+        <TableCell style={{ whiteSpace: 'nowrap' }}>
           {rollout.finishedAt
             ? formatDuration(
                 elapsedMs(rollout.createdAt, rollout.finishedAt, Date.now()),
               )
             : 'running'}
         </TableCell>
-        <TableCell>
+        <TableCell style={{ whiteSpace: 'nowrap' }}>
           <ActorName actor={rollout.startedBy} />
         </TableCell>
-        <TableCell>{rollout.message ?? ''}</TableCell>
+        <TableCell style={{ maxWidth: 420 }}>
+          <Typography
+            variant="body2"
+            title={rollout.message ?? ''}
+            style={{
+              display: '-webkit-box',
+              WebkitLineClamp: 2,
+              WebkitBoxOrient: 'vertical',
+              overflow: 'hidden',
+            }}
+          >
+            {rollout.message ?? ''}
+          </Typography>
+        </TableCell>
       </TableRow>
       <TableRow>
         <TableCell style={{ paddingBottom: 0, paddingTop: 0 }} colSpan={7}>
