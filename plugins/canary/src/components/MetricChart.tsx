@@ -63,6 +63,9 @@ function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   const hi = Math.max(...values);
   if (lo >= 0 && lo < (hi - lo) * 2) {
     lo = 0;
+  } else {
+    // Room below the lowest value, so a bound sitting there is seen.
+    lo -= (hi - lo) * 0.1;
   }
   const step = niceCeil((hi - lo || Math.abs(hi) || 1) / 4);
   const ticks: number[] = [];
@@ -150,7 +153,7 @@ export function MetricChart(props: {
             <YAxis
               domain={[yMin, yMax]}
               ticks={yTicks}
-              tickFormatter={v => formatValue(Number(v))}
+              tickFormatter={v => String(Number(Number(v).toFixed(6)))}
               width={56}
               fontSize={11}
               allowDataOverflow
