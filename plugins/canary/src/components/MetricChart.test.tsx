@@ -11,6 +11,7 @@ describe('MetricChart', () => {
         markers={[
           { t: 1795000005, label: '25 %', manual: false },
           { t: 1795000008, label: 'pause', manual: true },
+          { t: 1795000040, label: '50 %', manual: false },
           { t: 1700000000, label: 'long ago', manual: false },
         ]}
       />,
@@ -18,8 +19,10 @@ describe('MetricChart', () => {
     const chart = screen.getByTestId('chart-error-rate');
     expect(chart).toHaveAccessibleName('error-rate over time');
     expect(chart.querySelectorAll('.recharts-line')).toHaveLength(2);
-    // The bound and two markers; the marker outside the data is left out.
-    expect(chart.querySelectorAll('.recharts-reference-line')).toHaveLength(3);
+    // The bound and three markers (one a step taken after the last
+    // sample); the marker from long before the data is left out.
+    expect(chart.querySelectorAll('.recharts-reference-line')).toHaveLength(4);
+    expect(chart).toHaveTextContent('50 %');
     expect(chart).toHaveTextContent('25 %');
     expect(chart).toHaveTextContent('pause');
     expect(chart).not.toHaveTextContent('long ago');

@@ -79,17 +79,17 @@ function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
 }
 
 /** About six ticks across the time range, on the data's own seconds. */
-function timeTicks(rows: ChartRow[]): number[] {
-  if (rows.length < 2) {
-    return rows.map(row => row.t);
+function timeTicks(first: number, last: number): number[] {
+  if (last <= first) {
+    return [first];
   }
-  const first = rows[0].t;
-  const last = rows[rows.length - 1].t;
-  const count = Math.min(6, rows.length);
-  return Array.from({ length: count }, (_, i) =>
-    Math.round(first + ((last - first) * i) / (count - 1)),
+  return Array.from({ length: 6 }, (_, i) =>
+    Math.round(first + ((last - first) * i) / 5),
   );
 }
+
+/** How far past the last sample a marker still counts (a step just taken). */
+const MARKER_LEAD_SECONDS = 60;
 
 function latest(points: [number, number][]): number | undefined {
   return points.length ? points[points.length - 1][1] : undefined;
@@ -109,6 +109,14 @@ export function MetricChart(props: {
   const [measureRef, { width }] = useMeasure<HTMLDivElement>();
   const rows = mergeSeries(series);
   const yTicks = valueTicks(rows, series);
+  const firstT = rows.length ? rows[0].t : 0;
+  const lastSampleT = rows.length ? rows[rows.length - 1].t : 0;
+  const markers = (props.markers ?? []).filter(
+    m =>
+      rows.length && m.t >= firstT && m.t <= lastSampleT + MARKER_LEAD_SECONDS,
+  );
+  // A step taken since the last sample still shows, at the right edge.
+  const lastT = Math.max(lastSampleT, ...markers.map(m => m.t));
   const [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
   const { bound, unit } = series;
   const failColour = theme.palette.error.main;
@@ -145,8 +153,8 @@ export function MetricChart(props: {
             <XAxis
               dataKey="t"
               type="number"
-              domain={['dataMin', 'dataMax']}
-              ticks={timeTicks(rows)}
+              domain={[firstT, lastT]}
+              ticks={timeTicks(firstT, lastT)}
               tickFormatter={t => formatTime(Number(t) * 1000)}
               fontSize={11}
             />
@@ -203,30 +211,23 @@ export function MetricChart(props: {
                 }}
               />
             )}
-            {(props.markers ?? [])
-              .filter(
-                m =>
-                  rows.length &&
-                  m.t >= rows[0].t &&
-                  m.t <= rows[rows.length - 1].t,
-              )
-              .map(marker => (
-                <ReferenceLine
-                  key={`${marker.t}-${marker.label}`}
-                  x={marker.t}
-                  stroke={
-                    marker.manual
-                      ? theme.palette.secondary.main
-                      : theme.palette.text.secondary
-                  }
-                  strokeDasharray="2 4"
-                  label={{
-                    value: marker.label,
-                    position: 'insideTopLeft',
-                    fontSize: 10,
-                  }}
-                />
-              ))}
+            {markers.map(marker => (
+              <ReferenceLine
+                key={`${marker.t}-${marker.label}`}
+                x={marker.t}
+                stroke={
+                  marker.manual
+                    ? theme.palette.secondary.main
+                    : theme.palette.text.secondary
+                }
+                strokeDasharray="2 4"
+                label={{
+                  value: marker.label,
+                  position: 'insideTopLeft',
+                  fontSize: 10,
+                }}
+              />
+            ))}
             <Line
               type="monotone"
               dataKey="stable"
