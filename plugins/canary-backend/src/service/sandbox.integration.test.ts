@@ -55,7 +55,9 @@ const entities = [
   component('payments', 'sticky'),
   component('search', 'ratio'),
   component('storefront', 'slow', { 'coalmine.io/workload': 'checkout' }),
-  component('storefront-web', 'gateway', { 'coalmine.io/workload': 'storefront' }),
+  component('storefront-web', 'gateway', {
+    'coalmine.io/workload': 'storefront',
+  }),
 ];
 
 describe('rollouts against the sandbox, through the API', () => {
@@ -76,17 +78,21 @@ describe('rollouts against the sandbox, through the API', () => {
     for (const service of ['checkout', 'payments', 'search']) {
       sb.traffic.start({ service, namespace: 'demo', rps: 100 });
     }
-    // Everyone may do everything, except mallory, who may read but not abort.
+    // Everyone may do everything, except mallory, who may only read, and eve,
+    // who may not see payments.
     const permissions = mockServices.permissions.mock({
       authorize: async (requests: any[], options: any) =>
-        requests.map(r => ({
-          result:
-            options.credentials.principal.userEntityRef ===
-              'user:default/mallory' &&
-            r.permission.name !== 'canary.rollout.read'
-              ? AuthorizeResult.DENY
-              : AuthorizeResult.ALLOW,
-        })) as any,
+        requests.map(r => {
+          const user = options.credentials.principal.userEntityRef;
+          const denied =
+            (user === 'user:default/mallory' &&
+              r.permission.name !== 'canary.rollout.read') ||
+            (user === 'user:default/eve' &&
+              r.resourceRef === 'component:default/payments');
+          return {
+            result: denied ? AuthorizeResult.DENY : AuthorizeResult.ALLOW,
+          };
+        }) as any,
     });
     const auditor = mockServices.auditor.mock({
       createEvent: async (options: any) => {
@@ -321,13 +327,21 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('runs storefront on a Gateway API HTTPRoute', async () => {
-    const res = await request(server)
-      .post('/api/canary/rollouts')
-      .send({ entityRef: 'component:default/storefront-web', image: 'shop/storefront:5.2.0' });
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/storefront-web',
+      image: 'shop/storefront:5.2.0',
+    });
     expect(res.status).toBe(201);
-    const details = await waitForRollout(server, res.body.id, r => ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase));
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
     expect(details.rollout.phase).toBe('Succeeded');
-    const routes = sb.writes({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'demo', name: 'storefront' }) as any[];
+    const routes = sb.writes({
+      group: 'gateway.networking.k8s.io',
+      kind: 'HTTPRoute',
+      namespace: 'demo',
+      name: 'storefront',
+    }) as any[];
     const canaryWeight = (route: any) =>
       route.spec.rules
         .flatMap((rule: any) => rule.backendRefs ?? [])
@@ -463,5 +477,34 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(
       audit.filter(a => a.eventId === 'rollout-start').every(a => a.outcome),
     ).toBe(true);
+  });
+
+  it('lists only rollouts of components the caller may read', async () => {
+    const all = await request(server).get('/api/canary/rollouts?active=false');
+    const asEve = await request(server)
+      .get('/api/canary/rollouts?active=false')
+      .set('Authorization', mockCredentials.user.header('user:default/eve'));
+    const refs = (res: any) =>
+      [...new Set(res.body.items.map((r: any) => r.entityRef))].sort();
+    expect(refs(all)).toContain('component:default/payments');
+    expect(refs(asEve)).toEqual(
+      refs(all).filter(ref => ref !== 'component:default/payments'),
+    );
+    const phases = await request(server).get(
+      '/api/canary/rollouts?phase=Succeeded,Aborted&limit=3',
+    );
+    expect(phases.body.items.length).toBeLessThanOrEqual(3);
+    expect(
+      phases.body.items.every((r: any) =>
+        ['Succeeded', 'Aborted'].includes(r.phase),
+      ),
+    ).toBe(true);
+    const payments = all.body.items.find(
+      (r: any) => r.entityRef === 'component:default/payments',
+    );
+    const eveReads = await request(server)
+      .get(`/api/canary/rollouts/${payments.id}`)
+      .set('Authorization', mockCredentials.user.header('user:default/eve'));
+    expect(eveReads.status).toBe(403);
   });
 });
