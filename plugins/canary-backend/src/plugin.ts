@@ -60,6 +60,13 @@ export const canaryPlugin = createBackendPlugin({
             'migrations',
           ),
         );
+        for (const cluster of canaryConfig.kubernetesClusters) {
+          if (!prometheusFor(canaryConfig, cluster)) {
+            logger.warn(
+              `No Prometheus for cluster ${cluster}: rollouts there hold at their first step until canary.prometheus or canary.clusters.${cluster}.prometheus is set`,
+            );
+          }
+        }
         const clusters = new KubernetesClusterAccess(
           ClusterClients.fromConfig(config),
         );

@@ -409,4 +409,44 @@ describe('RolloutEngine', () => {
     ]);
     expect(analyzer.evaluate.mock.calls[3][0].state).toEqual({ ticks: 3 });
   });
+
+  it('holds the weight when the analysis cannot run at all', async () => {
+    const db = await databases.init('SQLITE_3');
+    const cluster = new FakeCluster('versioned-subsets');
+    const clock = new TestClock();
+    const analyzer = {
+      hasGates: () => true,
+      evaluate: async () => {
+        throw new Error('No Prometheus for cluster c');
+      },
+      series: async () => [],
+    };
+    const { engine, store } = await createEngine(db, cluster, {
+      clock,
+      analyzer,
+    });
+    const { id } = await engine.start({
+      resolved: resolved('component:default/app', istio),
+      cluster: 'c',
+      startedBy: 'u',
+    });
+    for (let i = 0; i < 10; i++) {
+      await engine.idle();
+      clock.advance(10_000);
+      await engine.tick();
+    }
+    const r = await store.get(id);
+    expect(r!.phase).toBe('Progressing');
+    expect(r!.weight).toBe(5);
+    expect(r!.state.clusterErrors ?? 0).toBe(0);
+    const analysis = await store.analysis(id);
+    expect(
+      analysis.every(
+        a => a.action === 'hold' && /No Prometheus/.test(a.reason),
+      ),
+    ).toBe(true);
+    expect(
+      (await store.events(id)).filter(e => e.type === 'analysis'),
+    ).toHaveLength(1);
+  });
 });

@@ -28,7 +28,12 @@ import {
 } from '../webhooks/WebhookDispatcher';
 import { decideControl } from './controls';
 import { forEachWithLimit } from './concurrency';
-import type { AnalysisRequest, ClusterAccess, RolloutAnalyzer } from './ports';
+import type {
+  AnalysisDecision,
+  AnalysisRequest,
+  ClusterAccess,
+  RolloutAnalyzer,
+} from './ports';
 import { stepDwellMs } from './schedule';
 import type {
   EngineState,
@@ -504,7 +509,17 @@ export class RolloutEngine {
       const decision = await this.analyzer!.evaluate({
         ...this.analysisRequest(r),
         podHealth,
-      });
+      }).catch(
+        (e): AnalysisDecision => ({
+          // An analysis that cannot run holds the weight; it never advances
+          // a canary nobody judged, and it is not the cluster's fault.
+          action: 'hold',
+          reason: `the analysis could not run: ${errorMessage(e)}`,
+          checks: [],
+          failedChecks: s.failedChecks ?? 0,
+          state: s.analysisState,
+        }),
+      );
       const state: EngineState = {
         ...patchState,
         analysisState: decision.state,
