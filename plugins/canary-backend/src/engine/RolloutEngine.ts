@@ -6,6 +6,8 @@ import {
   ServiceUnavailableError,
 } from '@backstage/errors';
 import {
+  CANARY_WORKLOAD_ANNOTATION,
+  CanaryConfigProblem,
   MetricSeries,
   RolloutControl,
   RolloutPhase,
@@ -103,6 +105,10 @@ export class RolloutEngine {
   private readonly clusterBackoffMs: number;
   private readonly now: () => number;
   private readonly running = new Map<string, Promise<void>>();
+  private readonly inspections = new Map<
+    string,
+    { until: number; problems: CanaryConfigProblem[] }
+  >();
   private readonly again = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
   private stopped = false;
@@ -271,6 +277,59 @@ export class RolloutEngine {
       await this.store.releaseLease(id, this.owner);
       this.kick(id);
     }
+  }
+
+  /**
+   * Problems the cluster shows with a component's setup (no such Service,
+   * no routing object, …), each naming the annotation to change. Cached
+   * briefly; a slow or unreachable cluster is reported, never thrown.
+   */
+  async inspect(
+    resolved: ResolvedTarget,
+    cluster: string,
+  ): Promise<CanaryConfigProblem[]> {
+    const key = `${resolved.target.entityRef}|${cluster}|${JSON.stringify(
+      resolved.target,
+    )}`;
+    const cached = this.inspections.get(key);
+    if (cached && cached.until > Date.now()) return cached.problems;
+    const { target, policy } = resolved;
+    const check = this.provider(cluster, policy.trafficProvider)
+      .discover({
+        cluster,
+        namespace: target.namespace,
+        service: target.workload,
+        route: target.route,
+        provider: policy.trafficProvider,
+        stickyHeader: policy.stickyHeader,
+      })
+      .then(
+        (): CanaryConfigProblem[] => [],
+        (e): CanaryConfigProblem[] => {
+          if (isConfigurationError(e)) {
+            return [
+              {
+                key: (e as { key?: string }).key ?? CANARY_WORKLOAD_ANNOTATION,
+                message: `${cluster}: ${errorMessage(e)}`,
+              },
+            ];
+          }
+          return [
+            {
+              key: 'kubernetes.clusterLocatorMethods',
+              message: `Cluster ${cluster} could not be checked: ${errorMessage(
+                e,
+              )}`,
+            },
+          ];
+        },
+      );
+    const timeout = new Promise<CanaryConfigProblem[]>(resolve =>
+      setTimeout(() => resolve([]), 3000).unref(),
+    );
+    const problems = await Promise.race([check, timeout]);
+    this.inspections.set(key, { until: Date.now() + 30_000, problems });
+    return problems;
   }
 
   async series(r: RolloutRecord): Promise<MetricSeries[]> {

@@ -26,6 +26,7 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import {
+  CanaryConfigProblem,
   EntityCanaryStatus,
   MetricSeries,
   RolloutControl,
@@ -61,6 +62,11 @@ export interface RolloutCommands {
     reason?: string,
   ): Promise<RolloutRecord>;
   series(rollout: RolloutRecord): Promise<MetricSeries[]>;
+  /** What the cluster says about a resolved target (never throws). */
+  inspect(
+    resolved: ResolvedTarget,
+    cluster: string,
+  ): Promise<CanaryConfigProblem[]>;
 }
 
 export interface RouterOptions {
@@ -263,13 +269,24 @@ export async function createRouter(
     const entityRef = stringifyEntityRef(entity);
     await requireRead(entityRef, credentials);
     const resolution = resolveTarget(entity, config);
+    // The cluster's view: annotations that are well-formed but point at
+    // nothing are reported too, while the target stays usable.
+    const clusterProblems = resolution.ok
+      ? (
+          await Promise.all(
+            resolution.resolved.target.clusters.map(cluster =>
+              commands.inspect(resolution.resolved, cluster),
+            ),
+          )
+        ).flat()
+      : [];
     const history = await store.list({ entityRefs: [entityRef], limit: 50 });
     const last = await store.lastAnalysis(history.map(r => r.id));
     const rollouts = history.map(r => toApiRollout(r, last.get(r.id)));
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,
-      problems: resolution.problems,
+      problems: [...resolution.problems, ...clusterProblems],
       active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
       history: rollouts,
     };

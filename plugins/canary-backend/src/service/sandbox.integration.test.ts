@@ -58,6 +58,7 @@ const entities = [
   component('storefront-web', 'gateway', {
     'coalmine.io/workload': 'storefront',
   }),
+  component('ghost', 'mesh'),
 ];
 
 describe('rollouts against the sandbox, through the API', () => {
@@ -506,5 +507,23 @@ describe('rollouts against the sandbox, through the API', () => {
       .get(`/api/canary/rollouts/${payments.id}`)
       .set('Authorization', mockCredentials.user.header('user:default/eve'));
     expect(eveReads.status).toBe(403);
+  });
+
+  it('reports annotations that point at nothing in the cluster', async () => {
+    const res = await request(server).get(
+      '/api/canary/entities/component/default/ghost',
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.target.workload).toBe('ghost');
+    expect(res.body.problems).toEqual([
+      {
+        key: 'coalmine.io/workload',
+        message: expect.stringMatching(/^sandbox: .*ghost/),
+      },
+    ]);
+    const fine = await request(server).get(
+      '/api/canary/entities/component/default/payments',
+    );
+    expect(fine.body.problems).toEqual([]);
   });
 });
