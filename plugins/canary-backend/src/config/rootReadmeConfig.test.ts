@@ -1,0 +1,27 @@
+import fs from 'fs';
+import path from 'path';
+import { parse } from 'yaml';
+import { ConfigReader } from '@backstage/config';
+import { readCanaryConfig } from './CanaryConfig';
+
+describe('the repository README', () => {
+  it('shows a configuration the plugin accepts', () => {
+    const readme = fs.readFileSync(
+      path.resolve(__dirname, '../../../../README.md'),
+      'utf8',
+    );
+    const block = readme
+      .split('```yaml')
+      .slice(1)
+      .map(part => part.split('```')[0])
+      .find(part => part.includes('canary:'))!;
+    const text = block.replace(/\$\{[A-Z_]+\}/g, 'placeholder');
+    const config = readCanaryConfig(new ConfigReader(parse(text)));
+    const standard = config.policies.standard;
+    expect(standard.steps.map(s => s.weight)).toEqual([5, 25, 50, 75, 100]);
+    expect(standard.stickyHeader).toEqual({
+      name: 'x-canary-user',
+      value: 'true',
+    });
+  });
+});
