@@ -449,4 +449,27 @@ describe('RolloutEngine', () => {
       (await store.events(id)).filter(e => e.type === 'analysis'),
     ).toHaveLength(1);
   });
+
+  it('removes the sticky header route when a rollout is aborted', async () => {
+    const { cluster, engine, store, target } = await setup('fixed-subsets', {
+      ...istio,
+      stickyHeader: 'x-canary-user: true',
+    });
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+      image: 'reg/app:v3',
+    });
+    await engine.idle();
+    expect(cluster.split).toMatchObject({ canaryWeight: 5, headerRoute: true });
+    await engine.control(id, 'abort', 'u');
+    await engine.idle();
+    expect((await store.get(id))!.phase).toBe('Aborted');
+    expect(cluster.routeWrites[cluster.routeWrites.length - 1]).toEqual({
+      canaryWeight: 0,
+      headerRoute: false,
+    });
+    expect(cluster.deployments.get('app-canary')!.replicas).toBe(0);
+  });
 });
