@@ -472,4 +472,25 @@ describe('RolloutEngine', () => {
     });
     expect(cluster.deployments.get('app-canary')!.replicas).toBe(0);
   });
+
+  it('notices a hand-edited weight while paused and restores it', async () => {
+    const { cluster, clock, engine, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const { id } = await engine.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
+    await engine.idle();
+    await engine.control(id, 'pause', 'u');
+    await engine.idle();
+    cluster.split.canaryWeight = 60;
+    clock.advance(1000);
+    await engine.tick();
+    const r = await store.get(id);
+    expect(r!.phase).toBe('Paused');
+    expect(cluster.split.canaryWeight).toBe(5);
+    expect((await store.events(id)).some(e => e.type === 'drift')).toBe(true);
+  });
 });

@@ -703,7 +703,22 @@ export class RolloutEngine {
   /** Paused or waiting for approval: nothing moves, but a crashing canary still rolls back. */
   private async onHolding(r: RolloutRecord): Promise<boolean> {
     if (r.stepIndex < 0 && r.state.resumeTo === 'Pending') return false;
-    return !(await this.canaryHealthy(r));
+    if (!(await this.canaryHealthy(r))) return true;
+    // A hand-edited weight is noticed while waiting, too.
+    const applied = r.state.appliedWeight;
+    if (
+      applied === undefined ||
+      (r.phase === 'Paused' && r.spec.policy.onManualWeightChange === 'pause')
+    ) {
+      return false;
+    }
+    const split = await this.provider(
+      r.cluster,
+      r.spec.policy.trafficProvider,
+    ).getSplit(r.state.topology!);
+    return split.canaryWeight !== applied
+      ? this.onDrift(r, split.canaryWeight)
+      : false;
   }
 
   private promotionPlan(r: RolloutRecord): string[] {
