@@ -5,13 +5,10 @@ import {
   readCustomObject,
   updateCustomObject,
 } from './customObjects';
-import { workloadRef } from './deployments';
 import {
   checkTargetNames,
-  deploymentBehindService,
+  workloadsBehindBackends,
   listCustomObjects,
-  listDeployments,
-  plannedWorkload,
   readCustomObjectOrExplain,
 } from './discovery';
 import {
@@ -112,33 +109,14 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
       backends = routing[0].backends!;
     }
 
-    const deployments = await listDeployments(apis, namespace);
-    const stable = await deploymentBehindService(
-      apis,
-      namespace,
-      backends.stable,
-      deployments,
-      `the HTTPRoute ${route.metadata.name} points at it; create it`,
-    );
-    if (!stable) {
-      throw new ConfigurationError(
-        `No Deployment in ${namespace} runs the pods of Service ${backends.stable}: create one its selector matches`,
-      );
-    }
-    const canary = await deploymentBehindService(
-      apis,
-      namespace,
-      backends.canary,
-      deployments,
-      `create it with a selector for the canary pods (the HTTPRoute ${route.metadata.name} sends the canary share to it)`,
-    );
+    const workloads = await workloadsBehindBackends(apis, target, backends, {
+      stable: `the HTTPRoute ${route.metadata.name} points at it; create it`,
+      canary: `create it with a selector for the canary pods (the HTTPRoute ${route.metadata.name} sends the canary share to it)`,
+    });
     return {
       target,
       shape: 'fixed-subsets',
-      stable: workloadRef(stable, 'stable'),
-      canary: canary
-        ? workloadRef(canary, 'canary')
-        : plannedWorkload(`${service}-canary`, 'canary'),
+      ...workloads,
       routeObject: {
         apiVersion: `${GROUP}/${kind.version}`,
         kind: 'HTTPRoute',

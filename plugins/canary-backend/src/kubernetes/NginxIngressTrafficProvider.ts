@@ -1,13 +1,7 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
-import { workloadRef } from './deployments';
-import {
-  checkTargetNames,
-  deploymentBehindService,
-  listDeployments,
-  plannedWorkload,
-} from './discovery';
+import { checkTargetNames, workloadsBehindBackends } from './discovery';
 import {
   callCluster,
   isNotFound,
@@ -122,33 +116,20 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       existingCanary?.metadata.name ?? `${primaryName}-canary`;
     assertDnsSubdomain(canaryIngressName, 'Canary Ingress name');
 
-    const deployments = await listDeployments(apis, namespace);
-    const stable = await deploymentBehindService(
+    const workloads = await workloadsBehindBackends(
       apis,
-      namespace,
-      stableService,
-      deployments,
-      `the Ingress ${primaryName} points at it; create it`,
-    );
-    if (!stable) {
-      throw new ConfigurationError(
-        `No Deployment in ${namespace} runs the pods of Service ${stableService}: create one its selector matches`,
-      );
-    }
-    const canary = await deploymentBehindService(
-      apis,
-      namespace,
-      canaryService,
-      deployments,
-      'create it with a selector for the canary pods (the canary Ingress sends the canary share to it)',
+      target,
+      { stable: stableService, canary: canaryService },
+      {
+        stable: `the Ingress ${primaryName} points at it; create it`,
+        canary:
+          'create it with a selector for the canary pods (the canary Ingress sends the canary share to it)',
+      },
     );
     return {
       target,
       shape: 'fixed-subsets',
-      stable: workloadRef(stable, 'stable'),
-      canary: canary
-        ? workloadRef(canary, 'canary')
-        : plannedWorkload(`${service}-canary`, 'canary'),
+      ...workloads,
       routeObject: {
         apiVersion: INGRESS_API,
         kind: 'Ingress',

@@ -9,7 +9,7 @@ import {
   CANARY_WORKLOAD_ANNOTATION,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { ClusterApis } from './ClusterClients';
-import { podsMatch } from './deployments';
+import { podsMatch, workloadRef } from './deployments';
 import { callCluster, isNotFound, toClusterError } from './errors';
 import { assertDnsLabel, assertDnsSubdomain } from './names';
 import { ConfigurationError, RolloutTarget, WorkloadRef } from './types';
@@ -170,4 +170,44 @@ export async function deploymentBehindService(
     service.spec?.selector ?? {},
     serviceName,
   );
+}
+
+/**
+ * Stable and canary workloads behind a pair of backend Services — the shape
+ * Gateway API, SMI and NGINX share. A missing canary Deployment is planned,
+ * not an error: prepareCanary creates it.
+ */
+export async function workloadsBehindBackends(
+  apis: ClusterApis,
+  target: RolloutTarget,
+  backends: { stable: string; canary: string },
+  hints: { stable: string; canary: string },
+): Promise<{ stable: WorkloadRef; canary: WorkloadRef }> {
+  const { namespace, service } = target;
+  const deployments = await listDeployments(apis, namespace);
+  const stable = await deploymentBehindService(
+    apis,
+    namespace,
+    backends.stable,
+    deployments,
+    hints.stable,
+  );
+  if (!stable) {
+    throw new ConfigurationError(
+      `No Deployment in ${namespace} runs the pods of Service ${backends.stable}: create one its selector matches`,
+    );
+  }
+  const canary = await deploymentBehindService(
+    apis,
+    namespace,
+    backends.canary,
+    deployments,
+    hints.canary,
+  );
+  return {
+    stable: workloadRef(stable, 'stable'),
+    canary: canary
+      ? workloadRef(canary, 'canary')
+      : plannedWorkload(`${service}-canary`, 'canary'),
+  };
 }
