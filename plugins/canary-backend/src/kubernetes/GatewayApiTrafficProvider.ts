@@ -1,10 +1,5 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
-import type { ClusterApis, ClusterClients } from './ClusterClients';
-import {
-  CustomKind,
-  readCustomObject,
-  updateCustomObject,
-} from './customObjects';
+import { CustomObjectSplitProvider } from './CustomObjectSplitProvider';
 import {
   checkTargetNames,
   workloadsBehindBackends,
@@ -18,13 +13,12 @@ import {
   readHttpRouteSplit,
   weightedRuleIndex,
 } from './gatewayRoutes';
-import { DEFAULT_STICKY_HEADER } from './istioRoutes';
+import { DEFAULT_STICKY_HEADER, StickyHeader } from './istioRoutes';
 import { HTTPRoute } from './objects';
 import {
   ConfigurationError,
   RolloutTarget,
   TrafficProvider,
-  TrafficSplit,
   TrafficTopology,
 } from './types';
 
@@ -53,17 +47,47 @@ export function httpRouteBackends(
  * backendRefs of an HTTPRoute rule (`<svc>-stable` / `<svc>-canary`).
  * Promotion copies the canary's template into stable and routes 100 % to it.
  */
-export class GatewayApiTrafficProvider implements TrafficProvider {
+export class GatewayApiTrafficProvider
+  extends CustomObjectSplitProvider<HTTPRoute>
+  implements TrafficProvider
+{
   readonly name = 'gateway-api' as const;
 
-  constructor(
-    private readonly clients: ClusterClients,
-    private readonly options: { conflictAttempts?: number } = {},
-  ) {}
+  protected readonly resource = {
+    group: GROUP,
+    fallbackVersion: 'v1',
+    plural: 'httproutes',
+    kind: 'HTTPRoute',
+  };
 
-  private async kind(apis: ClusterApis): Promise<CustomKind> {
-    const version = await apis.preferredVersion(GROUP, 'v1');
-    return { group: GROUP, version, plural: 'httproutes', kind: 'HTTPRoute' };
+  protected readSplit(
+    route: HTTPRoute,
+    backends: BackendPair,
+    header: StickyHeader | undefined,
+  ) {
+    return readHttpRouteSplit(route, backends, header);
+  }
+
+  protected applySplit(
+    route: HTTPRoute,
+    backends: BackendPair,
+    split: { canaryWeight: number; headerRoute: boolean },
+    header: StickyHeader | undefined,
+  ) {
+    return applyHttpRouteSplit(
+      route,
+      backends,
+      split,
+      header ?? DEFAULT_STICKY_HEADER,
+    );
+  }
+
+  protected finalizeObject(route: HTTPRoute, backends: BackendPair) {
+    return finalizeHttpRoute(route, backends);
+  }
+
+  protected headerForWrite(target: RolloutTarget): StickyHeader {
+    return target.stickyHeader ?? DEFAULT_STICKY_HEADER;
   }
 
   async discover(target: RolloutTarget): Promise<TrafficTopology> {
@@ -113,73 +137,12 @@ export class GatewayApiTrafficProvider implements TrafficProvider {
       stable: `the HTTPRoute ${route.metadata.name} points at it; create it`,
       canary: `create it with a selector for the canary pods (the HTTPRoute ${route.metadata.name} sends the canary share to it)`,
     });
-    return {
+    return this.topology(
       target,
-      shape: 'fixed-subsets',
-      ...workloads,
-      routeObject: {
-        apiVersion: `${GROUP}/${kind.version}`,
-        kind: 'HTTPRoute',
-        name: route.metadata.name!,
-      },
+      kind,
+      route.metadata.name!,
       backends,
-    };
-  }
-
-  private parts(topology: TrafficTopology) {
-    if (!topology.routeObject || !topology.backends) {
-      throw new Error(
-        'Gateway API topology without route and backends; run discover first',
-      );
-    }
-    const apis = this.clients.forCluster(topology.target.cluster);
-    return {
-      apis,
-      name: topology.routeObject.name,
-      backends: topology.backends,
-    };
-  }
-
-  async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {
-    const { apis, name, backends } = this.parts(topology);
-    const route = await readCustomObject<HTTPRoute>(
-      apis,
-      await this.kind(apis),
-      topology.target.namespace,
-      name,
-    );
-    return readHttpRouteSplit(route, backends, topology.target.stickyHeader);
-  }
-
-  async setSplit(
-    topology: TrafficTopology,
-    split: { canaryWeight: number; headerRoute: boolean },
-  ): Promise<TrafficSplit> {
-    if (!(split.canaryWeight >= 0 && split.canaryWeight <= 100)) {
-      throw new Error(`Canary weight must be 0–100, got ${split.canaryWeight}`);
-    }
-    const { apis, name, backends } = this.parts(topology);
-    const header = topology.target.stickyHeader ?? DEFAULT_STICKY_HEADER;
-    const stored = await updateCustomObject<HTTPRoute>(
-      apis,
-      await this.kind(apis),
-      topology.target.namespace,
-      name,
-      route => applyHttpRouteSplit(route, backends, split, header),
-      this.options.conflictAttempts,
-    );
-    return readHttpRouteSplit(stored, backends, header);
-  }
-
-  async finalizePromotion(topology: TrafficTopology): Promise<void> {
-    const { apis, name, backends } = this.parts(topology);
-    await updateCustomObject<HTTPRoute>(
-      apis,
-      await this.kind(apis),
-      topology.target.namespace,
-      name,
-      route => finalizeHttpRoute(route, backends),
-      this.options.conflictAttempts,
+      workloads,
     );
   }
 }

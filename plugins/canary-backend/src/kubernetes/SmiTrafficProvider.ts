@@ -1,10 +1,5 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
-import type { ClusterApis, ClusterClients } from './ClusterClients';
-import {
-  CustomKind,
-  readCustomObject,
-  updateCustomObject,
-} from './customObjects';
+import { CustomObjectSplitProvider } from './CustomObjectSplitProvider';
 import {
   checkTargetNames,
   workloadsBehindBackends,
@@ -19,7 +14,6 @@ import {
   ConfigurationError,
   RolloutTarget,
   TrafficProvider,
-  TrafficSplit,
   TrafficTopology,
 } from './types';
 
@@ -44,22 +38,33 @@ export function trafficSplitBackends(
  * `<svc>-stable` and `<svc>-canary`. SMI has no header routing here, so a
  * policy with a sticky header is refused at discovery.
  */
-export class SmiTrafficProvider implements TrafficProvider {
+export class SmiTrafficProvider
+  extends CustomObjectSplitProvider<TrafficSplitObject>
+  implements TrafficProvider
+{
   readonly name = 'smi' as const;
 
-  constructor(
-    private readonly clients: ClusterClients,
-    private readonly options: { conflictAttempts?: number } = {},
-  ) {}
+  protected readonly resource = {
+    group: GROUP,
+    fallbackVersion: 'v1alpha4',
+    plural: 'trafficsplits',
+    kind: 'TrafficSplit',
+  };
 
-  private async kind(apis: ClusterApis): Promise<CustomKind> {
-    const version = await apis.preferredVersion(GROUP, 'v1alpha4');
-    return {
-      group: GROUP,
-      version,
-      plural: 'trafficsplits',
-      kind: 'TrafficSplit',
-    };
+  protected readSplit(split: TrafficSplitObject, backends: BackendPair) {
+    return readTrafficSplit(split, backends);
+  }
+
+  protected applySplit(
+    split: TrafficSplitObject,
+    backends: BackendPair,
+    next: { canaryWeight: number },
+  ) {
+    return applyTrafficSplit(split, backends, next.canaryWeight);
+  }
+
+  protected finalizeObject(split: TrafficSplitObject, backends: BackendPair) {
+    return applyTrafficSplit(split, backends, 0);
   }
 
   async discover(target: RolloutTarget): Promise<TrafficTopology> {
@@ -113,64 +118,12 @@ export class SmiTrafficProvider implements TrafficProvider {
       stable: `the TrafficSplit ${split.metadata.name} points at it; create it`,
       canary: 'create it with a selector for the canary pods',
     });
-    return {
+    return this.topology(
       target,
-      shape: 'fixed-subsets',
-      ...workloads,
-      routeObject: {
-        apiVersion: `${GROUP}/${kind.version}`,
-        kind: 'TrafficSplit',
-        name: split.metadata.name!,
-      },
+      kind,
+      split.metadata.name!,
       backends,
-    };
-  }
-
-  private parts(topology: TrafficTopology) {
-    if (!topology.routeObject || !topology.backends) {
-      throw new Error(
-        'SMI topology without TrafficSplit and backends; run discover first',
-      );
-    }
-    const apis = this.clients.forCluster(topology.target.cluster);
-    return {
-      apis,
-      name: topology.routeObject.name,
-      backends: topology.backends,
-    };
-  }
-
-  async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {
-    const { apis, name, backends } = this.parts(topology);
-    const split = await readCustomObject<TrafficSplitObject>(
-      apis,
-      await this.kind(apis),
-      topology.target.namespace,
-      name,
+      workloads,
     );
-    return readTrafficSplit(split, backends);
-  }
-
-  async setSplit(
-    topology: TrafficTopology,
-    split: { canaryWeight: number; headerRoute: boolean },
-  ): Promise<TrafficSplit> {
-    if (!(split.canaryWeight >= 0 && split.canaryWeight <= 100)) {
-      throw new Error(`Canary weight must be 0–100, got ${split.canaryWeight}`);
-    }
-    const { apis, name, backends } = this.parts(topology);
-    const stored = await updateCustomObject<TrafficSplitObject>(
-      apis,
-      await this.kind(apis),
-      topology.target.namespace,
-      name,
-      current => applyTrafficSplit(current, backends, split.canaryWeight),
-      this.options.conflictAttempts,
-    );
-    return readTrafficSplit(stored, backends);
-  }
-
-  async finalizePromotion(topology: TrafficTopology): Promise<void> {
-    await this.setSplit(topology, { canaryWeight: 0, headerRoute: false });
   }
 }

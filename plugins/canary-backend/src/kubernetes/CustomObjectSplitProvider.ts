@@ -1,0 +1,145 @@
+import type { ClusterApis, ClusterClients } from './ClusterClients';
+import {
+  CustomKind,
+  readCustomObject,
+  updateCustomObject,
+} from './customObjects';
+import type { BackendPair } from './gatewayRoutes';
+import type { KubernetesObject } from './objects';
+import type { StickyHeader } from './istioRoutes';
+import type {
+  RolloutTarget,
+  TrafficProviderName,
+  TrafficSplit,
+  TrafficTopology,
+  WorkloadRef,
+} from './types';
+
+/**
+ * The part Gateway API and SMI share: the split lives in one custom object
+ * whose stable and canary backends are Services. Subclasses find the object
+ * (`discover`) and say how to read and rewrite it; reading, writing with
+ * resourceVersion (409 → re-read → retry) and promotion live here once.
+ */
+export abstract class CustomObjectSplitProvider<
+  T extends KubernetesObject<any>,
+> {
+  abstract readonly name: TrafficProviderName;
+
+  constructor(
+    protected readonly clients: ClusterClients,
+    private readonly options: { conflictAttempts?: number } = {},
+  ) {}
+
+  /** API group, preferred version if discovery cannot tell, plural and kind. */
+  protected abstract readonly resource: {
+    group: string;
+    fallbackVersion: string;
+    plural: string;
+    kind: string;
+  };
+
+  protected abstract readSplit(
+    object: T,
+    backends: BackendPair,
+    header: StickyHeader | undefined,
+  ): { canaryWeight: number; headerRoute: boolean };
+
+  protected abstract applySplit(
+    object: T,
+    backends: BackendPair,
+    split: { canaryWeight: number; headerRoute: boolean },
+    header: StickyHeader | undefined,
+  ): T;
+
+  /** The object after promotion: everything to stable, no header route. */
+  protected abstract finalizeObject(object: T, backends: BackendPair): T;
+
+  /** The header a write uses when the target names none. */
+  protected headerForWrite(target: RolloutTarget): StickyHeader | undefined {
+    return target.stickyHeader;
+  }
+
+  protected async kind(apis: ClusterApis): Promise<CustomKind> {
+    const { group, fallbackVersion, plural, kind } = this.resource;
+    const version = await apis.preferredVersion(group, fallbackVersion);
+    return { group, version, plural, kind };
+  }
+
+  /** The topology `discover` returns once it found the object and its workloads. */
+  protected topology(
+    target: RolloutTarget,
+    kind: CustomKind,
+    objectName: string,
+    backends: BackendPair,
+    workloads: { stable: WorkloadRef; canary: WorkloadRef },
+  ): TrafficTopology {
+    return {
+      target,
+      shape: 'fixed-subsets',
+      ...workloads,
+      routeObject: {
+        apiVersion: `${kind.group}/${kind.version}`,
+        kind: kind.kind,
+        name: objectName,
+      },
+      backends,
+    };
+  }
+
+  private parts(topology: TrafficTopology) {
+    if (!topology.routeObject || !topology.backends) {
+      throw new Error(
+        `${this.resource.kind} topology without the object and its backends; run discover first`,
+      );
+    }
+    return {
+      apis: this.clients.forCluster(topology.target.cluster),
+      name: topology.routeObject.name,
+      backends: topology.backends,
+    };
+  }
+
+  async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {
+    const { apis, name, backends } = this.parts(topology);
+    const object = await readCustomObject<T>(
+      apis,
+      await this.kind(apis),
+      topology.target.namespace,
+      name,
+    );
+    return this.readSplit(object, backends, topology.target.stickyHeader);
+  }
+
+  async setSplit(
+    topology: TrafficTopology,
+    split: { canaryWeight: number; headerRoute: boolean },
+  ): Promise<TrafficSplit> {
+    if (!(split.canaryWeight >= 0 && split.canaryWeight <= 100)) {
+      throw new Error(`Canary weight must be 0–100, got ${split.canaryWeight}`);
+    }
+    const { apis, name, backends } = this.parts(topology);
+    const header = this.headerForWrite(topology.target);
+    const stored = await updateCustomObject<T>(
+      apis,
+      await this.kind(apis),
+      topology.target.namespace,
+      name,
+      current => this.applySplit(current, backends, split, header),
+      this.options.conflictAttempts,
+    );
+    return this.readSplit(stored, backends, header);
+  }
+
+  async finalizePromotion(topology: TrafficTopology): Promise<void> {
+    const { apis, name, backends } = this.parts(topology);
+    await updateCustomObject<T>(
+      apis,
+      await this.kind(apis),
+      topology.target.namespace,
+      name,
+      current => this.finalizeObject(current, backends),
+      this.options.conflictAttempts,
+    );
+  }
+}
