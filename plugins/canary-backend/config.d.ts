@@ -61,6 +61,16 @@ export interface Config {
         };
       };
     };
+    /**
+     * Notifications to a component's owners (awaiting approval, rolled back,
+     * failed, succeeded) through @backstage/plugin-notifications-backend.
+     */
+    notifications?: {
+      /** Default true; set false in a backend without the notifications plugin. */
+      enabled?: boolean;
+      /** How often new rollout events are checked: seconds or a duration such as "5s". Default 5s. */
+      frequency?: number | string;
+    };
     /** Named rollout policies, chosen per component with coalmine.io/policy. */
     policies?: {
       [name: string]: {

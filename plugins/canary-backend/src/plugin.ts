@@ -14,6 +14,8 @@ import { RolloutEngine } from './engine/RolloutEngine';
 import { CanaryDetector } from './engine/CanaryDetector';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
+import { notificationService } from '@backstage/plugin-notifications-node';
+import { RolloutNotifier } from './notifications/RolloutNotifier';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -37,6 +39,7 @@ export const canaryPlugin = createBackendPlugin({
         permissions: coreServices.permissions,
         auditor: coreServices.auditor,
         catalog: catalogServiceRef,
+        notifications: notificationService,
       },
       async init({
         config,
@@ -50,6 +53,7 @@ export const canaryPlugin = createBackendPlugin({
         permissions,
         auditor,
         catalog,
+        notifications,
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
@@ -121,6 +125,23 @@ export const canaryPlugin = createBackendPlugin({
           scope: 'global',
           fn: () => detector.run(),
         });
+        if (canaryConfig.notifications.enabled) {
+          const notifier = new RolloutNotifier({
+            db: await database.getClient(),
+            notifications,
+            logger,
+          });
+          await scheduler.scheduleTask({
+            id: 'canary-notify-owners',
+            frequency: { milliseconds: canaryConfig.notifications.frequencyMs },
+            timeout: { minutes: 2 },
+            initialDelay: { seconds: 5 },
+            scope: 'global',
+            fn: async () => {
+              await notifier.run();
+            },
+          });
+        }
         lifecycle.addShutdownHook(() => engine.stop());
 
         httpRouter.use(

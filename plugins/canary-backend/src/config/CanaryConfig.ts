@@ -36,6 +36,8 @@ export interface CanaryConfig {
   templates: TemplateRegistry;
   /** Cluster names from `kubernetes.clusterLocatorMethods`, in config order. */
   kubernetesClusters: string[];
+  /** Owners' notifications through the notifications backend. */
+  notifications: { enabled: boolean; frequencyMs: number };
 }
 
 /** Thrown at start-up when `canary:` is wrong; the message names the key. */
@@ -86,6 +88,13 @@ const canarySchema = z
     policies: z.record(policyConfigSchema).optional(),
     /** Custom PromQL templates; validated by src/analysis. */
     templates: z.record(z.unknown()).optional(),
+    notifications: z
+      .object({
+        enabled: z.boolean().optional(),
+        frequency: durationString.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -193,6 +202,10 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     policies,
     templates: templates!,
     kubernetesClusters,
+    notifications: {
+      enabled: c.notifications?.enabled ?? true,
+      frequencyMs: c.notifications?.frequency ?? 5000,
+    },
   };
 }
 
