@@ -368,7 +368,13 @@ try {
     backend = startBackground(
       'install-app',
       'yarn',
-      ['start', '--config', 'app-config.yaml', '--config', 'app-config.coalmine.yaml'],
+      [
+        'start',
+        '--config',
+        path.join(app.dir, 'app-config.yaml'),
+        '--config',
+        path.join(app.dir, 'app-config.coalmine.yaml'),
+      ],
       { cwd: app.dir, env: cleanEnv({ BROWSER: 'none' }) },
     );
     await waitFor(`http://localhost:${ports.backend}/api/canary/health`, 300, "the app's backend (e2e-test-report/install-app.log)", {}, backend);
@@ -441,6 +447,7 @@ try {
 const passed = results.filter(r => r.status === 'passed').length;
 const failed = results.length - passed;
 const report = { passed, failed, totalMs: Date.now() - total, host: `${os.cpus().length} cores`, tests: results };
+if (jsonOut) fs.mkdirSync(path.dirname(jsonOut), { recursive: true });
 if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(report, null, 2));
 log(`install: ${passed} passed, ${failed} failed in ${Math.round(report.totalMs / 1000)} s`);
 process.exit(failed ? 1 : 0);
