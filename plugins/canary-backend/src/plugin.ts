@@ -16,6 +16,8 @@ import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { RolloutNotifier } from './notifications/RolloutNotifier';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
+import { registerCanaryActions } from './actions/registerCanaryActions';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -40,6 +42,7 @@ export const canaryPlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         catalog: catalogServiceRef,
         notifications: notificationService,
+        actionsRegistry: actionsRegistryServiceRef,
       },
       async init({
         config,
@@ -54,6 +57,7 @@ export const canaryPlugin = createBackendPlugin({
         auditor,
         catalog,
         notifications,
+        actionsRegistry,
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
@@ -157,6 +161,15 @@ export const canaryPlugin = createBackendPlugin({
           }),
         );
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+        // The same use cases for assistants (MCP) and automation.
+        registerCanaryActions(actionsRegistry, {
+          catalog,
+          permissions,
+          auditor,
+          store,
+          config: canaryConfig,
+          commands: engine,
+        });
       },
     });
   },

@@ -269,7 +269,8 @@ async function findRollout(
 ): Promise<RolloutRecord> {
   if (input.rolloutId) {
     const record = await deps.store.get(input.rolloutId);
-    if (!record) throw new NotFoundError(`No rollout with id ${input.rolloutId}`);
+    if (!record)
+      throw new NotFoundError(`No rollout with id ${input.rolloutId}`);
     return record;
   }
   if (!input.entityRef) {
