@@ -163,6 +163,7 @@ function pack() {
 }
 
 const TOUCHED = [
+  '.yarnrc.yml',
   'package.json',
   'yarn.lock',
   'packages/backend/package.json',
@@ -170,30 +171,52 @@ const TOUCHED = [
   'packages/app/package.json',
 ];
 
+/** Lets Yarn resolve only versions published before `cutoff` (a gate in minutes, recomputed every run). */
+function releaseDayGate(dir, cutoff) {
+  const yarnrc = path.join(dir, '.yarnrc.yml');
+  const rc = YAML.parse(fs.readFileSync(yarnrc, 'utf8'));
+  delete rc.npmPreapprovedPackages;
+  rc.npmMinimalAgeGate = Math.max(0, Math.floor((Date.now() - cutoff) / 60_000));
+  fs.writeFileSync(yarnrc, YAML.stringify(rc));
+}
+
 /** A fresh app from create-app, created once per create-app and Node version. */
 function createdApp() {
-  const key = sha1(`${pin.createApp}|${process.version}|default|v1`).slice(0, 12);
+  const key = sha1(`${pin.createApp}|${process.version}|default|v2`).slice(0, 12);
   const dir = path.join(cacheDir, `app-${key}`);
   const pristine = path.join(dir, '.coalmine-pristine');
   if (fs.existsSync(path.join(pristine, 'ready'))) {
     for (const f of TOUCHED) fs.copyFileSync(path.join(pristine, f), path.join(dir, f));
     fs.rmSync(path.join(dir, 'app-config.coalmine.yaml'), { force: true });
+    releaseDayGate(dir, Number(fs.readFileSync(path.join(pristine, 'cutoff'), 'utf8')));
     return { dir, cached: true, ms: 0 };
   }
   for (const old of fs.readdirSync(cacheDir).filter(f => f.startsWith('app-'))) {
     fs.rmSync(path.join(cacheDir, old), { recursive: true, force: true });
   }
   log(`creating an app with @backstage/create-app@${pin.createApp} (first run: several minutes) ...`);
-  const { ms } = run(
-    'npx',
-    ['-y', `@backstage/create-app@${pin.createApp}`, '--path', dir],
-    {
-      cwd: cacheDir,
-      env: cleanEnv({ BACKSTAGE_APP_NAME: 'app', CI: 'true' }),
-      log: 'install-create-app.log',
-      timeoutS: 1800,
-    },
-  );
+  const created0 = Date.now();
+  run('npx', ['-y', `@backstage/create-app@${pin.createApp}`, '--path', dir, '--skip-install'], {
+    cwd: cacheDir,
+    env: cleanEnv({ BACKSTAGE_APP_NAME: 'app', CI: 'true' }),
+    log: 'install-create-app.log',
+    timeoutS: 1800,
+  });
+  // The app as it was on release day. create-app pins only the packages it
+  // names (`^` ranges); everything else resolves to the newest version, and
+  // the registry already holds later Backstage packages that do not fit the
+  // release (e.g. plugin-signals-backend 0.3.21 needs an httpRouter that
+  // backend-defaults 0.18 lacks, and the backend does not start). Yarn's own
+  // npmMinimalAgeGate, set to the release's age minus a two-week margin for
+  // patch releases, keeps every package to what was published by then.
+  const times = JSON.parse(run('npm', ['view', '@backstage/create-app', 'time', '--json']).output);
+  const released = Date.parse(times[pin.createApp]);
+  if (!Number.isFinite(released)) throw new Error(`could not read the publish time of @backstage/create-app@${pin.createApp}`);
+  const cutoff = released + 14 * 24 * 3600_000;
+  releaseDayGate(dir, cutoff);
+  log(`installing the app's dependencies as of ${new Date(cutoff).toISOString().slice(0, 10)} ...`);
+  run('yarn', ['install'], { cwd: dir, log: 'install-create-app-yarn.log', timeoutS: 1800 });
+  const ms = Date.now() - created0;
   const created = JSON.parse(fs.readFileSync(path.join(dir, 'backstage.json'), 'utf8')).version;
   if (created !== backstageVersion) {
     throw new Error(
@@ -204,6 +227,7 @@ function createdApp() {
     fs.mkdirSync(path.dirname(path.join(pristine, f)), { recursive: true });
     fs.copyFileSync(path.join(dir, f), path.join(pristine, f));
   }
+  fs.writeFileSync(path.join(pristine, 'cutoff'), String(cutoff));
   fs.writeFileSync(path.join(pristine, 'ready'), new Date().toISOString());
   return { dir, cached: false, ms };
 }

@@ -87,8 +87,11 @@ async function moveTo(
   extra: Parameters<RolloutStore['commit']>[3] = {},
 ) {
   const current = (await store.get(id))!;
-  const weight =
-    to === 'AwaitingApproval' ? 10 : to === 'Succeeded' ? 100 : current.weight;
+  const weights: Partial<Record<RolloutPhase, number>> = {
+    AwaitingApproval: 10,
+    Succeeded: 100,
+  };
+  const weight = weights[to] ?? current.weight;
   const updated = await store.commit(
     id,
     current.version,
@@ -125,46 +128,61 @@ describe.each(databases.eachSupportedId())(
       ]);
       await moveTo(store, 'r1', 'Progressing', 'Progressing');
       await moveTo(store, 'r1', 'AwaitingApproval', 'Step 2 needs an approval');
-      await moveTo(store, 'r1', 'RollingBack', 'Rolling back: analysis failed', {
-        analysis: {
-          stepIndex: 1,
-          weight: 10,
-          action: 'rollback',
-          reason: 'error-rate failed',
-          failedChecks: 1,
-          checks: [
-            {
-              metric: 'request-success-rate',
-              judge: 'threshold',
-              canaryValue: 99.5,
-              stableValue: 99.9,
-              verdict: 'pass',
-              evidence: 'success rate 99.5 % ≥ 99 %',
-            },
-            {
-              metric: 'error-rate',
-              judge: 'sequential',
-              canaryValue: 0.227,
-              stableValue: 0.0024,
-              verdict: 'fail',
-              evidence:
-                'canary error rate 22.7 % (27 of 119) vs stable 0.24 % (2 of 822): the canary is worse than stable',
-            },
-          ],
+      await moveTo(
+        store,
+        'r1',
+        'RollingBack',
+        'Rolling back: analysis failed',
+        {
+          analysis: {
+            stepIndex: 1,
+            weight: 10,
+            action: 'rollback',
+            reason: 'error-rate failed',
+            failedChecks: 1,
+            checks: [
+              {
+                metric: 'request-success-rate',
+                judge: 'threshold',
+                canaryValue: 99.5,
+                stableValue: 99.9,
+                verdict: 'pass',
+                evidence: 'success rate 99.5 % ≥ 99 %',
+              },
+              {
+                metric: 'error-rate',
+                judge: 'sequential',
+                canaryValue: 0.227,
+                stableValue: 0.0024,
+                verdict: 'fail',
+                evidence:
+                  'canary error rate 22.7 % (27 of 119) vs stable 0.24 % (2 of 822): the canary is worse than stable',
+              },
+            ],
+          },
         },
-      });
+      );
       await moveTo(store, 'r1', 'RolledBack', 'Rolled back');
       await store.insert(record('r2', 'component:team-a/search'), []);
-      await moveTo(store, 'r2', 'Failed', 'Failed: the canary Deployment vanished');
+      await moveTo(
+        store,
+        'r2',
+        'Failed',
+        'Failed: the canary Deployment vanished',
+      );
       await store.insert(record('r3', 'component:default/payments'), []);
       await moveTo(store, 'r3', 'Succeeded', 'Promoted v2 to stable');
 
       expect(await notifier.run()).toBe(4);
       expect(notifications.sent).toEqual([
         {
-          recipients: { type: 'entity', entityRef: 'component:default/checkout' },
+          recipients: {
+            type: 'entity',
+            entityRef: 'component:default/checkout',
+          },
           payload: expect.objectContaining({
-            title: 'Canary of component:default/checkout v2 on prod-eu waits for your approval',
+            title:
+              'Canary of component:default/checkout v2 on prod-eu waits for your approval',
             link: '/catalog/default/component/checkout/canary?approve=r1',
             severity: 'high',
             topic: 'Canary rollouts of component:default/checkout',
@@ -172,9 +190,13 @@ describe.each(databases.eachSupportedId())(
           }),
         },
         {
-          recipients: { type: 'entity', entityRef: 'component:default/checkout' },
+          recipients: {
+            type: 'entity',
+            entityRef: 'component:default/checkout',
+          },
           payload: expect.objectContaining({
-            title: 'Canary of component:default/checkout v2 on prod-eu was rolled back',
+            title:
+              'Canary of component:default/checkout v2 on prod-eu was rolled back',
             description:
               'error-rate: canary error rate 22.7 % (27 of 119) vs stable 0.24 % (2 of 822): the canary is worse than stable',
             link: '/catalog/default/component/checkout/canary',
@@ -192,9 +214,13 @@ describe.each(databases.eachSupportedId())(
           }),
         },
         {
-          recipients: { type: 'entity', entityRef: 'component:default/payments' },
+          recipients: {
+            type: 'entity',
+            entityRef: 'component:default/payments',
+          },
           payload: expect.objectContaining({
-            title: 'Canary of component:default/payments v2 on prod-eu succeeded',
+            title:
+              'Canary of component:default/payments v2 on prod-eu succeeded',
             severity: 'normal',
           }),
         },

@@ -1,6 +1,9 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { randomUUID } from 'crypto';
-import type { RolloutControl } from '@coalmine/backstage-plugin-canary-common';
+import type {
+  RolloutControl,
+  RolloutPhase,
+} from '@coalmine/backstage-plugin-canary-common';
 import { RolloutStore } from '../../store/RolloutStore';
 import type { RolloutRecord } from '../../engine/types';
 import type { RolloutCommands } from '../../service/router';
@@ -100,12 +103,9 @@ export class FakeCommands implements RolloutCommands {
     actor: string,
   ) {
     const r = (await this.store.get(id))!;
-    const to =
-      control === 'promote'
-        ? 'Promoting'
-        : control === 'abort'
-        ? 'Aborted'
-        : 'Progressing';
+    const next = { promote: 'Promoting', abort: 'Aborted' } as const;
+    const to: RolloutPhase =
+      control in next ? next[control as keyof typeof next] : 'Progressing';
     return (await this.store.commit(
       id,
       r.version,
