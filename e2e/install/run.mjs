@@ -163,7 +163,6 @@ function pack() {
 }
 
 const TOUCHED = [
-  '.yarnrc.yml',
   'package.json',
   'yarn.lock',
   'packages/backend/package.json',
@@ -171,24 +170,37 @@ const TOUCHED = [
   'packages/app/package.json',
 ];
 
-/** Lets Yarn resolve only versions published before `cutoff` (a gate in minutes, recomputed every run). */
-function releaseDayGate(dir, cutoff) {
-  const yarnrc = path.join(dir, '.yarnrc.yml');
-  const rc = YAML.parse(fs.readFileSync(yarnrc, 'utf8'));
-  delete rc.npmPreapprovedPackages;
-  rc.npmMinimalAgeGate = Math.max(0, Math.floor((Date.now() - cutoff) / 60_000));
-  fs.writeFileSync(yarnrc, YAML.stringify(rc));
+/** The @backstage packages of this Backstage release: what create-app names, and what this repository locks. */
+function releasePins(appDir) {
+  const pins = {};
+  for (const file of ['package.json', 'packages/app/package.json', 'packages/backend/package.json']) {
+    const p = JSON.parse(fs.readFileSync(path.join(appDir, file), 'utf8'));
+    for (const deps of [p.dependencies, p.devDependencies]) {
+      for (const [name, range] of Object.entries(deps ?? {})) {
+        const m = /^\^?(\d+\.\d+\.\d+)$/.exec(range);
+        if (name.startsWith('@backstage/') && m) pins[name] = m[1];
+      }
+    }
+  }
+  const seen = new Map();
+  const lock = fs.readFileSync(path.join(root, 'yarn.lock'), 'utf8');
+  for (const m of lock.matchAll(/^"(@backstage\/[^@"]+)@npm:[^\n]*":\n  version: (\S+)/gm)) {
+    seen.set(m[1], new Set([...(seen.get(m[1]) ?? []), m[2]]));
+  }
+  for (const [name, versions] of seen) {
+    if (versions.size === 1 && !(name in pins)) pins[name] = [...versions][0];
+  }
+  return pins;
 }
 
 /** A fresh app from create-app, created once per create-app and Node version. */
 function createdApp() {
-  const key = sha1(`${pin.createApp}|${process.version}|default|v2`).slice(0, 12);
+  const key = sha1(`${pin.createApp}|${process.version}|default|v3`).slice(0, 12);
   const dir = path.join(cacheDir, `app-${key}`);
   const pristine = path.join(dir, '.coalmine-pristine');
   if (fs.existsSync(path.join(pristine, 'ready'))) {
     for (const f of TOUCHED) fs.copyFileSync(path.join(pristine, f), path.join(dir, f));
     fs.rmSync(path.join(dir, 'app-config.coalmine.yaml'), { force: true });
-    releaseDayGate(dir, Number(fs.readFileSync(path.join(pristine, 'cutoff'), 'utf8')));
     return { dir, cached: true, ms: 0 };
   }
   for (const old of fs.readdirSync(cacheDir).filter(f => f.startsWith('app-'))) {
@@ -202,19 +214,19 @@ function createdApp() {
     log: 'install-create-app.log',
     timeoutS: 1800,
   });
-  // The app as it was on release day. create-app pins only the packages it
-  // names (`^` ranges); everything else resolves to the newest version, and
-  // the registry already holds later Backstage packages that do not fit the
-  // release (e.g. plugin-signals-backend 0.3.21 needs an httpRouter that
-  // backend-defaults 0.18 lacks, and the backend does not start). Yarn's own
-  // npmMinimalAgeGate, set to the release's age minus a two-week margin for
-  // patch releases, keeps every package to what was published by then.
-  const times = JSON.parse(run('npm', ['view', '@backstage/create-app', 'time', '--json']).output);
-  const released = Date.parse(times[pin.createApp]);
-  if (!Number.isFinite(released)) throw new Error(`could not read the publish time of @backstage/create-app@${pin.createApp}`);
-  const cutoff = released + 14 * 24 * 3600_000;
-  releaseDayGate(dir, cutoff);
-  log(`installing the app's dependencies as of ${new Date(cutoff).toISOString().slice(0, 10)} ...`);
+  // The app as it was on release day. create-app names its own packages
+  // with `^` ranges and lets everything else float; without the seed lock it
+  // fetches from GitHub (unreachable here) the registry's later Backstage
+  // packages get in, and they do not fit the release: plugin-signals-backend
+  // 0.3.21 needs an httpRouter that backend-defaults 0.18 lacks, and the
+  // backend does not start. So the release's versions are pinned (Yarn
+  // resolutions): every @backstage package create-app names, at the version it
+  // names, and every one this repository (on the same release) locks.
+  const pins = releasePins(dir);
+  editJson(path.join(dir, 'package.json'), p => {
+    p.resolutions = { ...p.resolutions, ...pins };
+  });
+  log(`installing the app's dependencies with ${Object.keys(pins).length} @backstage packages pinned to Backstage ${backstageVersion} ...`);
   run('yarn', ['install'], { cwd: dir, log: 'install-create-app-yarn.log', timeoutS: 1800 });
   const ms = Date.now() - created0;
   const created = JSON.parse(fs.readFileSync(path.join(dir, 'backstage.json'), 'utf8')).version;
@@ -227,7 +239,6 @@ function createdApp() {
     fs.mkdirSync(path.dirname(path.join(pristine, f)), { recursive: true });
     fs.copyFileSync(path.join(dir, f), path.join(pristine, f));
   }
-  fs.writeFileSync(path.join(pristine, 'cutoff'), String(cutoff));
   fs.writeFileSync(path.join(pristine, 'ready'), new Date().toISOString());
   return { dir, cached: false, ms };
 }
@@ -420,12 +431,21 @@ try {
   page.setDefaultTimeout(120_000);
   const appUrl = `http://localhost:${ports.app}`;
   const tabOk = await step("the created app shows the component's Canary tab", async () => {
-    await page.goto(`${appUrl}/catalog/default/component/checkout`);
-    // A sign-in page, if the template has one: enter as guest.
-    const enter = page.getByRole('button', { name: /enter/i });
     const tab = page.locator('a[href$="/catalog/default/component/checkout/canary"]').first();
-    await Promise.race([enter.waitFor().then(() => enter.click()), tab.waitFor()]);
-    await tab.waitFor();
+    // The catalog reads the entity file shortly after start-up: reload until it is there.
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      await page.goto(`${appUrl}/catalog/default/component/checkout`);
+      // A sign-in page, if the template has one: enter as guest.
+      const enter = page.getByRole('button', { name: /enter/i });
+      if (await enter.isVisible().catch(() => false)) await enter.click();
+      const found = await tab
+        .waitFor({ timeout: 10_000 })
+        .then(() => true)
+        .catch(() => false);
+      if (found) break;
+      if (Date.now() > deadline) throw new Error('the component page never showed a Canary tab (see e2e-test-report/install-canary-tab.png)');
+    }
     await tab.click();
     await page.getByTestId('canary-tab').waitFor();
     await page.getByRole('group', { name: 'Rollout controls' }).waitFor();
