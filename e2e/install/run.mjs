@@ -144,7 +144,7 @@ function pack() {
   const tmp = fs.mkdtempSync(path.join(cacheDir, 'packs-'));
   run(path.join(root, 'dev'), ['pack', tmp], { log: 'install-pack.log', env: process.env });
   const files = fs.readdirSync(tmp).filter(f => f.endsWith('.tgz')).sort();
-  if (files.length !== 3) throw new Error(`./dev pack wrote ${files.join(', ')}`);
+  if (files.length !== 4) throw new Error(`./dev pack wrote ${files.join(', ')}`);
   // A new folder for new contents: Yarn caches `file:` tarballs by path.
   const hash = sha1(files.map(f => fs.readFileSync(path.join(tmp, f))).join('')).slice(0, 12);
   const dir = path.join(cacheDir, 'packs', hash);
@@ -262,6 +262,9 @@ function followReadme(app, packs) {
   // packages/backend/package.json and packages/app/package.json.
   editJson(path.join(app, 'packages/backend/package.json'), p => {
     p.dependencies['@coalmine/backstage-plugin-canary-backend'] = tgz('backstage-plugin-canary-backend');
+    p.dependencies['@coalmine/backstage-plugin-scaffolder-backend-module-canary'] = tgz(
+      'backstage-plugin-scaffolder-backend-module-canary',
+    );
   });
   editJson(path.join(app, 'packages/app/package.json'), p => {
     p.dependencies['@coalmine/backstage-plugin-canary'] = tgz('backstage-plugin-canary');
@@ -270,7 +273,11 @@ function followReadme(app, packs) {
   // packages/backend/src/index.ts: the one line, before backend.start().
   const indexFile = path.join(app, 'packages/backend/src/index.ts');
   const index = fs.readFileSync(indexFile, 'utf8');
-  const line = "backend.add(import('@coalmine/backstage-plugin-canary-backend'));";
+  const line = [
+    "backend.add(import('@coalmine/backstage-plugin-canary-backend'));",
+    '// optional: the scaffolder action canary:start for software templates',
+    "backend.add(import('@coalmine/backstage-plugin-scaffolder-backend-module-canary'));",
+  ].join('\n');
   if (!index.includes('backend.start();')) throw new Error('the created backend has no backend.start()');
   fs.writeFileSync(indexFile, index.replace('backend.start();', `${line}\n\nbackend.start();`));
   // Frontend, new frontend system: nothing more (app.packages: all discovers it).
@@ -360,7 +367,7 @@ try {
   let packs;
   let app;
   const ok =
-    (await step('the three plugin packages build and pack, the backend with its OpenAPI document and migrations', () => {
+    (await step('the plugin packages build and pack, the backend with its OpenAPI document and migrations', () => {
       packs = pack();
     })) &&
     (await step(`a fresh @backstage/create-app@${pin.createApp} app (Backstage ${backstageVersion}) installs the packed packages with the README's steps`, () => {
