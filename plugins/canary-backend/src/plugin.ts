@@ -170,7 +170,7 @@ export const canaryPlugin = createBackendPlugin({
           auditor,
           store,
           config: canaryConfig,
-          commands: engine,
+          commands: rollouts,
         });
       },
     });

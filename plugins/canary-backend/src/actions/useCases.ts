@@ -23,7 +23,7 @@ import {
 import { CanaryConfig } from '../config/CanaryConfig';
 import { resolveTarget } from '../config/resolveTarget';
 import { RolloutStore } from '../store/RolloutStore';
-import { RolloutRecord } from '../engine/types';
+import { RolloutRecord } from '../domain/types';
 import { RolloutCommands, actorOf } from '../service/router';
 import { toApiRollout } from '../service/toApi';
 import { allowedRefs, isAllowedOn } from '../service/authorize';

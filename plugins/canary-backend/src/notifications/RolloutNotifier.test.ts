@@ -10,7 +10,7 @@ import type {
 } from '@backstage/plugin-notifications-node';
 import type { RolloutPhase } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutStore } from '../store/RolloutStore';
-import type { RolloutRecord } from '../engine/types';
+import type { RolloutRecord } from '../domain/types';
 import { RolloutNotifier } from './RolloutNotifier';
 
 jest.setTimeout(60_000);

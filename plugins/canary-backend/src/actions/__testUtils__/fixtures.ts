@@ -5,7 +5,7 @@ import type {
   RolloutPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutStore } from '../../store/RolloutStore';
-import type { RolloutRecord } from '../../engine/types';
+import type { RolloutRecord } from '../../domain/types';
 import type { RolloutCommands } from '../../service/router';
 
 const component = (name: string, owner: string) => ({
