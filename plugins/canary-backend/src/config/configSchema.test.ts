@@ -285,34 +285,40 @@ describe('config.d.ts and the runtime validation', () => {
     expect(disagreements).toEqual([]);
   });
 
-  it('backstage-cli config:check --strict passes with the README example', () => {
-    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-    const block = readme
-      .split('```yaml')
-      .slice(1)
-      .map(part => part.split('```')[0])
-      .find(part => part.includes('canary:'))!;
-    expect(parse(block).kubernetes.serviceLocatorMethod).toEqual({
-      type: 'multiTenant',
-    });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-config-'));
-    const file = path.join(dir, 'readme.yaml');
-    fs.writeFileSync(file, block);
-    const res = spawnSync(
-      process.execPath,
-      [
-        require.resolve('@backstage/cli/bin/backstage-cli'),
-        'config:check',
-        '--strict',
-        '--lax',
-        '--config',
-        path.join(repoRoot, 'app-config.yaml'),
-        '--config',
-        file,
-      ],
-      { cwd: repoRoot, encoding: 'utf8' },
-    );
-    expect(`${res.stdout}${res.stderr}`).not.toMatch(/must|error/i);
-    expect(res.status).toBe(0);
-  });
+  it.each([
+    ['the repository README', path.join(repoRoot, 'README.md')],
+    ["the backend plugin's README", path.join(__dirname, '../../README.md')],
+  ])(
+    'backstage-cli config:check --strict passes with the example in %s',
+    (_, readmeFile) => {
+      const readme = fs.readFileSync(readmeFile, 'utf8');
+      const block = readme
+        .split('```yaml')
+        .slice(1)
+        .map(part => part.split('```')[0])
+        .find(part => part.includes('canary:'))!;
+      expect(parse(block).kubernetes.serviceLocatorMethod).toEqual({
+        type: 'multiTenant',
+      });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-config-'));
+      const file = path.join(dir, 'readme.yaml');
+      fs.writeFileSync(file, block);
+      const res = spawnSync(
+        process.execPath,
+        [
+          require.resolve('@backstage/cli/bin/backstage-cli'),
+          'config:check',
+          '--strict',
+          '--lax',
+          '--config',
+          path.join(repoRoot, 'app-config.yaml'),
+          '--config',
+          file,
+        ],
+        { cwd: repoRoot, encoding: 'utf8' },
+      );
+      expect(`${res.stdout}${res.stderr}`).not.toMatch(/must|error/i);
+      expect(res.status).toBe(0);
+    },
+  );
 });
