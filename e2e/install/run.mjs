@@ -249,37 +249,49 @@ const editJson = (file, fn) => {
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 };
 
-/** Exactly the README's install section (README.md "Installing into an existing Backstage"). */
-function followReadme(app, packs) {
-  const tgz = name => `file:${path.join(packs, `${name}.tgz`)}`;
-  // package.json (root): where canary-common comes from.
-  editJson(path.join(app, 'package.json'), p => {
-    p.resolutions = {
-      ...p.resolutions,
-      '@coalmine/backstage-plugin-canary-common': tgz('backstage-plugin-canary-common'),
-    };
-  });
-  // packages/backend/package.json and packages/app/package.json.
-  editJson(path.join(app, 'packages/backend/package.json'), p => {
-    p.dependencies['@coalmine/backstage-plugin-canary-backend'] = tgz('backstage-plugin-canary-backend');
-    p.dependencies['@coalmine/backstage-plugin-scaffolder-backend-module-canary'] = tgz(
-      'backstage-plugin-scaffolder-backend-module-canary',
+/** The README's install section, as blocks of code (README.md "Installing into an existing Backstage"). */
+function readmeSteps(packs) {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Installing into an existing Backstage');
+  const end = readme.indexOf('\n## ', start + 10);
+  if (start < 0 || end < 0) throw new Error('README.md has no "Installing into an existing Backstage" section');
+  const section = readme.slice(start, end);
+  const blocks = lang =>
+    [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map(m =>
+      m[1].replaceAll('/path/to/packs', packs),
     );
+  const json = blocks('json').map(b => JSON.parse(`{${b}}`));
+  if (json.length !== 3) throw new Error(`the README's install section has ${json.length} JSON snippets, expected 3 (root, backend, app)`);
+  const backendLines = blocks('ts')
+    .flatMap(b => b.split('\n'))
+    .filter(l => l.trim() && !l.includes('createApp'));
+  // The configuration example right after the section.
+  const config = readme.slice(end).split('```yaml')[1]?.split('```')[0];
+  return {
+    root: json[0],
+    backend: json[1],
+    app: json[2],
+    backendLines,
+    config: YAML.parse(config ?? ''),
+  };
+}
+
+/** Exactly the README's install section: its JSON snippets, `yarn install`, its backend lines. */
+function followReadme(app, steps) {
+  editJson(path.join(app, 'package.json'), p => {
+    p.resolutions = { ...p.resolutions, ...steps.root.resolutions };
+  });
+  editJson(path.join(app, 'packages/backend/package.json'), p => {
+    Object.assign(p.dependencies, steps.backend);
   });
   editJson(path.join(app, 'packages/app/package.json'), p => {
-    p.dependencies['@coalmine/backstage-plugin-canary'] = tgz('backstage-plugin-canary');
+    Object.assign(p.dependencies, steps.app);
   });
   const install = run('yarn', ['install'], { cwd: app, log: 'install-yarn.log', timeoutS: 1800 });
-  // packages/backend/src/index.ts: the one line, before backend.start().
   const indexFile = path.join(app, 'packages/backend/src/index.ts');
   const index = fs.readFileSync(indexFile, 'utf8');
-  const line = [
-    "backend.add(import('@coalmine/backstage-plugin-canary-backend'));",
-    '// optional: the scaffolder action canary:start for software templates',
-    "backend.add(import('@coalmine/backstage-plugin-scaffolder-backend-module-canary'));",
-  ].join('\n');
   if (!index.includes('backend.start();')) throw new Error('the created backend has no backend.start()');
-  fs.writeFileSync(indexFile, index.replace('backend.start();', `${line}\n\nbackend.start();`));
+  fs.writeFileSync(indexFile, index.replace('backend.start();', `${steps.backendLines.join('\n')}\n\nbackend.start();`));
   // Frontend, new frontend system: nothing more (app.packages: all discovers it).
   const appConfig = YAML.parse(fs.readFileSync(path.join(app, 'app-config.yaml'), 'utf8'));
   if (appConfig?.app?.packages !== 'all') {
@@ -289,7 +301,7 @@ function followReadme(app, packs) {
 }
 
 /** The configuration a platform team writes, pointed at the sandbox (README's `kubernetes:` and `canary:` shape). */
-function writeConfig(app, ports) {
+function writeConfig(app, ports, readmeConfig) {
   const demo = YAML.parse(fs.readFileSync(path.join(root, 'app-config.canary.yaml'), 'utf8'));
   const config = {
     app: { baseUrl: `http://localhost:${ports.app}` },
@@ -308,8 +320,9 @@ function writeConfig(app, ports) {
         { type: 'file', target: '../../examples/org.yaml', rules: [{ allow: ['User', 'Group'] }] },
       ],
     },
+    // The README's kubernetes block, with the sandbox as its one cluster.
     kubernetes: {
-      serviceLocatorMethod: { type: 'multiTenant' },
+      ...readmeConfig.kubernetes,
       clusterLocatorMethods: [
         {
           type: 'config',
@@ -366,13 +379,15 @@ try {
   }
   let packs;
   let app;
+  let steps;
   const ok =
     (await step('the plugin packages build and pack, the backend with its OpenAPI document and migrations', () => {
       packs = pack();
     })) &&
     (await step(`a fresh @backstage/create-app@${pin.createApp} app (Backstage ${backstageVersion}) installs the packed packages with the README's steps`, () => {
       app = createdApp();
-      const installMs = followReadme(app.dir, packs);
+      steps = readmeSteps(packs);
+      const installMs = followReadme(app.dir, steps);
       return { createdFromCache: app.cached, createMs: app.ms, installMs };
     }));
   if (!ok) throw new Error('skipped the rest');
@@ -384,7 +399,7 @@ try {
     metrics: await freePort(),
     prometheus: await freePort(),
   };
-  writeConfig(app.dir, ports);
+  writeConfig(app.dir, ports, steps.config);
 
   let backend;
   const started = await step("the app's backend starts with the canary plugin against the sandbox", async () => {
