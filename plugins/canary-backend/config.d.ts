@@ -94,6 +94,10 @@ export interface Config {
         clusterErrorLimit?: number;
         /** What to do when the weight was changed by hand. Default restore. */
         onManualWeightChange?: 'restore' | 'adopt' | 'pause' | 'rollback';
+        /** The canary's pod template changed mid-rollout: restart the analysis from the first step, or abort (roll back). Default restart. */
+        onTemplateChange?: 'restart' | 'abort';
+        /** Longest a rollout may stay paused or waiting for approval before it rolls back: seconds or a duration such as "4h". Default: no limit. */
+        maxHold?: number | string;
         /** Webhooks called during the rollout. */
         webhooks?: Array<{
           name: string;
