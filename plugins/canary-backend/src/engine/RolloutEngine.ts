@@ -83,6 +83,8 @@ export class RolloutEngine {
   private readonly background = new Set<Promise<unknown>>();
   /** One holder per rollout on this replica: a pass or a control, never both. */
   private readonly locks = new Map<string, Promise<void>>();
+  /** The abort switch of each pass running on this replica. */
+  private readonly passes = new Map<string, AbortController>();
   /** The runners of each cluster still busy from an earlier tick. */
   private readonly lanes = new Map<string, Promise<void>>();
   private stopped = false;
@@ -242,7 +244,18 @@ export class RolloutEngine {
    * this replica or another) has finished, so a control never lands between
    * an intent and its effect. ServiceUnavailableError when it stays busy.
    */
-  async exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
+  async exclusive<T>(
+    id: string,
+    work: () => Promise<T>,
+    options: { preempt?: boolean } = {},
+  ): Promise<T> {
+    if (options.preempt) {
+      // A rollback supersedes forward work: end this replica's pass now
+      // rather than wait for its analysis or a slow cluster.
+      this.passes
+        .get(id)
+        ?.abort(new LeaseLostError(`Rollout ${id}: pass ended for a control`));
+    }
     try {
       return await this.locked(id, async () => {
         const deadline = Date.now() + this.deps.leaseMs + 10_000;
@@ -267,92 +280,102 @@ export class RolloutEngine {
 
   // -------------------------------------------------------------------- pass
 
-  private pass(id: string, force: boolean): Promise<void> {
-    return this.locked(id, async () => {
-      if (!(await this.acquire(id))) return;
-      const abort = new AbortController();
-      const deadline = setTimeout(
-        () =>
-          abort.abort(
-            new PassDeadlineError(
-              `The pass over rollout ${id} ran longer than ${Math.round(
-                this.passDeadlineMs / 1000,
-              )} s (a cluster, Prometheus or webhook did not answer); retrying later`,
-            ),
+  private async pass(id: string, force: boolean): Promise<void> {
+    // Registered before the pass waits for its turn, so an abort can end it
+    // even before it starts.
+    const abort = new AbortController();
+    this.passes.set(id, abort);
+    try {
+      await this.locked(id, () => this.passHolding(id, force, abort));
+    } finally {
+      if (this.passes.get(id) === abort) this.passes.delete(id);
+    }
+  }
+
+  private async passHolding(
+    id: string,
+    force: boolean,
+    abort: AbortController,
+  ): Promise<void> {
+    if (abort.signal.aborted) return;
+    if (!(await this.acquire(id))) return;
+    const deadline = setTimeout(
+      () =>
+        abort.abort(
+          new PassDeadlineError(
+            `The pass over rollout ${id} ran longer than ${Math.round(
+              this.passDeadlineMs / 1000,
+            )} s (a cluster, Prometheus or webhook did not answer); retrying later`,
           ),
-        this.passDeadlineMs,
-      );
-      // Renew the lease while the pass runs; a failed renewal ends the pass.
-      const heartbeat = setInterval(() => {
-        this.deps.store
-          .renewLease(id, this.deps.owner, this.deps.leaseMs, {
-            now: this.deps.leaseNow?.(),
-          })
-          .then(
-            held => {
-              if (!held && !abort.signal.aborted) {
-                abort.abort(
-                  new LeaseLostError(
-                    `Rollout ${id}: this replica lost its lease`,
-                  ),
-                );
-              }
-            },
-            () => undefined,
-          );
-      }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
-      let current: PassContext | undefined;
-      try {
-        await passScope.run(
-          {
-            signal: abort.signal,
-            beforeWrite: async () => {
-              await current?.fence();
-            },
-          },
-          async () => {
-            for (
-              let i = 0;
-              i < MAX_TRANSITIONS_PER_PASS && !this.stopped;
-              i++
-            ) {
-              if (abort.signal.aborted) throw abort.signal.reason;
-              const r = await this.deps.store.get(id);
-              if (!r || isTerminalPhase(r.phase)) return;
-              const now = this.deps.now();
-              if (
-                !(force && i === 0) &&
-                r.nextRunAt !== null &&
-                r.nextRunAt > now
-              ) {
-                return;
-              }
-              const ctx = new PassContext(this.deps, r, abort.signal);
-              current = ctx;
-              const more = await advance(ctx);
-              // The cluster answered: the counts of consecutive errors start over.
-              const fresh = await this.deps.store.get(id);
-              if (!fresh || isTerminalPhase(fresh.phase)) return;
-              current = new PassContext(this.deps, fresh, abort.signal);
-              await clearErrors(current);
-              if (!more) {
-                await this.scheduleNext(current);
-                return;
-              }
+        ),
+      this.passDeadlineMs,
+    );
+    // Renew the lease while the pass runs; a failed renewal ends the pass.
+    const heartbeat = setInterval(() => {
+      this.deps.store
+        .renewLease(id, this.deps.owner, this.deps.leaseMs, {
+          now: this.deps.leaseNow?.(),
+        })
+        .then(
+          held => {
+            if (!held && !abort.signal.aborted) {
+              abort.abort(
+                new LeaseLostError(
+                  `Rollout ${id}: this replica lost its lease`,
+                ),
+              );
             }
           },
+          () => undefined,
         );
-      } catch (e) {
-        const error = abort.signal.aborted ? abort.signal.reason : e;
-        if (!isFencingError(error) && !isFencingError(e)) {
-          await onPassError(this.deps, id, error);
-        }
-      } finally {
-        clearTimeout(deadline);
-        clearInterval(heartbeat);
-        await this.release(id);
+    }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
+    let current: PassContext | undefined;
+    try {
+      await passScope.run(
+        {
+          signal: abort.signal,
+          beforeWrite: async () => {
+            await current?.fence();
+          },
+        },
+        async () => {
+          for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
+            if (abort.signal.aborted) throw abort.signal.reason;
+            const r = await this.deps.store.get(id);
+            if (!r || isTerminalPhase(r.phase)) return;
+            const now = this.deps.now();
+            if (
+              !(force && i === 0) &&
+              r.nextRunAt !== null &&
+              r.nextRunAt > now
+            ) {
+              return;
+            }
+            const ctx = new PassContext(this.deps, r, abort.signal);
+            current = ctx;
+            const more = await advance(ctx);
+            // The cluster answered: the counts of consecutive errors start over.
+            const fresh = await this.deps.store.get(id);
+            if (!fresh || isTerminalPhase(fresh.phase)) return;
+            current = new PassContext(this.deps, fresh, abort.signal);
+            await clearErrors(current);
+            if (!more) {
+              await this.scheduleNext(current);
+              return;
+            }
+          }
+        },
+      );
+    } catch (e) {
+      const error = abort.signal.aborted ? abort.signal.reason : e;
+      if (!isFencingError(error) && !isFencingError(e)) {
+        await onPassError(this.deps, id, error);
       }
-    });
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(heartbeat);
+      await this.release(id);
+    }
   }
 
   /** Records when the rollout is next due, unless this pass already set a later time (a hold). */

@@ -192,20 +192,35 @@ export class RolloutService {
     actor: string,
     reason?: string,
   ): Promise<RolloutRecord> {
-    return this.engine.exclusive(id, async () => {
-      const r = await this.store.get(id);
-      if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
-      const outcome = decideControl(r, control, actor, reason, this.deps.now());
-      if (!outcome.patch) return r;
-      const updated = await this.store.commit(r.id, r.version, outcome.patch, {
-        events: outcome.events,
-      });
-      if (!updated) {
-        throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
-      }
-      this.deps.notifier.events(updated, outcome.events);
-      return updated;
-    });
+    return this.engine.exclusive(
+      id,
+      async () => {
+        const r = await this.store.get(id);
+        if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
+        const outcome = decideControl(
+          r,
+          control,
+          actor,
+          reason,
+          this.deps.now(),
+        );
+        if (!outcome.patch) return r;
+        const updated = await this.store.commit(
+          r.id,
+          r.version,
+          outcome.patch,
+          {
+            events: outcome.events,
+          },
+        );
+        if (!updated) {
+          throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
+        }
+        this.deps.notifier.events(updated, outcome.events);
+        return updated;
+      },
+      { preempt: control === 'abort' },
+    );
   }
 
   /**
