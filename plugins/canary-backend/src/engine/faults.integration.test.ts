@@ -333,8 +333,10 @@ describe('rollouts under cluster faults', () => {
       );
       expect(done.phase).toBe('Succeeded');
       const weights = vsWeights(sb, 'checkout', 'v3');
-      // 20 → 60, template changed → 20 again → 60 → 100.
-      expect(weights.slice(weights.indexOf(20))).toEqual([20, 60, 20, 60, 100]);
+      // 20 → 60, template changed → 20 again → 60 → 100, then the route on v3 alone.
+      expect(weights.slice(weights.indexOf(20))).toEqual([
+        20, 60, 20, 60, 100, 100,
+      ]);
       const events = await store.events(started.id);
       expect(events.filter(e => e.type === 'template')).toHaveLength(1);
       figures.push({
