@@ -25,6 +25,13 @@ export const CANARY_WEIGHT_ANNOTATION = 'coalmine.io/canary-weight';
 /** The rollout the two annotations above belong to; a total of another rollout is not trusted. */
 export const ROLLOUT_ID_ANNOTATION = 'coalmine.io/rollout-id';
 
+/** The rollout's annotations, removed. */
+const RELEASED: Record<string, undefined> = {
+  [REPLICA_TOTAL_ANNOTATION]: undefined,
+  [CANARY_WEIGHT_ANNOTATION]: undefined,
+  [ROLLOUT_ID_ANNOTATION]: undefined,
+};
+
 /** The replica total recorded on stable, when it belongs to this rollout. */
 function recordedTotal(
   stable: V1Deployment,
@@ -323,10 +330,3 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     ];
   }
 }
-
-/** The rollout's annotations, removed. */
-const RELEASED: Record<string, undefined> = {
-  [REPLICA_TOTAL_ANNOTATION]: undefined,
-  [CANARY_WEIGHT_ANNOTATION]: undefined,
-  [ROLLOUT_ID_ANNOTATION]: undefined,
-};

@@ -125,12 +125,12 @@ export function toClusterError(error: unknown, what: ObjectDescription): Error {
     return error as Error;
   }
   // The engine's pass ended (deadline or lost lease) and aborted the request.
-  const reason = (error as { cause?: unknown })?.cause;
+  const cause = (error as { cause?: unknown })?.cause;
   if (
-    reason instanceof Error &&
-    ['PassDeadlineError', 'LeaseLostError'].includes(reason.name)
+    cause instanceof Error &&
+    ['PassDeadlineError', 'LeaseLostError'].includes(cause.name)
   ) {
-    return reason;
+    return cause;
   }
   const status = httpStatusOf(error);
   const verb = what.verb ?? 'access';

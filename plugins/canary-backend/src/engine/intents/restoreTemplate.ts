@@ -14,6 +14,12 @@ export async function applyRestoreTemplate(
     await ctx.fence();
     wrote = await workloads.restoreTemplate(ctx.r.namespace, stable, saved);
   }
+  let message = `${stable} already runs its template from before the rollout`;
+  if (!saved) {
+    message = `No saved template of ${stable}; it keeps the template it has`;
+  } else if (wrote) {
+    message = `${stable} runs its template from before the rollout again`;
+  }
   await ctx.commit(
     {
       intent: null,
@@ -22,15 +28,6 @@ export async function applyRestoreTemplate(
         done: [...(ctx.state.done ?? []), 'restore-template'],
       },
     },
-    [
-      ctx.event(
-        'workload',
-        !saved
-          ? `No saved template of ${stable}; it keeps the template it has`
-          : wrote
-          ? `${stable} runs its template from before the rollout again`
-          : `${stable} already runs its template from before the rollout`,
-      ),
-    ],
+    [ctx.event('workload', message)],
   );
 }
