@@ -1,3 +1,9 @@
+/**
+ * What an error does to a rollout: rollbacks and promotions retry what
+ * retrying can fix for as long as it takes; forward phases hold and back off,
+ * then roll back; what retrying cannot fix rolls back, or ends Failed with the
+ * commands that restore stable by hand.
+ */
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import {
   errorMessage,
