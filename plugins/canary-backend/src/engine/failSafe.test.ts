@@ -340,4 +340,24 @@ describe('the engine fails safe', () => {
     await engine.tick();
     expect(reads).toHaveBeenCalled();
   });
+
+  it('lets an abort end a slow write of its own replica, which then never lands', async () => {
+    const { cluster, clock, engine, service, store, id } = await setup(
+      'versioned-subsets',
+    );
+    cluster.writeDelayMs = 300;
+    clock.advance(10_000);
+    const ticking = engine.tick();
+    // The pass has recorded "25 %" and waits for the slow API server.
+    for (let i = 0; i < 100 && !(await store.get(id))!.intent; i++) {
+      await new Promise(r => setTimeout(r, 10));
+    }
+    expect((await store.get(id))!.intent).toMatchObject({ weight: 25 });
+    const aborted = await service.control(id, 'abort', 'user:default/jane');
+    expect(aborted.phase).toBe('RollingBack');
+    await ticking;
+    const r = await runUntil(engine, store, clock, id);
+    expect(r.phase).toBe('Aborted');
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 0]);
+  });
 });
