@@ -121,7 +121,7 @@ export const canaryPlugin = createBackendPlugin({
           frequency: { milliseconds: canaryConfig.loop.frequencyMs },
           timeout: { minutes: 5 },
           scope: 'global',
-          fn: () => engine.tick(),
+          fn: () => engine.tick({ wait: false }),
         });
         await scheduler.scheduleTask({
           id: 'canary-detect-new-versions',

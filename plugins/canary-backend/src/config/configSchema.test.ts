@@ -129,6 +129,8 @@ const everyKey: JsonObject = {
         maxCanaryRestarts: 2,
         clusterErrorLimit: 5,
         onManualWeightChange: 'pause',
+        onTemplateChange: 'abort',
+        maxHold: '4h',
         webhooks: [
           {
             name: 'load-test',
