@@ -497,6 +497,39 @@ try {
       await page.screenshot({ path: path.join(reportDir, 'install-canary-tab.png'), fullPage: true });
       return { phase, weight };
     });
+    await step("the owner is notified in the app's notifications when the rollout succeeds", async () => {
+      await page.getByRole('button', { name: 'Promote', exact: true }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await dialog.getByLabel('Reason (optional)').fill('install test');
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      const deadline = Date.now() + 180_000;
+      let phase;
+      while (Date.now() < deadline) {
+        phase = await phaseOf(page);
+        if (['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(phase)) break;
+        await page.waitForTimeout(1000);
+      }
+      if (phase !== 'Succeeded') throw new Error(`the promoted rollout ended ${phase}`);
+      const title = 'Canary of component:default/checkout v2 on sandbox succeeded';
+      const until = Date.now() + 90_000;
+      for (;;) {
+        await page.goto(`${appUrl}/notifications`);
+        const found = await page
+          .getByText(title)
+          .first()
+          .waitFor({ timeout: 10_000 })
+          .then(() => true)
+          .catch(() => false);
+        if (found) break;
+        if (Date.now() > until) {
+          await page.screenshot({ path: path.join(reportDir, 'install-notifications.png'), fullPage: true });
+          throw new Error(`no notification "${title}" (see e2e-test-report/install-notifications.png)`);
+        }
+      }
+      await page.screenshot({ path: path.join(reportDir, 'install-notifications.png'), fullPage: true });
+    });
   } else {
     await page.screenshot({ path: path.join(reportDir, 'install-canary-tab.png'), fullPage: true }).catch(() => {});
   }
