@@ -104,6 +104,8 @@ export const canaryPlugin = createBackendPlugin({
           logger,
           leaseMs: canaryConfig.loop.leaseMs,
           concurrency: canaryConfig.loop.concurrency,
+          // Rollouts waiting for the cluster are looked at on every loop.
+          pollMs: canaryConfig.loop.frequencyMs,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({
