@@ -338,7 +338,12 @@ function writeConfig(app, ports, readmeConfig) {
         },
       ],
     },
-    canary: { ...demo.canary, prometheus: { url: `http://127.0.0.1:${ports.prometheus}` } },
+    // The demo's policies; notifications on (the demo backend has no notifications plugin, a created app has).
+    canary: {
+      ...demo.canary,
+      notifications: { enabled: true },
+      prometheus: { url: `http://127.0.0.1:${ports.prometheus}` },
+    },
   };
   fs.writeFileSync(path.join(app, 'app-config.coalmine.yaml'), YAML.stringify(config));
 }
