@@ -13,6 +13,8 @@ import { PrometheusRolloutAnalyzer } from './engine/PrometheusRolloutAnalyzer';
 import { RolloutEngine } from './engine/RolloutEngine';
 import { CanaryDetector } from './engine/CanaryDetector';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
+import { WebhookOutbox } from './webhooks/outbox';
+import { KubernetesBindingReader, WorkloadBinding } from './binding';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
 
 /**
@@ -53,8 +55,9 @@ export const canaryPlugin = createBackendPlugin({
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
+        const db = await database.getClient();
         const store = await RolloutStore.create(
-          await database.getClient(),
+          db,
           resolvePackagePath(
             '@coalmine/backstage-plugin-canary-backend',
             'migrations',
@@ -67,9 +70,22 @@ export const canaryPlugin = createBackendPlugin({
             );
           }
         }
-        const clusters = new KubernetesClusterAccess(
-          ClusterClients.fromConfig(config),
+        const clusterClients = ClusterClients.fromConfig(config);
+        const clusters = new KubernetesClusterAccess(clusterClients);
+        const binding = new WorkloadBinding(
+          canaryConfig.clusters,
+          new KubernetesBindingReader(clusterClients),
         );
+        // URLs, headers and secrets of webhooks come from the config at call time.
+        const webhooks = new WebhookDispatcher(logger, (policy, name) =>
+          canaryConfig.webhooks[policy]?.find(h => h.name === name),
+        );
+        const outbox = new WebhookOutbox({
+          db,
+          dispatcher: webhooks,
+          logger,
+          recordEvents: (id, events) => store.addEvents(id, events),
+        });
         const prometheusClients = new Map<
           string,
           PrometheusQuerier | undefined
@@ -91,7 +107,8 @@ export const canaryPlugin = createBackendPlugin({
           store,
           clusters,
           analyzer,
-          webhooks: new WebhookDispatcher(logger),
+          webhooks,
+          binding,
           logger,
           leaseMs: canaryConfig.loop.leaseMs,
           concurrency: canaryConfig.loop.concurrency,
@@ -120,6 +137,15 @@ export const canaryPlugin = createBackendPlugin({
           initialDelay: { seconds: 5 },
           scope: 'global',
           fn: () => detector.run(),
+        });
+        await scheduler.scheduleTask({
+          id: 'canary-webhook-outbox',
+          frequency: { milliseconds: canaryConfig.loop.frequencyMs },
+          timeout: { minutes: 5 },
+          scope: 'global',
+          fn: async () => {
+            await outbox.deliverDue();
+          },
         });
         lifecycle.addShutdownHook(() => engine.stop());
 

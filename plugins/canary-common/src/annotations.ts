@@ -58,3 +58,11 @@ export function isCanaryAvailable(entity: {
 }): boolean {
   return Boolean(entity.metadata.annotations?.[CANARY_POLICY_ANNOTATION]);
 }
+
+/**
+ * On a Kubernetes Service: the catalog entities (comma-separated refs such as
+ * `component:default/checkout`) allowed to run canaries on it. The cluster's
+ * side of the binding: a component's own annotations never authorize a write.
+ * @public
+ */
+export const CANARY_ENTITY_ANNOTATION = 'coalmine.io/entity';

@@ -14,7 +14,7 @@ import {
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { ResolvedTarget } from '../config/resolveTarget';
-import type { WebhookSpec, WebhookType } from '../config/policy';
+import type { WebhookType } from '../config/policy';
 import type {
   PodHealthSnapshot,
   RolloutTarget,
@@ -23,11 +23,8 @@ import type {
   WorkloadManager,
 } from '../kubernetes/types';
 import { NewAnalysis, RolloutStore } from '../store/RolloutStore';
-import {
-  WebhookDispatcher,
-  WebhookPayload,
-  chatMessage,
-} from '../webhooks/WebhookDispatcher';
+import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import { webhookPayload } from '../webhooks/outbox';
 import { decideControl } from './controls';
 import { forEachWithLimit } from './concurrency';
 import type {
@@ -37,6 +34,8 @@ import type {
   RolloutAnalyzer,
 } from './ports';
 import { stepDwellMs } from './schedule';
+import { bindingLost } from './guards/binding';
+import type { WorkloadBinding } from '../binding';
 import type {
   EngineState,
   Intent,
@@ -44,9 +43,6 @@ import type {
   RolloutPatch,
   RolloutRecord,
 } from './types';
-
-/** Event types sent to `event` webhooks. */
-const CHAT_EVENT_TYPES = ['phase', 'step', 'control', 'drift', 'analysis'];
 
 /** The actor recorded for what the engine does by itself. */
 export const ENGINE_ACTOR = 'coalmine';
@@ -56,6 +52,8 @@ export interface RolloutEngineOptions {
   clusters: ClusterAccess;
   analyzer?: RolloutAnalyzer;
   webhooks: WebhookDispatcher;
+  /** Whether a component may act on a workload; checked at start and every pass. */
+  binding: WorkloadBinding;
   logger: LoggerService;
   /** Lease holder name; unique per backend replica. */
   owner?: string;
@@ -98,6 +96,7 @@ export class RolloutEngine {
   private readonly clusters: ClusterAccess;
   private readonly analyzer?: RolloutAnalyzer;
   private readonly webhooks: WebhookDispatcher;
+  private readonly binding: WorkloadBinding;
   private readonly logger: LoggerService;
   private readonly owner: string;
   private readonly leaseMs: number;
@@ -119,6 +118,7 @@ export class RolloutEngine {
     this.clusters = options.clusters;
     this.analyzer = options.analyzer;
     this.webhooks = options.webhooks;
+    this.binding = options.binding;
     this.logger = options.logger;
     this.owner = options.owner ?? `coalmine-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -176,6 +176,24 @@ export class RolloutEngine {
       }
       throw e;
     }
+    // Before anything is written: the workload must be bound to the component.
+    try {
+      await this.binding.require({
+        entityRef: target.entityRef,
+        owners: request.resolved.owners,
+        cluster: request.cluster,
+        namespace: target.namespace,
+        service: target.workload,
+        topology,
+      });
+    } catch (e) {
+      if (isClusterUnavailable(e)) {
+        throw new ServiceUnavailableError(
+          `Cluster ${request.cluster} is unavailable: ${errorMessage(e)}`,
+        );
+      }
+      throw e;
+    }
     const now = this.now();
     const record: RolloutRecord = {
       id: randomUUID(),
@@ -207,6 +225,7 @@ export class RolloutEngine {
         request: { image: request.image, version: request.version },
         retryOf: request.retryOf,
         route: target.route,
+        owners: request.resolved.owners,
       },
       state: {
         topology,
@@ -237,7 +256,6 @@ export class RolloutEngine {
       data: { to: 'Pending', shape: topology.shape },
     };
     await this.store.insert(record, [event]);
-    this.notify(record, [event]);
     this.kick(record.id);
     return record;
   }
@@ -271,7 +289,6 @@ export class RolloutEngine {
       if (!updated) {
         throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
       }
-      this.notify(updated, outcome.events);
       return updated;
     } finally {
       await this.store.releaseLease(id, this.owner);
@@ -419,6 +436,19 @@ export class RolloutEngine {
         if (r.nextRunAt !== null && r.nextRunAt > this.now()) return;
         let more: boolean;
         try {
+          const lost =
+            r.phase === 'RollingBack'
+              ? undefined
+              : await bindingLost(this.binding, r);
+          if (lost) {
+            await this.beginRollback(
+              r,
+              'Aborted',
+              `the workload is no longer bound to ${r.entityRef}: ${lost}`,
+              ENGINE_ACTOR,
+            );
+            continue;
+          }
           more = await this.advance(r);
           // The cluster answered again: the count of consecutive errors starts over.
           const fresh = await this.store.get(id);
@@ -1021,8 +1051,9 @@ export class RolloutEngine {
       const id = `${hook.name}@${key}`;
       if (passed.includes(id)) continue;
       const outcome = await this.webhooks.call(
+        r.spec.policy.name,
         hook,
-        this.webhookPayload(r, hook),
+        webhookPayload(r, hook),
       );
       const event: NewEvent = {
         type: 'webhook',
@@ -1083,55 +1114,6 @@ export class RolloutEngine {
       return 'hold';
     }
     return true;
-  }
-
-  private webhookPayload(r: RolloutRecord, hook: WebhookSpec): WebhookPayload {
-    return {
-      name: r.workload,
-      namespace: r.namespace,
-      phase: r.phase,
-      type: hook.type,
-      rolloutId: r.id,
-      entityRef: r.entityRef,
-      cluster: r.cluster,
-      weight: r.weight,
-      stepIndex: r.stepIndex,
-      canary: r.canary,
-      stable: r.stable,
-      ...(hook.metadata ? { metadata: hook.metadata } : {}),
-    };
-  }
-
-  /** Sends events to the policy's `event` webhooks in the background; failures become events. */
-  private notify(r: RolloutRecord, events: NewEvent[]) {
-    const hooks = r.spec.policy.webhooks.filter(h => h.type === 'event');
-    if (hooks.length === 0 || events.length === 0 || this.stopped) return;
-    // Chat gets what people act on, not every bookkeeping step.
-    for (const event of events.filter(e => CHAT_EVENT_TYPES.includes(e.type))) {
-      for (const hook of hooks) {
-        this.track(
-          this.webhooks
-            .call(hook, chatMessage(r, event))
-            .then(async outcome => {
-              if (!outcome.ok) {
-                await this.store.addEvents(r.id, [
-                  {
-                    type: 'webhook',
-                    message: `Event webhook ${hook.name} failed: ${outcome.message}`,
-                    actor: ENGINE_ACTOR,
-                    data: {
-                      webhook: hook.name,
-                      type: 'event',
-                      ok: false,
-                      attempts: outcome.attempts,
-                    },
-                  },
-                ]);
-              }
-            }),
-        );
-      }
-    }
   }
 
   // ------------------------------------------------------- intents & commits
@@ -1396,32 +1378,8 @@ export class RolloutEngine {
       },
       [this.phaseEvent(r, phase, message)],
     );
-    const hooks = updated.spec.policy.webhooks.filter(
-      h => h.type === 'post-rollout',
-    );
-    for (const hook of hooks) {
-      this.track(
-        this.webhooks
-          .call(hook, this.webhookPayload(updated, hook))
-          .then(outcome =>
-            this.store.addEvents(updated.id, [
-              {
-                type: 'webhook',
-                message: `Webhook ${hook.name} (post-rollout) ${
-                  outcome.ok ? 'delivered' : 'failed'
-                }: ${outcome.message}`,
-                actor: ENGINE_ACTOR,
-                data: {
-                  webhook: hook.name,
-                  type: 'post-rollout',
-                  ok: outcome.ok,
-                  status: outcome.status ?? null,
-                },
-              },
-            ]),
-          ),
-      );
-    }
+    // Post-rollout webhooks were queued with the commit (see webhooks/outbox.ts).
+    return updated;
   }
 
   private phaseEvent(
@@ -1447,7 +1405,6 @@ export class RolloutEngine {
     if (!updated) {
       throw new StaleRolloutError(`Rollout ${r.id} changed meanwhile`);
     }
-    if (events.length > 0) this.notify(updated, events);
     return updated;
   }
 

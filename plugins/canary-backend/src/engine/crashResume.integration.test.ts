@@ -8,6 +8,7 @@ import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import { KubernetesBindingReader, WorkloadBinding } from '../binding';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
 import { EngineChild } from './__testUtils__/engineChild';
@@ -105,8 +106,7 @@ describe.each(cases)(
 
     it('finishes every rollout without a repeated or skipped step', async () => {
       const store = await RolloutStore.create(db, migrationsDir);
-      const clusters = new KubernetesClusterAccess(
-        ClusterClients.fromConfig(
+      const clusterClients = ClusterClients.fromConfig(
           new ConfigReader({
             kubernetes: {
               clusterLocatorMethods: [
@@ -125,15 +125,19 @@ describe.each(cases)(
               ],
             },
           }),
-        ),
-      );
+        );
+      const clusters = new KubernetesClusterAccess(clusterClients);
       const logger = mockServices.logger.mock();
       // This engine only accepts starts; the child processes run the rollouts.
       const commands = new RolloutEngine({
         store,
         clusters,
         logger,
-        webhooks: new WebhookDispatcher(logger),
+        webhooks: new WebhookDispatcher(logger, () => undefined),
+        binding: new WorkloadBinding(
+          {},
+          new KubernetesBindingReader(clusterClients),
+        ),
         advanceOnCommand: false,
       });
       const target = (name: string, input: Record<string, unknown>) => {

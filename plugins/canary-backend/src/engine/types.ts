@@ -15,6 +15,8 @@ export interface RolloutSpec {
   retryOf?: string;
   /** The component's route annotation, passed to the provider. */
   route?: string;
+  /** The component's owners at start, for the platform side of the binding. */
+  owners?: string[];
 }
 
 /**

@@ -48,9 +48,11 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store, logger } = await createEngine(db, cluster, {
-        clock,
-      });
+      const { engine, store, logger, outbox } = await createEngine(
+        db,
+        cluster,
+        { clock },
+      );
       const target = resolved('component:default/app', {
         trafficProvider: 'istio',
         steps: [50, 100],
@@ -86,9 +88,12 @@ describe('webhooks', () => {
         await engine.idle();
         clock.advance(10_000);
         await engine.tick();
+        await outbox.deliverDue();
       }
       await engine.idle();
+      await outbox.deliverDue();
       expect((await store.get(id))!.phase).toBe('Succeeded');
+      expect(await outbox.pending()).toBe(0);
       const paths = hooks.calls
         .filter(c => c.path !== '/chat')
         .map(c => c.path);
