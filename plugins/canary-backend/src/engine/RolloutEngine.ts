@@ -14,7 +14,7 @@ import {
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { ResolvedTarget } from '../config/resolveTarget';
-import type { WebhookType } from '../config/policy';
+import { WebhookType, imageAllowed } from '../config/policy';
 import type {
   PodHealthSnapshot,
   RolloutTarget,
@@ -176,6 +176,19 @@ export class RolloutEngine {
       }
       throw e;
     }
+    // The image the canary will run: the requested one, else what the canary Deployment has.
+    const image = request.image ?? topology.canary.image;
+    if (image && !imageAllowed(image, policy.allowedImages)) {
+      throw new InputError(
+        `${
+          request.image
+            ? 'body field image'
+            : `image of Deployment ${topology.canary.name}`
+        }: "${image}" is not allowed by canary.policies.${
+          policy.name
+        }.allowedImages (${policy.allowedImages.join(', ')})`,
+      );
+    }
     // Before anything is written: the workload must be bound to the component.
     try {
       await this.binding.require({
@@ -321,7 +334,20 @@ export class RolloutEngine {
         stickyHeader: policy.stickyHeader,
       })
       .then(
-        (): CanaryConfigProblem[] => [],
+        async (topology): Promise<CanaryConfigProblem[]> => {
+          const verdict = await this.binding.check({
+            entityRef: target.entityRef,
+            owners: resolved.owners,
+            cluster,
+            namespace: target.namespace,
+            service: target.workload,
+            topology,
+          });
+          return verdict.bound ? [] : [verdict.problem];
+        },
+      )
+      .then(
+        problems => problems,
         (e): CanaryConfigProblem[] => {
           if (isConfigurationError(e)) {
             return [

@@ -3,6 +3,24 @@ import {
   Rollout,
 } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutRecord } from '../engine/types';
+import { Redactor, redactEndpoints } from './redact';
+
+/** Every string in a JSON value redacted, except PromQL queries (they hold no endpoints). */
+export function redactDeep<T>(value: T, redact: Redactor): T {
+  if (typeof value === 'string') return redact(value) as unknown as T;
+  if (Array.isArray(value)) {
+    return value.map(v => redactDeep(v, redact)) as unknown as T;
+  }
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k,
+        k === 'query' ? v : redactDeep(v, redact),
+      ]),
+    ) as T;
+  }
+  return value;
+}
 
 const iso = (ms: number | null) =>
   ms === null ? null : new Date(ms).toISOString();
@@ -11,6 +29,7 @@ const iso = (ms: number | null) =>
 export function toApiRollout(
   r: RolloutRecord,
   lastAnalysis?: AnalysisResult | null,
+  redact: Redactor = redactEndpoints,
 ): Rollout {
   return {
     id: r.id,
@@ -27,12 +46,12 @@ export function toApiRollout(
     actualWeight: r.actualWeight,
     stable: r.stable,
     canary: r.canary,
-    ...(r.message ? { message: r.message } : {}),
+    ...(r.message ? { message: redact(r.message) } : {}),
     createdAt: iso(r.createdAt)!,
     updatedAt: iso(r.updatedAt)!,
     finishedAt: iso(r.finishedAt),
     nextStepAt: iso(r.nextStepAt),
     startedBy: r.startedBy,
-    lastAnalysis: lastAnalysis ?? null,
+    lastAnalysis: lastAnalysis ? redactDeep(lastAnalysis, redact) : null,
   };
 }
