@@ -14,7 +14,7 @@ import {
   overrideRulesSchema,
   toOverrideRules,
 } from './overrideRules';
-import { parseDurationMs } from './duration';
+import { parseDurationMs } from '../domain/duration';
 import {
   AnalysisConfigError,
   TemplateRegistry,

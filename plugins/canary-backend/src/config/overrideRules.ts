@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDurationMs } from './duration';
+import { parseDurationMs } from '../domain/duration';
 
 /** Every key `coalmine.io/overrides` understands. */
 export const OVERRIDE_KEYS = [

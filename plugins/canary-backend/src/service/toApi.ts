@@ -2,7 +2,7 @@ import {
   AnalysisResult,
   Rollout,
 } from '@coalmine/backstage-plugin-canary-common';
-import { RolloutRecord } from '../engine/types';
+import { RolloutRecord } from '../domain/types';
 import { Redactor, redactEndpoints } from './redact';
 
 /** Every string in a JSON value redacted, except PromQL queries (they hold no endpoints). */

@@ -8,7 +8,7 @@ import {
   RolloutPhase,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { NewEvent, RolloutPatch, RolloutRecord } from '../engine/types';
+import { NewEvent, RolloutPatch, RolloutRecord } from '../domain/types';
 import { enqueueOutbox, planOutbox } from '../webhooks/outbox';
 
 const ROLLOUTS = 'canary_rollouts';

@@ -3,7 +3,7 @@ import { Knex } from 'knex';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import type { WebhookRef } from '../config/policy';
-import type { NewEvent, RolloutRecord } from '../engine/types';
+import type { NewEvent, RolloutRecord } from '../domain/types';
 import {
   WebhookDispatcher,
   WebhookPayload,

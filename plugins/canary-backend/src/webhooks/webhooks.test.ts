@@ -48,7 +48,7 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store, logger, outbox } = await createEngine(
+      const { engine, service, store, logger, outbox } = await createEngine(
         db,
         cluster,
         { clock },
@@ -79,7 +79,7 @@ describe('webhooks', () => {
           { name: 'chat', type: 'event', url: `${hooks.base}/chat` },
         ],
       });
-      const { id } = await engine.start({
+      const { id } = await service.start({
         resolved: target,
         cluster: 'c',
         startedBy: 'user:default/jane',
@@ -147,7 +147,9 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store } = await createEngine(db, cluster, { clock });
+      const { engine, service, store } = await createEngine(db, cluster, {
+        clock,
+      });
       const veto = resolved('component:default/app', {
         trafficProvider: 'istio',
         steps: [20, 100],
@@ -162,7 +164,7 @@ describe('webhooks', () => {
           },
         ],
       });
-      const { id } = await engine.start({
+      const { id } = await service.start({
         resolved: veto,
         cluster: 'c',
         startedBy: 'u',
@@ -189,7 +191,7 @@ describe('webhooks', () => {
           },
         ],
       });
-      const second = await engine.start({
+      const second = await service.start({
         resolved: refused,
         cluster: 'c2',
         startedBy: 'u',

@@ -15,7 +15,8 @@ import { RolloutStore } from '../../store/RolloutStore';
 import { WebhookDispatcher } from '../../webhooks/WebhookDispatcher';
 import { WebhookOutbox } from '../../webhooks/outbox';
 import { RolloutEngine } from '../RolloutEngine';
-import type { ClusterAccess, RolloutAnalyzer } from '../ports';
+import { RolloutService } from '../../service/RolloutService';
+import type { ClusterAccess, RolloutAnalyzer } from '../../domain/ports';
 
 export const migrationsDir = resolvePackagePath(
   '@coalmine/backstage-plugin-canary-backend',
@@ -106,5 +107,6 @@ export async function createEngine(
     clusterBackoffMs: 1000,
     now: options.clock?.now,
   });
-  return { store, engine, logger, outbox };
+  const service = new RolloutService(store, engine);
+  return { store, engine, service, logger, outbox };
 }

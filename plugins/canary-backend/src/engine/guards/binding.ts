@@ -1,19 +1,19 @@
-import type { WorkloadBinding } from '../../binding';
-import type { RolloutRecord } from '../types';
+import type { PassContext } from '../context';
+import { beginRollback } from '../transitions';
 
 /**
- * The per-pass binding guard: a rollout keeps acting on its workload only
- * while the cluster or the platform still binds it to the component. Returns
- * why it no longer may (the rollout then aborts to stable), or undefined.
- * Cluster errors are thrown and handled like any other transient error.
+ * The binding guard, at every pass: a rollout keeps acting on its workload
+ * only while the cluster (`coalmine.io/entity` on the Service) or the
+ * platform (`canary.clusters.<name>.namespaces`) still binds it to the
+ * component. When the binding is gone the rollout aborts to stable and the
+ * event says why. Returns true when the binding holds. A cluster error is
+ * thrown and handled like any other transient error of the pass.
  */
-export async function bindingLost(
-  binding: WorkloadBinding,
-  r: RolloutRecord,
-): Promise<string | undefined> {
+export async function bindingHolds(ctx: PassContext): Promise<boolean> {
+  const { r } = ctx;
   const topology = r.state.topology;
-  if (!topology) return undefined;
-  const verdict = await binding.check({
+  if (!topology || r.phase === 'RollingBack') return true;
+  const verdict = await ctx.deps.binding.check({
     entityRef: r.entityRef,
     owners: r.spec.owners ?? [],
     cluster: r.cluster,
@@ -21,5 +21,13 @@ export async function bindingLost(
     service: r.workload,
     topology,
   });
-  return verdict.bound ? undefined : verdict.problem.message;
+  if (verdict.bound) return true;
+  // A forward write still pending is superseded: nothing more goes to this workload.
+  if (r.intent) await ctx.commit({ intent: null });
+  await beginRollback(
+    ctx,
+    'Aborted',
+    `the workload is no longer bound to ${r.entityRef}: ${verdict.problem.message}`,
+  );
+  return false;
 }
