@@ -22,6 +22,7 @@ import type { RolloutTarget, TrafficTopology } from '../kubernetes/types';
 import type { RolloutStore } from '../store/RolloutStore';
 import { analysisRequestOf } from '../engine/context';
 import { decideControl } from '../engine/controls';
+import { ENGINE_ACTOR, webhookPayload } from '../engine/notifications';
 import type { RolloutEngine } from '../engine/RolloutEngine';
 
 /** What a start needs: the resolved target, the cluster and who asked. */
@@ -210,6 +211,15 @@ export class RolloutService {
       if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
       const outcome = decideControl(r, control, actor, reason, this.deps.now());
       if (!outcome.patch) return r;
+      if (control === 'promote') {
+        // Promoting by hand skips the last step, not its gate.
+        const confirmed = await this.confirmPromotion(r);
+        outcome.patch.state = {
+          ...(outcome.patch.state ?? r.state),
+          webhooksPassed: confirmed.passed,
+        };
+        outcome.events.push(...confirmed.events);
+      }
       const updated = await this.store.commit(r.id, r.version, outcome.patch, {
         events: outcome.events,
       });
@@ -218,6 +228,52 @@ export class RolloutService {
       }
       return updated;
     });
+  }
+
+  /**
+   * Runs the policy's confirm-promotion webhooks that have not passed yet
+   * for this rollout. A refusal is recorded and answered with
+   * ConflictError; the rollout stays where it is.
+   */
+  private async confirmPromotion(
+    r: RolloutRecord,
+  ): Promise<{ passed: string[]; events: NewEvent[] }> {
+    const passed = [...(r.state.webhooksPassed ?? [])];
+    const events: NewEvent[] = [];
+    for (const hook of r.spec.policy.webhooks.filter(
+      h => h.type === 'confirm-promotion',
+    )) {
+      const id = `${hook.name}@promote`;
+      if (passed.includes(id)) continue;
+      const outcome = await this.deps.webhooks.call(
+        r.spec.policy.name,
+        hook,
+        webhookPayload(r, hook),
+      );
+      const event: NewEvent = {
+        type: 'webhook',
+        message: `Webhook ${hook.name} (confirm-promotion) ${
+          outcome.ok ? 'passed' : 'refused'
+        }: ${outcome.message}`,
+        actor: ENGINE_ACTOR,
+        data: {
+          webhook: hook.name,
+          type: 'confirm-promotion',
+          ok: outcome.ok,
+          status: outcome.status ?? null,
+          attempts: outcome.attempts,
+        },
+      };
+      if (!outcome.ok) {
+        await this.store.addEvents(r.id, [event]);
+        throw new ConflictError(
+          `Cannot promote rollout ${r.id}: webhook ${hook.name} (confirm-promotion) refused: ${outcome.message}`,
+        );
+      }
+      passed.push(id);
+      events.push(event);
+    }
+    return { passed, events };
   }
 
   /**
