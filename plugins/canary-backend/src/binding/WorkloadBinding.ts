@@ -54,7 +54,9 @@ export class WorkloadNotBoundError extends NotAllowedError {
   }
 }
 
-/** The entity refs a `coalmine.io/entity` annotation names, normalised. */
+const ENTITY_REF = /^[a-z0-9_.-]+:[a-z0-9_.-]+\/[a-z0-9_.-]+$/;
+
+/** The entity refs a `coalmine.io/entity` annotation names, normalised; malformed ones are ignored. */
 export function boundEntities(annotation: string | undefined): string[] {
   if (!annotation) return [];
   return annotation
@@ -63,14 +65,13 @@ export function boundEntities(annotation: string | undefined): string[] {
     .filter(Boolean)
     .flatMap(text => {
       try {
-        return [
-          stringifyEntityRef(
+        const ref = stringifyEntityRef(
             parseEntityRef(text, {
               defaultKind: 'component',
               defaultNamespace: 'default',
             }),
-          ).toLocaleLowerCase('en-US'),
-        ];
+          ).toLocaleLowerCase('en-US');
+        return ENTITY_REF.test(ref) ? [ref] : [];
       } catch {
         return [];
       }

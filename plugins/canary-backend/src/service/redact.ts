@@ -6,7 +6,7 @@
  */
 export type Redactor = (text: string) => string;
 
-const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>()]+/gi;
+const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>()]*[^\s'"<>().,;:!?]/gi;
 const IPV4_PATTERN = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g;
 const IPV6_PATTERN = /\[[0-9a-f:.]*:[0-9a-f:.]*\](?::\d{1,5})?/gi;
 // Node's resolver errors name the host: "getaddrinfo ENOTFOUND k8s.internal".

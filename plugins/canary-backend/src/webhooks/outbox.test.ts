@@ -5,6 +5,7 @@ import { FakeCluster } from '../engine/__testUtils__/FakeCluster';
 import {
   TestClock,
   createEngine,
+  migrationsDir,
   resolved,
 } from '../engine/__testUtils__/harness';
 import { WebhookDispatcher, chatMessage, escapeMrkdwn } from './WebhookDispatcher';
@@ -144,6 +145,58 @@ describe.each(databases.eachSupportedId())('webhook outbox on %s', databaseId =>
     } finally {
       await hooks.close();
     }
+  });
+});
+
+describe.each(databases.eachSupportedId())('webhook migration on %s', databaseId => {
+  it('removes the copies of webhook URLs, headers and secrets from rollouts stored before', async () => {
+    const db = await databases.init(databaseId);
+    const migrations = { directory: migrationsDir, tableName: 'canary_knex_migrations' };
+    await db.migrate.up({ ...migrations, name: '20261122_init.js' });
+    const spec = {
+      policy: {
+        name: 'p',
+        webhooks: [
+          {
+            name: 'chat',
+            type: 'event',
+            url: 'https://hooks.slack.example/T000/B000/s3cret-path',
+            secret: 's3cret',
+            headers: { 'x-api-key': 'k3y' },
+            metadata: { team: 'shop' },
+          },
+        ],
+      },
+      request: {},
+    };
+    await db('canary_rollouts').insert({
+      id: 'old',
+      entity_ref: 'component:default/app',
+      cluster: 'c',
+      namespace: 'default',
+      workload: 'app',
+      policy: 'p',
+      traffic_provider: 'istio',
+      phase: 'Succeeded',
+      step_index: 0,
+      weight: 100,
+      steps: '[]',
+      stable: '{}',
+      canary: '{}',
+      spec: JSON.stringify(spec),
+      state: '{}',
+      started_by: 'u',
+      created_at: 1,
+      updated_at: 1,
+    });
+    await db.migrate.latest(migrations);
+    const row = await db('canary_rollouts').where({ id: 'old' }).first();
+    expect(JSON.parse(row.spec).policy.webhooks).toEqual([
+      { name: 'chat', type: 'event', metadata: { team: 'shop' } },
+    ]);
+    expect(row.spec).not.toMatch(/s3cret|k3y|slack/);
+    await db.migrate.down(migrations);
+    expect(await db.schema.hasTable('canary_webhook_outbox')).toBe(false);
   });
 });
 
