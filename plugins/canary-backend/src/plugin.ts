@@ -4,6 +4,7 @@ import {
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import type { Config } from '@backstage/config';
 import { readCanaryConfig, prometheusFor } from './config/CanaryConfig';
 import { RolloutStore } from './store/RolloutStore';
 import { createRouter } from './service/router';
@@ -16,6 +17,7 @@ import { RolloutService } from './service/RolloutService';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { WebhookOutbox } from './webhooks/outbox';
 import { KubernetesBindingReader, WorkloadBinding } from './binding';
+import { createRedactor } from './service/redact';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
 
 /**
@@ -158,9 +160,11 @@ export const canaryPlugin = createBackendPlugin({
             permissions,
             catalog,
             auditor,
+            auth,
             store,
             config: canaryConfig,
             commands: rollouts,
+            redact: createRedactor(endpointsOf(config)),
           }),
         );
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
@@ -168,3 +172,33 @@ export const canaryPlugin = createBackendPlugin({
     });
   },
 });
+
+/** Every internal endpoint in the config, so answers never show their host names. */
+function endpointsOf(config: Config): string[] {
+  const urls: string[] = [];
+  for (const method of config.getOptionalConfigArray(
+    'kubernetes.clusterLocatorMethods',
+  ) ?? []) {
+    for (const cluster of method.getOptionalConfigArray('clusters') ?? []) {
+      const url = cluster.getOptionalString('url');
+      if (url) urls.push(url);
+    }
+  }
+  const prometheus = config.getOptionalString('canary.prometheus.url');
+  if (prometheus) urls.push(prometheus);
+  for (const name of config.getOptionalConfig('canary.clusters')?.keys() ??
+    []) {
+    const url = config.getOptionalString(`canary.clusters.${name}.prometheus.url`);
+    if (url) urls.push(url);
+  }
+  for (const policy of config.getOptionalConfig('canary.policies')?.keys() ??
+    []) {
+    for (const hook of config.getOptionalConfigArray(
+      `canary.policies.${policy}.webhooks`,
+    ) ?? []) {
+      const url = hook.getOptionalString('url');
+      if (url) urls.push(url);
+    }
+  }
+  return urls;
+}

@@ -3,6 +3,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import {
   AuditorService,
+  AuthService,
   BackstageCredentials,
   HttpAuthService,
   LoggerService,
@@ -79,6 +80,13 @@ export interface RouterOptions {
   permissions: PermissionsService;
   catalog: CatalogService;
   auditor: AuditorService;
+  /**
+   * For catalog reads on behalf of service principals: a token restricted to
+   * the canary plugin cannot reach the catalog itself, so the plugin reads
+   * with its own credentials; what the caller may do is still decided by the
+   * canary permissions. Users read with their own credentials.
+   */
+  auth?: AuthService;
   store: RolloutStore;
   config: CanaryConfig;
   commands: RolloutCommands;
@@ -267,6 +275,19 @@ export async function createRouter(
     commands,
   } = options;
   const redact = options.redact ?? createRedactor();
+
+  /** Whose credentials read the catalog: the user's own, or the plugin's for a service principal. */
+  async function catalogCredentials(
+    credentials: BackstageCredentials,
+  ): Promise<BackstageCredentials> {
+    if (
+      (credentials.principal as { type?: string }).type === 'service' &&
+      options.auth
+    ) {
+      return options.auth.getOwnServiceCredentials();
+    }
+    return credentials;
+  }
   const authorizer = new RolloutAuthorizer(
     permissions,
     config.servicePrincipals,
@@ -301,7 +322,9 @@ export async function createRouter(
   /** The owners of an entity, read with the caller's credentials when needed. */
   function ownersLoader(entityRef: string, credentials: BackstageCredentials) {
     return async () => {
-      const entity = await catalog.getEntityByRef(entityRef, { credentials });
+      const entity = await catalog.getEntityByRef(entityRef, {
+        credentials: await catalogCredentials(credentials),
+      });
       return entity ? ownersOf(entity) : [];
     };
   }
@@ -330,7 +353,9 @@ export async function createRouter(
       namespace: req.params.namespace,
       name: req.params.name,
     };
-    const entity = await catalog.getEntityByRef(compound, { credentials });
+    const entity = await catalog.getEntityByRef(compound, {
+      credentials: await catalogCredentials(credentials),
+    });
     if (!entity) {
       throw new NotFoundError(
         `No entity ${stringifyEntityRef(compound)} in the catalog`,
@@ -459,7 +484,9 @@ export async function createRouter(
         body.entityRef,
         'body field entityRef',
       );
-      const entity = await catalog.getEntityByRef(entityRef, { credentials });
+      const entity = await catalog.getEntityByRef(entityRef, {
+        credentials: await catalogCredentials(credentials),
+      });
       if (!entity) {
         throw new NotFoundError(`No entity ${entityRef} in the catalog`);
       }
@@ -594,7 +621,7 @@ export async function createRouter(
       );
     }
     const entity = await catalog.getEntityByRef(record.entityRef, {
-      credentials,
+      credentials: await catalogCredentials(credentials),
     });
     if (!entity) {
       throw new NotFoundError(`No entity ${record.entityRef} in the catalog`);
