@@ -146,7 +146,9 @@ describe('authorization with the real auth and permission services', () => {
             },
             auth: {
               environment: 'development',
-              providers: { guest: { dangerouslyAllowOutsideDevelopment: true } },
+              providers: {
+                guest: { dangerouslyAllowOutsideDevelopment: true },
+              },
             },
             permission: { enabled: true },
             catalog: {
@@ -199,7 +201,11 @@ describe('authorization with the real auth and permission services', () => {
     const refresh = await request(server)
       .get('/api/auth/guest/refresh?env=development')
       .set('X-Requested-With', 'XMLHttpRequest');
-    expect(refresh.status).toBe(200);
+    if (refresh.status !== 200) {
+      throw new Error(
+        `guest sign-in failed: ${refresh.status} ${refresh.text}`,
+      );
+    }
     guestToken = refresh.body.backstageIdentity.token;
 
     // Wait for the catalog to ingest the entities.
@@ -256,7 +262,9 @@ describe('authorization with the real auth and permission services', () => {
     });
     expect(started.status).toBe(201);
     expect(started.body.startedBy).toBe('user:development/guest');
-    const abort = await as(guestToken).post(`/rollouts/${started.body.id}/abort`);
+    const abort = await as(guestToken).post(
+      `/rollouts/${started.body.id}/abort`,
+    );
     expect(abort.status).toBe(200);
     await waitFor(guestToken, started.body.id, r => r.phase === 'Aborted');
   });
@@ -298,8 +306,12 @@ describe('authorization with the real auth and permission services', () => {
     });
     expect(started.status).toBe(201);
     await waitFor(TOKENS.admin, started.body.id, r => r.weight === 10);
-    expect((await admin.post(`/rollouts/${started.body.id}/pause`)).status).toBe(200);
-    expect((await admin.post(`/rollouts/${started.body.id}/abort`)).status).toBe(200);
+    expect(
+      (await admin.post(`/rollouts/${started.body.id}/pause`)).status,
+    ).toBe(200);
+    expect(
+      (await admin.post(`/rollouts/${started.body.id}/abort`)).status,
+    ).toBe(200);
     await waitFor(TOKENS.admin, started.body.id, r => r.phase === 'Aborted');
   });
 
@@ -318,7 +330,9 @@ describe('authorization with the real auth and permission services', () => {
       version: 'v3',
     });
     expect(own.status).toBe(201);
-    expect((await scoped.post(`/rollouts/${own.body.id}/abort`)).status).toBe(200);
+    expect((await scoped.post(`/rollouts/${own.body.id}/abort`)).status).toBe(
+      200,
+    );
     await waitFor(TOKENS.checkoutOnly, own.body.id, r => r.phase === 'Aborted');
   });
 

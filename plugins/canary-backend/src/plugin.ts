@@ -188,7 +188,9 @@ function endpointsOf(config: Config): string[] {
   if (prometheus) urls.push(prometheus);
   for (const name of config.getOptionalConfig('canary.clusters')?.keys() ??
     []) {
-    const url = config.getOptionalString(`canary.clusters.${name}.prometheus.url`);
+    const url = config.getOptionalString(
+      `canary.clusters.${name}.prometheus.url`,
+    );
     if (url) urls.push(url);
   }
   for (const policy of config.getOptionalConfig('canary.policies')?.keys() ??

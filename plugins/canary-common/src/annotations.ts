@@ -47,7 +47,8 @@ export const CANARY_OVERRIDES_ANNOTATION = 'coalmine.io/overrides';
 /** The Kubernetes plugin's annotations Coalmine falls back to. @public */
 export const KUBERNETES_ID_ANNOTATION = 'backstage.io/kubernetes-id';
 /** @public */
-export const KUBERNETES_NAMESPACE_ANNOTATION = 'backstage.io/kubernetes-namespace';
+export const KUBERNETES_NAMESPACE_ANNOTATION =
+  'backstage.io/kubernetes-namespace';
 
 /**
  * True when the entity asks for the Canary tab.

@@ -1,10 +1,20 @@
 import type { TrafficTopology } from '../kubernetes/types';
-import { BindingObjectReader, WorkloadBinding, boundEntities } from './WorkloadBinding';
+import {
+  BindingObjectReader,
+  WorkloadBinding,
+  boundEntities,
+} from './WorkloadBinding';
 
 /** Services and Deployments of one namespace, as the binding check reads them. */
 function cluster(objects: {
-  services: Record<string, { annotations?: Record<string, string>; selector: Record<string, string> }>;
-  deployments: Record<string, { annotations?: Record<string, string>; podLabels: Record<string, string> }>;
+  services: Record<
+    string,
+    { annotations?: Record<string, string>; selector: Record<string, string> }
+  >;
+  deployments: Record<
+    string,
+    { annotations?: Record<string, string>; podLabels: Record<string, string> }
+  >;
 }): BindingObjectReader {
   return {
     service: async (_c, _ns, name) =>
@@ -19,14 +29,23 @@ function cluster(objects: {
 }
 
 const topology = (extra: Partial<TrafficTopology> = {}): TrafficTopology => ({
-  target: { cluster: 'prod', namespace: 'shop', service: 'checkout', provider: 'istio' },
+  target: {
+    cluster: 'prod',
+    namespace: 'shop',
+    service: 'checkout',
+    provider: 'istio',
+  },
   shape: 'versioned-subsets',
   stable: { name: 'checkout-v1', replicas: 3 },
   canary: { name: 'checkout-v2', replicas: 0 },
   ...extra,
 });
 
-const request = (entityRef: string, owners: string[] = ['group:default/shop'], t = topology()) => ({
+const request = (
+  entityRef: string,
+  owners: string[] = ['group:default/shop'],
+  t = topology(),
+) => ({
   entityRef,
   owners,
   cluster: 'prod',
@@ -38,7 +57,10 @@ const request = (entityRef: string, owners: string[] = ['group:default/shop'], t
 const world = cluster({
   services: {
     checkout: {
-      annotations: { 'coalmine.io/entity': 'component:default/checkout, Component:default/checkout-drill' },
+      annotations: {
+        'coalmine.io/entity':
+          'component:default/checkout, Component:default/checkout-drill',
+      },
       selector: { app: 'checkout' },
     },
     unbound: { selector: { app: 'unbound' } },
@@ -57,8 +79,12 @@ describe('WorkloadBinding', () => {
       bound: true,
       via: 'service-annotation',
     });
-    expect((await binding.check(request('component:default/checkout-drill'))).bound).toBe(true);
-    const intruder = await binding.check(request('component:default/storefront'));
+    expect(
+      (await binding.check(request('component:default/checkout-drill'))).bound,
+    ).toBe(true);
+    const intruder = await binding.check(
+      request('component:default/storefront'),
+    );
     expect(intruder).toEqual({
       bound: false,
       problem: {
@@ -68,7 +94,9 @@ describe('WorkloadBinding', () => {
         ),
       },
     });
-    await expect(binding.require(request('component:default/storefront'))).rejects.toMatchObject({
+    await expect(
+      binding.require(request('component:default/storefront')),
+    ).rejects.toMatchObject({
       name: 'NotAllowedError',
     });
   });
@@ -76,7 +104,11 @@ describe('WorkloadBinding', () => {
   it('refuses Deployments the bound Service does not select', async () => {
     const binding = new WorkloadBinding({}, world);
     const verdict = await binding.check(
-      request('component:default/checkout', [], topology({ canary: { name: 'payments-v1', replicas: 1 } })),
+      request(
+        'component:default/checkout',
+        [],
+        topology({ canary: { name: 'payments-v1', replicas: 1 } }),
+      ),
     );
     expect(verdict.bound).toBe(false);
     expect(!verdict.bound && verdict.problem.message).toMatch(
@@ -105,7 +137,9 @@ describe('WorkloadBinding', () => {
     const verdict = await new WorkloadBinding({}, backends).check(
       request('component:default/web', [], t),
     );
-    expect(!verdict.bound && verdict.problem.message).toMatch(/Service shop\/web-canary/);
+    expect(!verdict.bound && verdict.problem.message).toMatch(
+      /Service shop\/web-canary/,
+    );
   });
 
   it('lets the platform limit namespaces and bind them to owners', async () => {
@@ -122,20 +156,37 @@ describe('WorkloadBinding', () => {
     );
     // The platform binds its owners' components to any Service in shop.
     expect(
-      await binding.check(request('component:default/anything', ['group:default/platform'])),
+      await binding.check(
+        request('component:default/anything', ['group:default/platform']),
+      ),
     ).toEqual({ bound: true, via: 'platform-owner' });
     // Others still need the Service's annotation.
-    expect((await binding.check(request('component:default/anything', ['group:default/x']))).bound).toBe(false);
-    expect((await binding.check(request('component:default/checkout', ['group:default/x']))).bound).toBe(true);
+    expect(
+      (
+        await binding.check(
+          request('component:default/anything', ['group:default/x']),
+        )
+      ).bound,
+    ).toBe(false);
+    expect(
+      (
+        await binding.check(
+          request('component:default/checkout', ['group:default/x']),
+        )
+      ).bound,
+    ).toBe(true);
     // A namespace the platform does not list is refused even when annotated.
-    const outside = await new WorkloadBinding({ prod: { namespaces: [{ name: 'other' }] } }, world).check(
-      request('component:default/checkout'),
-    );
+    const outside = await new WorkloadBinding(
+      { prod: { namespaces: [{ name: 'other' }] } },
+      world,
+    ).check(request('component:default/checkout'));
     expect(outside).toEqual({
       bound: false,
       problem: {
         key: 'canary.clusters.prod.namespaces',
-        message: expect.stringMatching(/may not act in namespace shop of cluster prod/),
+        message: expect.stringMatching(
+          /may not act in namespace shop of cluster prod/,
+        ),
       },
     });
   });

@@ -66,11 +66,11 @@ export function boundEntities(annotation: string | undefined): string[] {
     .flatMap(text => {
       try {
         const ref = stringifyEntityRef(
-            parseEntityRef(text, {
-              defaultKind: 'component',
-              defaultNamespace: 'default',
-            }),
-          ).toLocaleLowerCase('en-US');
+          parseEntityRef(text, {
+            defaultKind: 'component',
+            defaultNamespace: 'default',
+          }),
+        ).toLocaleLowerCase('en-US');
         return ENTITY_REF.test(ref) ? [ref] : [];
       } catch {
         return [];

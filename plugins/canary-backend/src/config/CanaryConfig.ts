@@ -141,7 +141,9 @@ const canarySchema = z
                   z.string().regex(DNS_LABEL, 'must be a namespace name'),
                   z
                     .object({
-                      name: z.string().regex(DNS_LABEL, 'must be a namespace name'),
+                      name: z
+                        .string()
+                        .regex(DNS_LABEL, 'must be a namespace name'),
                       owners: z.array(ownerRefText).min(1).optional(),
                     })
                     .strict(),

@@ -23,10 +23,16 @@ describe('overrides within the platform bounds', () => {
     );
     expect(problems.map(p => p.message)).toEqual([
       expect.stringMatching(/^steps=100: keep at least one step below 100 %/),
-      expect.stringMatching(/^maxCanaryRestarts=999999: at most 2 \(policy standard\)/),
-      expect.stringMatching(/^progressDeadline=2h: at most 300s \(policy standard\)/),
+      expect.stringMatching(
+        /^maxCanaryRestarts=999999: at most 2 \(policy standard\)/,
+      ),
+      expect.stringMatching(
+        /^progressDeadline=2h: at most 300s \(policy standard\)/,
+      ),
       expect.stringMatching(/^interval=1ms: give a duration from 1s to 600s/),
-      expect.stringMatching(/^stickyHeader=x-a b:1: the header name may hold only/),
+      expect.stringMatching(
+        /^stickyHeader=x-a b:1: the header name may hold only/,
+      ),
     ]);
     expect(problems.every(p => p.key === 'coalmine.io/overrides')).toBe(true);
     expect(policy.steps).toEqual(base.steps);
@@ -61,21 +67,27 @@ describe('overrides within the platform bounds', () => {
       rules,
     );
     expect(problems.map(p => p.message)).toEqual([
-      expect.stringMatching(/^steps may not be overridden here; the platform allows: interval, maxCanaryRestarts/),
+      expect.stringMatching(
+        /^steps may not be overridden here; the platform allows: interval, maxCanaryRestarts/,
+      ),
     ]);
     expect(policy.analysis.intervalMs).toBe(30_000);
     expect(policy.maxCanaryRestarts).toBe(1);
-    expect(applyOverrides(base, 'interval=5s', rules).problems[0].message).toMatch(
-      /from 10s/,
-    );
+    expect(
+      applyOverrides(base, 'interval=5s', rules).problems[0].message,
+    ).toMatch(/from 10s/);
   });
 });
 
 describe('allowedImages', () => {
   it('matches registry/repository prefixes at a boundary and * patterns', () => {
     const allowed = ['registry.example.com/shop', 'shop/*:v*'];
-    expect(imageAllowed('registry.example.com/shop/checkout:1.2', allowed)).toBe(true);
-    expect(imageAllowed('registry.example.com/shopping/x:1', allowed)).toBe(false);
+    expect(
+      imageAllowed('registry.example.com/shop/checkout:1.2', allowed),
+    ).toBe(true);
+    expect(imageAllowed('registry.example.com/shopping/x:1', allowed)).toBe(
+      false,
+    );
     expect(imageAllowed('shop/checkout:v2', allowed)).toBe(true);
     expect(imageAllowed('shop/checkout:latest', allowed)).toBe(false);
     expect(imageAllowed('evil.example/x:1', allowed)).toBe(false);
@@ -88,7 +100,12 @@ describe('trust configuration', () => {
     const clusters = {
       kubernetes: {
         clusterLocatorMethods: [
-          { type: 'config', clusters: [{ name: 'prod', url: 'https://k8s.internal.example:6443' }] },
+          {
+            type: 'config',
+            clusters: [
+              { name: 'prod', url: 'https://k8s.internal.example:6443' },
+            ],
+          },
         ],
       },
     };
@@ -97,11 +114,21 @@ describe('trust configuration', () => {
         ...clusters,
         canary: {
           clusters: {
-            prod: { namespaces: ['shop', { name: 'platform', owners: ['platform-team'] }] },
+            prod: {
+              namespaces: [
+                'shop',
+                { name: 'platform', owners: ['platform-team'] },
+              ],
+            },
           },
           servicePrincipals: { 'ci-pipeline': { entities: ['checkout'] } },
           overrides: { allowedKeys: ['interval'] },
-          policies: { p: { trafficProvider: 'istio', allowedImages: ['registry.example.com/'] } },
+          policies: {
+            p: {
+              trafficProvider: 'istio',
+              allowedImages: ['registry.example.com/'],
+            },
+          },
         },
       }),
     );
@@ -125,13 +152,18 @@ describe('trust configuration', () => {
           },
         }),
       ),
-    ).toThrow(/canary\.clusters\.prod\.namespaces\[0\][\s\S]*canary\.overrides\.allowedKeys\[0\]/);
+    ).toThrow(
+      /canary\.clusters\.prod\.namespaces\[0\][\s\S]*canary\.overrides\.allowedKeys\[0\]/,
+    );
   });
 });
 
 describe('redaction of internal endpoints', () => {
   it('hides URLs, addresses and configured host names, and keeps image and entity refs', () => {
-    const redact = createRedactor(['https://k8s.internal.example:6443', 'http://prometheus.monitoring:9090']);
+    const redact = createRedactor([
+      'https://k8s.internal.example:6443',
+      'http://prometheus.monitoring:9090',
+    ]);
     expect(
       redact(
         'connect ECONNREFUSED 10.0.3.7:6443 while reading https://k8s.internal.example:6443/apis/x; ' +
@@ -141,7 +173,8 @@ describe('redaction of internal endpoints', () => {
       'connect ECONNREFUSED <internal address> while reading <internal URL>; ' +
         '<internal host> timed out; getaddrinfo ENOTFOUND <internal host>; <internal address>',
     );
-    const kept = 'image registry.example.com/shop/checkout:1.5.0 of component:default/checkout';
+    const kept =
+      'image registry.example.com/shop/checkout:1.5.0 of component:default/checkout';
     expect(redact(kept)).toBe(kept);
   });
 });

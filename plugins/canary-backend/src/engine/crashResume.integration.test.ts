@@ -108,25 +108,25 @@ describe.each(cases)(
     it('finishes every rollout without a repeated or skipped step', async () => {
       const store = await RolloutStore.create(db, migrationsDir);
       const clusterClients = ClusterClients.fromConfig(
-          new ConfigReader({
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [
-                    {
-                      name: 'sandbox',
-                      url: sb.apiUrl,
-                      authProvider: 'serviceAccount',
-                      serviceAccountToken: sb.token,
-                      skipTLSVerify: true,
-                    },
-                  ],
-                },
-              ],
-            },
-          }),
-        );
+        new ConfigReader({
+          kubernetes: {
+            clusterLocatorMethods: [
+              {
+                type: 'config',
+                clusters: [
+                  {
+                    name: 'sandbox',
+                    url: sb.apiUrl,
+                    authProvider: 'serviceAccount',
+                    serviceAccountToken: sb.token,
+                    skipTLSVerify: true,
+                  },
+                ],
+              },
+            ],
+          },
+        }),
+      );
       const clusters = new KubernetesClusterAccess(clusterClients);
       const logger = mockServices.logger.mock();
       // This engine only accepts starts; the child processes run the rollouts.

@@ -146,25 +146,25 @@ describe.each(cases)(
     it(`drive ${COUNT} rollouts together and apply each weight exactly once`, async () => {
       const store = await RolloutStore.create(db, migrationsDir);
       const clusterClients = ClusterClients.fromConfig(
-          new ConfigReader({
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [
-                    {
-                      name: 'sandbox',
-                      url: sb.apiUrl,
-                      authProvider: 'serviceAccount',
-                      serviceAccountToken: sb.token,
-                      skipTLSVerify: true,
-                    },
-                  ],
-                },
-              ],
-            },
-          }),
-        );
+        new ConfigReader({
+          kubernetes: {
+            clusterLocatorMethods: [
+              {
+                type: 'config',
+                clusters: [
+                  {
+                    name: 'sandbox',
+                    url: sb.apiUrl,
+                    authProvider: 'serviceAccount',
+                    serviceAccountToken: sb.token,
+                    skipTLSVerify: true,
+                  },
+                ],
+              },
+            ],
+          },
+        }),
+      );
       const clusters = new KubernetesClusterAccess(clusterClients);
       const logger = mockServices.logger.mock();
       const commands = new RolloutService(

@@ -87,7 +87,9 @@ export class RolloutAuthorizer {
       const owners = (await target.owners()).map(o =>
         o.toLocaleLowerCase('en-US'),
       );
-      if (scope.owners.some(o => owners.includes(o.toLocaleLowerCase('en-US')))) {
+      if (
+        scope.owners.some(o => owners.includes(o.toLocaleLowerCase('en-US')))
+      ) {
         return;
       }
     }

@@ -377,9 +377,7 @@ export async function createRouter(
       : [];
     const history = await store.list({ entityRefs: [entityRef], limit: 50 });
     const last = await store.lastAnalysis(history.map(r => r.id));
-    const rollouts = history.map(r =>
-      toApiRollout(r, last.get(r.id), redact),
-    );
+    const rollouts = history.map(r => toApiRollout(r, last.get(r.id), redact));
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,

@@ -58,8 +58,8 @@ const entities = [
   // Another team's component naming checkout's Service: the intruder case,
   // refused because the checkout Service is bound to checkout alone.
   component('storefront-tools', 'slow', { 'coalmine.io/workload': 'checkout' }),
-  // A second component the cluster binds to checkout's Service in the abort
-  // test (coalmine.io/entity lists both), to run it with a slow policy.
+  // A second component, which the cluster binds to checkout's Service later
+  // (coalmine.io/entity lists both), to run a rollout with a slow policy.
   component('checkout-drill', 'slow', { 'coalmine.io/workload': 'checkout' }),
   component('ghost', 'mesh'),
 ];
@@ -386,7 +386,9 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(status.body.problems).toEqual([
       {
         key: 'coalmine.io/entity',
-        message: expect.stringMatching(/not bound to component:default\/storefront-tools/),
+        message: expect.stringMatching(
+          /not bound to component:default\/storefront-tools/,
+        ),
       },
     ]);
     // Two loop intervals later the cluster is exactly as it was.
@@ -456,7 +458,9 @@ describe('rollouts against the sandbox, through the API', () => {
 
   it('aborts mid-rollout: all traffic back on stable within one loop interval', async () => {
     // The cluster's owner binds a second component to checkout's Service.
-    const [svc] = sb.writes({ kind: 'Service', namespace: 'demo', name: 'checkout' }).slice(-1) as any[];
+    const [svc] = sb
+      .writes({ kind: 'Service', namespace: 'demo', name: 'checkout' })
+      .slice(-1) as any[];
     const bound = JSON.parse(JSON.stringify(svc));
     bound.metadata.annotations['coalmine.io/entity'] =
       'component:default/checkout, component:default/checkout-drill';

@@ -83,7 +83,10 @@ export class WebhookDispatcher {
         message: `is no longer configured in policy ${policy}; skipped`,
       };
     }
-    const maxAttempts = Math.min(options.attempts ?? Infinity, hook.retries + 1);
+    const maxAttempts = Math.min(
+      options.attempts ?? Infinity,
+      hook.retries + 1,
+    );
     let attempts = 0;
     let last: WebhookOutcome = {
       ok: false,

@@ -216,15 +216,13 @@ export class WebhookOutbox {
     );
     const done = this.now();
     if (outcome.ok) {
-      await db(OUTBOX)
-        .where({ id: row.id, claimed_by: this.owner })
-        .update({
-          delivered_at: done,
-          attempts,
-          claimed_by: null,
-          claimed_until: null,
-          last_error: null,
-        });
+      await db(OUTBOX).where({ id: row.id, claimed_by: this.owner }).update({
+        delivered_at: done,
+        attempts,
+        claimed_by: null,
+        claimed_until: null,
+        last_error: null,
+      });
       if (row.hook_type === 'post-rollout') {
         await this.record(row, outcome.unconfigured ? 'skipped' : 'delivered', {
           message: outcome.message,

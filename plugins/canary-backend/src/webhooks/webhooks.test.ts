@@ -237,7 +237,9 @@ describe('webhooks', () => {
       expect((await store.get(vetoed.id))!.phase).toBe('Progressing');
       await expect(
         service.control(vetoed.id, 'promote', 'user:default/jane'),
-      ).rejects.toThrow(/release-manager \(confirm-promotion\) refused: answered 403/);
+      ).rejects.toThrow(
+        /release-manager \(confirm-promotion\) refused: answered 403/,
+      );
       expect((await store.get(vetoed.id))!.phase).toBe('Progressing');
       expect(
         (await store.events(vetoed.id)).map(e => e.message),
@@ -257,9 +259,13 @@ describe('webhooks', () => {
         'user:default/jane',
       );
       expect(promoted.phase).toBe('Promoting');
-      expect(promoted.state.webhooksPassed).toContain('release-manager@promote');
+      expect(promoted.state.webhooksPassed).toContain(
+        'release-manager@promote',
+      );
       expect(
-        hooks.calls.filter(c => c.body.type === 'confirm-promotion').map(c => c.path),
+        hooks.calls
+          .filter(c => c.body.type === 'confirm-promotion')
+          .map(c => c.path),
       ).toEqual(['/veto', '/ok']);
     } finally {
       await hooks.close();

@@ -76,7 +76,9 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       service: async (_cluster, _namespace, name) =>
         name === this.service
           ? {
-              annotations: { 'coalmine.io/entity': this.boundEntities.join(',') },
+              annotations: {
+                'coalmine.io/entity': this.boundEntities.join(','),
+              },
               selector: { app: this.service },
             }
           : undefined,

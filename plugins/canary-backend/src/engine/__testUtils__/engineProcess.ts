@@ -97,7 +97,10 @@ async function main() {
   const clusterClients = ClusterClients.fromConfig(config);
   const engine = new RolloutEngine({
     store,
-    binding: new WorkloadBinding({}, new KubernetesBindingReader(clusterClients)),
+    binding: new WorkloadBinding(
+      {},
+      new KubernetesBindingReader(clusterClients),
+    ),
     clusters: withWriteLatency(
       new KubernetesClusterAccess(clusterClients),
       Number(process.env.COALMINE_WRITE_LATENCY_MS ?? 0),

@@ -97,10 +97,7 @@ export async function createEngine(
     clusters,
     analyzer: options.analyzer,
     webhooks,
-    binding: new WorkloadBinding(
-      {},
-      (clusters as FakeCluster).bindingReader(),
-    ),
+    binding: new WorkloadBinding({}, (clusters as FakeCluster).bindingReader()),
     logger,
     owner: options.owner,
     leaseMs: options.leaseMs ?? 30_000,
