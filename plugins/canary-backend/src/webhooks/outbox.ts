@@ -3,6 +3,7 @@ import { Knex } from 'knex';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import type { WebhookRef } from '../config/policy';
+import { redactEndpoints } from '../service/redact';
 import type { NewEvent, RolloutRecord } from '../domain/types';
 import {
   WebhookDispatcher,
@@ -74,7 +75,16 @@ export function planOutbox(
   for (const event of events) {
     if (CHAT_EVENT_TYPES.includes(event.type)) {
       for (const hook of hooks.filter(h => h.type === 'event')) {
-        out.push(message(hook, chatMessage(r, event)));
+        // Chat is read by people: no internal endpoints in it.
+        out.push(
+          message(
+            hook,
+            chatMessage(r, {
+              ...event,
+              message: redactEndpoints(event.message),
+            }),
+          ),
+        );
       }
     }
     const to = event.type === 'phase' ? event.data?.to : undefined;
