@@ -12,6 +12,7 @@ import {
 } from './WebhookDispatcher';
 
 const OUTBOX = 'canary_webhook_outbox';
+const RETENTION_MS = 7 * 24 * 3600_000;
 
 /** Event types sent to `event` webhooks: what people act on, not bookkeeping. */
 export const CHAT_EVENT_TYPES = [
@@ -174,6 +175,14 @@ export class WebhookOutbox {
   async deliverDue(limit = 50): Promise<number> {
     const { db } = this.options;
     const now = this.now();
+    // Delivered and abandoned messages are kept a week for inspection.
+    await db(OUTBOX)
+      .where(q =>
+        q
+          .where('delivered_at', '<', now - RETENTION_MS)
+          .orWhere('gave_up_at', '<', now - RETENTION_MS),
+      )
+      .delete();
     const due = await db(OUTBOX)
       .select('*')
       .whereNull('delivered_at')
