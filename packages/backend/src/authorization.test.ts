@@ -36,6 +36,8 @@ const TOKENS = {
   checkoutOnly: 'ci-checkout-only-token-1234',
   /** May promote but not approve. */
   promoter: 'promoter-token-1234',
+  /** May retry but not start. */
+  retrier: 'retrier-token-1234',
 };
 
 const ENTITIES = `
@@ -131,6 +133,14 @@ describe('authorization with the real auth and permission services', () => {
                       'canary.rollout.read',
                       'canary.rollout.create',
                       'canary.rollout.abort',
+                    ]),
+                  },
+                  {
+                    type: 'static',
+                    options: { token: TOKENS.retrier, subject: 'retrier' },
+                    accessRestrictions: canaryOnly([
+                      'canary.rollout.read',
+                      'canary.rollout.retry',
                     ]),
                   },
                   {
@@ -288,6 +298,12 @@ describe('authorization with the real auth and permission services', () => {
     const retry = await ci.post(`/rollouts/${id}/retry`);
     expect(retry.status).toBe(403);
     expect(retry.body.error.message).toMatch(/canary\.rollout\.retry/);
+    // A retry starts a rollout: it needs canary.rollout.create as well.
+    const retrier = await as(TOKENS.retrier).post(`/rollouts/${id}/retry`);
+    expect(retrier.status).toBe(403);
+    expect(retrier.body.error.message).toBe(
+      'You may not retry rollouts of component:default/payments: it needs canary.rollout.create',
+    );
     // The token is for the canary plugin alone.
     const catalog = await ci.get(
       '/api/catalog/entities/by-name/component/default/payments',
