@@ -19,7 +19,7 @@ import {
 } from '../domain/errors';
 import type { NewEvent, RolloutRecord } from '../domain/types';
 import type { RolloutTarget, TrafficTopology } from '../kubernetes/types';
-import type { RolloutStore } from '../store/RolloutStore';
+import { RolloutStore, workloadBusyMessage } from '../store/RolloutStore';
 import { analysisRequestOf } from '../engine/context';
 import { decideControl } from '../engine/controls';
 import { ENGINE_ACTOR, webhookPayload } from '../engine/notifications';
@@ -39,6 +39,7 @@ export interface StartRequest {
 function rolloutTarget(
   resolved: ResolvedTarget,
   cluster: string,
+  rolloutId?: string,
 ): RolloutTarget {
   const { target, policy } = resolved;
   return {
@@ -48,6 +49,7 @@ function rolloutTarget(
     route: target.route,
     provider: policy.trafficProvider,
     stickyHeader: policy.stickyHeader,
+    ...(rolloutId ? { rolloutId } : {}),
   };
 }
 
@@ -72,7 +74,11 @@ export class RolloutService {
     return this.engine.context;
   }
 
-  /** Starts a rollout; ConflictError when one is active for the component and cluster. */
+  /**
+   * Starts a rollout. ConflictError when one is active for the component on
+   * the cluster, or for the workload (cluster, namespace, Service) whichever
+   * component started it — naming that component.
+   */
   async start(request: StartRequest): Promise<RolloutRecord> {
     const { target, policy } = request.resolved;
     const active = await this.store.activeFor(
@@ -84,11 +90,24 @@ export class RolloutService {
         `A rollout of ${target.entityRef} on cluster ${request.cluster} is already active (${active.id}, ${active.phase})`,
       );
     }
+    const wanted = {
+      entityRef: target.entityRef,
+      cluster: request.cluster,
+      namespace: target.namespace,
+      workload: target.workload,
+    };
+    const other = await this.store.activeForWorkload(
+      request.cluster,
+      target.namespace,
+      target.workload,
+    );
+    if (other) throw new ConflictError(workloadBusyMessage(wanted, other));
+    const id = randomUUID();
     let topology: TrafficTopology;
     try {
       topology = await this.deps.clusters
         .trafficProvider(request.cluster, policy.trafficProvider)
-        .discover(rolloutTarget(request.resolved, request.cluster));
+        .discover(rolloutTarget(request.resolved, request.cluster, id));
     } catch (e) {
       if (isConfigurationError(e)) {
         throw new InputError(
@@ -135,7 +154,7 @@ export class RolloutService {
     }
     const now = this.deps.now();
     const record: RolloutRecord = {
-      id: randomUUID(),
+      id,
       entityRef: target.entityRef,
       cluster: request.cluster,
       namespace: target.namespace,
@@ -206,28 +225,55 @@ export class RolloutService {
     actor: string,
     reason?: string,
   ): Promise<RolloutRecord> {
-    return this.engine.exclusive(id, async () => {
-      const r = await this.store.get(id);
-      if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
-      const outcome = decideControl(r, control, actor, reason, this.deps.now());
-      if (!outcome.patch) return r;
-      if (control === 'promote') {
-        // Promoting by hand skips the last step, not its gate.
-        const confirmed = await this.confirmPromotion(r);
-        outcome.patch.state = {
-          ...(outcome.patch.state ?? r.state),
-          webhooksPassed: confirmed.passed,
-        };
-        outcome.events.push(...confirmed.events);
-      }
-      const updated = await this.store.commit(r.id, r.version, outcome.patch, {
-        events: outcome.events,
-      });
-      if (!updated) {
-        throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
-      }
-      return updated;
-    });
+    // Promoting by hand skips the last step, not its gate: the
+    // confirm-promotion webhooks run first, outside the lease, so a slow hook
+    // holds up no pass.
+    const before = control === 'promote' ? await this.store.get(id) : undefined;
+    const confirmed =
+      before &&
+      ['Progressing', 'Paused', 'AwaitingApproval'].includes(before.phase)
+        ? await this.confirmPromotion(before)
+        : undefined;
+    return this.engine.exclusive(
+      id,
+      async () => {
+        const r = await this.store.get(id);
+        if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
+        const outcome = decideControl(
+          r,
+          control,
+          actor,
+          reason,
+          this.deps.now(),
+        );
+        if (!outcome.patch) return r;
+        if (confirmed) {
+          outcome.patch.state = {
+            ...(outcome.patch.state ?? r.state),
+            webhooksPassed: [
+              ...new Set([
+                ...(r.state.webhooksPassed ?? []),
+                ...confirmed.passed,
+              ]),
+            ],
+          };
+          outcome.events.push(...confirmed.events);
+        }
+        const updated = await this.store.commit(
+          r.id,
+          r.version,
+          outcome.patch,
+          {
+            events: outcome.events,
+          },
+        );
+        if (!updated) {
+          throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
+        }
+        return updated;
+      },
+      { preempt: control === 'abort' },
+    );
   }
 
   /**

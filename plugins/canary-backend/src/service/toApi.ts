@@ -53,5 +53,24 @@ export function toApiRollout(
     nextStepAt: iso(r.nextStepAt),
     startedBy: r.startedBy,
     lastAnalysis: lastAnalysis ? redactDeep(lastAnalysis, redact) : null,
+    ...retryingOf(r, redact),
+    ...(r.state.manualRestore?.length
+      ? { manualRestore: r.state.manualRestore }
+      : {}),
+  };
+}
+
+function retryingOf(
+  r: RolloutRecord,
+  redact: Redactor,
+): Pick<Rollout, 'retrying'> {
+  const retry = r.state.rollbackRetry ?? r.state.promotionRetry;
+  if (!retry || r.finishedAt !== null) return {};
+  return {
+    retrying: {
+      since: iso(retry.since)!,
+      attempts: retry.attempts,
+      lastError: redact(retry.lastError),
+    },
   };
 }

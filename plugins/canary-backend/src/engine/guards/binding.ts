@@ -22,8 +22,7 @@ export async function bindingHolds(ctx: PassContext): Promise<boolean> {
     topology,
   });
   if (verdict.bound) return true;
-  // A forward write still pending is superseded: nothing more goes to this workload.
-  if (r.intent) await ctx.commit({ intent: null });
+  // A forward write still pending is dropped by the rollback (phases/index.ts).
   await beginRollback(
     ctx,
     'Aborted',

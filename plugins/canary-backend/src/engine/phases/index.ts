@@ -1,3 +1,4 @@
+import { isForwardIntent } from '../../domain/types';
 import type { PassContext } from '../context';
 import { applyIntent } from '../intents';
 import { bindingHolds } from '../guards/binding';
@@ -15,7 +16,17 @@ import { rollingBack } from './rollingBack';
 export async function advance(ctx: PassContext): Promise<boolean> {
   // Before any write of this pass: is the workload still bound to the component?
   if (!(await bindingHolds(ctx))) return true;
-  if (ctx.r.intent) {
+  const intent = ctx.r.intent;
+  if (intent) {
+    if (ctx.r.phase === 'RollingBack' && isForwardIntent(intent)) {
+      // A rollback supersedes forward writes: drop it, never apply it.
+      await ctx.commit({ intent: null }, [
+        ctx.event('intent', `Pending ${intent.op} superseded by the rollback`, {
+          intent,
+        }),
+      ]);
+      return true;
+    }
     await applyIntent(ctx, true);
     return true;
   }
