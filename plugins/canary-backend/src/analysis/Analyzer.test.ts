@@ -101,6 +101,8 @@ class FakePrometheus implements PrometheusQuerier {
   }
 }
 
+type PreviousTick = { state: JsonObject; failedChecks: number };
+
 function context(
   prometheus: FakePrometheus,
   tick: number,
@@ -228,7 +230,18 @@ describe('Analyzer', () => {
     const prometheus = new FakePrometheus();
     const analyzer = createAnalyzer({ analysis: {} });
     prometheus.serve(30, 100, 0.1, 0.01, 0.01);
-    const decision = await analyzer.evaluate(context(prometheus, 0));
+    // The first reading only marks where the first slice at this weight
+    // begins: the counts before it span the weight change.
+    const first = await analyzer.evaluate(context(prometheus, 0));
+    expect(first.checks.map(c => [c.metric, c.verdict])).toEqual([
+      ['error-rate', 'inconclusive'],
+      ['latency', 'inconclusive'],
+    ]);
+    expect(first.action).toBe('hold');
+    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+    const decision = await analyzer.evaluate(
+      context(prometheus, 1, first as unknown as PreviousTick),
+    );
     expect(decision.checks.map(c => [c.metric, c.verdict])).toEqual([
       ['error-rate', 'pass'],
       ['latency', 'pass'],

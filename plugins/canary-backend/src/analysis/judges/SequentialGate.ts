@@ -1,0 +1,193 @@
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
+import {
+  CounterName,
+  CounterReaderState,
+  RawCounter,
+  readCounters,
+  restoreReaderState,
+  StableIncrement,
+} from '../reading/CounterReader';
+import {
+  addStableIncrements,
+  dispersionOf,
+  DispersionState,
+  initialDispersion,
+  restoreDispersion,
+} from './Dispersion';
+import {
+  ArmCounts,
+  SequentialCountJudge,
+  SequentialState,
+} from './SequentialCountJudge';
+
+/*
+ * One tick of a sequential count gate, from what Prometheus returned to the
+ * check: read the counters (raw samples, see CounterReader), cut the slice,
+ * judge it, and count the evidence gathered at the current weight.
+ *
+ * Slices and weight changes. The test conditions each slice on its own
+ * canary share of requests, which is only meaningful when one weight held
+ * for the whole slice. A slice that starts before the current step began
+ * (plus a settling margin: 5 s for the mesh to apply the weight, and one
+ * scrape interval, since a sample counts everything since the one before)
+ * is not judged; its end becomes the start of the next slice. Which slices
+ * are skipped depends on times only, never on the counts, so the test stays
+ * valid.
+ *
+ * Fresh evidence. A step passes only once its own slices hold
+ * `minStepRequests` canary requests: a canary whose series froze or
+ * vanished after an earlier step cannot ride on old evidence.
+ */
+
+/** Seconds added to a weight change before slices count for the new weight. @public */
+export const SETTLE_SECONDS = 5;
+
+/** @public */
+export interface SequentialGateState {
+  version: 2;
+  judge: SequentialState;
+  reader?: CounterReaderState;
+  dispersion: DispersionState;
+  /** Sample time (unix s) of the judge's last reading. */
+  lastAt: number | null;
+  step: { startedAt: number; canaryRequests: number; stableRequests: number };
+}
+
+/** What one tick read. @public */
+export interface SequentialGateTick {
+  nowSec: number;
+  startSec: number;
+  /** When the current weight was applied (unix s). */
+  stepStartSec: number;
+  /** Raw samples per counter (the Prometheus path). */
+  raw?: Record<CounterName, RawCounter>;
+  /** Cumulative counts since the start, read some other way (custom templates); null = no data. */
+  counts?: ArmCounts | null;
+  noDataReason?: string;
+}
+
+/** @public */
+export interface SequentialGateOptions {
+  metric: string;
+  query?: string;
+  what?: string;
+  /** Canary requests needed at the current weight before the gate passes. */
+  minStepRequests: number;
+}
+
+/** @public */
+export function restoreGateState(
+  raw: unknown,
+  judge: SequentialCountJudge,
+): SequentialGateState {
+  const s = raw as SequentialGateState | undefined;
+  if (!s || s.version !== 2) {
+    return {
+      version: 2,
+      judge: judge.initialState(),
+      dispersion: initialDispersion(),
+      lastAt: null,
+      step: { startedAt: -1, canaryRequests: 0, stableRequests: 0 },
+    };
+  }
+  return {
+    ...s,
+    judge: judge.restore(s.judge),
+    reader: restoreReaderState(s.reader),
+    dispersion: restoreDispersion(s.dispersion),
+  };
+}
+
+/**
+ * Runs one tick of a sequential gate (pure).
+ *
+ * @public
+ */
+export function sequentialGateTick(
+  judge: SequentialCountJudge,
+  previous: SequentialGateState,
+  tick: SequentialGateTick,
+  options: SequentialGateOptions,
+): { state: SequentialGateState; check: AnalysisCheck } {
+  const state: SequentialGateState = { ...previous };
+  let counts: ArmCounts | null;
+  let at: number | null;
+  let problem = tick.noDataReason;
+  let scrapeInterval = 0;
+  let increments: StableIncrement[] = [];
+  if (tick.raw) {
+    const read = readCounters(
+      previous.reader,
+      tick.raw,
+      tick.nowSec,
+      tick.startSec,
+    );
+    state.reader = read.state;
+    counts = read.reading.counts;
+    at = read.reading.at;
+    problem = read.reading.problem ?? problem;
+    scrapeInterval = read.reading.scrapeInterval;
+    increments = read.reading.stableIncrements;
+  } else {
+    counts = tick.counts ?? null;
+    at = counts ? tick.nowSec : null;
+  }
+  if (state.step.startedAt !== tick.stepStartSec) {
+    state.step = {
+      startedAt: tick.stepStartSec,
+      canaryRequests: 0,
+      stableRequests: 0,
+    };
+  }
+  const dispersion = dispersionOf(state.dispersion);
+  let skipped: string | undefined;
+  if (counts && at !== null) {
+    const sliceStart = state.lastAt ?? tick.startSec;
+    const settle = SETTLE_SECONDS + scrapeInterval;
+    if (sliceStart < tick.stepStartSec + settle) {
+      if (at > sliceStart) {
+        // The slice began under another weight: start afresh from here.
+        state.judge = judge.rebase(state.judge, counts);
+        state.lastAt = at;
+        skipped = 'the slice began before this weight applied';
+      }
+    } else {
+      const before = state.judge.last;
+      const next = judge.update(state.judge, counts, dispersion.phi);
+      if (next.last !== before) {
+        if (before && next.slices > state.judge.slices) {
+          state.step = {
+            ...state.step,
+            canaryRequests:
+              state.step.canaryRequests +
+              (next.last!.canaryRequests - before.canaryRequests),
+            stableRequests:
+              state.step.stableRequests +
+              (next.last!.stableRequests - before.stableRequests),
+          };
+        }
+        state.lastAt = at;
+      }
+      state.judge = next;
+    }
+    state.dispersion = addStableIncrements(
+      state.dispersion,
+      increments,
+      at - scrapeInterval,
+    );
+  }
+  const check = judge.describe(state.judge, {
+    metric: options.metric,
+    query: options.query,
+    what: options.what,
+    counts,
+    noDataReason: problem,
+    step: {
+      canaryRequests: state.step.canaryRequests,
+      minRequests: options.minStepRequests,
+    },
+    dispersion,
+    skipped,
+  });
+  return { state, check };
+}
