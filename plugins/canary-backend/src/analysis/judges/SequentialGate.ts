@@ -115,13 +115,21 @@ export function sequentialGateTick(
   let problem = tick.noDataReason;
   let scrapeInterval = 0;
   let increments: StableIncrement[] = [];
+  let cut: { at: number; counts: ArmCounts } | undefined;
   if (tick.raw) {
+    // Where slices at this weight may begin: once the weight settled.
+    const sliceStart = previous.lastAt ?? tick.startSec;
     const read = readCounters(
       previous.reader,
       tick.raw,
       tick.nowSec,
       tick.startSec,
+      interval => {
+        const settledAt = tick.stepStartSec + SETTLE_SECONDS + interval;
+        return sliceStart < settledAt ? settledAt : undefined;
+      },
     );
+    cut = read.reading.cut;
     state.reader = read.state;
     counts = read.reading.counts;
     at = read.reading.at;
@@ -144,8 +152,16 @@ export function sequentialGateTick(
   if (counts && at !== null) {
     const sliceStart = state.lastAt ?? tick.startSec;
     const settle = SETTLE_SECONDS + scrapeInterval;
-    if (sliceStart < tick.stepStartSec + settle) {
-      if (at > sliceStart) {
+    if (sliceStart < tick.stepStartSec + settle && cut) {
+      // Counts read at the moment the weight settled start this weight's
+      // first slice; what came before is not judged.
+      state.judge = judge.rebase(state.judge, cut.counts);
+      state.lastAt = cut.at;
+      skipped = 'the time before this weight applied';
+    }
+    const sliceFrom = state.lastAt ?? tick.startSec;
+    if (sliceFrom < tick.stepStartSec + settle) {
+      if (at > sliceFrom) {
         // The slice began under another weight: start afresh from here.
         state.judge = judge.rebase(state.judge, counts);
         state.lastAt = at;

@@ -370,15 +370,17 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
       state = JSON.parse(JSON.stringify(r.state));
       verdicts.push(r.check.verdict);
       if (t + 1 === T0 + 71) {
-        // The slice from before the weight change is not judged.
+        // The time before the weight change settled is not judged, and the
+        // step has no evidence of its own yet.
         expect(r.check.details?.skipped).toMatch(/before this weight applied/);
+        expect(r.check.evidence).toMatch(/waiting for fresh evidence at this weight/);
       }
     }
     // The common burst straddling the weight change did not roll back.
     expect(verdicts).not.toContain('fail');
     expect(verdicts[verdicts.length - 1]).toBe('pass');
-    // After the change, the step waits for its own 20 canary requests.
-    expect(verdicts.slice(4, 6)).toEqual(['inconclusive', 'inconclusive']);
+    // Before the change the step had passed; right after it, it waits.
+    expect(verdicts.slice(2, 5)).toEqual(['pass', 'pass', 'inconclusive']);
   });
 
   it('a frozen canary (its series vanish) is inconclusive, not a pass on old evidence', () => {

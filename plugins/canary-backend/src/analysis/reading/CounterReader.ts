@@ -93,6 +93,8 @@ export interface CounterReading {
   at: number | null;
   /** Why there are no counts. */
   problem?: string;
+  /** The counts at the requested cut time (between the last reading and `at`), if one was asked for. */
+  cut?: { at: number; counts: ArmCounts };
   /** Largest scrape spacing seen among live series (s), 0 if unknown. */
   scrapeInterval: number;
   /** New increments of stable series, with their sample time and pod. */
@@ -211,6 +213,8 @@ export function readCounters(
   raw: Record<CounterName, RawCounter>,
   nowSec: number,
   startSec: number,
+  /** Also read the counts at this time (e.g. when a new weight settled), given the scrape interval seen. */
+  cutAt?: (scrapeInterval: number) => number | undefined,
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
   const state: CounterReaderState = previous
@@ -252,6 +256,24 @@ export function readCounters(
             ? [...samples].reverse().find(([st]) => st <= startSec)
             : undefined;
           if (base) {
+            // History before the start is not counted, but tells the
+            // dispersion estimate how the stable pods behave.
+            if (name.startsWith('stable')) {
+              let before = samples[0][1];
+              for (const [st, sv] of samples) {
+                if (st > base[0]) break;
+                const inc = sv >= before ? sv - before : sv;
+                before = sv;
+                if (inc > 0) {
+                  increments.push({
+                    t: st,
+                    src,
+                    kind: name === 'stableErrors' ? 'errors' : 'requests',
+                    inc: term.sign * inc,
+                  });
+                }
+              }
+            }
             [t, v] = base;
             acc = 0;
             points.push({ t, acc: 0 });
@@ -359,20 +381,31 @@ export function readCounters(
     // Never go back in time (a lagging series can only hold the reading).
     at = Math.max(at, previous.at);
   }
-  const counts = emptyRecord(() => 0);
-  for (const name of COUNTER_NAMES) {
-    let total = state.retired[name];
-    for (const [key, s] of Object.entries(state.series[name])) {
-      total += s.sign * accAt(pointsOf[name].get(key) ?? [], at);
+  const countsAt = (time: number) => {
+    const counts = emptyRecord(() => 0);
+    for (const name of COUNTER_NAMES) {
+      let total = state.retired[name];
+      for (const [key, s] of Object.entries(state.series[name])) {
+        total += s.sign * accAt(pointsOf[name].get(key) ?? [], time);
+      }
+      counts[name] = Math.max(0, total);
     }
-    counts[name] = Math.max(0, total);
-  }
+    return counts;
+  };
+  const counts = countsAt(at);
+  const earliestCut = previous?.at ?? -Infinity;
+  const cutTime = cutAt?.(scrapeInterval);
+  const cut =
+    cutTime !== undefined && cutTime < at && cutTime > earliestCut
+      ? { at: cutTime, counts: countsAt(cutTime) }
+      : undefined;
   state.at = at;
   return {
     state,
     reading: {
       counts,
       at,
+      cut,
       scrapeInterval,
       stableIncrements: increments,
     },
