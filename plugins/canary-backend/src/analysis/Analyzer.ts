@@ -625,6 +625,7 @@ export class Analyzer {
       nowSec,
       startSec,
       stepStartSec: (ctx.stepStartedAt ?? ctx.startedAt).getTime() / 1000,
+      weight: ctx.weight,
     };
     const minStepRequests =
       gate.minStepRequests ?? this.config.minStepRequests;

@@ -28,9 +28,11 @@ import {
  * Slices and weight changes. The test conditions each slice on its own
  * canary share of requests, which is only meaningful when one weight held
  * for the whole slice. A slice that starts before the current step began
- * (plus a settling margin: 5 s for the mesh to apply the weight, and one
- * scrape interval, since a sample counts everything since the one before)
- * is not judged; its end becomes the start of the next slice. Which slices
+ * (plus a settling margin: 5 s for the mesh to apply the weight, and two
+ * scrape intervals: a sample counts everything since the one before, and
+ * series scraped at other phases smear a burst right after the change
+ * across the boundary) is not judged; its end becomes the start of the next
+ * slice. Which slices
  * are skipped depends on times only, never on the counts, so the test stays
  * valid.
  *
@@ -39,8 +41,12 @@ import {
  * vanished after an earlier step cannot ride on old evidence.
  */
 
-/** Seconds added to a weight change before slices count for the new weight. @public */
+/** Seconds added to a weight change before slices count for the new weight (plus two scrape intervals). @public */
 export const SETTLE_SECONDS = 5;
+
+function settleSeconds(scrapeInterval: number): number {
+  return SETTLE_SECONDS + 2 * scrapeInterval;
+}
 
 /** @public */
 export interface SequentialGateState {
@@ -59,6 +65,8 @@ export interface SequentialGateTick {
   startSec: number;
   /** When the current weight was applied (unix s). */
   stepStartSec: number;
+  /** The configured canary weight (0–100); at 100 nothing is left to compare, so no fresh evidence is asked for. */
+  weight?: number;
   /** Raw samples per counter (the Prometheus path). */
   raw?: Record<CounterName, RawCounter>;
   /** Cumulative counts since the start, read some other way (custom templates); null = no data. */
@@ -125,7 +133,7 @@ export function sequentialGateTick(
       tick.nowSec,
       tick.startSec,
       interval => {
-        const settledAt = tick.stepStartSec + SETTLE_SECONDS + interval;
+        const settledAt = tick.stepStartSec + settleSeconds(interval);
         return sliceStart < settledAt ? settledAt : undefined;
       },
     );
@@ -151,7 +159,7 @@ export function sequentialGateTick(
   let skipped: string | undefined;
   if (counts && at !== null) {
     const sliceStart = state.lastAt ?? tick.startSec;
-    const settle = SETTLE_SECONDS + scrapeInterval;
+    const settle = settleSeconds(scrapeInterval);
     if (sliceStart < tick.stepStartSec + settle && cut) {
       // Counts read at the moment the weight settled start this weight's
       // first slice; what came before is not judged.
@@ -200,7 +208,12 @@ export function sequentialGateTick(
     noDataReason: problem,
     step: {
       canaryRequests: state.step.canaryRequests,
-      minRequests: options.minStepRequests,
+      // At 100 % the stable version serves nothing: the step stands on the
+      // evidence gathered before it.
+      minRequests:
+        tick.weight !== undefined && tick.weight >= 100
+          ? 0
+          : options.minStepRequests,
     },
     dispersion,
     skipped,
