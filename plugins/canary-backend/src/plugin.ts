@@ -11,7 +11,8 @@ import { ClusterClients } from './kubernetes/ClusterClients';
 import { KubernetesClusterAccess } from './engine/KubernetesClusterAccess';
 import { PrometheusRolloutAnalyzer } from './engine/PrometheusRolloutAnalyzer';
 import { RolloutEngine } from './engine/RolloutEngine';
-import { CanaryDetector } from './engine/CanaryDetector';
+import { CanaryDetector } from './detection/CanaryDetector';
+import { RolloutService } from './service/RolloutService';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
 
@@ -96,11 +97,12 @@ export const canaryPlugin = createBackendPlugin({
           leaseMs: canaryConfig.loop.leaseMs,
           concurrency: canaryConfig.loop.concurrency,
         });
+        const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({
           catalog,
           auth,
           store,
-          engine,
+          rollouts,
           clusters,
           config: canaryConfig,
           logger,
@@ -132,7 +134,7 @@ export const canaryPlugin = createBackendPlugin({
             auditor,
             store,
             config: canaryConfig,
-            commands: engine,
+            commands: rollouts,
           }),
         );
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });

@@ -6,7 +6,7 @@ import {
   policyConfigSchema,
   toPolicy,
 } from './policy';
-import { parseDurationMs } from './duration';
+import { parseDurationMs } from '../domain/duration';
 import {
   AnalysisConfigError,
   TemplateRegistry,

@@ -3,7 +3,7 @@ import {
   CanaryConfigProblem,
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryPolicy, checkSteps, stepsFromStepWeight } from './policy';
-import { formatDurationMs, parseDurationMs } from './duration';
+import { formatDurationMs, parseDurationMs } from '../domain/duration';
 
 const KNOWN_KEYS = [
   'steps',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RolloutStep } from '@coalmine/backstage-plugin-canary-common';
 import type { TrafficProviderName } from '../kubernetes/types';
-import { formatDurationMs, parseDurationMs } from './duration';
+import { formatDurationMs, parseDurationMs } from '../domain/duration';
 
 /** Where a webhook fires. `rollout` is the per-step gate that may veto. */
 export type WebhookType =

@@ -11,7 +11,7 @@ import {
   TrafficProviderName,
   WorkloadManager,
 } from '../kubernetes/types';
-import type { ClusterAccess } from './ports';
+import type { ClusterAccess } from '../domain/ports';
 
 /** The engine's view of the configured clusters, through src/kubernetes. */
 export class KubernetesClusterAccess implements ClusterAccess {

@@ -12,7 +12,7 @@ import type {
   AnalysisDecision,
   AnalysisRequest,
   RolloutAnalyzer,
-} from './ports';
+} from '../domain/ports';
 
 /**
  * Adapts src/analysis to the engine: one Analyzer per distinct analysis block

@@ -21,9 +21,11 @@ async function setup(
   const db = await databases.init('SQLITE_3');
   const cluster = new FakeCluster(shape);
   const clock = new TestClock();
-  const { engine, store } = await createEngine(db, cluster, { clock });
+  const { engine, service, store } = await createEngine(db, cluster, {
+    clock,
+  });
   const target = resolved('component:default/app', policyInput);
-  return { cluster, clock, engine, store, target, db };
+  return { cluster, clock, engine, service, store, target, db };
 }
 
 /** Ticks until the rollout is terminal, moving the clock by `stepMs` between ticks. */
@@ -47,10 +49,10 @@ async function runToEnd(
 
 describe('RolloutEngine', () => {
   it('runs versioned subsets 5 → 25 → 50 → 75 → 100, ends on v2 alone and retires v1', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
     );
-    const started = await engine.start({
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'user:default/jane',
@@ -70,14 +72,14 @@ describe('RolloutEngine', () => {
   });
 
   it('keeps the old stable when the policy says so', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
       {
         ...istio,
         promotion: { retireStable: 'keep' },
       },
     );
-    const started = await engine.start({
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -89,14 +91,14 @@ describe('RolloutEngine', () => {
   });
 
   it('promotes fixed subsets: template copied, header route during the rollout and removed at the end, canary scaled down', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'fixed-subsets',
       {
         ...istio,
         stickyHeader: 'x-canary-user: true',
       },
     );
-    const started = await engine.start({
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -117,12 +119,15 @@ describe('RolloutEngine', () => {
   });
 
   it('reports the actual weight of a replica ratio split', async () => {
-    const { clock, engine, store, target } = await setup('replica-ratio', {
-      trafficProvider: 'replicas',
-      steps: [10, 50, 100],
-      analysis: { interval: '10s' },
-    });
-    const started = await engine.start({
+    const { clock, engine, service, store, target } = await setup(
+      'replica-ratio',
+      {
+        trafficProvider: 'replicas',
+        steps: [10, 50, 100],
+        analysis: { interval: '10s' },
+      },
+    );
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -137,7 +142,7 @@ describe('RolloutEngine', () => {
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
       {
         ...istio,
@@ -145,7 +150,7 @@ describe('RolloutEngine', () => {
         maxCanaryRestarts: 2,
       },
     );
-    const started = await engine.start({
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -160,10 +165,10 @@ describe('RolloutEngine', () => {
   });
 
   it('aborts at once: all traffic back on stable without waiting for the loop', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
     );
-    const started = await engine.start({
+    const started = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -172,7 +177,7 @@ describe('RolloutEngine', () => {
     clock.advance(10_000);
     await engine.tick();
     expect(cluster.split.canaryWeight).toBe(25);
-    await engine.control(
+    await service.control(
       started.id,
       'abort',
       'user:default/jane',
@@ -183,16 +188,16 @@ describe('RolloutEngine', () => {
     expect(r!.phase).toBe('Aborted');
     expect(cluster.split.canaryWeight).toBe(0);
     // idempotent
-    expect((await engine.control(started.id, 'abort', 'u')).phase).toBe(
+    expect((await service.control(started.id, 'abort', 'u')).phase).toBe(
       'Aborted',
     );
-    await expect(engine.control(started.id, 'promote', 'u')).rejects.toThrow(
+    await expect(service.control(started.id, 'promote', 'u')).rejects.toThrow(
       /rolling back or finished/,
     );
   });
 
   it('pauses, resumes, waits at an approval gate and promotes on demand', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
       {
         trafficProvider: 'istio',
@@ -200,21 +205,23 @@ describe('RolloutEngine', () => {
         analysis: { interval: '10s' },
       },
     );
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
     });
     await engine.idle();
-    await expect(engine.control(id, 'approve', 'u')).rejects.toThrow(
+    await expect(service.control(id, 'approve', 'u')).rejects.toThrow(
       /no approval gate/,
     );
-    expect((await engine.control(id, 'pause', 'u')).phase).toBe('Paused');
-    expect((await engine.control(id, 'pause', 'u')).phase).toBe('Paused');
+    expect((await service.control(id, 'pause', 'u')).phase).toBe('Paused');
+    expect((await service.control(id, 'pause', 'u')).phase).toBe('Paused');
     clock.advance(60_000);
     await engine.tick();
     expect(cluster.split.canaryWeight).toBe(10);
-    expect((await engine.control(id, 'resume', 'u')).phase).toBe('Progressing');
+    expect((await service.control(id, 'resume', 'u')).phase).toBe(
+      'Progressing',
+    );
     for (let i = 0; i < 4; i++) {
       clock.advance(10_000);
       await engine.tick();
@@ -223,35 +230,35 @@ describe('RolloutEngine', () => {
     expect((await store.get(id))!.phase).toBe('AwaitingApproval');
     expect(cluster.split.canaryWeight).toBe(30);
     expect(
-      (await engine.control(id, 'approve', 'user:default/lead')).phase,
+      (await service.control(id, 'approve', 'user:default/lead')).phase,
     ).toBe('Progressing');
     await engine.idle();
     expect(cluster.split.canaryWeight).toBe(60);
-    expect((await engine.control(id, 'promote', 'u')).phase).toBe('Promoting');
+    expect((await service.control(id, 'promote', 'u')).phase).toBe('Promoting');
     await engine.idle();
     expect((await store.get(id))!.phase).toBe('Succeeded');
     expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
       10, 30, 60, 100,
     ]);
-    expect((await engine.control(id, 'promote', 'u')).phase).toBe('Succeeded');
-    await expect(engine.control(id, 'pause', 'u')).rejects.toThrow(
+    expect((await service.control(id, 'promote', 'u')).phase).toBe('Succeeded');
+    await expect(service.control(id, 'pause', 'u')).rejects.toThrow(
       /409|paused/,
     );
   });
 
   it('answers a second start for the same component and cluster with a conflict', async () => {
-    const { engine, target } = await setup('versioned-subsets');
-    await engine.start({ resolved: target, cluster: 'c', startedBy: 'u' });
+    const { service, target } = await setup('versioned-subsets');
+    await service.start({ resolved: target, cluster: 'c', startedBy: 'u' });
     await expect(
-      engine.start({ resolved: target, cluster: 'c', startedBy: 'u' }),
+      service.start({ resolved: target, cluster: 'c', startedBy: 'u' }),
     ).rejects.toMatchObject({ name: 'ConflictError' });
   });
 
   it('holds the weight on cluster errors, backs off, and carries on when the cluster answers again', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
     );
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -280,11 +287,11 @@ describe('RolloutEngine', () => {
   });
 
   it('rolls back after the policy limit of cluster errors', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
       { ...istio, clusterErrorLimit: 3 },
     );
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -309,7 +316,7 @@ describe('RolloutEngine', () => {
       owner: 'a',
       leaseMs: 5000,
     });
-    const { id } = await first.engine.start({
+    const { id } = await first.service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -334,10 +341,10 @@ describe('RolloutEngine', () => {
   });
 
   it('notices a weight changed by hand and restores it', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
     );
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -384,11 +391,11 @@ describe('RolloutEngine', () => {
       }),
       series: async () => [],
     };
-    const { engine, store } = await createEngine(db, cluster, {
+    const { engine, service, store } = await createEngine(db, cluster, {
       clock,
       analyzer,
     });
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: resolved('component:default/app', istio),
       cluster: 'c',
       startedBy: 'u',
@@ -421,11 +428,11 @@ describe('RolloutEngine', () => {
       },
       series: async () => [],
     };
-    const { engine, store } = await createEngine(db, cluster, {
+    const { engine, service, store } = await createEngine(db, cluster, {
       clock,
       analyzer,
     });
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: resolved('component:default/app', istio),
       cluster: 'c',
       startedBy: 'u',
@@ -451,11 +458,14 @@ describe('RolloutEngine', () => {
   });
 
   it('removes the sticky header route when a rollout is aborted', async () => {
-    const { cluster, engine, store, target } = await setup('fixed-subsets', {
-      ...istio,
-      stickyHeader: 'x-canary-user: true',
-    });
-    const { id } = await engine.start({
+    const { cluster, engine, service, store, target } = await setup(
+      'fixed-subsets',
+      {
+        ...istio,
+        stickyHeader: 'x-canary-user: true',
+      },
+    );
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
@@ -463,7 +473,7 @@ describe('RolloutEngine', () => {
     });
     await engine.idle();
     expect(cluster.split).toMatchObject({ canaryWeight: 5, headerRoute: true });
-    await engine.control(id, 'abort', 'u');
+    await service.control(id, 'abort', 'u');
     await engine.idle();
     expect((await store.get(id))!.phase).toBe('Aborted');
     expect(cluster.routeWrites[cluster.routeWrites.length - 1]).toEqual({
@@ -474,16 +484,16 @@ describe('RolloutEngine', () => {
   });
 
   it('notices a hand-edited weight while paused and restores it', async () => {
-    const { cluster, clock, engine, store, target } = await setup(
+    const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',
     );
-    const { id } = await engine.start({
+    const { id } = await service.start({
       resolved: target,
       cluster: 'c',
       startedBy: 'u',
     });
     await engine.idle();
-    await engine.control(id, 'pause', 'u');
+    await service.control(id, 'pause', 'u');
     await engine.idle();
     cluster.split.canaryWeight = 60;
     clock.advance(1000);

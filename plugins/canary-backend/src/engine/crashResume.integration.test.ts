@@ -10,6 +10,7 @@ import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
+import { RolloutService } from '../service/RolloutService';
 import { EngineChild } from './__testUtils__/engineChild';
 import { migrationsDir, resolved } from './__testUtils__/harness';
 import {
@@ -17,7 +18,7 @@ import {
   fastAnalysis,
   virtualServiceWeights,
 } from '../__testUtils__/sandboxBackend';
-import type { RolloutRecord } from './types';
+import type { RolloutRecord } from '../domain/types';
 
 jest.setTimeout(400_000);
 
@@ -129,13 +130,16 @@ describe.each(cases)(
       );
       const logger = mockServices.logger.mock();
       // This engine only accepts starts; the child processes run the rollouts.
-      const commands = new RolloutEngine({
+      const commands = new RolloutService(
         store,
-        clusters,
-        logger,
-        webhooks: new WebhookDispatcher(logger),
-        advanceOnCommand: false,
-      });
+        new RolloutEngine({
+          store,
+          clusters,
+          logger,
+          webhooks: new WebhookDispatcher(logger),
+          advanceOnCommand: false,
+        }),
+      );
       const target = (name: string, input: Record<string, unknown>) => {
         const t = resolved(`component:default/${name}`, input, name);
         t.target.namespace = 'demo';

@@ -10,10 +10,11 @@ import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
+import { RolloutService } from '../service/RolloutService';
 import { EngineChild } from './__testUtils__/engineChild';
 import { migrationsDir, resolved } from './__testUtils__/harness';
 import { virtualServiceWeights } from '../__testUtils__/sandboxBackend';
-import type { RolloutRecord } from './types';
+import type { RolloutRecord } from '../domain/types';
 
 jest.setTimeout(300_000);
 
@@ -162,13 +163,16 @@ describe.each(cases)(
         ),
       );
       const logger = mockServices.logger.mock();
-      const commands = new RolloutEngine({
+      const commands = new RolloutService(
         store,
-        clusters,
-        logger,
-        webhooks: new WebhookDispatcher(logger),
-        advanceOnCommand: false,
-      });
+        new RolloutEngine({
+          store,
+          clusters,
+          logger,
+          webhooks: new WebhookDispatcher(logger),
+          advanceOnCommand: false,
+        }),
+      );
       const ids: string[] = [];
       for (let i = 0; i < COUNT; i++) {
         const t = resolved(

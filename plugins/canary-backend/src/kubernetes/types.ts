@@ -21,6 +21,10 @@
  * `@kubernetes/client-node`; nothing here decides or persists anything.
  */
 
+import type { PodHealthSnapshot, Readiness } from '../domain/podHealth';
+
+export type { PodHealthSnapshot, Readiness };
+
 /** What a component points at in one cluster, after annotations and policy. */
 export interface RolloutTarget {
   cluster: string;
@@ -119,17 +123,6 @@ export interface TrafficProvider {
   finalizePromotion(topology: TrafficTopology): Promise<void>;
 }
 
-/** Health of the canary's pods, read from the Kubernetes API. */
-export interface PodHealthSnapshot {
-  pods: Array<{
-    name: string;
-    ready: boolean;
-    restarts: number;
-    /** e.g. `OOMKilled`, `CrashLoopBackOff`, `ImagePullBackOff`. */
-    reasons: string[];
-  }>;
-}
-
 /** Scales, updates and promotes the Deployments of a topology. */
 export interface WorkloadManager {
   /**
@@ -143,18 +136,7 @@ export interface WorkloadManager {
   /** Scale a Deployment; resolves when the API stored it. */
   scale(namespace: string, deployment: string, replicas: number): Promise<void>;
   /** Ready / available replicas of a Deployment now. */
-  readiness(
-    namespace: string,
-    deployment: string,
-  ): Promise<{
-    desired: number;
-    ready: number;
-    available: number;
-    /** Replicas already running the newest pod template. */
-    updated?: number;
-    /** The controller has seen the newest spec (status.observedGeneration ≥ metadata.generation). */
-    observedGeneration: boolean;
-  }>;
+  readiness(namespace: string, deployment: string): Promise<Readiness>;
   /** Pod health of a Deployment's pods. */
   podHealth(namespace: string, deployment: string): Promise<PodHealthSnapshot>;
   /** Pod template hash of a Deployment (detects a new canary version applied by CI/GitOps). */

@@ -35,17 +35,18 @@ import {
   canaryControlPermissions,
   canaryRolloutCreatePermission,
   canaryRolloutReadPermission,
+  controlVerdict,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryConfig } from '../config/CanaryConfig';
 import { resolveTarget } from '../config/resolveTarget';
 import { RolloutStore } from '../store/RolloutStore';
-import { RolloutRecord } from '../engine/types';
+import { RolloutRecord } from '../domain/types';
 import { toApiRollout } from './toApi';
 import { loadOpenApiDocument } from './openapi';
 import type { ResolvedTarget } from '../config/resolveTarget';
 
-/** What the router needs from the engine to change rollouts. */
+/** The use cases the router calls (implemented by RolloutService). */
 export interface RolloutCommands {
   start(request: {
     resolved: ResolvedTarget;
@@ -483,9 +484,10 @@ export async function createRouter(
     actor: string,
     credentials: BackstageCredentials,
   ): Promise<RolloutRecord> {
-    if (!['Failed', 'Aborted', 'RolledBack'].includes(record.phase)) {
+    const verdict = controlVerdict(record, 'retry');
+    if (verdict.verdict === 'refused') {
       throw new ConflictError(
-        `Only a failed, aborted or rolled back rollout can be retried; ${record.id} is ${record.phase}`,
+        `Cannot retry rollout ${record.id} (${record.phase}): ${verdict.reason}`,
       );
     }
     const entity = await catalog.getEntityByRef(record.entityRef, {

@@ -2,7 +2,7 @@ import {
   AnalysisResult,
   Rollout,
 } from '@coalmine/backstage-plugin-canary-common';
-import { RolloutRecord } from '../engine/types';
+import { RolloutRecord } from '../domain/types';
 
 const iso = (ms: number | null) =>
   ms === null ? null : new Date(ms).toISOString();

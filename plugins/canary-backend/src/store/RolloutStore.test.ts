@@ -1,7 +1,7 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { RolloutStore } from './RolloutStore';
 import { migrationsDir, policy } from '../engine/__testUtils__/harness';
-import type { RolloutRecord } from '../engine/types';
+import type { RolloutRecord } from '../domain/types';
 
 jest.setTimeout(60_000);
 

@@ -8,7 +8,7 @@ import {
   RolloutPhase,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { NewEvent, RolloutPatch, RolloutRecord } from '../engine/types';
+import { NewEvent, RolloutPatch, RolloutRecord } from '../domain/types';
 
 const ROLLOUTS = 'canary_rollouts';
 const EVENTS = 'canary_rollout_events';

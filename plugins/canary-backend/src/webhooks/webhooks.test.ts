@@ -48,9 +48,13 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store, logger } = await createEngine(db, cluster, {
-        clock,
-      });
+      const { engine, service, store, logger } = await createEngine(
+        db,
+        cluster,
+        {
+          clock,
+        },
+      );
       const target = resolved('component:default/app', {
         trafficProvider: 'istio',
         steps: [50, 100],
@@ -77,7 +81,7 @@ describe('webhooks', () => {
           { name: 'chat', type: 'event', url: `${hooks.base}/chat` },
         ],
       });
-      const { id } = await engine.start({
+      const { id } = await service.start({
         resolved: target,
         cluster: 'c',
         startedBy: 'user:default/jane',
@@ -142,7 +146,9 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, store } = await createEngine(db, cluster, { clock });
+      const { engine, service, store } = await createEngine(db, cluster, {
+        clock,
+      });
       const veto = resolved('component:default/app', {
         trafficProvider: 'istio',
         steps: [20, 100],
@@ -157,7 +163,7 @@ describe('webhooks', () => {
           },
         ],
       });
-      const { id } = await engine.start({
+      const { id } = await service.start({
         resolved: veto,
         cluster: 'c',
         startedBy: 'u',
@@ -184,7 +190,7 @@ describe('webhooks', () => {
           },
         ],
       });
-      const second = await engine.start({
+      const second = await service.start({
         resolved: refused,
         cluster: 'c2',
         startedBy: 'u',

@@ -1,7 +1,8 @@
-import type {
-  RolloutControl,
-  RolloutPhase,
+import {
+  controlsForPhase,
+  controlsForRollout,
 } from '@coalmine/backstage-plugin-canary-common';
+import type { RolloutPhase } from '@coalmine/backstage-plugin-canary-common';
 
 /** Words for a phase, as people say them. */
 const PHASE_LABELS: Record<RolloutPhase, string> = {
@@ -23,44 +24,10 @@ export function phaseLabel(phase: RolloutPhase): string {
 }
 
 /**
- * The controls that make sense in each phase, in the order they are shown.
- *
- * The backend is the judge (it answers 409 when a phase does not allow a
- * control); this table only keeps buttons that cannot work out of sight.
- * Promoting and RollingBack are already moving traffic and finish by
- * themselves, so nothing is offered there.
+ * The controls of a phase and of a rollout come from canary-common, where the
+ * engine and the router read the same rule; the backend still judges (409).
  */
-const CONTROLS_BY_PHASE: Record<RolloutPhase, RolloutControl[]> = {
-  Pending: ['pause', 'abort'],
-  Progressing: ['pause', 'promote', 'abort'],
-  Paused: ['resume', 'promote', 'abort'],
-  AwaitingApproval: ['approve', 'pause', 'promote', 'abort'],
-  Promoting: [],
-  RollingBack: [],
-  Succeeded: [],
-  RolledBack: ['retry'],
-  Aborted: ['retry'],
-  Failed: ['retry'],
-};
-
-/** @internal */
-export function controlsForPhase(phase: RolloutPhase): RolloutControl[] {
-  return CONTROLS_BY_PHASE[phase] ?? [];
-}
-
-/**
- * The controls for a rollout: those of its phase, without Promote while the
- * canary has no traffic yet (there is nothing proven to promote).
- * @internal
- */
-export function controlsForRollout(rollout: {
-  phase: RolloutPhase;
-  stepIndex: number;
-}): RolloutControl[] {
-  return controlsForPhase(rollout.phase).filter(
-    control => control !== 'promote' || rollout.stepIndex >= 0,
-  );
-}
+export { controlsForPhase, controlsForRollout };
 
 /** How a phase should look: which core-components Status it maps to. */
 export type PhaseTone =

@@ -8,7 +8,7 @@ import {
   TrafficTopology,
   WorkloadManager,
 } from '../../kubernetes/types';
-import type { ClusterAccess } from '../ports';
+import type { ClusterAccess } from '../../domain/ports';
 
 interface FakeDeployment {
   replicas: number;

@@ -12,7 +12,7 @@ import { ConfigReader } from '@backstage/config';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { ClusterClients } from '../../kubernetes/ClusterClients';
 import { KubernetesClusterAccess } from '../KubernetesClusterAccess';
-import type { ClusterAccess } from '../ports';
+import type { ClusterAccess } from '../../domain/ports';
 import { PrometheusRolloutAnalyzer } from '../PrometheusRolloutAnalyzer';
 import { RolloutEngine } from '../RolloutEngine';
 import { RolloutStore } from '../../store/RolloutStore';

@@ -10,7 +10,8 @@ import type { ResolvedTarget } from '../../config/resolveTarget';
 import { RolloutStore } from '../../store/RolloutStore';
 import { WebhookDispatcher } from '../../webhooks/WebhookDispatcher';
 import { RolloutEngine } from '../RolloutEngine';
-import type { ClusterAccess, RolloutAnalyzer } from '../ports';
+import { RolloutService } from '../../service/RolloutService';
+import type { ClusterAccess, RolloutAnalyzer } from '../../domain/ports';
 
 export const migrationsDir = resolvePackagePath(
   '@coalmine/backstage-plugin-canary-backend',
@@ -74,5 +75,6 @@ export async function createEngine(
     clusterBackoffMs: 1000,
     now: options.clock?.now,
   });
-  return { store, engine, logger };
+  const service = new RolloutService(store, engine);
+  return { store, engine, service, logger };
 }

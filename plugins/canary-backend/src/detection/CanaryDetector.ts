@@ -4,10 +4,10 @@ import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { CANARY_POLICY_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryConfig } from '../config/CanaryConfig';
-import { resolveTarget } from '../config/resolveTarget';
+import { ResolvedTarget, resolveTarget } from '../config/resolveTarget';
 import { RolloutStore } from '../store/RolloutStore';
-import type { ClusterAccess } from './ports';
-import type { RolloutEngine } from './RolloutEngine';
+import type { ClusterAccess } from '../domain/ports';
+import type { RolloutService } from '../service/RolloutService';
 
 /** The actor recorded for rollouts the detector starts. */
 export const DETECTOR_ACTOR = 'coalmine:detector';
@@ -23,7 +23,7 @@ export class CanaryDetector {
       catalog: CatalogService;
       auth: AuthService;
       store: RolloutStore;
-      engine: RolloutEngine;
+      rollouts: Pick<RolloutService, 'start'>;
       clusters: ClusterAccess;
       config: CanaryConfig;
       logger: LoggerService;
@@ -59,11 +59,8 @@ export class CanaryDetector {
     }
   }
 
-  private async check(
-    resolved: Parameters<RolloutEngine['start']>[0]['resolved'],
-    cluster: string,
-  ) {
-    const { store, engine, clusters, logger } = this.options;
+  private async check(resolved: ResolvedTarget, cluster: string) {
+    const { store, rollouts, clusters, logger } = this.options;
     const { target, policy } = resolved;
     const topology = await clusters
       .trafficProvider(cluster, policy.trafficProvider)
@@ -95,6 +92,6 @@ export class CanaryDetector {
     logger.info(
       `New canary template for ${target.entityRef} on ${cluster}; starting a rollout`,
     );
-    await engine.start({ resolved, cluster, startedBy: DETECTOR_ACTOR });
+    await rollouts.start({ resolved, cluster, startedBy: DETECTOR_ACTOR });
   }
 }

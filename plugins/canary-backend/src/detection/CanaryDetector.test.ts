@@ -3,8 +3,8 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { ConfigReader } from '@backstage/config';
 import { readCanaryConfig } from '../config/CanaryConfig';
 import { CanaryDetector, DETECTOR_ACTOR } from './CanaryDetector';
-import { FakeCluster } from './__testUtils__/FakeCluster';
-import { createEngine } from './__testUtils__/harness';
+import { FakeCluster } from '../engine/__testUtils__/FakeCluster';
+import { createEngine } from '../engine/__testUtils__/harness';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
@@ -25,7 +25,7 @@ describe('CanaryDetector', () => {
   it('starts a rollout when the canary gets a new pod template, only for autoStart policies', async () => {
     const db = await databases.init('SQLITE_3');
     const cluster = new FakeCluster('fixed-subsets');
-    const { engine, store } = await createEngine(db, cluster);
+    const { engine, service, store } = await createEngine(db, cluster);
     const config = readCanaryConfig(
       new ConfigReader({
         kubernetes: {
@@ -47,7 +47,7 @@ describe('CanaryDetector', () => {
       }),
       auth: mockServices.auth(),
       store,
-      engine,
+      rollouts: service,
       clusters: cluster,
       config,
       logger: mockServices.logger.mock(),

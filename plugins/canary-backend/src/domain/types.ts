@@ -1,4 +1,5 @@
 import type {
+  DecisionAction,
   RolloutPhase,
   RolloutStep,
   RolloutWorkload,
@@ -18,23 +19,81 @@ export interface RolloutSpec {
 }
 
 /**
+ * Promotion and rollback operations, in the order a plan lists them. A step
+ * is added to `EngineState.done` in the same commit that records its effect.
+ */
+export type DoneStep =
+  | 'prepare'
+  | 'scale-up'
+  | 'promote-template'
+  | 'wait-stable'
+  | 'finalize'
+  | 'retire-stable'
+  | 'scale-down-canary'
+  | 'route-stable'
+  | 'restore-template';
+
+/** Why a Deployment is scaled; the name of the step it completes. */
+export type ScaleReason = Extract<
+  DoneStep,
+  'scale-up' | 'retire-stable' | 'scale-down-canary'
+>;
+
+/** Why a weight is written: the next step, a rollback to 0, or undoing a hand edit. */
+export type WeightReason = 'step' | 'rollback' | 'restore';
+
+/** Scale a Deployment to a replica count. */
+export interface ScaleIntent {
+  op: 'scale';
+  deployment: string;
+  replicas: number;
+  why: ScaleReason;
+}
+
+/** Write the canary weight (and the sticky header route). */
+export interface SetWeightIntent {
+  op: 'set-weight';
+  weight: number;
+  headerRoute: boolean;
+  /** Step index the weight belongs to; -1 for rollback to 0. */
+  stepIndex: number;
+  why: WeightReason;
+}
+
+/** Point the canary Deployment at the requested image / version. */
+export interface PrepareCanaryIntent {
+  op: 'prepare-canary';
+  image?: string;
+  version?: string;
+}
+
+/** Copy the canary's pod template to stable. */
+export interface PromoteTemplateIntent {
+  op: 'promote-template';
+}
+
+/** Route everything to the new stable and remove the header route. */
+export interface FinalizePromotionIntent {
+  op: 'finalize-promotion';
+}
+
+/**
  * A cluster write the engine is about to make. It is stored before the write
  * and cleared in the same transaction that records its effect, so after a
  * crash the engine re-applies exactly this — idempotently — and moves on.
  */
 export type Intent =
-  | { op: 'prepare-canary'; image?: string; version?: string }
-  | { op: 'scale'; deployment: string; replicas: number; why: string }
-  | {
-      op: 'set-weight';
-      weight: number;
-      headerRoute: boolean;
-      /** Step index the weight belongs to; -1 for rollback to 0. */
-      stepIndex: number;
-      why: string;
-    }
-  | { op: 'promote-template' }
-  | { op: 'finalize-promotion' };
+  | PrepareCanaryIntent
+  | ScaleIntent
+  | SetWeightIntent
+  | PromoteTemplateIntent
+  | FinalizePromotionIntent;
+
+/** The kinds of intent. */
+export type IntentOp = Intent['op'];
+
+/** Where a rollback ends. */
+export type RollbackEnd = 'RolledBack' | 'Aborted' | 'Failed';
 
 /** Engine bookkeeping kept with the rollout (JSON). */
 export interface EngineState {
@@ -55,7 +114,7 @@ export interface EngineState {
   /** The Analyzer's own state between ticks. */
   analysisState?: unknown;
   /** The previous analysis verdict (events mark changes only). */
-  lastAnalysisAction?: string;
+  lastAnalysisAction?: DecisionAction;
   /** Failed analysis ticks counted so far. */
   failedChecks?: number;
   /** Steps whose approval gate was passed. */
@@ -65,10 +124,10 @@ export interface EngineState {
   /** Consecutive transient cluster errors. */
   clusterErrors?: number;
   /** Which promotion / rollback operations are done. */
-  done?: string[];
+  done?: DoneStep[];
   /** Why the rollout is rolling back and where it ends. */
   rollback?: {
-    to: 'RolledBack' | 'Aborted' | 'Failed';
+    to: RollbackEnd;
     cause: string;
     actor: string;
   };

@@ -1,0 +1,34 @@
+import type { PassContext } from '../context';
+import { applyIntent } from '../intents';
+import { holding } from './holding';
+import { pending } from './pending';
+import { progressing } from './progressing';
+import { promoting } from './promoting';
+import { rollingBack } from './rollingBack';
+
+/**
+ * One transition of the state machine; true when another may follow at once.
+ * An intent found at the start of a pass (a replica died mid-write) is
+ * re-applied first.
+ */
+export async function advance(ctx: PassContext): Promise<boolean> {
+  if (ctx.r.intent) {
+    await applyIntent(ctx, true);
+    return true;
+  }
+  switch (ctx.r.phase) {
+    case 'Pending':
+      return pending(ctx);
+    case 'Progressing':
+      return progressing(ctx);
+    case 'Paused':
+    case 'AwaitingApproval':
+      return holding(ctx);
+    case 'Promoting':
+      return promoting(ctx);
+    case 'RollingBack':
+      return rollingBack(ctx);
+    default:
+      return false;
+  }
+}

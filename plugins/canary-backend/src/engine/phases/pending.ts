@@ -1,0 +1,104 @@
+import { isAvailable } from '../../domain/podHealth';
+import type { PassContext } from '../context';
+import { waitForCanary } from '../guards/availability';
+import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
+import { gateWebhooks } from '../guards/webhookGate';
+import { recordIntent } from '../intents';
+import { PhaseStep, runSteps } from './steps';
+
+/** Pre-rollout webhooks, once. */
+const preRolloutWebhooks: PhaseStep = {
+  name: 'pre-rollout webhooks',
+  async run(ctx) {
+    const gate = await gateWebhooks(ctx, 'pre-rollout', 'start');
+    return gate === 'pass' ? undefined : gate === 'changed';
+  },
+};
+
+/** The canary runs the requested image / version. */
+const prepareCanary: PhaseStep = {
+  name: 'prepare the canary',
+  async run(ctx) {
+    const { image, version } = ctx.r.spec.request;
+    if ((image || version) && !(ctx.state.done ?? []).includes('prepare')) {
+      await recordIntent(ctx, { op: 'prepare-canary', image, version });
+      return true;
+    }
+    return undefined;
+  },
+};
+
+/** The canary has replicas, healthy pods and is available (not for replica ratios: step 1 scales it). */
+const canaryUp: PhaseStep = {
+  name: 'canary scaled up and available',
+  async run(ctx) {
+    if (ctx.topology.shape === 'replica-ratio') return undefined;
+    const canaryName = ctx.topology.canary.name;
+    const readiness = await ctx
+      .workloads()
+      .readiness(ctx.r.namespace, canaryName);
+    if (
+      readiness.desired === 0 &&
+      !(ctx.state.done ?? []).includes('scale-up')
+    ) {
+      await recordIntent(ctx, {
+        op: 'scale',
+        deployment: canaryName,
+        replicas: ctx.state.canaryReplicas ?? 1,
+        why: 'scale-up',
+      });
+      return true;
+    }
+    if (!(await guardCanaryPods(ctx))) return true;
+    if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
+    return undefined;
+  },
+};
+
+/** First weight: the rollout is under way. */
+const firstStep: PhaseStep = {
+  name: 'first step',
+  async run(ctx) {
+    const baseline =
+      ctx.state.baselineRestarts ?? (await readRestartBaseline(ctx));
+    const first = ctx.r.steps[0];
+    await recordIntent(
+      ctx,
+      {
+        op: 'set-weight',
+        weight: first.weight,
+        headerRoute: Boolean(ctx.policy.stickyHeader),
+        stepIndex: 0,
+        why: 'step',
+      },
+      {
+        phase: 'Progressing',
+        message: `Shifting ${first.weight} % of traffic to the canary`,
+        state: {
+          ...ctx.state,
+          baselineRestarts: baseline,
+          waitingSince: undefined,
+        },
+      },
+      [
+        ctx.phaseEvent(
+          'Progressing',
+          'Canary available; starting the first step',
+        ),
+      ],
+    );
+    return true;
+  },
+};
+
+const PENDING: PhaseStep[] = [
+  preRolloutWebhooks,
+  prepareCanary,
+  canaryUp,
+  firstStep,
+];
+
+/** Pending: gets the canary ready and shifts the first step's traffic to it. */
+export function pending(ctx: PassContext): Promise<boolean> {
+  return runSteps(ctx, PENDING);
+}

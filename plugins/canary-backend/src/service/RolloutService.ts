@@ -1,0 +1,258 @@
+import { randomUUID } from 'crypto';
+import {
+  ConflictError,
+  InputError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  CANARY_WORKLOAD_ANNOTATION,
+  CanaryConfigProblem,
+  MetricSeries,
+  RolloutControl,
+} from '@coalmine/backstage-plugin-canary-common';
+import type { ResolvedTarget } from '../config/resolveTarget';
+import {
+  errorMessage,
+  isClusterUnavailable,
+  isConfigurationError,
+} from '../domain/errors';
+import type { NewEvent, RolloutRecord } from '../domain/types';
+import type { RolloutTarget, TrafficTopology } from '../kubernetes/types';
+import type { RolloutStore } from '../store/RolloutStore';
+import { analysisRequestOf } from '../engine/context';
+import { decideControl } from '../engine/controls';
+import type { RolloutEngine } from '../engine/RolloutEngine';
+
+/** What a start needs: the resolved target, the cluster and who asked. */
+export interface StartRequest {
+  resolved: ResolvedTarget;
+  cluster: string;
+  image?: string;
+  version?: string;
+  startedBy: string;
+  retryOf?: string;
+}
+
+/** The target a provider discovers from a resolved component. */
+function rolloutTarget(
+  resolved: ResolvedTarget,
+  cluster: string,
+): RolloutTarget {
+  const { target, policy } = resolved;
+  return {
+    cluster,
+    namespace: target.namespace,
+    service: target.workload,
+    route: target.route,
+    provider: policy.trafficProvider,
+    stickyHeader: policy.stickyHeader,
+  };
+}
+
+/**
+ * The use cases of rollouts: start, control, and the read-side queries the
+ * engine does not need (what the cluster says about a setup, metric series).
+ * The router validates and authorizes, then calls this; the engine advances
+ * what this records.
+ */
+export class RolloutService {
+  private readonly inspections = new Map<
+    string,
+    { until: number; problems: CanaryConfigProblem[] }
+  >();
+
+  constructor(
+    private readonly store: RolloutStore,
+    private readonly engine: RolloutEngine,
+  ) {}
+
+  private get deps() {
+    return this.engine.context;
+  }
+
+  /** Starts a rollout; ConflictError when one is active for the component and cluster. */
+  async start(request: StartRequest): Promise<RolloutRecord> {
+    const { target, policy } = request.resolved;
+    const active = await this.store.activeFor(
+      target.entityRef,
+      request.cluster,
+    );
+    if (active) {
+      throw new ConflictError(
+        `A rollout of ${target.entityRef} on cluster ${request.cluster} is already active (${active.id}, ${active.phase})`,
+      );
+    }
+    let topology: TrafficTopology;
+    try {
+      topology = await this.deps.clusters
+        .trafficProvider(request.cluster, policy.trafficProvider)
+        .discover(rolloutTarget(request.resolved, request.cluster));
+    } catch (e) {
+      if (isConfigurationError(e)) {
+        throw new InputError(
+          `${target.entityRef} on ${request.cluster}: ${errorMessage(e)}`,
+        );
+      }
+      if (isClusterUnavailable(e)) {
+        throw new ServiceUnavailableError(
+          `Cluster ${request.cluster} is unavailable: ${errorMessage(e)}`,
+        );
+      }
+      throw e;
+    }
+    const now = this.deps.now();
+    const record: RolloutRecord = {
+      id: randomUUID(),
+      entityRef: target.entityRef,
+      cluster: request.cluster,
+      namespace: target.namespace,
+      workload: target.workload,
+      route: topology.routeObject?.name ?? target.route,
+      policy: policy.name,
+      trafficProvider: policy.trafficProvider,
+      phase: 'Pending',
+      stepIndex: -1,
+      weight: 0,
+      actualWeight: null,
+      steps: policy.steps,
+      stable: {
+        name: topology.stable.name,
+        version: topology.stable.version,
+        image: topology.stable.image,
+      },
+      canary: {
+        name: topology.canary.name,
+        version: request.version ?? topology.canary.version,
+        image: request.image ?? topology.canary.image,
+      },
+      message: 'Waiting for the canary to be available',
+      spec: {
+        policy,
+        request: { image: request.image, version: request.version },
+        retryOf: request.retryOf,
+        route: target.route,
+      },
+      state: {
+        topology,
+        canaryReplicas: Math.max(
+          1,
+          topology.canary.replicas || topology.stable.replicas || 1,
+        ),
+        stableReplicas: topology.stable.replicas,
+        done: [],
+      },
+      intent: null,
+      startedBy: request.startedBy,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: null,
+      nextStepAt: null,
+      nextRunAt: null,
+      version: 0,
+    };
+    const event: NewEvent = {
+      type: 'phase',
+      message: `Rollout started by ${request.startedBy}${
+        request.retryOf ? ` (retry of ${request.retryOf})` : ''
+      }: ${topology.stable.name} → ${topology.canary.name}${
+        request.image ? ` (${request.image})` : ''
+      }, policy ${policy.name}`,
+      actor: request.startedBy,
+      data: { to: 'Pending', shape: topology.shape },
+    };
+    await this.store.insert(record, [event]);
+    this.deps.notifier.events(record, [event]);
+    this.engine.kick(record.id);
+    return record;
+  }
+
+  /** Applies a control under the rollout's lease; see {@link decideControl} for the rules. */
+  async control(
+    id: string,
+    control: Exclude<RolloutControl, 'retry'>,
+    actor: string,
+    reason?: string,
+  ): Promise<RolloutRecord> {
+    return this.engine.exclusive(id, async () => {
+      const r = await this.store.get(id);
+      if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
+      const outcome = decideControl(r, control, actor, reason, this.deps.now());
+      if (!outcome.patch) return r;
+      const updated = await this.store.commit(r.id, r.version, outcome.patch, {
+        events: outcome.events,
+      });
+      if (!updated) {
+        throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
+      }
+      this.deps.notifier.events(updated, outcome.events);
+      return updated;
+    });
+  }
+
+  /**
+   * Problems the cluster shows with a component's setup (no such Service,
+   * no routing object, …), each naming the annotation to change. Cached
+   * briefly; a slow or unreachable cluster is reported, never thrown.
+   */
+  async inspect(
+    resolved: ResolvedTarget,
+    cluster: string,
+  ): Promise<CanaryConfigProblem[]> {
+    const key = `${resolved.target.entityRef}|${cluster}|${JSON.stringify(
+      resolved.target,
+    )}`;
+    const cached = this.inspections.get(key);
+    if (cached && cached.until > Date.now()) return cached.problems;
+    const check = Promise.resolve()
+      .then(() =>
+        this.deps.clusters
+          .trafficProvider(cluster, resolved.policy.trafficProvider)
+          .discover(rolloutTarget(resolved, cluster)),
+      )
+      .then(
+        (): CanaryConfigProblem[] => [],
+        (e): CanaryConfigProblem[] => {
+          if (isConfigurationError(e)) {
+            return [
+              {
+                key: (e as { key?: string }).key ?? CANARY_WORKLOAD_ANNOTATION,
+                message: `${cluster}: ${errorMessage(e)}`,
+              },
+            ];
+          }
+          return [
+            {
+              key: 'kubernetes.clusterLocatorMethods',
+              message: `Cluster ${cluster} could not be checked: ${errorMessage(
+                e,
+              )}`,
+            },
+          ];
+        },
+      );
+    const timeout = new Promise<CanaryConfigProblem[]>(resolve =>
+      setTimeout(() => resolve([]), 3000).unref(),
+    );
+    const problems = await Promise.race([check, timeout]);
+    this.inspections.set(key, { until: Date.now() + 30_000, problems });
+    return problems;
+  }
+
+  /** Canary and stable series of every gated metric over the rollout's life. */
+  async series(r: RolloutRecord): Promise<MetricSeries[]> {
+    const analyzer = this.deps.analyzer;
+    if (!analyzer) return [];
+    try {
+      return await analyzer.series({
+        ...analysisRequestOf(r, this.deps.now()),
+        from: r.createdAt,
+        to: r.finishedAt ?? this.deps.now(),
+      });
+    } catch (e) {
+      // Prometheus down is the metrics' problem, not a bug of ours.
+      throw new ServiceUnavailableError(
+        `Metrics for rollout ${r.id} are unavailable: ${errorMessage(e)}`,
+      );
+    }
+  }
+}
