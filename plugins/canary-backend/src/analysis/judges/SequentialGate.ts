@@ -155,7 +155,7 @@ export function sequentialGateTick(
       stableRequests: 0,
     };
   }
-  const dispersion = dispersionOf(state.dispersion);
+  let dispersion = dispersionOf(state.dispersion);
   let skipped: string | undefined;
   if (counts && at !== null) {
     const sliceStart = state.lastAt ?? tick.startSec;
@@ -168,6 +168,14 @@ export function sequentialGateTick(
       skipped = 'the time before this weight applied';
     }
     const sliceFrom = state.lastAt ?? tick.startSec;
+    // The clump index from the stable pods' minutes that ended before this
+    // slice began (predictable: none of the slice's own counts are in it).
+    state.dispersion = addStableIncrements(
+      state.dispersion,
+      increments,
+      Math.min(sliceFrom, at - scrapeInterval),
+    );
+    dispersion = dispersionOf(state.dispersion);
     if (sliceFrom < tick.stepStartSec + settle) {
       if (at > sliceFrom) {
         // The slice began under another weight: start afresh from here.
@@ -194,10 +202,12 @@ export function sequentialGateTick(
       }
       state.judge = next;
     }
+  } else if (increments.length > 0) {
+    // Nothing to judge, but the stable pods' history still counts.
     state.dispersion = addStableIncrements(
       state.dispersion,
       increments,
-      at - scrapeInterval,
+      state.lastAt ?? -Infinity,
     );
   }
   const check = judge.describe(state.judge, {
