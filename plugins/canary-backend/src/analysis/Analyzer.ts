@@ -118,6 +118,8 @@ export interface AnalysisDecision {
   failedChecks: number;
   /** Store it and pass it back as `state` next tick. */
   state: JsonObject;
+  /** With `advance`: every sequential gate shows the canary no worse at this weight (opt-in early advance). */
+  earlyAdvance?: boolean;
 }
 
 interface GateState {
@@ -390,6 +392,21 @@ export class Analyzer {
           .join(', ')}`,
         failedChecks,
       );
+    }
+    const sequential = fresh.filter(f => f.check.judge === 'sequential');
+    if (
+      this.config.earlyAdvance &&
+      sequential.length > 0 &&
+      sequential.every(f => f.check.details?.earlyAdvance === true)
+    ) {
+      const decision = done(
+        'advance',
+        `all ${checks.length} checks passed; early advance: at this weight the canary is no worse than ${
+          1 + this.config.earlyAdvance.margin
+        } × stable`,
+        failedChecks,
+      );
+      return { ...decision, earlyAdvance: true };
     }
     return done('advance', `all ${checks.length} checks passed`, failedChecks);
   }
@@ -771,7 +788,11 @@ export class Analyzer {
     const latencyUnit = isLatency
       ? this.#template(gateWithLe, ctx, 'latency-p99-raw').unit
       : undefined;
+    const early = this.config.earlyAdvance;
     const result = sequentialGateTick(judge, state, tick, {
+      earlyAdvance: early
+        ? { margin: early.margin, alpha: early.alpha ?? this.config.alpha }
+        : undefined,
       metric: gate.name,
       query,
       what: isLatency

@@ -140,6 +140,18 @@ export const analysisConfigSchema = z
           .strict(),
       ])
       .default({}),
+    /** Opt-in early advance: a step may end before its pause once the evidence at its weight shows the canary no worse than (1 + margin) × stable (anytime-valid, at `alpha`). */
+    earlyAdvance: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            margin: z.number().nonnegative().default(0.5),
+            alpha: z.number().gt(0).lt(1).optional(),
+          })
+          .strict(),
+      ])
+      .default(false),
     /** Pod health hard stop, or false to turn it off. */
     podHealth: podHealthSchema.default({}),
     metrics: z.array(metricGateSchema).optional(),

@@ -54,6 +54,8 @@ export interface AnalysisDecision {
   checks: AnalysisCheck[];
   failedChecks: number;
   state: unknown;
+  /** With `advance`: the evidence at this weight already shows the canary no worse (opt-in early advance); the step may end before its pause. */
+  earlyAdvance?: boolean;
 }
 
 /** Judges a rollout from its metrics. */

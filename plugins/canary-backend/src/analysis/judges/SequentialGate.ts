@@ -56,7 +56,47 @@ export interface SequentialGateState {
   dispersion: DispersionState;
   /** Sample time (unix s) of the judge's last reading. */
   lastAt: number | null;
-  step: { startedAt: number; canaryRequests: number; stableRequests: number };
+  step: {
+    startedAt: number;
+    canaryRequests: number;
+    stableRequests: number;
+    /** log-evidence per grid point that the canary is no worse than (1 + margin) × stable, at this weight (early advance). */
+    notWorse?: number[];
+  };
+}
+
+/**
+ * Early advance (opt-in): a step may end before its pause once the evidence
+ * gathered at its own weight shows the canary is no worse than (1 + margin)
+ * × stable. The same construction as the rollback test, mirrored:
+ * H0: ρ ≥ ρ0 = 1 + margin against alternatives ρ1 = ρ0 × g, g < 1; each
+ * slice's likelihood ratio has expectation ≤ 1 under H0 (it decreases in the
+ * canary's share), so the mixture is an e-process and the step may end when
+ * it reaches 1/α. It is reset at every weight.
+ */
+export const NOT_WORSE_GRID = [0.9, 0.75, 0.5, 0.25, 0.1];
+
+function notWorseIncrement(
+  slice: ArmCounts,
+  margin: number,
+  dispersion: number,
+): number[] {
+  const nc = slice.canaryRequests;
+  const ns = slice.stableRequests;
+  const ec = Math.max(0, slice.canaryErrors);
+  const es = Math.max(0, slice.stableErrors);
+  if (nc <= 0 || ns <= 0) return NOT_WORSE_GRID.map(() => 0);
+  const w = nc / (nc + ns);
+  const rho0 = 1 + margin;
+  const p0 = (w * rho0) / (w * rho0 + 1 - w);
+  return NOT_WORSE_GRID.map(g => {
+    const rho1 = rho0 * g;
+    const p1 = (w * rho1) / (w * rho1 + 1 - w);
+    return (
+      (ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0))) /
+      Math.max(1, dispersion)
+    );
+  });
 }
 
 /** What one tick read. @public */
@@ -81,6 +121,8 @@ export interface SequentialGateOptions {
   what?: string;
   /** Canary requests needed at the current weight before the gate passes. */
   minStepRequests: number;
+  /** Opt-in early advance: the margin and the α of the "no worse" test. */
+  earlyAdvance?: { margin: number; alpha: number };
 }
 
 /** @public */
@@ -188,8 +230,22 @@ export function sequentialGateTick(
       const next = judge.update(state.judge, counts, dispersion.phi);
       if (next.last !== before) {
         if (before && next.slices > state.judge.slices) {
+          const slice: ArmCounts = {
+            canaryRequests: next.last!.canaryRequests - before.canaryRequests,
+            canaryErrors: next.last!.canaryErrors - before.canaryErrors,
+            stableRequests: next.last!.stableRequests - before.stableRequests,
+            stableErrors: next.last!.stableErrors - before.stableErrors,
+          };
+          const notWorse = options.earlyAdvance
+            ? notWorseIncrement(
+                slice,
+                options.earlyAdvance.margin,
+                dispersion.phi,
+              ).map((v, k) => v + (state.step.notWorse?.[k] ?? 0))
+            : undefined;
           state.step = {
             ...state.step,
+            notWorse,
             canaryRequests:
               state.step.canaryRequests +
               (next.last!.canaryRequests - before.canaryRequests),
@@ -210,7 +266,21 @@ export function sequentialGateTick(
       state.lastAt ?? -Infinity,
     );
   }
-  const check = judge.describe(state.judge, {
+  let early: Record<string, number | boolean> = {};
+  if (options.earlyAdvance && state.step.notWorse) {
+    const logs = state.step.notWorse;
+    const max = Math.max(...logs);
+    const logE =
+      max +
+      Math.log(logs.reduce((a, v) => a + Math.exp(v - max), 0)) -
+      Math.log(logs.length);
+    const e = Math.min(Math.exp(logE), Number.MAX_VALUE);
+    early = {
+      notWorseEValue: Number(e.toPrecision(4)),
+      earlyAdvance: e >= 1 / options.earlyAdvance.alpha,
+    };
+  }
+  const described = judge.describe(state.judge, {
     metric: options.metric,
     query: options.query,
     what: options.what,
@@ -228,5 +298,8 @@ export function sequentialGateTick(
     dispersion,
     skipped,
   });
+  const check = Object.keys(early).length
+    ? { ...described, details: { ...described.details, ...early } }
+    : described;
   return { state, check };
 }

@@ -445,6 +445,61 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
   });
 });
 
+describe('early advance (opt-in)', () => {
+  const judge = new SequentialCountJudge({ alpha: 0.01, minCanaryRequests: 10 });
+  const run = (canaryRate: number) => {
+    let state = restoreGateState(undefined, judge);
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const counts = { cr: 0, ce: 0, sr: 0, se: 0 };
+    const flags: boolean[] = [];
+    for (let t = T0 + 10; t <= T0 + 600; t += 10) {
+      for (let i = 0; i < 500; i++) {
+        counts.cr++;
+        if (random() < canaryRate) counts.ce++;
+      }
+      for (let i = 0; i < 4500; i++) {
+        counts.sr++;
+        if (random() < 0.02) counts.se++;
+      }
+      const r = sequentialGateTick(
+        judge,
+        state,
+        {
+          nowSec: t,
+          startSec: T0,
+          stepStartSec: T0,
+          counts: {
+            canaryRequests: counts.cr,
+            canaryErrors: counts.ce,
+            stableRequests: counts.sr,
+            stableErrors: counts.se,
+          },
+        },
+        {
+          metric: 'error-rate',
+          minStepRequests: 20,
+          earlyAdvance: { margin: 0.5, alpha: 0.01 },
+        },
+      );
+      state = r.state;
+      flags.push(r.check.details?.earlyAdvance === true);
+    }
+    return flags;
+  };
+
+  it('lets a step end early once the canary is shown no worse than 1.5 × stable, never for a canary twice as bad', () => {
+    const healthy = run(0.02);
+    expect(healthy[healthy.length - 1]).toBe(true);
+    // not on the first slices: the evidence takes a while
+    expect(healthy[1]).toBe(false);
+    expect(run(0.04)).not.toContain(true);
+  });
+});
+
 describe('Dispersion: the A/A split of stable pods', () => {
   it('finds no clumping in Poisson errors and the clump size in clumped ones', () => {
     let seed = 7;
