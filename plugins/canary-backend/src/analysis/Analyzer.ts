@@ -401,7 +401,9 @@ export class Analyzer {
     ) {
       const decision = done(
         'advance',
-        `all ${checks.length} checks passed; early advance: at this weight the canary is no worse than ${
+        `all ${
+          checks.length
+        } checks passed; early advance: at this weight the canary is no worse than ${
           1 + this.config.earlyAdvance.margin
         } × stable`,
         failedChecks,
@@ -644,8 +646,7 @@ export class Analyzer {
       stepStartSec: (ctx.stepStartedAt ?? ctx.startedAt).getTime() / 1000,
       weight: ctx.weight,
     };
-    const minStepRequests =
-      gate.minStepRequests ?? this.config.minStepRequests;
+    const minStepRequests = gate.minStepRequests ?? this.config.minStepRequests;
     let le: string | undefined;
     let gateWithLe = gate;
     if (gate.variables?.le === 'auto') {
@@ -707,7 +708,8 @@ export class Analyzer {
       ),
     };
     const terms = COUNTER_NAMES.map(name => counterTerms(queries[name]));
-    const raw = ctx.prometheus.querySamples && terms.every(t => t !== undefined);
+    const raw =
+      ctx.prometheus.querySamples && terms.every(t => t !== undefined);
     let tick: SequentialGateTick;
     let query: string;
     if (raw) {
@@ -716,21 +718,27 @@ export class Analyzer {
       query = COUNTER_NAMES.map(
         (name, i) =>
           `${name}: ${terms[i]!.map(
-            t => `${t.sign < 0 ? '- ' : ''}${t.selector}[${Math.ceil(window)}s]`,
+            t =>
+              `${t.sign < 0 ? '- ' : ''}${t.selector}[${Math.ceil(window)}s]`,
           ).join(' ')}`,
       ).join('\n');
       try {
         const read = await Promise.all(
-          COUNTER_NAMES.map(async (_name, i): Promise<RawCounter> =>
-            Promise.all(
-              terms[i]!.map(async t => ({
-                sign: t.sign,
-                series: await ctx.prometheus.querySamples!(t.selector, window, {
-                  time: ctx.now ? now : undefined,
-                  signal: ctx.signal,
-                }),
-              })),
-            ),
+          COUNTER_NAMES.map(
+            async (_name, i): Promise<RawCounter> =>
+              Promise.all(
+                terms[i]!.map(async t => ({
+                  sign: t.sign,
+                  series: await ctx.prometheus.querySamples!(
+                    t.selector,
+                    window,
+                    {
+                      time: ctx.now ? now : undefined,
+                      signal: ctx.signal,
+                    },
+                  ),
+                })),
+              ),
           ),
         );
         tick = {

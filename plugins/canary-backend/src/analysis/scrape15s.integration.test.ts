@@ -19,11 +19,7 @@ jest.setTimeout(360_000);
 const policies = {
   production: {
     trafficProvider: 'istio',
-    steps: [
-      { weight: 10, pause: '1s' },
-      { weight: 50, pause: '1s' },
-      100,
-    ],
+    steps: [{ weight: 10, pause: '1s' }, { weight: 50, pause: '1s' }, 100],
     analysis: {
       interval: '5s',
       metrics: [{ name: 'error-rate', judge: 'sequential' }],
@@ -80,7 +76,12 @@ describe('rollouts judged through Prometheus scraping every 15 s', () => {
     const finished = (r: any) =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase);
 
-    const bad = await waitForRollout(server, degraded.body.id, finished, 240_000);
+    const bad = await waitForRollout(
+      server,
+      degraded.body.id,
+      finished,
+      240_000,
+    );
     expect(bad.rollout.phase).toBe('RolledBack');
     const failing = bad.analysis
       .flatMap((a: any) => a.checks)
@@ -90,7 +91,12 @@ describe('rollouts judged through Prometheus scraping every 15 s', () => {
     expect(Number.isInteger(failing.details.canaryRequests)).toBe(true);
     expect(failing.query).toMatch(/istio_requests_total\{[^}]*\}\[\d+s\]/);
 
-    const good = await waitForRollout(server, healthy.body.id, finished, 300_000);
+    const good = await waitForRollout(
+      server,
+      healthy.body.id,
+      finished,
+      300_000,
+    );
     expect(good.rollout.phase).toBe('Succeeded');
     const passes = good.analysis.filter((a: any) => a.action === 'advance');
     expect(passes.length).toBeGreaterThanOrEqual(2);

@@ -373,31 +373,31 @@ export class SequentialCountJudge {
     };
     if (state.rejected) {
       return {
-          ...base,
-          verdict: 'fail',
-          evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
-            state.maxEValue,
-          )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
-            this.alpha * 100,
-          )} %)`,
+        ...base,
+        verdict: 'fail',
+        evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
+          state.maxEValue,
+        )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
+          this.alpha * 100,
+        )} %)`,
       };
     }
     if (!input.counts) {
       return {
-          ...base,
-          verdict: 'inconclusive',
-          evidence: `${what} counts unavailable${
-            input.noDataReason ? ` (${input.noDataReason})` : ''
-          }; so far ${rates}`,
+        ...base,
+        verdict: 'inconclusive',
+        evidence: `${what} counts unavailable${
+          input.noDataReason ? ` (${input.noDataReason})` : ''
+        }; so far ${rates}`,
       };
     }
     if (used.canaryRequests < this.minCanaryRequests) {
       return {
-          ...base,
-          verdict: 'inconclusive',
-          evidence: `${rates}: too little canary traffic yet (${formatNumber(
-            used.canaryRequests,
-          )} of ${this.minCanaryRequests} requests)`,
+        ...base,
+        verdict: 'inconclusive',
+        evidence: `${rates}: too little canary traffic yet (${formatNumber(
+          used.canaryRequests,
+        )} of ${this.minCanaryRequests} requests)`,
       };
     }
     if (input.step && input.step.canaryRequests < input.step.minRequests) {
@@ -414,11 +414,11 @@ export class SequentialCountJudge {
         ? `, errors clumped ×${formatNumber(input.dispersion.phi)}`
         : '';
     return {
-        ...base,
-        verdict: 'pass',
-        evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
-          eValue,
-        )}, rollback at ${formatNumber(threshold)}${clumps})`,
+      ...base,
+      verdict: 'pass',
+      evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
+        eValue,
+      )}, rollback at ${formatNumber(threshold)}${clumps})`,
     };
   }
 }

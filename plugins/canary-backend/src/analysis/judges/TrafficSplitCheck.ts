@@ -72,7 +72,9 @@ export function trafficSplitCheck(
     return {
       ...base,
       verdict: 'inconclusive',
-      evidence: `${formatNumber(n)} requests at this weight so far; the split is checked from ${
+      evidence: `${formatNumber(
+        n,
+      )} requests at this weight so far; the split is checked from ${
         input.minRequests ?? 100
       }`,
     };
@@ -80,9 +82,11 @@ export function trafficSplitCheck(
   const zOf = (p: number) => (nc - n * p) / Math.sqrt(n * p * (1 - p));
   const zLow = zOf(lower);
   const zHigh = zOf(upper);
-  const observed = `the canary got ${formatNumber(share * 100)} % of ${formatNumber(
-    n,
-  )} requests at a configured weight of ${formatNumber(input.weight)} %`;
+  const observed = `the canary got ${formatNumber(
+    share * 100,
+  )} % of ${formatNumber(n)} requests at a configured weight of ${formatNumber(
+    input.weight,
+  )} %`;
   if (zLow < -zCrit || zHigh > zCrit) {
     return {
       ...base,

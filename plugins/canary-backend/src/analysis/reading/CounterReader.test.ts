@@ -355,6 +355,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // T0 + 50 … the weight goes to 50 % at T0 + 60.
     let t = T0 - 5;
     const verdicts: string[] = [];
+    let afterChange: { skipped?: unknown; evidence: string } | undefined;
     const stepAt = (x: number) => (x < T0 + 60 ? T0 : T0 + 60);
     while (t < T0 + 150) {
       t += 15;
@@ -370,12 +371,18 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
       state = JSON.parse(JSON.stringify(r.state));
       verdicts.push(r.check.verdict);
       if (t + 1 === T0 + 71) {
-        // The time before the weight change settled is not judged, and the
-        // step has no evidence of its own yet.
-        expect(r.check.details?.skipped).toMatch(/before this weight applied/);
-        expect(r.check.evidence).toMatch(/waiting for fresh evidence at this weight/);
+        afterChange = {
+          skipped: r.check.details?.skipped,
+          evidence: r.check.evidence,
+        };
       }
     }
+    // The time before the weight change settled is not judged, and the
+    // step has no evidence of its own yet.
+    expect(afterChange?.skipped).toMatch(/before this weight applied/);
+    expect(afterChange?.evidence).toMatch(
+      /waiting for fresh evidence at this weight/,
+    );
     // The common burst straddling the weight change did not roll back.
     expect(verdicts).not.toContain('fail');
     expect(verdicts[verdicts.length - 1]).toBe('pass');
@@ -446,7 +453,10 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
 });
 
 describe('early advance (opt-in)', () => {
-  const judge = new SequentialCountJudge({ alpha: 0.01, minCanaryRequests: 10 });
+  const judge = new SequentialCountJudge({
+    alpha: 0.01,
+    minCanaryRequests: 10,
+  });
   const run = (canaryRate: number) => {
     let state = restoreGateState(undefined, judge);
     let seed = 11;

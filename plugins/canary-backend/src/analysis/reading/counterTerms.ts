@@ -9,6 +9,10 @@ export interface CounterTerm {
   selector: string;
 }
 
+function flip(sign: 1 | -1): 1 | -1 {
+  return sign === 1 ? -1 : 1;
+}
+
 function children(node: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
   for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
@@ -49,8 +53,7 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
         const op = kids[1].name;
         if (op !== 'Add' && op !== 'Sub') return false;
         return (
-          walk(kids[0], sign) &&
-          walk(kids[2], op === 'Sub' ? (sign === 1 ? -1 : 1) : sign)
+          walk(kids[0], sign) && walk(kids[2], op === 'Sub' ? flip(sign) : sign)
         );
       }
       case 'AggregateExpr': {
