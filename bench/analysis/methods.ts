@@ -37,12 +37,13 @@ export interface Method {
 /** Coalmine's analysis tick (the default `analysis.interval`). */
 export const TICK = 10;
 
-const COUNTERS: Array<[CounterName, 'canary' | 'stable', 'requests' | 'bad']> = [
-  ['canaryErrors', 'canary', 'bad'],
-  ['canaryRequests', 'canary', 'requests'],
-  ['stableErrors', 'stable', 'bad'],
-  ['stableRequests', 'stable', 'requests'],
-];
+const COUNTERS: Array<[CounterName, 'canary' | 'stable', 'requests' | 'bad']> =
+  [
+    ['canaryErrors', 'canary', 'bad'],
+    ['canaryRequests', 'canary', 'requests'],
+    ['stableErrors', 'stable', 'bad'],
+    ['stableRequests', 'stable', 'requests'],
+  ];
 
 /** The four counters of a count gate as the Prometheus path returns them (raw samples). */
 function rawCounters(
@@ -59,7 +60,10 @@ function rawCounters(
         sign: 1,
         series: prom
           .select(arm, kind)
-          .map(s => ({ labels: { pod: s.pod.name }, points: prom.samples(s, from, to) }))
+          .map(s => ({
+            labels: { pod: s.pod.name },
+            points: prom.samples(s, from, to),
+          }))
           .filter(s => s.points.length > 0),
       },
     ];
@@ -82,7 +86,10 @@ export function coalmine(): Method {
     run(world, path) {
       const gates = (['errors', 'slow'] as const).map(bad => ({
         bad,
-        judge: new SequentialCountJudge({ alpha: 0.005, minCanaryRequests: 50 }),
+        judge: new SequentialCountJudge({
+          alpha: 0.005,
+          minCanaryRequests: 50,
+        }),
         state: undefined as SequentialGateState | undefined,
       }));
       for (let t = TICK; t <= world.horizon; t += TICK) {
@@ -100,7 +107,8 @@ export function coalmine(): Method {
             { metric: gate.bad, minStepRequests: 20 },
           );
           gate.state = result.state;
-          if (result.check.verdict === 'fail') return { rollbackAt: t, promoteAt: null };
+          if (result.check.verdict === 'fail')
+            return { rollbackAt: t, promoteAt: null };
           if (result.check.verdict !== 'pass') allPass = false;
         }
         // The schedule is the same for every method (fixed in time, so all
@@ -141,7 +149,12 @@ export function oracle(): Method {
       let llr = 0;
       for (let t = TICK; t <= world.horizon; t += TICK) {
         const window = readingWindowSeconds(reader, t, 0);
-        const read = readCounters(reader, rawCounters(path.prom, bad, t - window, t), t, 0);
+        const read = readCounters(
+          reader,
+          rawCounters(path.prom, bad, t - window, t),
+          t,
+          0,
+        );
         reader = read.state;
         const counts: ArmCounts | null = read.reading.counts;
         if (!counts) continue;
@@ -160,14 +173,26 @@ export function oracle(): Method {
 }
 
 /** Canary success rate over a window ending at t, as each path reads it. */
-function successRate(world: World, path: Path, t: number, window: number, irate = false): number {
+function successRate(
+  world: World,
+  path: Path,
+  t: number,
+  window: number,
+  irate = false,
+): number {
   if (path.id === 'exact') {
-    const n = world.armValue('canary', 'requests', t) - world.armValue('canary', 'requests', t - window);
-    const e = world.armValue('canary', 'errors', t) - world.armValue('canary', 'errors', t - window);
+    const n =
+      world.armValue('canary', 'requests', t) -
+      world.armValue('canary', 'requests', t - window);
+    const e =
+      world.armValue('canary', 'errors', t) -
+      world.armValue('canary', 'errors', t - window);
     return n > 0 ? 1 - e / n : NaN;
   }
   const read = (kind: Kind) =>
-    irate ? path.prom.irate('canary', kind, t, window) : path.prom.increase('canary', kind, t, window);
+    irate
+      ? path.prom.irate('canary', kind, t, window)
+      : path.prom.increase('canary', kind, t, window);
   const n = read('requests');
   const eRaw = read('errors');
   const e = Number.isNaN(eRaw) ? 0 : eRaw; // no 5xx series yet: `or vector(0)`-like
@@ -185,7 +210,9 @@ function successRate(world: World, path: Path, t: number, window: number, irate 
 export function flagger(threshold: number): Method {
   return {
     id: `flagger-t${threshold}`,
-    label: `Flagger (threshold ${threshold}${threshold === 1 ? ', code default' : ', docs'})`,
+    label: `Flagger (threshold ${threshold}${
+      threshold === 1 ? ', code default' : ', docs'
+    })`,
     run(world, path) {
       let failed = 0;
       for (let t = 60; t <= world.horizon; t += 60) {
@@ -194,7 +221,8 @@ export function flagger(threshold: number): Method {
         const p99 = histogramQuantile(0.99, world.histogram('canary', t, 60));
         const ok = success >= 0.99 && p99 <= 500;
         if (!ok) failed++;
-        else if (t >= world.scheduleEnd) return { rollbackAt: null, promoteAt: t };
+        else if (t >= world.scheduleEnd)
+          return { rollbackAt: null, promoteAt: t };
       }
       return { rollbackAt: null, promoteAt: null };
     },
@@ -255,8 +283,12 @@ export function kayenta(): Method {
             let n: number;
             let e: number;
             if (path.id === 'exact') {
-              n = world.armValue(arm, 'requests', s) - world.armValue(arm, 'requests', s - 60);
-              e = world.armValue(arm, 'errors', s) - world.armValue(arm, 'errors', s - 60);
+              n =
+                world.armValue(arm, 'requests', s) -
+                world.armValue(arm, 'requests', s - 60);
+              e =
+                world.armValue(arm, 'errors', s) -
+                world.armValue(arm, 'errors', s - 60);
             } else {
               n = path.prom.increase(arm, 'requests', s, 60);
               e = path.prom.increase(arm, 'errors', s, 60);
@@ -270,14 +302,17 @@ export function kayenta(): Method {
         let scored = 0;
         let passed = 0;
         for (const metric of [points.errors, points.p99]) {
-          if (metric.canary.length === 0 || metric.baseline.length === 0) continue;
+          if (metric.canary.length === 0 || metric.baseline.length === 0)
+            continue;
           scored++;
           if (!kayentaHigh(metric.canary, metric.baseline)) passed++;
         }
         const score = scored === 0 ? 0 : (100 * passed) / scored;
         if (t < end && score < 75) return { rollbackAt: t, promoteAt: null };
         if (t === end) {
-          return score >= 95 ? { rollbackAt: null, promoteAt: t } : { rollbackAt: t, promoteAt: null };
+          return score >= 95
+            ? { rollbackAt: null, promoteAt: t }
+            : { rollbackAt: t, promoteAt: null };
         }
       }
       return { rollbackAt: null, promoteAt: null };

@@ -37,7 +37,12 @@ export class SimPrometheus {
     for (const pod of world.pods) {
       for (const kind of ['requests', 'errors', 'slow'] as const) {
         const phase = exact ? 0 : random.next() * interval;
-        this.series.push({ pod, kind, phase, birth: this.#birth(pod, kind, phase) });
+        this.series.push({
+          pod,
+          kind,
+          phase,
+          birth: this.#birth(pod, kind, phase),
+        });
       }
     }
   }
@@ -63,7 +68,8 @@ export class SimPrometheus {
   times(s: SimSeries, from: number, to: number): number[] {
     const start = Math.max(from, s.birth, -HISTORY);
     if (start > to) return [];
-    let t = s.phase + Math.ceil((start - s.phase) / this.interval) * this.interval;
+    let t =
+      s.phase + Math.ceil((start - s.phase) / this.interval) * this.interval;
     const out: number[] = [];
     for (; t <= to; t += this.interval) out.push(t);
     return out;
@@ -71,7 +77,10 @@ export class SimPrometheus {
 
   /** Raw samples [t, value] of a series in [from, to]. */
   samples(s: SimSeries, from: number, to: number): Array<[number, number]> {
-    return this.times(s, from, to).map(t => [t, this.world.value(s.pod, s.kind, t)]);
+    return this.times(s, from, to).map(t => [
+      t,
+      this.world.value(s.pod, s.kind, t),
+    ]);
   }
 
   select(arm: Pod['arm'], kind: Kind): SimSeries[] {
@@ -83,7 +92,11 @@ export class SimPrometheus {
     let sum = 0;
     let any = false;
     for (const s of this.select(arm, kind)) {
-      const v = extrapolatedIncrease(this.samples(s, t - range, t), t - range, t);
+      const v = extrapolatedIncrease(
+        this.samples(s, t - range, t),
+        t - range,
+        t,
+      );
       if (v !== undefined) {
         sum += v;
         any = true;

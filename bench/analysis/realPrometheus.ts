@@ -32,16 +32,24 @@ export async function checkAgainstPrometheus(quick: boolean) {
     throw new Error('prometheus / promtool not installed');
   }
   const sc = scenarios().find(s => s.label.startsWith('2×'))!;
-  const world = new World({ ...sc, baseline: 0.01, canaryErrorRate: 0.02 }, 4242, 900);
+  const world = new World(
+    { ...sc, baseline: 0.01, canaryErrorRate: 0.02 },
+    4242,
+    900,
+  );
   const prom = new SimPrometheus(world, 15, 99);
   const base = Math.floor(Date.now() / 1000) - 6 * 3600;
   const ms = (t: number) => Math.round(t * 1000) / 1000;
-  const series = prom.series.filter(s => s.kind !== 'slow' && s.pod.arm !== 'baseline');
+  const series = prom.series.filter(
+    s => s.kind !== 'slow' && s.pod.arm !== 'baseline',
+  );
   const lines = ['# TYPE bench_counter counter'];
   for (const s of series) {
     for (const [t, v] of prom.samples(s, -600, 900)) {
       lines.push(
-        `bench_counter_total{pod="${s.pod.name}",kind="${s.kind}"} ${v} ${(base + ms(t)).toFixed(3)}`,
+        `bench_counter_total{pod="${s.pod.name}",kind="${s.kind}"} ${v} ${(
+          base + ms(t)
+        ).toFixed(3)}`,
       );
     }
   }
@@ -52,7 +60,13 @@ export async function checkAgainstPrometheus(quick: boolean) {
     fs.writeFileSync(path.join(dir, 'data.om'), `${lines.join('\n')}\n`);
     const made = spawnSync(
       'promtool',
-      ['tsdb', 'create-blocks-from', 'openmetrics', path.join(dir, 'data.om'), path.join(dir, 'tsdb')],
+      [
+        'tsdb',
+        'create-blocks-from',
+        'openmetrics',
+        path.join(dir, 'data.om'),
+        path.join(dir, 'tsdb'),
+      ],
       { encoding: 'utf8' },
     );
     if (made.status !== 0) throw new Error(`promtool failed: ${made.stderr}`);
@@ -97,7 +111,9 @@ export async function checkAgainstPrometheus(quick: boolean) {
         const sel = `bench_counter_total{pod="${s.pod.name}",kind="${s.kind}"}`;
         const at = base + ms(t);
         const inc = await query(`increase(${sel}[1m])`, at);
-        const points = prom.samples(s, t - 60, t).map(([pt, v]) => [ms(pt), v] as [number, number]);
+        const points = prom
+          .samples(s, t - 60, t)
+          .map(([pt, v]) => [ms(pt), v] as [number, number]);
         const expected = extrapolatedIncrease(points, ms(t) - 60, ms(t));
         const got = inc.length ? Number(inc[0].value[1]) : undefined;
         if ((expected === undefined) !== (got === undefined)) {
@@ -107,20 +123,34 @@ export async function checkAgainstPrometheus(quick: boolean) {
         }
         const raw = await query(`${sel}[2m]`, at);
         const rawPoints: Array<[number, number]> = raw.length
-          ? raw[0].values.map(([pt, v]: [number, string]) => [pt - base, Number(v)])
+          ? raw[0].values.map(([pt, v]: [number, string]) => [
+              pt - base,
+              Number(v),
+            ])
           : [];
-        const simRaw = prom.samples(s, t - 120, t).map(([pt, v]) => [ms(pt), v]);
+        const simRaw = prom
+          .samples(s, t - 120, t)
+          .map(([pt, v]) => [ms(pt), v]);
         if (rawPoints.length !== simRaw.length) maxRaw = Infinity;
         else
           rawPoints.forEach(([pt, v], i) => {
-            maxRaw = Math.max(maxRaw, Math.abs(v - simRaw[i][1]), Math.abs(pt - simRaw[i][0]));
+            maxRaw = Math.max(
+              maxRaw,
+              Math.abs(v - simRaw[i][1]),
+              Math.abs(pt - simRaw[i][0]),
+            );
           });
         queries += 2;
       }
     }
     return {
-      prometheus: spawnSync('prometheus', ['--version'], { encoding: 'utf8' }).stderr.split('\n')[0] ||
-        spawnSync('prometheus', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0],
+      prometheus:
+        spawnSync('prometheus', ['--version'], {
+          encoding: 'utf8',
+        }).stderr.split('\n')[0] ||
+        spawnSync('prometheus', ['--version'], {
+          encoding: 'utf8',
+        }).stdout.split('\n')[0],
       series: series.length,
       queries,
       maxIncreaseDifference: maxIncrease,

@@ -59,24 +59,106 @@ export function scenarios(): Scenario[] {
   return [
     // Healthy canaries: every false rollback counts.
     scenario({ group: 'healthy', label: 'base 1 %, 100 rps, 5→25→50 %' }),
-    scenario({ group: 'healthy', label: 'base 0.1 %, 10 rps, 1→5→25→50 %', baseline: 0.001, rps: 10, weights: [1, 5, 25, 50], stepSeconds: 150 }),
+    scenario({
+      group: 'healthy',
+      label: 'base 0.1 %, 10 rps, 1→5→25→50 %',
+      baseline: 0.001,
+      rps: 10,
+      weights: [1, 5, 25, 50],
+      stepSeconds: 150,
+    }),
     scenario({ group: 'healthy', label: 'base 20 %, 100 rps', baseline: 0.2 }),
-    scenario({ group: 'healthy', label: 'errors in clumps of 2, base 1 %', clump: 2 }),
-    scenario({ group: 'healthy', label: 'errors in clumps of 5, base 1 %', clump: 5 }),
-    scenario({ group: 'healthy', label: 'burst on both arms after each step', burstAtSteps: true }),
-    scenario({ group: 'healthy', label: 'night: 0.05 rps, 5→50 %', rps: 0.05, weights: [5, 50], stepSeconds: 300 }),
-    scenario({ group: 'healthy', label: 'swinging traffic ±80 %', swing: true }),
-    scenario({ group: 'healthy', label: 'base 0.5 %, 300 rps, 1→2→5→10→25→50 %', baseline: 0.005, rps: 300, weights: [1, 2, 5, 10, 25, 50], stepSeconds: 100 }),
+    scenario({
+      group: 'healthy',
+      label: 'errors in clumps of 2, base 1 %',
+      clump: 2,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'errors in clumps of 5, base 1 %',
+      clump: 5,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'burst on both arms after each step',
+      burstAtSteps: true,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'night: 0.05 rps, 5→50 %',
+      rps: 0.05,
+      weights: [5, 50],
+      stepSeconds: 300,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'swinging traffic ±80 %',
+      swing: true,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'base 0.5 %, 300 rps, 1→2→5→10→25→50 %',
+      baseline: 0.005,
+      rps: 300,
+      weights: [1, 2, 5, 10, 25, 50],
+      stepSeconds: 100,
+    }),
     // Regressions: bad requests served before the rollback.
-    scenario({ group: 'errors', label: '50 % outage, base 0.1 %, 100 rps, 5 %', baseline: 0.001, canaryErrorRate: 0.5, weights: [5, 25, 50] }),
-    scenario({ group: 'errors', label: '2×, base 1 %, 100 rps', canaryErrorRate: 0.02 }),
-    scenario({ group: 'errors', label: '5×, base 0.1 %, 100 rps', baseline: 0.001, canaryErrorRate: 0.005 }),
-    scenario({ group: 'errors', label: '1.5×, base 1 %, 1000 rps', canaryErrorRate: 0.015, rps: 1000 }),
-    scenario({ group: 'errors', label: '1.5×, base 20 %, 100 rps', baseline: 0.2, canaryErrorRate: 0.3 }),
-    scenario({ group: 'errors', label: '5×, base 1 %, clumps of 5', canaryErrorRate: 0.05, clump: 5 }),
-    scenario({ group: 'errors', label: '50 % outage, 1 rps', baseline: 0.001, canaryErrorRate: 0.5, rps: 1 }),
-    scenario({ group: 'latency', label: 'latency 3×, 100 rps', baseline: 0.005, latencyFactor: 3 }),
-    scenario({ group: 'latency', label: 'p99 +30 %, 100 rps', baseline: 0.005, latencyFactor: 1.3 }),
+    scenario({
+      group: 'errors',
+      label: '50 % outage, base 0.1 %, 100 rps, 5 %',
+      baseline: 0.001,
+      canaryErrorRate: 0.5,
+      weights: [5, 25, 50],
+    }),
+    scenario({
+      group: 'errors',
+      label: '2×, base 1 %, 100 rps',
+      canaryErrorRate: 0.02,
+    }),
+    scenario({
+      group: 'errors',
+      label: '5×, base 0.1 %, 100 rps',
+      baseline: 0.001,
+      canaryErrorRate: 0.005,
+    }),
+    scenario({
+      group: 'errors',
+      label: '1.5×, base 1 %, 1000 rps',
+      canaryErrorRate: 0.015,
+      rps: 1000,
+    }),
+    scenario({
+      group: 'errors',
+      label: '1.5×, base 20 %, 100 rps',
+      baseline: 0.2,
+      canaryErrorRate: 0.3,
+    }),
+    scenario({
+      group: 'errors',
+      label: '5×, base 1 %, clumps of 5',
+      canaryErrorRate: 0.05,
+      clump: 5,
+    }),
+    scenario({
+      group: 'errors',
+      label: '50 % outage, 1 rps',
+      baseline: 0.001,
+      canaryErrorRate: 0.5,
+      rps: 1,
+    }),
+    scenario({
+      group: 'latency',
+      label: 'latency 3×, 100 rps',
+      baseline: 0.005,
+      latencyFactor: 3,
+    }),
+    scenario({
+      group: 'latency',
+      label: 'p99 +30 %, 100 rps',
+      baseline: 0.005,
+      latencyFactor: 1.3,
+    }),
   ];
 }
 
@@ -106,9 +188,14 @@ function quantile(sorted: number[], q: number): number {
 
 function summarize(outcomes: Array<Outcome & { bad: number }>): Stats {
   const bad = outcomes.map(o => o.bad).sort((a, b) => a - b);
-  const rollbacks = outcomes.filter(o => o.rollbackAt !== null).map(o => o.rollbackAt!);
-  const promotes = outcomes.filter(o => o.promoteAt !== null).map(o => o.promoteAt!);
-  const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
+  const rollbacks = outcomes
+    .filter(o => o.rollbackAt !== null)
+    .map(o => o.rollbackAt!);
+  const promotes = outcomes
+    .filter(o => o.promoteAt !== null)
+    .map(o => o.promoteAt!);
+  const mean = (v: number[]) =>
+    v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   return {
     runs: outcomes.length,
     rollbackRate: rollbacks.length / outcomes.length,
@@ -131,7 +218,10 @@ async function main() {
   const results: Results = [];
   list.forEach((sc, index) => {
     const perPath = Object.fromEntries(
-      PATHS.map(p => [p, {} as Record<string, Array<Outcome & { bad: number }>>]),
+      PATHS.map(p => [
+        p,
+        {} as Record<string, Array<Outcome & { bad: number }>>,
+      ]),
     ) as Record<PathId, Record<string, Array<Outcome & { bad: number }>>>;
     for (let run = 0; run < sc.runs; run++) {
       const seed = 1_000_003 * (index + 1) + run * 7919;
@@ -142,33 +232,45 @@ async function main() {
             ? { id: 'exact', prom: new SimPrometheus(world, 1, seed, true) }
             : {
                 id: pathId,
-                prom: new SimPrometheus(world, pathId === 'prometheus-15s' ? 15 : 30, seed + 17),
+                prom: new SimPrometheus(
+                  world,
+                  pathId === 'prometheus-15s' ? 15 : 30,
+                  seed + 17,
+                ),
               };
         for (const method of METHODS) {
           if (method.regressionsOnly && sc.group === 'healthy') continue;
           const outcome = method.run(world, p);
           // A promoted or undecided regression serves bad requests to the horizon.
           const end = outcome.rollbackAt ?? HORIZON;
-          (perPath[pathId][method.id] ??= []).push({ ...outcome, bad: world.badRequests(end) });
+          (perPath[pathId][method.id] ??= []).push({
+            ...outcome,
+            bad: world.badRequests(end),
+          });
         }
       }
     }
     const paths = Object.fromEntries(
       PATHS.map(p => [
         p,
-        Object.fromEntries(Object.entries(perPath[p]).map(([id, o]) => [id, summarize(o)])),
+        Object.fromEntries(
+          Object.entries(perPath[p]).map(([id, o]) => [id, summarize(o)]),
+        ),
       ]),
     ) as Record<PathId, Record<string, Stats>>;
     results.push({ scenario: sc, paths });
     process.stderr.write(
-      `\r${index + 1}/${list.length} scenarios, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      `\r${index + 1}/${list.length} scenarios, ${(
+        (Date.now() - started) /
+        1000
+      ).toFixed(0)} s`,
     );
   });
   process.stderr.write('\n');
 
   const summary = targets(results);
   const real = await checkAgainstPrometheus(quick).catch(
-    (e: Error) => ({ skipped: e.message }) as const,
+    (e: Error) => ({ skipped: e.message } as const),
   );
   const output = {
     generatedBy: 'bench/analysis/run.ts',
@@ -191,7 +293,10 @@ async function main() {
   const markdown = renderMarkdown(results, output);
   if (!quick) {
     fs.mkdirSync(path.join(root, 'results'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'results', 'analysis.json'), `${JSON.stringify(output, null, 1)}\n`);
+    fs.writeFileSync(
+      path.join(root, 'results', 'analysis.json'),
+      `${JSON.stringify(output, null, 1)}\n`,
+    );
     const readmePath = path.join(root, 'README.md');
     const readme = fs.readFileSync(readmePath, 'utf8');
     fs.writeFileSync(
@@ -202,10 +307,15 @@ async function main() {
       ),
     );
   }
-  process.stdout.write(`${markdown}\n\n${list.length} scenarios in ${output.seconds.toFixed(0)} s\n`);
+  process.stdout.write(
+    `${markdown}\n\n${list.length} scenarios in ${output.seconds.toFixed(
+      0,
+    )} s\n`,
+  );
 }
 
-const regressions = (results: Results) => results.filter(r => r.scenario.group !== 'healthy');
+const regressions = (results: Results) =>
+  results.filter(r => r.scenario.group !== 'healthy');
 
 function ratios(results: Results, pathId: PathId) {
   return regressions(results).map(r => {
@@ -224,7 +334,8 @@ function targets(results: Results) {
   const falseRollbackWorst = Math.max(
     ...healthy.flatMap(r => PATHS.map(p => r.paths[p].coalmine.rollbackRate)),
   );
-  const worst = (p: PathId) => Math.max(...ratios(results, p).map(r => r.ratio));
+  const worst = (p: PathId) =>
+    Math.max(...ratios(results, p).map(r => r.ratio));
   const sum = (p: PathId, id: string) =>
     regressions(results).reduce((s, r) => s + r.paths[p][id].badMean, 0);
   const latency = results.find(r => r.scenario.label.startsWith('latency 3×'));
@@ -232,8 +343,11 @@ function targets(results: Results) {
     falseRollbackWorst,
     badVsOracleWorst: worst('exact'),
     badVsOracleWorstPrometheus: worst('prometheus-15s'),
-    badVsFlaggerSum: sum('prometheus-15s', 'flagger-t5') / Math.max(1e-9, sum('prometheus-15s', 'coalmine')),
-    latencyRollbackSeconds: latency?.paths['prometheus-15s'].coalmine.rollbackSecondsMean ?? null,
+    badVsFlaggerSum:
+      sum('prometheus-15s', 'flagger-t5') /
+      Math.max(1e-9, sum('prometheus-15s', 'coalmine')),
+    latencyRollbackSeconds:
+      latency?.paths['prometheus-15s'].coalmine.rollbackSecondsMean ?? null,
     scenarios: results.length,
   };
 }
@@ -241,13 +355,23 @@ function targets(results: Results) {
 function details(results: Results) {
   const sums = (p: PathId) =>
     Object.fromEntries(
-      METHODS.map(m => [m.id, regressions(results).reduce((s, r) => s + (r.paths[p][m.id]?.badMean ?? 0), 0)]),
+      METHODS.map(m => [
+        m.id,
+        regressions(results).reduce(
+          (s, r) => s + (r.paths[p][m.id]?.badMean ?? 0),
+          0,
+        ),
+      ]),
     );
   const falseRollbacks = (p: PathId) =>
     Object.fromEntries(
       METHODS.filter(m => !m.regressionsOnly).map(m => [
         m.id,
-        Math.max(...results.filter(r => r.scenario.group === 'healthy').map(r => r.paths[p][m.id].rollbackRate)),
+        Math.max(
+          ...results
+            .filter(r => r.scenario.group === 'healthy')
+            .map(r => r.paths[p][m.id].rollbackRate),
+        ),
       ]),
     );
   return Object.fromEntries(
@@ -291,23 +415,53 @@ function renderMarkdown(results: Results, output: any): string {
   lines.push('');
   lines.push(`| figure | value | target | |`);
   lines.push(`|---|---|---|---|`);
-  lines.push(`| false rollbacks, worst healthy scenario, any path | ${pct(s.falseRollbackWorst)} | ≤ 1 % and ≤ α | ${yes(met.falseRollbackWorst)} |`);
-  lines.push(`| bad requests ÷ oracle, worst regression, Prometheus 15 s | ${fmt(s.badVsOracleWorstPrometheus, 2)} | ≤ 2 | ${yes(met.badVsOracleWorstPrometheus)} |`);
-  lines.push(`| bad requests ÷ oracle, worst regression, exact counters | ${fmt(s.badVsOracleWorst, 2)} | ≤ 2 | ${yes(met.badVsOracleWorst)} |`);
-  lines.push(`| Flagger (threshold 5) ÷ Coalmine, bad requests summed, Prometheus 15 s | ${fmt(s.badVsFlaggerSum, 1)} | ≥ 10 | ${yes(met.badVsFlaggerSum)} |`);
-  lines.push(`| latency 3×: mean time to rollback, Prometheus 15 s | ${fmt(s.latencyRollbackSeconds)} s | | |`);
+  lines.push(
+    `| false rollbacks, worst healthy scenario, any path | ${pct(
+      s.falseRollbackWorst,
+    )} | ≤ 1 % and ≤ α | ${yes(met.falseRollbackWorst)} |`,
+  );
+  lines.push(
+    `| bad requests ÷ oracle, worst regression, Prometheus 15 s | ${fmt(
+      s.badVsOracleWorstPrometheus,
+      2,
+    )} | ≤ 2 | ${yes(met.badVsOracleWorstPrometheus)} |`,
+  );
+  lines.push(
+    `| bad requests ÷ oracle, worst regression, exact counters | ${fmt(
+      s.badVsOracleWorst,
+      2,
+    )} | ≤ 2 | ${yes(met.badVsOracleWorst)} |`,
+  );
+  lines.push(
+    `| Flagger (threshold 5) ÷ Coalmine, bad requests summed, Prometheus 15 s | ${fmt(
+      s.badVsFlaggerSum,
+      1,
+    )} | ≥ 10 | ${yes(met.badVsFlaggerSum)} |`,
+  );
+  lines.push(
+    `| latency 3×: mean time to rollback, Prometheus 15 s | ${fmt(
+      s.latencyRollbackSeconds,
+    )} s | | |`,
+  );
   lines.push('');
   if (output.realPrometheusCheck) {
     const r = output.realPrometheusCheck;
     lines.push(
       r.skipped
         ? `Check against the real Prometheus binary: skipped (${r.skipped}).`
-        : `Check against the real Prometheus binary (${r.queries} queries on ${r.series} backfilled series): largest difference of \`increase()\` ${fmt(r.maxIncreaseDifference, 6)}, of raw-sample counts ${fmt(r.maxRawDifference, 6)}.`,
+        : `Check against the real Prometheus binary (${r.queries} queries on ${
+            r.series
+          } backfilled series): largest difference of \`increase()\` ${fmt(
+            r.maxIncreaseDifference,
+            6,
+          )}, of raw-sample counts ${fmt(r.maxRawDifference, 6)}.`,
     );
     lines.push('');
   }
   for (const p of PATHS) {
-    lines.push(`### Regressions, ${p}: bad requests (mean, p95) · share rolled back · mean time to rollback`);
+    lines.push(
+      `### Regressions, ${p}: bad requests (mean, p95) · share rolled back · mean time to rollback`,
+    );
     lines.push('');
     lines.push(`| scenario | ${ids.map(id => NAMES[id]).join(' | ')} |`);
     lines.push(`|---|${ids.map(() => '---').join('|')}|`);
@@ -315,22 +469,32 @@ function renderMarkdown(results: Results, output: any): string {
       const cells = ids.map(id => {
         const m = r.paths[p][id];
         if (!m) return '–';
-        return `${fmt(m.badMean, m.badMean < 10 ? 1 : 0)} (${fmt(m.badP95)}) · ${pct(m.rollbackRate)} · ${fmt(m.rollbackSecondsMean)} s`;
+        return `${fmt(m.badMean, m.badMean < 10 ? 1 : 0)} (${fmt(
+          m.badP95,
+        )}) · ${pct(m.rollbackRate)} · ${fmt(m.rollbackSecondsMean)} s`;
       });
       lines.push(`| ${r.scenario.label} | ${cells.join(' | ')} |`);
     }
     lines.push('');
     const healthyIds = ids.filter(id => id !== 'oracle');
-    lines.push(`### Healthy canaries, ${p}: false rollbacks · promoted (mean time)`);
+    lines.push(
+      `### Healthy canaries, ${p}: false rollbacks · promoted (mean time)`,
+    );
     lines.push('');
     lines.push(`| scenario | ${healthyIds.map(id => NAMES[id]).join(' | ')} |`);
     lines.push(`|---|${healthyIds.map(() => '---').join('|')}|`);
     for (const r of results.filter(x => x.scenario.group === 'healthy')) {
       const cells = healthyIds.map(id => {
         const m = r.paths[p][id];
-        return `${pct(m.rollbackRate)} · ${pct(m.promoteRate)} (${fmt(m.promoteSecondsMean)} s)`;
+        return `${pct(m.rollbackRate)} · ${pct(m.promoteRate)} (${fmt(
+          m.promoteSecondsMean,
+        )} s)`;
       });
-      lines.push(`| ${r.scenario.label} (${r.scenario.runs} runs) | ${cells.join(' | ')} |`);
+      lines.push(
+        `| ${r.scenario.label} (${r.scenario.runs} runs) | ${cells.join(
+          ' | ',
+        )} |`,
+      );
     }
     lines.push('');
   }

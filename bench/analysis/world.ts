@@ -16,7 +16,21 @@ export const STABLE_PODS = 4;
 
 /** Upper bounds of the latency buckets in ms (the last one is +Inf). */
 export const BUCKETS_MS = [
-  5, 10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 2500, 5000,
+  5,
+  10,
+  25,
+  50,
+  100,
+  150,
+  200,
+  250,
+  300,
+  400,
+  500,
+  750,
+  1000,
+  2500,
+  5000,
   Infinity,
 ];
 const STABLE_MEDIAN_MS = 50;
@@ -223,7 +237,10 @@ export class World {
 
   /** Cumulative value of a pod counter at the end of second t (t may be fractional: floor). */
   value(pod: Pod, kind: 'requests' | 'errors' | 'slow', t: number): number {
-    const i = Math.max(0, Math.min(this.horizon + HISTORY, Math.floor(t) + HISTORY));
+    const i = Math.max(
+      0,
+      Math.min(this.horizon + HISTORY, Math.floor(t) + HISTORY),
+    );
     return pod[kind][i];
   }
 
@@ -234,7 +251,8 @@ export class World {
     t: number,
   ): number {
     let sum = 0;
-    for (const pod of this.pods) if (pod.arm === arm) sum += this.value(pod, kind, t);
+    for (const pod of this.pods)
+      if (pod.arm === arm) sum += this.value(pod, kind, t);
     return sum;
   }
 
