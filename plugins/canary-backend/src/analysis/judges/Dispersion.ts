@@ -8,12 +8,12 @@ import type { StableIncrement } from '../reading/CounterReader';
  * failing a burst — and then every clump of K errors moves the evidence K
  * times as far as one error should, and false rollbacks follow.
  *
- * Estimate. The stable version's pods are split into two fixed halves A and B
- * (alternately, in the order they are first seen). In each minute with bad
- * requests, the share of half A among them is, without clumps,
- * Binomial(x, w) with w = A's share of the minute's requests — exactly the
- * law the canary test relies on, with no canary in it. The Pearson statistic
- * S = Σ (e_A − x·w)² / (x·w·(1 − w)) has expectation ≈ φ·df, where
+ * Estimate. The stable version's pods are compared with each other, an A/A
+ * test: in each minute with x bad requests, how they fall on the k pods is,
+ * without clumps, Multinomial(x, w_1…w_k) with w_i = pod i's share of the
+ * minute's requests — exactly the law the canary test relies on, with no
+ * canary in it. The Pearson statistic S = Σ_minutes Σ_i (e_i − x·w_i)² /
+ * (x·w_i) has expectation ≈ φ·df with df = Σ (k − 1), where
  * φ = E[K²]/E[K] is the clump index (1 without clumps, K for clumps of K).
  * Conditioning on x removes traffic swings and bursts common to all pods,
  * so they do not inflate φ. With a single stable pod there is no A/A split;
@@ -36,11 +36,9 @@ import type { StableIncrement } from '../reading/CounterReader';
 
 /** @public */
 export interface DispersionState {
-  version: 1;
-  /** Half (0 = A, 1 = B) of every stable pod seen. */
-  halves: Record<string, 0 | 1>;
-  /** Open minute bins: [eA, eB, nA, nB]. */
-  bins: Record<string, [number, number, number, number]>;
+  version: 2;
+  /** Open minute bins: per pod, [errors, requests]. */
+  bins: Record<string, Record<string, [number, number]>>;
   /** A/A Pearson sum and degrees of freedom. */
   aaS: number;
   aaDf: number;
@@ -59,8 +57,7 @@ const MAX_DISPERSION = 100;
 /** @public */
 export function initialDispersion(): DispersionState {
   return {
-    version: 1,
-    halves: {},
+    version: 2,
     bins: {},
     aaS: 0,
     aaDf: 0,
@@ -75,7 +72,7 @@ export function initialDispersion(): DispersionState {
 /** @public */
 export function restoreDispersion(raw: unknown): DispersionState {
   const s = raw as DispersionState | undefined;
-  if (!s || s.version !== 1 || typeof s.bins !== 'object')
+  if (!s || s.version !== 2 || typeof s.bins !== 'object')
     return initialDispersion();
   return { ...s, closedUpTo: s.closedUpTo ?? -Infinity };
 }
@@ -93,44 +90,42 @@ export function addStableIncrements(
 ): DispersionState {
   const state: DispersionState = {
     ...previous,
-    halves: { ...previous.halves },
     bins: { ...previous.bins },
   };
   for (const inc of increments) {
     const bin = Math.floor(inc.t / BIN_SECONDS);
     if (bin <= state.closedUpTo) continue;
-    if (state.halves[inc.src] === undefined) {
-      const count = Object.keys(state.halves).length;
-      state.halves[inc.src] = (count % 2) as 0 | 1;
-    }
-    const half = state.halves[inc.src];
-    const cell = [...(state.bins[bin] ?? [0, 0, 0, 0])] as [
-      number,
-      number,
+    const pods = { ...(state.bins[bin] ?? {}) };
+    const cell: [number, number] = [...(pods[inc.src] ?? [0, 0])] as [
       number,
       number,
     ];
-    cell[(inc.kind === 'errors' ? 0 : 2) + half] += inc.inc;
-    state.bins[bin] = cell;
+    cell[inc.kind === 'errors' ? 0 : 1] += inc.inc;
+    pods[inc.src] = cell;
+    state.bins[bin] = pods;
   }
   const lastClosable = Math.floor(closeBefore / BIN_SECONDS) - 1;
   for (const key of Object.keys(state.bins)) {
     const bin = Number(key);
     if (bin > lastClosable) continue;
-    const [eA, eB, nA, nB] = state.bins[key].map(v => Math.max(0, v));
+    const pods = Object.values(state.bins[key])
+      .map(([e, n]) => [Math.max(0, e), Math.max(0, n)])
+      .filter(([, n]) => n > 0);
     delete state.bins[key];
-    const x = eA + eB;
-    const n = nA + nB;
+    const x = pods.reduce((a, [e]) => a + e, 0);
+    const n = pods.reduce((a, [, r]) => a + r, 0);
     if (n > 0) {
       state.se += x;
       state.sn += n;
       state.se2n += (x * x) / n;
       state.minutes += 1;
     }
-    if (nA > 0 && nB > 0 && x > 0) {
-      const w = nA / n;
-      state.aaS += (eA - x * w) ** 2 / (x * w * (1 - w));
-      state.aaDf += 1;
+    if (pods.length >= 2 && x > 0) {
+      for (const [e, r] of pods) {
+        const expected = (x * r) / n;
+        state.aaS += (e - expected) ** 2 / expected;
+      }
+      state.aaDf += pods.length - 1;
     }
   }
   state.closedUpTo = Math.max(state.closedUpTo, lastClosable);
@@ -153,7 +148,7 @@ export function dispersionOf(state: DispersionState): {
   if (state.aaDf >= 3) {
     return {
       phi: Math.min(MAX_DISPERSION, Math.max(1, upper(state.aaS, state.aaDf))),
-      basis: `A/A split of the stable pods over ${state.aaDf} minutes`,
+      basis: `A/A comparison of the stable pods (${state.aaDf} degrees of freedom)`,
     };
   }
   if (state.minutes >= 5 && state.se > 0) {

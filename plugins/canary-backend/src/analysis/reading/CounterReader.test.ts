@@ -510,7 +510,7 @@ describe('early advance (opt-in)', () => {
   });
 });
 
-describe('Dispersion: the A/A split of stable pods', () => {
+describe('Dispersion: the stable pods compared with each other (A/A)', () => {
   it('finds no clumping in Poisson errors and the clump size in clumped ones', () => {
     let seed = 7;
     const random = () => {
@@ -546,7 +546,7 @@ describe('Dispersion: the A/A split of stable pods', () => {
     const poisson = build(1);
     expect(poisson.phi).toBeGreaterThanOrEqual(1);
     expect(poisson.phi).toBeLessThan(1.6);
-    expect(poisson.basis).toMatch(/A\/A split/);
+    expect(poisson.basis).toMatch(/A\/A comparison/);
     const clumped = build(5);
     expect(clumped.phi).toBeGreaterThan(4);
     expect(clumped.phi).toBeLessThan(10);
