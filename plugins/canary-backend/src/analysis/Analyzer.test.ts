@@ -277,6 +277,65 @@ describe('Analyzer', () => {
     );
   });
 
+  it('records a dry-run gate without acting on it', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({
+      analysis: {
+        metrics: [
+          { name: 'error-rate', judge: 'sequential', dryRun: true },
+          {
+            name: 'latency',
+            judge: 'sequential',
+            errors: 'slow-request-count',
+            requests: 'latency-request-count',
+            variables: { le: '250' },
+          },
+        ],
+      },
+    });
+    let previous: PreviousTick | undefined;
+    const decisions = [];
+    for (let tick = 0; tick < 10; tick++) {
+      // 10 % canary errors: the error gate fails, but only in dry run.
+      prometheus.serve(30, 20, 0.05, 0.1, 0.005);
+      const decision = await analyzer.evaluate(
+        context(prometheus, tick, previous),
+      );
+      previous = decision as unknown as PreviousTick;
+      decisions.push(decision);
+    }
+    expect(decisions.every(d => d.action !== 'rollback')).toBe(true);
+    const last = decisions[decisions.length - 1];
+    const dry = last.checks.find(c => c.metric === 'error-rate')!;
+    expect(dry.verdict).toBe('fail');
+    expect(dry.details?.dryRun).toBe(true);
+    expect(dry.evidence).toMatch(/^\[dry run\] canary error rate 10 % /);
+    expect(last.action).toBe('advance');
+  });
+
+  it('holds a rollout whose traffic split does not match the weight', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({ analysis: {} });
+    let previous: PreviousTick | undefined;
+    let decision;
+    for (let tick = 0; tick < 3; tick++) {
+      // The weight says 5 %, the mesh sends the canary half the requests.
+      prometheus.serve(30, 100, 0.5, 0.01, 0.01);
+      decision = await analyzer.evaluate({
+        ...context(prometheus, tick, previous),
+        weight: 5,
+      });
+      previous = decision as unknown as PreviousTick;
+    }
+    expect(decision!.action).toBe('hold');
+    expect(decision!.reason).toMatch(
+      /^traffic split mismatch — the canary got 50 % of .* requests at a configured weight of 5 %/,
+    );
+    expect(
+      decision!.checks.find(c => c.metric === 'traffic-split')?.verdict,
+    ).toBe('fail');
+  });
+
   it('rolls back a canary whose slow requests grow, with the bound chosen from before the rollout', async () => {
     const prometheus = new FakePrometheus();
     prometheus.slowShare.canary = 0.08;

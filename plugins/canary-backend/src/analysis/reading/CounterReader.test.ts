@@ -280,6 +280,61 @@ describe('readCounters: counts as Prometheus stored them', () => {
   });
 });
 
+describe('the latency judge on histogram buckets, by hand', () => {
+  it('counts requests slower than the bound as count − bucket{le} and weighs them like errors', () => {
+    const arm = (pod: string, count: number, fast: number) => ({
+      count: series({ pod, __name__: 'h_count' }, [
+        [T0 - 5, 0],
+        [T0 + 20, count],
+      ]),
+      fast: series({ pod, __name__: 'h_bucket', le: '250' }, [
+        [T0 - 5, 0],
+        [T0 + 20, fast],
+      ]),
+    });
+    const canary = arm('c1', 50, 45); // 5 slower than 250 ms
+    const stable = arm('s1', 50, 49); // 1 slower
+    const { reading } = readCounters(
+      undefined,
+      {
+        canaryErrors: [
+          { sign: 1, series: [canary.count] },
+          { sign: -1, series: [canary.fast] },
+        ],
+        canaryRequests: [{ sign: 1, series: [canary.count] }],
+        stableErrors: [
+          { sign: 1, series: [stable.count] },
+          { sign: -1, series: [stable.fast] },
+        ],
+        stableRequests: [{ sign: 1, series: [stable.count] }],
+      },
+      T0 + 21,
+      T0,
+    );
+    expect(reading.counts).toEqual({
+      canaryErrors: 5,
+      canaryRequests: 50,
+      stableErrors: 1,
+      stableRequests: 50,
+    });
+    // Equal shares (w = 1/2); for ρ1 = 2, p1 = 2/3 against p0 = 1/2:
+    // e = (4/3)^5 · (2/3)^1 = 2048 / 729.
+    const judge = new SequentialCountJudge({ grid: [2] });
+    const state = judge.addSlice(judge.initialState(), reading.counts!);
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(2048 / 729, 10);
+    // With a 3× slower canary (40 of 50 slow) the default gate's e-value
+    // passes 1/α = 200 on this one slice.
+    const slow = new SequentialCountJudge({ alpha: 0.005 });
+    const rejected = slow.addSlice(slow.initialState(), {
+      canaryErrors: 40,
+      canaryRequests: 50,
+      stableErrors: 1,
+      stableRequests: 50,
+    });
+    expect(rejected.rejected).toBe(true);
+  });
+});
+
 /** A small world: one stable and one canary pod, counters scraped every 15 s. */
 class World {
   canary = { requests: 0, errors: 0 };
