@@ -98,6 +98,8 @@ export interface AnalysisContext {
   weight?: number;
   /** The traffic provider; `replicas` splits by pod count, so its share is not checked against the weight. */
   trafficProvider?: string;
+  /** A sticky header route also sends requests to the canary, so its share is not checked against the weight either. */
+  headerRoute?: boolean;
   /** Evaluation time; defaults to now. Given, it is also sent to Prometheus. */
   now?: Date;
   /** The `state` returned by the previous tick (undefined on the first). */
@@ -254,7 +256,7 @@ export class Analyzer {
   ): AnalysisCheck | undefined {
     const options = this.config.trafficSplit;
     if (options === false || ctx.weight === undefined) return undefined;
-    if (ctx.trafficProvider === 'replicas') return undefined;
+    if (ctx.trafficProvider === 'replicas' || ctx.headerRoute) return undefined;
     const gate = this.gates.find(
       g => gateJudge(g) === 'sequential' && !g.dryRun,
     );

@@ -44,6 +44,8 @@ export interface AnalysisRequest {
   /** Rollout start and current step start (ms). */
   startedAt: number;
   stepStartedAt: number;
+  /** A header route sends some requests to the canary whatever the weight (so its share is not checked against the weight). */
+  headerRoute?: boolean;
   now: number;
 }
 

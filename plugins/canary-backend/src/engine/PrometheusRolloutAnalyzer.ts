@@ -69,6 +69,7 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
       stepStartedAt: new Date(request.stepStartedAt ?? request.startedAt),
       weight: request.weight,
       trafficProvider: request.topology?.target.provider,
+      headerRoute: request.headerRoute,
       now: new Date(request.now),
       state: request.state as JsonObject | undefined,
       failedChecks: request.failedChecks ?? 0,
