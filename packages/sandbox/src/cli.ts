@@ -42,6 +42,7 @@ Environment:
   SANDBOX_API_PORT            API server port (HTTP and HTTPS), default 6443
   SANDBOX_METRICS_PORT        /metrics port, default 9464
   SANDBOX_PROMETHEUS_PORT     Prometheus port, default 9090
+  SANDBOX_SCRAPE_INTERVAL     Prometheus scrape interval in seconds, default 1 (15–30 behaves like production)
   SANDBOX_DIR                 folder for kubeconfig, Prometheus data and (--demo) the cluster's
                               objects in db/sandbox-cluster.json, default <repo>/.sandbox
   SANDBOX_TOKEN               bearer token in the kubeconfig, default sandbox-token
@@ -71,6 +72,7 @@ Environment:
       metricsPort: intEnv('SANDBOX_METRICS_PORT', 9464),
       prometheus: withPrometheus,
       prometheusPort: intEnv('SANDBOX_PROMETHEUS_PORT', 9090),
+      scrapeIntervalSeconds: Math.max(1, intEnv('SANDBOX_SCRAPE_INTERVAL', 1)),
       readinessDelayMs: intEnv('SANDBOX_READINESS_DELAY_MS', 1000),
       token: process.env.SANDBOX_TOKEN || 'sandbox-token',
       seed: process.env.SANDBOX_SEED ? intEnv('SANDBOX_SEED', 0) : undefined,

@@ -194,6 +194,7 @@ export function analysisRequestOf(
     failedChecks: r.state.failedChecks ?? 0,
     startedAt: r.createdAt,
     stepStartedAt: r.state.stepStartedAt ?? r.createdAt,
+    headerRoute: Boolean(r.spec.policy.stickyHeader),
     now,
   };
 }
