@@ -47,7 +47,8 @@ export const CANARY_OVERRIDES_ANNOTATION = 'coalmine.io/overrides';
 /** The Kubernetes plugin's annotations Coalmine falls back to. @public */
 export const KUBERNETES_ID_ANNOTATION = 'backstage.io/kubernetes-id';
 /** @public */
-export const KUBERNETES_NAMESPACE_ANNOTATION = 'backstage.io/kubernetes-namespace';
+export const KUBERNETES_NAMESPACE_ANNOTATION =
+  'backstage.io/kubernetes-namespace';
 
 /**
  * True when the entity asks for the Canary tab.
@@ -58,3 +59,11 @@ export function isCanaryAvailable(entity: {
 }): boolean {
   return Boolean(entity.metadata.annotations?.[CANARY_POLICY_ANNOTATION]);
 }
+
+/**
+ * On a Kubernetes Service: the catalog entities (comma-separated refs such as
+ * `component:default/checkout`) allowed to run canaries on it. The cluster's
+ * side of the binding: a component's own annotations never authorize a write.
+ * @public
+ */
+export const CANARY_ENTITY_ANNOTATION = 'coalmine.io/entity';

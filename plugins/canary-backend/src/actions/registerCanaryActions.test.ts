@@ -11,6 +11,7 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { RolloutStore } from '../store/RolloutStore';
 import { readCanaryConfig } from '../config/CanaryConfig';
 import { registerCanaryActions } from './registerCanaryActions';
+import { RolloutAuthorizer } from '../service/authorize';
 import {
   FakeCommands,
   checkout,
@@ -42,7 +43,7 @@ const config = readCanaryConfig(
 
 const jane = mockCredentials.user('user:default/jane');
 
-async function setUp() {
+async function setUp(deny: string[] = []) {
   const store = await RolloutStore.create(
     await databases.init('SQLITE_3'),
     resolvePackagePath(
@@ -57,8 +58,9 @@ async function setUp() {
     requests.map((r: any) => {
       asked.push(`${r.permission.name} ${r.resourceRef}`);
       const allowed =
-        r.permission.name === 'canary.rollout.read' ||
-        r.resourceRef === 'component:default/checkout';
+        !deny.includes(r.permission.name) &&
+        (r.permission.name === 'canary.rollout.read' ||
+          r.resourceRef === 'component:default/checkout');
       return { result: allowed ? AuthorizeResult.ALLOW : AuthorizeResult.DENY };
     }),
   );
@@ -68,6 +70,7 @@ async function setUp() {
   registerCanaryActions(registry, {
     catalog: catalogServiceMock({ entities: [checkout, storefront] }),
     permissions,
+    authorizer: new RolloutAuthorizer(permissions, config.servicePrincipals),
     auditor: auditor.service,
     store,
     config,
@@ -179,6 +182,36 @@ describe('canary actions in the actions registry', () => {
     );
   });
 
+  it('asks for approve too when a promotion would skip an approval gate, as the REST API does', async () => {
+    const { registry, store, commands } = await setUp([
+      'canary.rollout.approve',
+    ]);
+    // The schedule 10 → 50 (approval) → 100, at its first step.
+    const r = await commands.startFor(
+      'component:default/checkout',
+      'user:default/jane',
+      undefined,
+      [{ weight: 10 }, { weight: 50, approval: true }, { weight: 100 }],
+    );
+    await store.commit(r.id, 0, {
+      phase: 'Progressing',
+      stepIndex: 0,
+      weight: 10,
+    });
+    await expect(
+      registry.invoke({
+        id: 'test:promote-rollout',
+        input: { rolloutId: r.id },
+        credentials: jane,
+      }),
+    ).rejects.toMatchObject({
+      name: 'NotAllowedError',
+      message:
+        'You may not promote past an approval gate of rollouts of component:default/checkout: it needs canary.rollout.approve',
+    });
+    expect((await store.get(r.id))!.phase).toBe('Progressing');
+  });
+
   it("refuses what the REST API refuses: another team's component, unknown entities, bad input", async () => {
     const { registry, audits, store } = await setUp();
     await expect(
@@ -189,7 +222,8 @@ describe('canary actions in the actions registry', () => {
       }),
     ).rejects.toMatchObject({
       name: 'NotAllowedError',
-      message: 'You may not start rollouts of component:default/storefront',
+      message:
+        'You may not start rollouts of component:default/storefront: it needs canary.rollout.create',
     });
     await expect(
       registry.invoke({
@@ -237,7 +271,8 @@ describe('canary actions in the actions registry', () => {
       }),
     ).rejects.toMatchObject({
       name: 'NotAllowedError',
-      message: 'You may not abort rollouts of component:default/storefront',
+      message:
+        'You may not abort rollouts of component:default/storefront: it needs canary.rollout.abort',
     });
     expect((await store.get(other.id))!.phase).toBe('Pending');
     expect(audits.map(a => [a.eventId, a.outcome])).toEqual([

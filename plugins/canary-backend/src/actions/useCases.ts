@@ -12,21 +12,26 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import {
+  AuthorizeResult,
+  ResourcePermission,
+} from '@backstage/plugin-permission-common';
+import {
   EntityCanaryStatus,
   Rollout,
   RolloutPhase,
   canaryControlPermissions,
+  canaryRolloutApprovePermission,
   canaryRolloutCreatePermission,
   canaryRolloutReadPermission,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryConfig } from '../config/CanaryConfig';
-import { resolveTarget } from '../config/resolveTarget';
+import { ownersOf, resolveTarget } from '../config/resolveTarget';
 import { RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
-import { RolloutCommands, actorOf } from '../service/router';
+import { RolloutCommands, actorOf, skippedApprovals } from '../service/router';
 import { toApiRollout } from '../service/toApi';
-import { allowedRefs, isAllowedOn } from '../service/authorize';
+import { RolloutAuthorizer } from '../service/authorize';
 
 /**
  * What the actions registry's actions and the scaffolder action need: the
@@ -36,6 +41,8 @@ import { allowedRefs, isAllowedOn } from '../service/authorize';
 export interface CanaryUseCaseDeps {
   catalog: CatalogService;
   permissions: PermissionsService;
+  /** The REST API's rules (permissions and service principals' scopes). */
+  authorizer: RolloutAuthorizer;
   auditor: AuditorService;
   store: RolloutStore;
   config: CanaryConfig;
@@ -70,14 +77,12 @@ export async function canaryStatus(
   const entityRef = normalizeEntityRef(entityRefText);
   const entity = await deps.catalog.getEntityByRef(entityRef, { credentials });
   if (!entity) throw new NotFoundError(`No entity ${entityRef} in the catalog`);
-  if (
-    !(await isAllowedOn(
-      deps.permissions,
-      canaryRolloutReadPermission,
-      entityRef,
-      credentials,
-    ))
-  ) {
+  const missing = await deps.authorizer.missing(
+    [canaryRolloutReadPermission as ResourcePermission<'catalog-entity'>],
+    entityRef,
+    credentials,
+  );
+  if (missing.length > 0) {
     throw new NotAllowedError(`You may not read rollouts of ${entityRef}`);
   }
   const resolution = resolveTarget(entity, deps.config);
@@ -116,11 +121,18 @@ export async function activeRollouts(
     active: true,
     limit: 500,
   });
-  const readable = await allowedRefs(
-    deps.permissions,
-    canaryRolloutReadPermission,
-    [...new Set(candidates.map(r => r.entityRef))],
-    credentials,
+  const refs = [...new Set(candidates.map(r => r.entityRef))];
+  const decisions = refs.length
+    ? await deps.permissions.authorize(
+        refs.map(ref => ({
+          permission: canaryRolloutReadPermission,
+          resourceRef: ref,
+        })),
+        { credentials },
+      )
+    : [];
+  const readable = new Set(
+    refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
   );
   const visible = candidates.filter(r => readable.has(r.entityRef));
   const last = await deps.store.lastAnalysis(visible.map(r => r.id));
@@ -160,16 +172,12 @@ export async function startRollout(
     if (!entity) {
       throw new NotFoundError(`No entity ${entityRef} in the catalog`);
     }
-    if (
-      !(await isAllowedOn(
-        deps.permissions,
-        canaryRolloutCreatePermission,
-        entityRef,
-        credentials,
-      ))
-    ) {
-      throw new NotAllowedError(`You may not start rollouts of ${entityRef}`);
-    }
+    await deps.authorizer.require(
+      [canaryRolloutCreatePermission],
+      { entityRef, owners: async () => ownersOf(entity) },
+      credentials,
+      'start',
+    );
     const resolution = resolveTarget(entity, deps.config);
     if (!resolution.ok) {
       throw new InputError(
@@ -231,18 +239,27 @@ export async function controlRollout(
   });
   try {
     const record = await findRollout(deps, input);
-    if (
-      !(await isAllowedOn(
-        deps.permissions,
-        canaryControlPermissions[control],
-        record.entityRef,
-        credentials,
-      ))
-    ) {
-      throw new NotAllowedError(
-        `You may not ${control} rollouts of ${record.entityRef}`,
-      );
+    // The REST API's rule: skipping an approval gate is approving it.
+    const wanted: ResourcePermission<'catalog-entity'>[] = [
+      canaryControlPermissions[control],
+    ];
+    if (control === 'promote' && skippedApprovals(record).length > 0) {
+      wanted.push(canaryRolloutApprovePermission);
     }
+    await deps.authorizer.require(
+      wanted,
+      {
+        entityRef: record.entityRef,
+        owners: async () => {
+          const entity = await deps.catalog.getEntityByRef(record.entityRef, {
+            credentials,
+          });
+          return entity ? ownersOf(entity) : [];
+        },
+      },
+      credentials,
+      wanted.length > 1 ? 'promote past an approval gate of' : control,
+    );
     const updated = await deps.commands.control(
       record.id,
       control,

@@ -51,7 +51,7 @@ function record(id: string, entityRef: string): RolloutRecord {
     stable: { name: 'checkout-v1', version: 'v1' },
     canary: { name: 'checkout-v2', image: 'shop/checkout:v2', version: 'v2' },
     message: null,
-    spec: { request: {} } as any,
+    spec: { policy: { webhooks: [] }, request: {} } as any,
     state: {},
     intent: null,
     startedBy: 'user:default/jane',

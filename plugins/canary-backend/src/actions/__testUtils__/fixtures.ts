@@ -55,7 +55,16 @@ export function recordingAuditor() {
 export class FakeCommands implements RolloutCommands {
   constructor(private readonly store: RolloutStore) {}
 
-  async startFor(entityRef: string, startedBy: string, image?: string) {
+  async startFor(
+    entityRef: string,
+    startedBy: string,
+    image?: string,
+    steps: RolloutRecord['steps'] = [
+      { weight: 10 },
+      { weight: 50 },
+      { weight: 100 },
+    ],
+  ) {
     const now = Date.now();
     const record: RolloutRecord = {
       id: randomUUID(),
@@ -69,11 +78,11 @@ export class FakeCommands implements RolloutCommands {
       stepIndex: -1,
       weight: 0,
       actualWeight: null,
-      steps: [{ weight: 10 }, { weight: 50 }, { weight: 100 }],
+      steps,
       stable: { name: 'v1', version: 'v1' },
       canary: { name: 'v2', ...(image ? { image } : {}), version: 'v2' },
       message: null,
-      spec: { request: { image } } as any,
+      spec: { policy: { webhooks: [] }, request: { image } } as any,
       state: {},
       intent: null,
       startedBy,
