@@ -38,6 +38,21 @@ const everyKey: JsonObject = {
     loop: { frequency: '5s', concurrency: 4, lease: 30 },
     detection: { frequency: '30s' },
     notifications: { enabled: true, frequency: '5s' },
+    servicePrincipals: {
+      'ci-pipeline': {
+        entities: ['component:default/checkout'],
+        owners: ['group:default/shop'],
+      },
+    },
+    overrides: {
+      allowedKeys: ['steps', 'interval', 'autoStart'],
+      bounds: {
+        interval: { min: '1s', max: '10m' },
+        progressDeadline: { max: '10m' },
+        maxCanaryRestarts: { max: 3 },
+        steps: { maxFirstWeight: 50 },
+      },
+    },
     prometheus: {
       url: 'http://prometheus:9090',
       timeout: '10s',
@@ -240,6 +255,7 @@ describe('config.d.ts and the runtime validation', () => {
       if (
         [
           'policies',
+          'servicePrincipals',
           'clusters',
           'templates',
           'variables',
