@@ -645,7 +645,7 @@ try {
       await dialog.getByLabel('Version label (optional)').fill('v2');
       await dialog.getByRole('button', { name: 'Confirm' }).click();
       await dialog.waitFor({ state: 'detached' });
-      const deadline = Date.now() + 180_000;
+      const deadline = Date.now() + 300_000;
       let phase;
       let weight = 0;
       while (Date.now() < deadline) {
