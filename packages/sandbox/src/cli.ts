@@ -108,7 +108,7 @@ Environment:
   if (demo) {
     // Kept next to the demo backend's database (.sandbox/db), so restarting
     // ./dev demo resumes rollouts on the cluster they left.
-    const restored = await keepDemoState(
+    const { restored } = await keepDemoState(
       sb,
       path.join(dir, 'db', 'sandbox-cluster.json'),
     );

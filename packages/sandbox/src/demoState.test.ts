@@ -14,8 +14,9 @@ describe('keepDemoState', () => {
       prometheus: false,
       readinessDelayMs: 10,
     });
+    const firstState = await keepDemoState(first, file);
     try {
-      expect(await keepDemoState(first, file)).toBe(false);
+      expect(firstState.restored).toBe(false);
       await first.applyDemoWorld();
       // A rollout's writes: a weight on the route, a Deployment scaled.
       const vs = first.writes({
@@ -50,14 +51,16 @@ describe('keepDemoState', () => {
       await first.apply(deployment);
       await new Promise(r => setTimeout(r, 800));
     } finally {
+      firstState.stop();
       await first.stop();
     }
     const second = await startSandbox({
       prometheus: false,
       readinessDelayMs: 10,
     });
+    const secondState = await keepDemoState(second, file);
     try {
-      expect(await keepDemoState(second, file)).toBe(true);
+      expect(secondState.restored).toBe(true);
       const [vs] = second.writes({
         group: 'networking.istio.io',
         kind: 'VirtualService',
@@ -81,6 +84,7 @@ describe('keepDemoState', () => {
         'component:default/checkout',
       );
     } finally {
+      secondState.stop();
       await second.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -60,14 +60,21 @@ function snapshot(sb: Sandbox) {
   );
 }
 
+/** What keeps the demo state: whether it restored a previous run, and how to stop saving. */
+export interface DemoState {
+  restored: boolean;
+  /** Saves what is pending and stops following changes. */
+  stop(): void;
+}
+
 /**
- * Restores the objects saved by a previous run (true), or returns false when
- * there are none; from then on every change is saved (debounced).
+ * Restores the objects saved by a previous run (`restored`), then saves every
+ * change (debounced) until `stop()`. A save that fails is reported, never thrown.
  */
 export async function keepDemoState(
   sb: Sandbox,
   file: string,
-): Promise<boolean> {
+): Promise<DemoState> {
   let restored = false;
   if (fs.existsSync(file)) {
     try {
@@ -87,17 +94,37 @@ export async function keepDemoState(
   fs.mkdirSync(path.dirname(file), { recursive: true });
   let timer: NodeJS.Timeout | undefined;
   const save = () => {
+    if (timer) clearTimeout(timer);
     timer = undefined;
     const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(snapshot(sb)));
-    fs.renameSync(tmp, file);
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(snapshot(sb)));
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      process.stderr.write(
+        `Could not save the demo cluster to ${file} (${
+          (e as Error).message
+        })\n`,
+      );
+    }
   };
-  sb.store.subscribe(e => {
+  const unsubscribe = sb.store.subscribe(e => {
     if (!KEPT_KINDS.includes(e.rt.kind)) return;
-    if (!timer) timer = setTimeout(save, 500);
+    if (!timer) {
+      timer = setTimeout(save, 500);
+      timer.unref();
+    }
   });
-  process.on('exit', () => {
+  const onExit = () => {
     if (timer) save();
-  });
-  return restored;
+  };
+  process.on('exit', onExit);
+  return {
+    restored,
+    stop() {
+      unsubscribe();
+      process.off('exit', onExit);
+      if (timer) save();
+    },
+  };
 }
