@@ -54,6 +54,9 @@ function cleanEnv(extra = {}) {
       continue;
     env[k] = v;
   }
+  // The created app's lockfile is written by its first installs, as on a
+  // user's machine; under CI=true Yarn would refuse that (YN0028).
+  env.YARN_ENABLE_IMMUTABLE_INSTALLS = 'false';
   return { ...env, ...extra };
 }
 
