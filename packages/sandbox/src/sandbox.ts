@@ -18,6 +18,8 @@ import {
 import { MeshMetrics } from './metrics/meshMetrics';
 import { MetricsServer } from './metrics/metricsServer';
 import { PrometheusProcess } from './prometheus/prometheus';
+import { ArgoRolloutsSimulator } from './controllers/argoRollouts';
+import { FlaggerSimulator } from './controllers/flagger';
 
 export interface SandboxOptions {
   /** Port of the API server (plain HTTP and TLS on the same port); 0 (default) picks a free one. */
@@ -140,9 +142,18 @@ export async function startSandbox(
   const dir =
     options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-sandbox-'));
   let prometheus: PrometheusProcess | undefined;
+  // Argo Rollouts and Flagger stand-ins read Prometheus through this.
+  const promQuery = async (promql: string) => {
+    if (!prometheus) throw new Error('the sandbox runs without Prometheus');
+    return prometheus.query(promql);
+  };
+  const argoRollouts = new ArgoRolloutsSimulator(store, { query: promQuery });
+  const flagger = new FlaggerSimulator(store, { query: promQuery });
 
   const stop = async () => {
     load.stop();
+    argoRollouts.stop();
+    flagger.stop();
     controller.stop();
     router.close();
     metrics.close();
@@ -154,7 +165,11 @@ export async function startSandbox(
 
   try {
     await api.start();
-    if (options.workloads !== false) controller.start();
+    if (options.workloads !== false) {
+      controller.start();
+      argoRollouts.start();
+      flagger.start();
+    }
     await metricsServer.start();
     fs.mkdirSync(dir, { recursive: true });
     if (options.prometheus) {
