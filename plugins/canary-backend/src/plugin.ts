@@ -15,6 +15,13 @@ import { CanaryDetector } from './detection/CanaryDetector';
 import { RolloutService } from './service/RolloutService';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
+import { ExternalControllers } from './controllers/ExternalControllers';
+import { FlaggerGateStore } from './controllers/FlaggerGateStore';
+import {
+  createControllersRouter,
+  withExternalControllers,
+} from './controllers/router';
+import { FLAGGER_GATE_PATH } from './controllers/flagger';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -68,9 +75,14 @@ export const canaryPlugin = createBackendPlugin({
             );
           }
         }
-        const clusters = new KubernetesClusterAccess(
-          ClusterClients.fromConfig(config),
-        );
+        const clusterClients = ClusterClients.fromConfig(config);
+        const clusters = new KubernetesClusterAccess(clusterClients);
+        // Flagger Canaries and Argo Rollouts: shown and controlled, never driven by the engine.
+        const external = new ExternalControllers({
+          cluster: name => clusterClients.forCluster(name),
+          clusterNames: clusterClients.clusterNames(),
+          gates: new FlaggerGateStore(await database.getClient()),
+        });
         const prometheusClients = new Map<
           string,
           PrometheusQuerier | undefined
@@ -102,7 +114,15 @@ export const canaryPlugin = createBackendPlugin({
           catalog,
           auth,
           store,
-          rollouts,
+          rollouts: {
+            start: async request => {
+              await external.refuseIfWorkloadManaged(
+                request.resolved.target,
+                request.cluster,
+              );
+              return rollouts.start(request);
+            },
+          },
           clusters,
           config: canaryConfig,
           logger,
@@ -126,6 +146,17 @@ export const canaryPlugin = createBackendPlugin({
         lifecycle.addShutdownHook(() => engine.stop());
 
         httpRouter.use(
+          createControllersRouter({
+            logger,
+            httpAuth,
+            permissions,
+            catalog,
+            auditor,
+            controllers: external,
+            clusterNames: clusterClients.clusterNames(),
+          }),
+        );
+        httpRouter.use(
           await createRouter({
             logger,
             httpAuth,
@@ -135,8 +166,19 @@ export const canaryPlugin = createBackendPlugin({
             store,
             config: canaryConfig,
             commands: rollouts,
+            external: {
+              status: (entity, status) =>
+                withExternalControllers(external, entity, status),
+              refuseStart: (entity, cluster) =>
+                external.refuseIfManaged(entity, cluster),
+            },
           }),
         );
+        // Flagger's webhooks cannot sign in; the gate check only answers open or shut.
+        httpRouter.addAuthPolicy({
+          path: FLAGGER_GATE_PATH,
+          allow: 'unauthenticated',
+        });
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
       },
     });

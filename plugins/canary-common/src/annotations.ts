@@ -44,10 +44,26 @@ export const CANARY_ROUTE_ANNOTATION = 'coalmine.io/route';
  */
 export const CANARY_OVERRIDES_ANNOTATION = 'coalmine.io/overrides';
 
+/**
+ * Who drives the component's canaries: `flagger`, `argo-rollouts` or
+ * `coalmine`. Without it Coalmine looks for a Flagger Canary or an Argo
+ * Rollout managing the workload, and drives it itself only when there is none.
+ * @public
+ */
+export const CANARY_CONTROLLER_ANNOTATION = 'coalmine.io/controller';
+
+/** The values {@link CANARY_CONTROLLER_ANNOTATION} accepts. @public */
+export const CANARY_CONTROLLERS = [
+  'flagger',
+  'argo-rollouts',
+  'coalmine',
+] as const;
+
 /** The Kubernetes plugin's annotations Coalmine falls back to. @public */
 export const KUBERNETES_ID_ANNOTATION = 'backstage.io/kubernetes-id';
 /** @public */
-export const KUBERNETES_NAMESPACE_ANNOTATION = 'backstage.io/kubernetes-namespace';
+export const KUBERNETES_NAMESPACE_ANNOTATION =
+  'backstage.io/kubernetes-namespace';
 
 /**
  * True when the entity asks for the Canary tab.
@@ -56,5 +72,9 @@ export const KUBERNETES_NAMESPACE_ANNOTATION = 'backstage.io/kubernetes-namespac
 export function isCanaryAvailable(entity: {
   metadata: { annotations?: Record<string, string> };
 }): boolean {
-  return Boolean(entity.metadata.annotations?.[CANARY_POLICY_ANNOTATION]);
+  const annotations = entity.metadata.annotations;
+  return Boolean(
+    annotations?.[CANARY_POLICY_ANNOTATION] ||
+      annotations?.[CANARY_CONTROLLER_ANNOTATION],
+  );
 }

@@ -181,6 +181,10 @@ export class ArgoRolloutsSimulator {
       message = `RolloutAborted: Rollout aborted update to revision ${revision}${
         analysisMessage ? `: ${analysisMessage}` : ''
       }`;
+      // Aborting goes back to the start: a retry walks every step again.
+      st.currentStepIndex = 0;
+      delete st.pauseConditions;
+      delete st.controllerPause;
       if (!st.abortedAt) {
         st.abortedAt = timestamp();
         events.push(['Warning', 'RolloutAborted', message]);

@@ -11,6 +11,7 @@ import {
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   CompoundEntityRef,
+  Entity,
   parseEntityRef,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
@@ -79,6 +80,15 @@ export interface RouterOptions {
   store: RolloutStore;
   config: CanaryConfig;
   commands: RolloutCommands;
+  /** Flagger and Argo Rollouts (controllers/): their rollouts in the status, and the start guard. */
+  external?: {
+    status(
+      entity: Entity,
+      status: EntityCanaryStatus,
+    ): Promise<EntityCanaryStatus>;
+    /** Throws ConflictError when another controller manages the workload. */
+    refuseStart(entity: Entity, cluster: string): Promise<void>;
+  };
 }
 
 const PHASES: RolloutPhase[] = [
@@ -291,7 +301,9 @@ export async function createRouter(
       active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
       history: rollouts,
     };
-    res.json(status);
+    res.json(
+      options.external ? await options.external.status(entity, status) : status,
+    );
   });
 
   router.get('/rollouts', async (req, res) => {
@@ -403,6 +415,7 @@ export async function createRouter(
           )}, not "${cluster}"`,
         );
       }
+      await options.external?.refuseStart(entity, cluster);
       const record = await commands.start({
         resolved: resolution.resolved,
         cluster,
