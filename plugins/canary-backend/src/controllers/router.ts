@@ -13,14 +13,16 @@ import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
+  CANARY_CONTROLLER_ANNOTATION,
   CANARY_POLICY_ANNOTATION,
+  CanaryConfigProblem,
   EntityCanaryStatus,
   ExternalRolloutControl,
   canaryControlPermissions,
   canaryRolloutReadPermission,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import type { ExternalControllers } from './ExternalControllers';
+import type { ExternalControllers, ExternalView } from './ExternalControllers';
 import { isExternalRolloutId } from './externalId';
 import { FLAGGER_GATE_PATH } from './flagger';
 
@@ -251,9 +253,39 @@ export async function withExternalControllers(
   controllers: ExternalControllers,
   entity: Entity,
   status: EntityCanaryStatus,
+  timeoutMs = 3000,
 ): Promise<EntityCanaryStatus> {
-  const { views, problems } = await controllers.entityView(entity);
-  const declared = entity.metadata.annotations?.['coalmine.io/controller'];
+  // A hanging cluster must not stall the tab: after a few seconds, say so.
+  const timeout = new Promise<{
+    views: ExternalView[];
+    problems: CanaryConfigProblem[];
+  }>(resolve =>
+    setTimeout(
+      () =>
+        resolve({
+          views: [],
+          problems: [
+            {
+              key: 'kubernetes.clusterLocatorMethods',
+              message: `Flagger Canaries and Argo Rollouts of ${stringifyEntityRef(
+                entity,
+              )} could not be looked up in time`,
+            },
+          ],
+        }),
+      timeoutMs,
+    ).unref(),
+  );
+  const found = await Promise.race([controllers.entityView(entity), timeout]);
+  const { views } = found;
+  // One problem per unreachable cluster is enough: the main status already names it.
+  const clusterProblem = status.problems.some(
+    p => p.key === 'kubernetes.clusterLocatorMethods',
+  );
+  const problems = found.problems.filter(
+    p => !(clusterProblem && p.key === 'kubernetes.clusterLocatorMethods'),
+  );
+  const declared = entity.metadata.annotations?.[CANARY_CONTROLLER_ANNOTATION];
   if (!views.length) {
     if (declared === 'flagger' || declared === 'argo-rollouts') {
       return {
@@ -264,11 +296,8 @@ export async function withExternalControllers(
         ],
       };
     }
-    return {
-      ...status,
-      problems: [...status.problems, ...problems],
-      controller: { kind: 'coalmine' },
-    };
+    // No `controller` field: Coalmine's own engine runs the component, as before.
+    return { ...status, problems: [...status.problems, ...problems] };
   }
   const [first] = views;
   const external = views.map(v => v.rollout);
