@@ -113,6 +113,9 @@ export const PACKAGE_DIR = path.dirname(
 
 export const DEMO_DIR = path.join(PACKAGE_DIR, 'demo');
 
+/** A Service with this annotation (requests per second) gets generated traffic. */
+export const SANDBOX_TRAFFIC_ANNOTATION = 'coalmine.io/sandbox-traffic';
+
 /** Start the API server, workloads, traffic and metrics (and optionally Prometheus). */
 export async function startSandbox(
   options: SandboxOptions = {},
@@ -148,9 +151,28 @@ export async function startSandbox(
     return prometheus.query(promql);
   };
   const argoRollouts = new ArgoRolloutsSimulator(store, { query: promQuery });
+  // Any Service that asks for traffic with the annotation gets it, so a
+  // user can try their own manifests: `coalmine.io/sandbox-traffic: "50"` (rps).
+  const unsubscribeTraffic = store.subscribe(e => {
+    if (e.rt.kind !== 'Service') return;
+    const { name, namespace, annotations } = e.object.metadata;
+    const rps = Number(annotations?.[SANDBOX_TRAFFIC_ANNOTATION]);
+    if (e.type !== 'DELETED' && rps > 0 && Number.isFinite(rps)) {
+      const current = load
+        .running()
+        .find(t => t.service === name && t.namespace === namespace);
+      if (current?.rps !== rps) load.start({ service: name, namespace, rps });
+    } else if (
+      e.type === 'DELETED' ||
+      e.old?.metadata.annotations?.[SANDBOX_TRAFFIC_ANNOTATION]
+    ) {
+      load.stop({ service: name, namespace });
+    }
+  });
   const flagger = new FlaggerSimulator(store, { query: promQuery });
 
   const stop = async () => {
+    unsubscribeTraffic();
     load.stop();
     argoRollouts.stop();
     flagger.stop();

@@ -38,7 +38,15 @@ export function evaluateCondition(
 function operand(text: string, result: number[]): number {
   const t = text.trim();
   const index = /^result\[(\d+)\]$/.exec(t);
-  if (index) return result[Number(index[1])] ?? NaN;
+  if (index) {
+    // Argo's expression engine errors on an index past the end (no data yet).
+    const i = Number(index[1]);
+    if (i >= result.length)
+      throw new Error(
+        `no value at ${t}: the query returned ${result.length} sample(s)`,
+      );
+    return result[i];
+  }
   if (t === 'result') return result[0] ?? NaN;
   if (t === 'len(result)') return result.length;
   if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
