@@ -26,7 +26,7 @@ export interface Config {
     loop?: {
       /** How often due rollouts are advanced: seconds or a duration such as "5s". Default 5s. */
       frequency?: number | string;
-      /** Rollouts advanced at the same time by one replica. Default 4. */
+      /** Rollouts of one cluster advanced at the same time by one replica (each cluster has its own). Default 4. */
       concurrency?: number;
       /** How long a replica holds a rollout while advancing it. Default 30s. */
       lease?: number | string;
@@ -94,6 +94,10 @@ export interface Config {
         clusterErrorLimit?: number;
         /** What to do when the weight was changed by hand. Default restore. */
         onManualWeightChange?: 'restore' | 'adopt' | 'pause' | 'rollback';
+        /** The canary's pod template changed mid-rollout: restart the analysis from the first step, or abort (roll back). Default restart. */
+        onTemplateChange?: 'restart' | 'abort';
+        /** Longest a rollout may stay paused or waiting for approval before it rolls back: seconds or a duration such as "4h". Default: no limit. */
+        maxHold?: number | string;
         /** Webhooks called during the rollout. */
         webhooks?: Array<{
           name: string;

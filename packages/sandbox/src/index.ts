@@ -14,3 +14,5 @@ export {
   findPrometheusBinary,
   PrometheusNotInstalledError,
 } from './prometheus/prometheus';
+export { FaultProxy } from './faults/FaultProxy';
+export type { FaultMode, FaultChange } from './faults/FaultProxy';

@@ -90,6 +90,8 @@ export interface Sandbox {
   }): K8sObject[];
   /** Make the next matching API requests fail with the given status. */
   failNext(rule: FaultRule): void;
+  /** Drop every fault armed with `failNext`. */
+  clearFaults(): void;
   /** Instant PromQL query against the sandbox's Prometheus. */
   query(
     promql: string,
@@ -263,6 +265,9 @@ export async function startSandbox(
     },
     failNext(rule) {
       faults.add(rule);
+    },
+    clearFaults() {
+      faults.clear();
     },
     async query(promql, time) {
       if (!prometheus)

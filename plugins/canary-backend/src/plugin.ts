@@ -108,6 +108,8 @@ export const canaryPlugin = createBackendPlugin({
           logger,
           leaseMs: canaryConfig.loop.leaseMs,
           concurrency: canaryConfig.loop.concurrency,
+          // Rollouts waiting for the cluster are looked at on every loop.
+          pollMs: canaryConfig.loop.frequencyMs,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({
@@ -133,7 +135,7 @@ export const canaryPlugin = createBackendPlugin({
           frequency: { milliseconds: canaryConfig.loop.frequencyMs },
           timeout: { minutes: 5 },
           scope: 'global',
-          fn: () => engine.tick(),
+          fn: () => engine.tick({ wait: false }),
         });
         await scheduler.scheduleTask({
           id: 'canary-detect-new-versions',

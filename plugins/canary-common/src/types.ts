@@ -148,6 +148,16 @@ export interface Rollout {
   /** The latest analysis verdict, if any. */
   lastAnalysis?: AnalysisResult | null;
   /**
+   * The engine keeps retrying after cluster errors (a rollback never gives
+   * up on errors retrying can fix): since when, and how many attempts.
+   */
+  retrying?: { since: string; attempts: number; lastError: string } | null;
+  /**
+   * For a rollout that ended Failed: the commands that send all traffic to
+   * stable by hand, exact for the objects as they were when it ended.
+   */
+  manualRestore?: string[];
+  /**
    * Set when another controller (Flagger, Argo Rollouts) runs this canary:
    * the object it is read from. Coalmine then never drives the workload.
    */

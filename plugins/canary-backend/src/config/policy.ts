@@ -56,6 +56,13 @@ export interface CanaryPolicy {
   /** Consecutive cluster errors (5xx, timeouts) tolerated before rolling back. */
   clusterErrorLimit: number;
   onManualWeightChange: ManualWeightChangeAction;
+  /**
+   * The canary's pod template changed during the rollout: start the
+   * analysis again from the first step, or roll back. Default restart.
+   */
+  onTemplateChange?: 'restart' | 'abort';
+  /** Longest time a rollout may stay Paused or AwaitingApproval before it rolls back; unset: no limit. */
+  maxHoldMs?: number;
   webhooks: WebhookSpec[];
 }
 
@@ -164,6 +171,8 @@ export const policyConfigSchema = z
     onManualWeightChange: z
       .enum(['restore', 'adopt', 'pause', 'rollback'])
       .optional(),
+    onTemplateChange: z.enum(['restart', 'abort']).optional(),
+    maxHold: duration('maxHold').optional(),
     webhooks: z.array(webhookSchema).optional(),
   })
   .strict();
@@ -240,6 +249,8 @@ export function toPolicy(name: string, c: PolicyConfig): CanaryPolicy {
     maxCanaryRestarts: c.maxCanaryRestarts ?? 2,
     clusterErrorLimit: c.clusterErrorLimit ?? 5,
     onManualWeightChange: c.onManualWeightChange ?? 'restore',
+    onTemplateChange: c.onTemplateChange ?? 'restart',
+    ...(c.maxHold !== undefined ? { maxHoldMs: c.maxHold } : {}),
     webhooks: c.webhooks ?? [],
   };
 }

@@ -79,19 +79,33 @@ export class CanaryDetector {
     const key = `${topology.canary.name}@${hash}`;
     const seen = await store.getWatchedHash(target.entityRef, cluster);
     if (seen?.hash === key) return;
-    await store.setWatchedHash(target.entityRef, cluster, key);
-    if (!seen) return;
+    if (!seen) {
+      // First sight: record what runs; only a change starts a rollout.
+      await store.setWatchedHash(target.entityRef, cluster, key);
+      return;
+    }
     // After a versioned-subsets promotion the retired old stable looks like
     // "the other" Deployment; a Deployment with no replicas is not a new canary.
     if (
       topology.shape === 'versioned-subsets' &&
       topology.canary.replicas === 0
-    )
+    ) {
+      await store.setWatchedHash(target.entityRef, cluster, key);
       return;
+    }
+    // A rollout is active: the template is not recorded, so it starts one
+    // once that rollout ends (unless that rollout took it over meanwhile).
     if (await store.activeFor(target.entityRef, cluster)) return;
+    if (
+      await store.activeForWorkload(cluster, target.namespace, target.workload)
+    ) {
+      return;
+    }
     logger.info(
       `New canary template for ${target.entityRef} on ${cluster}; starting a rollout`,
     );
+    // Recorded only once its rollout started: a start that failed is tried again.
     await rollouts.start({ resolved, cluster, startedBy: DETECTOR_ACTOR });
+    await store.setWatchedHash(target.entityRef, cluster, key);
   }
 }

@@ -27,6 +27,25 @@ export const isClusterUnavailable = (e: unknown): boolean =>
 export const isConfigurationError = (e: unknown): boolean =>
   (e as Error)?.name === 'ConfigurationError';
 
+/** An object the rollout relies on is gone (404). */
+export const isNotFound = (e: unknown): boolean =>
+  (e as Error)?.name === 'KubernetesObjectNotFoundError';
+
+/**
+ * Retrying can fix it: the cluster did not answer, or something we cannot
+ * classify (a bug, an unexpected reply) — retrying is safe. Configuration
+ * errors, definite refusals (e.g. 422 from an admission policy) and missing
+ * objects are not retryable.
+ */
+export function isRetryable(e: unknown): boolean {
+  const name = (e as Error)?.name;
+  return ![
+    'ConfigurationError',
+    'ClusterRejectedError',
+    'KubernetesObjectNotFoundError',
+  ].includes(name);
+}
+
 /** The pass lost its right to write; nothing to record. */
 export const isFencingError = (e: unknown): boolean =>
   e instanceof StaleRolloutError || e instanceof LeaseLostError;

@@ -31,7 +31,8 @@ export type DoneStep =
   | 'retire-stable'
   | 'scale-down-canary'
   | 'route-stable'
-  | 'restore-template';
+  | 'restore-template'
+  | 'release';
 
 /** Why a Deployment is scaled; the name of the step it completes. */
 export type ScaleReason = Extract<
@@ -77,6 +78,11 @@ export interface FinalizePromotionIntent {
   op: 'finalize-promotion';
 }
 
+/** Rollback of a promotion: write stable's pod template saved at start back. */
+export interface RestoreTemplateIntent {
+  op: 'restore-template';
+}
+
 /**
  * A cluster write the engine is about to make. It is stored before the write
  * and cleared in the same transaction that records its effect, so after a
@@ -87,10 +93,28 @@ export type Intent =
   | ScaleIntent
   | SetWeightIntent
   | PromoteTemplateIntent
-  | FinalizePromotionIntent;
+  | FinalizePromotionIntent
+  | RestoreTemplateIntent;
 
 /** The kinds of intent. */
 export type IntentOp = Intent['op'];
+
+/**
+ * Intents that move a rollout forward. A rollback supersedes them: one found
+ * pending when a rollback starts (or during it) is dropped, never applied.
+ */
+export function isForwardIntent(intent: Intent): boolean {
+  switch (intent.op) {
+    case 'set-weight':
+      return intent.why !== 'rollback';
+    case 'scale':
+      return intent.why !== 'scale-down-canary';
+    case 'restore-template':
+      return false;
+    default:
+      return true;
+  }
+}
 
 /** Where a rollback ends. */
 export type RollbackEnd = 'RolledBack' | 'Aborted' | 'Failed';
@@ -117,6 +141,8 @@ export interface EngineState {
   lastAnalysisAction?: DecisionAction;
   /** Failed analysis ticks counted so far. */
   failedChecks?: number;
+  /** Analysis runs in a row that could not run at all (exceptions). */
+  analysisErrors?: number;
   /** Steps whose approval gate was passed. */
   approvedSteps?: number[];
   /** Weight the cluster reported after our last write (drift detection). */
@@ -130,7 +156,24 @@ export interface EngineState {
     to: RollbackEnd;
     cause: string;
     actor: string;
+    /** The phase the rollback started from (Promoting: restore stable's template). */
+    from?: RolloutPhase;
   };
+  /**
+   * A rollback retrying after cluster errors: it never gives up on errors
+   * that retrying can fix, and says since when it has been trying.
+   */
+  rollbackRetry?: { since: number; attempts: number; lastError: string };
+  /** A promotion retrying after cluster errors (it finishes rather than half-undo). */
+  promotionRetry?: { since: number; attempts: number; lastError: string };
+  /** Commands that restore stable by hand, recorded when the rollout ended Failed. */
+  manualRestore?: string[];
+  /** Stable's pod template when the rollout started (restored if a promotion fails). */
+  stableTemplate?: Record<string, unknown>;
+  /** The canary's pod template hash, fixed when the first step began. */
+  canaryTemplate?: string;
+  /** When the current hold (Paused / AwaitingApproval) began (ms). */
+  holdSince?: number;
   /** Phase to return to on resume. */
   resumeTo?: RolloutPhase;
   /** Webhook gates already passed (by name + step). */

@@ -3,14 +3,20 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
 import type { ClusterAccess, RolloutAnalyzer } from '../domain/ports';
-import { isFencingError } from '../domain/errors';
-import type { RolloutStore } from '../store/RolloutStore';
+import {
+  LeaseLostError,
+  PassDeadlineError,
+  isFencingError,
+} from '../domain/errors';
+import { passScope } from '../domain/passScope';
+import type { DueRollout, RolloutStore } from '../store/RolloutStore';
 import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { forEachWithLimit } from './concurrency';
 import { EngineDeps, PassContext } from './context';
 import { clearErrors, onPassError } from './failures';
 import { Notifier } from './notifications';
 import { advance } from './phases';
+import { nextDueAt } from './schedule';
 
 export { ENGINE_ACTOR } from './notifications';
 
@@ -23,6 +29,7 @@ export interface RolloutEngineOptions {
   /** Lease holder name; unique per backend replica. */
   owner?: string;
   leaseMs?: number;
+  /** Rollouts of one cluster advanced at the same time (each cluster has its own runners). */
   concurrency?: number;
   /**
    * Advance a rollout right after a start or control instead of waiting for
@@ -31,6 +38,18 @@ export interface RolloutEngineOptions {
   advanceOnCommand?: boolean;
   /** First back-off after a cluster error; doubles per consecutive error. */
   clusterBackoffMs?: number;
+  /** Longest back-off between retries (rollbacks retry for as long as it takes). Default 30 s. */
+  maxBackoffMs?: number;
+  /** Longest a pass may run; every cluster, Prometheus and webhook wait is bounded by it. Default 60 s. */
+  passDeadlineMs?: number;
+  /** How often Pending, Promoting and RollingBack rollouts are looked at. Default 1 s. */
+  pollMs?: number;
+  /** Longest time between two looks at a canary with traffic (pod health, drift, template). Default 5 s. */
+  watchMs?: number;
+  /**
+   * The engine's clock. When given (tests), leases use it too; otherwise
+   * leases use the database's clock, never a replica's.
+   */
   now?: () => number;
 }
 
@@ -47,15 +66,27 @@ const MAX_TRANSITIONS_PER_PASS = 12;
  *
  * This class is the loop, the lease and the pass; what a pass does lives in
  * `phases/`, `guards/` and `intents/`, over a per-pass {@link PassContext}.
+ *
+ * Fencing: a pass renews its lease while it runs and ends (its cluster calls
+ * aborted) as soon as a renewal fails or its deadline passes; before every
+ * cluster write it checks that it still holds the lease and that the rollout
+ * has the version it read. Isolation: each cluster has its own runners, so a
+ * hanging API server holds up only its own rollouts.
  */
 export class RolloutEngine {
   private readonly deps: EngineDeps;
-  private readonly leaseMs: number;
   private readonly concurrency: number;
   private readonly advanceOnCommand: boolean;
+  private readonly passDeadlineMs: number;
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
+  /** One holder per rollout on this replica: a pass or a control, never both. */
+  private readonly locks = new Map<string, Promise<void>>();
+  /** The abort switch of each pass running on this replica. */
+  private readonly passes = new Map<string, AbortController>();
+  /** The runners of each cluster still busy from an earlier tick. */
+  private readonly lanes = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(options: RolloutEngineOptions) {
@@ -73,11 +104,19 @@ export class RolloutEngine {
       logger: options.logger,
       owner: options.owner ?? `coalmine-${randomUUID()}`,
       clusterBackoffMs: options.clusterBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      leaseMs: options.leaseMs ?? 30_000,
+      leaseNow: options.now,
+      pollMs: options.pollMs ?? 1000,
+      watchMs: options.watchMs ?? 5000,
       now: options.now ?? Date.now,
+      kick: id => this.kick(id),
+      track: p => this.track(p),
+      webhookCalls: new Map(),
     };
-    this.leaseMs = options.leaseMs ?? 30_000;
     this.concurrency = options.concurrency ?? 4;
     this.advanceOnCommand = options.advanceOnCommand ?? true;
+    this.passDeadlineMs = options.passDeadlineMs ?? 60_000;
   }
 
   /** The engine's collaborators (for the service's use cases). */
@@ -87,16 +126,38 @@ export class RolloutEngine {
 
   // -------------------------------------------------------------------- loop
 
-  /** One loop iteration: advance every due rollout, a bounded number at once. */
-  async tick(): Promise<void> {
-    const ids = await this.deps.store.dueIds(this.deps.now(), 500);
-    await forEachWithLimit(ids, this.concurrency, id => this.process(id));
+  /**
+   * One loop iteration: advance every due rollout — rolling back first,
+   * backed-off last — each cluster with its own runners. A cluster whose
+   * runners are still busy from an earlier tick is skipped. `wait: false`
+   * returns at once (the scheduled loop); by default it waits for the
+   * runners it started (tests, tools).
+   */
+  async tick(options: { wait?: boolean } = {}): Promise<void> {
+    const due = await this.deps.store.dueRollouts(this.deps.now(), 500);
+    const byCluster = new Map<string, DueRollout[]>();
+    for (const r of due) {
+      const list = byCluster.get(r.cluster) ?? [];
+      list.push(r);
+      byCluster.set(r.cluster, list);
+    }
+    const started: Promise<void>[] = [];
+    for (const [cluster, rollouts] of byCluster) {
+      if (this.lanes.has(cluster) || this.stopped) continue;
+      const lane = forEachWithLimit(rollouts, this.concurrency, r =>
+        this.process(r.id),
+      ).finally(() => this.lanes.delete(cluster));
+      this.lanes.set(cluster, lane);
+      started.push(lane);
+      this.track(lane);
+    }
+    if (options.wait !== false) await Promise.all(started);
   }
 
-  /** Advance one rollout now (after a start or control), without waiting for the loop. */
+  /** Advance one rollout now (after a start, a control or a webhook's answer), without waiting for the loop. */
   kick(id: string) {
     if (this.stopped || !this.advanceOnCommand) return;
-    this.track(this.process(id));
+    this.track(this.process(id, true));
   }
 
   /** Waits for background passes and notifications; no new ones start. */
@@ -122,8 +183,8 @@ export class RolloutEngine {
     tracked.finally(() => this.background.delete(tracked));
   }
 
-  /** Advances one rollout as far as it can go now. */
-  async process(id: string): Promise<void> {
+  /** Advances one rollout as far as it can go now; `force` ignores its next-due time. */
+  async process(id: string, force = false): Promise<void> {
     const current = this.running.get(id);
     if (current) {
       // Someone asked again while a pass runs: run once more afterwards.
@@ -131,9 +192,12 @@ export class RolloutEngine {
       return current;
     }
     const run = (async () => {
+      let forced = force;
       do {
+        forced = forced || this.again.has(id);
         this.again.delete(id);
-        await this.pass(id);
+        await this.pass(id, forced);
+        forced = false;
       } while (this.again.has(id) && !this.stopped);
     })().finally(() => this.running.delete(id));
     this.running.set(id, run);
@@ -142,12 +206,32 @@ export class RolloutEngine {
 
   // ------------------------------------------------------------------- lease
 
+  /** Runs `work` as the only holder of the rollout on this replica. */
+  private async locked<T>(id: string, work: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const held = this.locks.get(id);
+      if (!held) break;
+      await held.catch(() => undefined);
+    }
+    let release!: () => void;
+    const lock = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    this.locks.set(id, lock);
+    try {
+      return await work();
+    } finally {
+      this.locks.delete(id);
+      release();
+    }
+  }
+
   private acquire(id: string): Promise<boolean> {
     return this.deps.store.acquireLease(
       id,
       this.deps.owner,
-      this.leaseMs,
-      this.deps.now(),
+      this.deps.leaseMs,
+      this.deps.leaseNow?.(),
     );
   }
 
@@ -156,55 +240,150 @@ export class RolloutEngine {
   }
 
   /**
-   * Runs `work` holding the rollout's lease, after any pass in progress (ours
-   * or another replica's) has finished, so a control never lands between an
-   * intent and its effect. ServiceUnavailableError when it stays busy.
+   * Runs `work` holding the rollout's lease, after any pass in progress (on
+   * this replica or another) has finished, so a control never lands between
+   * an intent and its effect. ServiceUnavailableError when it stays busy.
    */
-  async exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const deadline = this.deps.now() + this.leaseMs + 10_000;
-    while (!(await this.acquire(id))) {
-      if (this.deps.now() > deadline) {
-        throw new ServiceUnavailableError(`Rollout ${id} is busy; try again`);
-      }
-      await new Promise(r => setTimeout(r, 50));
+  async exclusive<T>(
+    id: string,
+    work: () => Promise<T>,
+    options: { preempt?: boolean } = {},
+  ): Promise<T> {
+    if (options.preempt) {
+      // A rollback supersedes forward work: end this replica's pass now
+      // rather than wait for its analysis or a slow cluster.
+      this.passes
+        .get(id)
+        ?.abort(new LeaseLostError(`Rollout ${id}: pass ended for a control`));
     }
     try {
-      return await work();
+      return await this.locked(id, async () => {
+        const deadline = Date.now() + this.deps.leaseMs + 10_000;
+        while (!(await this.acquire(id))) {
+          if (Date.now() > deadline) {
+            throw new ServiceUnavailableError(
+              `Rollout ${id} is busy; try again`,
+            );
+          }
+          await new Promise(r => setTimeout(r, 50));
+        }
+        try {
+          return await work();
+        } finally {
+          await this.release(id);
+        }
+      });
     } finally {
-      await this.release(id);
       this.kick(id);
     }
   }
 
   // -------------------------------------------------------------------- pass
 
-  private async pass(id: string): Promise<void> {
-    if (!(await this.acquire(id))) return;
+  private async pass(id: string, force: boolean): Promise<void> {
+    // Registered before the pass waits for its turn, so an abort can end it
+    // even before it starts.
+    const abort = new AbortController();
+    this.passes.set(id, abort);
     try {
-      // A few transitions may follow one another at once (e.g. intent applied
-      // → next check); time-based ones wait for a later pass.
-      for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
-        const r = await this.deps.store.get(id);
-        if (!r || isTerminalPhase(r.phase)) return;
-        if (r.nextRunAt !== null && r.nextRunAt > this.deps.now()) return;
-        const ctx = new PassContext(this.deps, r);
-        let more: boolean;
-        try {
-          more = await advance(ctx);
-          // The cluster answered again: the count of consecutive errors starts over.
-          const fresh = await this.deps.store.get(id);
-          if (fresh) await clearErrors(new PassContext(this.deps, fresh));
-        } catch (e) {
-          if (isFencingError(e)) return;
-          await onPassError(this.deps, id, e);
-          return;
-        }
-        if (!more) return;
-        // Keep the lease fresh during a long chain of transitions.
-        await this.acquire(id);
+      await this.locked(id, () => this.passHolding(id, force, abort));
+    } finally {
+      if (this.passes.get(id) === abort) this.passes.delete(id);
+    }
+  }
+
+  private async passHolding(
+    id: string,
+    force: boolean,
+    abort: AbortController,
+  ): Promise<void> {
+    if (abort.signal.aborted) return;
+    if (!(await this.acquire(id))) return;
+    const deadline = setTimeout(
+      () =>
+        abort.abort(
+          new PassDeadlineError(
+            `The pass over rollout ${id} ran longer than ${Math.round(
+              this.passDeadlineMs / 1000,
+            )} s (a cluster, Prometheus or webhook did not answer); retrying later`,
+          ),
+        ),
+      this.passDeadlineMs,
+    );
+    // Renew the lease while the pass runs; a failed renewal ends the pass.
+    const heartbeat = setInterval(() => {
+      this.deps.store
+        .renewLease(id, this.deps.owner, this.deps.leaseMs, {
+          now: this.deps.leaseNow?.(),
+        })
+        .then(
+          held => {
+            if (!held && !abort.signal.aborted) {
+              abort.abort(
+                new LeaseLostError(
+                  `Rollout ${id}: this replica lost its lease`,
+                ),
+              );
+            }
+          },
+          () => undefined,
+        );
+    }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
+    let current: PassContext | undefined;
+    try {
+      await passScope.run(
+        {
+          signal: abort.signal,
+          beforeWrite: async () => {
+            await current?.fence();
+          },
+        },
+        async () => {
+          for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
+            if (abort.signal.aborted) throw abort.signal.reason;
+            const r = await this.deps.store.get(id);
+            if (!r || isTerminalPhase(r.phase)) return;
+            const now = this.deps.now();
+            if (
+              !(force && i === 0) &&
+              r.nextRunAt !== null &&
+              r.nextRunAt > now
+            ) {
+              return;
+            }
+            const ctx = new PassContext(this.deps, r, abort.signal);
+            current = ctx;
+            const more = await advance(ctx);
+            // The cluster answered: the counts of consecutive errors start over.
+            const fresh = await this.deps.store.get(id);
+            if (!fresh || isTerminalPhase(fresh.phase)) return;
+            current = new PassContext(this.deps, fresh, abort.signal);
+            await clearErrors(current);
+            if (!more) {
+              await this.scheduleNext(current);
+              return;
+            }
+          }
+        },
+      );
+    } catch (e) {
+      const error = abort.signal.aborted ? abort.signal.reason : e;
+      if (!isFencingError(error) && !isFencingError(e)) {
+        await onPassError(this.deps, id, error);
       }
     } finally {
+      clearTimeout(deadline);
+      clearInterval(heartbeat);
       await this.release(id);
     }
+  }
+
+  /** Records when the rollout is next due, unless this pass already set a later time (a hold). */
+  private async scheduleNext(ctx: PassContext): Promise<void> {
+    const now = this.deps.now();
+    if (ctx.r.nextRunAt !== null && ctx.r.nextRunAt > now) return;
+    const due = Math.max(now, Math.round(nextDueAt(ctx.r, this.deps)));
+    if (ctx.r.nextRunAt === due) return;
+    await ctx.commit({ nextRunAt: due });
   }
 }

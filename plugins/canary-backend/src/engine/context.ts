@@ -7,7 +7,8 @@ import type {
   RolloutAnalyzer,
 } from '../domain/ports';
 import type { PodHealthSnapshot } from '../domain/podHealth';
-import { StaleRolloutError } from '../domain/errors';
+import { LeaseLostError, StaleRolloutError } from '../domain/errors';
+import { raceSignal } from '../domain/passScope';
 import type {
   EngineState,
   NewEvent,
@@ -20,7 +21,10 @@ import type {
   WorkloadManager,
 } from '../kubernetes/types';
 import type { NewAnalysis, RolloutStore } from '../store/RolloutStore';
-import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import type {
+  WebhookDispatcher,
+  WebhookOutcome,
+} from '../webhooks/WebhookDispatcher';
 import { ENGINE_ACTOR, Notifier } from './notifications';
 
 /** What every pass shares: the engine's collaborators and settings. */
@@ -35,7 +39,23 @@ export interface EngineDeps {
   owner: string;
   /** First back-off after a cluster error; doubles per consecutive error. */
   clusterBackoffMs: number;
+  /** Longest back-off between retries of a rollback or promotion. */
+  maxBackoffMs: number;
+  /** How long a lease lasts without renewal. */
+  leaseMs: number;
+  /** Lease times in this clock (tests); undefined: the database's clock. */
+  leaseNow?: () => number;
+  /** How often a rollout in Pending, Promoting or RollingBack is looked at. */
+  pollMs: number;
+  /** Longest time between two looks at a canary with traffic (pod health, drift, template). */
+  watchMs: number;
   now: () => number;
+  /** Advance a rollout soon, outside the loop (e.g. when a webhook answered). */
+  kick(id: string): void;
+  /** Keep a background promise until it settles (stop/idle wait for it). */
+  track(p: Promise<unknown>): void;
+  /** Answers of gating webhooks called in the background, by rollout and hook. */
+  webhookCalls: Map<string, { outcome?: WebhookOutcome }>;
 }
 
 /**
@@ -52,7 +72,35 @@ export class PassContext {
     readonly deps: EngineDeps,
     /** The rollout as last committed. */
     public r: RolloutRecord,
+    /** Aborts when the pass runs past its deadline or loses its lease. */
+    readonly signal?: AbortSignal,
   ) {}
+
+  /**
+   * The fence before a cluster write: renews the lease only while this
+   * replica holds it and the rollout still has the version this pass read.
+   * Throws (ending the pass) when a newer decision or another replica took
+   * over, so a superseded write is never sent.
+   */
+  async fence(): Promise<void> {
+    if (this.signal?.aborted) throw this.signal.reason;
+    const ok = await this.deps.store.renewLease(
+      this.r.id,
+      this.deps.owner,
+      this.deps.leaseMs,
+      { version: this.r.version, now: this.deps.leaseNow?.() },
+    );
+    if (!ok) {
+      throw new LeaseLostError(
+        `Rollout ${this.r.id}: lease lost or the rollout changed since version ${this.r.version}; not writing`,
+      );
+    }
+  }
+
+  /** Waits for `work`, but no longer than the pass may run. */
+  raced<T>(work: Promise<T>): Promise<T> {
+    return raceSignal(work, this.signal);
+  }
 
   get state(): EngineState {
     return this.r.state;

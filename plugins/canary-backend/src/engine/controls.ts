@@ -59,7 +59,13 @@ export function decideControl(
         patch: {
           phase: 'Paused',
           message: `Paused by ${actor}${why}`,
-          state: { ...r.state, resumeTo: r.phase },
+          nextRunAt: null,
+          state: {
+            ...r.state,
+            resumeTo: r.phase,
+            holdSince:
+              r.phase === 'AwaitingApproval' ? r.state.holdSince ?? now : now,
+          },
         },
         events: [event(`Paused by ${actor}`, { to: 'Paused' })],
       };
@@ -70,9 +76,12 @@ export function decideControl(
         patch: {
           phase: to,
           message: `Resumed by ${actor}${why}`,
+          nextRunAt: null,
           state: {
             ...r.state,
             resumeTo: undefined,
+            holdSince:
+              to === 'AwaitingApproval' ? r.state.holdSince : undefined,
             stepStartedAt: now,
             nextAnalysisAt: now,
           },
@@ -88,8 +97,10 @@ export function decideControl(
         patch: {
           phase: 'Progressing',
           message: `Step ${r.stepIndex + 1} approved by ${actor}${why}`,
+          nextRunAt: null,
           state: {
             ...r.state,
+            holdSince: undefined,
             approvedSteps: [...(r.state.approvedSteps ?? []), r.stepIndex],
           },
         },
@@ -106,7 +117,13 @@ export function decideControl(
           phase: 'Promoting',
           message: `Promotion requested by ${actor}${why}`,
           nextStepAt: null,
-          state: { ...r.state, done: [], resumeTo: undefined },
+          nextRunAt: null,
+          state: {
+            ...r.state,
+            done: [],
+            resumeTo: undefined,
+            holdSince: undefined,
+          },
         },
         events: [
           event(`Promoted by ${actor}, skipping the remaining steps`, {
@@ -121,20 +138,25 @@ export function decideControl(
           message: `Aborted by ${actor}${why}`,
           nextStepAt: null,
           nextRunAt: null,
+          // An abort replaces whatever write was pending: it is never applied.
+          intent: null,
           state: {
             ...r.state,
             done: [],
             resumeTo: undefined,
+            holdSince: undefined,
             rollback: {
               to: 'Aborted',
               cause: `aborted by ${actor}${why}`,
               actor,
+              from: r.phase,
             },
           },
         },
         events: [
           event(`Aborted by ${actor}; sending all traffic back to stable`, {
             to: 'RollingBack',
+            ...(r.intent ? { replacedIntent: r.intent } : {}),
           }),
         ],
       };

@@ -31,6 +31,10 @@ const KILL_POINTS: Array<[string, (r: RolloutRecord) => boolean]> = [
   ['Pending', r => r.phase === 'Pending'],
   ['RollingBack', r => r.phase === 'RollingBack'],
   [
+    'RollingBack with an intent',
+    r => r.phase === 'RollingBack' && r.intent !== null,
+  ],
+  [
     'Progressing with an intent',
     r => r.phase === 'Progressing' && r.intent !== null,
   ],
@@ -222,9 +226,9 @@ describe.each(cases)(
         'Succeeded',
         'RolledBack',
       ]);
-      const phasesKilled = killedIn.map(k => k.split(' ')[0]);
-      expect(new Set(phasesKilled)).toEqual(
-        new Set(['Pending', 'Progressing', 'RollingBack', 'Promoting']),
+      // Every labelled kill point was hit, each by its own label.
+      expect(killedIn.map(k => k.replace(/ \([^)]*\)$/, ''))).toEqual(
+        KILL_POINTS.map(([label]) => label),
       );
 
       // Every stored version of the routing objects, in order: no step twice, none missing.

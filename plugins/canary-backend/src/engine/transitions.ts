@@ -1,5 +1,10 @@
 import type { RolloutPhase } from '@coalmine/backstage-plugin-canary-common';
-import type { RollbackEnd, RolloutRecord } from '../domain/types';
+import {
+  RollbackEnd,
+  RolloutPatch,
+  RolloutRecord,
+  isForwardIntent,
+} from '../domain/types';
 import type { PassContext } from './context';
 import { ENGINE_ACTOR } from './notifications';
 
@@ -15,19 +20,36 @@ export async function beginRollback(
   cause: string,
   actor = ENGINE_ACTOR,
 ): Promise<RolloutRecord> {
+  const pending = ctx.r.intent;
+  const superseded = pending !== null && isForwardIntent(pending);
   return ctx.commit(
     {
       phase: 'RollingBack',
       message: `Rolling back: ${cause}`,
       nextStepAt: null,
+      nextRunAt: null,
+      // A rollback supersedes any forward write still pending.
+      ...(superseded ? { intent: null } : {}),
       state: {
         ...ctx.state,
         done: [],
-        rollback: { to, cause, actor },
+        rollback: { to, cause, actor, from: ctx.r.phase },
         resumeTo: undefined,
+        holdSince: undefined,
       },
     },
-    [ctx.phaseEvent('RollingBack', `Rolling back: ${cause}`, actor)],
+    [
+      ctx.phaseEvent('RollingBack', `Rolling back: ${cause}`, actor),
+      ...(superseded
+        ? [
+            ctx.event(
+              'intent',
+              `Pending ${pending!.op} superseded by the rollback`,
+              { intent: pending },
+            ),
+          ]
+        : []),
+    ],
   );
 }
 
@@ -52,9 +74,11 @@ export async function finish(
   ctx: PassContext,
   phase: RolloutPhase,
   message: string,
+  extra: RolloutPatch = {},
 ): Promise<RolloutRecord> {
   const updated = await ctx.commit(
     {
+      ...extra,
       phase,
       message,
       finishedAt: ctx.now(),
@@ -66,4 +90,20 @@ export async function finish(
   );
   ctx.deps.notifier.finished(updated);
   return updated;
+}
+
+/**
+ * Removes what the rollout recorded on cluster objects (annotations of the
+ * traffic provider). A step of the promotion and rollback plans, so it is
+ * done before every terminal phase and retried like any cluster call.
+ */
+export async function releaseObjects(ctx: PassContext): Promise<void> {
+  const provider = ctx.provider();
+  if (provider.release) {
+    await ctx.fence();
+    await provider.release(ctx.topology);
+  }
+  await ctx.commit({
+    state: { ...ctx.state, done: [...(ctx.state.done ?? []), 'release'] },
+  });
 }

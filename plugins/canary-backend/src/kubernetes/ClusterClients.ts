@@ -15,6 +15,7 @@ import type { Config } from '@backstage/config';
 import fs from 'node:fs';
 import { ConfigurationError } from './types';
 import { callCluster } from './errors';
+import { currentPassSignal } from '../domain/passScope';
 
 const LOCATOR_KEY = 'kubernetes.clusterLocatorMethods';
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -81,11 +82,20 @@ function readClusters(config: Config): ClusterDetails[] {
   return clusters;
 }
 
-/** Sets an abort signal on every request so a hanging API server cannot stall a rollout tick. */
+/**
+ * Sets an abort signal on every request so a hanging API server cannot stall
+ * a rollout tick: the per-request timeout, and the deadline of the engine's
+ * pass when the call runs inside one.
+ */
 function timeoutMiddleware(ms: number) {
   return {
     pre: async (context: RequestContext) => {
-      context.setSignal(AbortSignal.timeout(ms));
+      const pass = currentPassSignal();
+      context.setSignal(
+        pass
+          ? AbortSignal.any([AbortSignal.timeout(ms), pass])
+          : AbortSignal.timeout(ms),
+      );
       return context;
     },
     post: async (context: ResponseContext) => context,

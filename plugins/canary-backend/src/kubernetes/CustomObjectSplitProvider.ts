@@ -1,3 +1,4 @@
+import { kubectlMergePatch } from './manualRestore';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
 import {
   CustomKind,
@@ -141,5 +142,31 @@ export abstract class CustomObjectSplitProvider<
       current => this.finalizeObject(current, backends),
       this.options.conflictAttempts,
     );
+  }
+
+  async manualRestore(topology: TrafficTopology): Promise<string[]> {
+    const { apis, name, backends } = this.parts(topology);
+    const kind = await this.kind(apis);
+    const object = await readCustomObject<T>(
+      apis,
+      kind,
+      topology.target.namespace,
+      name,
+    );
+    const stableOnly = this.applySplit(
+      object,
+      backends,
+      { canaryWeight: 0, headerRoute: false },
+      this.headerForWrite(topology.target),
+    );
+    return [
+      kubectlMergePatch({
+        cluster: topology.target.cluster,
+        namespace: topology.target.namespace,
+        resource: `${kind.plural}.${kind.group}`,
+        name,
+        patch: { spec: (stableOnly as { spec?: unknown }).spec ?? {} },
+      }),
+    ];
   }
 }

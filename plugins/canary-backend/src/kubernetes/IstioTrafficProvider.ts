@@ -1,3 +1,4 @@
+import { kubectlMergePatch } from './manualRestore';
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
@@ -336,5 +337,33 @@ export class IstioTrafficProvider implements TrafficProvider {
     await this.updateVirtualService(topology, vs =>
       finalizeIstioRoute(vs, arms, finalSubset),
     );
+  }
+
+  async manualRestore(topology: TrafficTopology): Promise<string[]> {
+    const apis = this.clients.forCluster(topology.target.cluster);
+    const { vs: kind } = await this.refs(apis);
+    const name = this.routeName(topology);
+    const vs = await readCustomObject<VirtualService>(
+      apis,
+      kind,
+      topology.target.namespace,
+      name,
+    );
+    const header = topology.target.stickyHeader ?? DEFAULT_STICKY_HEADER;
+    const stableOnly = applyIstioSplit(
+      vs,
+      this.arms(topology),
+      { canaryWeight: 0, headerRoute: false },
+      header,
+    );
+    return [
+      kubectlMergePatch({
+        cluster: topology.target.cluster,
+        namespace: topology.target.namespace,
+        resource: `${kind.plural}.${kind.group}`,
+        name,
+        patch: { spec: { http: stableOnly.spec?.http ?? [] } },
+      }),
+    ];
   }
 }

@@ -280,4 +280,31 @@ export class KubernetesWorkloadManager implements WorkloadManager {
         : next;
     });
   }
+
+  async readTemplate(
+    namespace: string,
+    deployment: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    const d = await this.read(namespace, deployment);
+    return d.spec?.template
+      ? (JSON.parse(JSON.stringify(d.spec.template)) as Record<string, unknown>)
+      : undefined;
+  }
+
+  async restoreTemplate(
+    namespace: string,
+    deployment: string,
+    template: Record<string, unknown>,
+  ): Promise<boolean> {
+    let wrote = false;
+    await this.update(namespace, deployment, current => {
+      const saved = template as NonNullable<V1Deployment['spec']>['template'];
+      if (hashPodTemplate(current.spec?.template) === hashPodTemplate(saved)) {
+        return undefined;
+      }
+      wrote = true;
+      return { ...current, spec: { ...current.spec!, template: saved } };
+    });
+    return wrote;
+  }
 }

@@ -1,3 +1,4 @@
+import { kubectlMergePatch } from './manualRestore';
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
@@ -17,6 +18,9 @@ import {
   ingressServices,
   isCanaryIngress,
   readNginxSplit,
+  NGINX_CANARY_BY_HEADER,
+  NGINX_CANARY_BY_HEADER_VALUE,
+  NGINX_CANARY_WEIGHT,
 } from './nginxCanary';
 import { Ingress } from './objects';
 import {
@@ -261,5 +265,26 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
       });
     }
     await this.setSplit(topology, { canaryWeight: 0, headerRoute: false });
+  }
+
+  async manualRestore(topology: TrafficTopology): Promise<string[]> {
+    const { namespace, canary } = this.parts(topology);
+    return [
+      kubectlMergePatch({
+        cluster: topology.target.cluster,
+        namespace,
+        resource: 'ingresses.networking.k8s.io',
+        name: canary,
+        patch: {
+          metadata: {
+            annotations: {
+              [NGINX_CANARY_WEIGHT]: '0',
+              [NGINX_CANARY_BY_HEADER]: null,
+              [NGINX_CANARY_BY_HEADER_VALUE]: null,
+            },
+          },
+        },
+      }),
+    ];
   }
 }

@@ -22,6 +22,27 @@ import { podsMatch } from './deployments';
 export const REPLICA_TOTAL_ANNOTATION = 'coalmine.io/replica-total';
 /** On the stable Deployment: the weight last set, to tell our rounding from a hand edit. */
 export const CANARY_WEIGHT_ANNOTATION = 'coalmine.io/canary-weight';
+/** The rollout the two annotations above belong to; a total of another rollout is not trusted. */
+export const ROLLOUT_ID_ANNOTATION = 'coalmine.io/rollout-id';
+
+/** The rollout's annotations, removed. */
+const RELEASED: Record<string, undefined> = {
+  [REPLICA_TOTAL_ANNOTATION]: undefined,
+  [CANARY_WEIGHT_ANNOTATION]: undefined,
+  [ROLLOUT_ID_ANNOTATION]: undefined,
+};
+
+/** The replica total recorded on stable, when it belongs to this rollout. */
+function recordedTotal(
+  stable: V1Deployment,
+  target: RolloutTarget,
+): number | undefined {
+  const annotations = stable.metadata?.annotations ?? {};
+  // Both unset: a provider used outside a rollout, as before rollout ids.
+  if (annotations[ROLLOUT_ID_ANNOTATION] !== target.rolloutId) return undefined;
+  const recorded = Number(annotations[REPLICA_TOTAL_ANNOTATION]);
+  return Number.isInteger(recorded) && recorded > 0 ? recorded : undefined;
+}
 
 function isCanaryLike(d: V1Deployment, service: string): boolean {
   return (
@@ -75,18 +96,14 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const canaryRef = canary
       ? workloadRef(canary, 'canary')
       : plannedWorkload(`${service}-canary`, 'canary');
-    const recorded = Number(
-      stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION],
-    );
     return {
       target,
       shape: 'replica-ratio',
       stable: stableRef,
       canary: canaryRef,
       replicaTotal:
-        Number.isInteger(recorded) && recorded > 0
-          ? recorded
-          : replicaTotal(stableRef.replicas, canaryRef.replicas),
+        recordedTotal(stable, target) ??
+        replicaTotal(stableRef.replicas, canaryRef.replicas),
     };
   }
 
@@ -104,10 +121,8 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
   }
 
   private totalOf(topology: TrafficTopology, stable: V1Deployment): number {
-    const recorded = Number(
-      stable.metadata?.annotations?.[REPLICA_TOTAL_ANNOTATION],
-    );
-    if (Number.isInteger(recorded) && recorded > 0) return recorded;
+    const recorded = recordedTotal(stable, topology.target);
+    if (recorded !== undefined) return recorded;
     return (
       topology.replicaTotal ??
       replicaTotal(topology.stable.replicas, topology.canary.replicas)
@@ -122,9 +137,11 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     const specStable = stable.spec?.replicas ?? 0;
     const specCanary = canary.spec?.replicas ?? 0;
     const total = this.totalOf(topology, stable);
-    const asked = Number(
-      stable.metadata?.annotations?.[CANARY_WEIGHT_ANNOTATION],
-    );
+    const asked =
+      stable.metadata?.annotations?.[ROLLOUT_ID_ANNOTATION] ===
+      topology.target.rolloutId
+        ? Number(stable.metadata?.annotations?.[CANARY_WEIGHT_ANNOTATION])
+        : NaN;
     let canaryWeight = replicaShare(specStable, specCanary) ?? 0;
     if (Number.isFinite(asked)) {
       // Report the weight we were asked for as long as the replicas are what
@@ -251,6 +268,9 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
       {
         [REPLICA_TOTAL_ANNOTATION]: String(total),
         [CANARY_WEIGHT_ANNOTATION]: String(split.canaryWeight),
+        ...(topology.target.rolloutId
+          ? { [ROLLOUT_ID_ANNOTATION]: topology.target.rolloutId }
+          : {}),
       },
     );
   }
@@ -271,10 +291,42 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
       namespace,
       topology.stable.name,
       replicasForWeight(total, 0).stable,
-      {
-        [REPLICA_TOTAL_ANNOTATION]: undefined,
-        [CANARY_WEIGHT_ANNOTATION]: undefined,
-      },
+      RELEASED,
     );
+  }
+
+  /** Removes the rollout's annotations from stable (replicas stay as they are). */
+  async release(topology: TrafficTopology): Promise<void> {
+    const { namespace, cluster } = topology.target;
+    const apis = this.clients.forCluster(cluster);
+    const { stable } = await this.readBoth(apis, topology);
+    const annotations = stable.metadata?.annotations ?? {};
+    if (!Object.keys(RELEASED).some(k => k in annotations)) return;
+    await this.resize(
+      apis,
+      namespace,
+      topology.stable.name,
+      stable.spec?.replicas ?? 0,
+      RELEASED,
+    );
+  }
+
+  async manualRestore(topology: TrafficTopology): Promise<string[]> {
+    const apis = this.clients.forCluster(topology.target.cluster);
+    const { stable } = await this.readBoth(apis, topology);
+    const { namespace, cluster } = topology.target;
+    const total = this.totalOf(topology, stable);
+    const kubectl = `kubectl --context ${cluster} -n ${namespace}`;
+    return [
+      `${kubectl} scale deployment/${topology.stable.name} --replicas=${
+        replicasForWeight(total, 0).stable
+      }`,
+      `${kubectl} scale deployment/${topology.canary.name} --replicas=0`,
+      `${kubectl} annotate deployment/${topology.stable.name} ${Object.keys(
+        RELEASED,
+      )
+        .map(k => `${k}-`)
+        .join(' ')}`,
+    ];
   }
 }

@@ -1,5 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
+import { fenceBeforeWrite } from '../domain/passScope';
 import {
+  ClusterRejectedError,
   ClusterUnavailableError,
   ConfigurationError,
   KubernetesObjectNotFoundError,
@@ -115,9 +117,20 @@ export function toClusterError(error: unknown, what: ObjectDescription): Error {
   if (
     error instanceof ClusterUnavailableError ||
     error instanceof ConfigurationError ||
-    error instanceof KubernetesObjectNotFoundError
+    error instanceof KubernetesObjectNotFoundError ||
+    error instanceof ClusterRejectedError ||
+    (error as Error)?.name === 'LeaseLostError' ||
+    (error as Error)?.name === 'StaleRolloutError'
   ) {
-    return error;
+    return error as Error;
+  }
+  // The engine's pass ended (deadline or lost lease) and aborted the request.
+  const cause = (error as { cause?: unknown })?.cause;
+  if (
+    cause instanceof Error &&
+    ['PassDeadlineError', 'LeaseLostError'].includes(cause.name)
+  ) {
+    return cause;
   }
   const status = httpStatusOf(error);
   const verb = what.verb ?? 'access';
@@ -170,8 +183,9 @@ export function toClusterError(error: unknown, what: ObjectDescription): Error {
       )}: grant the service account this permission (RBAC)${suffix}`,
     );
   }
-  return new Error(
+  return new ClusterRejectedError(
     `Cluster answered ${status} to ${verb} ${describe(what)}${suffix}`,
+    status,
   );
 }
 
@@ -202,6 +216,8 @@ export async function withConflictRetry<T>(
   const backoffMs = options.backoffMs ?? 50;
   for (let i = 1; ; i++) {
     try {
+      // Inside an engine pass: never re-apply a change a newer decision superseded.
+      await fenceBeforeWrite();
       return await attempt();
     } catch (error) {
       if (isConflict(error) && i < attempts) {

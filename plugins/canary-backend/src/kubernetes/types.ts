@@ -35,6 +35,11 @@ export interface RolloutTarget {
   route?: string;
   /** `istio`, `replicas`, `gateway-api`, `smi` or `nginx`. */
   provider: TrafficProviderName;
+  /**
+   * The rollout this target belongs to, when one is running: what a provider
+   * records on objects carries it, and a record of another rollout is ignored.
+   */
+  rolloutId?: string;
   /** Header that pins a request to the canary (seed 002), e.g. `x-canary-user: true`. */
   stickyHeader?: { name: string; value: string };
 }
@@ -121,6 +126,17 @@ export interface TrafficProvider {
   ): Promise<TrafficSplit>;
   /** After promotion: route everything to what is now stable, remove the header route. */
   finalizePromotion(topology: TrafficTopology): Promise<void>;
+  /**
+   * At the end of a rollout: remove what the provider recorded on objects
+   * (annotations, labels) for it. Idempotent; optional.
+   */
+  release?(topology: TrafficTopology): Promise<void>;
+  /**
+   * The kubectl commands that send all traffic to stable by hand, computed
+   * from the objects as they are now; for a rollout that could not finish
+   * its rollback. Optional.
+   */
+  manualRestore?(topology: TrafficTopology): Promise<string[]>;
 }
 
 /** Scales, updates and promotes the Deployments of a topology. */
@@ -149,11 +165,33 @@ export interface WorkloadManager {
    * the write is stored; call `readiness` to wait for availability.
    */
   promoteTemplate(topology: TrafficTopology): Promise<void>;
+  /** A Deployment's pod template as it is now (saved at start, restored if a promotion fails). */
+  readTemplate?(
+    namespace: string,
+    deployment: string,
+  ): Promise<Record<string, unknown> | undefined>;
+  /** Writes a saved pod template back unless the Deployment already has it; true when it wrote. */
+  restoreTemplate?(
+    namespace: string,
+    deployment: string,
+    template: Record<string, unknown>,
+  ): Promise<boolean>;
 }
 
 /** A cluster answered with an error the engine should treat as transient (5xx, timeout, unreachable). */
 export class ClusterUnavailableError extends Error {
   name = 'ClusterUnavailableError';
+}
+
+/**
+ * The cluster refused a request for good (4xx other than 401/403/404/409/429,
+ * e.g. 422 from an admission policy): retrying the same request cannot fix it.
+ */
+export class ClusterRejectedError extends Error {
+  name = 'ClusterRejectedError';
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
 }
 
 /** The cluster does not contain what the annotations / policy say; the message says what to change. */

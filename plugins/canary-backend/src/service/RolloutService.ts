@@ -18,7 +18,7 @@ import {
 } from '../domain/errors';
 import type { NewEvent, RolloutRecord } from '../domain/types';
 import type { RolloutTarget, TrafficTopology } from '../kubernetes/types';
-import type { RolloutStore } from '../store/RolloutStore';
+import { RolloutStore, workloadBusyMessage } from '../store/RolloutStore';
 import { analysisRequestOf } from '../engine/context';
 import { decideControl } from '../engine/controls';
 import type { RolloutEngine } from '../engine/RolloutEngine';
@@ -37,6 +37,7 @@ export interface StartRequest {
 function rolloutTarget(
   resolved: ResolvedTarget,
   cluster: string,
+  rolloutId?: string,
 ): RolloutTarget {
   const { target, policy } = resolved;
   return {
@@ -46,6 +47,7 @@ function rolloutTarget(
     route: target.route,
     provider: policy.trafficProvider,
     stickyHeader: policy.stickyHeader,
+    ...(rolloutId ? { rolloutId } : {}),
   };
 }
 
@@ -70,7 +72,11 @@ export class RolloutService {
     return this.engine.context;
   }
 
-  /** Starts a rollout; ConflictError when one is active for the component and cluster. */
+  /**
+   * Starts a rollout. ConflictError when one is active for the component on
+   * the cluster, or for the workload (cluster, namespace, Service) whichever
+   * component started it — naming that component.
+   */
   async start(request: StartRequest): Promise<RolloutRecord> {
     const { target, policy } = request.resolved;
     const active = await this.store.activeFor(
@@ -82,11 +88,24 @@ export class RolloutService {
         `A rollout of ${target.entityRef} on cluster ${request.cluster} is already active (${active.id}, ${active.phase})`,
       );
     }
+    const wanted = {
+      entityRef: target.entityRef,
+      cluster: request.cluster,
+      namespace: target.namespace,
+      workload: target.workload,
+    };
+    const other = await this.store.activeForWorkload(
+      request.cluster,
+      target.namespace,
+      target.workload,
+    );
+    if (other) throw new ConflictError(workloadBusyMessage(wanted, other));
+    const id = randomUUID();
     let topology: TrafficTopology;
     try {
       topology = await this.deps.clusters
         .trafficProvider(request.cluster, policy.trafficProvider)
-        .discover(rolloutTarget(request.resolved, request.cluster));
+        .discover(rolloutTarget(request.resolved, request.cluster, id));
     } catch (e) {
       if (isConfigurationError(e)) {
         throw new InputError(
@@ -102,7 +121,7 @@ export class RolloutService {
     }
     const now = this.deps.now();
     const record: RolloutRecord = {
-      id: randomUUID(),
+      id,
       entityRef: target.entityRef,
       cluster: request.cluster,
       namespace: target.namespace,
@@ -173,20 +192,35 @@ export class RolloutService {
     actor: string,
     reason?: string,
   ): Promise<RolloutRecord> {
-    return this.engine.exclusive(id, async () => {
-      const r = await this.store.get(id);
-      if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
-      const outcome = decideControl(r, control, actor, reason, this.deps.now());
-      if (!outcome.patch) return r;
-      const updated = await this.store.commit(r.id, r.version, outcome.patch, {
-        events: outcome.events,
-      });
-      if (!updated) {
-        throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
-      }
-      this.deps.notifier.events(updated, outcome.events);
-      return updated;
-    });
+    return this.engine.exclusive(
+      id,
+      async () => {
+        const r = await this.store.get(id);
+        if (!r) throw new ConflictError(`Rollout ${id} disappeared`);
+        const outcome = decideControl(
+          r,
+          control,
+          actor,
+          reason,
+          this.deps.now(),
+        );
+        if (!outcome.patch) return r;
+        const updated = await this.store.commit(
+          r.id,
+          r.version,
+          outcome.patch,
+          {
+            events: outcome.events,
+          },
+        );
+        if (!updated) {
+          throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
+        }
+        this.deps.notifier.events(updated, outcome.events);
+        return updated;
+      },
+      { preempt: control === 'abort' },
+    );
   }
 
   /**

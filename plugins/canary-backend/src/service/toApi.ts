@@ -34,5 +34,21 @@ export function toApiRollout(
     nextStepAt: iso(r.nextStepAt),
     startedBy: r.startedBy,
     lastAnalysis: lastAnalysis ?? null,
+    ...retryingOf(r),
+    ...(r.state.manualRestore?.length
+      ? { manualRestore: r.state.manualRestore }
+      : {}),
+  };
+}
+
+function retryingOf(r: RolloutRecord): Pick<Rollout, 'retrying'> {
+  const retry = r.state.rollbackRetry ?? r.state.promotionRetry;
+  if (!retry || r.finishedAt !== null) return {};
+  return {
+    retrying: {
+      since: iso(retry.since)!,
+      attempts: retry.attempts,
+      lastError: retry.lastError,
+    },
   };
 }

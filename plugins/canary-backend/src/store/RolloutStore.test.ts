@@ -18,7 +18,8 @@ function record(
     entityRef,
     cluster,
     namespace: 'default',
-    workload: 'app',
+    // Each component its own Service, unless a test says otherwise.
+    workload: entityRef.split('/').pop()!,
     policy: 'p',
     trafficProvider: 'istio',
     phase: 'Pending',
@@ -166,5 +167,75 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
     expect(await store.getWatchedHash('component:default/a', 'c')).toEqual({
       hash: 'app-v2@2',
     });
+  });
+
+  it('keeps one active rollout per workload, whichever component started it', async () => {
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    await store.insert(record('a', 'component:default/app'));
+    const other = {
+      ...record('b', 'component:default/other'),
+      workload: 'app',
+    };
+    await expect(store.insert(other)).rejects.toMatchObject({
+      name: 'ConflictError',
+      message: expect.stringMatching(
+        /Service default\/app on cluster c is already in a rollout of component:default\/app \(a, Pending\)/,
+      ),
+    });
+    expect((await store.activeForWorkload('c', 'default', 'app'))?.id).toBe(
+      'a',
+    );
+    await store.commit('a', 0, { phase: 'RolledBack', finishedAt: 1 });
+    await store.insert(other);
+    expect((await store.activeForWorkload('c', 'default', 'app'))?.id).toBe(
+      'b',
+    );
+  });
+
+  it('runs rolling-back rollouts first and backed-off ones last, on every database', async () => {
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    await store.insert(record('plain', 'component:default/plain'));
+    await store.insert({
+      ...record('backedoff', 'component:default/backedoff'),
+      nextRunAt: 100,
+    });
+    await store.commit('backedoff', 0, { state: { clusterErrors: 2 } });
+    await store.insert({
+      ...record('rollingback', 'component:default/rollingback'),
+      phase: 'RollingBack',
+      nextRunAt: 200,
+    });
+    expect(await store.dueIds(1000, 10)).toEqual([
+      'rollingback',
+      'plain',
+      'backedoff',
+    ]);
+  });
+
+  it('keeps leases on the database clock unless a clock is given', async () => {
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    await store.insert(record('a'));
+    expect(await store.acquireLease('a', 'x', 60_000)).toBe(true);
+    expect(await store.acquireLease('a', 'y', 60_000)).toBe(false);
+    expect(await store.renewLease('a', 'x', 60_000)).toBe(true);
+    expect(await store.renewLease('a', 'y', 60_000)).toBe(false);
+    // A fence: renewed only while the rollout has the version the holder read.
+    expect(await store.renewLease('a', 'x', 60_000, { version: 1 })).toBe(
+      false,
+    );
+    expect(await store.renewLease('a', 'x', 60_000, { version: 0 })).toBe(true);
+    await store.releaseLease('a', 'x');
+    expect(await store.acquireLease('a', 'y', 1)).toBe(true);
+    await new Promise(r => setTimeout(r, 20));
+    expect(await store.acquireLease('a', 'x', 60_000)).toBe(true);
   });
 });

@@ -43,6 +43,18 @@ function activeKey(entityRef: string, cluster: string) {
   return `${entityRef}|${cluster}`;
 }
 
+/** The workload a rollout acts on: one active rollout each. */
+function workloadKey(cluster: string, namespace: string, workload: string) {
+  return `${cluster}|${namespace}|${workload}`;
+}
+
+/** A rollout due for a pass, as the loop schedules it. */
+export interface DueRollout {
+  id: string;
+  cluster: string;
+  phase: RolloutPhase;
+}
+
 function toRecord(row: Row): RolloutRecord {
   return {
     id: row.id,
@@ -83,7 +95,12 @@ function patchToRow(patch: RolloutPatch): Row {
   if (patch.stable !== undefined) row.stable = JSON.stringify(patch.stable);
   if (patch.canary !== undefined) row.canary = JSON.stringify(patch.canary);
   if (patch.message !== undefined) row.message = patch.message;
-  if (patch.state !== undefined) row.state = JSON.stringify(patch.state);
+  if (patch.state !== undefined) {
+    row.state = JSON.stringify(patch.state);
+    row.cluster_errors =
+      (patch.state.clusterErrors ?? 0) +
+      (patch.state.rollbackRetry?.attempts ?? 0);
+  }
   if (patch.intent !== undefined)
     row.intent = patch.intent === null ? null : JSON.stringify(patch.intent);
   if (patch.finishedAt !== undefined) row.finished_at = patch.finishedAt;
@@ -155,18 +172,29 @@ export class RolloutStore {
           active_key: isTerminalPhase(record.phase)
             ? null
             : activeKey(record.entityRef, record.cluster),
+          active_workload_key: isTerminalPhase(record.phase)
+            ? null
+            : workloadKey(record.cluster, record.namespace, record.workload),
         });
         await this.insertEvents(tx, record.id, record.createdAt, events);
       });
     } catch (e) {
       if (isUniqueViolation(e)) {
         const active = await this.activeFor(record.entityRef, record.cluster);
+        if (active) {
+          throw new ConflictError(
+            `A rollout of ${record.entityRef} on cluster ${record.cluster} is already active (${active.id}, ${active.phase})`,
+          );
+        }
+        const other = await this.activeForWorkload(
+          record.cluster,
+          record.namespace,
+          record.workload,
+        );
         throw new ConflictError(
-          `A rollout of ${record.entityRef} on cluster ${
-            record.cluster
-          } is already active${
-            active ? ` (${active.id}, ${active.phase})` : ''
-          }`,
+          other
+            ? workloadBusyMessage(record, other)
+            : `A rollout of ${record.entityRef} on cluster ${record.cluster} is already active`,
         );
       }
       throw e;
@@ -188,6 +216,18 @@ export class RolloutStore {
     return row ? toRecord(row) : undefined;
   }
 
+  /** The active rollout on a workload (cluster, namespace, Service), whichever component started it. */
+  async activeForWorkload(
+    cluster: string,
+    namespace: string,
+    workload: string,
+  ): Promise<RolloutRecord | undefined> {
+    const row = await this.db(ROLLOUTS)
+      .where({ active_workload_key: workloadKey(cluster, namespace, workload) })
+      .first();
+    return row ? toRecord(row) : undefined;
+  }
+
   async list(filter: RolloutFilter = {}): Promise<RolloutRecord[]> {
     const q = this.db(ROLLOUTS).select('*');
     if (filter.entityRefs) q.whereIn('entity_ref', filter.entityRefs);
@@ -203,38 +243,92 @@ export class RolloutStore {
     return (await q).map(toRecord);
   }
 
-  /** Rollouts that are not finished and due for a tick. */
+  /** Ids of the rollouts that are not finished and due for a pass. */
   async dueIds(now: number, limit: number): Promise<string[]> {
+    return (await this.dueRollouts(now, limit)).map(r => r.id);
+  }
+
+  /**
+   * Rollouts that are not finished and due for a pass, in the order the loop
+   * should run them: rolling back first, backed-off ones (cluster errors)
+   * last, the longest-waiting first within each group. The order is spelled
+   * out, so SQLite and PostgreSQL (which sort NULLs differently) agree.
+   */
+  async dueRollouts(now: number, limit: number): Promise<DueRollout[]> {
     const rows = await this.db(ROLLOUTS)
-      .select('id')
+      .select('id', 'cluster', 'phase')
       .whereNotNull('active_key')
       .andWhere(q =>
         q.whereNull('next_run_at').orWhere('next_run_at', '<=', now),
       )
-      .orderBy('next_run_at', 'asc')
+      .orderByRaw(
+        `CASE WHEN phase = 'RollingBack' THEN 0 ELSE 1 END, CASE WHEN cluster_errors > 0 THEN 1 ELSE 0 END, COALESCE(next_run_at, 0) ASC, id ASC`,
+      )
       .limit(limit);
-    return rows.map(r => r.id);
+    return rows.map(r => ({ id: r.id, cluster: r.cluster, phase: r.phase }));
+  }
+
+  /** The database's clock in epoch milliseconds, as SQL (leases never trust a replica's clock). */
+  private dbNow(): Knex.Raw {
+    const client = String(this.db.client.config.client);
+    return client === 'pg' || client === 'postgres' || client === 'postgresql'
+      ? this.db.raw('(extract(epoch from clock_timestamp()) * 1000)::bigint')
+      : this.db.raw(
+          "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+        );
+  }
+
+  /** Expiry of a lease taken now: `now + ttl` in the given clock, or the database's. */
+  private expiry(ttlMs: number, now?: number): number | Knex.Raw {
+    return now === undefined
+      ? this.db.raw(`(${this.dbNow().toQuery()}) + ?`, [Math.round(ttlMs)])
+      : now + ttlMs;
   }
 
   /**
    * Takes (or renews) the lease on a rollout. Only the holder advances it;
-   * an expired lease (a replica that died) can be taken over.
+   * an expired lease (a replica that died) can be taken over. Times are the
+   * database's unless `now` is given (tests with a hand-moved clock).
    */
   async acquireLease(
     id: string,
     owner: string,
     ttlMs: number,
-    now = Date.now(),
+    now?: number,
   ): Promise<boolean> {
+    const current = now === undefined ? this.dbNow() : now;
     const updated = await this.db(ROLLOUTS)
       .where({ id })
       .andWhere(q =>
         q
           .whereNull('lease_owner')
           .orWhere('lease_owner', owner)
-          .orWhere('lease_expires_at', '<', now),
+          .orWhere('lease_expires_at', '<', current),
       )
-      .update({ lease_owner: owner, lease_expires_at: now + ttlMs });
+      .update({
+        lease_owner: owner,
+        lease_expires_at: this.expiry(ttlMs, now),
+      });
+    return updated === 1;
+  }
+
+  /**
+   * Renews a lease this owner still holds — and, when `version` is given,
+   * only while the rollout still has that version. False means the holder
+   * lost the lease or a newer decision changed the rollout: it must not
+   * write to the cluster.
+   */
+  async renewLease(
+    id: string,
+    owner: string,
+    ttlMs: number,
+    options: { version?: number; now?: number } = {},
+  ): Promise<boolean> {
+    const q = this.db(ROLLOUTS).where({ id, lease_owner: owner });
+    if (options.version !== undefined) q.andWhere('version', options.version);
+    const updated = await q.update({
+      lease_expires_at: this.expiry(ttlMs, options.now),
+    });
     return updated === 1;
   }
 
@@ -261,6 +355,7 @@ export class RolloutStore {
       row.version = expectedVersion + 1;
       if (patch.phase !== undefined && isTerminalPhase(patch.phase)) {
         row.active_key = null;
+        row.active_workload_key = null;
       }
       const updated = await tx(ROLLOUTS)
         .where({ id, version: expectedVersion })
@@ -373,6 +468,17 @@ export class RolloutStore {
       .onConflict(['entity_ref', 'cluster'])
       .merge();
   }
+}
+
+/** 409 text when another component's rollout holds the workload. */
+export function workloadBusyMessage(
+  wanted: Pick<
+    RolloutRecord,
+    'entityRef' | 'cluster' | 'namespace' | 'workload'
+  >,
+  other: Pick<RolloutRecord, 'entityRef' | 'id' | 'phase'>,
+): string {
+  return `Service ${wanted.namespace}/${wanted.workload} on cluster ${wanted.cluster} is already in a rollout of ${other.entityRef} (${other.id}, ${other.phase}); one rollout per workload — wait for it to finish or abort it`;
 }
 
 function toAnalysis(r: Row): AnalysisResult {

@@ -5,6 +5,7 @@ import {
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
+import { ManualRestore } from './ManualRestore';
 import { PhaseCallout } from './PhaseCallout';
 import { RolloutControls } from './RolloutControls';
 import { RolloutFacts } from './RolloutFacts';
@@ -45,6 +46,7 @@ export function RolloutOverview(props: {
             {rollout.message}
           </Typography>
         )}
+        <ManualRestore rollout={rollout} />
         <StepProgress rollout={rollout} />
         <Box mb={2}>
           <TrafficSplitBar rollout={rollout} />

@@ -1,4 +1,5 @@
 import {
+  ClusterRejectedError,
   ClusterUnavailableError,
   PodHealthSnapshot,
   RolloutTarget,
@@ -9,6 +10,7 @@ import {
   WorkloadManager,
 } from '../../kubernetes/types';
 import type { ClusterAccess } from '../../domain/ports';
+import { fenceBeforeWrite } from '../../domain/passScope';
 
 interface FakeDeployment {
   replicas: number;
@@ -38,6 +40,8 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   }> = [];
   readonly scaleWrites: Array<{ name: string; replicas: number }> = [];
   split = { canaryWeight: 0, headerRoute: false, finalized: false };
+  /** Every routing write waits this long before it lands (a slow API server). */
+  writeDelayMs = 0;
   private faults: Array<{
     method: string;
     error: () => Error;
@@ -83,6 +87,11 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
     this.faults.push({ method, error, count, after });
   }
 
+  /** The cluster answers again: every armed fault is dropped. */
+  clearFaults() {
+    this.faults = [];
+  }
+
   private check(method: string, after = false) {
     const fault = this.faults.find(
       f => f.method === method && Boolean(f.after) === after && f.count > 0,
@@ -109,6 +118,11 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       },
       setSplit: async (_t, split) => {
         this.check('setSplit');
+        if (this.writeDelayMs > 0) {
+          await new Promise(r => setTimeout(r, this.writeDelayMs));
+        }
+        // Like the real providers: the fence is passed right before the write.
+        await fenceBeforeWrite();
         this.split = { ...this.split, ...split };
         if (this.shape === 'replica-ratio') {
           const [stable, canary] = this.names();
@@ -138,6 +152,9 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
         this.routeWrites.push({ ...this.split });
         this.check('finalizePromotion', true);
       },
+      manualRestore: async topology => [
+        `kubectl --context ${topology.target.cluster} -n ${topology.target.namespace} patch virtualservices.networking.istio.io ${this.service}-vs --type=merge -p '{"spec":{"http":[]}}'`,
+      ],
     };
   }
 
@@ -246,8 +263,34 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
     const c = this.deployments.get(topology.canary.name)!;
     s.image = c.image;
     s.template++;
+    this.check('promoteTemplate', true);
+  }
+
+  async readTemplate(_ns: string, name: string) {
+    const d = this.deployments.get(name)!;
+    return { image: d.image, template: d.template };
+  }
+
+  async restoreTemplate(
+    _ns: string,
+    name: string,
+    template: Record<string, unknown>,
+  ) {
+    this.check('restoreTemplate');
+    const d = this.deployments.get(name)!;
+    if (d.image === template.image) return false;
+    d.image = template.image as string;
+    d.template++;
+    return true;
   }
 }
 
 export const unavailable = () =>
   new ClusterUnavailableError('API server answered 503');
+
+/** A refusal retrying cannot fix, e.g. an admission policy answering 422. */
+export const rejected = () =>
+  new ClusterRejectedError(
+    'Cluster answered 422 to update Deployment default/app-stable: denied by policy',
+    422,
+  );

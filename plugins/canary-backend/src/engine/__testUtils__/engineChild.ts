@@ -48,6 +48,16 @@ export class EngineChild {
     return new EngineChild(child, exited, output);
   }
 
+  /** Freezes the process (SIGSTOP): its timers, lease renewals and writes wait. */
+  pause(): void {
+    this.process.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen process run on (SIGCONT). */
+  resume(): void {
+    this.process.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     this.process.kill('SIGKILL');
     await this.exited;

@@ -107,6 +107,8 @@ async function main() {
     owner: process.env.COALMINE_OWNER ?? `engine-${process.pid}`,
     leaseMs: Number(process.env.COALMINE_LEASE_MS ?? 2000),
     concurrency: Number(process.env.COALMINE_CONCURRENCY ?? 4),
+    // Waiting rollouts are looked at on every tick, as the loop's frequency says.
+    pollMs: Number(process.env.COALMINE_TICK_MS ?? 100),
   });
   const tickMs = Number(process.env.COALMINE_TICK_MS ?? 100);
   process.stdout.write('ready\n');

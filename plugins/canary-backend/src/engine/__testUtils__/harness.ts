@@ -73,6 +73,8 @@ export async function createEngine(
     owner: options.owner,
     leaseMs: options.leaseMs ?? 30_000,
     clusterBackoffMs: 1000,
+    // The hand-moved clock advances by whole seconds: look at canaries as often.
+    watchMs: 1000,
     now: options.clock?.now,
   });
   const service = new RolloutService(store, engine);

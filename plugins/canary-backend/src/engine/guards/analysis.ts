@@ -14,24 +14,72 @@ export function analysisDue(ctx: PassContext): boolean {
   return isGated(ctx) && ctx.now() >= (ctx.state.nextAnalysisAt ?? 0);
 }
 
+/** The policy's `inconclusive` setting: what a run that could not judge counts as. */
+function inconclusivePolicy(ctx: PassContext): {
+  policy: 'hold' | 'count' | 'fail';
+  after: number;
+} {
+  const raw = ctx.policy.analysis.config.inconclusive as
+    | string
+    | { policy?: string; after?: number }
+    | undefined;
+  const policy = typeof raw === 'string' ? raw : raw?.policy;
+  const after = typeof raw === 'object' && raw?.after ? raw.after : 1;
+  return {
+    policy: policy === 'count' || policy === 'fail' ? policy : 'hold',
+    after,
+  };
+}
+
 /**
- * Runs one analysis, records it, and rolls back when it says so. An analysis
- * that cannot run holds the weight: it never advances a canary nobody judged.
+ * The decision for an analysis that could not run at all (an exception, not
+ * a gate's inconclusive verdict): it follows the policy's `inconclusive`
+ * setting — hold the weight, count it as a failed check, or fail (roll back)
+ * after `after` runs in a row. It never advances a canary nobody judged.
+ */
+function couldNotRun(ctx: PassContext, e: unknown): AnalysisDecision {
+  const s = ctx.state;
+  const { policy, after } = inconclusivePolicy(ctx);
+  const reason = `the analysis could not run: ${errorMessage(e)}`;
+  const limit = Number(ctx.policy.analysis.config.failureLimit ?? 3);
+  const failedChecks = (s.failedChecks ?? 0) + (policy === 'hold' ? 0 : 1);
+  const inARow = (s.analysisErrors ?? 0) + 1;
+  const rollback =
+    (policy === 'count' && failedChecks >= limit) ||
+    (policy === 'fail' && inARow >= after);
+  return {
+    action: rollback ? 'rollback' : 'hold',
+    reason:
+      policy === 'hold'
+        ? reason
+        : `${reason} (inconclusive: ${policy}${
+            policy === 'fail' ? `, ${inARow} of ${after} in a row` : ''
+          })`,
+    checks: [],
+    failedChecks,
+    state: s.analysisState,
+  };
+}
+
+/**
+ * Runs one analysis, records it, and rolls back when it says so. The pass's
+ * deadline bounds the wait for Prometheus.
  */
 export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
   const s = ctx.state;
   const now = ctx.now();
-  const decision = await ctx.deps
-    .analyzer!.evaluate({ ...ctx.analysisRequest(), podHealth: ctx.podHealth })
-    .catch(
-      (e): AnalysisDecision => ({
-        action: 'hold',
-        reason: `the analysis could not run: ${errorMessage(e)}`,
-        checks: [],
-        failedChecks: s.failedChecks ?? 0,
-        state: s.analysisState,
+  let failedToRun = false;
+  const decision = await ctx
+    .raced(
+      ctx.deps.analyzer!.evaluate({
+        ...ctx.analysisRequest(),
+        podHealth: ctx.podHealth,
       }),
-    );
+    )
+    .catch((e): AnalysisDecision => {
+      failedToRun = true;
+      return couldNotRun(ctx, e);
+    });
   const state: EngineState = {
     ...s,
     analysisState: decision.state,
@@ -40,6 +88,7 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
       (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
     nextAnalysisAt: now + ctx.policy.analysis.intervalMs,
     lastAnalysisAction: decision.action,
+    analysisErrors: failedToRun ? (s.analysisErrors ?? 0) + 1 : 0,
   };
   // The analysis table keeps every run; events only mark a change of verdict.
   const events: NewEvent[] =

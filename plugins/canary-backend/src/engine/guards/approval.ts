@@ -15,6 +15,7 @@ export async function awaitApproval(ctx: PassContext): Promise<void> {
     {
       phase: 'AwaitingApproval',
       message: `Waiting for approval at ${ctx.r.weight} %`,
+      state: { ...ctx.state, holdSince: ctx.now() },
     },
     [
       ctx.phaseEvent(

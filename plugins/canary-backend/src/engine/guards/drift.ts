@@ -46,6 +46,7 @@ export async function onDrift(
             ...ctx.state,
             appliedWeight: found,
             resumeTo: 'Progressing',
+            holdSince: ctx.now(),
           },
         },
         [

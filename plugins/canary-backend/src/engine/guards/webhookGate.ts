@@ -1,6 +1,7 @@
 import type { WebhookType } from '../../config/policy';
 import type { NewEvent } from '../../domain/types';
 import type { PassContext } from '../context';
+import type { WebhookOutcome } from '../../webhooks/WebhookDispatcher';
 import { webhookPayload } from '../notifications';
 import { beginRollback } from '../transitions';
 
@@ -10,7 +11,15 @@ import { beginRollback } from '../transitions';
  */
 export type GateOutcome = 'pass' | 'changed' | 'hold';
 
-/** Calls the gating webhooks of a kind, each once per key. */
+/** How often a rollout waiting for a gating webhook's answer is looked at (when no kick comes). */
+const ANSWER_POLL_MS = 500;
+
+/**
+ * Calls the gating webhooks of a kind, each once per key. The call runs in
+ * the background: the pass holds and ends at once, so a slow hook (with its
+ * retries) never blocks a runner; its answer kicks the rollout again. An
+ * answer lost in a restart only means the hook is called again.
+ */
 export async function gateWebhooks(
   ctx: PassContext,
   type: WebhookType,
@@ -21,10 +30,31 @@ export async function gateWebhooks(
   for (const hook of hooks) {
     const id = `${hook.name}@${key}`;
     if (passed.includes(id)) continue;
-    const outcome = await ctx.deps.webhooks.call(
-      hook,
-      webhookPayload(ctx.r, hook),
-    );
+    const callKey = `${ctx.r.id}|${id}`;
+    const call = ctx.deps.webhookCalls.get(callKey);
+    if (!call) {
+      const entry: { outcome?: WebhookOutcome } = {};
+      ctx.deps.webhookCalls.set(callKey, entry);
+      const rolloutId = ctx.r.id;
+      ctx.deps.track(
+        ctx.deps.webhooks
+          .call(hook, webhookPayload(ctx.r, hook))
+          .then(outcome => {
+            entry.outcome = outcome;
+            ctx.deps.kick(rolloutId);
+          }),
+      );
+      await ctx.commit({
+        message: `Waiting for webhook ${hook.name} (${type})`,
+        nextRunAt: ctx.now() + ANSWER_POLL_MS,
+      });
+      return 'hold';
+    }
+    if (!call.outcome) {
+      return 'hold';
+    }
+    ctx.deps.webhookCalls.delete(callKey);
+    const outcome = call.outcome;
     const event: NewEvent = ctx.event(
       'webhook',
       `Webhook ${hook.name} (${type}) ${outcome.ok ? 'passed' : 'refused'}: ${

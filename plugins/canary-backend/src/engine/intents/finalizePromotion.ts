@@ -7,6 +7,7 @@ export async function applyFinalizePromotion(
   _intent: FinalizePromotionIntent,
 ): Promise<void> {
   const topology = ctx.topology;
+  await ctx.fence();
   await ctx.provider().finalizePromotion(topology);
   const versioned = topology.shape === 'versioned-subsets';
   await ctx.commit(

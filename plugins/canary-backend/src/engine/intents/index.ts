@@ -8,6 +8,7 @@ import type { PassContext } from '../context';
 import { applyFinalizePromotion } from './finalizePromotion';
 import { applyPrepareCanary } from './prepareCanary';
 import { applyPromoteTemplate } from './promoteTemplate';
+import { applyRestoreTemplate } from './restoreTemplate';
 import { applyScale } from './scale';
 import { applySetWeight } from './setWeight';
 
@@ -24,6 +25,7 @@ const HANDLERS: { [K in IntentOp]: IntentHandler<K> } = {
   'prepare-canary': applyPrepareCanary,
   'promote-template': applyPromoteTemplate,
   'finalize-promotion': applyFinalizePromotion,
+  'restore-template': applyRestoreTemplate,
 };
 
 /**

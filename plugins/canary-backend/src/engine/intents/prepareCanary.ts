@@ -11,6 +11,7 @@ export async function applyPrepareCanary(
 ): Promise<void> {
   const { r } = ctx;
   const workloads = ctx.workloads();
+  await ctx.fence();
   const next = await workloads.prepareCanary(ctx.topology, {
     image: intent.image,
     version: intent.version,

@@ -6,6 +6,7 @@ export async function applyPromoteTemplate(
   ctx: PassContext,
   _intent: PromoteTemplateIntent,
 ): Promise<void> {
+  await ctx.fence();
   await ctx.workloads().promoteTemplate(ctx.topology);
   await ctx.commit(
     {

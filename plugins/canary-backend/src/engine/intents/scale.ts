@@ -1,3 +1,4 @@
+import { isNotFound } from '../../domain/errors';
 import type { ScaleIntent } from '../../domain/types';
 import type { PassContext } from '../context';
 
@@ -7,12 +8,22 @@ export async function applyScale(
   intent: ScaleIntent,
 ): Promise<void> {
   const workloads = ctx.workloads();
-  const readiness = await workloads.readiness(
-    ctx.r.namespace,
-    intent.deployment,
-  );
-  if (readiness.desired !== intent.replicas) {
-    await workloads.scale(ctx.r.namespace, intent.deployment, intent.replicas);
+  try {
+    const readiness = await workloads.readiness(
+      ctx.r.namespace,
+      intent.deployment,
+    );
+    if (readiness.desired !== intent.replicas) {
+      await ctx.fence();
+      await workloads.scale(
+        ctx.r.namespace,
+        intent.deployment,
+        intent.replicas,
+      );
+    }
+  } catch (e) {
+    // Scaling to zero a Deployment that is gone: what the step wanted is so.
+    if (!(intent.replicas === 0 && isNotFound(e))) throw e;
   }
   await ctx.commit(
     {

@@ -30,6 +30,7 @@ export async function applySetWeight(
     split.canaryWeight === intent.weight &&
     split.headerRoute === intent.headerRoute;
   if (!already || !split) {
+    await ctx.fence();
     split = await provider.setSplit(ctx.topology, {
       canaryWeight: intent.weight,
       headerRoute: intent.headerRoute,

@@ -1,21 +1,76 @@
 import type { PassContext } from '../context';
+import { analysisDue, runAnalysis } from '../guards/analysis';
 import { hasDrifted, onDrift } from '../guards/drift';
+import { guardMaxHold } from '../guards/hold';
 import { guardCanaryPods } from '../guards/podHealth';
+import { guardCanaryTemplate } from '../guards/template';
+import { PhaseStep, runSteps } from './steps';
 
-/** Paused or waiting for approval: nothing moves, but a crashing canary still rolls back. */
+const canaryPodsHealthy: PhaseStep = {
+  name: 'canary pods healthy',
+  async run(ctx) {
+    return (await guardCanaryPods(ctx)) ? undefined : true;
+  },
+};
+
+const canaryTemplateFixed: PhaseStep = {
+  name: 'canary template as judged',
+  async run(ctx) {
+    return (await guardCanaryTemplate(ctx)) ? true : undefined;
+  },
+};
+
+const notHeldTooLong: PhaseStep = {
+  name: 'not held longer than maxHold',
+  async run(ctx) {
+    return (await guardMaxHold(ctx)) ? true : undefined;
+  },
+};
+
+/** The analysis keeps running while nothing moves; a regression rolls back. */
+const analysisWhenDue: PhaseStep = {
+  name: 'analysis when due',
+  async run(ctx) {
+    if (!analysisDue(ctx)) return undefined;
+    await runAnalysis(ctx);
+    return true;
+  },
+};
+
+/** A hand-edited weight is noticed while waiting, too. */
+const splitAsWritten: PhaseStep = {
+  name: 'split as written',
+  async run(ctx) {
+    if (
+      ctx.state.appliedWeight === undefined ||
+      (ctx.r.phase === 'Paused' && ctx.policy.onManualWeightChange === 'pause')
+    ) {
+      return false;
+    }
+    const split = await ctx.provider().getSplit(ctx.topology);
+    return hasDrifted(ctx, split.canaryWeight)
+      ? onDrift(ctx, split.canaryWeight)
+      : false;
+  },
+};
+
+const HOLDING: PhaseStep[] = [
+  canaryPodsHealthy,
+  canaryTemplateFixed,
+  notHeldTooLong,
+  analysisWhenDue,
+  splitAsWritten,
+];
+
+/**
+ * Paused or waiting for approval: the weight stays, but the hold is watched —
+ * pod health, the canary's template, the analysis and maxHold — and a
+ * regression rolls back.
+ */
 export async function holding(ctx: PassContext): Promise<boolean> {
-  const { r } = ctx;
-  if (r.stepIndex < 0 && r.state.resumeTo === 'Pending') return false;
-  if (!(await guardCanaryPods(ctx))) return true;
-  // A hand-edited weight is noticed while waiting, too.
-  if (
-    ctx.state.appliedWeight === undefined ||
-    (r.phase === 'Paused' && ctx.policy.onManualWeightChange === 'pause')
-  ) {
-    return false;
+  if (ctx.r.stepIndex < 0 && ctx.state.resumeTo === 'Pending') {
+    // Paused before the canary had traffic: only the hold's limit applies.
+    return guardMaxHold(ctx);
   }
-  const split = await ctx.provider().getSplit(ctx.topology);
-  return hasDrifted(ctx, split.canaryWeight)
-    ? onDrift(ctx, split.canaryWeight)
-    : false;
+  return runSteps(ctx, HOLDING);
 }

@@ -1,3 +1,4 @@
+import { isForwardIntent } from '../../domain/types';
 import type { PassContext } from '../context';
 import { applyIntent } from '../intents';
 import { holding } from './holding';
@@ -12,7 +13,17 @@ import { rollingBack } from './rollingBack';
  * re-applied first.
  */
 export async function advance(ctx: PassContext): Promise<boolean> {
-  if (ctx.r.intent) {
+  const intent = ctx.r.intent;
+  if (intent) {
+    if (ctx.r.phase === 'RollingBack' && isForwardIntent(intent)) {
+      // A rollback supersedes forward writes: drop it, never apply it.
+      await ctx.commit({ intent: null }, [
+        ctx.event('intent', `Pending ${intent.op} superseded by the rollback`, {
+          intent,
+        }),
+      ]);
+      return true;
+    }
     await applyIntent(ctx, true);
     return true;
   }

@@ -2,6 +2,7 @@ import { isAvailable } from '../../domain/podHealth';
 import type { PassContext } from '../context';
 import { waitForCanary } from '../guards/availability';
 import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
+import { canaryTemplateHash } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
 import { PhaseStep, runSteps } from './steps';
@@ -61,6 +62,17 @@ const firstStep: PhaseStep = {
   async run(ctx) {
     const baseline =
       ctx.state.baselineRestarts ?? (await readRestartBaseline(ctx));
+    // Fixed now: what the analysis judges, and what a failed promotion restores.
+    const canaryTemplate = await canaryTemplateHash(ctx);
+    const workloads = ctx.workloads();
+    const stableTemplate =
+      ctx.state.stableTemplate ??
+      (ctx.topology.shape !== 'versioned-subsets' && workloads.readTemplate
+        ? await workloads.readTemplate(
+            ctx.r.namespace,
+            ctx.topology.stable.name,
+          )
+        : undefined);
     const first = ctx.r.steps[0];
     await recordIntent(
       ctx,
@@ -77,6 +89,8 @@ const firstStep: PhaseStep = {
         state: {
           ...ctx.state,
           baselineRestarts: baseline,
+          canaryTemplate,
+          stableTemplate,
           waitingSince: undefined,
         },
       },

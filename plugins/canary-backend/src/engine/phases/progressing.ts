@@ -6,6 +6,7 @@ import { awaitApproval, needsApproval } from '../guards/approval';
 import { waitForCanary } from '../guards/availability';
 import { hasDrifted, onDrift } from '../guards/drift';
 import { guardCanaryPods } from '../guards/podHealth';
+import { guardCanaryTemplate } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
 import { beginPromotion } from '../transitions';
@@ -15,6 +16,13 @@ const canaryPodsHealthy: PhaseStep = {
   name: 'canary pods healthy',
   async run(ctx) {
     return (await guardCanaryPods(ctx)) ? undefined : true;
+  },
+};
+
+const canaryTemplateFixed: PhaseStep = {
+  name: 'canary template as judged',
+  async run(ctx) {
+    return (await guardCanaryTemplate(ctx)) ? true : undefined;
   },
 };
 
@@ -123,6 +131,7 @@ const nextStep: PhaseStep = {
 /** Progressing, as a list: each pass goes down it until a step ends the pass. */
 const PROGRESSING: PhaseStep[] = [
   canaryPodsHealthy,
+  canaryTemplateFixed,
   canaryAvailable,
   splitAsWritten,
   analysisWhenDue,

@@ -2,20 +2,32 @@ import { isAvailable } from '../../domain/podHealth';
 import type { DoneStep } from '../../domain/types';
 import type { PassContext } from '../context';
 import { recordIntent } from '../intents';
-import { finish } from '../transitions';
+import { beginRollback, finish, releaseObjects } from '../transitions';
 
 /** The promotion operations for the rollout's shape, in order. */
 export function promotionPlan(ctx: PassContext): DoneStep[] {
   const shape = ctx.topology.shape;
   if (shape === 'versioned-subsets') {
     return ctx.policy.promotion.retireStable === 'scale-to-zero'
-      ? ['finalize', 'retire-stable']
-      : ['finalize'];
+      ? ['finalize', 'retire-stable', 'release']
+      : ['finalize', 'release'];
   }
   if (shape === 'fixed-subsets') {
-    return ['promote-template', 'wait-stable', 'finalize', 'scale-down-canary'];
+    return [
+      'promote-template',
+      'wait-stable',
+      'finalize',
+      'scale-down-canary',
+      'release',
+    ];
   }
-  return ['promote-template', 'finalize', 'wait-stable', 'scale-down-canary'];
+  return [
+    'promote-template',
+    'finalize',
+    'wait-stable',
+    'scale-down-canary',
+    'release',
+  ];
 }
 
 /** Waits for stable to run the new template on every replica, within the progress deadline. */
@@ -42,12 +54,13 @@ async function waitStable(ctx: PassContext): Promise<boolean> {
   }
   const since = ctx.state.waitingSince ?? ctx.now();
   if (ctx.now() - since > ctx.policy.progressDeadlineMs) {
-    await finish(
+    // Stable would run a version that does not come up: put its template back.
+    await beginRollback(
       ctx,
-      'Failed',
+      'RolledBack',
       `${stable} did not become available with the new version within the progress deadline`,
     );
-    return false;
+    return true;
   }
   if (ctx.state.waitingSince === undefined) {
     await ctx.commit({
@@ -96,6 +109,9 @@ export async function promoting(ctx: PassContext): Promise<boolean> {
       return true;
     case 'wait-stable':
       return waitStable(ctx);
+    case 'release':
+      await releaseObjects(ctx);
+      return true;
     default: {
       const promotedTo =
         topology.shape === 'versioned-subsets'
@@ -107,6 +123,7 @@ export async function promoting(ctx: PassContext): Promise<boolean> {
         `Promoted: ${promotedTo} serves all traffic${
           ctx.r.canary.image ? ` with ${ctx.r.canary.image}` : ''
         }`,
+        { state: { ...ctx.state, promotionRetry: undefined } },
       );
       return false;
     }
