@@ -51,12 +51,12 @@ spec:
 const flaggerCanary = (gateBase: string, image: string) => `
 apiVersion: apps/v1
 kind: Deployment
-metadata: { name: podinfo, namespace: demo }
+metadata: { name: hello, namespace: demo }
 spec:
   replicas: 2
-  selector: { matchLabels: { app: podinfo } }
+  selector: { matchLabels: { app: hello } }
   template:
-    metadata: { labels: { app: podinfo } }
+    metadata: { labels: { app: hello } }
     spec:
       containers:
       - name: podinfod
@@ -65,13 +65,13 @@ spec:
 apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata:
-  name: podinfo
+  name: hello
   namespace: demo
 spec:
   targetRef:
     apiVersion: apps/v1
     kind: Deployment
-    name: podinfo
+    name: hello
   service:
     port: 9898
   analysis:
@@ -90,7 +90,7 @@ spec:
 
 const entities = [
   component('rollouts-demo', 'mesh'),
-  component('podinfo', '', { 'coalmine.io/controller': 'flagger' }),
+  component('hello', '', { 'coalmine.io/controller': 'flagger' }),
   component('other', 'mesh'),
 ];
 
@@ -352,20 +352,20 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       flaggerCanary(gateBase, 'ghcr.io/stefanprodan/podinfo:6.0.0'),
     );
     await until('the Canary to initialize', async () => {
-      const s = await status('podinfo');
+      const s = await status('hello');
       return (
         s.controller?.kind === 'flagger' &&
         s.history[0]?.message?.startsWith('Initialized')
       );
     });
-    const noPolicy = await status('podinfo');
+    const noPolicy = await status('hello');
     expect(noPolicy.problems).toEqual([]);
 
     // Flagger's own call, without Backstage credentials: the gate is shut.
     const shut = await request(server)
       .post('/api/canary/flagger/gates/sandbox/confirm-promotion')
       .send({
-        name: 'podinfo',
+        name: 'hello',
         namespace: 'demo',
         phase: 'Progressing',
         checksum: 'x',
@@ -378,7 +378,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
     const waiting = await until(
       'the Canary to wait for promotion',
       async () => {
-        const s = await status('podinfo');
+        const s = await status('hello');
         return s.active?.phase === 'AwaitingApproval' && s.active;
       },
     );
@@ -406,7 +406,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       ).status,
     ).toBe(200);
     await until('the Canary to be promoted', async () => {
-      const s = await status('podinfo');
+      const s = await status('hello');
       return (
         s.history[0]?.phase === 'Succeeded' &&
         s.history[0].message.startsWith('Succeeded')
@@ -417,7 +417,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       flaggerCanary(gateBase, 'ghcr.io/stefanprodan/podinfo:6.0.2'),
     );
     const next = await until('the next revision to wait', async () => {
-      const s = await status('podinfo');
+      const s = await status('hello');
       return s.active?.phase === 'AwaitingApproval' && s.active;
     });
     // The approval was for the previous revision only.
@@ -432,7 +432,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       ).status,
     ).toBe(200);
     const rolledBack = await until('the Canary to roll back', async () => {
-      const s = await status('podinfo');
+      const s = await status('hello');
       return s.history[0]?.phase === 'RolledBack' && s.history[0];
     });
     expect(rolledBack.weight).toBe(0);
@@ -442,7 +442,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
     expect(details.body.events.map((e: any) => e.message)).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /Rolling back podinfo.demo manual webhook invoked/,
+          /Rolling back hello.demo manual webhook invoked/,
         ),
       ]),
     );
