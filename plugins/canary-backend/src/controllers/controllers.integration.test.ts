@@ -441,9 +441,7 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
     );
     expect(details.body.events.map((e: any) => e.message)).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(
-          /Rolling back hello.demo manual webhook invoked/,
-        ),
+        expect.stringMatching(/Rolling back hello.demo manual webhook invoked/),
       ]),
     );
   });
