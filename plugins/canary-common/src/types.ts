@@ -262,11 +262,11 @@ export interface EntityCanaryStatus {
   /** Recent rollouts, newest first (including the active one). */
   history: Rollout[];
   /**
-   * Which controller drives the component's canaries: `coalmine`, or the
-   * Flagger Canary / Argo Rollout found for its workload (then `active` is
-   * read from that object).
+   * The Flagger Canary or Argo Rollout that runs the component's canaries
+   * (then `active` and the first of `history` are read from it); absent when
+   * Coalmine's own engine runs them.
    */
-  controller?: ExternalControllerRef | { kind: 'coalmine' };
+  controller?: ExternalControllerRef;
 }
 
 /** Body of `POST /rollouts`. @public */
