@@ -19,6 +19,7 @@ import { ExternalControllers } from './controllers/ExternalControllers';
 import { FlaggerGateStore } from './controllers/FlaggerGateStore';
 import {
   createControllersRouter,
+  listExternalRollouts,
   withExternalControllers,
 } from './controllers/router';
 import { FLAGGER_GATE_PATH } from './controllers/flagger';
@@ -173,6 +174,14 @@ export const canaryPlugin = createBackendPlugin({
                 withExternalControllers(external, entity, status),
               refuseStart: (entity, cluster) =>
                 external.refuseIfManaged(entity, cluster),
+              list: (credentials, filter) =>
+                listExternalRollouts(
+                  catalog,
+                  permissions,
+                  external,
+                  credentials,
+                  filter,
+                ),
             },
           }),
         );

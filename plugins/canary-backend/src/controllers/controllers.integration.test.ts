@@ -420,6 +420,14 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       const s = await status('hello');
       return s.active?.phase === 'AwaitingApproval' && s.active;
     });
+    // The organisation-wide list shows it with Coalmine's own rollouts.
+    const list = await request(server).get('/api/canary/rollouts?active=true');
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((r: any) => r.id)).toContain(next.id);
+    const finished = await request(server).get(
+      '/api/canary/rollouts?phase=Succeeded&entityRef=component:default/hello',
+    );
+    expect(finished.body.items.map((r: any) => r.id)).not.toContain(next.id);
     // The approval was for the previous revision only.
     expect(
       next.controls.find((c: any) => c.control === 'approve').enabled,

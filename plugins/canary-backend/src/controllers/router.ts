@@ -18,6 +18,7 @@ import {
   CanaryConfigProblem,
   EntityCanaryStatus,
   ExternalRolloutControl,
+  Rollout,
   canaryControlPermissions,
   canaryRolloutReadPermission,
   isTerminalPhase,
@@ -312,4 +313,63 @@ export async function withExternalControllers(
     active: external.find(r => !isTerminalPhase(r.phase)) ?? null,
     history: [...external, ...status.history],
   };
+}
+
+/**
+ * Rollouts of components annotated `coalmine.io/controller: flagger` or
+ * `argo-rollouts` that the caller may read, for the organisation-wide list.
+ * (Components whose controller is only discovered show in their own tab.)
+ */
+export async function listExternalRollouts(
+  catalog: CatalogService,
+  permissions: PermissionsService,
+  controllers: ExternalControllers,
+  credentials: BackstageCredentials,
+  filter: {
+    entityRefs?: string[];
+    phases?: string[];
+    cluster?: string;
+    active?: boolean;
+  },
+): Promise<Rollout[]> {
+  const { items } = await catalog.getEntities(
+    {
+      filter: {
+        [`metadata.annotations.${CANARY_CONTROLLER_ANNOTATION}`]: [
+          'flagger',
+          'argo-rollouts',
+        ],
+      },
+    },
+    { credentials },
+  );
+  const entities = items.filter(
+    e =>
+      !filter.entityRefs || filter.entityRefs.includes(stringifyEntityRef(e)),
+  );
+  if (!entities.length) return [];
+  const decisions = await permissions.authorize(
+    entities.map(e => ({
+      permission: canaryRolloutReadPermission,
+      resourceRef: stringifyEntityRef(e),
+    })),
+    { credentials },
+  );
+  const readable = entities.filter(
+    (_, i) => decisions[i].result === AuthorizeResult.ALLOW,
+  );
+  const views = await Promise.all(
+    readable.map(e =>
+      controllers.entityView(e).catch(() => ({ views: [] as ExternalView[] })),
+    ),
+  );
+  return views
+    .flatMap(v => v.views.map(x => x.rollout))
+    .filter(
+      r =>
+        (!filter.phases || filter.phases.includes(r.phase)) &&
+        (!filter.cluster || r.cluster === filter.cluster) &&
+        (filter.active === undefined ||
+          filter.active === !isTerminalPhase(r.phase)),
+    );
 }

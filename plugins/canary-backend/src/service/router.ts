@@ -30,6 +30,7 @@ import {
   CanaryConfigProblem,
   EntityCanaryStatus,
   MetricSeries,
+  Rollout,
   RolloutControl,
   RolloutDetails,
   RolloutPhase,
@@ -88,6 +89,16 @@ export interface RouterOptions {
     ): Promise<EntityCanaryStatus>;
     /** Throws ConflictError when another controller manages the workload. */
     refuseStart(entity: Entity, cluster: string): Promise<void>;
+    /** Rollouts other controllers run, readable by the caller, for the org page. */
+    list?(
+      credentials: BackstageCredentials,
+      filter: {
+        entityRefs?: string[];
+        phases?: RolloutPhase[];
+        cluster?: string;
+        active?: boolean;
+      },
+    ): Promise<Rollout[]>;
   };
 }
 
@@ -346,7 +357,22 @@ export async function createRouter(
       .filter(r => readable.has(r.entityRef))
       .slice(0, limit);
     const last = await store.lastAnalysis(visible.map(r => r.id));
-    res.json({ items: visible.map(r => toApiRollout(r, last.get(r.id))) });
+    const own = visible.map(r => toApiRollout(r, last.get(r.id)));
+    const external = options.external?.list
+      ? await options.external.list(credentials, {
+          entityRefs,
+          phases: phases as RolloutPhase[] | undefined,
+          cluster: query.cluster,
+          active:
+            query.active === undefined ? undefined : query.active === 'true',
+        })
+      : [];
+    const items = external.length
+      ? [...external, ...own]
+          .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+          .slice(0, limit)
+      : own;
+    res.json({ items });
   });
 
   router.get('/rollouts/:id', async (req, res) => {
