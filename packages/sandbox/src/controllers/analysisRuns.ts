@@ -113,6 +113,12 @@ export async function measureAnalysisRun(
     const interval = durationMs(metric.interval);
     const count = Number(metric.count ?? (interval ? 0 : 1)) || 0;
     const last = result.measurements[result.measurements.length - 1];
+    // `initialDelay`: the first measurement waits, e.g. for new series to have samples.
+    const delay = durationMs(metric.initialDelay) ?? 0;
+    if (!last && now - Date.parse(status.startedAt) < delay) {
+      anyRunning = true;
+      continue;
+    }
     const due =
       !last ||
       (interval !== undefined &&
@@ -142,11 +148,7 @@ export async function measureAnalysisRun(
         const succeeded = metric.successCondition
           ? evaluateCondition(metric.successCondition, values)
           : !failed;
-        measurement.phase = failed
-          ? 'Failed'
-          : succeeded
-          ? 'Successful'
-          : 'Failed';
+        measurement.phase = !failed && succeeded ? 'Successful' : 'Failed';
       } catch (e) {
         measurement.phase = 'Error';
         measurement.message = (e as Error).message;

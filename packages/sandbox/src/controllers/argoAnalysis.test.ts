@@ -20,6 +20,7 @@ spec:
   - name: service-name
   metrics:
   - name: success-rate
+    initialDelay: 3s
     interval: 2s
     count: 3
     successCondition: result[0] >= 0.95
@@ -92,7 +93,12 @@ spec:
       const v = f();
       if (v) return v;
       if (Date.now() > deadline)
-        throw new Error(`${what} did not happen in time`);
+        throw new Error(
+          `${what} did not happen in time: ${JSON.stringify({
+            status: sb.store.get(ROLLOUT, 'shop', 'guestbook')?.status,
+            runs: sb.store.list(RUN, 'shop').map(r => r.status),
+          })}`,
+        );
       await new Promise(r => setTimeout(r, 200));
     }
   };
@@ -107,12 +113,11 @@ spec:
         rps: 100,
       }),
     ]);
-    await until(
-      'pods to serve',
-      () => Object.keys(sb.counters({ namespace: 'shop' })).length > 0,
-    );
-    expect(sb.metricsText()).toMatch(
-      /istio_requests_total\{reporter="source",source_workload="loadgen",destination_workload="guestbook-\w+".*source_workload_namespace="shop"\}/,
+    // Once pods are ready, both sidecars report every request.
+    await until('source-reported series of the guestbook pods', () =>
+      /istio_requests_total\{reporter="source",source_workload="loadgen",destination_workload="guestbook-\w+".*source_workload_namespace="shop"\} \d+/.test(
+        sb.metricsText(),
+      ),
     );
   });
 

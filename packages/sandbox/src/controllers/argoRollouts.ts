@@ -34,11 +34,24 @@ function condition(
   };
 }
 
-/** The weight of the last `setWeight` before step `index` (100 once every step is done). */
+function progressingReason(
+  aborted: boolean,
+  paused: boolean,
+  updating: boolean,
+): string {
+  if (aborted) return 'RolloutAborted';
+  if (paused) return 'RolloutPaused';
+  return updating ? 'ReplicaSetUpdated' : 'NewReplicaSetAvailable';
+}
+
+/**
+ * The weight of the last `setWeight` up to and including step `index` (100
+ * once every step is done), as Argo's current set weight.
+ */
 export function weightAt(steps: K8sObject[], index: number): number {
   if (index >= steps.length) return 100;
   let weight = 0;
-  for (let i = 0; i < index; i++) {
+  for (let i = 0; i <= index; i++) {
     if (typeof steps[i].setWeight === 'number') weight = steps[i].setWeight;
   }
   return weight;
@@ -120,7 +133,8 @@ export class ArgoRolloutsSimulator {
     return undefined;
   }
 
-  private reconcileRollout(ro: K8sObject) {
+  private reconcileRollout(current: K8sObject) {
+    let ro = current;
     const ns = ro.metadata.namespace;
     const template = this.templateOf(ro);
     const canary = ro.spec?.strategy?.canary;
@@ -257,13 +271,7 @@ export class ArgoRolloutsSimulator {
       condition(
         'Progressing',
         st.abort ? 'False' : 'True',
-        st.abort
-          ? 'RolloutAborted'
-          : paused
-          ? 'RolloutPaused'
-          : updating
-          ? 'ReplicaSetUpdated'
-          : 'NewReplicaSetAvailable',
+        progressingReason(Boolean(st.abort), paused, updating),
         message ?? `Rollout "${ro.metadata.name}" has successfully progressed.`,
         ro.status?.conditions,
       ),
@@ -355,6 +363,26 @@ export class ArgoRolloutsSimulator {
         ]);
       };
       if (typeof step.setWeight === 'number') {
+        // Like Argo, a setWeight step completes once the canary ReplicaSet
+        // has the replicas for that weight available.
+        const want = Math.ceil(
+          ((ro.spec.replicas ?? 1) * step.setWeight) / 100,
+        );
+        const rs = this.store.get(
+          rt('ReplicaSet'),
+          ro.metadata.namespace,
+          `${ro.metadata.name}-${st.currentPodHash}`,
+        );
+        if (
+          !rs ||
+          (rs.spec?.replicas ?? 0) < want ||
+          (rs.status?.availableReplicas ?? 0) < want
+        ) {
+          return {
+            phase: 'Progressing',
+            message: 'more replicas need to be updated',
+          };
+        }
         done(`setWeight: ${step.setWeight}`);
         continue;
       }

@@ -65,9 +65,15 @@ describe('ArgoRolloutsSimulator', () => {
     const store = new ObjectStore();
     const workloads = new WorkloadController(store, { readinessDelayMs: 0 });
     const sim = new ArgoRolloutsSimulator(store);
+    // A few passes of both controllers: pods become ready, steps move on until one waits.
+    const settle = async () => {
+      for (let i = 0; i < 6; i++) {
+        await sim.reconcile();
+        workloads.reconcile();
+      }
+    };
     applyManifests(store, rolloutYaml('argoproj/rollouts-demo:blue'));
-    await sim.reconcile();
-    workloads.reconcile();
+    await settle();
     let ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;
     expect(ro.status.phase).toBe('Healthy');
     expect(ro.status.currentStepIndex).toBe(4);
@@ -75,7 +81,7 @@ describe('ArgoRolloutsSimulator', () => {
     const stable = ro.status.stableRS;
 
     applyManifests(store, rolloutYaml('argoproj/rollouts-demo:yellow'));
-    await sim.reconcile();
+    await settle();
     ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;
     expect(ro.status.currentPodHash).not.toBe(stable);
     expect(ro.status.stableRS).toBe(stable);
@@ -99,7 +105,7 @@ describe('ArgoRolloutsSimulator', () => {
 
     // `kubectl argo rollouts promote`: pause conditions cleared in status.
     merge(store, { status: { pauseConditions: null } }, 'status');
-    await sim.reconcile();
+    await settle();
     ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;
     expect(ro.status.currentStepIndex).toBe(3);
     expect(ro.status.canary.weights.canary.weight).toBe(40);
@@ -107,7 +113,7 @@ describe('ArgoRolloutsSimulator', () => {
 
     // pause / resume: spec.paused
     merge(store, { spec: { paused: true } });
-    await sim.reconcile();
+    await settle();
     expect(store.get(ROLLOUT, 'demo', 'rollouts-demo')!.status.message).toBe(
       'manually paused',
     );
@@ -115,7 +121,7 @@ describe('ArgoRolloutsSimulator', () => {
 
     // abort, then retry
     merge(store, { status: { abort: true } }, 'status');
-    await sim.reconcile();
+    await settle();
     ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;
     expect(ro.status.phase).toBe('Degraded');
     expect(ro.status.message).toMatch(
@@ -123,14 +129,14 @@ describe('ArgoRolloutsSimulator', () => {
     );
     expect(ro.status.canary.weights.canary.weight).toBe(0);
     merge(store, { status: { abort: false } }, 'status');
-    await sim.reconcile();
+    await settle();
     expect(store.get(ROLLOUT, 'demo', 'rollouts-demo')!.status.phase).toBe(
       'Paused',
     );
 
     // promote --full
     merge(store, { status: { promoteFull: true } }, 'status');
-    await sim.reconcile();
+    await settle();
     ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;
     expect(ro.status.phase).toBe('Healthy');
     expect(ro.status.stableRS).toBe(ro.status.currentPodHash);

@@ -16,7 +16,7 @@ import { ARGO_ANALYSIS_RUN, ARGO_ROLLOUT, CustomObject } from './kinds';
 /** Coalmine's steps from Argo's: each setWeight a step; a pause after it holds or waits. */
 export function argoSteps(steps: any[]): {
   steps: RolloutStep[];
-  /** Coalmine step index for each Argo step index (the last setWeight at or before it). */
+  /** Coalmine step index for an Argo step index (the last setWeight at or before it). */
   indexOf: (argoIndex: number) => number;
 } {
   const out: RolloutStep[] = [];
@@ -34,7 +34,8 @@ export function argoSteps(steps: any[]): {
   }
   return {
     steps: out,
-    indexOf: i => (i <= 0 ? -1 : map[Math.min(i, map.length) - 1] ?? -1),
+    // Like Argo's current set weight, the step being worked on counts.
+    indexOf: i => (i < 0 ? -1 : map[Math.min(i, map.length - 1)] ?? -1),
   };
 }
 
@@ -43,6 +44,13 @@ function parseSeconds(d: unknown): number | undefined {
   const m = /^(\d+)(s|m|h)?$/.exec(String(d));
   if (!m) return undefined;
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] ?? 's']!;
+}
+
+/** The reason of the first condition that holds: why a control is disabled, if it is. */
+export function firstReason(
+  ...checks: Array<[boolean, string]>
+): string | undefined {
+  return checks.find(([holds]) => holds)?.[1];
 }
 
 const isUpdating = (ro: CustomObject) =>
@@ -91,7 +99,7 @@ export function argoControls(ro: CustomObject): ExternalControlState[] {
       'promote',
       'Promote',
       'kubectl argo rollouts promote: clears status.pauseConditions (or moves status.currentStepIndex past the current step) and unpauses spec.paused',
-      !updating ? notUpdating : st.abort ? aborted : undefined,
+      firstReason([!updating, notUpdating], [Boolean(st.abort), aborted]),
     ),
     c(
       'promote-full',
@@ -103,11 +111,10 @@ export function argoControls(ro: CustomObject): ExternalControlState[] {
       'abort',
       'Abort',
       'kubectl argo rollouts abort: sets status.abort; all traffic goes back to the stable ReplicaSet',
-      !updating
-        ? notUpdating
-        : st.abort
-        ? 'the Rollout is already aborted'
-        : undefined,
+      firstReason(
+        [!updating, notUpdating],
+        [Boolean(st.abort), 'the Rollout is already aborted'],
+      ),
     ),
     c(
       'retry',
@@ -119,11 +126,10 @@ export function argoControls(ro: CustomObject): ExternalControlState[] {
       'pause',
       'Pause',
       'kubectl argo rollouts pause: sets spec.paused',
-      paused
-        ? 'the Rollout is already paused'
-        : !updating
-        ? notUpdating
-        : undefined,
+      firstReason(
+        [paused, 'the Rollout is already paused'],
+        [!updating, notUpdating],
+      ),
     ),
     c(
       'resume',
@@ -145,7 +151,8 @@ export function argoControls(ro: CustomObject): ExternalControlState[] {
 function stepIndexOfArgo(ro: CustomObject): number {
   const steps = ro.spec?.strategy?.canary?.steps ?? [];
   const index = ro.status?.currentStepIndex;
-  return typeof index === 'number' ? index : steps.length ? 0 : 0;
+  // No index yet: the controller reads it as the first step.
+  return typeof index === 'number' ? Math.min(index, steps.length) : 0;
 }
 
 /**
@@ -264,6 +271,21 @@ export async function argoAnalysisRuns(
   }
 }
 
+function verdictOf(
+  metricPhase: string | undefined,
+  lastPhase: string | undefined,
+): AnalysisCheck['verdict'] {
+  if (metricPhase === 'Successful' || lastPhase === 'Successful') return 'pass';
+  if (metricPhase === 'Failed' || lastPhase === 'Failed') return 'fail';
+  return 'inconclusive';
+}
+
+function actionOf(runPhase: string): AnalysisResult['action'] {
+  if (runPhase === 'Failed' || runPhase === 'Error') return 'rollback';
+  if (runPhase === 'Successful') return 'advance';
+  return 'hold';
+}
+
 /** One AnalysisRun as analysis results: one check per measurement of each metric. */
 export function argoAnalysis(
   run: CustomObject,
@@ -301,12 +323,7 @@ export function argoAnalysis(
         Number.isFinite(numeric) && value !== undefined ? numeric : null,
       stableValue: null,
       bound: { text: condition || 'no condition' },
-      verdict:
-        result.phase === 'Successful' || last?.phase === 'Successful'
-          ? 'pass'
-          : result.phase === 'Failed' || last?.phase === 'Failed'
-          ? 'fail'
-          : 'inconclusive',
+      verdict: verdictOf(result.phase, last?.phase),
       evidence: `${result.name}: ${result.phase}${
         value !== undefined ? `, last value ${value}` : ''
       } (${result.successful ?? 0} successful, ${result.failed ?? 0} failed, ${
@@ -340,12 +357,7 @@ export function argoAnalysis(
     ),
     stepIndex: Number(run.metadata.labels?.['step-index'] ?? -1),
     weight: 0,
-    action:
-      phase === 'Failed' || phase === 'Error'
-        ? 'rollback'
-        : phase === 'Successful'
-        ? 'advance'
-        : 'hold',
+    action: actionOf(phase),
     reason: `AnalysisRun ${run.metadata.name}: ${phase}${
       run.status?.message ? ` — ${run.status.message}` : ''
     }`,

@@ -102,10 +102,12 @@ async function until<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    const v = await f().catch(e => {
+    let v: T | undefined | false;
+    try {
+      v = await f();
+    } catch (e) {
       last = e;
-      return undefined;
-    });
+    }
     if (v) return v;
     await new Promise(r => setTimeout(r, 150));
   }

@@ -3,8 +3,10 @@ import type { ClusterApis } from '../kubernetes/ClusterClients';
 import { callCluster } from '../kubernetes/errors';
 import type { CustomObject } from './kinds';
 
-const when = (v: unknown) =>
-  v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : undefined;
+function when(v: unknown): string | undefined {
+  if (v instanceof Date) return v.toISOString();
+  return typeof v === 'string' ? v : undefined;
+}
 
 /**
  * The Kubernetes Events about one object (by uid), oldest first, as

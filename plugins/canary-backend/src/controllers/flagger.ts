@@ -10,6 +10,7 @@ import {
 } from '@coalmine/backstage-plugin-canary-common';
 import type { CustomObject } from './kinds';
 import type { FlaggerGate, GateRow } from './FlaggerGateStore';
+import { firstReason } from './argoRollouts';
 
 /** The path under the plugin's API where Flagger's webhooks ask Coalmine. */
 export const FLAGGER_GATE_PATH = '/flagger/gates';
@@ -134,27 +135,32 @@ export function flaggerControls(
       'abort',
       'Roll back',
       'opens the rollback gate for this revision; Flagger rolls back at its next check',
-      !analysing
-        ? 'Flagger rolls back only a canary under analysis (Progressing, Waiting or WaitingPromotion)'
-        : !servedBy(canary, 'rollback')
-        ? missingHook('rollback')
-        : open('rollback')
-        ? 'the rollback gate is already open; Flagger rolls back at its next check'
-        : undefined,
+      firstReason(
+        [
+          !analysing,
+          'Flagger rolls back only a canary under analysis (Progressing, Waiting or WaitingPromotion)',
+        ],
+        [!servedBy(canary, 'rollback'), missingHook('rollback')],
+        [
+          open('rollback'),
+          'the rollback gate is already open; Flagger rolls back at its next check',
+        ],
+      ),
     ),
     c(
       'pause',
       'Pause',
       'closes the confirm-traffic-increase gate: Flagger keeps the current weight',
-      !servedBy(canary, 'confirm-traffic-increase')
-        ? `Flagger pauses only through a gate: ${missingHook(
+      firstReason(
+        [
+          !servedBy(canary, 'confirm-traffic-increase'),
+          `Flagger pauses only through a gate: ${missingHook(
             'confirm-traffic-increase',
-          )}`
-        : open('traffic-paused')
-        ? 'the canary is already paused'
-        : !analysing
-        ? 'the canary is not under analysis'
-        : undefined,
+          )}`,
+        ],
+        [open('traffic-paused'), 'the canary is already paused'],
+        [!analysing, 'the canary is not under analysis'],
+      ),
     ),
     c(
       'resume',
@@ -229,6 +235,24 @@ export function flaggerAnalysis(
       !failed &&
       (status.canaryWeight ?? 0) > 0 &&
       recent.some(e => /Advance .* canary weight/.test(e.message));
+    const verdictAndEvidence = (): Pick<
+      AnalysisCheck,
+      'verdict' | 'evidence'
+    > => {
+      if (failed) {
+        return {
+          verdict: 'fail',
+          evidence: last!.message.replace(/^[A-Za-z]+: /, ''),
+        };
+      }
+      if (passed) {
+        return {
+          verdict: 'pass',
+          evidence: `within ${bound.text} at the last advance (Flagger reports only failures with values)`,
+        };
+      }
+      return { verdict: 'inconclusive', evidence: 'no check reported yet' };
+    };
     return {
       metric: m.name,
       judge: 'threshold',
@@ -236,12 +260,7 @@ export function flaggerAnalysis(
       canaryValue: value ? Number(value[1]) : null,
       stableValue: null,
       bound,
-      verdict: failed ? 'fail' : passed ? 'pass' : 'inconclusive',
-      evidence: failed
-        ? last!.message.replace(/^[A-Za-z]+: /, '')
-        : passed
-        ? `within ${bound.text} at the last advance (Flagger reports only failures with values)`
-        : 'no check reported yet',
+      ...verdictAndEvidence(),
       details: {
         interval: m.interval ?? null,
         templateRef: m.templateRef?.name ?? null,
@@ -254,12 +273,7 @@ export function flaggerAnalysis(
     time: String(status.lastTransitionTime ?? new Date(0).toISOString()),
     stepIndex: -1,
     weight: Number(status.canaryWeight ?? 0),
-    action:
-      status.phase === 'Failed'
-        ? 'rollback'
-        : checks.some(c => c.verdict === 'fail')
-        ? 'hold'
-        : 'advance',
+    action: flaggerAction(status.phase, checks),
     reason: `Flagger: ${
       status.failedChecks ?? 0
     } failed check(s) of threshold ${
@@ -268,6 +282,14 @@ export function flaggerAnalysis(
     failedChecks: Number(status.failedChecks ?? 0),
     checks,
   };
+}
+
+function flaggerAction(
+  phase: string | undefined,
+  checks: AnalysisCheck[],
+): AnalysisResult['action'] {
+  if (phase === 'Failed') return 'rollback';
+  return checks.some(c => c.verdict === 'fail') ? 'hold' : 'advance';
 }
 
 /** A Canary in the API shape of Coalmine's own rollouts. */
