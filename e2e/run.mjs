@@ -59,6 +59,9 @@ try {
     if ((await answers(`${BACKEND}/api/canary/health`)) || (await answers(APP))) {
       throw new Error('Something already listens on :3000 or :7007; stop it (a running ./dev demo?) or pass --no-demo to test against it.');
     }
+    // The demo keeps rollouts in .sandbox/db across restarts; the scenarios
+    // start from an empty history, like a fresh clone.
+    fs.rmSync(path.join(root, '.sandbox', 'db'), { recursive: true, force: true });
     const log = fs.openSync(path.join(reportDir, 'demo.log'), 'w');
     demo = spawn(path.join(root, 'dev'), ['demo'], {
       cwd: root,

@@ -1,33 +1,43 @@
-import { normalCdf } from './stream';
+import { normalCdf } from './world';
+
+function inverseNormal(p: number): number {
+  // bisection on the CDF: accurate enough for a confidence level
+  let lo = -10;
+  let hi = 10;
+  for (let i = 0; i < 80; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
 
 /**
- * Two-sided p-value of the Mann-Whitney U test (normal approximation with
- * tie correction), as a fixed-horizon comparison of two samples.
+ * The Mann-Whitney (Wilcoxon rank-sum) confidence interval for the location
+ * shift experiment − control and its Hodges-Lehmann estimate, from the
+ * sorted pairwise differences with the normal approximation for the
+ * critical rank (as R's wilcox.test(conf.int = TRUE) does for larger
+ * samples, which Kayenta calls).
  */
-export function mannWhitneyTwoSided(a: number[], b: number[]): number {
-  const n1 = a.length;
-  const n2 = b.length;
-  if (n1 === 0 || n2 === 0) return 1;
-  const all = [
-    ...a.map(value => ({ value, fromA: true })),
-    ...b.map(value => ({ value, fromA: false })),
-  ].sort((x, y) => x.value - y.value);
-  const n = n1 + n2;
-  let rankSumA = 0;
-  let tieTerm = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && all[j + 1].value === all[i].value) j++;
-    const rank = (i + j) / 2 + 1;
-    const ties = j - i + 1;
-    tieTerm += ties ** 3 - ties;
-    for (let k = i; k <= j; k++) if (all[k].fromA) rankSumA += rank;
-    i = j + 1;
-  }
-  const u = rankSumA - (n1 * (n1 + 1)) / 2;
-  const meanU = (n1 * n2) / 2;
-  const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-  if (variance <= 0) return 1;
-  const z = (Math.abs(u - meanU) - 0.5) / Math.sqrt(variance);
-  return Math.min(1, 2 * (1 - normalCdf(Math.max(0, z))));
+export function mannWhitneyInterval(
+  experiment: number[],
+  control: number[],
+  confidence: number,
+): { lower: number; upper: number; estimate: number } {
+  const diffs: number[] = [];
+  for (const x of experiment) for (const y of control) diffs.push(x - y);
+  diffs.sort((a, b) => a - b);
+  const m = diffs.length;
+  const n1 = experiment.length;
+  const n2 = control.length;
+  const z = inverseNormal(1 - (1 - confidence) / 2);
+  const k = Math.max(
+    0,
+    Math.floor((n1 * n2) / 2 - z * Math.sqrt((n1 * n2 * (n1 + n2 + 1)) / 12)),
+  );
+  const lower = diffs[Math.min(m - 1, k)];
+  const upper = diffs[Math.max(0, m - 1 - k)];
+  const estimate =
+    m % 2 === 1 ? diffs[(m - 1) / 2] : (diffs[m / 2 - 1] + diffs[m / 2]) / 2;
+  return { lower, upper, estimate };
 }

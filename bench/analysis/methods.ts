@@ -1,12 +1,27 @@
-import { RelativeToStableJudge } from '../../plugins/canary-backend/src/analysis/judges/RelativeToStableJudge';
+import { SequentialCountJudge } from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
 import {
-  SequentialCountJudge,
-  SequentialState,
-} from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
-import { mannWhitneyTwoSided } from './mannWhitney';
-import { BLOCK_SECONDS, histogramQuantile, slowShare, Stream } from './stream';
+  restoreGateState,
+  SequentialGateState,
+  sequentialGateTick,
+} from '../../plugins/canary-backend/src/analysis/judges/SequentialGate';
+import {
+  CounterName,
+  CounterReaderState,
+  RawCounter,
+  readCounters,
+  readingWindowSeconds,
+} from '../../plugins/canary-backend/src/analysis/reading/CounterReader';
+import { ArmCounts } from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
+import { mannWhitneyInterval } from './mannWhitney';
+import { Kind, SimPrometheus } from './prometheusSim';
+import { histogramQuantile, slowShare, World } from './world';
 
-/** What a method did with one stream. Times in seconds since the canary got traffic. */
+/** How a method reads the world: exact counters, or through a simulated Prometheus. */
+export type Path =
+  | { id: 'exact'; prom: SimPrometheus }
+  | { id: 'prometheus-15s' | 'prometheus-30s'; prom: SimPrometheus };
+
+/** Times in seconds since the rollout started. */
 export interface Outcome {
   rollbackAt: number | null;
   promoteAt: number | null;
@@ -15,126 +30,93 @@ export interface Outcome {
 export interface Method {
   id: string;
   label: string;
-  /** Healthy canaries are not run (the oracle knows they are healthy). */
   regressionsOnly?: boolean;
-  run(stream: Stream): Outcome;
+  run(world: World, path: Path): Outcome;
 }
 
-/**
- * The rollout every method drives: the canary stays at the scenario's weight
- * and is promoted after 10 minutes of "advance" decisions; a method that
- * holds takes longer, up to the horizon.
- */
-export const PROMOTE_AFTER_SECONDS = 600;
+/** Coalmine's analysis tick (the default `analysis.interval`). */
+export const TICK = 10;
 
-function windowCounts(stream: Stream, t: number, seconds: number) {
-  stream.ensure(t);
-  const from = Math.max(0, t - seconds);
-  return {
-    canaryRequests: stream.canaryRequests[t] - stream.canaryRequests[from],
-    canaryErrors: stream.canaryErrors[t] - stream.canaryErrors[from],
-    stableRequests: stream.stableRequests[t] - stream.stableRequests[from],
-    stableErrors: stream.stableErrors[t] - stream.stableErrors[from],
-  };
-}
+const COUNTERS: Array<[CounterName, 'canary' | 'stable', 'requests' | 'bad']> =
+  [
+    ['canaryErrors', 'canary', 'bad'],
+    ['canaryRequests', 'canary', 'requests'],
+    ['stableErrors', 'stable', 'bad'],
+    ['stableRequests', 'stable', 'requests'],
+  ];
 
-/**
- * Coalmine's default policy (analysis.interval 10s, see DEFAULT_METRIC_GATES):
- * two sequential gates after every tick — server errors, and requests slower
- * than the stable's p99 bucket (`le: auto`, here the 250 ms bucket) — each
- * sharing the policy's α = 1 % (0.5 % each), tolerance 0, a hard stop, and at least 50 canary requests
- * before it passes. `p99Gate` adds the relative gate "p99 ≤ 1.2 × stable"
- * over 1-minute windows (at least 100 requests per arm, failure limit 3).
- */
-export function coalmine(
-  options: {
-    tickSeconds?: number;
-    p99Gate?: boolean;
-    tolerance?: number;
-    grid?: number[];
-    id?: string;
-  } = {},
-): Method {
-  const tick = options.tickSeconds ?? 10;
-  const tolerance = options.tolerance ?? 0;
-  const errorsJudge = new SequentialCountJudge({
-    alpha: 0.005,
-    tolerance,
-    minCanaryRequests: 50,
-    grid: options.grid,
-  });
-  const slowJudge = new SequentialCountJudge({
-    alpha: 0.005,
-    tolerance,
-    minCanaryRequests: 50,
-    grid: options.grid,
-  });
-  const p99Judge = new RelativeToStableJudge({
-    maxRatio: 1.2,
-    minRequests: 100,
-  });
-  const failureLimit = 3;
-  let id = 'coalmine';
-  let label = 'Coalmine default policy (10s ticks)';
-  if (options.p99Gate) {
-    id = 'coalmine-p99';
-    label = 'Coalmine default + p99 ≤ 1.2 × stable gate';
-  } else if (tick !== 10) {
-    id = `coalmine-${tick}s`;
-    label = `Coalmine default policy, ${tick}s ticks (every scrape)`;
+/** The four counters of a count gate as the Prometheus path returns them (raw samples). */
+function rawCounters(
+  prom: SimPrometheus,
+  bad: Kind,
+  from: number,
+  to: number,
+): Record<CounterName, RawCounter> {
+  const out = {} as Record<CounterName, RawCounter>;
+  for (const [name, arm, what] of COUNTERS) {
+    const kind = what === 'bad' ? bad : 'requests';
+    out[name] = [
+      {
+        sign: 1,
+        series: prom
+          .select(arm, kind)
+          .map(s => ({
+            labels: { pod: s.pod.name },
+            points: prom.samples(s, from, to),
+          }))
+          .filter(s => s.points.length > 0),
+      },
+    ];
   }
-  if (options.id) id = options.id;
+  return out;
+}
+
+/**
+ * Coalmine's default policy: two sequential gates evaluated every 10 s —
+ * server errors and requests slower than the stable p99 bucket — sharing the
+ * policy's α = 1 % (0.5 % each), both hard stops, at least 50 canary
+ * requests overall and 20 at every weight before a step may pass. On the
+ * Prometheus path both gates read raw samples (reading/CounterReader.ts) and
+ * temper their evidence by the clump index of the stable pods.
+ */
+export function coalmine(): Method {
   return {
-    id,
-    label,
-    run(stream) {
-      let errorsState: SequentialState = errorsJudge.initialState();
-      let slowState: SequentialState = slowJudge.initialState();
-      let failed = 0;
-      let progress = 0;
-      let p99Verdict: string | undefined = options.p99Gate ? undefined : 'pass';
-      let p99At = -Infinity;
-      for (let t = tick; t <= stream.horizon; t += tick) {
-        stream.ensure(t);
-        errorsState = errorsJudge.update(errorsState, {
-          canaryRequests: stream.canaryRequests[t],
-          canaryErrors: stream.canaryErrors[t],
-          stableRequests: stream.stableRequests[t],
-          stableErrors: stream.stableErrors[t],
-        });
-        if (errorsState.rejected) return { rollbackAt: t, promoteAt: null };
-        // Histogram counts arrive per 10-second block.
-        slowState = slowJudge.update(
-          slowState,
-          slowCounts(stream, Math.floor(t / BLOCK_SECONDS)),
-        );
-        if (slowState.rejected) return { rollbackAt: t, promoteAt: null };
-        const sequentialPass =
-          errorsState.used.canaryRequests >= errorsJudge.minCanaryRequests &&
-          slowState.used.canaryRequests >= slowJudge.minCanaryRequests;
-        if (options.p99Gate && t - p99At >= 60 - tick / 2) {
-          p99At = t;
-          const canary = stream.histogram('canary', t, 60);
-          const stable = stream.histogram('stable', t, 60);
-          const check = p99Judge.judge({
-            metric: 'request-duration',
-            canaryValue: nanToNull(histogramQuantile(0.99, canary)),
-            stableValue: nanToNull(histogramQuantile(0.99, stable)),
-            canaryRequests: sum(canary),
-            stableRequests: sum(stable),
-          });
-          p99Verdict = check.verdict;
-          if (check.verdict === 'fail') {
-            failed++;
-            if (failed >= failureLimit)
-              return { rollbackAt: t, promoteAt: null };
-            continue;
-          }
+    id: 'coalmine',
+    label: 'Coalmine default policy (10 s ticks)',
+    run(world, path) {
+      const gates = (['errors', 'slow'] as const).map(bad => ({
+        bad,
+        judge: new SequentialCountJudge({
+          alpha: 0.005,
+          minCanaryRequests: 50,
+        }),
+        state: undefined as SequentialGateState | undefined,
+      }));
+      for (let t = TICK; t <= world.horizon; t += TICK) {
+        const stepStart = world.stepStart(t);
+        let allPass = true;
+        for (const gate of gates) {
+          const state = gate.state ?? restoreGateState(undefined, gate.judge);
+          // Exact path: every counter read every second (path.prom is exact).
+          const window = readingWindowSeconds(state.reader, t, 0);
+          const tick = { raw: rawCounters(path.prom, gate.bad, t - window, t) };
+          const result = sequentialGateTick(
+            gate.judge,
+            state,
+            { nowSec: t, startSec: 0, stepStartSec: stepStart, ...tick },
+            { metric: gate.bad, minStepRequests: 20 },
+          );
+          gate.state = result.state;
+          if (result.check.verdict === 'fail')
+            return { rollbackAt: t, promoteAt: null };
+          if (result.check.verdict !== 'pass') allPass = false;
         }
-        if (sequentialPass && p99Verdict === 'pass') {
-          progress += tick;
-          if (progress >= PROMOTE_AFTER_SECONDS)
-            return { rollbackAt: null, promoteAt: t };
+        // The schedule is the same for every method (fixed in time, so all
+        // read the same stream); a step that would hold for fresh evidence
+        // is not modelled as a delay: promotion is the first passing tick
+        // at or after the schedule's end.
+        if (allPass && t >= world.scheduleEnd) {
+          return { rollbackAt: null, promoteAt: t };
         }
       }
       return { rollbackAt: null, promoteAt: null };
@@ -142,57 +124,104 @@ export function coalmine(
   };
 }
 
-/** Cumulative requests and slow requests per arm from the histograms, up to the end of `blocks` blocks. */
-function slowCounts(stream: Stream, blocks: number) {
-  stream.ensure(blocks * BLOCK_SECONDS);
+/**
+ * The lower bound: Wald's SPRT on the canary's requests, one-sided at the
+ * gate's α (0.5 %), knowing the stable rate p0 and the canary's true rate
+ * p1, fed the very counts the judge reads on the same path (exact counters,
+ * or the raw-sample readings through the simulated Prometheus) at every tick.
+ */
+export function oracle(): Method {
+  const threshold = Math.log(1 / 0.005);
   return {
-    canaryRequests: stream.canaryBlockRequests[blocks],
-    canaryErrors: stream.canarySlow[blocks],
-    stableRequests: stream.stableBlockRequests[blocks],
-    stableErrors: stream.stableSlow[blocks],
+    id: 'oracle',
+    label: 'Oracle: one-sided SPRT knowing the true rates, same counts',
+    regressionsOnly: true,
+    run(world, path) {
+      const sc = world.scenario;
+      const latency = sc.group === 'latency';
+      const bad: Kind = latency ? 'slow' : 'errors';
+      const p0 = latency ? slowShare(1) : sc.baseline;
+      const p1 = latency ? slowShare(sc.latencyFactor) : sc.canaryErrorRate;
+      const up = Math.log(p1 / p0);
+      const down = Math.log((1 - p1) / (1 - p0));
+      let reader: CounterReaderState | undefined;
+      let last = { n: 0, e: 0 };
+      let llr = 0;
+      for (let t = TICK; t <= world.horizon; t += TICK) {
+        const window = readingWindowSeconds(reader, t, 0);
+        const read = readCounters(
+          reader,
+          rawCounters(path.prom, bad, t - window, t),
+          t,
+          0,
+        );
+        reader = read.state;
+        const counts: ArmCounts | null = read.reading.counts;
+        if (!counts) continue;
+        const n = Math.round(counts.canaryRequests);
+        const e = Math.round(counts.canaryErrors);
+        const dn = n - last.n;
+        const de = e - last.e;
+        if (dn < 0 || de < 0) continue; // keep the last good reading
+        llr += de * up + (dn - de) * down;
+        last = { n, e };
+        if (llr >= threshold) return { rollbackAt: t, promoteAt: null };
+      }
+      return { rollbackAt: null, promoteAt: null };
+    },
   };
 }
 
-function nanToNull(value: number): number | null {
-  return Number.isNaN(value) ? null : value;
-}
-
-function sum(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0);
+/** Canary success rate over a window ending at t, as each path reads it. */
+function successRate(
+  world: World,
+  path: Path,
+  t: number,
+  window: number,
+  irate = false,
+): number {
+  if (path.id === 'exact') {
+    const n =
+      world.armValue('canary', 'requests', t) -
+      world.armValue('canary', 'requests', t - window);
+    const e =
+      world.armValue('canary', 'errors', t) -
+      world.armValue('canary', 'errors', t - window);
+    return n > 0 ? 1 - e / n : NaN;
+  }
+  const read = (kind: Kind) =>
+    irate
+      ? path.prom.irate('canary', kind, t, window)
+      : path.prom.increase('canary', kind, t, window);
+  const n = read('requests');
+  const eRaw = read('errors');
+  const e = Number.isNaN(eRaw) ? 0 : eRaw; // no 5xx series yet: `or vector(0)`-like
+  if (!(n > 0)) return NaN;
+  return Math.min(1, Math.max(0, 1 - e / n));
 }
 
 /**
- * Flagger's documented analysis: every interval (1m) the canary's request
- * success rate over the last minute must be ≥ 99 % and its p99 ≤ 500 ms; a
- * check without data ("no values found", the canary got no requests) fails
- * too. Each failed check increments failedChecks; at `threshold` (default 1)
- * Flagger rolls back. Every passing check advances one step.
+ * Flagger as its docs set it up: interval 1m, request-success-rate ≥ 99 %
+ * and request-duration p99 ≤ 500 ms over the last minute (Prometheus
+ * `rate(...[1m])` on the Prometheus path); a check without data fails.
+ * Failed checks add up; the scheduler rolls back at the start of the tick
+ * after the count reached `threshold` (1 is the code default, 5 the docs').
  */
 export function flagger(threshold: number): Method {
   return {
     id: `flagger-t${threshold}`,
     label: `Flagger (threshold ${threshold}${
-      threshold === 1 ? ', its default' : ''
+      threshold === 1 ? ', code default' : ', docs'
     })`,
-    run(stream) {
-      let failedChecks = 0;
-      let progress = 0;
-      for (let t = 60; t <= stream.horizon; t += 60) {
-        const w = windowCounts(stream, t, 60);
-        const p99 = histogramQuantile(0.99, stream.histogram('canary', t, 60));
-        const ok =
-          w.canaryRequests > 0 &&
-          100 * (1 - w.canaryErrors / w.canaryRequests) >= 99 &&
-          !Number.isNaN(p99) &&
-          p99 <= 500;
-        if (!ok) {
-          failedChecks++;
-          if (failedChecks >= threshold)
-            return { rollbackAt: t, promoteAt: null };
-          continue;
-        }
-        progress += 60;
-        if (progress >= PROMOTE_AFTER_SECONDS)
+    run(world, path) {
+      let failed = 0;
+      for (let t = 60; t <= world.horizon; t += 60) {
+        if (failed >= threshold) return { rollbackAt: t, promoteAt: null };
+        const success = successRate(world, path, t, 60);
+        const p99 = histogramQuantile(0.99, world.histogram('canary', t, 60));
+        const ok = success >= 0.99 && p99 <= 500;
+        if (!ok) failed++;
+        else if (t >= world.scheduleEnd)
           return { rollbackAt: null, promoteAt: t };
       }
       return { rollbackAt: null, promoteAt: null };
@@ -201,93 +230,86 @@ export function flagger(threshold: number): Method {
 }
 
 /**
- * Argo Rollouts-style AnalysisRun: every 1m, `count: 10` measurements of
- * success rate (`result[0] >= 0.99`) and p99 (`result[0] <= 500`);
- * `failureLimit: 3` (the run fails on the 4th failed measurement of a
- * metric); an empty result is an Error, and more than 4 consecutive errors
- * (the default consecutiveErrorLimit) fail the run. Success after 10
- * measurements.
+ * Argo Rollouts with its documented success-rate AnalysisTemplate: every
+ * minute `successCondition: result[0] >= 0.95` on
+ * sum(irate(non-5xx[5m])) / sum(irate(all[5m])) (exact path: the last five
+ * minutes' counts), `failureLimit: 3`: the run fails — and the rollout
+ * aborts — on the 4th failed measurement; an empty or NaN result fails the
+ * measurement too. The run succeeds when the schedule ends.
  */
-export function argo(failureLimit = 3): Method {
+export function argo(): Method {
   return {
-    id: `argo-f${failureLimit}`,
-    label: `Argo Rollouts-style (count 10, failureLimit ${failureLimit})`,
-    run(stream) {
-      const failures = { success: 0, p99: 0 };
-      let consecutiveErrors = 0;
-      for (let n = 1; n <= 10; n++) {
-        const t = n * 60;
-        const w = windowCounts(stream, t, 60);
-        if (w.canaryRequests === 0) {
-          consecutiveErrors++;
-          if (consecutiveErrors > 4) return { rollbackAt: t, promoteAt: null };
-          continue;
+    id: 'argo',
+    label: 'Argo Rollouts (success ≥ 0.95, failureLimit 3)',
+    run(world, path) {
+      let failed = 0;
+      for (let t = 60; t <= world.horizon; t += 60) {
+        const success = successRate(world, path, t, 300, true);
+        if (!(success >= 0.95)) {
+          failed++;
+          if (failed > 3) return { rollbackAt: t, promoteAt: null };
         }
-        consecutiveErrors = 0;
-        if (1 - w.canaryErrors / w.canaryRequests < 0.99) failures.success++;
-        const p99 = histogramQuantile(0.99, stream.histogram('canary', t, 60));
-        if (!(p99 <= 500)) failures.p99++;
-        if (failures.success > failureLimit || failures.p99 > failureLimit) {
-          return { rollbackAt: t, promoteAt: null };
-        }
+        if (t >= world.scheduleEnd) return { rollbackAt: null, promoteAt: t };
       }
-      return { rollbackAt: null, promoteAt: 600 };
+      return { rollbackAt: null, promoteAt: null };
     },
   };
 }
 
 /**
- * Kayenta-style judge: at 5 and 10 minutes, compare canary with stable on
- * 30-second points since the start (error rate; p99 latency) with a
- * two-sided Mann-Whitney U test at confidence 0.98; a metric is "High" (bad)
- * when the difference is significant and the canary's mean exceeds the
- * stable's by more than the tolerance 0.25. Score = share of classified
- * metrics that pass (a metric with fewer than 3 points per arm is NoData and
- * left out; none left gives 0). Below 75 (marginal) at 5 minutes or below 95
- * (pass) at the end: rollback; else promote at 10 minutes.
+ * Kayenta's NetflixACAJudge with its Mann-Whitney classifier: the canary
+ * against a baseline of equal size (a fresh pod of the stable version given
+ * the canary's share), per-minute points of error rate and p99 since the
+ * start; a metric is High when the 98 % confidence interval of the location
+ * shift lies above tolerance (0.25) × |Hodges-Lehmann estimate| and the mean
+ * ratio is ≥ 1 (effect size); NaN points are removed, a metric without data
+ * is not scored. Score = share of scored metrics that pass. Judged at half
+ * and at the end of the schedule: below 75 (marginal) at half, or below 95
+ * (pass) at the end, rolls back.
  */
 export function kayenta(): Method {
-  const step = 30;
   return {
     id: 'kayenta',
-    label: 'Kayenta-style (Mann-Whitney, 0.98, tolerance 0.25)',
-    run(stream) {
-      for (const t of [300, 600]) {
-        stream.ensure(t);
-        const errorPoints = { canary: [] as number[], stable: [] as number[] };
-        const p99Points = { canary: [] as number[], stable: [] as number[] };
-        for (let s = step; s <= t; s += step) {
-          const w = windowCounts(stream, s, step);
-          if (w.canaryRequests > 0)
-            errorPoints.canary.push(w.canaryErrors / w.canaryRequests);
-          if (w.stableRequests > 0)
-            errorPoints.stable.push(w.stableErrors / w.stableRequests);
-          const c = histogramQuantile(
-            0.99,
-            stream.histogram('canary', s, step),
-          );
-          const st = histogramQuantile(
-            0.99,
-            stream.histogram('stable', s, step),
-          );
-          if (!Number.isNaN(c)) p99Points.canary.push(c);
-          if (!Number.isNaN(st)) p99Points.stable.push(st);
+    label: 'Kayenta (Mann-Whitney classifier, equal baseline)',
+    run(world, path) {
+      const end = world.scheduleEnd;
+      for (const t of [Math.round(end / 2 / 60) * 60, end]) {
+        const points = {
+          errors: { canary: [] as number[], baseline: [] as number[] },
+          p99: { canary: [] as number[], baseline: [] as number[] },
+        };
+        for (let s = 60; s <= t; s += 60) {
+          for (const arm of ['canary', 'baseline'] as const) {
+            let n: number;
+            let e: number;
+            if (path.id === 'exact') {
+              n =
+                world.armValue(arm, 'requests', s) -
+                world.armValue(arm, 'requests', s - 60);
+              e =
+                world.armValue(arm, 'errors', s) -
+                world.armValue(arm, 'errors', s - 60);
+            } else {
+              n = path.prom.increase(arm, 'requests', s, 60);
+              e = path.prom.increase(arm, 'errors', s, 60);
+              if (Number.isNaN(e)) e = 0;
+            }
+            if (n > 0) points.errors[arm].push(e / n);
+            const p99 = histogramQuantile(0.99, world.histogram(arm, s, 60));
+            if (!Number.isNaN(p99)) points.p99[arm].push(p99);
+          }
         }
-        let classified = 0;
+        let scored = 0;
         let passed = 0;
-        for (const points of [errorPoints, p99Points]) {
-          if (points.canary.length < 3 || points.stable.length < 3) continue;
-          classified++;
-          const p = mannWhitneyTwoSided(points.canary, points.stable);
-          const canaryMean = mean(points.canary);
-          const stableMean = mean(points.stable);
-          const high =
-            p < 0.02 && canaryMean > stableMean * 1.25 && canaryMean > 0;
-          if (!high) passed++;
+        for (const metric of [points.errors, points.p99]) {
+          if (metric.canary.length === 0 || metric.baseline.length === 0)
+            continue;
+          scored++;
+          if (!kayentaHigh(metric.canary, metric.baseline)) passed++;
         }
-        const score = classified === 0 ? 0 : (100 * passed) / classified;
-        if (t < 600 && score < 75) return { rollbackAt: t, promoteAt: null };
-        if (t === 600) {
+        const score = scored === 0 ? 0 : (100 * passed) / scored;
+        if (t < end && score < 75) return { rollbackAt: t, promoteAt: null };
+        if (t === end) {
           return score >= 95
             ? { rollbackAt: null, promoteAt: t }
             : { rollbackAt: t, promoteAt: null };
@@ -298,58 +320,18 @@ export function kayenta(): Method {
   };
 }
 
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
+function mean(v: number[]): number {
+  return v.reduce((a, b) => a + b, 0) / v.length;
 }
 
-/**
- * The lower bound: Wald's SPRT on the canary's own requests, knowing the
- * stable rate p0 and the canary's true rate p1 (α = β = 1 %), updated every
- * second (every 10 s for latency, where "bad" means slower than the stable
- * p99). Stops at the first crossing.
- */
-export function oracle(): Method {
-  const upper = Math.log(0.99 / 0.01);
-  const lower = Math.log(0.01 / 0.99);
-  return {
-    id: 'oracle',
-    label: "Oracle: Wald's SPRT knowing the true rates",
-    regressionsOnly: true,
-    run(stream) {
-      const sc = stream.scenario;
-      const latency = sc.group === 'latency';
-      const p0 = latency ? 0.01 : sc.baseline;
-      const p1 = latency ? slowShare(sc.latencyFactor) : sc.canaryErrorRate;
-      const bad = Math.log(p1 / p0);
-      const good = Math.log((1 - p1) / (1 - p0));
-      const step = latency ? BLOCK_SECONDS : 1;
-      let llr = 0;
-      for (let t = step; t <= stream.horizon; t += step) {
-        stream.ensure(t);
-        let n: number;
-        let e: number;
-        if (latency) {
-          const b = t / BLOCK_SECONDS;
-          e = stream.canarySlow[b] - stream.canarySlow[b - 1];
-          n = 0;
-          const width =
-            stream.canaryHist.length /
-            Math.ceil(stream.horizon / BLOCK_SECONDS);
-          for (let k = 0; k < width; k++)
-            n += stream.canaryHist[(b - 1) * width + k];
-        } else {
-          n = stream.canaryRequests[t] - stream.canaryRequests[t - 1];
-          e = stream.canaryErrors[t] - stream.canaryErrors[t - 1];
-        }
-        llr += e * bad + (n - e) * good;
-        if (llr >= upper) return { rollbackAt: t, promoteAt: null };
-        if (llr <= lower)
-          return {
-            rollbackAt: null,
-            promoteAt: Math.max(t, PROMOTE_AFTER_SECONDS),
-          };
-      }
-      return { rollbackAt: null, promoteAt: null };
-    },
-  };
+/** Kayenta's classification "High" for a metric whose bad direction is an increase. */
+export function kayentaHigh(experiment: number[], control: number[]): boolean {
+  const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
+  const a = sorted(experiment);
+  const b = sorted(control);
+  if (a.length === b.length && a.every((v, i) => v === b[i])) return false;
+  if (new Set([...a, ...b]).size === 1) return false;
+  const { lower, estimate } = mannWhitneyInterval(experiment, control, 0.98);
+  const effect = mean(control) === 0 ? 1 : mean(experiment) / mean(control);
+  return lower > 0.25 * Math.abs(estimate) && effect >= 1;
 }

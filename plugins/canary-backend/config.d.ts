@@ -50,6 +50,13 @@ export interface Config {
     /** Per-cluster settings; keys are names from kubernetes.clusterLocatorMethods. */
     clusters?: {
       [cluster: string]: {
+        /**
+         * The namespaces Coalmine may act in on this cluster (all when not set).
+         * An entry with `owners` binds the components of those owners to every
+         * Service in it; otherwise the Service's `coalmine.io/entity` annotation must
+         * name the component.
+         */
+        namespaces?: Array<string | { name: string; owners?: string[] }>;
         prometheus?: {
           url: string;
           /** @deepVisibility secret */
@@ -59,6 +66,40 @@ export interface Config {
           /** @deepVisibility secret */
           headers?: { [name: string]: string };
         };
+      };
+    };
+    /**
+     * Service principals (a static token's `subject`) limited to some
+     * entities or owners; a subject not listed is limited only by its token's
+     * access restrictions.
+     */
+    servicePrincipals?: {
+      [subject: string]: { entities?: string[]; owners?: string[] };
+    };
+    /** Which coalmine.io/overrides keys owners may set, and their bounds. */
+    overrides?: {
+      /** Default: every key. */
+      allowedKeys?: Array<
+        | 'steps'
+        | 'stepWeight'
+        | 'maxWeight'
+        | 'interval'
+        | 'progressDeadline'
+        | 'autoStart'
+        | 'stickyHeader'
+        | 'maxCanaryRestarts'
+        | 'retireStable'
+        | 'onManualWeightChange'
+      >;
+      bounds?: {
+        /** Default 1s to 10m. */
+        interval?: { min?: number | string; max?: number | string };
+        /** Default: the policy's own progressDeadline. */
+        progressDeadline?: { max?: number | string };
+        /** Default: the policy's own maxCanaryRestarts. */
+        maxCanaryRestarts?: { max?: number };
+        /** Largest first step, percent. Default 50. */
+        steps?: { maxFirstWeight?: number };
       };
     };
     /** Named rollout policies, chosen per component with coalmine.io/policy. */
@@ -94,6 +135,8 @@ export interface Config {
         clusterErrorLimit?: number;
         /** What to do when the weight was changed by hand. Default restore. */
         onManualWeightChange?: 'restore' | 'adopt' | 'pause' | 'rollback';
+        /** Images a rollout may run: registry/repository prefixes or patterns with `*`. Default: any. */
+        allowedImages?: string[];
         /** The canary's pod template changed mid-rollout: restart the analysis from the first step, or abort (roll back). Default restart. */
         onTemplateChange?: 'restart' | 'abort';
         /** Longest a rollout may stay paused or waiting for approval before it rolls back: seconds or a duration such as "4h". Default: no limit. */

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startSandbox, Sandbox, PACKAGE_DIR } from './sandbox';
 import { PrometheusNotInstalledError } from './prometheus/prometheus';
+import { keepDemoState } from './demoState';
 
 const REPO_ROOT = path.resolve(PACKAGE_DIR, '..', '..');
 
@@ -41,7 +42,9 @@ Environment:
   SANDBOX_API_PORT            API server port (HTTP and HTTPS), default 6443
   SANDBOX_METRICS_PORT        /metrics port, default 9464
   SANDBOX_PROMETHEUS_PORT     Prometheus port, default 9090
-  SANDBOX_DIR                 folder for kubeconfig and Prometheus data, default <repo>/.sandbox
+  SANDBOX_SCRAPE_INTERVAL     Prometheus scrape interval in seconds, default 1 (15–30 behaves like production)
+  SANDBOX_DIR                 folder for kubeconfig, Prometheus data and (--demo) the cluster's
+                              objects in db/sandbox-cluster.json, default <repo>/.sandbox
   SANDBOX_TOKEN               bearer token in the kubeconfig, default sandbox-token
   SANDBOX_READINESS_DELAY_MS  pod readiness delay, default 1000
   SANDBOX_RPS                 demo requests per second per service, default 50
@@ -69,6 +72,7 @@ Environment:
       metricsPort: intEnv('SANDBOX_METRICS_PORT', 9464),
       prometheus: withPrometheus,
       prometheusPort: intEnv('SANDBOX_PROMETHEUS_PORT', 9090),
+      scrapeIntervalSeconds: Math.max(1, intEnv('SANDBOX_SCRAPE_INTERVAL', 1)),
       readinessDelayMs: intEnv('SANDBOX_READINESS_DELAY_MS', 1000),
       token: process.env.SANDBOX_TOKEN || 'sandbox-token',
       seed: process.env.SANDBOX_SEED ? intEnv('SANDBOX_SEED', 0) : undefined,
@@ -102,7 +106,13 @@ Environment:
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   if (demo) {
-    await sb.applyDemoWorld();
+    // Kept next to the demo backend's database (.sandbox/db), so restarting
+    // ./dev demo resumes rollouts on the cluster they left.
+    const { restored } = await keepDemoState(
+      sb,
+      path.join(dir, 'db', 'sandbox-cluster.json'),
+    );
+    if (!restored) await sb.applyDemoWorld();
     const rps = numberEnv('SANDBOX_RPS', 50);
     const stickyShare = numberEnv('SANDBOX_STICKY_SHARE', 0.05);
     for (const service of DEMO_SERVICES) {

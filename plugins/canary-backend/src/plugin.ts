@@ -4,6 +4,7 @@ import {
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import type { Config } from '@backstage/config';
 import { readCanaryConfig, prometheusFor } from './config/CanaryConfig';
 import { RolloutStore } from './store/RolloutStore';
 import { createRouter } from './service/router';
@@ -14,6 +15,9 @@ import { RolloutEngine } from './engine/RolloutEngine';
 import { CanaryDetector } from './detection/CanaryDetector';
 import { RolloutService } from './service/RolloutService';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
+import { WebhookOutbox } from './webhooks/outbox';
+import { KubernetesBindingReader, WorkloadBinding } from './binding';
+import { createRedactor } from './service/redact';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
 import { ExternalControllers } from './controllers/ExternalControllers';
 import { FlaggerGateStore } from './controllers/FlaggerGateStore';
@@ -62,8 +66,9 @@ export const canaryPlugin = createBackendPlugin({
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
+        const db = await database.getClient();
         const store = await RolloutStore.create(
-          await database.getClient(),
+          db,
           resolvePackagePath(
             '@coalmine/backstage-plugin-canary-backend',
             'migrations',
@@ -82,7 +87,21 @@ export const canaryPlugin = createBackendPlugin({
         const external = new ExternalControllers({
           cluster: name => clusterClients.forCluster(name),
           clusterNames: clusterClients.clusterNames(),
-          gates: new FlaggerGateStore(await database.getClient()),
+          gates: new FlaggerGateStore(db),
+        });
+        const binding = new WorkloadBinding(
+          canaryConfig.clusters,
+          new KubernetesBindingReader(clusterClients),
+        );
+        // URLs, headers and secrets of webhooks come from the config at call time.
+        const webhooks = new WebhookDispatcher(logger, (policy, name) =>
+          canaryConfig.webhooks[policy]?.find(h => h.name === name),
+        );
+        const outbox = new WebhookOutbox({
+          db,
+          dispatcher: webhooks,
+          logger,
+          recordEvents: (id, events) => store.addEvents(id, events),
         });
         const prometheusClients = new Map<
           string,
@@ -105,7 +124,8 @@ export const canaryPlugin = createBackendPlugin({
           store,
           clusters,
           analyzer,
-          webhooks: new WebhookDispatcher(logger),
+          webhooks,
+          binding,
           logger,
           leaseMs: canaryConfig.loop.leaseMs,
           concurrency: canaryConfig.loop.concurrency,
@@ -146,6 +166,15 @@ export const canaryPlugin = createBackendPlugin({
           scope: 'global',
           fn: () => detector.run(),
         });
+        await scheduler.scheduleTask({
+          id: 'canary-webhook-outbox',
+          frequency: { milliseconds: canaryConfig.loop.frequencyMs },
+          timeout: { minutes: 5 },
+          scope: 'global',
+          fn: async () => {
+            await outbox.deliverDue();
+          },
+        });
         lifecycle.addShutdownHook(() => engine.stop());
 
         httpRouter.use(
@@ -166,6 +195,7 @@ export const canaryPlugin = createBackendPlugin({
             permissions,
             catalog,
             auditor,
+            auth,
             store,
             config: canaryConfig,
             commands: rollouts,
@@ -183,6 +213,7 @@ export const canaryPlugin = createBackendPlugin({
                   filter,
                 ),
             },
+            redact: createRedactor(endpointsOf(config)),
           }),
         );
         // Flagger's webhooks cannot sign in; the gate check only answers open or shut.
@@ -195,3 +226,35 @@ export const canaryPlugin = createBackendPlugin({
     });
   },
 });
+
+/** Every internal endpoint in the config, so answers never show their host names. */
+function endpointsOf(config: Config): string[] {
+  const urls: string[] = [];
+  for (const method of config.getOptionalConfigArray(
+    'kubernetes.clusterLocatorMethods',
+  ) ?? []) {
+    for (const cluster of method.getOptionalConfigArray('clusters') ?? []) {
+      const url = cluster.getOptionalString('url');
+      if (url) urls.push(url);
+    }
+  }
+  const prometheus = config.getOptionalString('canary.prometheus.url');
+  if (prometheus) urls.push(prometheus);
+  for (const name of config.getOptionalConfig('canary.clusters')?.keys() ??
+    []) {
+    const url = config.getOptionalString(
+      `canary.clusters.${name}.prometheus.url`,
+    );
+    if (url) urls.push(url);
+  }
+  for (const policy of config.getOptionalConfig('canary.policies')?.keys() ??
+    []) {
+    for (const hook of config.getOptionalConfigArray(
+      `canary.policies.${policy}.webhooks`,
+    ) ?? []) {
+      const url = hook.getOptionalString('url');
+      if (url) urls.push(url);
+    }
+  }
+  return urls;
+}

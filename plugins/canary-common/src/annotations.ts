@@ -78,3 +78,11 @@ export function isCanaryAvailable(entity: {
       annotations?.[CANARY_CONTROLLER_ANNOTATION],
   );
 }
+
+/**
+ * On a Kubernetes Service: the catalog entities (comma-separated refs such as
+ * `component:default/checkout`) allowed to run canaries on it. The cluster's
+ * side of the binding: a component's own annotations never authorize a write.
+ * @public
+ */
+export const CANARY_ENTITY_ANNOTATION = 'coalmine.io/entity';

@@ -25,8 +25,13 @@ import { canaryRolloutReadPermission } from '@coalmine/backstage-plugin-canary-c
  *
  * Everyone may read everything, including every rollout. Acting on a rollout
  * (`canary.rollout.create`, `.promote`, `.abort`, …) is allowed only on
- * components the user owns — directly or through a group. Service principals
- * (CI pipelines calling with the static token) may act on any component.
+ * components the user owns — directly or through a group.
+ *
+ * Service principals (CI with a static token) never reach a policy:
+ * Backstage allows them whatever their token's `accessRestrictions` do not
+ * exclude. The demo's token is restricted to the canary plugin and to
+ * `canary.rollout.read`, `.create` and `.abort` (app-config.yaml), and
+ * `canary.servicePrincipals` limits which components it may act on.
  */
 export class CoalmineDemoPolicy implements PermissionPolicy {
   constructor(private readonly userInfo: UserInfoService) {}

@@ -81,6 +81,7 @@ describe('Analyzer on the sandbox', () => {
       ['healthy', 'v2'],
       ['faulty', 'v2-errors10'],
       ['slow', 'v2-slow100'],
+      ['slow3x', 'v2-slow200'],
     ]) {
       await sandbox.apply(world(service, tag));
       await sandbox.waitForDeployment(NS, `${service}-v1`);
@@ -165,6 +166,29 @@ describe('Analyzer on the sandbox', () => {
     expect(decision.checks[1].evidence).toMatch(
       /^canary share of requests slower than \d+ ms /,
     );
+  });
+
+  it('rolls back a canary with 3× the latency within two 10 s analysis intervals of its first reading', async () => {
+    const analyzer = createAnalyzer({ analysis: { interval: '10s' } });
+    // A fresh rollout: the weight applies now, the engine asks every 10 s.
+    const begin = new Date();
+    let decision: AnalysisDecision | undefined;
+    const actions: string[] = [];
+    for (let tick = 0; tick < 3; tick++) {
+      if (tick > 0) await new Promise(r => setTimeout(r, 10_000));
+      decision = await analyzer.evaluate({
+        ...context('slow3x', decision),
+        startedAt: begin,
+        stepStartedAt: begin,
+        weight: 20,
+      });
+      actions.push(decision.action);
+      if (decision.action === 'rollback') break;
+    }
+    // The first reading starts the first slice; at most two more decide.
+    expect(actions[actions.length - 1]).toBe('rollback');
+    expect(actions.length).toBeLessThanOrEqual(3);
+    expect(decision!.reason).toMatch(/^hard stop — latency: /);
   });
 
   it('fails the relative p99 gate for a canary twice as slow', async () => {

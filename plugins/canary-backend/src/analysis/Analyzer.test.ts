@@ -101,6 +101,8 @@ class FakePrometheus implements PrometheusQuerier {
   }
 }
 
+type PreviousTick = { state: JsonObject; failedChecks: number };
+
 function context(
   prometheus: FakePrometheus,
   tick: number,
@@ -228,7 +230,18 @@ describe('Analyzer', () => {
     const prometheus = new FakePrometheus();
     const analyzer = createAnalyzer({ analysis: {} });
     prometheus.serve(30, 100, 0.1, 0.01, 0.01);
-    const decision = await analyzer.evaluate(context(prometheus, 0));
+    // The first reading only marks where the first slice at this weight
+    // begins: the counts before it span the weight change.
+    const first = await analyzer.evaluate(context(prometheus, 0));
+    expect(first.checks.map(c => [c.metric, c.verdict])).toEqual([
+      ['error-rate', 'inconclusive'],
+      ['latency', 'inconclusive'],
+    ]);
+    expect(first.action).toBe('hold');
+    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+    const decision = await analyzer.evaluate(
+      context(prometheus, 1, first as unknown as PreviousTick),
+    );
     expect(decision.checks.map(c => [c.metric, c.verdict])).toEqual([
       ['error-rate', 'pass'],
       ['latency', 'pass'],
@@ -262,6 +275,65 @@ describe('Analyzer', () => {
     expect(failing.query).toContain(
       'destination_workload="app-canary",response_code=~"5.."',
     );
+  });
+
+  it('records a dry-run gate without acting on it', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({
+      analysis: {
+        metrics: [
+          { name: 'error-rate', judge: 'sequential', dryRun: true },
+          {
+            name: 'latency',
+            judge: 'sequential',
+            errors: 'slow-request-count',
+            requests: 'latency-request-count',
+            variables: { le: '250' },
+          },
+        ],
+      },
+    });
+    let previous: PreviousTick | undefined;
+    const decisions = [];
+    for (let tick = 0; tick < 10; tick++) {
+      // 10 % canary errors: the error gate fails, but only in dry run.
+      prometheus.serve(30, 20, 0.05, 0.1, 0.005);
+      const decision = await analyzer.evaluate(
+        context(prometheus, tick, previous),
+      );
+      previous = decision as unknown as PreviousTick;
+      decisions.push(decision);
+    }
+    expect(decisions.every(d => d.action !== 'rollback')).toBe(true);
+    const last = decisions[decisions.length - 1];
+    const dry = last.checks.find(c => c.metric === 'error-rate')!;
+    expect(dry.verdict).toBe('fail');
+    expect(dry.details?.dryRun).toBe(true);
+    expect(dry.evidence).toMatch(/^\[dry run\] canary error rate 10 % /);
+    expect(last.action).toBe('advance');
+  });
+
+  it('holds a rollout whose traffic split does not match the weight', async () => {
+    const prometheus = new FakePrometheus();
+    const analyzer = createAnalyzer({ analysis: {} });
+    let previous: PreviousTick | undefined;
+    let decision;
+    for (let tick = 0; tick < 3; tick++) {
+      // The weight says 5 %, the mesh sends the canary half the requests.
+      prometheus.serve(30, 100, 0.5, 0.01, 0.01);
+      decision = await analyzer.evaluate({
+        ...context(prometheus, tick, previous),
+        weight: 5,
+      });
+      previous = decision as unknown as PreviousTick;
+    }
+    expect(decision!.action).toBe('hold');
+    expect(decision!.reason).toMatch(
+      /^traffic split mismatch — the canary got 50 % of .* requests at a configured weight of 5 %/,
+    );
+    expect(
+      decision!.checks.find(c => c.metric === 'traffic-split')?.verdict,
+    ).toBe('fail');
   });
 
   it('rolls back a canary whose slow requests grow, with the bound chosen from before the rollout', async () => {

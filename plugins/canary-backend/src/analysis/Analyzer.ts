@@ -14,11 +14,21 @@ import {
 } from './config';
 import { PodHealthJudge, PodHealthSnapshot } from './judges/PodHealthJudge';
 import { RelativeToStableJudge } from './judges/RelativeToStableJudge';
+import { ArmCounts, SequentialCountJudge } from './judges/SequentialCountJudge';
 import {
-  ArmCounts,
-  SequentialCountJudge,
-  SequentialState,
-} from './judges/SequentialCountJudge';
+  restoreGateState,
+  SequentialGateState,
+  SequentialGateTick,
+  sequentialGateTick,
+} from './judges/SequentialGate';
+import { trafficSplitCheck } from './judges/TrafficSplitCheck';
+import { counterTerms } from './reading/counterTerms';
+import {
+  COUNTER_NAMES,
+  CounterName,
+  RawCounter,
+  readingWindowSeconds,
+} from './reading/CounterReader';
 import {
   describeRange,
   ThresholdRangeJudge,
@@ -49,6 +59,16 @@ export interface PrometheusQuerier {
     stepSeconds: number,
     options?: { signal?: AbortSignal },
   ): Promise<PrometheusRangeSeries[]>;
+  /**
+   * Raw samples of a selector over the last `windowSeconds` before `time`.
+   * With it, count gates read counters as stored (see
+   * reading/CounterReader.ts); without it they fall back to `increase()`.
+   */
+  querySamples?(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusRangeSeries[]>;
 }
 
 /** One side of the rollout as the analyzer sees it. @public */
@@ -72,6 +92,14 @@ export interface AnalysisContext {
   provider?: MetricsProvider;
   /** When the rollout (or the sequential test) started: counters are read since then. */
   startedAt: Date;
+  /** When the current weight was applied; slices before it do not count for it. Defaults to `startedAt`. */
+  stepStartedAt?: Date;
+  /** The configured canary weight (0–100), for the traffic split check. */
+  weight?: number;
+  /** The traffic provider; `replicas` splits by pod count, so its share is not checked against the weight. */
+  trafficProvider?: string;
+  /** A sticky header route also sends requests to the canary, so its share is not checked against the weight either. */
+  headerRoute?: boolean;
   /** Evaluation time; defaults to now. Given, it is also sent to Prometheus. */
   now?: Date;
   /** The `state` returned by the previous tick (undefined on the first). */
@@ -92,12 +120,14 @@ export interface AnalysisDecision {
   failedChecks: number;
   /** Store it and pass it back as `state` next tick. */
   state: JsonObject;
+  /** With `advance`: every sequential gate shows the canary no worse at this weight (opt-in early advance). */
+  earlyAdvance?: boolean;
 }
 
 interface GateState {
   lastAt: number;
   check: AnalysisCheck;
-  sequential?: SequentialState;
+  sequential?: SequentialGateState;
   /** The latency bound chosen for `le: auto`, kept for the whole rollout. */
   le?: string;
 }
@@ -149,6 +179,7 @@ export class Analyzer {
     const tickMs = parseDurationMs(this.config.interval);
     const fresh: Array<{ check: AnalysisCheck; hardStop: boolean }> = [];
     const reused: AnalysisCheck[] = [];
+    const dryRun: AnalysisCheck[] = [];
     const nextGates: Record<string, GateState> = {};
 
     await Promise.all(
@@ -162,7 +193,7 @@ export class Analyzer {
           now.getTime() - previous.lastAt >= windowMs - tickMs / 2;
         if (!due) {
           nextGates[gate.name] = previous;
-          reused.push({
+          (gate.dryRun ? dryRun : reused).push({
             ...previous.check,
             details: { ...previous.check.details, reused: true },
           });
@@ -175,6 +206,15 @@ export class Analyzer {
           sequential: result.sequential,
           le: result.le,
         };
+        if (gate.dryRun) {
+          // Recorded and shown, never acted on.
+          dryRun.push({
+            ...result.check,
+            evidence: `[dry run] ${result.check.evidence}`,
+            details: { ...result.check.details, dryRun: true },
+          });
+          return;
+        }
         fresh.push({
           check: result.check,
           hardStop: gate.hardStop ?? judge === 'sequential',
@@ -194,9 +234,40 @@ export class Analyzer {
     const byOrder = (a: AnalysisCheck, b: AnalysisCheck) =>
       (order.get(a.metric) ?? 1e9) - (order.get(b.metric) ?? 1e9);
     fresh.sort((a, b) => byOrder(a.check, b.check));
-    const checks = [...fresh.map(f => f.check), ...reused].sort(byOrder);
+    const split = this.#splitCheck(ctx, nextGates);
+    const checks = [
+      ...fresh.map(f => f.check),
+      ...reused,
+      ...dryRun,
+      ...(split ? [split] : []),
+    ].sort(byOrder);
 
-    return this.#decide(ctx, state, nextGates, fresh, reused, checks);
+    return this.#decide(ctx, state, nextGates, fresh, reused, checks, split);
+  }
+
+  /**
+   * The observed canary share at this weight against the configured weight
+   * (see judges/TrafficSplitCheck.ts), from the request counts of the first
+   * sequential gate that is acted on.
+   */
+  #splitCheck(
+    ctx: AnalysisContext,
+    gates: Record<string, GateState>,
+  ): AnalysisCheck | undefined {
+    const options = this.config.trafficSplit;
+    if (options === false || ctx.weight === undefined) return undefined;
+    if (ctx.trafficProvider === 'replicas' || ctx.headerRoute) return undefined;
+    const gate = this.gates.find(
+      g => gateJudge(g) === 'sequential' && !g.dryRun,
+    );
+    const step = gate ? gates[gate.name]?.sequential?.step : undefined;
+    if (!step) return undefined;
+    return trafficSplitCheck({
+      canaryRequests: step.canaryRequests,
+      stableRequests: step.stableRequests,
+      weight: ctx.weight,
+      ...options,
+    });
   }
 
   #decide(
@@ -206,6 +277,7 @@ export class Analyzer {
     fresh: Array<{ check: AnalysisCheck; hardStop: boolean }>,
     reused: AnalysisCheck[],
     checks: AnalysisCheck[],
+    split?: AnalysisCheck,
   ): AnalysisDecision {
     const limit = this.config.failureLimit;
     const total = this.config.failureMode === 'total';
@@ -237,6 +309,15 @@ export class Analyzer {
         'rollback',
         `hard stop — ${hardStops.map(f => say(f.check)).join('; ')}`,
         total ? ctx.failedChecks + 1 : next.consecutiveFailures,
+      );
+    }
+
+    if (split?.verdict === 'fail') {
+      // The data does not come from the split we set: trust none of it.
+      return done(
+        'hold',
+        `traffic split mismatch — ${split.evidence}`,
+        total ? ctx.failedChecks : state.consecutiveFailures,
       );
     }
 
@@ -313,6 +394,23 @@ export class Analyzer {
           .join(', ')}`,
         failedChecks,
       );
+    }
+    const sequential = fresh.filter(f => f.check.judge === 'sequential');
+    if (
+      this.config.earlyAdvance &&
+      sequential.length > 0 &&
+      sequential.every(f => f.check.details?.earlyAdvance === true)
+    ) {
+      const decision = done(
+        'advance',
+        `all ${
+          checks.length
+        } checks passed; early advance: at this weight the canary is no worse than ${
+          1 + this.config.earlyAdvance.margin
+        } × stable`,
+        failedChecks,
+      );
+      return { ...decision, earlyAdvance: true };
     }
     return done('advance', `all ${checks.length} checks passed`, failedChecks);
   }
@@ -415,7 +513,7 @@ export class Analyzer {
     previous: GateState | undefined,
   ): Promise<{
     check: AnalysisCheck;
-    sequential?: SequentialState;
+    sequential?: SequentialGateState;
     le?: string;
   }> {
     const judge = gateJudge(gate);
@@ -537,11 +635,20 @@ export class Analyzer {
     previous: GateState | undefined,
   ): Promise<{
     check: AnalysisCheck;
-    sequential: SequentialState;
+    sequential: SequentialGateState;
     le?: string;
   }> {
     const judge = this.#sequentialJudge(gate);
-    const state = judge.restore(previous?.sequential);
+    const state = restoreGateState(previous?.sequential, judge);
+    const nowSec = now.getTime() / 1000;
+    const startSec = ctx.startedAt.getTime() / 1000;
+    const tickBase = {
+      nowSec,
+      startSec,
+      stepStartSec: (ctx.stepStartedAt ?? ctx.startedAt).getTime() / 1000,
+      weight: ctx.weight,
+    };
+    const minStepRequests = gate.minStepRequests ?? this.config.minStepRequests;
     let le: string | undefined;
     let gateWithLe = gate;
     if (gate.variables?.le === 'auto') {
@@ -555,15 +662,16 @@ export class Analyzer {
         }
       }
       if (!le) {
-        const waiting = judge.judge(
+        const waiting = sequentialGateTick(
+          judge,
+          state,
           {
-            metric: gate.name,
+            ...tickBase,
             counts: null,
             noDataReason:
               why ?? 'no stable latency histogram yet to choose a bound from',
-            what: 'slow-request rate',
           },
-          state,
+          { metric: gate.name, what: 'slow-request rate', minStepRequests },
         );
         return { check: waiting.check, sequential: waiting.state };
       }
@@ -583,7 +691,7 @@ export class Analyzer {
       Math.max(1000, now.getTime() - ctx.startedAt.getTime()),
     );
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
-    const queries = {
+    const queries: Record<CounterName, string> = {
       canaryErrors: this.#render(errors, 'canary', ctx, gateWithLe, durations),
       canaryRequests: this.#render(
         requests,
@@ -601,38 +709,107 @@ export class Analyzer {
         durations,
       ),
     };
-    let counts: ArmCounts | null = null;
-    let reason: string | undefined;
-    try {
-      const [canaryErrors, canaryRequests, stableErrors, stableRequests] =
-        await Promise.all([
-          this.#count(ctx, queries.canaryErrors, now),
-          this.#count(ctx, queries.canaryRequests, now),
-          this.#count(ctx, queries.stableErrors, now),
-          this.#count(ctx, queries.stableRequests, now),
-        ]);
-      counts = { canaryErrors, canaryRequests, stableErrors, stableRequests };
-    } catch (error) {
-      reason = noDataReason(error);
+    const terms = COUNTER_NAMES.map(name => counterTerms(queries[name]));
+    const raw =
+      ctx.prometheus.querySamples && terms.every(t => t !== undefined);
+    let tick: SequentialGateTick;
+    let query: string;
+    if (raw) {
+      // Counters as Prometheus stored them (reading/CounterReader.ts).
+      const window = readingWindowSeconds(state.reader, nowSec, startSec);
+      query = COUNTER_NAMES.map(
+        (name, i) =>
+          `${name}: ${terms[i]!.map(
+            t =>
+              `${t.sign < 0 ? '- ' : ''}${t.selector}[${Math.ceil(window)}s]`,
+          ).join(' ')}`,
+      ).join('\n');
+      try {
+        const read = await Promise.all(
+          COUNTER_NAMES.map(
+            async (_name, i): Promise<RawCounter> =>
+              Promise.all(
+                terms[i]!.map(async t => ({
+                  sign: t.sign,
+                  series: await ctx.prometheus.querySamples!(
+                    t.selector,
+                    window,
+                    {
+                      time: ctx.now ? now : undefined,
+                      signal: ctx.signal,
+                    },
+                  ),
+                })),
+              ),
+          ),
+        );
+        tick = {
+          ...tickBase,
+          raw: Object.fromEntries(
+            COUNTER_NAMES.map((name, i) => [name, read[i]]),
+          ) as Record<CounterName, RawCounter>,
+        };
+      } catch (error) {
+        tick = { ...tickBase, counts: null, noDataReason: noDataReason(error) };
+      }
+    } else {
+      // A custom count template that is not a sum of increase() of
+      // counters: read as written (extrapolated by Prometheus).
+      query = Object.entries(queries)
+        .map(([k, q]) => `${k}: ${q}`)
+        .join('\n');
+      const seen = state.judge.used;
+      try {
+        const values = await Promise.all(
+          COUNTER_NAMES.map(async name => {
+            try {
+              return await this.#value(ctx, queries[name], now);
+            } catch (error) {
+              if (!(error instanceof PrometheusNoDataError)) throw error;
+              // No series: nothing counted yet — unless the arm had
+              // requests before, then its data is missing, not zero.
+              const hadRequests = name.startsWith('canary')
+                ? seen.canaryRequests > 0
+                : seen.stableRequests > 0;
+              if (hadRequests && name.endsWith('Requests')) throw error;
+              return 0;
+            }
+          }),
+        );
+        const counts: ArmCounts = {
+          canaryErrors: values[0],
+          canaryRequests: values[1],
+          stableErrors: values[2],
+          stableRequests: values[3],
+        };
+        tick = { ...tickBase, counts };
+      } catch (error) {
+        tick = {
+          ...tickBase,
+          counts: null,
+          noDataReason:
+            error instanceof PrometheusNoDataError
+              ? 'Prometheus returned no data after earlier data (series gone?)'
+              : noDataReason(error),
+        };
+      }
     }
     const isLatency = (gate.errors ?? '').includes('slow');
     const latencyUnit = isLatency
       ? this.#template(gateWithLe, ctx, 'latency-p99-raw').unit
       : undefined;
-    const result = judge.judge(
-      {
-        metric: gate.name,
-        query: Object.entries(queries)
-          .map(([k, q]) => `${k}: ${q}`)
-          .join('\n'),
-        counts,
-        noDataReason: reason,
-        what: isLatency
-          ? `share of requests slower than ${gateWithLe.variables?.le} ${latencyUnit}`
-          : 'error rate',
-      },
-      state,
-    );
+    const early = this.config.earlyAdvance;
+    const result = sequentialGateTick(judge, state, tick, {
+      earlyAdvance: early
+        ? { margin: early.margin, alpha: early.alpha ?? this.config.alpha }
+        : undefined,
+      metric: gate.name,
+      query,
+      what: isLatency
+        ? `share of requests slower than ${gateWithLe.variables?.le} ${latencyUnit}`
+        : 'error rate',
+      minStepRequests,
+    });
     return { check: result.check, sequential: result.state, le };
   }
 

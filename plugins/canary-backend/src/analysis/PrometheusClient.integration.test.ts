@@ -73,6 +73,30 @@ describe('PrometheusClient against a real Prometheus', () => {
     expect(v0).toBeGreaterThanOrEqual(0);
   });
 
+  it('returns the raw samples of a selector with their scrape times', async () => {
+    const client = new PrometheusClient({ url: prometheus.url });
+    const series = await pollUntil(
+      async () => {
+        const s = await client.querySamples(
+          'demo_requests_total{arm="stable"}',
+          60,
+        );
+        return s[0]?.points.length >= 2 ? s : undefined;
+      },
+      90_000,
+      'two scrapes of the target',
+    );
+    expect(series).toHaveLength(1);
+    expect(series[0].labels).toMatchObject({ arm: 'stable' });
+    const points = series[0].points;
+    // Raw counter values: whole numbers, never decreasing, at distinct times.
+    for (let i = 1; i < points.length; i++) {
+      expect(points[i][0]).toBeGreaterThan(points[i - 1][0]);
+      expect(points[i][1]).toBeGreaterThanOrEqual(points[i - 1][1]);
+    }
+    expect(points.every(([, v]) => Number.isInteger(v / 9))).toBe(true);
+  });
+
   it('reports an empty result as no data', async () => {
     const client = new PrometheusClient({ url: prometheus.url });
     await expect(

@@ -218,6 +218,37 @@ export class PrometheusClient {
   }
 
   /**
+   * The raw samples Prometheus stored for every series of a selector over
+   * the last `windowSeconds` before `time` (an instant query of a range
+   * selector: no extrapolation, the real sample times).
+   */
+  async querySamples(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusRangeSeries[]> {
+    const seconds = Math.max(1, Math.ceil(windowSeconds));
+    const promql = `${selector}[${seconds}s]`;
+    const params = new URLSearchParams({ query: promql });
+    if (options?.time) {
+      params.set('time', String(options.time.getTime() / 1000));
+    }
+    const data = await this.#call('api/v1/query', params, promql, options);
+    if (data.resultType !== 'matrix') {
+      throw new PrometheusQueryRejectedError(
+        400,
+        'bad_data',
+        `expected a range vector, got ${data.resultType}`,
+        promql,
+      );
+    }
+    return (data.result as RawMatrix).map(s => ({
+      labels: s.metric,
+      points: s.values.map(([t, v]) => [t, Number(v)] as [number, number]),
+    }));
+  }
+
+  /**
    * Instant query expected to give one number (e.g. `sum(...)`). Throws
    * {@link PrometheusNoDataError} when there is no series or its value is NaN.
    */

@@ -65,6 +65,10 @@ export const metricGateSchema = z
     alpha: z.number().gt(0).lt(1).optional(),
     tolerance: z.number().nonnegative().optional(),
     minRequests: z.number().int().nonnegative().optional(),
+    /** Sequential: canary requests needed at each weight before the gate passes there (overrides the analysis-wide value). */
+    minStepRequests: z.number().int().nonnegative().optional(),
+    /** Record and show this gate's verdicts without acting on them (to try a new metric safely). */
+    dryRun: z.boolean().optional(),
     /** Extra template variables, e.g. `le: "500"` for `slow-request-count`. */
     variables: z.record(z.string()).optional(),
     /** A failure rolls back at once (default: true for sequential gates). */
@@ -118,6 +122,36 @@ export const analysisConfigSchema = z
     alpha: z.number().gt(0).lt(1).default(0.01),
     /** Sequential gates: relative worsening tolerated (0.1 = 10 % more errors). Default 0. */
     tolerance: z.number().nonnegative().default(0),
+    /** Sequential gates: canary requests needed at each weight, read after the weight applied, before a step may pass (fresh evidence per step). */
+    minStepRequests: z.number().int().nonnegative().default(20),
+    /** Compare the canary's observed share of requests with its weight; a mismatch beyond chance holds the rollout. false turns it off. */
+    trafficSplit: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            /** Tolerated factor on the odds of the canary share (default 1.5). */
+            oddsFactor: z.number().gt(1).optional(),
+            /** Standard errors beyond the tolerated band that make a mismatch (default 5). */
+            z: z.number().positive().optional(),
+            /** Requests at the weight before the split is judged (default 100). */
+            minRequests: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ])
+      .default({}),
+    /** Opt-in early advance: a step may end before its pause once the evidence at its weight shows the canary no worse than (1 + margin) × stable (anytime-valid, at `alpha`). */
+    earlyAdvance: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            margin: z.number().nonnegative().default(0.5),
+            alpha: z.number().gt(0).lt(1).optional(),
+          })
+          .strict(),
+      ])
+      .default(false),
     /** Pod health hard stop, or false to turn it off. */
     podHealth: podHealthSchema.default({}),
     metrics: z.array(metricGateSchema).optional(),

@@ -23,6 +23,9 @@
  *     canary: { name: canaryDeployment, version },
  *     provider,                 // optional: 'istio' | 'http' | 'nginx' | 'linkerd'
  *     startedAt,                // rollout start; counters are read since then
+ *     stepStartedAt,            // when the current weight applied (no slice spans it)
+ *     weight,                   // configured canary weight, for the split check
+ *     trafficProvider, headerRoute, // split check skipped for replicas / header routes
  *     state: previous?.state,   // what the previous tick returned (JSON)
  *     failedChecks: previous?.failedChecks ?? 0,
  *     podHealth,                // { pods: [{ name, ready, restarts, reasons }] },

@@ -1,11 +1,19 @@
 import { Config } from '@backstage/config';
 import { z } from 'zod';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   CanaryPolicy,
+  WebhookSpec,
   checkSteps,
   policyConfigSchema,
   toPolicy,
+  webhookSpecs,
 } from './policy';
+import {
+  OverrideRules,
+  overrideRulesSchema,
+  toOverrideRules,
+} from './overrideRules';
 import { parseDurationMs } from '../domain/duration';
 import {
   AnalysisConfigError,
@@ -30,12 +38,34 @@ export interface CanaryConfig {
   detection: { frequencyMs: number };
   /** Global Prometheus default, if configured. */
   prometheus?: PrometheusConnection;
-  clusters: Record<string, { prometheus?: PrometheusConnection }>;
+  clusters: Record<
+    string,
+    { prometheus?: PrometheusConnection; namespaces?: NamespaceGrant[] }
+  >;
   policies: Record<string, CanaryPolicy>;
+  /** The webhooks of each policy as configured, with URLs and secrets; read at call time. */
+  webhooks: Record<string, WebhookSpec[]>;
+  /** Which `coalmine.io/overrides` keys owners may set, and their bounds. */
+  overrides: OverrideRules;
+  /**
+   * Service principals (static tokens' `subject`) limited to some entities or
+   * owners; a subject not listed is limited only by its token's access restrictions.
+   */
+  servicePrincipals: Record<string, { entities: string[]; owners: string[] }>;
   /** Compiled PromQL templates (built-ins plus canary.templates). */
   templates: TemplateRegistry;
   /** Cluster names from `kubernetes.clusterLocatorMethods`, in config order. */
   kubernetesClusters: string[];
+}
+
+/**
+ * A namespace of a cluster the platform lets Coalmine act in. With `owners`,
+ * components owned by one of them are bound to every Service there (no
+ * `coalmine.io/entity` needed); without, the Service's annotation decides.
+ */
+export interface NamespaceGrant {
+  name: string;
+  owners?: string[];
 }
 
 /** Thrown at start-up when `canary:` is wrong; the message names the key. */
@@ -49,6 +79,26 @@ const durationString = z
     message: 'must be a duration such as 5s, 1m or a number of seconds',
   })
   .transform(v => parseDurationMs(v)!);
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** An entity ref as written in config, normalised to kind:namespace/name. */
+const refText = (defaultKind: 'group' | 'component') =>
+  z.string().transform((text, ctx) => {
+    try {
+      return stringifyEntityRef(
+        parseEntityRef(text, { defaultKind, defaultNamespace: 'default' }),
+      );
+    } catch {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `"${text}" is not an entity ref such as ${defaultKind}:default/name`,
+      });
+      return z.NEVER;
+    }
+  });
+const ownerRefText = refText('group');
+const entityRefText = refText('component');
 
 const prometheusSchema = z
   .object({
@@ -81,7 +131,39 @@ const canarySchema = z
       .optional(),
     prometheus: prometheusSchema.optional(),
     clusters: z
-      .record(z.object({ prometheus: prometheusSchema.optional() }).strict())
+      .record(
+        z
+          .object({
+            prometheus: prometheusSchema.optional(),
+            namespaces: z
+              .array(
+                z.union([
+                  z.string().regex(DNS_LABEL, 'must be a namespace name'),
+                  z
+                    .object({
+                      name: z
+                        .string()
+                        .regex(DNS_LABEL, 'must be a namespace name'),
+                      owners: z.array(ownerRefText).min(1).optional(),
+                    })
+                    .strict(),
+                ]),
+              )
+              .optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    overrides: overrideRulesSchema.optional(),
+    servicePrincipals: z
+      .record(
+        z
+          .object({
+            entities: z.array(entityRefText).optional(),
+            owners: z.array(ownerRefText).optional(),
+          })
+          .strict(),
+      )
       .optional(),
     policies: z.record(policyConfigSchema).optional(),
     /** Custom PromQL templates; validated by src/analysis. */
@@ -118,6 +200,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     problems.push(...describeAnalysisError(e));
   }
   const policies: Record<string, CanaryPolicy> = {};
+  const webhooks: Record<string, WebhookSpec[]> = {};
   for (const [name, entry] of Object.entries(c.policies ?? {})) {
     const key = `canary.policies.${name}`;
     if (
@@ -156,6 +239,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       hookNames.add(hook.name);
     });
     policies[name] = policy;
+    webhooks[name] = webhookSpecs(entry);
   }
   const kubernetesClusters = readKubernetesClusterNames(config);
   for (const name of Object.keys(c.clusters ?? {})) {
@@ -175,10 +259,14 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   const prometheus = config.getOptionalConfig('canary.prometheus');
   const clusters: CanaryConfig['clusters'] = {};
   for (const name of Object.keys(c.clusters ?? {})) {
+    const namespaces = c.clusters?.[name]?.namespaces?.map(n =>
+      typeof n === 'string' ? { name: n } : n,
+    );
     clusters[name] = {
       prometheus: config.getOptionalConfig(
         `canary.clusters.${name}.prometheus`,
       ),
+      ...(namespaces ? { namespaces } : {}),
     };
   }
   return {
@@ -191,6 +279,14 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     prometheus,
     clusters,
     policies,
+    webhooks,
+    overrides: toOverrideRules(c.overrides),
+    servicePrincipals: Object.fromEntries(
+      Object.entries(c.servicePrincipals ?? {}).map(([subject, p]) => [
+        subject,
+        { entities: p.entities ?? [], owners: p.owners ?? [] },
+      ]),
+    ),
     templates: templates!,
     kubernetesClusters,
   };

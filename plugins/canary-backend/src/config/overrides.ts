@@ -4,19 +4,38 @@ import {
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryPolicy, checkSteps, stepsFromStepWeight } from './policy';
 import { formatDurationMs, parseDurationMs } from '../domain/duration';
+import {
+  DEFAULT_OVERRIDE_RULES,
+  OVERRIDE_KEYS,
+  OverrideKey,
+  OverrideRules,
+} from './overrideRules';
+import type { RolloutStep } from '@coalmine/backstage-plugin-canary-common';
 
-const KNOWN_KEYS = [
-  'steps',
-  'stepWeight',
-  'maxWeight',
-  'interval',
-  'progressDeadline',
-  'autoStart',
-  'stickyHeader',
-  'maxCanaryRestarts',
-  'retireStable',
-  'onManualWeightChange',
-];
+/** An HTTP header name (RFC 9110 token), as the policy's stickyHeader requires. */
+const HEADER_NAME = /^[A-Za-z0-9-]+$/;
+/** A header value without control characters or surrounding space. */
+const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** Why a schedule from an override is refused, or undefined when it is within bounds. */
+function scheduleProblem(
+  steps: RolloutStep[],
+  base: CanaryPolicy,
+  rules: OverrideRules,
+): string | undefined {
+  const bad = checkSteps(steps);
+  if (bad.length > 0) return bad[0][1];
+  if (base.steps.some(s => s.approval)) {
+    return `policy ${base.name} has approval gates, so its schedule cannot be overridden`;
+  }
+  if (!steps.some(s => s.weight < 100)) {
+    return 'keep at least one step below 100 %, so the canary is analysed before it takes all traffic';
+  }
+  if (steps[0].weight > rules.steps.maxFirstWeight) {
+    return `the first step may send at most ${rules.steps.maxFirstWeight} % (canary.overrides.bounds.steps.maxFirstWeight)`;
+  }
+  return undefined;
+}
 
 function problem(message: string): CanaryConfigProblem {
   return { key: CANARY_OVERRIDES_ANNOTATION, message };
@@ -34,6 +53,7 @@ function parseWeight(text: string): number | undefined {
 export function applyOverrides(
   policy: CanaryPolicy,
   text: string | undefined,
+  rules: OverrideRules = DEFAULT_OVERRIDE_RULES,
 ): { policy: CanaryPolicy; problems: CanaryConfigProblem[] } {
   const problems: CanaryConfigProblem[] = [];
   if (!text || !text.trim()) {
@@ -57,6 +77,19 @@ export function applyOverrides(
     }
     const key = pair.slice(0, eq).trim();
     const value = pair.slice(eq + 1).trim();
+    if (
+      (OVERRIDE_KEYS as readonly string[]).includes(key) &&
+      !rules.allowedKeys.includes(key as OverrideKey)
+    ) {
+      problems.push(
+        problem(
+          `${key} may not be overridden here; the platform allows: ${
+            rules.allowedKeys.join(', ') || '(no keys)'
+          } (canary.overrides.allowedKeys)`,
+        ),
+      );
+      continue;
+    }
     switch (key) {
       case 'steps': {
         const weights = value.split(',').map(parseWeight);
@@ -69,9 +102,9 @@ export function applyOverrides(
           break;
         }
         const steps = weights.map(w => ({ weight: w! }));
-        const bad = checkSteps(steps);
-        if (bad.length > 0) {
-          problems.push(problem(`steps=${value}: ${bad[0][1]}`));
+        const bad = scheduleProblem(steps, policy, rules);
+        if (bad) {
+          problems.push(problem(`steps=${value}: ${bad}`));
           break;
         }
         out.steps = steps;
@@ -96,6 +129,37 @@ export function applyOverrides(
         if (ms === undefined || ms <= 0) {
           problems.push(
             problem(`${key}=${value}: give a duration such as 30s or 5m`),
+          );
+          break;
+        }
+        if (
+          key === 'interval' &&
+          (ms < rules.interval.minMs || ms > rules.interval.maxMs)
+        ) {
+          problems.push(
+            problem(
+              `interval=${value}: give a duration from ${formatDurationMs(
+                rules.interval.minMs,
+              )} to ${formatDurationMs(
+                rules.interval.maxMs,
+              )} (canary.overrides.bounds.interval)`,
+            ),
+          );
+          break;
+        }
+        const deadlineMax =
+          rules.progressDeadline.maxMs ?? policy.progressDeadlineMs;
+        if (key === 'progressDeadline' && ms > deadlineMax) {
+          problems.push(
+            problem(
+              `progressDeadline=${value}: at most ${formatDurationMs(
+                deadlineMax,
+              )} (${
+                rules.progressDeadline.maxMs !== undefined
+                  ? 'canary.overrides.bounds.progressDeadline.max'
+                  : `policy ${policy.name}`
+              })`,
+            ),
           );
           break;
         }
@@ -126,18 +190,39 @@ export function applyOverrides(
             ),
           );
         } else {
-          out.stickyHeader = {
-            name: value.slice(0, i).trim(),
-            value: value.slice(i + 1).trim(),
-          };
+          const name = value.slice(0, i).trim();
+          const headerValue = value.slice(i + 1).trim();
+          if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(headerValue)) {
+            problems.push(
+              problem(
+                `stickyHeader=${value}: the header name may hold only letters, digits and "-", the value printable characters, e.g. stickyHeader=x-canary-user:true`,
+              ),
+            );
+            break;
+          }
+          out.stickyHeader = { name, value: headerValue };
         }
         break;
       }
       case 'maxCanaryRestarts': {
         const n = Number(value);
-        if (!Number.isInteger(n) || n < 0) {
+        if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 0) {
           problems.push(
             problem(`maxCanaryRestarts=${value}: give a whole number ≥ 0`),
+          );
+          break;
+        }
+        const restartsMax =
+          rules.maxCanaryRestarts.max ?? policy.maxCanaryRestarts;
+        if (n > restartsMax) {
+          problems.push(
+            problem(
+              `maxCanaryRestarts=${value}: at most ${restartsMax} (${
+                rules.maxCanaryRestarts.max !== undefined
+                  ? 'canary.overrides.bounds.maxCanaryRestarts.max'
+                  : `policy ${policy.name}`
+              })`,
+            ),
           );
           break;
         }
@@ -169,7 +254,9 @@ export function applyOverrides(
       }
       default:
         problems.push(
-          problem(`unknown key "${key}"; known keys: ${KNOWN_KEYS.join(', ')}`),
+          problem(
+            `unknown key "${key}"; known keys: ${OVERRIDE_KEYS.join(', ')}`,
+          ),
         );
     }
   }
@@ -177,7 +264,19 @@ export function applyOverrides(
     if (stepWeight === undefined) {
       problems.push(problem('maxWeight needs stepWeight'));
     } else {
-      out.steps = stepsFromStepWeight(stepWeight, maxWeight ?? 100);
+      const steps = stepsFromStepWeight(stepWeight, maxWeight ?? 100);
+      const bad = scheduleProblem(steps, policy, rules);
+      if (bad) {
+        problems.push(
+          problem(
+            `stepWeight=${stepWeight}${
+              maxWeight !== undefined ? `, maxWeight=${maxWeight}` : ''
+            }: ${bad}`,
+          ),
+        );
+      } else {
+        out.steps = steps;
+      }
     }
   }
   return { policy: out, problems };

@@ -11,18 +11,26 @@ export type WebhookType =
   | 'post-rollout'
   | 'event';
 
-/** A webhook after validation. */
-export interface WebhookSpec {
+/**
+ * What a rollout keeps of a webhook: its name and kind. Where it goes and how
+ * it authenticates (URL, headers, secret) stay in the config and are looked
+ * up at call time, so they never reach the database.
+ */
+export interface WebhookRef {
   name: string;
   type: WebhookType;
+  /** Extra fields passed through in the payload's `metadata`. */
+  metadata?: Record<string, string>;
+}
+
+/** A webhook after validation, as configured (with its secrets). */
+export interface WebhookSpec extends WebhookRef {
   url: string;
   timeoutMs: number;
   retries: number;
   /** Sent as `Authorization: Bearer <secret>`; never logged. */
   secret?: string;
   headers?: Record<string, string>;
-  /** Extra fields passed through in the payload's `metadata`. */
-  metadata?: Record<string, string>;
 }
 
 /** What to do when someone changed the weight in the cluster by hand. */
@@ -63,7 +71,13 @@ export interface CanaryPolicy {
   onTemplateChange?: 'restart' | 'abort';
   /** Longest time a rollout may stay Paused or AwaitingApproval before it rolls back; unset: no limit. */
   maxHoldMs?: number;
-  webhooks: WebhookSpec[];
+  /** Name and kind of the policy's webhooks; see {@link WebhookRef}. */
+  webhooks: WebhookRef[];
+  /**
+   * Images a rollout may run: registry/repository prefixes (`registry.example.com/shop/`)
+   * or patterns with `*` (`shop/*:v*`). Empty: any image.
+   */
+  allowedImages: string[];
 }
 
 const duration = (what: string) =>
@@ -174,6 +188,14 @@ export const policyConfigSchema = z
     onTemplateChange: z.enum(['restart', 'abort']).optional(),
     maxHold: duration('maxHold').optional(),
     webhooks: z.array(webhookSchema).optional(),
+    allowedImages: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^\s]+$/, 'allowedImages entries must not contain spaces'),
+      )
+      .optional(),
   })
   .strict();
 
@@ -251,6 +273,40 @@ export function toPolicy(name: string, c: PolicyConfig): CanaryPolicy {
     onManualWeightChange: c.onManualWeightChange ?? 'restore',
     onTemplateChange: c.onTemplateChange ?? 'restart',
     ...(c.maxHold !== undefined ? { maxHoldMs: c.maxHold } : {}),
-    webhooks: c.webhooks ?? [],
+    webhooks: (c.webhooks ?? []).map(w => ({
+      name: w.name,
+      type: w.type,
+      ...(w.metadata ? { metadata: w.metadata } : {}),
+    })),
+    allowedImages: c.allowedImages ?? [],
   };
+}
+
+/** The configured webhooks of a policy entry, with URLs and secrets (never stored). */
+export function webhookSpecs(c: PolicyConfig): WebhookSpec[] {
+  return c.webhooks ?? [];
+}
+
+/**
+ * Whether an image is allowed by a policy's `allowedImages`: an entry with
+ * `*` is a pattern over the whole reference (`*` matches any run of
+ * characters), any other entry a prefix that ends at a path, tag or digest
+ * boundary (`registry.example.com/shop` allows `registry.example.com/shop/x:1`
+ * but not `registry.example.com/shopping/x:1`).
+ */
+export function imageAllowed(image: string, allowed: string[]): boolean {
+  if (allowed.length === 0) return true;
+  return allowed.some(entry => {
+    if (entry.includes('*')) {
+      const pattern = entry
+        .split('*')
+        .map(part => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*');
+      return new RegExp(`^${pattern}$`).test(image);
+    }
+    if (!image.startsWith(entry)) return false;
+    if (image.length === entry.length) return true;
+    if (/[/:@]$/.test(entry)) return true;
+    return ['/', ':', '@'].includes(image[entry.length]);
+  });
 }

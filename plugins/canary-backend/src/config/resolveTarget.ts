@@ -1,4 +1,9 @@
-import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  Entity,
+  RELATION_OWNED_BY,
+  parseEntityRef,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
 import {
   CANARY_CLUSTER_ANNOTATION,
   CANARY_NAMESPACE_ANNOTATION,
@@ -19,6 +24,30 @@ import { applyOverrides } from './overrides';
 export interface ResolvedTarget {
   target: CanaryTarget;
   policy: CanaryPolicy;
+  /** The entity's owners (full refs), for the platform side of the binding. */
+  owners: string[];
+}
+
+/** The owners of an entity: its ownedBy relations, else its spec.owner. */
+export function ownersOf(entity: Entity): string[] {
+  const related = (entity.relations ?? [])
+    .filter(r => r.type === RELATION_OWNED_BY)
+    .map(r => r.targetRef);
+  if (related.length > 0) return related;
+  const owner = (entity.spec as { owner?: unknown } | undefined)?.owner;
+  if (typeof owner !== 'string' || !owner) return [];
+  try {
+    return [
+      stringifyEntityRef(
+        parseEntityRef(owner, {
+          defaultKind: 'group',
+          defaultNamespace: entity.metadata.namespace ?? 'default',
+        }),
+      ),
+    ];
+  } catch {
+    return [];
+  }
 }
 
 /** The outcome of resolving a component's annotations. */
@@ -148,6 +177,7 @@ export function resolveTarget(
   const applied = applyOverrides(
     basePolicy ?? toPolicy('(unknown)', { trafficProvider: 'istio' }),
     annotations[CANARY_OVERRIDES_ANNOTATION],
+    config.overrides,
   );
   problems.push(...applied.problems);
   const policy = basePolicy ? applied.policy : undefined;
@@ -160,6 +190,7 @@ export function resolveTarget(
     problems: [],
     resolved: {
       policy,
+      owners: ownersOf(entity),
       target: {
         entityRef,
         policy: policy.name,

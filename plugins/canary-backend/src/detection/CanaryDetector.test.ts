@@ -25,6 +25,8 @@ describe('CanaryDetector', () => {
   it('starts a rollout when the canary gets a new pod template, only for autoStart policies', async () => {
     const db = await databases.init('SQLITE_3');
     const cluster = new FakeCluster('fixed-subsets');
+    // The Service is bound to auto-app (coalmine.io/entity).
+    cluster.boundEntities = ['component:default/auto-app'];
     const { engine, service, store } = await createEngine(db, cluster);
     const config = readCanaryConfig(
       new ConfigReader({

@@ -44,6 +44,8 @@ export interface AnalysisRequest {
   /** Rollout start and current step start (ms). */
   startedAt: number;
   stepStartedAt: number;
+  /** A header route sends some requests to the canary whatever the weight (so its share is not checked against the weight). */
+  headerRoute?: boolean;
   now: number;
 }
 
@@ -54,6 +56,8 @@ export interface AnalysisDecision {
   checks: AnalysisCheck[];
   failedChecks: number;
   state: unknown;
+  /** With `advance`: the evidence at this weight already shows the canary no worse (opt-in early advance); the step may end before its pause. */
+  earlyAdvance?: boolean;
 }
 
 /** Judges a rollout from its metrics. */

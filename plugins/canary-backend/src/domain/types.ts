@@ -16,6 +16,8 @@ export interface RolloutSpec {
   retryOf?: string;
   /** The component's route annotation, passed to the provider. */
   route?: string;
+  /** The component's owners at start, for the platform side of the binding. */
+  owners?: string[];
 }
 
 /**
@@ -135,6 +137,8 @@ export interface EngineState {
   nextAnalysisAt?: number;
   /** Analyses that said advance at the current step. */
   passedAtStep?: number;
+  /** The analysis allowed the current step to end early (opt-in early advance). */
+  earlyAdvanceAtStep?: boolean;
   /** The Analyzer's own state between ticks. */
   analysisState?: unknown;
   /** The previous analysis verdict (events mark changes only). */

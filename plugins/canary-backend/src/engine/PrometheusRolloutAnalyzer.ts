@@ -64,6 +64,12 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
       canary: { name: request.canary.name, version: request.canary.version },
       provider,
       startedAt: new Date(request.startedAt),
+      // Slices before the current weight applied do not count for it, and
+      // the observed split is checked against the weight.
+      stepStartedAt: new Date(request.stepStartedAt ?? request.startedAt),
+      weight: request.weight,
+      trafficProvider: request.topology?.target.provider,
+      headerRoute: request.headerRoute,
       now: new Date(request.now),
       state: request.state as JsonObject | undefined,
       failedChecks: request.failedChecks ?? 0,

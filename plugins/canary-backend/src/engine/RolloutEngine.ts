@@ -14,7 +14,7 @@ import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { forEachWithLimit } from './concurrency';
 import { EngineDeps, PassContext } from './context';
 import { clearErrors, onPassError } from './failures';
-import { Notifier } from './notifications';
+import type { WorkloadBinding } from '../binding';
 import { advance } from './phases';
 import { nextDueAt } from './schedule';
 
@@ -25,6 +25,8 @@ export interface RolloutEngineOptions {
   clusters: ClusterAccess;
   analyzer?: RolloutAnalyzer;
   webhooks: WebhookDispatcher;
+  /** Whether a component may act on a workload; checked at start and every pass. */
+  binding: WorkloadBinding;
   logger: LoggerService;
   /** Lease holder name; unique per backend replica. */
   owner?: string;
@@ -90,17 +92,12 @@ export class RolloutEngine {
   private stopped = false;
 
   constructor(options: RolloutEngineOptions) {
-    const notifier = new Notifier(
-      options.store,
-      options.webhooks,
-      options.logger,
-    );
     this.deps = {
       store: options.store,
       clusters: options.clusters,
       analyzer: options.analyzer,
       webhooks: options.webhooks,
-      notifier,
+      binding: options.binding,
       logger: options.logger,
       owner: options.owner ?? `coalmine-${randomUUID()}`,
       clusterBackoffMs: options.clusterBackoffMs ?? 1000,
@@ -164,7 +161,6 @@ export class RolloutEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.idle();
-    await this.deps.notifier.stop();
   }
 
   /** Waits for the background work started so far (tests). */
@@ -172,7 +168,6 @@ export class RolloutEngine {
     while (this.background.size > 0 || this.running.size > 0) {
       await Promise.allSettled([...this.background, ...this.running.values()]);
     }
-    await this.deps.notifier.idle();
   }
 
   private track(p: Promise<unknown>) {

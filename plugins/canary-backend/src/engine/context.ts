@@ -25,7 +25,8 @@ import type {
   WebhookDispatcher,
   WebhookOutcome,
 } from '../webhooks/WebhookDispatcher';
-import { ENGINE_ACTOR, Notifier } from './notifications';
+import { ENGINE_ACTOR } from './notifications';
+import type { WorkloadBinding } from '../binding';
 
 /** What every pass shares: the engine's collaborators and settings. */
 export interface EngineDeps {
@@ -33,7 +34,8 @@ export interface EngineDeps {
   clusters: ClusterAccess;
   analyzer?: RolloutAnalyzer;
   webhooks: WebhookDispatcher;
-  notifier: Notifier;
+  /** Whether the component may still act on the workload (cluster or platform binding). */
+  binding: WorkloadBinding;
   logger: LoggerService;
   /** Lease holder name of this replica. */
   owner: string;
@@ -145,7 +147,6 @@ export class PassContext {
       throw new StaleRolloutError(`Rollout ${this.r.id} changed meanwhile`);
     }
     this.r = updated;
-    if (events.length > 0) this.deps.notifier.events(updated, events);
     return updated;
   }
 
@@ -193,6 +194,7 @@ export function analysisRequestOf(
     failedChecks: r.state.failedChecks ?? 0,
     startedAt: r.createdAt,
     stepStartedAt: r.state.stepStartedAt ?? r.createdAt,
+    headerRoute: Boolean(r.spec.policy.stickyHeader),
     now,
   };
 }

@@ -8,6 +8,7 @@ import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import { KubernetesBindingReader, WorkloadBinding } from '../binding';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
 import { RolloutService } from '../service/RolloutService';
@@ -110,28 +111,27 @@ describe.each(cases)(
 
     it('finishes every rollout without a repeated or skipped step', async () => {
       const store = await RolloutStore.create(db, migrationsDir);
-      const clusters = new KubernetesClusterAccess(
-        ClusterClients.fromConfig(
-          new ConfigReader({
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [
-                    {
-                      name: 'sandbox',
-                      url: sb.apiUrl,
-                      authProvider: 'serviceAccount',
-                      serviceAccountToken: sb.token,
-                      skipTLSVerify: true,
-                    },
-                  ],
-                },
-              ],
-            },
-          }),
-        ),
+      const clusterClients = ClusterClients.fromConfig(
+        new ConfigReader({
+          kubernetes: {
+            clusterLocatorMethods: [
+              {
+                type: 'config',
+                clusters: [
+                  {
+                    name: 'sandbox',
+                    url: sb.apiUrl,
+                    authProvider: 'serviceAccount',
+                    serviceAccountToken: sb.token,
+                    skipTLSVerify: true,
+                  },
+                ],
+              },
+            ],
+          },
+        }),
       );
+      const clusters = new KubernetesClusterAccess(clusterClients);
       const logger = mockServices.logger.mock();
       // This engine only accepts starts; the child processes run the rollouts.
       const commands = new RolloutService(
@@ -140,7 +140,11 @@ describe.each(cases)(
           store,
           clusters,
           logger,
-          webhooks: new WebhookDispatcher(logger),
+          webhooks: new WebhookDispatcher(logger, () => undefined),
+          binding: new WorkloadBinding(
+            {},
+            new KubernetesBindingReader(clusterClients),
+          ),
           advanceOnCommand: false,
         }),
       );

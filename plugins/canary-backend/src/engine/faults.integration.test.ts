@@ -19,6 +19,7 @@ import { FaultProxy, startSandbox, Sandbox } from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import { KubernetesBindingReader, WorkloadBinding } from '../binding';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
 import { RolloutService } from '../service/RolloutService';
@@ -97,15 +98,18 @@ async function startEngine(
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
   const logger = mockServices.logger.mock();
+  const clusterClients = ClusterClients.fromConfig(clusterConfig(clusters), {
+    requestTimeoutMs: 2000,
+  });
   const engine = new RolloutEngine({
     store,
-    clusters: new KubernetesClusterAccess(
-      ClusterClients.fromConfig(clusterConfig(clusters), {
-        requestTimeoutMs: 2000,
-      }),
+    clusters: new KubernetesClusterAccess(clusterClients),
+    binding: new WorkloadBinding(
+      {},
+      new KubernetesBindingReader(clusterClients),
     ),
     logger,
-    webhooks: new WebhookDispatcher(logger),
+    webhooks: new WebhookDispatcher(logger, () => undefined),
     leaseMs: 3000,
     clusterBackoffMs: 500,
     maxBackoffMs: MAX_BACKOFF_MS,
@@ -421,7 +425,7 @@ describe('rollouts under cluster faults', () => {
           clusterErrorLimit: 1000,
         };
         const stuck = await service.start({
-          resolved: target('checkout-b', 'checkout', policy, 'hanging'),
+          resolved: target('checkout', 'checkout', policy, 'hanging'),
           cluster: 'hanging',
           image: 'shop/checkout:v5',
           version: 'v5',
@@ -430,7 +434,7 @@ describe('rollouts under cluster faults', () => {
         await hanging.mode('hang');
         const hangStarted = Date.now();
         const moving = await service.start({
-          resolved: target('checkout-a', 'checkout', policy, 'healthy'),
+          resolved: target('checkout', 'checkout', policy, 'healthy'),
           cluster: 'healthy',
           image: 'shop/checkout:v5',
           version: 'v5',
@@ -490,8 +494,16 @@ describe('rollouts under cluster faults', () => {
             clusterConfig([{ name: 'sandbox', url: sb.apiUrl }]),
           ),
         ),
+        binding: new WorkloadBinding(
+          {},
+          new KubernetesBindingReader(
+            ClusterClients.fromConfig(
+              clusterConfig([{ name: 'sandbox', url: sb.apiUrl }]),
+            ),
+          ),
+        ),
         logger,
-        webhooks: new WebhookDispatcher(logger),
+        webhooks: new WebhookDispatcher(logger, () => undefined),
         leaseMs: 1000,
         advanceOnCommand: false,
       }),
@@ -512,7 +524,7 @@ describe('rollouts under cluster faults', () => {
     let rescuer: EngineChild | undefined;
     try {
       const started = await other.start({
-        resolved: target('storefront-api', 'checkout', {
+        resolved: target('checkout', 'checkout', {
           trafficProvider: 'istio',
           steps: [10, 50, 100].map(weight => ({ weight, pause: '1s' })),
         }),

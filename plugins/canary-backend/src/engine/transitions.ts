@@ -69,7 +69,7 @@ export async function beginPromotion(
   );
 }
 
-/** Ends the rollout in a terminal phase and tells the post-rollout webhooks. */
+/** Ends the rollout in a terminal phase; its commit queues the post-rollout webhooks. */
 export async function finish(
   ctx: PassContext,
   phase: RolloutPhase,
@@ -88,7 +88,6 @@ export async function finish(
     },
     [ctx.phaseEvent(phase, message)],
   );
-  ctx.deps.notifier.finished(updated);
   return updated;
 }
 

@@ -8,6 +8,7 @@ import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
+import { KubernetesBindingReader, WorkloadBinding } from '../binding';
 import { KubernetesClusterAccess } from './KubernetesClusterAccess';
 import { RolloutEngine } from './RolloutEngine';
 import { RolloutService } from '../service/RolloutService';
@@ -28,7 +29,11 @@ function world(name: string) {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: 'demo' },
+      metadata: {
+        name,
+        namespace: 'demo',
+        annotations: { 'coalmine.io/entity': `component:default/${name}` },
+      },
       spec: {
         selector: { app: name },
         ports: [{ port: 80, targetPort: 8080 }],
@@ -140,28 +145,27 @@ describe.each(cases)(
 
     it(`drive ${COUNT} rollouts together and apply each weight exactly once`, async () => {
       const store = await RolloutStore.create(db, migrationsDir);
-      const clusters = new KubernetesClusterAccess(
-        ClusterClients.fromConfig(
-          new ConfigReader({
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [
-                    {
-                      name: 'sandbox',
-                      url: sb.apiUrl,
-                      authProvider: 'serviceAccount',
-                      serviceAccountToken: sb.token,
-                      skipTLSVerify: true,
-                    },
-                  ],
-                },
-              ],
-            },
-          }),
-        ),
+      const clusterClients = ClusterClients.fromConfig(
+        new ConfigReader({
+          kubernetes: {
+            clusterLocatorMethods: [
+              {
+                type: 'config',
+                clusters: [
+                  {
+                    name: 'sandbox',
+                    url: sb.apiUrl,
+                    authProvider: 'serviceAccount',
+                    serviceAccountToken: sb.token,
+                    skipTLSVerify: true,
+                  },
+                ],
+              },
+            ],
+          },
+        }),
       );
+      const clusters = new KubernetesClusterAccess(clusterClients);
       const logger = mockServices.logger.mock();
       const commands = new RolloutService(
         store,
@@ -169,7 +173,11 @@ describe.each(cases)(
           store,
           clusters,
           logger,
-          webhooks: new WebhookDispatcher(logger),
+          webhooks: new WebhookDispatcher(logger, () => undefined),
+          binding: new WorkloadBinding(
+            {},
+            new KubernetesBindingReader(clusterClients),
+          ),
           advanceOnCommand: false,
         }),
       );

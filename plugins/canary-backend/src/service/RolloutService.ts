@@ -11,6 +11,7 @@ import {
   RolloutControl,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { ResolvedTarget } from '../config/resolveTarget';
+import { imageAllowed } from '../config/policy';
 import {
   errorMessage,
   isClusterUnavailable,
@@ -21,6 +22,7 @@ import type { RolloutTarget, TrafficTopology } from '../kubernetes/types';
 import { RolloutStore, workloadBusyMessage } from '../store/RolloutStore';
 import { analysisRequestOf } from '../engine/context';
 import { decideControl } from '../engine/controls';
+import { ENGINE_ACTOR, webhookPayload } from '../engine/notifications';
 import type { RolloutEngine } from '../engine/RolloutEngine';
 
 /** What a start needs: the resolved target, the cluster and who asked. */
@@ -119,6 +121,37 @@ export class RolloutService {
       }
       throw e;
     }
+    // The image the canary will run: the requested one, else the canary Deployment's.
+    const image = request.image ?? topology.canary.image;
+    if (image && !imageAllowed(image, policy.allowedImages ?? [])) {
+      throw new InputError(
+        `${
+          request.image
+            ? 'body field image'
+            : `image of Deployment ${topology.canary.name}`
+        }: "${image}" is not allowed by canary.policies.${
+          policy.name
+        }.allowedImages (${policy.allowedImages.join(', ')})`,
+      );
+    }
+    // Before anything is written: the workload must be bound to the component.
+    try {
+      await this.deps.binding.require({
+        entityRef: target.entityRef,
+        owners: request.resolved.owners,
+        cluster: request.cluster,
+        namespace: target.namespace,
+        service: target.workload,
+        topology,
+      });
+    } catch (e) {
+      if (isClusterUnavailable(e)) {
+        throw new ServiceUnavailableError(
+          `Cluster ${request.cluster} is unavailable: ${errorMessage(e)}`,
+        );
+      }
+      throw e;
+    }
     const now = this.deps.now();
     const record: RolloutRecord = {
       id,
@@ -150,6 +183,7 @@ export class RolloutService {
         request: { image: request.image, version: request.version },
         retryOf: request.retryOf,
         route: target.route,
+        owners: request.resolved.owners,
       },
       state: {
         topology,
@@ -180,7 +214,6 @@ export class RolloutService {
       data: { to: 'Pending', shape: topology.shape },
     };
     await this.store.insert(record, [event]);
-    this.deps.notifier.events(record, [event]);
     this.engine.kick(record.id);
     return record;
   }
@@ -192,6 +225,15 @@ export class RolloutService {
     actor: string,
     reason?: string,
   ): Promise<RolloutRecord> {
+    // Promoting by hand skips the last step, not its gate: the
+    // confirm-promotion webhooks run first, outside the lease, so a slow hook
+    // holds up no pass.
+    const before = control === 'promote' ? await this.store.get(id) : undefined;
+    const confirmed =
+      before &&
+      ['Progressing', 'Paused', 'AwaitingApproval'].includes(before.phase)
+        ? await this.confirmPromotion(before)
+        : undefined;
     return this.engine.exclusive(
       id,
       async () => {
@@ -205,6 +247,18 @@ export class RolloutService {
           this.deps.now(),
         );
         if (!outcome.patch) return r;
+        if (confirmed) {
+          outcome.patch.state = {
+            ...(outcome.patch.state ?? r.state),
+            webhooksPassed: [
+              ...new Set([
+                ...(r.state.webhooksPassed ?? []),
+                ...confirmed.passed,
+              ]),
+            ],
+          };
+          outcome.events.push(...confirmed.events);
+        }
         const updated = await this.store.commit(
           r.id,
           r.version,
@@ -216,11 +270,56 @@ export class RolloutService {
         if (!updated) {
           throw new ConflictError(`Rollout ${id} changed meanwhile; try again`);
         }
-        this.deps.notifier.events(updated, outcome.events);
         return updated;
       },
       { preempt: control === 'abort' },
     );
+  }
+
+  /**
+   * Runs the policy's confirm-promotion webhooks that have not passed yet
+   * for this rollout. A refusal is recorded and answered with
+   * ConflictError; the rollout stays where it is.
+   */
+  private async confirmPromotion(
+    r: RolloutRecord,
+  ): Promise<{ passed: string[]; events: NewEvent[] }> {
+    const passed = [...(r.state.webhooksPassed ?? [])];
+    const events: NewEvent[] = [];
+    for (const hook of r.spec.policy.webhooks.filter(
+      h => h.type === 'confirm-promotion',
+    )) {
+      const id = `${hook.name}@promote`;
+      if (passed.includes(id)) continue;
+      const outcome = await this.deps.webhooks.call(
+        r.spec.policy.name,
+        hook,
+        webhookPayload(r, hook),
+      );
+      const event: NewEvent = {
+        type: 'webhook',
+        message: `Webhook ${hook.name} (confirm-promotion) ${
+          outcome.ok ? 'passed' : 'refused'
+        }: ${outcome.message}`,
+        actor: ENGINE_ACTOR,
+        data: {
+          webhook: hook.name,
+          type: 'confirm-promotion',
+          ok: outcome.ok,
+          status: outcome.status ?? null,
+          attempts: outcome.attempts,
+        },
+      };
+      if (!outcome.ok) {
+        await this.store.addEvents(r.id, [event]);
+        throw new ConflictError(
+          `Cannot promote rollout ${r.id}: webhook ${hook.name} (confirm-promotion) refused: ${outcome.message}`,
+        );
+      }
+      passed.push(id);
+      events.push(event);
+    }
+    return { passed, events };
   }
 
   /**
@@ -243,8 +342,20 @@ export class RolloutService {
           .trafficProvider(cluster, resolved.policy.trafficProvider)
           .discover(rolloutTarget(resolved, cluster)),
       )
+      .then(async (topology): Promise<CanaryConfigProblem[]> => {
+        // The tab shows a missing binding with what to add.
+        const verdict = await this.deps.binding.check({
+          entityRef: resolved.target.entityRef,
+          owners: resolved.owners,
+          cluster,
+          namespace: resolved.target.namespace,
+          service: resolved.target.workload,
+          topology,
+        });
+        return verdict.bound ? [] : [verdict.problem];
+      })
       .then(
-        (): CanaryConfigProblem[] => [],
+        problems => problems,
         (e): CanaryConfigProblem[] => {
           if (isConfigurationError(e)) {
             return [

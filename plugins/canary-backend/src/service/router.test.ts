@@ -127,7 +127,8 @@ describe('canary router', () => {
         trafficProvider: 'istio',
         steps: [5, 25, 50, 75, 100].map(weight => ({ weight })),
       },
-      // The test backend's cluster does not answer; that is reported, not thrown.
+      // The test backend's cluster does not answer; that is reported, not
+      // thrown, and its address is not shown.
       problems: [
         {
           key: 'kubernetes.clusterLocatorMethods',
@@ -139,6 +140,7 @@ describe('canary router', () => {
       active: null,
       history: [],
     });
+    expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1/);
   });
 
   it('reports wrong annotations as problems naming the key, not a 500', async () => {
@@ -240,6 +242,25 @@ describe('canary router: mutating calls', () => {
       .send({ reason: 7 });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/reason/);
+  });
+
+  it('audits malformed JSON (400) and oversized bodies (413) like any refused attempt', async () => {
+    const { server, events } = await start();
+    const malformed = await request(server)
+      .post('/api/canary/rollouts')
+      .set('Content-Type', 'application/json')
+      .send('{"entityRef": "component:default/checkout",');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/not valid JSON/);
+    const huge = await request(server)
+      .post('/api/canary/rollouts/some-id/abort')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ reason: 'x'.repeat(200_000) }));
+    expect(huge.status).toBe(413);
+    expect(events).toEqual([
+      { eventId: 'rollout-start', outcome: 'fail' },
+      { eventId: 'rollout-control', outcome: 'fail' },
+    ]);
   });
 
   it('denies a start without the permission and audits the attempt', async () => {

@@ -3,6 +3,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import {
   AuditorService,
+  AuthService,
   BackstageCredentials,
   HttpAuthService,
   LoggerService,
@@ -23,7 +24,6 @@ import {
 } from '@backstage/errors';
 import {
   AuthorizeResult,
-  BasicPermission,
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import {
@@ -35,13 +35,17 @@ import {
   RolloutDetails,
   RolloutPhase,
   canaryControlPermissions,
+  canaryRolloutApprovePermission,
   canaryRolloutCreatePermission,
   canaryRolloutReadPermission,
   controlVerdict,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { CanaryConfig } from '../config/CanaryConfig';
-import { resolveTarget } from '../config/resolveTarget';
+import { ownersOf, resolveTarget } from '../config/resolveTarget';
+import { RolloutAuthorizer } from './authorize';
+import { Redactor, createRedactor } from './redact';
+import { redactDeep } from './toApi';
 import { RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
 import { toApiRollout } from './toApi';
@@ -78,6 +82,13 @@ export interface RouterOptions {
   permissions: PermissionsService;
   catalog: CatalogService;
   auditor: AuditorService;
+  /**
+   * For catalog reads on behalf of service principals: a token restricted to
+   * the canary plugin cannot reach the catalog itself, so the plugin reads
+   * with its own credentials; what the caller may do is still decided by the
+   * canary permissions. Users read with their own credentials.
+   */
+  auth?: AuthService;
   store: RolloutStore;
   config: CanaryConfig;
   commands: RolloutCommands;
@@ -100,6 +111,55 @@ export interface RouterOptions {
       },
     ): Promise<Rollout[]>;
   };
+  /** Hides internal endpoints from answers; by default URLs, addresses and no host names. */
+  redact?: Redactor;
+}
+
+/** Largest request body accepted (JSON). */
+const BODY_LIMIT = '100kb';
+const jsonBody = express.json({ limit: BODY_LIMIT });
+
+/**
+ * Parses a JSON body inside the handler, after the attempt's audit event
+ * exists, so malformed and oversized bodies are audited like any refusal.
+ */
+async function readJsonBody(
+  req: express.Request,
+  res: express.Response,
+): Promise<unknown> {
+  await new Promise<void>((resolve, reject) =>
+    jsonBody(req, res, (error?: unknown) => {
+      if (!error) {
+        resolve();
+        return;
+      }
+      const e = error as { type?: string; status?: number; message?: string };
+      if (e.type === 'entity.too.large') {
+        // Keeps status 413 for the error handler.
+        reject(
+          Object.assign(
+            new Error(`The request body is larger than ${BODY_LIMIT}`),
+            { name: 'PayloadTooLargeError', status: 413, statusCode: 413 },
+          ),
+        );
+      } else {
+        reject(
+          new InputError(
+            `The request body is not valid JSON: ${e.message ?? 'parse error'}`,
+          ),
+        );
+      }
+    }),
+  );
+  return req.body;
+}
+
+/** Steps with an approval gate that a promotion from `r` would skip. */
+function skippedApprovals(r: RolloutRecord): number[] {
+  const approved = r.state.approvedSteps ?? [];
+  return r.steps
+    .map((step, i) => (step.approval && i >= r.stepIndex ? i : -1))
+    .filter(i => i >= 0 && !approved.includes(i));
 }
 
 const PHASES: RolloutPhase[] = [
@@ -225,37 +285,69 @@ function normalizeEntityRef(text: string, field: string): string {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, catalog, auditor, store, config, commands } =
-    options;
-  const router = Router();
-  router.use(express.json({ limit: '100kb' }));
+  const {
+    logger,
+    httpAuth,
+    permissions,
+    catalog,
+    auditor,
+    store,
+    config,
+    commands,
+  } = options;
+  const redact = options.redact ?? createRedactor();
 
-  async function isAllowed(
-    permission: ResourcePermission<'catalog-entity'> | BasicPermission,
-    entityRef: string,
+  /** Whose credentials read the catalog: the user's own, or the plugin's for a service principal. */
+  async function catalogCredentials(
     credentials: BackstageCredentials,
-  ): Promise<boolean> {
-    const [decision] = await permissions.authorize(
-      [
-        {
-          permission: permission as ResourcePermission<'catalog-entity'>,
-          resourceRef: entityRef,
-        },
-      ],
-      { credentials },
-    );
-    return decision.result === AuthorizeResult.ALLOW;
+  ): Promise<BackstageCredentials> {
+    if (
+      (credentials.principal as { type?: string }).type === 'service' &&
+      options.auth
+    ) {
+      return options.auth.getOwnServiceCredentials();
+    }
+    return credentials;
+  }
+  const authorizer = new RolloutAuthorizer(
+    permissions,
+    config.servicePrincipals,
+  );
+  const router = Router();
+
+  /** The error with internal endpoints removed from its message (the original goes to the log). */
+  function redactError(error: unknown): unknown {
+    const e = error as Error;
+    if (!e || typeof e.message !== 'string') return error;
+    const message = redact(e.message);
+    if (message === e.message) return error;
+    logger.warn(`Canary API error (shown redacted): ${e.message}`);
+    e.message = message;
+    return e;
   }
 
   async function requireRead(
     entityRef: string,
     credentials: BackstageCredentials,
   ) {
-    if (
-      !(await isAllowed(canaryRolloutReadPermission, entityRef, credentials))
-    ) {
+    const missing = await authorizer.missing(
+      [canaryRolloutReadPermission as ResourcePermission<'catalog-entity'>],
+      entityRef,
+      credentials,
+    );
+    if (missing.length > 0) {
       throw new NotAllowedError(`You may not read rollouts of ${entityRef}`);
     }
+  }
+
+  /** The owners of an entity, read with the caller's credentials when needed. */
+  function ownersLoader(entityRef: string, credentials: BackstageCredentials) {
+    return async () => {
+      const entity = await catalog.getEntityByRef(entityRef, {
+        credentials: await catalogCredentials(credentials),
+      });
+      return entity ? ownersOf(entity) : [];
+    };
   }
 
   async function loadRollout(id: string): Promise<RolloutRecord> {
@@ -282,7 +374,9 @@ export async function createRouter(
       namespace: req.params.namespace,
       name: req.params.name,
     };
-    const entity = await catalog.getEntityByRef(compound, { credentials });
+    const entity = await catalog.getEntityByRef(compound, {
+      credentials: await catalogCredentials(credentials),
+    });
     if (!entity) {
       throw new NotFoundError(
         `No entity ${stringifyEntityRef(compound)} in the catalog`,
@@ -304,11 +398,14 @@ export async function createRouter(
       : [];
     const history = await store.list({ entityRefs: [entityRef], limit: 50 });
     const last = await store.lastAnalysis(history.map(r => r.id));
-    const rollouts = history.map(r => toApiRollout(r, last.get(r.id)));
+    const rollouts = history.map(r => toApiRollout(r, last.get(r.id), redact));
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,
-      problems: [...resolution.problems, ...clusterProblems],
+      problems: [...resolution.problems, ...clusterProblems].map(p => ({
+        ...p,
+        message: redact(p.message),
+      })),
       active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
       history: rollouts,
     };
@@ -357,7 +454,7 @@ export async function createRouter(
       .filter(r => readable.has(r.entityRef))
       .slice(0, limit);
     const last = await store.lastAnalysis(visible.map(r => r.id));
-    const own = visible.map(r => toApiRollout(r, last.get(r.id)));
+    const own = visible.map(r => toApiRollout(r, last.get(r.id), redact));
     const external = options.external?.list
       ? await options.external.list(credentials, {
           entityRefs,
@@ -384,9 +481,13 @@ export async function createRouter(
       store.analysis(record.id),
     ]);
     const details: RolloutDetails = {
-      rollout: toApiRollout(record, analysis[analysis.length - 1]),
-      events,
-      analysis,
+      rollout: toApiRollout(record, analysis[analysis.length - 1], redact),
+      events: events.map(e => ({
+        ...e,
+        message: redact(e.message),
+        ...(e.data ? { data: redactDeep(e.data, redact) } : {}),
+      })),
+      analysis: redactDeep(analysis, redact),
     };
     res.json(details);
   });
@@ -395,7 +496,11 @@ export async function createRouter(
     const credentials = await httpAuth.credentials(req);
     const record = await loadRollout(req.params.id);
     await requireRead(record.entityRef, credentials);
-    res.json({ series: await commands.series(record) });
+    try {
+      res.json({ series: await commands.series(record) });
+    } catch (error) {
+      throw redactError(error);
+    }
   });
 
   router.post('/rollouts', async (req, res) => {
@@ -404,27 +509,27 @@ export async function createRouter(
       eventId: 'rollout-start',
       severityLevel: 'medium',
       request: req,
-      meta: { actor: actorOf(credentials), body: sanitizeBody(req.body) },
+      meta: { actor: actorOf(credentials) },
     });
     try {
-      const body = parse(startBodySchema, req.body, 'body');
+      const raw = await readJsonBody(req, res);
+      const body = parse(startBodySchema, raw, 'body');
       const entityRef = normalizeEntityRef(
         body.entityRef,
         'body field entityRef',
       );
-      const entity = await catalog.getEntityByRef(entityRef, { credentials });
+      const entity = await catalog.getEntityByRef(entityRef, {
+        credentials: await catalogCredentials(credentials),
+      });
       if (!entity) {
         throw new NotFoundError(`No entity ${entityRef} in the catalog`);
       }
-      if (
-        !(await isAllowed(
-          canaryRolloutCreatePermission,
-          entityRef,
-          credentials,
-        ))
-      ) {
-        throw new NotAllowedError(`You may not start rollouts of ${entityRef}`);
-      }
+      await authorizer.require(
+        [canaryRolloutCreatePermission],
+        { entityRef, owners: async () => ownersOf(entity) },
+        credentials,
+        'start',
+      );
       const resolution = resolveTarget(entity, config);
       if (!resolution.ok) {
         throw new InputError(
@@ -452,10 +557,13 @@ export async function createRouter(
       await auditorEvent.success({
         meta: { rolloutId: record.id, entityRef, cluster },
       });
-      res.status(201).json(toApiRollout(record));
+      res.status(201).json(toApiRollout(record, undefined, redact));
     } catch (error) {
-      await auditorEvent.fail({ error: error as Error });
-      throw error;
+      await auditorEvent.fail({
+        error: error as Error,
+        meta: { body: sanitizeBody(req.body) },
+      });
+      throw redactError(error);
     }
   });
 
@@ -480,26 +588,39 @@ export async function createRouter(
           }"; use one of ${CONTROLS.join(', ')}`,
         );
       }
-      const body = parse(controlBodySchema, req.body, 'body');
+      const body = parse(
+        controlBodySchema,
+        await readJsonBody(req, res),
+        'body',
+      );
       const record = await loadRollout(req.params.id);
-      if (
-        !(await isAllowed(
-          canaryControlPermissions[control],
-          record.entityRef,
-          credentials,
-        ))
-      ) {
-        throw new NotAllowedError(
-          `You may not ${control} rollouts of ${record.entityRef}`,
-        );
+      const target = {
+        entityRef: record.entityRef,
+        owners: ownersLoader(record.entityRef, credentials),
+      };
+      const wanted: ResourcePermission<'catalog-entity'>[] = [
+        canaryControlPermissions[control],
+      ];
+      // Skipping an approval gate is approving it; a retry starts a rollout.
+      if (control === 'promote' && skippedApprovals(record).length > 0) {
+        wanted.push(canaryRolloutApprovePermission);
       }
+      if (control === 'retry') wanted.push(canaryRolloutCreatePermission);
+      await authorizer.require(
+        wanted,
+        target,
+        credentials,
+        control === 'promote' && wanted.length > 1
+          ? 'promote past an approval gate of'
+          : control,
+      );
       const actor = actorOf(credentials);
       if (control === 'retry') {
         const fresh = await retry(record, actor, credentials);
         await auditorEvent.success({
           meta: { entityRef: record.entityRef, newRolloutId: fresh.id },
         });
-        res.status(201).json(toApiRollout(fresh));
+        res.status(201).json(toApiRollout(fresh, undefined, redact));
         return;
       }
       const updated = await commands.control(
@@ -511,13 +632,18 @@ export async function createRouter(
       await auditorEvent.success({
         meta: { entityRef: record.entityRef, phase: updated.phase },
       });
-      res.json(toApiRollout(updated));
+      res.json(toApiRollout(updated, undefined, redact));
     } catch (error) {
       await auditorEvent.fail({ error: error as Error });
-      throw error;
+      throw redactError(error);
     }
   });
 
+  /**
+   * A new rollout with the old one's image and version, resolved again from
+   * the entity as it is now: annotations, policy, cluster and (in the
+   * engine) the binding.
+   */
   async function retry(
     record: RolloutRecord,
     actor: string,
@@ -530,7 +656,7 @@ export async function createRouter(
       );
     }
     const entity = await catalog.getEntityByRef(record.entityRef, {
-      credentials,
+      credentials: await catalogCredentials(credentials),
     });
     if (!entity) {
       throw new NotFoundError(`No entity ${record.entityRef} in the catalog`);
@@ -543,6 +669,15 @@ export async function createRouter(
         } is no longer set up for canaries: ${resolution.problems
           .map(p => `${p.key}: ${p.message}`)
           .join('; ')}`,
+      );
+    }
+    if (!resolution.resolved.target.clusters.includes(record.cluster)) {
+      throw new InputError(
+        `${record.entityRef} no longer runs on cluster ${
+          record.cluster
+        } (coalmine.io/cluster names ${resolution.resolved.target.clusters.join(
+          ', ',
+        )}); start a new rollout instead`,
       );
     }
     return commands.start({

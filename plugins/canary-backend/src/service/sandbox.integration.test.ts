@@ -54,12 +54,47 @@ const entities = [
   component('checkout', 'mesh'),
   component('payments', 'sticky'),
   component('search', 'ratio'),
-  component('storefront', 'slow', { 'coalmine.io/workload': 'checkout' }),
-  component('storefront-web', 'gateway', {
-    'coalmine.io/workload': 'storefront',
-  }),
+  component('storefront', 'gateway'),
+  // Another team's component naming checkout's Service: the intruder case,
+  // refused because the checkout Service is bound to checkout alone.
+  component('storefront-tools', 'slow', { 'coalmine.io/workload': 'checkout' }),
+  // A second component, which the cluster binds to checkout's Service later
+  // (coalmine.io/entity lists both), to run a rollout with a slow policy.
+  component('checkout-drill', 'slow', { 'coalmine.io/workload': 'checkout' }),
   component('ghost', 'mesh'),
 ];
+
+/** What the cluster holds for checkout: every Deployment's spec and the routing objects' versions. */
+async function checkoutState(sb: Sandbox) {
+  const res = await fetch(
+    `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments`,
+    { headers: { authorization: `Bearer ${sb.token}` } },
+  );
+  const list = (await res.json()) as { items: any[] };
+  return {
+    deployments: Object.fromEntries(
+      list.items.map(d => [
+        d.metadata.name,
+        JSON.stringify({
+          spec: d.spec,
+          annotations: d.metadata.annotations ?? {},
+        }),
+      ]),
+    ),
+    virtualService: sb.writes({
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'checkout',
+    }).length,
+    destinationRule: sb.writes({
+      group: 'networking.istio.io',
+      kind: 'DestinationRule',
+      namespace: 'demo',
+      name: 'checkout',
+    }).length,
+  };
+}
 
 describe('rollouts against the sandbox, through the API', () => {
   let sb: Sandbox;
@@ -327,9 +362,47 @@ describe('rollouts against the sandbox, through the API', () => {
     ).toBe('shop/search:2.1.0');
   });
 
+  it("refuses a component that names another component's Service: 403, audited, nothing written", async () => {
+    const before = await checkoutState(sb);
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/storefront-tools',
+      image: 'evil.example/x:1',
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(
+      /Service demo\/checkout on cluster sandbox is not bound to component:default\/storefront-tools: add the annotation coalmine\.io\/entity/,
+    );
+    expect(audit).toContainEqual({
+      eventId: 'rollout-start',
+      actor: 'user:default/mock',
+      control: undefined,
+      outcome: 'fail',
+      error: 'NotAllowedError',
+    });
+    // The tab shows the same problem, naming what to add.
+    const status = await request(server).get(
+      '/api/canary/entities/component/default/storefront-tools',
+    );
+    expect(status.body.problems).toEqual([
+      {
+        key: 'coalmine.io/entity',
+        message: expect.stringMatching(
+          /not bound to component:default\/storefront-tools/,
+        ),
+      },
+    ]);
+    // Two loop intervals later the cluster is exactly as it was.
+    await new Promise(r => setTimeout(r, 700));
+    expect(await checkoutState(sb)).toEqual(before);
+    const list = await request(server).get(
+      '/api/canary/rollouts?entityRef=component:default/storefront-tools',
+    );
+    expect(list.body.items).toEqual([]);
+  });
+
   it('runs storefront on a Gateway API HTTPRoute', async () => {
     const res = await request(server).post('/api/canary/rollouts').send({
-      entityRef: 'component:default/storefront-web',
+      entityRef: 'component:default/storefront',
       image: 'shop/storefront:5.2.0',
     });
     expect(res.status).toBe(201);
@@ -384,8 +457,17 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('aborts mid-rollout: all traffic back on stable within one loop interval', async () => {
+    // The cluster's owner binds a second component to checkout's Service.
+    const [svc] = sb
+      .writes({ kind: 'Service', namespace: 'demo', name: 'checkout' })
+      .slice(-1) as any[];
+    const bound = JSON.parse(JSON.stringify(svc));
+    bound.metadata.annotations['coalmine.io/entity'] =
+      'component:default/checkout, component:default/checkout-drill';
+    delete bound.metadata.resourceVersion;
+    await sb.apply(bound);
     const res = await request(server).post('/api/canary/rollouts').send({
-      entityRef: 'component:default/storefront',
+      entityRef: 'component:default/checkout-drill',
       image: 'shop/checkout:v4',
       version: 'v4',
     });
@@ -478,6 +560,43 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(
       audit.filter(a => a.eventId === 'rollout-start').every(a => a.outcome),
     ).toBe(true);
+  });
+
+  it('aborts to stable when the cluster removes the binding mid-rollout', async () => {
+    const service = { kind: 'Service', namespace: 'demo', name: 'checkout' };
+    const setBinding = async (value: string) => {
+      const current = JSON.parse(
+        JSON.stringify(sb.writes(service).slice(-1)[0]),
+      );
+      current.metadata.annotations['coalmine.io/entity'] = value;
+      delete current.metadata.resourceVersion;
+      await sb.apply(current);
+    };
+    await setBinding(
+      'component:default/checkout, component:default/checkout-drill',
+    );
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/checkout-drill',
+      image: 'shop/checkout:v5',
+      version: 'v5',
+    });
+    expect(res.status).toBe(201);
+    await waitForRollout(server, res.body.id, r => r.weight === 10);
+    await setBinding('component:default/checkout');
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Aborted', 'RolledBack', 'Failed', 'Succeeded'].includes(r.phase),
+    );
+    expect(details.rollout.phase).toBe('Aborted');
+    expect(details.rollout.message).toMatch(
+      /no longer bound to component:default\/checkout-drill/,
+    );
+    const vs = {
+      group: 'networking.istio.io',
+      kind: 'VirtualService',
+      namespace: 'demo',
+      name: 'checkout',
+    };
+    expect(virtualServiceWeights(sb.writes(vs), 'v5').pop()).toBe(0);
   });
 
   it('lists only rollouts of components the caller may read', async () => {

@@ -9,6 +9,7 @@ import {
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { NewEvent, RolloutPatch, RolloutRecord } from '../domain/types';
+import { enqueueOutbox, planOutbox } from '../webhooks/outbox';
 
 const ROLLOUTS = 'canary_rollouts';
 const EVENTS = 'canary_rollout_events';
@@ -177,6 +178,8 @@ export class RolloutStore {
             : workloadKey(record.cluster, record.namespace, record.workload),
         });
         await this.insertEvents(tx, record.id, record.createdAt, events);
+        // Webhooks the events cause are queued with them: delivered even if we crash now.
+        await enqueueOutbox(tx, planOutbox(record, events), record.createdAt);
       });
     } catch (e) {
       if (isUniqueViolation(e)) {
@@ -377,8 +380,9 @@ export class RolloutStore {
           checks: JSON.stringify(a.checks),
         });
       }
-      const fresh = await tx(ROLLOUTS).where({ id }).first();
-      return toRecord(fresh);
+      const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
+      await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
+      return fresh;
     });
   }
 

@@ -1,5 +1,14 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import type { WebhookSpec } from '../config/policy';
+import type { WebhookRef, WebhookSpec } from '../config/policy';
+
+/**
+ * Looks a policy's webhook up in the current configuration: where it goes
+ * and how it authenticates are read at call time, never from a rollout row.
+ */
+export type WebhookResolver = (
+  policy: string,
+  name: string,
+) => WebhookSpec | undefined;
 
 /** What a webhook answered, as recorded in the rollout's events. */
 export interface WebhookOutcome {
@@ -7,8 +16,12 @@ export interface WebhookOutcome {
   /** HTTP status, when the hook answered. */
   status?: number;
   attempts: number;
-  /** Short description; never contains the URL or secret. */
+  /** Short description; never contains the URL, secret or response body. */
   message: string;
+  /** The hook is no longer in the configuration, so it was not called. */
+  unconfigured?: boolean;
+  /** A refusal retrying will not change (a 4xx other than 408 and 429, a redirect). */
+  permanent?: boolean;
 }
 
 /** Fields every gating webhook receives. */
@@ -36,39 +49,69 @@ export interface ChatMessage {
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /**
- * Calls the policy's webhooks with a timeout and retries. Transport errors and
- * 5xx answers are retried; any other non-2xx answer is a refusal (a veto for
- * gating hooks). URLs and secrets never reach logs or events: a hook is
- * always named by its `name`.
+ * Calls the policy's webhooks with a timeout and retries. Transport errors,
+ * 408, 429 and 5xx answers are retried; any other non-2xx answer is a
+ * refusal (a veto for gating hooks). Redirects are not followed, so custom
+ * headers and the secret never go to another host. URLs, secrets and response
+ * bodies never reach events: a hook is named by its `name`, and what it
+ * answered is kept in the backend log only.
  */
 export class WebhookDispatcher {
   constructor(
     private readonly logger: LoggerService,
+    private readonly resolve: WebhookResolver,
     private readonly retryBaseMs = 250,
   ) {}
 
-  async call(hook: WebhookSpec, body: unknown): Promise<WebhookOutcome> {
+  /**
+   * Calls a hook of a policy as configured now. `options.attempts` caps the
+   * attempts (the outbox makes one per delivery round); `headers` are added
+   * (e.g. the idempotency key).
+   */
+  async call(
+    policy: string,
+    ref: WebhookRef,
+    body: unknown,
+    options: { attempts?: number; headers?: Record<string, string> } = {},
+  ): Promise<WebhookOutcome> {
+    const hook = this.resolve(policy, ref.name);
+    if (!hook || hook.type !== ref.type) {
+      return {
+        ok: true,
+        unconfigured: true,
+        attempts: 0,
+        message: `is no longer configured in policy ${policy}; skipped`,
+      };
+    }
+    const maxAttempts = Math.min(
+      options.attempts ?? Infinity,
+      hook.retries + 1,
+    );
     let attempts = 0;
     let last: WebhookOutcome = {
       ok: false,
       attempts: 0,
       message: 'not called',
     };
-    while (attempts <= hook.retries) {
+    while (attempts < maxAttempts) {
       attempts++;
       try {
         const res = await fetch(hook.url, {
           method: 'POST',
+          redirect: 'manual',
           headers: {
-            'content-type': 'application/json',
             ...(hook.headers ?? {}),
+            ...(options.headers ?? {}),
+            'content-type': 'application/json',
             ...(hook.secret ? { authorization: `Bearer ${hook.secret}` } : {}),
           },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(hook.timeoutMs),
         });
-        // Drain the body so the connection is released; its content is not trusted.
-        const text = (await res.text().catch(() => '')).slice(0, 200);
+        // Drain the body so the connection is released; it goes to the log only.
+        const text = (await res.text().catch(() => ''))
+          .slice(0, 200)
+          .replace(/\s+/g, ' ');
         if (res.ok) {
           return {
             ok: true,
@@ -77,17 +120,24 @@ export class WebhookDispatcher {
             message: `answered ${res.status}`,
           };
         }
+        const redirect = res.status >= 300 && res.status < 400;
+        const transient =
+          res.status >= 500 || res.status === 429 || res.status === 408;
         last = {
           ok: false,
           status: res.status,
           attempts,
-          message: `answered ${res.status}${
-            text ? `: ${text.replace(/\s+/g, ' ')}` : ''
-          }`,
+          permanent: !transient,
+          message: redirect
+            ? `answered ${res.status} (a redirect; redirects are not followed)`
+            : `answered ${res.status}`,
         };
-        if (res.status < 500 && res.status !== 429) {
-          return last;
+        if (text) {
+          this.logger.info(
+            `Webhook ${hook.name} of policy ${policy} answered ${res.status}: ${text}`,
+          );
         }
+        if (!transient) return last;
       } catch (e) {
         const err = e as Error;
         const timedOut =
@@ -102,15 +152,27 @@ export class WebhookDispatcher {
               })`,
         };
       }
-      if (attempts <= hook.retries) {
+      if (attempts < maxAttempts) {
         await sleep(this.retryBaseMs * 2 ** (attempts - 1));
       }
     }
     this.logger.warn(
-      `Webhook ${hook.name} failed after ${attempts} attempt(s): ${last.message}`,
+      `Webhook ${hook.name} of policy ${policy} failed after ${attempts} attempt(s): ${last.message}`,
     );
     return last;
   }
+}
+
+/**
+ * Text for Slack mrkdwn: `&`, `<` and `>` escaped as Slack documents, so a
+ * reason such as `<!channel>` or `<https://evil.example|docs>` stays text
+ * instead of becoming a mention or a disguised link.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 /** The chat message for a rollout event. */
@@ -121,7 +183,12 @@ export function chatMessage(
   >,
   event: { type: string; message: string; actor: string },
 ): ChatMessage {
-  const text = `[${payload.entityRef} on ${payload.cluster}/${payload.namespace}] ${event.message} (phase ${payload.phase}, canary ${payload.weight} %, by ${event.actor})`;
+  const e = escapeMrkdwn;
+  const text = `[${e(payload.entityRef)} on ${e(payload.cluster)}/${e(
+    payload.namespace,
+  )}] ${e(event.message)} (phase ${payload.phase}, canary ${
+    payload.weight
+  } %, by ${e(event.actor)})`;
   return {
     text,
     blocks: [
@@ -129,7 +196,9 @@ export function chatMessage(
         type: 'section',
         text: {
           type: 'mrkdwn',
-          text: `*${payload.entityRef}* · ${payload.cluster}/${payload.namespace}\n${event.message}`,
+          text: `*${e(payload.entityRef)}* · ${e(payload.cluster)}/${e(
+            payload.namespace,
+          )}\n${e(event.message)}`,
         },
       },
       {
@@ -137,7 +206,9 @@ export function chatMessage(
         elements: [
           {
             type: 'mrkdwn',
-            text: `phase *${payload.phase}* · canary ${payload.weight} % · ${event.type} · ${event.actor}`,
+            text: `phase *${payload.phase}* · canary ${payload.weight} % · ${e(
+              event.type,
+            )} · ${e(event.actor)}`,
           },
         ],
       },

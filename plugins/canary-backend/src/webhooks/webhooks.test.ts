@@ -48,12 +48,10 @@ describe('webhooks', () => {
       const db = await databases.init('SQLITE_3');
       const cluster = new FakeCluster('versioned-subsets');
       const clock = new TestClock();
-      const { engine, service, store, logger } = await createEngine(
+      const { engine, service, store, logger, outbox } = await createEngine(
         db,
         cluster,
-        {
-          clock,
-        },
+        { clock },
       );
       const target = resolved('component:default/app', {
         trafficProvider: 'istio',
@@ -90,9 +88,12 @@ describe('webhooks', () => {
         await engine.idle();
         clock.advance(10_000);
         await engine.tick();
+        await outbox.deliverDue();
       }
       await engine.idle();
+      await outbox.deliverDue();
       expect((await store.get(id))!.phase).toBe('Succeeded');
+      expect(await outbox.pending()).toBe(0);
       const paths = hooks.calls
         .filter(c => c.path !== '/chat')
         .map(c => c.path);
@@ -199,6 +200,73 @@ describe('webhooks', () => {
       const s = await store.get(second.id);
       expect(s!.phase).toBe('RolledBack');
       expect(s!.message).toMatch(/no answer within 200 ms/);
+    } finally {
+      await hooks.close();
+    }
+  });
+
+  it('runs confirm-promotion hooks when someone promotes by hand; a refusal keeps the rollout where it is', async () => {
+    const hooks = await receiver();
+    try {
+      const db = await databases.init('SQLITE_3');
+      const cluster = new FakeCluster('versioned-subsets');
+      const clock = new TestClock();
+      const { engine, service, store } = await createEngine(db, cluster, {
+        clock,
+      });
+      const gated = (path: string, entity: string) =>
+        resolved(`component:default/${entity}`, {
+          trafficProvider: 'istio',
+          steps: [20, 50, 100],
+          analysis: { interval: '10s' },
+          webhooks: [
+            {
+              name: 'release-manager',
+              type: 'confirm-promotion',
+              url: `${hooks.base}${path}`,
+              retries: 0,
+            },
+          ],
+        });
+      const vetoed = await service.start({
+        resolved: gated('/veto', 'app'),
+        cluster: 'c',
+        startedBy: 'u',
+      });
+      await engine.idle();
+      expect((await store.get(vetoed.id))!.phase).toBe('Progressing');
+      await expect(
+        service.control(vetoed.id, 'promote', 'user:default/jane'),
+      ).rejects.toThrow(
+        /release-manager \(confirm-promotion\) refused: answered 403/,
+      );
+      expect((await store.get(vetoed.id))!.phase).toBe('Progressing');
+      expect(
+        (await store.events(vetoed.id)).map(e => e.message),
+      ).toContainEqual(
+        'Webhook release-manager (confirm-promotion) refused: answered 403',
+      );
+
+      const confirmed = await service.start({
+        resolved: gated('/ok', 'other'),
+        cluster: 'c2',
+        startedBy: 'u',
+      });
+      await engine.idle();
+      const promoted = await service.control(
+        confirmed.id,
+        'promote',
+        'user:default/jane',
+      );
+      expect(promoted.phase).toBe('Promoting');
+      expect(promoted.state.webhooksPassed).toContain(
+        'release-manager@promote',
+      );
+      expect(
+        hooks.calls
+          .filter(c => c.body.type === 'confirm-promotion')
+          .map(c => c.path),
+      ).toEqual(['/veto', '/ok']);
     } finally {
       await hooks.close();
     }

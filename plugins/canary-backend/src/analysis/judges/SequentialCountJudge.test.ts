@@ -44,25 +44,42 @@ describe('SequentialCountJudge by hand', () => {
     expect(Math.exp(judge.logEValue(state))).toBeCloseTo(expected, 10);
   });
 
-  it('turns cumulative counters into slices and skips a counter reset', () => {
+  it('turns cumulative counters into slices; a negative delta keeps the last good reading', () => {
     const judge = new SequentialCountJudge({ tolerance: 0, grid: [2] });
     let state = judge.update(judge.initialState(), slice(100, 3, 100, 0));
     state = judge.update(state, slice(200, 3, 200, 1)); // slice (100, 0, 100, 1)
     expect(Math.exp(judge.logEValue(state))).toBeCloseTo(128 / 81, 10);
-    const reset = judge.update(state, slice(10, 0, 210, 1));
-    expect(reset.logEvidence).toEqual(state.logEvidence);
-    expect(reset.last).toEqual(slice(10, 0, 210, 1));
+    // A phantom: extrapolation over-counted the canary, the next reading is lower.
+    const back = judge.update(state, slice(190, 3, 210, 1));
+    expect(back).toBe(state);
     // A slice without stable requests cannot be split: its counts wait for
     // the next slice instead of being lost.
-    const noStable = judge.update(reset, slice(20, 2, 210, 1));
-    expect(noStable).toBe(reset);
-    const joined = judge.update(noStable, slice(30, 2, 220, 1)); // slice (20, 2, 10, 0)
+    const noStable = judge.update(back, slice(220, 5, 200, 1));
+    expect(noStable).toBe(back);
+    const joined = judge.update(noStable, slice(230, 5, 210, 1)); // slice (30, 2, 10, 0) from the last good reading
     expect(joined.used).toEqual({
-      canaryRequests: 200 + 20,
+      canaryRequests: 200 + 30,
       canaryErrors: 3 + 2,
       stableRequests: 200 + 10,
       stableErrors: 1,
     });
+    // rebase: the next slice starts here, nothing judged.
+    const rebased = judge.rebase(joined, slice(500, 9, 900, 9));
+    expect(rebased.logEvidence).toEqual(joined.logEvidence);
+    expect(rebased.last).toEqual(slice(500, 9, 900, 9));
+  });
+
+  it('tempers the evidence by the clump index', () => {
+    const judge = new SequentialCountJudge({ tolerance: 0, grid: [2] });
+    const plain = judge.addSlice(judge.initialState(), slice(50, 5, 50, 0));
+    const tempered = judge.addSlice(
+      judge.initialState(),
+      slice(50, 5, 50, 0),
+      5,
+    );
+    // ρ1 = 2 at w = 1/2: p1 = 2/3, five canary errors → (4/3)^5, tempered → (4/3)^1
+    expect(Math.exp(judge.logEValue(plain))).toBeCloseTo((4 / 3) ** 5, 10);
+    expect(Math.exp(judge.logEValue(tempered))).toBeCloseTo(4 / 3, 10);
   });
 
   it('fails once the e-value reaches 1/α and stays failed; state survives JSON', () => {

@@ -108,6 +108,12 @@ export interface SequentialInput {
   noDataReason?: string;
   /** What a counted "error" is, for the evidence sentence (default "error rate"). */
   what?: string;
+  /** Evidence gathered at the current weight: canary requests since the step began, and how many are needed. */
+  step?: { canaryRequests: number; minRequests: number; weight?: number };
+  /** The clump index the evidence was tempered with (see Dispersion.ts). */
+  dispersion?: { phi: number; basis: string };
+  /** Why this tick's slice was not judged (e.g. it spanned a weight change). */
+  skipped?: string;
 }
 
 function logSumExp(values: number[], logWeight: number): number {
@@ -182,7 +188,11 @@ export class SequentialCountJudge {
   }
 
   /** Adds one slice of counts to the evidence (pure: returns a new state). */
-  addSlice(state: SequentialState, slice: ArmCounts): SequentialState {
+  addSlice(
+    state: SequentialState,
+    slice: ArmCounts,
+    dispersion = 1,
+  ): SequentialState {
     const nc = Math.max(0, slice.canaryRequests);
     const ns = Math.max(0, slice.stableRequests);
     const ec = Math.min(nc, Math.max(0, slice.canaryErrors));
@@ -209,8 +219,11 @@ export class SequentialCountJudge {
       for (let k = 0; k < this.grid.length; k++) {
         const rho1 = rho0 * this.grid[k];
         const p1 = (w * rho1) / (w * rho1 + 1 - w);
+        // Tempered by the clump index (see Dispersion.ts): a clump of φ
+        // errors moves the evidence as far as one error.
         next.logEvidence[k] +=
-          ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0));
+          (ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0))) /
+          Math.max(1, dispersion);
       }
     }
     const e = Math.min(Math.exp(this.logEValue(next)), Number.MAX_VALUE);
@@ -220,7 +233,11 @@ export class SequentialCountJudge {
   }
 
   /** Feeds cumulative counters: the difference to the last ones is the new slice. */
-  update(state: SequentialState, counts: ArmCounts): SequentialState {
+  update(
+    state: SequentialState,
+    counts: ArmCounts,
+    dispersion = 1,
+  ): SequentialState {
     const current: ArmCounts = {
       canaryRequests: Math.round(counts.canaryRequests),
       canaryErrors: Math.round(counts.canaryErrors),
@@ -233,7 +250,7 @@ export class SequentialCountJudge {
       if (current.canaryRequests <= 0 || current.stableRequests <= 0) {
         return state;
       }
-      return { ...this.addSlice(state, current), last: current };
+      return { ...this.addSlice(state, current, dispersion), last: current };
     }
     const slice: ArmCounts = {
       canaryRequests: current.canaryRequests - last.canaryRequests,
@@ -242,9 +259,11 @@ export class SequentialCountJudge {
       stableErrors: current.stableErrors - last.stableErrors,
     };
     if (Object.values(slice).some(v => v < 0)) {
-      // A counter went back (a reset, or a series that left the window):
-      // start the next slice from here and drop this one.
-      return { ...state, last: current };
+      // A counter went back (extrapolation noise of increase(), a series
+      // that left the window): keep the last good reading, so the next
+      // slice corrects what the earlier one over-counted instead of
+      // keeping the phantom and dropping the correction.
+      return state;
     }
     if (slice.canaryRequests <= 0 || slice.stableRequests <= 0) {
       // One arm saw no requests: the slice cannot be split yet. Keep the old
@@ -252,7 +271,20 @@ export class SequentialCountJudge {
       // request counts only, which the test conditions on, so it stays valid).
       return state;
     }
-    return { ...this.addSlice(state, slice), last: current };
+    return { ...this.addSlice(state, slice, dispersion), last: current };
+  }
+
+  /** Takes `counts` as the start of the next slice without judging what came before (a weight change inside the slice). */
+  rebase(state: SequentialState, counts: ArmCounts): SequentialState {
+    return {
+      ...state,
+      last: {
+        canaryRequests: Math.round(counts.canaryRequests),
+        canaryErrors: Math.round(counts.canaryErrors),
+        stableRequests: Math.round(counts.stableRequests),
+        stableErrors: Math.round(counts.stableErrors),
+      },
+    };
   }
 
   /** log E_T, the mixture over the grid with equal weights. */
@@ -269,6 +301,11 @@ export class SequentialCountJudge {
     if (input.counts) {
       state = this.update(state, input.counts);
     }
+    return { state, check: this.describe(state, input) };
+  }
+
+  /** The check for a state already updated with this tick's counts. */
+  describe(state: SequentialState, input: SequentialInput): AnalysisCheck {
     // Clamped so that JSON never turns it into null.
     const eValue = Math.min(Math.exp(this.logEValue(state)), Number.MAX_VALUE);
     const threshold = 1 / this.alpha;
@@ -310,6 +347,19 @@ export class SequentialCountJudge {
       canaryErrors: used.canaryErrors,
       stableRequests: used.stableRequests,
       stableErrors: used.stableErrors,
+      ...(input.dispersion
+        ? {
+            dispersion: Number(input.dispersion.phi.toPrecision(3)),
+            dispersionBasis: input.dispersion.basis,
+          }
+        : {}),
+      ...(input.step
+        ? {
+            stepCanaryRequests: input.step.canaryRequests,
+            minStepRequests: input.step.minRequests,
+          }
+        : {}),
+      ...(input.skipped ? { skipped: input.skipped } : {}),
     };
     const base = {
       metric: input.metric,
@@ -323,51 +373,52 @@ export class SequentialCountJudge {
     };
     if (state.rejected) {
       return {
-        state,
-        check: {
-          ...base,
-          verdict: 'fail',
-          evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
-            state.maxEValue,
-          )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
-            this.alpha * 100,
-          )} %)`,
-        },
+        ...base,
+        verdict: 'fail',
+        evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
+          state.maxEValue,
+        )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
+          this.alpha * 100,
+        )} %)`,
       };
     }
     if (!input.counts) {
       return {
-        state,
-        check: {
-          ...base,
-          verdict: 'inconclusive',
-          evidence: `${what} counts unavailable${
-            input.noDataReason ? ` (${input.noDataReason})` : ''
-          }; so far ${rates}`,
-        },
+        ...base,
+        verdict: 'inconclusive',
+        evidence: `${what} counts unavailable${
+          input.noDataReason ? ` (${input.noDataReason})` : ''
+        }; so far ${rates}`,
       };
     }
     if (used.canaryRequests < this.minCanaryRequests) {
       return {
-        state,
-        check: {
-          ...base,
-          verdict: 'inconclusive',
-          evidence: `${rates}: too little canary traffic yet (${formatNumber(
-            used.canaryRequests,
-          )} of ${this.minCanaryRequests} requests)`,
-        },
+        ...base,
+        verdict: 'inconclusive',
+        evidence: `${rates}: too little canary traffic yet (${formatNumber(
+          used.canaryRequests,
+        )} of ${this.minCanaryRequests} requests)`,
       };
     }
-    return {
-      state,
-      check: {
+    if (input.step && input.step.canaryRequests < input.step.minRequests) {
+      return {
         ...base,
-        verdict: 'pass',
-        evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
-          eValue,
-        )}, rollback at ${formatNumber(threshold)})`,
-      },
+        verdict: 'inconclusive',
+        evidence: `${rates}: waiting for fresh evidence at this weight (${formatNumber(
+          input.step.canaryRequests,
+        )} of ${input.step.minRequests} canary requests since the step began)`,
+      };
+    }
+    const clumps =
+      input.dispersion && input.dispersion.phi > 1.05
+        ? `, errors clumped ×${formatNumber(input.dispersion.phi)}`
+        : '';
+    return {
+      ...base,
+      verdict: 'pass',
+      evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
+        eValue,
+      )}, rollback at ${formatNumber(threshold)}${clumps})`,
     };
   }
 }

@@ -10,6 +10,7 @@ import {
   WorkloadManager,
 } from '../../kubernetes/types';
 import type { ClusterAccess } from '../../domain/ports';
+import type { BindingObjectReader } from '../../binding';
 import { fenceBeforeWrite } from '../../domain/passScope';
 
 interface FakeDeployment {
@@ -68,6 +69,28 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       template: 1,
       restarts: 0,
     });
+  }
+
+  /** Entities the Service's `coalmine.io/entity` annotation names. */
+  boundEntities = ['component:default/app', 'component:default/other'];
+
+  /** The Service and Deployments as the binding check reads them. */
+  bindingReader(): BindingObjectReader {
+    return {
+      service: async (_cluster, _namespace, name) =>
+        name === this.service
+          ? {
+              annotations: {
+                'coalmine.io/entity': this.boundEntities.join(','),
+              },
+              selector: { app: this.service },
+            }
+          : undefined,
+      deployment: async (_cluster, _namespace, name) =>
+        this.deployments.has(name)
+          ? { annotations: {}, podLabels: { app: this.service } }
+          : undefined,
+    };
   }
 
   names(): [string, string] {

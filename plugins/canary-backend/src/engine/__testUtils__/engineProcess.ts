@@ -17,6 +17,7 @@ import { PrometheusRolloutAnalyzer } from '../PrometheusRolloutAnalyzer';
 import { RolloutEngine } from '../RolloutEngine';
 import { RolloutStore } from '../../store/RolloutStore';
 import { WebhookDispatcher } from '../../webhooks/WebhookDispatcher';
+import { KubernetesBindingReader, WorkloadBinding } from '../../binding';
 import { PrometheusClient, TemplateRegistry } from '../../analysis';
 
 const logger = {
@@ -93,16 +94,21 @@ async function main() {
   const prometheus = promUrl
     ? new PrometheusClient({ url: promUrl })
     : undefined;
+  const clusterClients = ClusterClients.fromConfig(config);
   const engine = new RolloutEngine({
     store,
+    binding: new WorkloadBinding(
+      {},
+      new KubernetesBindingReader(clusterClients),
+    ),
     clusters: withWriteLatency(
-      new KubernetesClusterAccess(ClusterClients.fromConfig(config)),
+      new KubernetesClusterAccess(clusterClients),
       Number(process.env.COALMINE_WRITE_LATENCY_MS ?? 0),
     ),
     analyzer: prometheus
       ? new PrometheusRolloutAnalyzer(new TemplateRegistry(), () => prometheus)
       : undefined,
-    webhooks: new WebhookDispatcher(logger),
+    webhooks: new WebhookDispatcher(logger, () => undefined),
     logger,
     owner: process.env.COALMINE_OWNER ?? `engine-${process.pid}`,
     leaseMs: Number(process.env.COALMINE_LEASE_MS ?? 2000),

@@ -3,12 +3,17 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import {
   PolicyConfig,
+  WebhookSpec,
   policyConfigSchema,
   toPolicy,
+  webhookSpecs,
 } from '../../config/policy';
+import { WorkloadBinding } from '../../binding';
+import { FakeCluster } from './FakeCluster';
 import type { ResolvedTarget } from '../../config/resolveTarget';
 import { RolloutStore } from '../../store/RolloutStore';
 import { WebhookDispatcher } from '../../webhooks/WebhookDispatcher';
+import { WebhookOutbox } from '../../webhooks/outbox';
 import { RolloutEngine } from '../RolloutEngine';
 import { RolloutService } from '../../service/RolloutService';
 import type { ClusterAccess, RolloutAnalyzer } from '../../domain/ports';
@@ -18,9 +23,18 @@ export const migrationsDir = resolvePackagePath(
   'migrations',
 );
 
-/** A policy from config-shaped input, validated like app-config. */
+/**
+ * Webhooks as configured, by policy name: what the dispatcher of a test
+ * engine reads at call time (rollouts keep only names and kinds).
+ */
+export const configuredWebhooks = new Map<string, WebhookSpec[]>();
+let policyCount = 0;
+
+/** A policy from config-shaped input, validated like app-config; its webhooks go to {@link configuredWebhooks}. */
 export function policy(name: string, input: Record<string, unknown>) {
-  return toPolicy(name, policyConfigSchema.parse(input) as PolicyConfig);
+  const parsed = policyConfigSchema.parse(input) as PolicyConfig;
+  configuredWebhooks.set(name, webhookSpecs(parsed));
+  return toPolicy(name, parsed);
 }
 
 export function resolved(
@@ -28,9 +42,10 @@ export function resolved(
   input: Record<string, unknown>,
   workload = 'app',
 ): ResolvedTarget {
-  const p = policy('test', input);
+  const p = policy(`test-${++policyCount}`, input);
   return {
     policy: p,
+    owners: ['group:default/team'],
     target: {
       entityRef,
       policy: p.name,
@@ -64,11 +79,25 @@ export async function createEngine(
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
   const logger = mockServices.logger.mock();
+  const webhooks = new WebhookDispatcher(
+    logger,
+    (policyName, hook) =>
+      configuredWebhooks.get(policyName)?.find(h => h.name === hook),
+    10,
+  );
+  const outbox = new WebhookOutbox({
+    db,
+    dispatcher: webhooks,
+    logger,
+    // The store stamps rows with the real clock, so the outbox runs on it too.
+    recordEvents: (id, events) => store.addEvents(id, events),
+  });
   const engine = new RolloutEngine({
     store,
     clusters,
     analyzer: options.analyzer,
-    webhooks: new WebhookDispatcher(logger, 10),
+    webhooks,
+    binding: new WorkloadBinding({}, (clusters as FakeCluster).bindingReader()),
     logger,
     owner: options.owner,
     leaseMs: options.leaseMs ?? 30_000,
@@ -78,5 +107,5 @@ export async function createEngine(
     now: options.clock?.now,
   });
   const service = new RolloutService(store, engine);
-  return { store, engine, service, logger };
+  return { store, engine, service, logger, outbox };
 }

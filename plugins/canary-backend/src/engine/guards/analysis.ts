@@ -86,6 +86,10 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     failedChecks: decision.failedChecks,
     passedAtStep:
       (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
+    earlyAdvanceAtStep:
+      s.earlyAdvanceAtStep ||
+      (decision.action === 'advance' && decision.earlyAdvance === true) ||
+      undefined,
     nextAnalysisAt: now + ctx.policy.analysis.intervalMs,
     lastAnalysisAction: decision.action,
     analysisErrors: failedToRun ? (s.analysisErrors ?? 0) + 1 : 0,

@@ -38,7 +38,7 @@ export async function gateWebhooks(
       const rolloutId = ctx.r.id;
       ctx.deps.track(
         ctx.deps.webhooks
-          .call(hook, webhookPayload(ctx.r, hook))
+          .call(ctx.policy.name, hook, webhookPayload(ctx.r, hook))
           .then(outcome => {
             entry.outcome = outcome;
             ctx.deps.kick(rolloutId);

@@ -53,6 +53,7 @@ export async function applySetWeight(
       Object.assign(state, {
         stepStartedAt: now,
         passedAtStep: 0,
+        earlyAdvanceAtStep: undefined,
         nextAnalysisAt: now + ctx.policy.analysis.intervalMs,
         webhookFailures: 0,
       });

@@ -1,6 +1,7 @@
 import { isForwardIntent } from '../../domain/types';
 import type { PassContext } from '../context';
 import { applyIntent } from '../intents';
+import { bindingHolds } from '../guards/binding';
 import { holding } from './holding';
 import { pending } from './pending';
 import { progressing } from './progressing';
@@ -9,10 +10,12 @@ import { rollingBack } from './rollingBack';
 
 /**
  * One transition of the state machine; true when another may follow at once.
- * An intent found at the start of a pass (a replica died mid-write) is
- * re-applied first.
+ * The binding guard runs first; then an intent found at the start of a pass
+ * (a replica died mid-write) is re-applied.
  */
 export async function advance(ctx: PassContext): Promise<boolean> {
+  // Before any write of this pass: is the workload still bound to the component?
+  if (!(await bindingHolds(ctx))) return true;
   const intent = ctx.r.intent;
   if (intent) {
     if (ctx.r.phase === 'RollingBack' && isForwardIntent(intent)) {

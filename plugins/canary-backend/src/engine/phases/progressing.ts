@@ -71,7 +71,7 @@ const stepDwelled: PhaseStep = {
     const { r } = ctx;
     const ready =
       r.nextStepAt !== null &&
-      ctx.now() >= r.nextStepAt &&
+      (ctx.now() >= r.nextStepAt || ctx.state.earlyAdvanceAtStep === true) &&
       (!isGated(ctx) || (ctx.state.passedAtStep ?? 0) >= 1);
     return ready ? undefined : false;
   },

@@ -37,12 +37,18 @@ status:
 `;
 }
 
-function service(name: string, selector: Record<string, string>) {
+function service(
+  name: string,
+  selector: Record<string, string>,
+  entity = name.replace(/-(stable|canary)$/, ''),
+) {
   return `
 apiVersion: v1
 kind: Service
 metadata:
   name: ${name}
+  annotations:
+    coalmine.io/entity: component:default/${entity}
 spec:
   selector:
 ${Object.entries(selector)

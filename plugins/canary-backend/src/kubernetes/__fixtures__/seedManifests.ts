@@ -11,6 +11,8 @@ apiVersion: v1
 kind: Service
 metadata:
   name: my-app-service
+  annotations:
+    coalmine.io/entity: component:default/my-app # the binding (not in the seed)
 spec:
   selector:
     app: my-app
@@ -217,6 +219,8 @@ apiVersion: v1
 kind: Service
 metadata:
   name: api-service
+  annotations:
+    coalmine.io/entity: component:default/api # the binding (not in the seed)
 spec:
   selector:
     app: api-service # matches both stable and canary pods

@@ -1,0 +1,152 @@
+import { Random } from '../../plugins/canary-backend/src/analysis/__testUtils__/random';
+import { HISTORY, Pod, World } from './world';
+
+/**
+ * A simulated Prometheus scraping a World: every series (pod × counter) is
+ * scraped every `interval` seconds at its own random phase; a series exists
+ * from the first scrape after its first event (an error series appears with
+ * the first error, as Istio's and client libraries' labelled counters do).
+ * Queries follow Prometheus 2.x: a range selector holds the samples with
+ * start ≤ t ≤ end; rate / increase are `extrapolatedRate` of
+ * promql/functions.go (counter-reset correction, extrapolation to the range
+ * edges when the first / last sample is within 1.1 average intervals of it,
+ * else half an interval, and never below a counter's zero point); irate is
+ * the last two samples.
+ */
+
+export type Kind = 'requests' | 'errors' | 'slow';
+
+export interface SimSeries {
+  pod: Pod;
+  kind: Kind;
+  phase: number;
+  /** Time of the first sample (the first scrape after the first event), or Infinity. */
+  birth: number;
+}
+
+export class SimPrometheus {
+  readonly interval: number;
+  readonly world: World;
+  readonly series: SimSeries[] = [];
+
+  /** `exact`: every series read every second at whole seconds (the counters themselves). */
+  constructor(world: World, interval: number, seed: number, exact = false) {
+    this.world = world;
+    this.interval = interval;
+    const random = new Random(seed);
+    for (const pod of world.pods) {
+      for (const kind of ['requests', 'errors', 'slow'] as const) {
+        const phase = exact ? 0 : random.next() * interval;
+        this.series.push({
+          pod,
+          kind,
+          phase,
+          birth: this.#birth(pod, kind, phase),
+        });
+      }
+    }
+  }
+
+  #birth(pod: Pod, kind: Kind, phase: number): number {
+    const counter = pod[kind];
+    let first = -1;
+    for (let i = 1; i < counter.length; i++) {
+      if (counter[i] > 0) {
+        first = i - 1 - HISTORY; // the event happened during second i-1-HISTORY
+        break;
+      }
+    }
+    if (first < -HISTORY) return Infinity;
+    // the first scrape strictly after the event's second
+    const k = Math.floor((first + 1 - phase) / this.interval);
+    let t = phase + k * this.interval;
+    while (t < first + 1) t += this.interval;
+    return t;
+  }
+
+  /** Sample times of a series in [from, to]. */
+  times(s: SimSeries, from: number, to: number): number[] {
+    const start = Math.max(from, s.birth, -HISTORY);
+    if (start > to) return [];
+    let t =
+      s.phase + Math.ceil((start - s.phase) / this.interval) * this.interval;
+    const out: number[] = [];
+    for (; t <= to; t += this.interval) out.push(t);
+    return out;
+  }
+
+  /** Raw samples [t, value] of a series in [from, to]. */
+  samples(s: SimSeries, from: number, to: number): Array<[number, number]> {
+    return this.times(s, from, to).map(t => [
+      t,
+      this.world.value(s.pod, s.kind, t),
+    ]);
+  }
+
+  select(arm: Pod['arm'], kind: Kind): SimSeries[] {
+    return this.series.filter(s => s.pod.arm === arm && s.kind === kind);
+  }
+
+  /** sum(increase(<arm kind>[range])) at time t; NaN when no series has two samples. */
+  increase(arm: Pod['arm'], kind: Kind, t: number, range: number): number {
+    let sum = 0;
+    let any = false;
+    for (const s of this.select(arm, kind)) {
+      const v = extrapolatedIncrease(
+        this.samples(s, t - range, t),
+        t - range,
+        t,
+      );
+      if (v !== undefined) {
+        sum += v;
+        any = true;
+      }
+    }
+    return any ? sum : NaN;
+  }
+
+  /** sum(irate(<arm kind>[range])) · 1 s at time t (per-second rate from the last two samples). */
+  irate(arm: Pod['arm'], kind: Kind, t: number, range: number): number {
+    let sum = 0;
+    let any = false;
+    for (const s of this.select(arm, kind)) {
+      const points = this.samples(s, t - range, t);
+      if (points.length < 2) continue;
+      const [t1, v1] = points[points.length - 2];
+      const [t2, v2] = points[points.length - 1];
+      sum += (v2 >= v1 ? v2 - v1 : v2) / (t2 - t1);
+      any = true;
+    }
+    return any ? sum : NaN;
+  }
+}
+
+/** Prometheus' extrapolatedRate for a counter, as increase (not divided by the range). */
+export function extrapolatedIncrease(
+  points: Array<[number, number]>,
+  rangeStart: number,
+  rangeEnd: number,
+): number | undefined {
+  if (points.length < 2) return undefined;
+  let result = points[points.length - 1][1] - points[0][1];
+  let last = 0;
+  for (const [, v] of points) {
+    if (v < last) result += last;
+    last = v;
+  }
+  const firstT = points[0][0];
+  const lastT = points[points.length - 1][0];
+  let durationToStart = firstT - rangeStart;
+  const durationToEnd = rangeEnd - lastT;
+  const sampled = lastT - firstT;
+  const average = sampled / (points.length - 1);
+  if (result > 0 && points[0][1] >= 0) {
+    const durationToZero = sampled * (points[0][1] / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  const threshold = average * 1.1;
+  let extrapolateTo = sampled;
+  extrapolateTo += durationToStart < threshold ? durationToStart : average / 2;
+  extrapolateTo += durationToEnd < threshold ? durationToEnd : average / 2;
+  return result * (extrapolateTo / sampled);
+}

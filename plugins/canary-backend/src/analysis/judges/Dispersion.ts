@@ -1,0 +1,166 @@
+import type { StableIncrement } from '../reading/CounterReader';
+
+/*
+ * How clumped are the bad requests? An A/A calibration on the stable arm.
+ *
+ * The count test assumes bad requests arrive one by one (Poisson). They often
+ * come in clumps — a client or mesh retrying a failed call, one bad pod
+ * failing a burst — and then every clump of K errors moves the evidence K
+ * times as far as one error should, and false rollbacks follow.
+ *
+ * Estimate. The stable version's pods are compared with each other, an A/A
+ * test: in each minute with x bad requests, how they fall on the k pods is,
+ * without clumps, Multinomial(x, w_1…w_k) with w_i = pod i's share of the
+ * minute's requests — exactly the law the canary test relies on, with no
+ * canary in it. The Pearson statistic S = Σ_minutes Σ_i (e_i − x·w_i)² /
+ * (x·w_i) has expectation ≈ φ·df with df = Σ (k − 1), where
+ * φ = E[K²]/E[K] is the clump index (1 without clumps, K for clumps of K).
+ * Conditioning on x removes traffic swings and bursts common to all pods,
+ * so they do not inflate φ. With a single stable pod there is no A/A split;
+ * the stable arm's minutes are compared with its own mean rate instead
+ * (traffic swings then inflate φ: conservative).
+ *
+ * Use. The count test divides each slice's log-likelihood ratio by φ
+ * (a tempered likelihood). For clumps of at most φ requests this keeps the
+ * e-process a supermartingale exactly (E[exp(a·ℓ)] ≤ E[exp(ℓ)]^a = 1 for
+ * a ≤ 1, Jensen); for clumps of random size it holds to second order. φ is
+ * taken as an upper confidence value, S / (df − √(2·df)), from minutes before
+ * the slice (predictable), and at least 1. The first reading includes up to
+ * 30 minutes of stable history before the rollout, so φ is known before the
+ * canary's first clump.
+ *
+ * Cost. A canary must show φ times as many bad requests to be rolled back;
+ * detection with clumps of 5 is about 5 × slower than the Poisson test on
+ * the same data — the price of not mistaking one retry storm for a bad canary.
+ */
+
+/** @public */
+export interface DispersionState {
+  version: 2;
+  /** Open minute bins: per pod, [errors, requests]. */
+  bins: Record<string, Record<string, [number, number]>>;
+  /** A/A Pearson sum and degrees of freedom. */
+  aaS: number;
+  aaDf: number;
+  /** Single-arm sums over minutes: Σ e, Σ n, Σ e²/n, minutes. */
+  se: number;
+  sn: number;
+  se2n: number;
+  minutes: number;
+  /** Latest closed minute. */
+  closedUpTo: number;
+}
+
+const BIN_SECONDS = 60;
+const MAX_DISPERSION = 100;
+
+/** @public */
+export function initialDispersion(): DispersionState {
+  return {
+    version: 2,
+    bins: {},
+    aaS: 0,
+    aaDf: 0,
+    se: 0,
+    sn: 0,
+    se2n: 0,
+    minutes: 0,
+    closedUpTo: -Infinity,
+  };
+}
+
+/** @public */
+export function restoreDispersion(raw: unknown): DispersionState {
+  const s = raw as DispersionState | undefined;
+  if (!s || s.version !== 2 || typeof s.bins !== 'object')
+    return initialDispersion();
+  return { ...s, closedUpTo: s.closedUpTo ?? -Infinity };
+}
+
+/**
+ * Adds stable increments; minutes that end before `closeBefore` (a sample
+ * time every live series has passed) are closed and enter the estimate.
+ *
+ * @public
+ */
+export function addStableIncrements(
+  previous: DispersionState,
+  increments: StableIncrement[],
+  closeBefore: number,
+): DispersionState {
+  const state: DispersionState = {
+    ...previous,
+    bins: { ...previous.bins },
+  };
+  for (const inc of increments) {
+    const bin = Math.floor(inc.t / BIN_SECONDS);
+    if (bin <= state.closedUpTo) continue;
+    const pods = { ...(state.bins[bin] ?? {}) };
+    const cell: [number, number] = [...(pods[inc.src] ?? [0, 0])] as [
+      number,
+      number,
+    ];
+    cell[inc.kind === 'errors' ? 0 : 1] += inc.inc;
+    pods[inc.src] = cell;
+    state.bins[bin] = pods;
+  }
+  const lastClosable = Math.floor(closeBefore / BIN_SECONDS) - 1;
+  for (const key of Object.keys(state.bins)) {
+    const bin = Number(key);
+    if (bin > lastClosable) continue;
+    const pods = Object.values(state.bins[key])
+      .map(([e, n]) => [Math.max(0, e), Math.max(0, n)])
+      .filter(([, n]) => n > 0);
+    delete state.bins[key];
+    const x = pods.reduce((a, [e]) => a + e, 0);
+    const n = pods.reduce((a, [, r]) => a + r, 0);
+    if (n > 0) {
+      state.se += x;
+      state.sn += n;
+      state.se2n += (x * x) / n;
+      state.minutes += 1;
+    }
+    if (pods.length >= 2 && x > 0) {
+      for (const [e, r] of pods) {
+        const expected = (x * r) / n;
+        state.aaS += (e - expected) ** 2 / expected;
+      }
+      state.aaDf += pods.length - 1;
+    }
+  }
+  state.closedUpTo = Math.max(state.closedUpTo, lastClosable);
+  return state;
+}
+
+function upper(s: number, df: number): number {
+  return s / Math.max(0.5, df - Math.sqrt(2 * df));
+}
+
+/**
+ * The clump index φ ≥ 1 to temper the count test with, and how it was found.
+ *
+ * @public
+ */
+export function dispersionOf(state: DispersionState): {
+  phi: number;
+  basis: string;
+} {
+  if (state.aaDf >= 3) {
+    return {
+      phi: Math.min(MAX_DISPERSION, Math.max(1, upper(state.aaS, state.aaDf))),
+      basis: `A/A comparison of the stable pods (${state.aaDf} degrees of freedom)`,
+    };
+  }
+  if (state.minutes >= 5 && state.se > 0) {
+    const rate = state.se / state.sn;
+    const pearson = state.se2n / rate - state.se;
+    return {
+      phi: Math.min(
+        MAX_DISPERSION,
+        Math.max(1, upper(Math.max(0, pearson), state.minutes - 1)),
+      ),
+      basis: `stable minute-to-minute variation over ${state.minutes} minutes`,
+    };
+  }
+  return { phi: 1, basis: 'no stable history yet' };
+}

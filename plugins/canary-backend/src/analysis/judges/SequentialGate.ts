@@ -1,0 +1,305 @@
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
+import {
+  CounterName,
+  CounterReaderState,
+  RawCounter,
+  readCounters,
+  restoreReaderState,
+  StableIncrement,
+} from '../reading/CounterReader';
+import {
+  addStableIncrements,
+  dispersionOf,
+  DispersionState,
+  initialDispersion,
+  restoreDispersion,
+} from './Dispersion';
+import {
+  ArmCounts,
+  SequentialCountJudge,
+  SequentialState,
+} from './SequentialCountJudge';
+
+/*
+ * One tick of a sequential count gate, from what Prometheus returned to the
+ * check: read the counters (raw samples, see CounterReader), cut the slice,
+ * judge it, and count the evidence gathered at the current weight.
+ *
+ * Slices and weight changes. The test conditions each slice on its own
+ * canary share of requests, which is only meaningful when one weight held
+ * for the whole slice. A slice that starts before the current step began
+ * (plus a settling margin: 5 s for the mesh to apply the weight, and two
+ * scrape intervals: a sample counts everything since the one before, and
+ * series scraped at other phases smear a burst right after the change
+ * across the boundary) is not judged; its end becomes the start of the next
+ * slice. Which slices
+ * are skipped depends on times only, never on the counts, so the test stays
+ * valid.
+ *
+ * Fresh evidence. A step passes only once its own slices hold
+ * `minStepRequests` canary requests: a canary whose series froze or
+ * vanished after an earlier step cannot ride on old evidence.
+ */
+
+/** Seconds added to a weight change before slices count for the new weight (plus two scrape intervals). @public */
+export const SETTLE_SECONDS = 5;
+
+function settleSeconds(scrapeInterval: number): number {
+  return SETTLE_SECONDS + 2 * scrapeInterval;
+}
+
+/** @public */
+export interface SequentialGateState {
+  version: 2;
+  judge: SequentialState;
+  reader?: CounterReaderState;
+  dispersion: DispersionState;
+  /** Sample time (unix s) of the judge's last reading. */
+  lastAt: number | null;
+  step: {
+    startedAt: number;
+    canaryRequests: number;
+    stableRequests: number;
+    /** log-evidence per grid point that the canary is no worse than (1 + margin) × stable, at this weight (early advance). */
+    notWorse?: number[];
+  };
+}
+
+/**
+ * Early advance (opt-in): a step may end before its pause once the evidence
+ * gathered at its own weight shows the canary is no worse than (1 + margin)
+ * × stable. The same construction as the rollback test, mirrored:
+ * H0: ρ ≥ ρ0 = 1 + margin against alternatives ρ1 = ρ0 × g, g < 1; each
+ * slice's likelihood ratio has expectation ≤ 1 under H0 (it decreases in the
+ * canary's share), so the mixture is an e-process and the step may end when
+ * it reaches 1/α. It is reset at every weight.
+ */
+export const NOT_WORSE_GRID = [0.9, 0.75, 0.5, 0.25, 0.1];
+
+function notWorseIncrement(
+  slice: ArmCounts,
+  margin: number,
+  dispersion: number,
+): number[] {
+  const nc = slice.canaryRequests;
+  const ns = slice.stableRequests;
+  const ec = Math.max(0, slice.canaryErrors);
+  const es = Math.max(0, slice.stableErrors);
+  if (nc <= 0 || ns <= 0) return NOT_WORSE_GRID.map(() => 0);
+  const w = nc / (nc + ns);
+  const rho0 = 1 + margin;
+  const p0 = (w * rho0) / (w * rho0 + 1 - w);
+  return NOT_WORSE_GRID.map(g => {
+    const rho1 = rho0 * g;
+    const p1 = (w * rho1) / (w * rho1 + 1 - w);
+    return (
+      (ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0))) /
+      Math.max(1, dispersion)
+    );
+  });
+}
+
+/** What one tick read. @public */
+export interface SequentialGateTick {
+  nowSec: number;
+  startSec: number;
+  /** When the current weight was applied (unix s). */
+  stepStartSec: number;
+  /** The configured canary weight (0–100); at 100 nothing is left to compare, so no fresh evidence is asked for. */
+  weight?: number;
+  /** Raw samples per counter (the Prometheus path). */
+  raw?: Record<CounterName, RawCounter>;
+  /** Cumulative counts since the start, read some other way (custom templates); null = no data. */
+  counts?: ArmCounts | null;
+  noDataReason?: string;
+}
+
+/** @public */
+export interface SequentialGateOptions {
+  metric: string;
+  query?: string;
+  what?: string;
+  /** Canary requests needed at the current weight before the gate passes. */
+  minStepRequests: number;
+  /** Opt-in early advance: the margin and the α of the "no worse" test. */
+  earlyAdvance?: { margin: number; alpha: number };
+}
+
+/** @public */
+export function restoreGateState(
+  raw: unknown,
+  judge: SequentialCountJudge,
+): SequentialGateState {
+  const s = raw as SequentialGateState | undefined;
+  if (!s || s.version !== 2) {
+    return {
+      version: 2,
+      judge: judge.initialState(),
+      dispersion: initialDispersion(),
+      lastAt: null,
+      step: { startedAt: -1, canaryRequests: 0, stableRequests: 0 },
+    };
+  }
+  return {
+    ...s,
+    judge: judge.restore(s.judge),
+    reader: restoreReaderState(s.reader),
+    dispersion: restoreDispersion(s.dispersion),
+  };
+}
+
+/**
+ * Runs one tick of a sequential gate (pure).
+ *
+ * @public
+ */
+export function sequentialGateTick(
+  judge: SequentialCountJudge,
+  previous: SequentialGateState,
+  tick: SequentialGateTick,
+  options: SequentialGateOptions,
+): { state: SequentialGateState; check: AnalysisCheck } {
+  const state: SequentialGateState = { ...previous };
+  let counts: ArmCounts | null;
+  let at: number | null;
+  let problem = tick.noDataReason;
+  let scrapeInterval = 0;
+  let increments: StableIncrement[] = [];
+  let cut: { at: number; counts: ArmCounts } | undefined;
+  if (tick.raw) {
+    // Where slices at this weight may begin: once the weight settled.
+    const sliceStart = previous.lastAt ?? tick.startSec;
+    const read = readCounters(
+      previous.reader,
+      tick.raw,
+      tick.nowSec,
+      tick.startSec,
+      interval => {
+        const settledAt = tick.stepStartSec + settleSeconds(interval);
+        return sliceStart < settledAt ? settledAt : undefined;
+      },
+    );
+    cut = read.reading.cut;
+    state.reader = read.state;
+    counts = read.reading.counts;
+    at = read.reading.at;
+    problem = read.reading.problem ?? problem;
+    scrapeInterval = read.reading.scrapeInterval;
+    increments = read.reading.stableIncrements;
+  } else {
+    counts = tick.counts ?? null;
+    at = counts ? tick.nowSec : null;
+  }
+  if (state.step.startedAt !== tick.stepStartSec) {
+    state.step = {
+      startedAt: tick.stepStartSec,
+      canaryRequests: 0,
+      stableRequests: 0,
+    };
+  }
+  let dispersion = dispersionOf(state.dispersion);
+  let skipped: string | undefined;
+  if (counts && at !== null) {
+    const sliceStart = state.lastAt ?? tick.startSec;
+    const settle = settleSeconds(scrapeInterval);
+    if (sliceStart < tick.stepStartSec + settle && cut) {
+      // Counts read at the moment the weight settled start this weight's
+      // first slice; what came before is not judged.
+      state.judge = judge.rebase(state.judge, cut.counts);
+      state.lastAt = cut.at;
+      skipped = 'the time before this weight applied';
+    }
+    const sliceFrom = state.lastAt ?? tick.startSec;
+    // The clump index from the stable pods' minutes that ended before this
+    // slice began (predictable: none of the slice's own counts are in it).
+    state.dispersion = addStableIncrements(
+      state.dispersion,
+      increments,
+      Math.min(sliceFrom, at - scrapeInterval),
+    );
+    dispersion = dispersionOf(state.dispersion);
+    if (sliceFrom < tick.stepStartSec + settle) {
+      if (at > sliceFrom) {
+        // The slice began under another weight: start afresh from here.
+        state.judge = judge.rebase(state.judge, counts);
+        state.lastAt = at;
+        skipped = 'the slice began before this weight applied';
+      }
+    } else {
+      const before = state.judge.last;
+      const next = judge.update(state.judge, counts, dispersion.phi);
+      if (next.last !== before) {
+        if (before && next.slices > state.judge.slices) {
+          const slice: ArmCounts = {
+            canaryRequests: next.last!.canaryRequests - before.canaryRequests,
+            canaryErrors: next.last!.canaryErrors - before.canaryErrors,
+            stableRequests: next.last!.stableRequests - before.stableRequests,
+            stableErrors: next.last!.stableErrors - before.stableErrors,
+          };
+          const notWorse = options.earlyAdvance
+            ? notWorseIncrement(
+                slice,
+                options.earlyAdvance.margin,
+                dispersion.phi,
+              ).map((v, k) => v + (state.step.notWorse?.[k] ?? 0))
+            : undefined;
+          state.step = {
+            ...state.step,
+            notWorse,
+            canaryRequests:
+              state.step.canaryRequests +
+              (next.last!.canaryRequests - before.canaryRequests),
+            stableRequests:
+              state.step.stableRequests +
+              (next.last!.stableRequests - before.stableRequests),
+          };
+        }
+        state.lastAt = at;
+      }
+      state.judge = next;
+    }
+  } else if (increments.length > 0) {
+    // Nothing to judge, but the stable pods' history still counts.
+    state.dispersion = addStableIncrements(
+      state.dispersion,
+      increments,
+      state.lastAt ?? -Infinity,
+    );
+  }
+  let early: Record<string, number | boolean> = {};
+  if (options.earlyAdvance && state.step.notWorse) {
+    const logs = state.step.notWorse;
+    const max = Math.max(...logs);
+    const logE =
+      max +
+      Math.log(logs.reduce((a, v) => a + Math.exp(v - max), 0)) -
+      Math.log(logs.length);
+    const e = Math.min(Math.exp(logE), Number.MAX_VALUE);
+    early = {
+      notWorseEValue: Number(e.toPrecision(4)),
+      earlyAdvance: e >= 1 / options.earlyAdvance.alpha,
+    };
+  }
+  const described = judge.describe(state.judge, {
+    metric: options.metric,
+    query: options.query,
+    what: options.what,
+    counts,
+    noDataReason: problem,
+    step: {
+      canaryRequests: state.step.canaryRequests,
+      // At 100 % the stable version serves nothing: the step stands on the
+      // evidence gathered before it.
+      minRequests:
+        tick.weight !== undefined && tick.weight >= 100
+          ? 0
+          : options.minStepRequests,
+    },
+    dispersion,
+    skipped,
+  });
+  const check = Object.keys(early).length
+    ? { ...described, details: { ...described.details, ...early } }
+    : described;
+  return { state, check };
+}

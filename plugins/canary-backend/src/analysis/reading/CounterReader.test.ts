@@ -1,0 +1,644 @@
+import {
+  CounterName,
+  RawCounter,
+  RawSeries,
+  readCounters,
+  readingWindowSeconds,
+} from './CounterReader';
+import { counterTerms } from './counterTerms';
+import { SequentialCountJudge } from '../judges/SequentialCountJudge';
+import {
+  restoreGateState,
+  sequentialGateTick,
+  SequentialGateState,
+} from '../judges/SequentialGate';
+import {
+  addStableIncrements,
+  dispersionOf,
+  initialDispersion,
+} from '../judges/Dispersion';
+import { trafficSplitCheck } from '../judges/TrafficSplitCheck';
+
+const T0 = 1_800_000_000; // rollout start, unix s
+
+function series(
+  labels: Record<string, string>,
+  points: Array<[number, number]>,
+): RawSeries {
+  return { labels, points };
+}
+
+/** Raw input with one plain selector per counter. */
+function raw(
+  parts: Partial<Record<CounterName, RawSeries[]>>,
+): Record<CounterName, RawCounter> {
+  const one = (s: RawSeries[] | undefined): RawCounter => [
+    { sign: 1, series: s ?? [] },
+  ];
+  return {
+    canaryErrors: one(parts.canaryErrors),
+    canaryRequests: one(parts.canaryRequests),
+    stableErrors: one(parts.stableErrors),
+    stableRequests: one(parts.stableRequests),
+  };
+}
+
+describe('counterTerms', () => {
+  it('splits the built-in count queries into counter selectors', () => {
+    expect(
+      counterTerms(
+        'sum(increase(istio_requests_total{a="b",response_code=~"5.."}[5m]))',
+      ),
+    ).toEqual([
+      {
+        sign: 1,
+        selector: 'istio_requests_total{a="b",response_code=~"5.."}',
+      },
+    ]);
+    expect(
+      counterTerms(
+        'sum(increase(h_count{a="b"}[90s])) - sum(increase(h_bucket{a="b",le="250"}[90s]))',
+      ),
+    ).toEqual([
+      { sign: 1, selector: 'h_count{a="b"}' },
+      { sign: -1, selector: 'h_bucket{a="b",le="250"}' },
+    ]);
+  });
+
+  it('leaves anything else to be read as written', () => {
+    expect(counterTerms('sum by (pod) (increase(x[5m]))')).toBeUndefined();
+    expect(counterTerms('sum(increase(x[5m])) or vector(0)')).toBeUndefined();
+    expect(counterTerms('sum(rate(x[5m]))')).toBeUndefined();
+    expect(counterTerms('sum(increase(x[5m])) * 2')).toBeUndefined();
+    expect(counterTerms('sum(increase(x[5m]')).toBeUndefined();
+  });
+});
+
+describe('readCounters: counts as Prometheus stored them', () => {
+  it('counts increments of raw samples from the last sample at or before the start, never extrapolating', () => {
+    const stable = series({ pod: 's1' }, [
+      [T0 - 10, 1000],
+      [T0 + 5, 1015],
+      [T0 + 20, 1030],
+    ]);
+    const canary = series({ pod: 'c1' }, [
+      [T0 - 10, 40],
+      [T0 + 5, 41],
+      [T0 + 20, 43],
+    ]);
+    const { reading } = readCounters(
+      undefined,
+      raw({ canaryRequests: [canary], stableRequests: [stable] }),
+      T0 + 25,
+      T0,
+    );
+    expect(reading.at).toBe(T0 + 20);
+    // Exactly what was scraped since the last sample before the start —
+    // increase() over the same window would have extrapolated to its edges.
+    expect(reading.counts).toEqual({
+      canaryRequests: 3,
+      canaryErrors: 0,
+      stableRequests: 30,
+      stableErrors: 0,
+    });
+  });
+
+  it('counts a series that appears after the start from zero (a late canary pod)', () => {
+    const stable = series({ pod: 's1' }, [
+      [T0 - 10, 0],
+      [T0 + 20, 30],
+    ]);
+    // First scraped after its first requests: all 7 count.
+    const lateErrors = series({ pod: 'c1', response_code: '503' }, [
+      [T0 + 20, 7],
+    ]);
+    const late = series({ pod: 'c1', response_code: '200' }, [[T0 + 20, 70]]);
+    const { reading, state } = readCounters(
+      undefined,
+      raw({
+        canaryErrors: [lateErrors],
+        canaryRequests: [late, lateErrors],
+        stableRequests: [stable],
+      }),
+      T0 + 21,
+      T0,
+    );
+    expect(reading.counts?.canaryErrors).toBe(7);
+    expect(reading.counts?.canaryRequests).toBe(77);
+    // A series first seen on a later reading also starts from zero.
+    const second = readCounters(
+      state,
+      raw({
+        canaryErrors: [
+          series({ pod: 'c1', response_code: '503' }, [[T0 + 35, 7]]),
+        ],
+        canaryRequests: [
+          series({ pod: 'c1', response_code: '200' }, [[T0 + 35, 80]]),
+          series({ pod: 'c1', response_code: '503' }, [[T0 + 35, 7]]),
+        ],
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 + 20, 30],
+            [T0 + 35, 45],
+          ]),
+        ],
+        stableErrors: [series({ pod: 's2' }, [[T0 + 35, 2]])],
+      }),
+      T0 + 36,
+      T0,
+    );
+    expect(second.reading.at).toBe(T0 + 35);
+    expect(second.reading.counts?.stableErrors).toBe(2);
+    expect(second.reading.counts?.canaryRequests).toBe(87);
+  });
+
+  it('handles a counter reset (a restarted pod): the value after the reset is what it counted since', () => {
+    const first = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [series({ pod: 'c1' }, [[T0 - 1, 100]])],
+        stableRequests: [series({ pod: 's1' }, [[T0 - 1, 100]])],
+      }),
+      T0 + 1,
+      T0,
+    );
+    const { reading } = readCounters(
+      first.state,
+      raw({
+        canaryRequests: [
+          series({ pod: 'c1' }, [
+            [T0 + 14, 130],
+            [T0 + 29, 12],
+            [T0 + 44, 20],
+          ]),
+        ],
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 + 14, 200],
+            [T0 + 29, 300],
+            [T0 + 44, 400],
+          ]),
+        ],
+      }),
+      T0 + 45,
+      T0,
+    );
+    // 100 → 130 (+30), reset to 12 (+12), 20 (+8)
+    expect(reading.counts?.canaryRequests).toBe(50);
+    expect(reading.counts?.stableRequests).toBe(300);
+  });
+
+  it('aligns canary and stable at one sample time, interpolating each series', () => {
+    // Canary scraped at :00/:15, stable at :05/:20 (another phase).
+    const { reading } = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [
+          series({ pod: 'c1' }, [
+            [T0, 0],
+            [T0 + 15, 30],
+            [T0 + 30, 60],
+          ]),
+        ],
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 - 10, 0],
+            [T0 + 5, 150],
+            [T0 + 20, 300],
+          ]),
+        ],
+      }),
+      T0 + 31,
+      T0,
+    );
+    // T = the earliest latest sample = T0 + 20; canary at T0 + 20 = 40.
+    expect(reading.at).toBe(T0 + 20);
+    expect(reading.counts?.canaryRequests).toBe(40);
+    expect(reading.counts?.stableRequests).toBe(300);
+  });
+
+  it('no data after data is no counts (inconclusive), never zero: stale or vanished canary series', () => {
+    const first = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [
+          series({ pod: 'c1' }, [
+            [T0 + 5, 10],
+            [T0 + 20, 20],
+          ]),
+        ],
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 - 10, 0],
+            [T0 + 20, 200],
+          ]),
+        ],
+      }),
+      T0 + 21,
+      T0,
+    );
+    expect(first.reading.counts?.canaryRequests).toBe(20);
+    // Two minutes later the canary's series returned nothing.
+    const later = readCounters(
+      first.state,
+      raw({
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 + 125, 1000],
+            [T0 + 140, 1100],
+          ]),
+        ],
+      }),
+      T0 + 141,
+      T0,
+    );
+    expect(later.reading.counts).toBeNull();
+    expect(later.reading.problem).toMatch(
+      /no fresh canary samples .*121 s old/,
+    );
+    // The state keeps the old reading time: nothing was read.
+    expect(later.state.at).toBe(first.state.at);
+  });
+
+  it('asks for history before the start on the first reading, then only since the last samples', () => {
+    expect(readingWindowSeconds(undefined, T0 + 10, T0)).toBe(1810);
+    const first = readCounters(
+      undefined,
+      raw({
+        stableRequests: [
+          series({ pod: 's1' }, [
+            [T0 - 5, 0],
+            [T0 + 10, 10],
+          ]),
+        ],
+      }),
+      T0 + 10,
+      T0,
+    );
+    expect(readingWindowSeconds(first.state, T0 + 40, T0)).toBe(60);
+    expect(readingWindowSeconds(first.state, T0 + 100, T0)).toBe(91);
+  });
+});
+
+describe('the latency judge on histogram buckets, by hand', () => {
+  it('counts requests slower than the bound as count − bucket{le} and weighs them like errors', () => {
+    const arm = (pod: string, count: number, fast: number) => ({
+      count: series({ pod, __name__: 'h_count' }, [
+        [T0 - 5, 0],
+        [T0 + 20, count],
+      ]),
+      fast: series({ pod, __name__: 'h_bucket', le: '250' }, [
+        [T0 - 5, 0],
+        [T0 + 20, fast],
+      ]),
+    });
+    const canary = arm('c1', 50, 45); // 5 slower than 250 ms
+    const stable = arm('s1', 50, 49); // 1 slower
+    const { reading } = readCounters(
+      undefined,
+      {
+        canaryErrors: [
+          { sign: 1, series: [canary.count] },
+          { sign: -1, series: [canary.fast] },
+        ],
+        canaryRequests: [{ sign: 1, series: [canary.count] }],
+        stableErrors: [
+          { sign: 1, series: [stable.count] },
+          { sign: -1, series: [stable.fast] },
+        ],
+        stableRequests: [{ sign: 1, series: [stable.count] }],
+      },
+      T0 + 21,
+      T0,
+    );
+    expect(reading.counts).toEqual({
+      canaryErrors: 5,
+      canaryRequests: 50,
+      stableErrors: 1,
+      stableRequests: 50,
+    });
+    // Equal shares (w = 1/2); for ρ1 = 2, p1 = 2/3 against p0 = 1/2:
+    // e = (4/3)^5 · (2/3)^1 = 2048 / 729.
+    const judge = new SequentialCountJudge({ grid: [2] });
+    const state = judge.addSlice(judge.initialState(), reading.counts!);
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(2048 / 729, 10);
+    // With a 3× slower canary (40 of 50 slow) the default gate's e-value
+    // passes 1/α = 200 on this one slice.
+    const slow = new SequentialCountJudge({ alpha: 0.005 });
+    const rejected = slow.addSlice(slow.initialState(), {
+      canaryErrors: 40,
+      canaryRequests: 50,
+      stableErrors: 1,
+      stableRequests: 50,
+    });
+    expect(rejected.rejected).toBe(true);
+  });
+});
+
+/** A small world: one stable and one canary pod, counters scraped every 15 s. */
+class World {
+  canary = { requests: 0, errors: 0 };
+  stable = { requests: 0, errors: 0 };
+  samples: Record<CounterName, Array<[number, number]>> = {
+    canaryErrors: [],
+    canaryRequests: [],
+    stableErrors: [],
+    stableRequests: [],
+  };
+  canaryScraped = true;
+
+  serve(canary: [number, number], stable: [number, number]) {
+    this.canary.requests += canary[0];
+    this.canary.errors += canary[1];
+    this.stable.requests += stable[0];
+    this.stable.errors += stable[1];
+  }
+
+  scrape(t: number) {
+    if (this.canaryScraped) {
+      this.samples.canaryErrors.push([t, this.canary.errors]);
+      this.samples.canaryRequests.push([t, this.canary.requests]);
+    }
+    this.samples.stableErrors.push([t, this.stable.errors]);
+    this.samples.stableRequests.push([t, this.stable.requests]);
+  }
+
+  raw(): Record<CounterName, RawCounter> {
+    const pod = (name: CounterName) => (name.startsWith('canary') ? 'c' : 's');
+    return Object.fromEntries(
+      (Object.keys(this.samples) as CounterName[]).map(name => [
+        name,
+        [
+          {
+            sign: 1,
+            series: this.samples[name].length
+              ? [series({ pod: pod(name) }, this.samples[name])]
+              : [],
+          },
+        ],
+      ]),
+    ) as Record<CounterName, RawCounter>;
+  }
+}
+
+describe('sequentialGateTick: slices, steps and fresh evidence', () => {
+  const judge = new SequentialCountJudge({
+    alpha: 0.01,
+    minCanaryRequests: 10,
+  });
+  const options = { metric: 'error-rate', minStepRequests: 20 };
+
+  function run(
+    world: World,
+    state: SequentialGateState,
+    now: number,
+    stepStart: number,
+  ) {
+    return sequentialGateTick(
+      judge,
+      state,
+      { nowSec: now, startSec: T0, stepStartSec: stepStart, raw: world.raw() },
+      options,
+    );
+  }
+
+  it('never judges a slice that spans a weight change, and needs fresh canary requests at each weight', () => {
+    const world = new World();
+    world.scrape(T0 - 5);
+    let state = restoreGateState(undefined, judge);
+    // Step 1 (weight 10 %) starts at T0; a burst of errors on both arms at
+    // T0 + 50 … the weight goes to 50 % at T0 + 60.
+    let t = T0 - 5;
+    const verdicts: string[] = [];
+    let afterChange: { skipped?: unknown; evidence: string } | undefined;
+    const stepAt = (x: number) => (x < T0 + 60 ? T0 : T0 + 60);
+    while (t < T0 + 150) {
+      t += 15;
+      const weight = t <= T0 + 60 ? 0.1 : 0.5;
+      const burst = t > T0 + 45 && t <= T0 + 75 ? 0.3 : 0.001;
+      const n = 150;
+      world.serve(
+        [n * weight, Math.round(n * weight * burst)],
+        [n * (1 - weight), Math.round(n * (1 - weight) * burst)],
+      );
+      world.scrape(t);
+      const r = run(world, state, t + 1, stepAt(t + 1));
+      state = JSON.parse(JSON.stringify(r.state));
+      verdicts.push(r.check.verdict);
+      if (t + 1 === T0 + 71) {
+        afterChange = {
+          skipped: r.check.details?.skipped,
+          evidence: r.check.evidence,
+        };
+      }
+    }
+    // The time before the weight change settled is not judged, and the
+    // step has no evidence of its own yet.
+    expect(afterChange?.skipped).toMatch(/before this weight applied/);
+    expect(afterChange?.evidence).toMatch(
+      /waiting for fresh evidence at this weight/,
+    );
+    // The common burst straddling the weight change did not roll back.
+    expect(verdicts).not.toContain('fail');
+    expect(verdicts[verdicts.length - 1]).toBe('pass');
+    // Before the change the step had passed; right after it, it waits.
+    expect(verdicts.slice(3, 5)).toEqual(['pass', 'inconclusive']);
+  });
+
+  it('a frozen canary (its series vanish) is inconclusive, not a pass on old evidence', () => {
+    const world = new World();
+    world.scrape(T0 - 5);
+    let state = restoreGateState(undefined, judge);
+    let last = '';
+    for (let t = T0 + 10; t <= T0 + 130; t += 15) {
+      world.serve([30, 0], [270, 1]);
+      world.scrape(t);
+      const r = run(world, state, t + 1, T0);
+      state = r.state;
+      last = r.check.verdict;
+    }
+    expect(last).toBe('pass');
+    world.canaryScraped = false;
+    world.samples.canaryErrors = [];
+    world.samples.canaryRequests = [];
+    let check;
+    for (let t = T0 + 145; t <= T0 + 300; t += 15) {
+      world.serve([30, 0], [270, 1]);
+      world.scrape(t);
+      const r = run(world, state, t + 1, T0);
+      state = r.state;
+      check = r.check;
+    }
+    expect(check!.verdict).toBe('inconclusive');
+    expect(check!.evidence).toMatch(/counts unavailable \(no fresh canary/);
+  });
+
+  it('a phantom from a lower re-reading does not add evidence (the legacy increase() path keeps the last good reading)', () => {
+    let state = restoreGateState(undefined, judge);
+    const tick = (now: number, c: [number, number], s: [number, number]) => {
+      const r = sequentialGateTick(
+        judge,
+        state,
+        {
+          nowSec: now,
+          startSec: T0,
+          stepStartSec: T0,
+          counts: {
+            canaryRequests: c[0],
+            canaryErrors: c[1],
+            stableRequests: s[0],
+            stableErrors: s[1],
+          },
+        },
+        options,
+      );
+      state = r.state;
+      return r;
+    };
+    tick(T0 + 10, [10, 0], [90, 1]);
+    tick(T0 + 20, [20, 0], [180, 2]);
+    // increase() extrapolated a phantom canary error …
+    const phantom = tick(T0 + 30, [31, 1], [270, 3]);
+    const used = phantom.state.judge.used.canaryErrors;
+    // … and the next reading is lower: that slice is not judged, the last good reading stays.
+    const back = tick(T0 + 40, [40, 0], [360, 4]);
+    expect(back.state.judge.used.canaryErrors).toBe(used);
+    expect(back.state.judge.last?.canaryRequests).toBe(31);
+  });
+});
+
+describe('early advance (opt-in)', () => {
+  const judge = new SequentialCountJudge({
+    alpha: 0.01,
+    minCanaryRequests: 10,
+  });
+  const run = (canaryRate: number) => {
+    let state = restoreGateState(undefined, judge);
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const counts = { cr: 0, ce: 0, sr: 0, se: 0 };
+    const flags: boolean[] = [];
+    for (let t = T0 + 10; t <= T0 + 600; t += 10) {
+      for (let i = 0; i < 500; i++) {
+        counts.cr++;
+        if (random() < canaryRate) counts.ce++;
+      }
+      for (let i = 0; i < 4500; i++) {
+        counts.sr++;
+        if (random() < 0.02) counts.se++;
+      }
+      const r = sequentialGateTick(
+        judge,
+        state,
+        {
+          nowSec: t,
+          startSec: T0,
+          stepStartSec: T0,
+          counts: {
+            canaryRequests: counts.cr,
+            canaryErrors: counts.ce,
+            stableRequests: counts.sr,
+            stableErrors: counts.se,
+          },
+        },
+        {
+          metric: 'error-rate',
+          minStepRequests: 20,
+          earlyAdvance: { margin: 0.5, alpha: 0.01 },
+        },
+      );
+      state = r.state;
+      flags.push(r.check.details?.earlyAdvance === true);
+    }
+    return flags;
+  };
+
+  it('lets a step end early once the canary is shown no worse than 1.5 × stable, never for a canary twice as bad', () => {
+    const healthy = run(0.02);
+    expect(healthy[healthy.length - 1]).toBe(true);
+    // not on the first slices: the evidence takes a while
+    expect(healthy[1]).toBe(false);
+    expect(run(0.04)).not.toContain(true);
+  });
+});
+
+describe('Dispersion: the stable pods compared with each other (A/A)', () => {
+  it('finds no clumping in Poisson errors and the clump size in clumped ones', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const build = (clump: number) => {
+      let state = initialDispersion();
+      for (let minute = 0; minute < 60; minute++) {
+        const increments = [];
+        for (const pod of ['a', 'b', 'c', 'd']) {
+          increments.push({
+            t: minute * 60 + 10,
+            src: pod,
+            kind: 'requests' as const,
+            inc: 600,
+          });
+          // 6 errors a minute per pod on average, in clumps.
+          let errors = 0;
+          for (let i = 0; i < 600 / clump; i++)
+            if (random() < 0.01) errors += clump;
+          increments.push({
+            t: minute * 60 + 10,
+            src: pod,
+            kind: 'errors' as const,
+            inc: errors,
+          });
+        }
+        state = addStableIncrements(state, increments, (minute + 1) * 60 + 30);
+      }
+      return dispersionOf(state);
+    };
+    const poisson = build(1);
+    expect(poisson.phi).toBeGreaterThanOrEqual(1);
+    expect(poisson.phi).toBeLessThan(1.6);
+    expect(poisson.basis).toMatch(/A\/A comparison/);
+    const clumped = build(5);
+    expect(clumped.phi).toBeGreaterThan(4);
+    expect(clumped.phi).toBeLessThan(10);
+  });
+});
+
+describe('trafficSplitCheck', () => {
+  it('passes a share near the weight, holds a misrouted one, waits for data', () => {
+    expect(
+      trafficSplitCheck({ canaryRequests: 52, stableRequests: 948, weight: 5 })
+        ?.verdict,
+    ).toBe('pass');
+    const misrouted = trafficSplitCheck({
+      canaryRequests: 500,
+      stableRequests: 500,
+      weight: 5,
+    });
+    expect(misrouted?.verdict).toBe('fail');
+    expect(misrouted?.evidence).toMatch(
+      /^the canary got 50 % of 1,?000 requests at a configured weight of 5 %: the traffic split does not match/,
+    );
+    // Nothing reaches the canary at 20 %.
+    expect(
+      trafficSplitCheck({ canaryRequests: 0, stableRequests: 400, weight: 20 })
+        ?.verdict,
+    ).toBe('fail');
+    // 3 % observed at 5 % with 1000 requests: inside chance of the band.
+    expect(
+      trafficSplitCheck({ canaryRequests: 30, stableRequests: 970, weight: 5 })
+        ?.verdict,
+    ).toBe('pass');
+    expect(
+      trafficSplitCheck({ canaryRequests: 1, stableRequests: 20, weight: 5 })
+        ?.verdict,
+    ).toBe('inconclusive');
+    expect(
+      trafficSplitCheck({ canaryRequests: 1, stableRequests: 0, weight: 100 }),
+    ).toBeUndefined();
+  });
+});

@@ -1,0 +1,413 @@
+import type { ArmCounts } from '../judges/SequentialCountJudge';
+
+/*
+ * Reading counters as Prometheus stored them.
+ *
+ * `increase(x[5m])` is not a count: Prometheus extrapolates the first and
+ * last sample of the window towards the window's edges, so a count read with
+ * it gains phantom requests and errors (and loses them at the next reading,
+ * which a cumulative reader sees as a negative delta). This reader instead
+ * keeps, per series, the raw sample values Prometheus scraped, and adds up
+ * what each series counted:
+ *
+ * - every increment between two samples of a series counts; a value lower
+ *   than the one before is a counter reset (a restarted pod), and the new
+ *   value is what the series counted since the reset;
+ * - a series seen for the first time after the rollout started counts from
+ *   zero (its first sample is everything it counted); on the first reading, a
+ *   series with a sample at or before the start is counted from that sample;
+ * - canary and stable are read at one common sample time T: the earliest of
+ *   the latest samples of the live series, each series interpolated to T
+ *   between its two samples around it, so a slice [T₁, T₂] holds the same
+ *   stretch of time for both arms;
+ * - a series without a sample for 2.5 scrape intervals is stale: its count is
+ *   frozen; an arm that had series and has no live one is "no data" (the
+ *   caller makes that inconclusive, never zero).
+ *
+ * Pure: the caller queries Prometheus for the raw samples and stores the
+ * returned state (JSON) until the next reading.
+ */
+
+/** The four counters of a count test. @public */
+export type CounterName =
+  | 'canaryErrors'
+  | 'canaryRequests'
+  | 'stableErrors'
+  | 'stableRequests';
+
+/** @public */
+export const COUNTER_NAMES: CounterName[] = [
+  'canaryErrors',
+  'canaryRequests',
+  'stableErrors',
+  'stableRequests',
+];
+
+/** One series with its raw samples, [unix seconds, value]. @public */
+export interface RawSeries {
+  labels: Record<string, string>;
+  points: Array<[number, number]>;
+}
+
+/** What Prometheus returned for one counter: its terms (selectors with a sign) and their series. @public */
+export type RawCounter = Array<{ sign: 1 | -1; series: RawSeries[] }>;
+
+interface TrackedSeries {
+  /** Latest sample: time (s), raw value, count accumulated up to it. */
+  t: number;
+  v: number;
+  acc: number;
+  /** The point before it, for interpolation. */
+  pt: number;
+  pacc: number;
+  /** Spacing of the last two samples in seconds (0 = unknown). */
+  dt: number;
+  sign: 1 | -1;
+  /** The pod (or target) the series comes from. */
+  src: string;
+}
+
+/** The reader's memory between ticks (JSON). @public */
+export interface CounterReaderState {
+  version: 1;
+  series: Record<CounterName, Record<string, TrackedSeries>>;
+  /** Counts of series dropped from `series` after an hour without samples. */
+  retired: Record<CounterName, number>;
+  /** The common sample time of the last reading (unix s), null before the first. */
+  at: number | null;
+}
+
+/** One increment of a stable series, for the dispersion estimate. @public */
+export interface StableIncrement {
+  t: number;
+  src: string;
+  kind: 'errors' | 'requests';
+  inc: number;
+}
+
+/** @public */
+export interface CounterReading {
+  /** Counts since the start at time `at`; null when an arm has no live data. */
+  counts: ArmCounts | null;
+  /** The common sample time (unix s). */
+  at: number | null;
+  /** Why there are no counts. */
+  problem?: string;
+  /** The counts at the requested cut time (between the last reading and `at`), if one was asked for. */
+  cut?: { at: number; counts: ArmCounts };
+  /** Largest scrape spacing seen among live series (s), 0 if unknown. */
+  scrapeInterval: number;
+  /** New increments of stable series, with their sample time and pod. */
+  stableIncrements: StableIncrement[];
+}
+
+const DEFAULT_STALE_SECONDS = 90;
+const RETIRE_AFTER_SECONDS = 3600;
+const HISTORY_BEFORE_START_SECONDS = 1800;
+
+function emptyRecord<T>(make: () => T): Record<CounterName, T> {
+  return {
+    canaryErrors: make(),
+    canaryRequests: make(),
+    stableErrors: make(),
+    stableRequests: make(),
+  };
+}
+
+/** The pod a series belongs to (for the A/A split of the stable arm). */
+export function seriesSource(labels: Record<string, string>): string {
+  const pod =
+    labels.pod ??
+    labels.kubernetes_pod_name ??
+    labels.pod_name ??
+    labels.instance;
+  if (pod !== undefined) return pod;
+  const rest = Object.entries(labels)
+    .filter(
+      ([k]) =>
+        !['__name__', 'le', 'code', 'response_code', 'status'].includes(k),
+    )
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify(rest);
+}
+
+function labelKey(labels: Record<string, string>): string {
+  return JSON.stringify(
+    Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
+
+function staleAfter(dt: number): number {
+  return dt > 0 ? Math.max(2.5 * dt, dt + 20) : DEFAULT_STALE_SECONDS;
+}
+
+/** How far back the next query must reach (seconds before `nowSec`). @public */
+export function readingWindowSeconds(
+  state: CounterReaderState | undefined,
+  nowSec: number,
+  startSec: number,
+): number {
+  if (!state || state.at === null) {
+    return Math.min(
+      3 * 3600,
+      Math.max(60, nowSec - startSec + HISTORY_BEFORE_START_SECONDS),
+    );
+  }
+  let earliest = state.at;
+  for (const name of COUNTER_NAMES) {
+    for (const s of Object.values(state.series[name])) {
+      if (nowSec - s.t <= staleAfter(s.dt)) earliest = Math.min(earliest, s.t);
+    }
+  }
+  return Math.min(3600, Math.max(60, nowSec - earliest + 1));
+}
+
+/** A fresh state (for a new rollout). @public */
+export function initialReaderState(): CounterReaderState {
+  return {
+    version: 1,
+    series: emptyRecord(() => ({})),
+    retired: emptyRecord(() => 0),
+    at: null,
+  };
+}
+
+/** Accepts a stored state, or undefined when it is not one of ours. @public */
+export function restoreReaderState(
+  raw: unknown,
+): CounterReaderState | undefined {
+  const s = raw as CounterReaderState | undefined;
+  if (!s || s.version !== 1 || typeof s.series !== 'object' || !s.series)
+    return undefined;
+  return s;
+}
+
+interface Point {
+  t: number;
+  acc: number;
+}
+
+function accAt(points: Point[], t: number): number {
+  if (points.length === 0) return 0;
+  if (t >= points[points.length - 1].t) return points[points.length - 1].acc;
+  if (t <= points[0].t) return points[0].acc;
+  for (let i = 1; i < points.length; i++) {
+    const b = points[i];
+    if (t <= b.t) {
+      const a = points[i - 1];
+      if (b.t === a.t) return b.acc;
+      return a.acc + ((b.acc - a.acc) * (t - a.t)) / (b.t - a.t);
+    }
+  }
+  return points[points.length - 1].acc;
+}
+
+/**
+ * Adds what Prometheus returned to the state and reads all four counters at
+ * a common sample time. See the comment at the top of this file.
+ *
+ * @public
+ */
+export function readCounters(
+  previous: CounterReaderState | undefined,
+  raw: Record<CounterName, RawCounter>,
+  nowSec: number,
+  startSec: number,
+  /** Also read the counts at this time (e.g. when a new weight settled), given the scrape interval seen. */
+  cutAt?: (scrapeInterval: number) => number | undefined,
+): { state: CounterReaderState; reading: CounterReading } {
+  const firstReading = !previous || previous.at === null;
+  const state: CounterReaderState = previous
+    ? {
+        version: 1,
+        series: emptyRecord(() => ({})),
+        retired: { ...previous.retired },
+        at: previous.at,
+      }
+    : initialReaderState();
+  const pointsOf = emptyRecord(() => new Map<string, Point[]>());
+  const increments: StableIncrement[] = [];
+
+  for (const name of COUNTER_NAMES) {
+    const old = previous?.series[name] ?? {};
+    const next: Record<string, TrackedSeries> = {};
+    const seenKeys = new Set<string>();
+    raw[name].forEach((term, termIndex) => {
+      for (const series of term.series) {
+        const key = `${termIndex}|${labelKey(series.labels)}`;
+        if (seenKeys.has(key)) continue;
+        seenKeys.add(key);
+        const samples = series.points
+          .filter(([t, v]) => Number.isFinite(t) && Number.isFinite(v))
+          .sort((a, b) => a[0] - b[0]);
+        const prior = old[key];
+        const src = prior?.src ?? seriesSource(series.labels);
+        let t: number;
+        let v: number;
+        let acc: number;
+        let dt = prior?.dt ?? 0;
+        const points: Point[] = [];
+        if (prior) {
+          points.push({ t: prior.pt, acc: prior.pacc });
+          if (prior.t > prior.pt) points.push({ t: prior.t, acc: prior.acc });
+          ({ t, v, acc } = prior);
+        } else {
+          const base = firstReading
+            ? [...samples].reverse().find(([st]) => st <= startSec)
+            : undefined;
+          if (base) {
+            // History before the start is not counted, but tells the
+            // dispersion estimate how the stable pods behave.
+            if (name.startsWith('stable')) {
+              let before = samples[0][1];
+              for (const [st, sv] of samples) {
+                if (st > base[0]) break;
+                const inc = sv >= before ? sv - before : sv;
+                before = sv;
+                if (inc > 0) {
+                  increments.push({
+                    t: st,
+                    src,
+                    kind: name === 'stableErrors' ? 'errors' : 'requests',
+                    inc: term.sign * inc,
+                  });
+                }
+              }
+            }
+            [t, v] = base;
+            acc = 0;
+            points.push({ t, acc: 0 });
+          } else {
+            // Born during the rollout: everything it counted is new.
+            t = -Infinity;
+            v = 0;
+            acc = 0;
+          }
+        }
+        for (const [st, sv] of samples) {
+          if (st <= t) continue;
+          const inc = sv >= v ? sv - v : sv;
+          if (Number.isFinite(t)) dt = st - t;
+          else points.push({ t: st, acc: 0 });
+          acc += inc;
+          t = st;
+          v = sv;
+          points.push({ t, acc });
+          if (inc > 0 && name.startsWith('stable')) {
+            increments.push({
+              t: st,
+              src,
+              kind: name === 'stableErrors' ? 'errors' : 'requests',
+              inc: term.sign * inc,
+            });
+          }
+        }
+        if (!Number.isFinite(t)) continue; // no sample at all
+        const last = points[points.length - 1];
+        const before = points.length > 1 ? points[points.length - 2] : last;
+        next[key] = {
+          t: last.t,
+          v,
+          acc: last.acc,
+          pt: before.t,
+          pacc: before.acc,
+          dt,
+          sign: term.sign,
+          src,
+        };
+        pointsOf[name].set(key, points);
+      }
+    });
+    // Series that returned nothing this time keep their count (frozen).
+    for (const [key, s] of Object.entries(old)) {
+      if (next[key]) continue;
+      if (nowSec - s.t > RETIRE_AFTER_SECONDS) {
+        state.retired[name] += s.sign * s.acc;
+        continue;
+      }
+      next[key] = s;
+      pointsOf[name].set(key, [
+        { t: s.pt, acc: s.pacc },
+        { t: s.t, acc: s.acc },
+      ]);
+    }
+    state.series[name] = next;
+  }
+
+  // The common sample time: the earliest latest sample among live series.
+  let at = Infinity;
+  let scrapeInterval = 0;
+  const live = { canary: 0, stable: 0 };
+  const known = { canary: 0, stable: 0 };
+  let newestCanary = -Infinity;
+  let newestStable = -Infinity;
+  for (const name of COUNTER_NAMES) {
+    const arm = name.startsWith('canary') ? 'canary' : 'stable';
+    for (const s of Object.values(state.series[name])) {
+      known[arm]++;
+      if (arm === 'canary') newestCanary = Math.max(newestCanary, s.t);
+      else newestStable = Math.max(newestStable, s.t);
+      if (nowSec - s.t <= staleAfter(s.dt)) {
+        live[arm]++;
+        at = Math.min(at, s.t);
+        scrapeInterval = Math.max(scrapeInterval, s.dt);
+      }
+    }
+  }
+  const fail = (problem: string) => ({
+    state: { ...state, at: previous?.at ?? null },
+    reading: {
+      counts: null,
+      at: null,
+      problem,
+      scrapeInterval,
+      stableIncrements: increments,
+    },
+  });
+  for (const arm of ['canary', 'stable'] as const) {
+    if (known[arm] > 0 && live[arm] === 0) {
+      const newest = arm === 'canary' ? newestCanary : newestStable;
+      return fail(
+        `no fresh ${arm} samples in Prometheus (the last is ${Math.round(
+          nowSec - newest,
+        )} s old): the ${arm}'s series are stale or gone`,
+      );
+    }
+  }
+  if (known.stable === 0) {
+    return fail('Prometheus has no series for the stable version');
+  }
+  if (previous?.at !== null && previous?.at !== undefined) {
+    // Never go back in time (a lagging series can only hold the reading).
+    at = Math.max(at, previous.at);
+  }
+  const countsAt = (time: number) => {
+    const counts = emptyRecord(() => 0);
+    for (const name of COUNTER_NAMES) {
+      let total = state.retired[name];
+      for (const [key, s] of Object.entries(state.series[name])) {
+        total += s.sign * accAt(pointsOf[name].get(key) ?? [], time);
+      }
+      counts[name] = Math.max(0, total);
+    }
+    return counts;
+  };
+  const counts = countsAt(at);
+  const earliestCut = previous?.at ?? -Infinity;
+  const cutTime = cutAt?.(scrapeInterval);
+  const cut =
+    cutTime !== undefined && cutTime < at && cutTime > earliestCut
+      ? { at: cutTime, counts: countsAt(cutTime) }
+      : undefined;
+  state.at = at;
+  return {
+    state,
+    reading: {
+      counts,
+      at,
+      cut,
+      scrapeInterval,
+      stableIncrements: increments,
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import type { ClusterClients } from '../kubernetes/ClusterClients';
+import { isNotFound, toClusterError } from '../kubernetes/errors';
+import type { BindingObjectReader } from './WorkloadBinding';
+
+/** Reads Services and Deployments for the binding check through @kubernetes/client-node. */
+export class KubernetesBindingReader implements BindingObjectReader {
+  constructor(private readonly clients: ClusterClients) {}
+
+  async service(cluster: string, namespace: string, name: string) {
+    try {
+      const svc = await this.clients
+        .forCluster(cluster)
+        .core.readNamespacedService({ namespace, name });
+      return {
+        annotations: svc.metadata?.annotations ?? {},
+        selector: svc.spec?.selector ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toClusterError(error, {
+        kind: 'Service',
+        namespace,
+        name,
+        verb: 'read',
+      });
+    }
+  }
+
+  async deployment(cluster: string, namespace: string, name: string) {
+    try {
+      const d = await this.clients
+        .forCluster(cluster)
+        .apps.readNamespacedDeployment({ namespace, name });
+      return {
+        annotations: d.metadata?.annotations ?? {},
+        podLabels: d.spec?.template?.metadata?.labels ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toClusterError(error, {
+        kind: 'Deployment',
+        namespace,
+        name,
+        verb: 'read',
+      });
+    }
+  }
+}
