@@ -95,7 +95,11 @@ export function createControllersRouter(
   const { httpAuth, permissions, catalog, auditor, controllers, logger } =
     options;
   const router = Router();
-  router.use(express.json({ limit: '100kb' }));
+  // Bodies are parsed only on this router's own routes: everything else
+  // falls through to the main router unparsed (it parses after auditing).
+  const json = express.json({ limit: '100kb' });
+  const jsonIfExternal: express.RequestHandler = (req, res, next) =>
+    isExternalRolloutId(req.params.id) ? json(req, res, next) : next();
 
   async function allowed(
     permission:
@@ -129,7 +133,7 @@ export function createControllersRouter(
   }
 
   // Flagger's webhooks: 200 opens the gate, anything else keeps it shut.
-  router.post(`${FLAGGER_GATE_PATH}/:cluster/:type`, async (req, res) => {
+  router.post(`${FLAGGER_GATE_PATH}/:cluster/:type`, json, async (req, res) => {
     const { cluster, type } = req.params;
     if (!WEBHOOK_TYPES.includes(type)) {
       throw new InputError(
@@ -179,67 +183,74 @@ export function createControllersRouter(
     return undefined;
   });
 
-  router.post('/rollouts/:id/:control', async (req, res, next) => {
-    if (!isExternalRolloutId(req.params.id)) return next();
-    const credentials = await httpAuth.credentials(req);
-    const control = req.params.control as ExternalRolloutControl;
-    const auditorEvent = await auditor.createEvent({
-      eventId: 'rollout-control',
-      severityLevel: 'medium',
-      request: req,
-      meta: {
-        actor: actorOf(credentials),
-        rolloutId: req.params.id,
-        control: req.params.control,
-      },
-    });
-    try {
-      if (!CONTROLS.includes(control)) {
-        throw new InputError(
-          `path parameter control: unknown control "${
-            req.params.control
-          }"; use one of ${CONTROLS.join(', ')}`,
-        );
-      }
-      const body = controlBodySchema.safeParse(req.body ?? {});
-      if (!body.success) {
-        throw new InputError(
-          `body: ${body.error.issues.map(i => i.message).join('; ')}`,
-        );
-      }
-      const { entity, entityRef } = await entityOf(req.params.id, credentials);
-      const permission =
-        canaryControlPermissions[
-          control === 'promote-full' ? 'promote' : control
-        ];
-      if (!(await allowed(permission, entityRef, credentials))) {
-        throw new NotAllowedError(
-          `You may not ${control} rollouts of ${entityRef}`,
-        );
-      }
-      const id = controllers.decode(req.params.id);
-      const rollout = await controllers.control(
-        entity,
-        id,
-        control,
-        actorOf(credentials),
-      );
-      await auditorEvent.success({
+  router.post(
+    '/rollouts/:id/:control',
+    jsonIfExternal,
+    async (req, res, next) => {
+      if (!isExternalRolloutId(req.params.id)) return next();
+      const credentials = await httpAuth.credentials(req);
+      const control = req.params.control as ExternalRolloutControl;
+      const auditorEvent = await auditor.createEvent({
+        eventId: 'rollout-control',
+        severityLevel: 'medium',
+        request: req,
         meta: {
-          entityRef,
-          controller: id.kind,
-          object: `${id.cluster}/${id.namespace}/${id.name}`,
-          reason: body.data.reason ?? null,
-          phase: rollout.phase,
+          actor: actorOf(credentials),
+          rolloutId: req.params.id,
+          control: req.params.control,
         },
       });
-      res.json(rollout);
-    } catch (error) {
-      await auditorEvent.fail({ error: error as Error });
-      throw error;
-    }
-    return undefined;
-  });
+      try {
+        if (!CONTROLS.includes(control)) {
+          throw new InputError(
+            `path parameter control: unknown control "${
+              req.params.control
+            }"; use one of ${CONTROLS.join(', ')}`,
+          );
+        }
+        const body = controlBodySchema.safeParse(req.body ?? {});
+        if (!body.success) {
+          throw new InputError(
+            `body: ${body.error.issues.map(i => i.message).join('; ')}`,
+          );
+        }
+        const { entity, entityRef } = await entityOf(
+          req.params.id,
+          credentials,
+        );
+        const permission =
+          canaryControlPermissions[
+            control === 'promote-full' ? 'promote' : control
+          ];
+        if (!(await allowed(permission, entityRef, credentials))) {
+          throw new NotAllowedError(
+            `You may not ${control} rollouts of ${entityRef}`,
+          );
+        }
+        const id = controllers.decode(req.params.id);
+        const rollout = await controllers.control(
+          entity,
+          id,
+          control,
+          actorOf(credentials),
+        );
+        await auditorEvent.success({
+          meta: {
+            entityRef,
+            controller: id.kind,
+            object: `${id.cluster}/${id.namespace}/${id.name}`,
+            reason: body.data.reason ?? null,
+            phase: rollout.phase,
+          },
+        });
+        res.json(rollout);
+      } catch (error) {
+        await auditorEvent.fail({ error: error as Error });
+        throw error;
+      }
+      return undefined;
+    },
+  );
 
   return router;
 }
