@@ -27,6 +27,9 @@ import {
   withExternalControllers,
 } from './controllers/router';
 import { FLAGGER_GATE_PATH } from './controllers/flagger';
+import { ownersOf } from './config/resolveTarget';
+import type { TrafficTopology } from './kubernetes/types';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -88,6 +91,26 @@ export const canaryPlugin = createBackendPlugin({
           cluster: name => clusterClients.forCluster(name),
           clusterNames: clusterClients.clusterNames(),
           gates: new FlaggerGateStore(db),
+          // Only the Service binding and the Deployments the controller changes:
+          // Argo's ReplicaSets belong to the Rollout, not to a Deployment.
+          requireBinding: ({
+            entity,
+            cluster,
+            namespace,
+            service,
+            deployments,
+          }) =>
+            binding.require({
+              entityRef: stringifyEntityRef(entity),
+              owners: ownersOf(entity),
+              cluster,
+              namespace,
+              service,
+              topology: {
+                stable: { name: deployments[0] ?? `${service}-unmanaged` },
+                canary: { name: deployments[0] ?? `${service}-unmanaged` },
+              } as TrafficTopology,
+            }),
         });
         const binding = new WorkloadBinding(
           canaryConfig.clusters,

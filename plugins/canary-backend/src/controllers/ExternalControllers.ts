@@ -38,6 +38,19 @@ export interface ExternalControllersOptions {
   cluster(name: string): ClusterApis;
   clusterNames: string[];
   gates: FlaggerGateStore;
+  /**
+   * The cluster-side binding (coalmine.io/entity on the component's Service,
+   * or the platform's namespace grants): throws (403) when the component may
+   * not act on the workload. Checked before every control.
+   */
+  requireBinding?(request: {
+    entity: Entity;
+    cluster: string;
+    namespace: string;
+    service: string;
+    /** Deployments the controller changes for this component (must be the Service's pods). */
+    deployments: string[];
+  }): Promise<void>;
 }
 
 /** What the Canary tab shows for a component another controller runs. */
@@ -315,6 +328,17 @@ export class ExternalControllers {
   ): Promise<Rollout> {
     const m = await this.resolve(entity, id);
     const apis = this.options.cluster(m.cluster);
+    const { placement } = placementOf(entity, this.options.clusterNames);
+    await this.options.requireBinding?.({
+      entity,
+      cluster: m.cluster,
+      namespace: id.namespace,
+      service: placement!.workload,
+      deployments:
+        m.kind === 'flagger' && m.object.spec?.targetRef?.name
+          ? [m.object.spec.targetRef.name]
+          : [],
+    });
     if (m.kind === 'argo-rollouts') {
       await applyArgoControl(apis, m.object, control);
     } else {

@@ -15,6 +15,16 @@ const MALLORY = mockCredentials.user.header('user:default/mallory');
 
 // The basic canary of the Argo Rollouts documentation.
 const argoRollout = (image: string) => `
+apiVersion: v1
+kind: Service
+metadata:
+  name: rollouts-demo
+  namespace: demo
+  annotations: { coalmine.io/entity: component:default/rollouts-demo }
+spec:
+  selector: { app: rollouts-demo }
+  ports: [{ port: 80 }]
+---
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata:
@@ -49,6 +59,16 @@ spec:
 
 // Flagger's manual gating, as its docs show it, with the gates served by Coalmine.
 const flaggerCanary = (gateBase: string, image: string) => `
+apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+  namespace: demo
+  annotations: { coalmine.io/entity: component:default/hello }
+spec:
+  selector: { app: hello }
+  ports: [{ port: 9898 }]
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: { name: hello, namespace: demo }
@@ -92,6 +112,7 @@ const entities = [
   component('rollouts-demo', 'mesh'),
   component('hello', '', { 'coalmine.io/controller': 'flagger' }),
   component('other', 'mesh'),
+  component('unbound', '', { 'coalmine.io/controller': 'argo-rollouts' }),
 ];
 
 async function until<T>(
@@ -327,6 +348,48 @@ describe('Flagger and Argo Rollouts in the Canary tab, against the sandbox', () 
       controller: 'argo-rollouts',
       reason: 'looks good',
     });
+  });
+
+  it('refuses controls on a Rollout whose Service is not bound to the component', async () => {
+    await sb.apply(`
+apiVersion: v1
+kind: Service
+metadata: { name: unbound, namespace: demo }
+spec:
+  selector: { app: unbound }
+  ports: [{ port: 80 }]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: { name: unbound, namespace: demo }
+spec:
+  replicas: 1
+  paused: true
+  selector: { matchLabels: { app: unbound } }
+  template:
+    metadata: { labels: { app: unbound } }
+    spec: { containers: [{ name: app, image: shop/unbound:1 }] }
+  strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }] } }
+`);
+    const view = await until('the unbound Rollout to be found', async () => {
+      const s = await status('unbound');
+      return s.history[0]?.controls && s.history[0];
+    });
+    const res = await request(server)
+      .post(`/api/canary/rollouts/${view.id}/resume`)
+      .send({});
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(
+      /Service demo\/unbound on cluster sandbox is not bound to component:default\/unbound/,
+    );
+    // Nothing was written: the Rollout is still paused by hand.
+    const writes = sb.writes({
+      group: 'argoproj.io',
+      kind: 'Rollout',
+      namespace: 'demo',
+      name: 'unbound',
+    }) as any[];
+    expect(writes.every(w => w.spec.paused === true)).toBe(true);
   });
 
   it('refuses an id that names another entity’s object', async () => {
