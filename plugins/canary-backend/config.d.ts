@@ -4,6 +4,11 @@ export interface Config {
    * (only `type: config` locators and the `serviceAccount` auth provider).
    */
   kubernetes?: {
+    /**
+     * Read by the Kubernetes plugin (which requires it), not by Coalmine;
+     * declared so an app without the Kubernetes plugin accepts the same block.
+     */
+    serviceLocatorMethod?: { type: string };
     clusterLocatorMethods?: Array<{
       type: string;
       clusters?: Array<{
@@ -40,12 +45,10 @@ export interface Config {
     prometheus?: {
       /** Base URL, e.g. http://prometheus.monitoring:9090 */
       url: string;
+      /** Query timeout, e.g. "10s". */
+      timeout?: string;
       /** @deepVisibility secret */
-      auth?:
-        | { type: 'bearer'; token: string }
-        | { type: 'basic'; username: string; password: string };
-      /** @deepVisibility secret */
-      headers?: { [name: string]: string };
+      auth?: { bearerToken: string } | { username: string; password: string };
     };
     /** Per-cluster settings; keys are names from kubernetes.clusterLocatorMethods. */
     clusters?: {
@@ -59,13 +62,33 @@ export interface Config {
         namespaces?: Array<string | { name: string; owners?: string[] }>;
         prometheus?: {
           url: string;
+          timeout?: string;
           /** @deepVisibility secret */
           auth?:
-            | { type: 'bearer'; token: string }
-            | { type: 'basic'; username: string; password: string };
-          /** @deepVisibility secret */
-          headers?: { [name: string]: string };
+            | { bearerToken: string }
+            | { username: string; password: string };
         };
+      };
+    };
+    /**
+     * Notifications to a component's owners (awaiting approval, rolled back,
+     * failed, succeeded) through @backstage/plugin-notifications-backend.
+     */
+    notifications?: {
+      /** Default true; set false in a backend without the notifications plugin. */
+      enabled?: boolean;
+      /** How often new rollout events are checked: seconds or a duration such as "5s". Default 5s. */
+      frequency?: number | string;
+    };
+    /** Custom PromQL templates for metric gates, by name. */
+    templates?: {
+      [name: string]: {
+        query?: string;
+        canary?: string;
+        stable?: string;
+        kind?: 'value' | 'count';
+        unit?: string;
+        description?: string;
       };
     };
     /**
@@ -118,8 +141,53 @@ export interface Config {
         maxWeight?: number;
         /** Analysis: interval, failure limit (threshold), metric gates. */
         analysis?: {
+          /** How often the analysis runs, and the default time on a step. Default 30s. */
           interval?: number | string;
-          [key: string]: unknown;
+          /** Where request metrics come from; default from the traffic provider. */
+          provider?: 'istio' | 'http' | 'nginx' | 'linkerd';
+          /** Failed ticks that roll back (Flagger's threshold). Default 3. */
+          failureLimit?: number;
+          /** Count failed ticks in total (Flagger) or only consecutive ones. */
+          failureMode?: 'total' | 'consecutive';
+          /** What a tick without a verdict does. Default hold. */
+          inconclusive?:
+            | 'hold'
+            | 'count'
+            | 'fail'
+            | { policy: 'hold' | 'count' | 'fail'; after?: number };
+          /** Bound on false rollbacks by the sequential gates together. Default 0.01. */
+          alpha?: number;
+          /** Sequential gates: relative worsening tolerated (0.1 = 10 %). Default 0. */
+          tolerance?: number;
+          /** Pod health hard stop, or false to turn it off. */
+          podHealth?: false | { maxRestarts?: number; fatalReasons?: string[] };
+          /** The gated metrics; default: error rate and latency against stable. */
+          metrics?: Array<{
+            name: string;
+            /** Template name (built-in or from canary.templates); default: name. */
+            template?: string;
+            /** Inline PromQL template instead of a named one. */
+            query?: string;
+            /** Window of value queries and how often the gate is evaluated, e.g. "30s". */
+            interval?: string;
+            thresholdRange?: { min?: number; max?: number };
+            relative?: {
+              maxRatio?: number;
+              maxIncrease?: number;
+              minRatio?: number;
+              maxDecrease?: number;
+              minRequests?: number;
+            };
+            judge?: 'threshold' | 'relative' | 'sequential';
+            errors?: string;
+            requests?: string;
+            alpha?: number;
+            tolerance?: number;
+            minRequests?: number;
+            variables?: { [name: string]: string };
+            hardStop?: boolean;
+            unit?: string;
+          }>;
         };
         /** Canary pods must be available within this time, or the rollout rolls back. Default 10m. */
         progressDeadline?: number | string;

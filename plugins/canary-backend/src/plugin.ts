@@ -30,6 +30,11 @@ import { FLAGGER_GATE_PATH } from './controllers/flagger';
 import { ownersOf } from './config/resolveTarget';
 import type { TrafficTopology } from './kubernetes/types';
 import { stringifyEntityRef } from '@backstage/catalog-model';
+import { notificationService } from '@backstage/plugin-notifications-node';
+import { RolloutNotifier } from './notifications/RolloutNotifier';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
+import { registerCanaryActions } from './actions/registerCanaryActions';
+import { RolloutAuthorizer } from './service/authorize';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -53,6 +58,8 @@ export const canaryPlugin = createBackendPlugin({
         permissions: coreServices.permissions,
         auditor: coreServices.auditor,
         catalog: catalogServiceRef,
+        notifications: notificationService,
+        actionsRegistry: actionsRegistryServiceRef,
       },
       async init({
         config,
@@ -66,6 +73,8 @@ export const canaryPlugin = createBackendPlugin({
         permissions,
         auditor,
         catalog,
+        notifications,
+        actionsRegistry,
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
@@ -189,6 +198,23 @@ export const canaryPlugin = createBackendPlugin({
           scope: 'global',
           fn: () => detector.run(),
         });
+        if (canaryConfig.notifications.enabled) {
+          const notifier = new RolloutNotifier({
+            db: await database.getClient(),
+            notifications,
+            logger,
+          });
+          await scheduler.scheduleTask({
+            id: 'canary-notify-owners',
+            frequency: { milliseconds: canaryConfig.notifications.frequencyMs },
+            timeout: { minutes: 2 },
+            initialDelay: { seconds: 5 },
+            scope: 'global',
+            fn: async () => {
+              await notifier.run();
+            },
+          });
+        }
         await scheduler.scheduleTask({
           id: 'canary-webhook-outbox',
           frequency: { milliseconds: canaryConfig.loop.frequencyMs },
@@ -209,6 +235,10 @@ export const canaryPlugin = createBackendPlugin({
             auditor,
             controllers: external,
             clusterNames: clusterClients.clusterNames(),
+            authorizer: new RolloutAuthorizer(
+              permissions,
+              canaryConfig.servicePrincipals,
+            ),
           }),
         );
         httpRouter.use(
@@ -245,6 +275,19 @@ export const canaryPlugin = createBackendPlugin({
           allow: 'unauthenticated',
         });
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+        // The same use cases for assistants (MCP) and automation.
+        registerCanaryActions(actionsRegistry, {
+          catalog,
+          permissions,
+          authorizer: new RolloutAuthorizer(
+            permissions,
+            canaryConfig.servicePrincipals,
+          ),
+          auditor,
+          store,
+          config: canaryConfig,
+          commands: rollouts,
+        });
       },
     });
   },

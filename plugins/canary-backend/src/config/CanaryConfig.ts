@@ -56,6 +56,8 @@ export interface CanaryConfig {
   templates: TemplateRegistry;
   /** Cluster names from `kubernetes.clusterLocatorMethods`, in config order. */
   kubernetesClusters: string[];
+  /** Owners' notifications through the notifications backend. */
+  notifications: { enabled: boolean; frequencyMs: number };
 }
 
 /**
@@ -168,6 +170,13 @@ const canarySchema = z
     policies: z.record(policyConfigSchema).optional(),
     /** Custom PromQL templates; validated by src/analysis. */
     templates: z.record(z.unknown()).optional(),
+    notifications: z
+      .object({
+        enabled: z.boolean().optional(),
+        frequency: durationString.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -289,6 +298,10 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     ),
     templates: templates!,
     kubernetesClusters,
+    notifications: {
+      enabled: c.notifications?.enabled ?? true,
+      frequencyMs: c.notifications?.frequency ?? 5000,
+    },
   };
 }
 

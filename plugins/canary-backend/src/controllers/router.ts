@@ -26,6 +26,8 @@ import {
 import type { ExternalControllers, ExternalView } from './ExternalControllers';
 import { isExternalRolloutId } from './externalId';
 import { FLAGGER_GATE_PATH } from './flagger';
+import type { RolloutAuthorizer } from '../service/authorize';
+import { ownersOf } from '../config/resolveTarget';
 
 const CONTROLS: ExternalRolloutControl[] = [
   'promote',
@@ -69,6 +71,8 @@ export interface ControllersRouterOptions {
   auditor: AuditorService;
   controllers: ExternalControllers;
   clusterNames: string[];
+  /** The same authorizer as Coalmine's own controls (permissions and service-principal scopes). */
+  authorizer: RolloutAuthorizer;
 }
 
 function actorOf(credentials: BackstageCredentials): string {
@@ -218,15 +222,16 @@ export function createControllersRouter(
           req.params.id,
           credentials,
         );
-        const permission =
-          canaryControlPermissions[
-            control === 'promote-full' ? 'promote' : control
-          ];
-        if (!(await allowed(permission, entityRef, credentials))) {
-          throw new NotAllowedError(
-            `You may not ${control} rollouts of ${entityRef}`,
-          );
-        }
+        await options.authorizer.require(
+          [
+            canaryControlPermissions[
+              control === 'promote-full' ? 'promote' : control
+            ],
+          ],
+          { entityRef, owners: async () => ownersOf(entity) },
+          credentials,
+          control,
+        );
         const id = controllers.decode(req.params.id);
         const rollout = await controllers.control(
           entity,

@@ -4,12 +4,12 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 
 let cached: unknown;
 
-/** The OpenAPI document of the plugin's API (src/schema/openapi.yaml). */
+/** The OpenAPI document of the plugin's API (schema/openapi.yaml, shipped in the package). */
 export function loadOpenApiDocument(): unknown {
   if (!cached) {
     const file = resolvePackagePath(
       '@coalmine/backstage-plugin-canary-backend',
-      'src/schema/openapi.yaml',
+      'schema/openapi.yaml',
     );
     cached = parse(fs.readFileSync(file, 'utf8'));
   }

@@ -155,7 +155,7 @@ async function readJsonBody(
 }
 
 /** Steps with an approval gate that a promotion from `r` would skip. */
-function skippedApprovals(r: RolloutRecord): number[] {
+export function skippedApprovals(r: RolloutRecord): number[] {
   const approved = r.state.approvedSteps ?? [];
   return r.steps
     .map((step, i) => (step.approval && i >= r.stepIndex ? i : -1))

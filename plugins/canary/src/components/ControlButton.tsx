@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
 import {
   Rollout,
@@ -30,6 +30,18 @@ export function ControlButton(props: {
   const permission = useCanaryPermission(canaryControlPermissions[control]);
   const [open, setOpen] = useState(false);
   const dangerous = control === 'abort';
+
+  // A notification's approval link (…/canary?approve=<rollout id>) opens this
+  // rollout's Approve dialog, once, when the user may approve.
+  const linked = useRef(false);
+  useEffect(() => {
+    if (linked.current || control !== 'approve' || !permission.allowed) return;
+    const wanted = new URLSearchParams(window.location.search).get('approve');
+    if (wanted === rollout.id) {
+      linked.current = true;
+      setOpen(true);
+    }
+  }, [control, permission.allowed, rollout.id]);
 
   return (
     <>

@@ -332,6 +332,61 @@ describe('EntityCanaryContent', () => {
     expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
   });
 
+  it("opens the approval straight from a notification's link", async () => {
+    const waiting = rollout({
+      phase: 'AwaitingApproval',
+      stepIndex: 2,
+      weight: 50,
+    });
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () => status({ active: waiting })),
+    });
+    window.history.pushState({}, '', `/?approve=${waiting.id}`);
+    try {
+      await renderWithEntity(
+        <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+        { canaryApi },
+      );
+      const dialog = await screen.findByRole('dialog');
+      expect(dialog).toHaveTextContent(/approve/i);
+    } finally {
+      window.history.pushState({}, '', '/');
+    }
+  });
+
+  it('does not open the approval for another rollout or without the permission', async () => {
+    const waiting = rollout({
+      phase: 'AwaitingApproval',
+      stepIndex: 2,
+      weight: 50,
+    });
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () => status({ active: waiting })),
+    });
+    window.history.pushState({}, '', `/?approve=someone-elses`);
+    try {
+      const { unmount } = await renderWithEntity(
+        <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+        { canaryApi },
+      );
+      await screen.findByRole('button', { name: 'Approve' });
+      expect(screen.queryByRole('dialog')).toBeNull();
+      unmount();
+      window.history.pushState({}, '', `/?approve=${waiting.id}`);
+      await renderWithEntity(
+        <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+        { canaryApi, deny: ['canary.rollout.approve'] },
+      );
+      await screen.findByRole('button', { name: 'Approve' });
+      await waitFor(() =>
+        expect(screen.getByRole('button', { name: 'Approve' })).toBeDisabled(),
+      );
+      expect(screen.queryByRole('dialog')).toBeNull();
+    } finally {
+      window.history.pushState({}, '', '/');
+    }
+  });
+
   it('aborts after confirmation, with the reason, and shows the outcome', async () => {
     const canaryApi = fakeCanaryApi({
       controlRollout: jest.fn(async () =>
