@@ -9,7 +9,10 @@ export async function signInAsGuest(page, app) {
   await page.goto(app);
   const enter = page.getByRole('button', { name: /enter/i });
   await enter.click();
-  await page.getByRole('link', { name: 'checkout', exact: true }).first().waitFor();
+  await page
+    .getByRole('link', { name: 'checkout', exact: true })
+    .first()
+    .waitFor();
 }
 
 /**
@@ -20,7 +23,9 @@ export async function signInAsGuest(page, app) {
 export async function openCanaryTab(page, app, name) {
   await page.goto(`${app}/catalog/default/component/${name}`);
   // The entity page's tab (the sidebar's "Canary" goes to /canary instead).
-  const tab = page.locator(`a[href$="/catalog/default/component/${name}/canary"]`).first();
+  const tab = page
+    .locator(`a[href$="/catalog/default/component/${name}/canary"]`)
+    .first();
   await tab.waitFor();
   const started = Date.now();
   await tab.click();
@@ -42,11 +47,18 @@ async function waitForPhase(page, phases, timeoutMs) {
     if (wanted.includes(last)) return last;
     await page.waitForTimeout(500);
   }
-  throw new Error(`phase is ${last}, expected ${wanted.join(' or ')} within ${timeoutMs / 1000} s`);
+  throw new Error(
+    `phase is ${last}, expected ${wanted.join(' or ')} within ${
+      timeoutMs / 1000
+    } s`,
+  );
 }
 
 async function weight(page) {
-  const w = await page.getByTestId('canary-weight').first().getAttribute('data-weight');
+  const w = await page
+    .getByTestId('canary-weight')
+    .first()
+    .getAttribute('data-weight');
   return Number(w);
 }
 
@@ -64,7 +76,40 @@ async function control(page, name, fields = {}) {
 async function shot(page, root, name) {
   const dir = path.join(root, 'docs', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+  await page.screenshot({
+    path: path.join(dir, `${name}.png`),
+    fullPage: true,
+  });
+}
+
+const SANDBOX_API = `http://127.0.0.1:${process.env.SANDBOX_API_PORT || 6443}`;
+const SANDBOX_TOKEN = process.env.SANDBOX_TOKEN || 'sandbox-token';
+
+/** Changes an object in the sandbox cluster, as `kubectl patch` would. */
+async function patchSandbox(
+  apiPath,
+  patch,
+  type = 'application/merge-patch+json',
+) {
+  const res = await fetch(`${SANDBOX_API}${apiPath}`, {
+    method: 'PATCH',
+    headers: { 'content-type': type, authorization: `Bearer ${SANDBOX_TOKEN}` },
+    body: JSON.stringify(patch),
+  });
+  if (!res.ok)
+    throw new Error(`PATCH ${apiPath}: ${res.status} ${await res.text()}`);
+}
+
+/** A new image for an Argo Rollout: starts an update. */
+function setRolloutImage(name, container, image) {
+  return patchSandbox(
+    `/apis/argoproj.io/v1alpha1/namespaces/demo/rollouts/${name}`,
+    {
+      spec: {
+        template: { spec: { containers: [{ name: container, image }] } },
+      },
+    },
+  );
 }
 
 /** Filled by the scenarios; the runner writes it to bench/results/tab-interactive.json. */
@@ -81,14 +126,21 @@ export const scenarios = [
       }
       // … and the platform team's storefront is under "All".
       await page.getByText('All', { exact: true }).first().click();
-      await page.getByRole('link', { name: 'storefront', exact: true }).first().waitFor();
+      await page
+        .getByRole('link', { name: 'storefront', exact: true })
+        .first()
+        .waitFor();
     },
   },
   {
     name: 'owner starts a healthy canary, watches it advance and promotes it',
     async run({ page, app, root }) {
       await signInAsGuest(page, app);
-      timings.checkoutTabInteractiveMs = await openCanaryTab(page, app, 'checkout');
+      timings.checkoutTabInteractiveMs = await openCanaryTab(
+        page,
+        app,
+        'checkout',
+      );
       await control(page, 'Start', {
         'New canary image (optional)': 'shop/checkout:v2',
         'Version label (optional)': 'v2',
@@ -105,7 +157,9 @@ export const scenarios = [
       if (!(now > first)) throw new Error(`weight stayed at ${first} %`);
       await page.getByTestId('canary-step-1').waitFor();
       await shot(page, root, 'canary-tab-progressing');
-      await control(page, 'Promote', { 'Reason (optional)': 'e2e: looks good' });
+      await control(page, 'Promote', {
+        'Reason (optional)': 'e2e: looks good',
+      });
       await waitForPhase(page, 'Succeeded', 120_000);
       await page.getByTestId('canary-action-result').waitFor();
       await shot(page, root, 'canary-tab-succeeded');
@@ -115,16 +169,23 @@ export const scenarios = [
     name: 'a faulty canary is rolled back by the analysis, with the failing gate and its chart',
     async run({ page, app, root }) {
       await signInAsGuest(page, app);
-      timings.paymentsTabInteractiveMs = await openCanaryTab(page, app, 'payments');
+      timings.paymentsTabInteractiveMs = await openCanaryTab(
+        page,
+        app,
+        'payments',
+      );
       await control(page, 'Start', {
         'New canary image (optional)': 'shop/payments:1.5.0-errors20',
         'Version label (optional)': '1.5.0',
       });
       await waitForPhase(page, ['RolledBack'], 240_000);
-      const failing = page.locator('[data-testid^="gate-"][data-verdict="fail"]').first();
+      const failing = page
+        .locator('[data-testid^="gate-"][data-verdict="fail"]')
+        .first();
       await failing.waitFor();
       await page.locator('[data-testid^="chart-"]').first().waitFor();
-      if ((await weight(page)) !== 0) throw new Error('traffic did not return to stable');
+      if ((await weight(page)) !== 0)
+        throw new Error('traffic did not return to stable');
       await shot(page, root, 'canary-tab-rolled-back');
     },
   },
@@ -133,28 +194,154 @@ export const scenarios = [
     async run({ page, app }) {
       await signInAsGuest(page, app);
       timings.searchTabInteractiveMs = await openCanaryTab(page, app, 'search');
-      await control(page, 'Start', { 'New canary image (optional)': 'shop/search:2.0.0' });
+      await control(page, 'Start', {
+        'New canary image (optional)': 'shop/search:2.0.0',
+      });
       await waitForPhase(page, 'Progressing', 60_000);
       const deadline = Date.now() + 120_000;
-      while ((await weight(page)) === 0 && Date.now() < deadline) await page.waitForTimeout(500);
-      await control(page, 'Abort', { 'Reason (optional)': 'e2e: abort mid-way' });
+      while ((await weight(page)) === 0 && Date.now() < deadline)
+        await page.waitForTimeout(500);
+      await control(page, 'Abort', {
+        'Reason (optional)': 'e2e: abort mid-way',
+      });
       await waitForPhase(page, 'Aborted', 90_000);
-      if ((await weight(page)) !== 0) throw new Error('weight is not 0 after abort');
+      if ((await weight(page)) !== 0)
+        throw new Error('weight is not 0 after abort');
     },
   },
   {
     name: 'on a component the user does not own the controls are disabled with the reason',
     async run({ page, app, root }) {
       await signInAsGuest(page, app);
-      timings.storefrontTabInteractiveMs = await openCanaryTab(page, app, 'storefront');
+      timings.storefrontTabInteractiveMs = await openCanaryTab(
+        page,
+        app,
+        'storefront',
+      );
       const start = page.getByRole('button', { name: 'Start', exact: true });
       await start.waitFor();
-      if (!(await start.isDisabled())) throw new Error('Start is enabled for a non-owner');
-      const reason = await page.locator('#canary-control-start-reason').textContent();
-      if (!/You need canary\.rollout\.create on this component/.test(reason ?? '')) {
+      if (!(await start.isDisabled()))
+        throw new Error('Start is enabled for a non-owner');
+      const reason = await page
+        .locator('#canary-control-start-reason')
+        .textContent();
+      if (
+        !/You need canary\.rollout\.create on this component/.test(reason ?? '')
+      ) {
         throw new Error(`unexpected reason: ${reason}`);
       }
       await shot(page, root, 'canary-tab-not-owner');
+    },
+  },
+  {
+    name: 'owner promotes an Argo Rollout paused at a step',
+    async run({ page, app, root }) {
+      await setRolloutImage(
+        'guestbook',
+        'guestbook',
+        `shop/guestbook:1.1.${Date.now() % 1000}`,
+      );
+      await signInAsGuest(page, app);
+      await openCanaryTab(page, app, 'guestbook');
+      await page
+        .getByText(
+          /Run by Argo Rollouts \(Rollout demo\/guestbook on sandbox\)/,
+        )
+        .waitFor();
+      await waitForPhase(page, 'AwaitingApproval', 60_000);
+      if ((await weight(page)) !== 20)
+        throw new Error(`weight is ${await weight(page)}, not 20`);
+      // Argo has no approval gate of its own: the button says so.
+      const approve = page.getByRole('button', {
+        name: 'Approve',
+        exact: true,
+      });
+      if (!(await approve.isDisabled()))
+        throw new Error('Approve is enabled for an Argo Rollout');
+      await shot(page, root, 'canary-tab-argo-paused');
+      await control(page, 'Promote', {
+        'Reason (optional)': 'e2e: step looks good',
+      });
+      const deadline = Date.now() + 60_000;
+      while ((await weight(page)) < 40 && Date.now() < deadline)
+        await page.waitForTimeout(500);
+      if ((await weight(page)) < 40)
+        throw new Error(
+          `weight stayed at ${await weight(page)} % after Promote`,
+        );
+      await page.getByTestId('canary-action-result').waitFor();
+    },
+  },
+  {
+    name: 'owner rolls back a Flagger canary through its rollback gate',
+    async run({ page, app, root }) {
+      await patchSandbox(
+        '/apis/apps/v1/namespaces/demo/deployments/podinfo',
+        {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  {
+                    name: 'podinfod',
+                    image: `ghcr.io/stefanprodan/podinfo:6.0.${
+                      Date.now() % 1000
+                    }`,
+                  },
+                ],
+              },
+            },
+          },
+        },
+        'application/strategic-merge-patch+json',
+      );
+      await signInAsGuest(page, app);
+      await openCanaryTab(page, app, 'podinfo');
+      await page
+        .getByText(/Run by Flagger \(Canary demo\/podinfo on sandbox\)/)
+        .waitFor();
+      await waitForPhase(page, 'Progressing', 60_000);
+      await control(page, 'Roll back', {
+        'Reason (optional)': 'e2e: roll back',
+      });
+      await waitForPhase(page, 'RolledBack', 90_000);
+      if ((await weight(page)) !== 0)
+        throw new Error('Flagger kept canary traffic after the rollback');
+      await shot(page, root, 'canary-tab-flagger-rolled-back');
+    },
+  },
+  {
+    name: 'on an Argo Rollout the user does not own the controls are disabled with the reason',
+    async run({ page, app }) {
+      await setRolloutImage(
+        'reviews',
+        'reviews',
+        `shop/reviews:3.1.${Date.now() % 1000}`,
+      );
+      await signInAsGuest(page, app);
+      await openCanaryTab(page, app, 'reviews');
+      await waitForPhase(page, 'AwaitingApproval', 60_000);
+      const promote = page.getByRole('button', {
+        name: 'Promote',
+        exact: true,
+      });
+      await promote.waitFor();
+      const deadline = Date.now() + 20_000;
+      let reason = '';
+      while (Date.now() < deadline) {
+        reason =
+          (await page
+            .locator('#canary-control-promote-reason')
+            .textContent()
+            .catch(() => '')) ?? '';
+        if (/You need/.test(reason)) break;
+        await page.waitForTimeout(300);
+      }
+      if (!(await promote.isDisabled()))
+        throw new Error('Promote is enabled for a non-owner');
+      if (!/You need canary\.rollout\.promote on this component/.test(reason)) {
+        throw new Error(`unexpected reason: ${reason}`);
+      }
     },
   },
 ];

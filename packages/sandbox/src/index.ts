@@ -1,4 +1,9 @@
-export { startSandbox, startApiSandbox, DEMO_DIR } from './sandbox';
+export {
+  startSandbox,
+  startApiSandbox,
+  DEMO_DIR,
+  SANDBOX_TRAFFIC_ANNOTATION,
+} from './sandbox';
 export type { Sandbox, SandboxOptions } from './sandbox';
 export type { TrafficSpec, WorkloadCounters } from './traffic/loadGenerator';
 export type { FaultRule } from './api/faults';

@@ -18,6 +18,8 @@ import {
 import { MeshMetrics } from './metrics/meshMetrics';
 import { MetricsServer } from './metrics/metricsServer';
 import { PrometheusProcess } from './prometheus/prometheus';
+import { ArgoRolloutsSimulator } from './controllers/argoRollouts';
+import { FlaggerSimulator } from './controllers/flagger';
 
 export interface SandboxOptions {
   /** Port of the API server (plain HTTP and TLS on the same port); 0 (default) picks a free one. */
@@ -119,6 +121,9 @@ export const PACKAGE_DIR = path.dirname(
 
 export const DEMO_DIR = path.join(PACKAGE_DIR, 'demo');
 
+/** A Service with this annotation (requests per second) gets generated traffic. */
+export const SANDBOX_TRAFFIC_ANNOTATION = 'coalmine.io/sandbox-traffic';
+
 /** Start the API server, workloads, traffic and metrics (and optionally Prometheus). */
 export async function startSandbox(
   options: SandboxOptions = {},
@@ -148,9 +153,37 @@ export async function startSandbox(
   const dir =
     options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-sandbox-'));
   let prometheus: PrometheusProcess | undefined;
+  // Argo Rollouts and Flagger stand-ins read Prometheus through this.
+  const promQuery = async (promql: string) => {
+    if (!prometheus) throw new Error('the sandbox runs without Prometheus');
+    return prometheus.query(promql);
+  };
+  const argoRollouts = new ArgoRolloutsSimulator(store, { query: promQuery });
+  // Any Service that asks for traffic with the annotation gets it, so a
+  // user can try their own manifests: `coalmine.io/sandbox-traffic: "50"` (rps).
+  const unsubscribeTraffic = store.subscribe(e => {
+    if (e.rt.kind !== 'Service') return;
+    const { name, namespace, annotations } = e.object.metadata;
+    const rps = Number(annotations?.[SANDBOX_TRAFFIC_ANNOTATION]);
+    if (e.type !== 'DELETED' && rps > 0 && Number.isFinite(rps)) {
+      const current = load
+        .running()
+        .find(t => t.service === name && t.namespace === namespace);
+      if (current?.rps !== rps) load.start({ service: name, namespace, rps });
+    } else if (
+      e.type === 'DELETED' ||
+      e.old?.metadata.annotations?.[SANDBOX_TRAFFIC_ANNOTATION]
+    ) {
+      load.stop({ service: name, namespace });
+    }
+  });
+  const flagger = new FlaggerSimulator(store, { query: promQuery });
 
   const stop = async () => {
+    unsubscribeTraffic();
     load.stop();
+    argoRollouts.stop();
+    flagger.stop();
     controller.stop();
     router.close();
     metrics.close();
@@ -162,7 +195,11 @@ export async function startSandbox(
 
   try {
     await api.start();
-    if (options.workloads !== false) controller.start();
+    if (options.workloads !== false) {
+      controller.start();
+      argoRollouts.start();
+      flagger.start();
+    }
     await metricsServer.start();
     fs.mkdirSync(dir, { recursive: true });
     if (options.prometheus) {

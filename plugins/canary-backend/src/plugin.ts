@@ -19,6 +19,17 @@ import { WebhookOutbox } from './webhooks/outbox';
 import { KubernetesBindingReader, WorkloadBinding } from './binding';
 import { createRedactor } from './service/redact';
 import { PrometheusClient, PrometheusQuerier } from './analysis';
+import { ExternalControllers } from './controllers/ExternalControllers';
+import { FlaggerGateStore } from './controllers/FlaggerGateStore';
+import {
+  createControllersRouter,
+  listExternalRollouts,
+  withExternalControllers,
+} from './controllers/router';
+import { FLAGGER_GATE_PATH } from './controllers/flagger';
+import { ownersOf } from './config/resolveTarget';
+import type { TrafficTopology } from './kubernetes/types';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { RolloutNotifier } from './notifications/RolloutNotifier';
 import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
@@ -84,6 +95,32 @@ export const canaryPlugin = createBackendPlugin({
         }
         const clusterClients = ClusterClients.fromConfig(config);
         const clusters = new KubernetesClusterAccess(clusterClients);
+        // Flagger Canaries and Argo Rollouts: shown and controlled, never driven by the engine.
+        const external = new ExternalControllers({
+          cluster: name => clusterClients.forCluster(name),
+          clusterNames: clusterClients.clusterNames(),
+          gates: new FlaggerGateStore(db),
+          // Only the Service binding and the Deployments the controller changes:
+          // Argo's ReplicaSets belong to the Rollout, not to a Deployment.
+          requireBinding: ({
+            entity,
+            cluster,
+            namespace,
+            service,
+            deployments,
+          }) =>
+            binding.require({
+              entityRef: stringifyEntityRef(entity),
+              owners: ownersOf(entity),
+              cluster,
+              namespace,
+              service,
+              topology: {
+                stable: { name: deployments[0] ?? `${service}-unmanaged` },
+                canary: { name: deployments[0] ?? `${service}-unmanaged` },
+              } as TrafficTopology,
+            }),
+        });
         const binding = new WorkloadBinding(
           canaryConfig.clusters,
           new KubernetesBindingReader(clusterClients),
@@ -132,7 +169,15 @@ export const canaryPlugin = createBackendPlugin({
           catalog,
           auth,
           store,
-          rollouts,
+          rollouts: {
+            start: async request => {
+              await external.refuseIfWorkloadManaged(
+                request.resolved.target,
+                request.cluster,
+              );
+              return rollouts.start(request);
+            },
+          },
           clusters,
           config: canaryConfig,
           logger,
@@ -182,6 +227,21 @@ export const canaryPlugin = createBackendPlugin({
         lifecycle.addShutdownHook(() => engine.stop());
 
         httpRouter.use(
+          createControllersRouter({
+            logger,
+            httpAuth,
+            permissions,
+            catalog,
+            auditor,
+            controllers: external,
+            clusterNames: clusterClients.clusterNames(),
+            authorizer: new RolloutAuthorizer(
+              permissions,
+              canaryConfig.servicePrincipals,
+            ),
+          }),
+        );
+        httpRouter.use(
           await createRouter({
             logger,
             httpAuth,
@@ -192,9 +252,28 @@ export const canaryPlugin = createBackendPlugin({
             store,
             config: canaryConfig,
             commands: rollouts,
+            external: {
+              status: (entity, status) =>
+                withExternalControllers(external, entity, status),
+              refuseStart: (entity, cluster) =>
+                external.refuseIfManaged(entity, cluster),
+              list: (credentials, filter) =>
+                listExternalRollouts(
+                  catalog,
+                  permissions,
+                  external,
+                  credentials,
+                  filter,
+                ),
+            },
             redact: createRedactor(endpointsOf(config)),
           }),
         );
+        // Flagger's webhooks cannot sign in; the gate check only answers open or shut.
+        httpRouter.addAuthPolicy({
+          path: FLAGGER_GATE_PATH,
+          allow: 'unauthenticated',
+        });
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
         // The same use cases for assistants (MCP) and automation.
         registerCanaryActions(actionsRegistry, {

@@ -44,6 +44,21 @@ export const CANARY_ROUTE_ANNOTATION = 'coalmine.io/route';
  */
 export const CANARY_OVERRIDES_ANNOTATION = 'coalmine.io/overrides';
 
+/**
+ * Who drives the component's canaries: `flagger`, `argo-rollouts` or
+ * `coalmine`. Without it Coalmine looks for a Flagger Canary or an Argo
+ * Rollout managing the workload, and drives it itself only when there is none.
+ * @public
+ */
+export const CANARY_CONTROLLER_ANNOTATION = 'coalmine.io/controller';
+
+/** The values {@link CANARY_CONTROLLER_ANNOTATION} accepts. @public */
+export const CANARY_CONTROLLERS = [
+  'flagger',
+  'argo-rollouts',
+  'coalmine',
+] as const;
+
 /** The Kubernetes plugin's annotations Coalmine falls back to. @public */
 export const KUBERNETES_ID_ANNOTATION = 'backstage.io/kubernetes-id';
 /** @public */
@@ -57,7 +72,11 @@ export const KUBERNETES_NAMESPACE_ANNOTATION =
 export function isCanaryAvailable(entity: {
   metadata: { annotations?: Record<string, string> };
 }): boolean {
-  return Boolean(entity.metadata.annotations?.[CANARY_POLICY_ANNOTATION]);
+  const annotations = entity.metadata.annotations;
+  return Boolean(
+    annotations?.[CANARY_POLICY_ANNOTATION] ||
+      annotations?.[CANARY_CONTROLLER_ANNOTATION],
+  );
 }
 
 /**

@@ -157,6 +157,47 @@ export interface Rollout {
    * stable by hand, exact for the objects as they were when it ended.
    */
   manualRestore?: string[];
+  /**
+   * Set when another controller (Flagger, Argo Rollouts) runs this canary:
+   * the object it is read from. Coalmine then never drives the workload.
+   */
+  controller?: ExternalControllerRef;
+  /**
+   * For a rollout run by another controller: every control the tab shows,
+   * enabled or not, with the reason when not. (Coalmine's own rollouts use
+   * the phase rule in `controls.ts` instead.)
+   */
+  controls?: ExternalControlState[];
+}
+
+/** The canary controllers Coalmine shows and controls besides its own engine. @public */
+export type ExternalControllerKind = 'flagger' | 'argo-rollouts';
+
+/** The object of another controller a rollout is read from. @public */
+export interface ExternalControllerRef {
+  kind: ExternalControllerKind;
+  /** e.g. `flagger.app/v1beta1` or `argoproj.io/v1alpha1`. */
+  apiVersion: string;
+  /** `Canary` or `Rollout`. */
+  objectKind: string;
+  name: string;
+  namespace: string;
+  cluster: string;
+}
+
+/** Controls of other controllers: Coalmine's, plus Argo's full promote. @public */
+export type ExternalRolloutControl = RolloutControl | 'promote-full';
+
+/** One control of an externally controlled rollout, as the tab shows it. @public */
+export interface ExternalControlState {
+  control: ExternalRolloutControl;
+  /** Button text, e.g. "Promote", "Full promote", "Roll back". */
+  label: string;
+  enabled: boolean;
+  /** Why the button is disabled (the controller has no such control, or not now). */
+  reason?: string;
+  /** What pressing it does in the controller's terms, e.g. "clears status.pauseConditions". */
+  description: string;
 }
 
 /** Something that happened to a rollout. @public */
@@ -220,6 +261,12 @@ export interface EntityCanaryStatus {
   active: Rollout | null;
   /** Recent rollouts, newest first (including the active one). */
   history: Rollout[];
+  /**
+   * The Flagger Canary or Argo Rollout that runs the component's canaries
+   * (then `active` and the first of `history` are read from it); absent when
+   * Coalmine's own engine runs them.
+   */
+  controller?: ExternalControllerRef;
 }
 
 /** Body of `POST /rollouts`. @public */

@@ -196,6 +196,36 @@ export const RESOURCE_TYPES: ResourceType[] = [
     subresources: ['status', 'scale'],
     builtIn: false,
   }),
+  type({
+    group: 'argoproj.io',
+    versions: ['v1alpha1'],
+    kind: 'AnalysisTemplate',
+    plural: 'analysistemplates',
+    singular: 'analysistemplate',
+    namespaced: true,
+    builtIn: false,
+  }),
+  type({
+    group: 'argoproj.io',
+    versions: ['v1alpha1'],
+    kind: 'AnalysisRun',
+    plural: 'analysisruns',
+    singular: 'analysisrun',
+    namespaced: true,
+    shortNames: ['ar'],
+    subresources: ['status'],
+    builtIn: false,
+  }),
+  type({
+    group: '',
+    versions: ['v1'],
+    kind: 'Event',
+    plural: 'events',
+    singular: 'event',
+    namespaced: true,
+    shortNames: ['ev'],
+    builtIn: true,
+  }),
 ];
 
 export function groupVersion(group: string, version: string): string {

@@ -45,7 +45,7 @@ describe('kubectl and Prometheus against the sandbox', () => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const r = await sb.query(
-        `max(timestamp(istio_requests_total{destination_workload_namespace="${NS}",destination_service_name="my-app-service"}))`,
+        `max(timestamp(istio_requests_total{reporter="destination",destination_workload_namespace="${NS}",destination_service_name="my-app-service"}))`,
       );
       if (r.length && Number(r[0].value[1]) >= t) return;
       if (Date.now() > deadline)
@@ -58,7 +58,7 @@ describe('kubectl and Prometheus against the sandbox', () => {
     time: number,
   ): Promise<Record<string, number>> {
     const r = await sb.query(
-      `sum by (destination_version) (istio_requests_total{destination_workload_namespace="${NS}",destination_service_name="my-app-service"})`,
+      `sum by (destination_version) (istio_requests_total{reporter="destination",destination_workload_namespace="${NS}",destination_service_name="my-app-service"})`,
       time,
     );
     return Object.fromEntries(
@@ -171,7 +171,7 @@ spec:
   }, 120_000);
 
   it('reads the canary error rate its manifest sets from rate() in Prometheus', async () => {
-    const ratio = `sum(rate(istio_requests_total{destination_workload="faulty",response_code=~"5.."}[30s])) / sum(rate(istio_requests_total{destination_workload="faulty"}[30s]))`;
+    const ratio = `sum(rate(istio_requests_total{reporter="destination",destination_workload="faulty",response_code=~"5.."}[30s])) / sum(rate(istio_requests_total{reporter="destination",destination_workload="faulty"}[30s]))`;
     // A full 30 s window of traffic (the previous test ran most of it).
     await scrapedAfter(faultyTrafficSince + 31);
     const r = await sb.query(ratio);
@@ -180,7 +180,7 @@ spec:
     expect(Math.abs(errorPercent - 10)).toBeLessThanOrEqual(1.5);
     // Stable is not perfect either, but far from 10 %.
     const stable = await sb.query(
-      `sum(rate(istio_requests_total{destination_workload="my-app-v1",response_code=~"5.."}[30s])) / sum(rate(istio_requests_total{destination_workload="my-app-v1"}[30s]))`,
+      `sum(rate(istio_requests_total{reporter="destination",destination_workload="my-app-v1",response_code=~"5.."}[30s])) / sum(rate(istio_requests_total{reporter="destination",destination_workload="my-app-v1"}[30s]))`,
     );
     expect(Number(stable[0].value[1])).toBeLessThan(0.01);
   }, 60_000);

@@ -193,6 +193,16 @@ export class MeshMetrics {
     };
     this.istioRequests.inc(istio);
     this.istioDuration.observe(istio, r.latencyMs);
+    // The client's sidecar reports the same request (reporter="source"), as
+    // Istio does; Argo Rollouts' documented templates query these. Its
+    // latency includes the hop between the two proxies.
+    const source = {
+      ...istio,
+      reporter: 'source',
+      source_workload_namespace: r.namespace,
+    };
+    this.istioRequests.inc(source);
+    this.istioDuration.observe(source, r.latencyMs + 0.5);
     if (r.pod) {
       const app = {
         namespace: r.namespace,

@@ -295,6 +295,7 @@ describe('canary router: mutating calls', () => {
     // Every route of the router is described.
     expect(Object.keys(res.body.paths).sort()).toEqual([
       '/entities/{kind}/{namespace}/{name}',
+      '/flagger/gates/{cluster}/{type}',
       '/health',
       '/openapi.json',
       '/rollouts',

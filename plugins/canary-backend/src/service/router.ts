@@ -12,6 +12,7 @@ import {
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   CompoundEntityRef,
+  Entity,
   parseEntityRef,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
@@ -29,6 +30,7 @@ import {
   CanaryConfigProblem,
   EntityCanaryStatus,
   MetricSeries,
+  Rollout,
   RolloutControl,
   RolloutDetails,
   RolloutPhase,
@@ -90,6 +92,25 @@ export interface RouterOptions {
   store: RolloutStore;
   config: CanaryConfig;
   commands: RolloutCommands;
+  /** Flagger and Argo Rollouts (controllers/): their rollouts in the status, and the start guard. */
+  external?: {
+    status(
+      entity: Entity,
+      status: EntityCanaryStatus,
+    ): Promise<EntityCanaryStatus>;
+    /** Throws ConflictError when another controller manages the workload. */
+    refuseStart(entity: Entity, cluster: string): Promise<void>;
+    /** Rollouts other controllers run, readable by the caller, for the org page. */
+    list?(
+      credentials: BackstageCredentials,
+      filter: {
+        entityRefs?: string[];
+        phases?: RolloutPhase[];
+        cluster?: string;
+        active?: boolean;
+      },
+    ): Promise<Rollout[]>;
+  };
   /** Hides internal endpoints from answers; by default URLs, addresses and no host names. */
   redact?: Redactor;
 }
@@ -388,7 +409,9 @@ export async function createRouter(
       active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
       history: rollouts,
     };
-    res.json(status);
+    res.json(
+      options.external ? await options.external.status(entity, status) : status,
+    );
   });
 
   router.get('/rollouts', async (req, res) => {
@@ -431,9 +454,22 @@ export async function createRouter(
       .filter(r => readable.has(r.entityRef))
       .slice(0, limit);
     const last = await store.lastAnalysis(visible.map(r => r.id));
-    res.json({
-      items: visible.map(r => toApiRollout(r, last.get(r.id), redact)),
-    });
+    const own = visible.map(r => toApiRollout(r, last.get(r.id), redact));
+    const external = options.external?.list
+      ? await options.external.list(credentials, {
+          entityRefs,
+          phases: phases as RolloutPhase[] | undefined,
+          cluster: query.cluster,
+          active:
+            query.active === undefined ? undefined : query.active === 'true',
+        })
+      : [];
+    const items = external.length
+      ? [...external, ...own]
+          .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
+          .slice(0, limit)
+      : own;
+    res.json({ items });
   });
 
   router.get('/rollouts/:id', async (req, res) => {
@@ -510,6 +546,7 @@ export async function createRouter(
           )}, not "${cluster}"`,
         );
       }
+      await options.external?.refuseStart(entity, cluster);
       const record = await commands.start({
         resolved: resolution.resolved,
         cluster,

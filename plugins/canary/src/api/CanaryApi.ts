@@ -1,9 +1,9 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
   EntityCanaryStatus,
+  ExternalRolloutControl,
   MetricSeries,
   Rollout,
-  RolloutControl,
   RolloutControlRequest,
   RolloutDetails,
   RolloutPhase,
@@ -41,7 +41,7 @@ export interface CanaryApi {
   /** Promote, abort, pause, resume, approve or retry; retry answers with the new rollout. */
   controlRollout(
     id: string,
-    control: RolloutControl,
+    control: ExternalRolloutControl,
     request?: RolloutControlRequest,
   ): Promise<Rollout>;
 }

@@ -2,9 +2,9 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import type {
   EntityCanaryStatus,
+  ExternalRolloutControl,
   MetricSeries,
   Rollout,
-  RolloutControl,
   RolloutControlRequest,
   RolloutDetails,
   StartRolloutRequest,
@@ -70,7 +70,7 @@ export class CanaryClient implements CanaryApi {
 
   async controlRollout(
     id: string,
-    control: RolloutControl,
+    control: ExternalRolloutControl,
     request: RolloutControlRequest = {},
   ): Promise<Rollout> {
     return this.request<Rollout>(

@@ -13,6 +13,15 @@ function callout(
   const next = rollout.steps[rollout.stepIndex + 1]?.weight;
   switch (rollout.phase) {
     case 'AwaitingApproval':
+      if (rollout.controller?.kind === 'argo-rollouts') {
+        // Argo has no approval gate: a pause step without a duration waits for Promote.
+        return {
+          severity: 'info',
+          text: `Argo Rollouts waits at a pause step: promote to move on${
+            next === undefined ? '' : ` to ${next} %`
+          }, or abort to go back to ${stable}.`,
+        };
+      }
       return {
         severity: 'info',
         text: `Waiting for a person: approve to move on${

@@ -8,6 +8,12 @@ import { controlsForRollout, phaseLabel } from '../lib/phases';
 import { ControlButton } from './ControlButton';
 import { ControlGroup } from './ControlGroup';
 import { StartRolloutButton } from './StartRolloutButton';
+import { ExternalControlButton } from './ExternalControlButton';
+
+const CONTROLLER_NAMES = {
+  flagger: 'Flagger',
+  'argo-rollouts': 'Argo Rollouts',
+};
 
 /**
  * The controls the phase of the rollout allows, and Start once nothing
@@ -20,6 +26,26 @@ export function RolloutControls(props: {
   onDone: (message: string, result: Rollout) => void;
 }) {
   const { rollout, target, onDone } = props;
+  if (rollout.controller) {
+    // Another controller runs this canary: its own controls, each enabled or with the reason.
+    const c = rollout.controller;
+    return (
+      <ControlGroup>
+        <Typography variant="body2" color="textSecondary" gutterBottom>
+          Run by {CONTROLLER_NAMES[c.kind]} ({c.objectKind} {c.namespace}/
+          {c.name} on {c.cluster}); the buttons act through its own mechanism.
+        </Typography>
+        {(rollout.controls ?? []).map(state => (
+          <ExternalControlButton
+            key={`${rollout.id}-${state.control}`}
+            state={state}
+            rollout={rollout}
+            onDone={onDone}
+          />
+        ))}
+      </ControlGroup>
+    );
+  }
   const controls = controlsForRollout(rollout);
   const canStart = isTerminalPhase(rollout.phase) && target;
   if (!controls.length && !canStart) {
