@@ -95,6 +95,10 @@ export const canaryPlugin = createBackendPlugin({
         }
         const clusterClients = ClusterClients.fromConfig(config);
         const clusters = new KubernetesClusterAccess(clusterClients);
+        const binding = new WorkloadBinding(
+          canaryConfig.clusters,
+          new KubernetesBindingReader(clusterClients),
+        );
         // Flagger Canaries and Argo Rollouts: shown and controlled, never driven by the engine.
         const external = new ExternalControllers({
           cluster: name => clusterClients.forCluster(name),
@@ -121,10 +125,6 @@ export const canaryPlugin = createBackendPlugin({
               } as TrafficTopology,
             }),
         });
-        const binding = new WorkloadBinding(
-          canaryConfig.clusters,
-          new KubernetesBindingReader(clusterClients),
-        );
         // URLs, headers and secrets of webhooks come from the config at call time.
         const webhooks = new WebhookDispatcher(logger, (policy, name) =>
           canaryConfig.webhooks[policy]?.find(h => h.name === name),
