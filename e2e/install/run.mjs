@@ -529,6 +529,9 @@ try {
     "the app's backend starts with the canary plugin against the sandbox",
     async () => {
       const sandboxDir = path.join(cacheDir, 'sandbox');
+      // --demo keeps the cluster's objects between runs; every run starts
+      // from the demo world as a newcomer's first start does.
+      fs.rmSync(path.join(sandboxDir, 'db'), { recursive: true, force: true });
       const sandbox = startBackground(
         'install-sandbox',
         process.execPath,
