@@ -1,39 +1,18 @@
 import type { PassContext } from '../context';
-import { analysisDue, runAnalysis } from '../guards/analysis';
 import { hasDrifted, onDrift } from '../guards/drift';
 import { guardMaxHold } from '../guards/hold';
-import { guardCanaryPods } from '../guards/podHealth';
-import { guardCanaryTemplate } from '../guards/template';
-import { PhaseStep, runSteps } from './steps';
-
-const canaryPodsHealthy: PhaseStep = {
-  name: 'canary pods healthy',
-  async run(ctx) {
-    return (await guardCanaryPods(ctx)) ? undefined : true;
-  },
-};
-
-const canaryTemplateFixed: PhaseStep = {
-  name: 'canary template as judged',
-  async run(ctx) {
-    return (await guardCanaryTemplate(ctx)) ? true : undefined;
-  },
-};
+import {
+  analysisWhenDue,
+  canaryPodsHealthy,
+  canaryTemplateFixed,
+  PhaseStep,
+  runSteps,
+} from './steps';
 
 const notHeldTooLong: PhaseStep = {
   name: 'not held longer than maxHold',
   async run(ctx) {
     return (await guardMaxHold(ctx)) ? true : undefined;
-  },
-};
-
-/** The analysis keeps running while nothing moves; a regression rolls back. */
-const analysisWhenDue: PhaseStep = {
-  name: 'analysis when due',
-  async run(ctx) {
-    if (!analysisDue(ctx)) return undefined;
-    await runAnalysis(ctx);
-    return true;
   },
 };
 

@@ -1,30 +1,20 @@
 import { isAvailable } from '../../domain/podHealth';
 import type { RolloutPatch } from '../../domain/types';
 import type { PassContext } from '../context';
-import { analysisDue, isGated, runAnalysis } from '../guards/analysis';
+import { isGated } from '../guards/analysis';
 import { awaitApproval, needsApproval } from '../guards/approval';
 import { waitForCanary } from '../guards/availability';
 import { hasDrifted, onDrift } from '../guards/drift';
-import { guardCanaryPods } from '../guards/podHealth';
-import { guardCanaryTemplate } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
 import { beginPromotion } from '../transitions';
-import { PhaseStep, runSteps } from './steps';
-
-const canaryPodsHealthy: PhaseStep = {
-  name: 'canary pods healthy',
-  async run(ctx) {
-    return (await guardCanaryPods(ctx)) ? undefined : true;
-  },
-};
-
-const canaryTemplateFixed: PhaseStep = {
-  name: 'canary template as judged',
-  async run(ctx) {
-    return (await guardCanaryTemplate(ctx)) ? true : undefined;
-  },
-};
+import {
+  analysisWhenDue,
+  canaryPodsHealthy,
+  canaryTemplateFixed,
+  PhaseStep,
+  runSteps,
+} from './steps';
 
 const canaryAvailable: PhaseStep = {
   name: 'canary available',
@@ -52,15 +42,6 @@ const splitAsWritten: PhaseStep = {
     }
     if (Object.keys(patch).length > 0) await ctx.commit(patch);
     return undefined;
-  },
-};
-
-const analysisWhenDue: PhaseStep = {
-  name: 'analysis when due',
-  async run(ctx) {
-    if (!analysisDue(ctx)) return undefined;
-    await runAnalysis(ctx);
-    return true;
   },
 };
 

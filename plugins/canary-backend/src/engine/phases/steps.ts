@@ -1,4 +1,7 @@
 import type { PassContext } from '../context';
+import { analysisDue, runAnalysis } from '../guards/analysis';
+import { guardCanaryPods } from '../guards/podHealth';
+import { guardCanaryTemplate } from '../guards/template';
 
 /**
  * A named step of a phase. It returns `undefined` to go on to the next step,
@@ -21,3 +24,29 @@ export async function runSteps(
   }
   return false;
 }
+
+/** The canary's pods are healthy (else the pod-health guard rolls back). */
+export const canaryPodsHealthy: PhaseStep = {
+  name: 'canary pods healthy',
+  async run(ctx) {
+    return (await guardCanaryPods(ctx)) ? undefined : true;
+  },
+};
+
+/** The canary runs the template judged so far (else the template policy acts). */
+export const canaryTemplateFixed: PhaseStep = {
+  name: 'canary template as judged',
+  async run(ctx) {
+    return (await guardCanaryTemplate(ctx)) ? true : undefined;
+  },
+};
+
+/** The analysis runs when due, also while a hold keeps the weight. */
+export const analysisWhenDue: PhaseStep = {
+  name: 'analysis when due',
+  async run(ctx) {
+    if (!analysisDue(ctx)) return undefined;
+    await runAnalysis(ctx);
+    return true;
+  },
+};
