@@ -624,6 +624,13 @@ try {
         await page.goto(`${appUrl}/catalog/default/component/checkout`);
         // A sign-in page, if the template has one: enter as guest.
         const enter = page.getByRole('button', { name: /enter/i });
+        // Wait until the app has rendered one or the other: a slow first
+        // bundle would otherwise hide the sign-in page from this check.
+        await enter
+          .or(tab)
+          .first()
+          .waitFor({ timeout: 60_000 })
+          .catch(() => {});
         if (await enter.isVisible().catch(() => false)) await enter.click();
         const found = await tab
           .waitFor({ timeout: 10_000 })
