@@ -163,6 +163,8 @@ export const canaryPlugin = createBackendPlugin({
           concurrency: canaryConfig.loop.concurrency,
           // Rollouts waiting for the cluster are looked at on every loop.
           pollMs: canaryConfig.loop.frequencyMs,
+          // A step or an analysis due between two loops runs at its time.
+          lookaheadMs: canaryConfig.loop.frequencyMs,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({

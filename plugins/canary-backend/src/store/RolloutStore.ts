@@ -54,6 +54,8 @@ export interface DueRollout {
   id: string;
   cluster: string;
   phase: RolloutPhase;
+  /** When the rollout is next due (epoch ms); null: now. */
+  nextRunAt: number | null;
 }
 
 function toRecord(row: Row): RolloutRecord {
@@ -259,7 +261,7 @@ export class RolloutStore {
    */
   async dueRollouts(now: number, limit: number): Promise<DueRollout[]> {
     const rows = await this.db(ROLLOUTS)
-      .select('id', 'cluster', 'phase')
+      .select('id', 'cluster', 'phase', 'next_run_at')
       .whereNotNull('active_key')
       .andWhere(q =>
         q.whereNull('next_run_at').orWhere('next_run_at', '<=', now),
@@ -268,7 +270,12 @@ export class RolloutStore {
         `CASE WHEN phase = 'RollingBack' THEN 0 ELSE 1 END, CASE WHEN cluster_errors > 0 THEN 1 ELSE 0 END, COALESCE(next_run_at, 0) ASC, id ASC`,
       )
       .limit(limit);
-    return rows.map(r => ({ id: r.id, cluster: r.cluster, phase: r.phase }));
+    return rows.map(r => ({
+      id: r.id,
+      cluster: r.cluster,
+      phase: r.phase,
+      nextRunAt: r.next_run_at === null ? null : Number(r.next_run_at),
+    }));
   }
 
   /** The database's clock in epoch milliseconds, as SQL (leases never trust a replica's clock). */

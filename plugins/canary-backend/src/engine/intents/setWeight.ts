@@ -78,6 +78,11 @@ export async function applySetWeight(
             stepIndex: intent.stepIndex,
             actualWeight: split.actualWeight ?? null,
             engine: ctx.deps.owner,
+            // When the step fell due (the previous step's dwell ended) and
+            // when its weight was written: how late the engine was.
+            ...(intent.stepIndex === r.stepIndex + 1 && r.nextStepAt !== null
+              ? { dueAt: r.nextStepAt, writtenAt: now }
+              : {}),
           },
         ),
       );
