@@ -103,6 +103,7 @@ async function main() {
     // As plugin.ts sets them from canary.loop.frequency.
     pollMs: tickMs,
     lookaheadMs: tickMs,
+    analysisSlotMs: 5000,
     advanceOnCommand: false,
   });
 

@@ -1,6 +1,11 @@
-import type { PrometheusQuerier } from '../../plugins/canary-backend/src/analysis';
+import {
+  BatchedPrometheus,
+  PrometheusClient,
+} from '../../plugins/canary-backend/src/analysis';
 
-/** Prometheus as plugin.ts hands it to the engine. */
-export function prometheusForEngine(client: PrometheusQuerier): PrometheusQuerier {
-  return client;
+/** Prometheus as plugin.ts hands it to the engine: reads batched across rollouts. */
+export function prometheusForEngine(
+  client: PrometheusClient,
+): BatchedPrometheus {
+  return new BatchedPrometheus(client);
 }

@@ -131,7 +131,10 @@ class EngineProcess {
 
   static async start(env: Record<string, string>): Promise<EngineProcess> {
     const child = fork(path.join(__dirname, 'engine.ts'), [], {
-      execArgv: ['-r', require.resolve('@backstage/cli/config/nodeTransform.cjs')],
+      execArgv: [
+        '-r',
+        require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+      ],
       env: { ...process.env, ...env, NODE_ENV: 'production' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -203,7 +206,11 @@ async function countRows(db: Knex, table: string): Promise<number> {
   return Number(row.n);
 }
 
-function resolvedFor(s: { namespace: string; service: string; entityRef: string }): ResolvedTarget {
+function resolvedFor(s: {
+  namespace: string;
+  service: string;
+  entityRef: string;
+}): ResolvedTarget {
   const parsed = policyConfigSchema.parse(POLICY_INPUT) as PolicyConfig;
   const policy = toPolicy('bench', parsed);
   return {
@@ -221,7 +228,11 @@ function resolvedFor(s: { namespace: string; service: string; entityRef: string 
   } as ResolvedTarget;
 }
 
-async function forEachLimited<T>(items: T[], limit: number, fn: (t: T, i: number) => Promise<void>) {
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (t: T, i: number) => Promise<void>,
+) {
   let next = 0;
   await Promise.all(
     Array.from({ length: limit }, async () => {
@@ -234,10 +245,20 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (t: T, i: number
 }
 
 async function idleBackend(): Promise<number> {
-  const sb = await startSandbox({ scale: { services: 0 }, prometheus: true, scrapeIntervalSeconds: SCRAPE_S });
+  const sb = await startSandbox({
+    scale: { services: 0 },
+    prometheus: true,
+    scrapeIntervalSeconds: SCRAPE_S,
+  });
   const dbConfig = await database(0);
   const db = knexFactory(dbConfig);
-  await RolloutStore.create(db, resolvePackagePath('@coalmine/backstage-plugin-canary-backend', 'migrations'));
+  await RolloutStore.create(
+    db,
+    resolvePackagePath(
+      '@coalmine/backstage-plugin-canary-backend',
+      'migrations',
+    ),
+  );
   await db.destroy();
   const engine = await EngineProcess.start(env(sb, dbConfig));
   try {
@@ -263,7 +284,9 @@ function env(sb: Sandbox, dbConfig: Knex.Config): Record<string, string> {
 }
 
 async function runOne(n: number, idleRss: number) {
-  log(`N=${n}: starting the sandbox (${n} services) and Prometheus (scrape ${SCRAPE_S} s) ...`);
+  log(
+    `N=${n}: starting the sandbox (${n} services) and Prometheus (scrape ${SCRAPE_S} s) ...`,
+  );
   const sb = await startSandbox({
     scale: { services: n, rps: RPS },
     prometheus: true,
@@ -275,7 +298,10 @@ async function runOne(n: number, idleRss: number) {
   try {
     const store = await RolloutStore.create(
       db,
-      resolvePackagePath('@coalmine/backstage-plugin-canary-backend', 'migrations'),
+      resolvePackagePath(
+        '@coalmine/backstage-plugin-canary-backend',
+        'migrations',
+      ),
     );
     const clusterClients = ClusterClients.fromConfig(
       new ConfigReader({
@@ -297,7 +323,13 @@ async function runOne(n: number, idleRss: number) {
         },
       }),
     );
-    const silent = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent } as any;
+    const silent = {
+      info() {},
+      warn() {},
+      error() {},
+      debug() {},
+      child: () => silent,
+    } as any;
     const commands = new RolloutService(
       store,
       new RolloutEngine({
@@ -305,7 +337,10 @@ async function runOne(n: number, idleRss: number) {
         clusters: new KubernetesClusterAccess(clusterClients),
         logger: silent,
         webhooks: new WebhookDispatcher(silent, () => undefined),
-        binding: new WorkloadBinding({}, new KubernetesBindingReader(clusterClients)),
+        binding: new WorkloadBinding(
+          {},
+          new KubernetesBindingReader(clusterClients),
+        ),
         advanceOnCommand: false,
       }),
     );
@@ -325,7 +360,12 @@ async function runOne(n: number, idleRss: number) {
       });
       ids.push(r.id);
     });
-    log(`N=${n}: ${n} rollouts started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; the engine ticks every ${TICK_MS / 1000} s`);
+    log(
+      `N=${n}: ${n} rollouts started in ${(
+        (Date.now() - startedAt) /
+        1000
+      ).toFixed(1)} s; the engine ticks every ${TICK_MS / 1000} s`,
+    );
     engine.startTicking();
     await sleep(WARMUP_S * 1000);
 
@@ -359,7 +399,8 @@ async function runOne(n: number, idleRss: number) {
       .select('data');
     const delays: number[] = [];
     for (const row of stepEvents) {
-      const data = typeof row.data === 'string' ? JSON.parse(row.data) : row.data;
+      const data =
+        typeof row.data === 'string' ? JSON.parse(row.data) : row.data;
       if (
         typeof data?.dueAt === 'number' &&
         typeof data?.writtenAt === 'number' &&
@@ -370,7 +411,10 @@ async function runOne(n: number, idleRss: number) {
       }
     }
     delays.sort((a, b) => a - b);
-    const phases = await db('canary_rollouts').select('phase').count({ n: '*' }).groupBy('phase');
+    const phases = await db('canary_rollouts')
+      .select('phase')
+      .count({ n: '*' })
+      .groupBy('phase');
 
     const cpuSamples = to.samples.map(s => s.cpu);
     const rssSamples = to.samples.map(s => s.rss);
@@ -379,7 +423,10 @@ async function runOne(n: number, idleRss: number) {
       windowSeconds: Math.round(wallMs / 1000),
       ticks,
       cpu: {
-        averageShareOfOneCore: round((to.cpuTotalMs - from.cpuTotalMs) / wallMs, 3),
+        averageShareOfOneCore: round(
+          (to.cpuTotalMs - from.cpuTotalMs) / wallMs,
+          3,
+        ),
         peakShareOfOneCore1s: round(Math.max(...cpuSamples), 3),
       },
       rssMB: {
@@ -398,17 +445,23 @@ async function runOne(n: number, idleRss: number) {
       kubernetesRequestsPerTick: {
         reads: round(reads / ticks, 1),
         writes: round(writes / ticks, 1),
-        byMethod: Object.fromEntries(Object.entries(api).map(([k, v]) => [k, round(v / ticks, 1)])),
+        byMethod: Object.fromEntries(
+          Object.entries(api).map(([k, v]) => [k, round(v / ticks, 1)]),
+        ),
       },
       database: {
         analysisRowsPerHour: perHour(analysis1 - analysis0),
         eventRowsPerHour: perHour(events1 - events0),
-        rowWritesPerHour: perHour(Object.values(statements).reduce((a, b) => a + b, 0)),
+        rowWritesPerHour: perHour(
+          Object.values(statements).reduce((a, b) => a + b, 0),
+        ),
         statementsPerHour: Object.fromEntries(
           Object.entries(statements).map(([k, v]) => [k, perHour(v)]),
         ),
       },
-      phasesAtEnd: Object.fromEntries(phases.map((p: any) => [p.phase, Number(p.n)])),
+      phasesAtEnd: Object.fromEntries(
+        phases.map((p: any) => [p.phase, Number(p.n)]),
+      ),
     };
     log(`N=${n}: ${JSON.stringify(result)}`);
     return result;
@@ -432,7 +485,11 @@ async function main() {
   const biggest = runs.at(-1)!;
   const out = {
     generatedAt: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      node: process.version,
+    },
     settings: {
       loopEverySeconds: TICK_MS / 1000,
       prometheusScrapeSeconds: SCRAPE_S,
@@ -446,10 +503,12 @@ async function main() {
       n: biggest.n,
       averageCpuAtMost25Percent: biggest.cpu.averageShareOfOneCore <= 0.25,
       rssAboveIdleAtMost500MB: biggest.rssMB.peakAboveIdle <= 500,
-      p99StepDelayAtMost2s: biggest.stepDelayMs.p99 !== null && biggest.stepDelayMs.p99 <= 2000,
+      p99StepDelayAtMost2s:
+        biggest.stepDelayMs.p99 !== null && biggest.stepDelayMs.p99 <= 2000,
       prometheusQueriesPerTickFlat:
         runs.length > 1 &&
-        biggest.prometheusQueriesPerTick <= 1.5 * runs[0].prometheusQueriesPerTick,
+        biggest.prometheusQueriesPerTick <=
+          1.5 * runs[0].prometheusQueriesPerTick,
     },
     runs,
     totalSeconds: Math.round((Date.now() - began) / 1000),

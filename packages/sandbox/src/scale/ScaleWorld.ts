@@ -53,7 +53,10 @@ export function scaleManifests(s: ScaleService): K8sObject[] {
         namespace,
         annotations: { 'coalmine.io/entity': s.entityRef },
       },
-      spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
+      spec: {
+        selector: { app: name },
+        ports: [{ port: 80, targetPort: 8080 }],
+      },
     },
     {
       apiVersion: 'apps/v1',

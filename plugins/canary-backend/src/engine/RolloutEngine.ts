@@ -54,6 +54,13 @@ export interface RolloutEngineOptions {
    * runs every few seconds. Set it to the loop's frequency. Default 0.
    */
   lookaheadMs?: number;
+  /**
+   * Analyses read Prometheus as of the start of slots this long (at most half
+   * the analysis interval), so the rollouts analysed in one slot share one
+   * query per metric through a batching Prometheus. Default 0: each at its
+   * own time.
+   */
+  analysisSlotMs?: number;
   /** Most rollouts one tick picks up (default 5000). */
   maxPerTick?: number;
   /**
@@ -121,6 +128,7 @@ export class RolloutEngine {
       pollMs: options.pollMs ?? 1000,
       watchMs: options.watchMs ?? 5000,
       now: options.now ?? Date.now,
+      analysisSlotMs: options.analysisSlotMs ?? 0,
       kick: id => this.kick(id),
       track: p => this.track(p),
       webhookCalls: new Map(),
