@@ -104,6 +104,7 @@ async function main() {
     pollMs: tickMs,
     lookaheadMs: tickMs,
     analysisSlotMs: 5000,
+    analysisSampleMs: 60_000,
     advanceOnCommand: false,
   });
 

@@ -173,6 +173,8 @@ export const canaryPlugin = createBackendPlugin({
           lookaheadMs: canaryConfig.loop.frequencyMs,
           // Analyses in one 5-second slot share their Prometheus queries.
           analysisSlotMs: 5000,
+          // Analysis rows: every change of verdict, else one a minute.
+          analysisSampleMs: 60_000,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({

@@ -61,6 +61,13 @@ export interface RolloutEngineOptions {
    * own time.
    */
   analysisSlotMs?: number;
+  /**
+   * Analysis results are stored for good on a change of verdict (the
+   * decision or any check's), at a new step, and as a sample this often; in
+   * between, the newest stored result is replaced by the latest check.
+   * Default 0: every result is kept.
+   */
+  analysisSampleMs?: number;
   /** Most rollouts one tick picks up (default 5000). */
   maxPerTick?: number;
   /**
@@ -129,6 +136,7 @@ export class RolloutEngine {
       watchMs: options.watchMs ?? 5000,
       now: options.now ?? Date.now,
       analysisSlotMs: options.analysisSlotMs ?? 0,
+      analysisSampleMs: options.analysisSampleMs ?? 0,
       kick: id => this.kick(id),
       track: p => this.track(p),
       webhookCalls: new Map(),

@@ -54,6 +54,11 @@ export interface EngineDeps {
   now: () => number;
   /** Analyses read Prometheus at the start of slots this long (0: at their own time). */
   analysisSlotMs?: number;
+  /**
+   * Analysis results are kept on a change of verdict and at least this
+   * often; in between the latest replaces the one before (0: keep all).
+   */
+  analysisSampleMs?: number;
   /** Advance a rollout soon, outside the loop (e.g. when a webhook answered). */
   kick(id: string): void;
   /** Keep a background promise until it settles (stop/idle wait for it). */
@@ -189,9 +194,7 @@ export class PassContext {
     );
     if (!(slot > 0)) return now;
     const start = Math.floor(now / slot) * slot;
-    return start > (this.state.stepStartedAt ?? this.r.createdAt)
-      ? start
-      : now;
+    return start > (this.state.stepStartedAt ?? this.r.createdAt) ? start : now;
   }
 }
 

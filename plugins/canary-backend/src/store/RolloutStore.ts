@@ -33,6 +33,13 @@ export interface NewAnalysis {
   reason: string;
   failedChecks: number;
   checks: AnalysisCheck[];
+  /**
+   * false: only the latest check, which the next one replaces (the row stays
+   * the newest until then); default true: kept for good. A kept result
+   * replaces a provisional newest row too, so at most one row per rollout
+   * is provisional, and it is the newest.
+   */
+  keep?: boolean;
 }
 
 type Row = Record<string, any>;
@@ -376,8 +383,7 @@ export class RolloutStore {
       await this.insertEvents(tx, id, now, extra.events ?? []);
       if (extra.analysis) {
         const a = extra.analysis;
-        await tx(ANALYSIS).insert({
-          rollout_id: id,
+        const result = {
           time: now,
           step_index: a.stepIndex,
           weight: a.weight,
@@ -385,7 +391,17 @@ export class RolloutStore {
           reason: a.reason,
           failed_checks: a.failedChecks,
           checks: JSON.stringify(a.checks),
-        });
+          provisional: a.keep === false,
+        };
+        const newest = await tx(ANALYSIS)
+          .where({ rollout_id: id })
+          .orderBy('id', 'desc')
+          .first('id', 'provisional');
+        if (newest && Boolean(newest.provisional)) {
+          await tx(ANALYSIS).where({ id: newest.id }).update(result);
+        } else {
+          await tx(ANALYSIS).insert({ rollout_id: id, ...result });
+        }
       }
       const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
