@@ -99,10 +99,11 @@ async function main() {
     webhooks: new WebhookDispatcher(logger, () => undefined),
     logger,
     owner: 'bench-engine',
-    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16),
     // As plugin.ts sets them from canary.loop.frequency.
     pollMs: tickMs,
     lookaheadMs: tickMs,
+    watchMs: Math.max(5000, tickMs),
     analysisSlotMs: 5000,
     analysisSampleMs: 60_000,
     advanceOnCommand: false,

@@ -48,7 +48,8 @@ const WARMUP_S = Number(arg('warmup') ?? 45);
 const TICK_MS = 10_000;
 const SCRAPE_S = 15;
 const RPS = 100;
-const CONCURRENCY = 4;
+/** canary.loop.concurrency's default. */
+const CONCURRENCY = 16;
 const usePg = args.includes('--pg');
 const write = !args.includes('--no-write');
 

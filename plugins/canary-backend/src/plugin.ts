@@ -171,6 +171,8 @@ export const canaryPlugin = createBackendPlugin({
           pollMs: canaryConfig.loop.frequencyMs,
           // A step or an analysis due between two loops runs at its time.
           lookaheadMs: canaryConfig.loop.frequencyMs,
+          // A canary with traffic is looked at every loop (at least every 5 s).
+          watchMs: Math.max(5000, canaryConfig.loop.frequencyMs),
           // Analyses in one 5-second slot share their Prometheus queries.
           analysisSlotMs: 5000,
           // Analysis rows: every change of verdict, else one a minute.

@@ -137,6 +137,8 @@ export interface EngineState {
   nextAnalysisAt?: number;
   /** Analyses that said advance at the current step. */
   passedAtStep?: number;
+  /** When an analysis first said advance at the current step (ms). */
+  passedAt?: number;
   /** The analysis allowed the current step to end early (opt-in early advance). */
   earlyAdvanceAtStep?: boolean;
   /** The Analyzer's own state between ticks. */

@@ -386,6 +386,7 @@ export class RolloutEngine {
         );
     }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
     let current: PassContext | undefined;
+    const reads = new Map<object, Map<string, Promise<unknown>>>();
     try {
       await passScope.run(
         {
@@ -393,10 +394,13 @@ export class RolloutEngine {
           beforeWrite: async () => {
             await current?.fence();
           },
+          reads,
         },
         async () => {
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
+            // Each transition reads the cluster afresh (once per object).
+            reads.clear();
             const r = await this.deps.store.get(id);
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();
