@@ -291,8 +291,8 @@ export class RolloutEngine {
     );
   }
 
-  private release(id: string): Promise<void> {
-    return this.deps.store.releaseLease(id, this.deps.owner);
+  private release(id: string, nextRunAt?: number): Promise<void> {
+    return this.deps.store.releaseLease(id, this.deps.owner, { nextRunAt });
   }
 
   /**
@@ -386,6 +386,7 @@ export class RolloutEngine {
         );
     }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
     let current: PassContext | undefined;
+    let nextRunAt: number | undefined;
     const reads = new Map<object, Map<string, Promise<unknown>>>();
     try {
       await passScope.run(
@@ -420,7 +421,8 @@ export class RolloutEngine {
             current = new PassContext(this.deps, fresh, abort.signal);
             await clearErrors(current);
             if (!more) {
-              await this.scheduleNext(current);
+              // Written with the lease's release below.
+              nextRunAt = this.nextRunAfter(current);
               return;
             }
           }
@@ -434,16 +436,15 @@ export class RolloutEngine {
     } finally {
       clearTimeout(deadline);
       clearInterval(heartbeat);
-      await this.release(id);
+      await this.release(id, nextRunAt);
     }
   }
 
-  /** Records when the rollout is next due, unless this pass already set a later time (a hold). */
-  private async scheduleNext(ctx: PassContext): Promise<void> {
+  /** When the rollout is next due, unless this pass already set a later time (a hold); undefined: unchanged. */
+  private nextRunAfter(ctx: PassContext): number | undefined {
     const now = this.deps.now();
-    if (ctx.r.nextRunAt !== null && ctx.r.nextRunAt > now) return;
+    if (ctx.r.nextRunAt !== null && ctx.r.nextRunAt > now) return undefined;
     const due = Math.max(now, Math.round(nextDueAt(ctx.r, this.deps)));
-    if (ctx.r.nextRunAt === due) return;
-    await ctx.commit({ nextRunAt: due });
+    return ctx.r.nextRunAt === due ? undefined : due;
   }
 }

@@ -349,10 +349,25 @@ export class RolloutStore {
     return updated === 1;
   }
 
-  async releaseLease(id: string, owner: string): Promise<void> {
+  /**
+   * Gives up a lease this owner holds; with `nextRunAt`, also records when
+   * the rollout is next due, in the same statement (a pass that changed
+   * nothing else writes the row once).
+   */
+  async releaseLease(
+    id: string,
+    owner: string,
+    options: { nextRunAt?: number } = {},
+  ): Promise<void> {
     await this.db(ROLLOUTS)
       .where({ id, lease_owner: owner })
-      .update({ lease_owner: null, lease_expires_at: null });
+      .update({
+        lease_owner: null,
+        lease_expires_at: null,
+        ...(options.nextRunAt !== undefined
+          ? { next_run_at: options.nextRunAt }
+          : {}),
+      });
   }
 
   /**
