@@ -101,8 +101,7 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     failedChecks: decision.failedChecks,
     passedAtStep:
       (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
-    passedAt:
-      s.passedAt ?? (decision.action === 'advance' ? now : undefined),
+    passedAt: s.passedAt ?? (decision.action === 'advance' ? now : undefined),
     earlyAdvanceAtStep:
       s.earlyAdvanceAtStep ||
       (decision.action === 'advance' && decision.earlyAdvance === true) ||
