@@ -287,6 +287,8 @@ export const canaryPlugin = createBackendPlugin({
           store,
           config: canaryConfig,
           commands: rollouts,
+          refuseStart: (entity, cluster) =>
+            external.refuseIfManaged(entity, cluster),
         });
       },
     });

@@ -13,7 +13,6 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   CompoundEntityRef,
   Entity,
-  parseEntityRef,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
 import {
@@ -50,6 +49,7 @@ import { RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
 import { toApiRollout } from './toApi';
 import { loadOpenApiDocument } from './openapi';
+import { normalizeEntityRef, resolveStart } from './resolveStart';
 import type { ResolvedTarget } from '../config/resolveTarget';
 
 /** The use cases the router calls (implemented by RolloutService). */
@@ -264,21 +264,6 @@ export function actorOf(credentials: BackstageCredentials): string {
   if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
   if (p.type === 'service' && p.subject) return p.subject;
   return 'unknown';
-}
-
-function normalizeEntityRef(text: string, field: string): string {
-  try {
-    return stringifyEntityRef(
-      parseEntityRef(text, {
-        defaultKind: 'component',
-        defaultNamespace: 'default',
-      }),
-    );
-  } catch (e) {
-    throw new InputError(
-      `${field}: "${text}" is not an entity ref such as component:default/my-app`,
-    );
-  }
 }
 
 /** Builds the router mounted at /api/canary. */
@@ -514,41 +499,23 @@ export async function createRouter(
     try {
       const raw = await readJsonBody(req, res);
       const body = parse(startBodySchema, raw, 'body');
-      const entityRef = normalizeEntityRef(
-        body.entityRef,
-        'body field entityRef',
-      );
-      const entity = await catalog.getEntityByRef(entityRef, {
-        credentials: await catalogCredentials(credentials),
-      });
-      if (!entity) {
-        throw new NotFoundError(`No entity ${entityRef} in the catalog`);
-      }
-      await authorizer.require(
-        [canaryRolloutCreatePermission],
-        { entityRef, owners: async () => ownersOf(entity) },
+      const { entityRef, resolved, cluster } = await resolveStart(
+        {
+          catalog,
+          authorizer,
+          config,
+          refuseStart: (entity, cluster) =>
+            options.external?.refuseStart(entity, cluster) ?? Promise.resolve(),
+        },
+        body,
         credentials,
-        'start',
+        {
+          catalogCredentials: await catalogCredentials(credentials),
+          field: name => `body field ${name}`,
+        },
       );
-      const resolution = resolveTarget(entity, config);
-      if (!resolution.ok) {
-        throw new InputError(
-          `${entityRef} is not set up for canaries: ${resolution.problems
-            .map(p => `${p.key}: ${p.message}`)
-            .join('; ')}`,
-        );
-      }
-      const cluster = body.cluster ?? resolution.resolved.target.clusters[0];
-      if (!resolution.resolved.target.clusters.includes(cluster)) {
-        throw new InputError(
-          `body field cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(
-            ', ',
-          )}, not "${cluster}"`,
-        );
-      }
-      await options.external?.refuseStart(entity, cluster);
       const record = await commands.start({
-        resolved: resolution.resolved,
+        resolved,
         cluster,
         image: body.image,
         version: body.version,
