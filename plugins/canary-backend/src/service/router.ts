@@ -504,8 +504,8 @@ export async function createRouter(
           catalog,
           authorizer,
           config,
-          refuseStart: (entity, cluster) =>
-            options.external?.refuseStart(entity, cluster) ?? Promise.resolve(),
+          refuseStart: (entity, on) =>
+            options.external?.refuseStart(entity, on) ?? Promise.resolve(),
         },
         body,
         credentials,
