@@ -103,6 +103,33 @@ export function scenarios(): Scenario[] {
       weights: [1, 2, 5, 10, 25, 50],
       stepSeconds: 100,
     }),
+    // Added after the slices began at the first sample after each weight
+    // change (not tuned on): longer common bursts, clumps at low traffic.
+    scenario({
+      group: 'healthy',
+      label: 'burst of 45 s on both arms after each step, 1→10→50 %',
+      burstAtSteps: true,
+      burstSeconds: 45,
+      weights: [1, 10, 50],
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'clumps of 3, base 5 %, 1 rps, 5→50 %',
+      baseline: 0.05,
+      clump: 3,
+      rps: 1,
+      weights: [5, 50],
+      stepSeconds: 300,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'clumps of 2 and bursts at steps, base 0.1 %, 20 rps, 2→20→50 %',
+      baseline: 0.001,
+      clump: 2,
+      burstAtSteps: true,
+      rps: 20,
+      weights: [2, 20, 50],
+    }),
     // Regressions: bad requests served before the rollback.
     scenario({
       group: 'errors',
@@ -214,7 +241,9 @@ type Results = Array<{
 
 async function main() {
   const started = Date.now();
-  const list = scenarios();
+  // BENCH_ONLY=<text>: only the scenarios whose label contains it (for quick looks; nothing is written).
+  const only = process.env.BENCH_ONLY;
+  const list = scenarios().filter(s => !only || s.label.includes(only));
   const results: Results = [];
   list.forEach((sc, index) => {
     const perPath = Object.fromEntries(
@@ -269,7 +298,10 @@ async function main() {
   process.stderr.write('\n');
 
   const summary = targets(results);
-  const real = await checkAgainstPrometheus(quick).catch(
+  const real = await (only
+    ? Promise.reject(new Error('BENCH_ONLY'))
+    : checkAgainstPrometheus(quick)
+  ).catch(
     (e: Error) => ({ skipped: e.message } as const),
   );
   const output = {
@@ -291,7 +323,7 @@ async function main() {
     seconds: (Date.now() - started) / 1000,
   };
   const markdown = renderMarkdown(results, output);
-  if (!quick) {
+  if (!quick && !only) {
     fs.mkdirSync(path.join(root, 'results'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'results', 'analysis.json'),
