@@ -191,6 +191,7 @@ export function scenarios(): Scenario[] {
 
 const METHODS: Method[] = [
   oracle(),
+  oracle(false),
   coalmine(),
   flagger(1),
   flagger(5),
@@ -357,6 +358,8 @@ function ratios(results: Results, pathId: PathId) {
       coalmine: m.coalmine.badMean,
       oracle: m.oracle.badMean,
       ratio: m.coalmine.badMean / Math.max(1, m.oracle.badMean),
+      oracleNaive: m['oracle-naive'].badMean,
+      ratioToNaive: m.coalmine.badMean / Math.max(1, m['oracle-naive'].badMean),
     };
   });
 }
@@ -375,6 +378,12 @@ function targets(results: Results) {
     falseRollbackWorst,
     badVsOracleWorst: worst('exact'),
     badVsOracleWorstPrometheus: worst('prometheus-15s'),
+    badVsNaiveOracleWorst: Math.max(
+      ...ratios(results, 'exact').map(r => r.ratioToNaive),
+    ),
+    badVsNaiveOracleWorstPrometheus: Math.max(
+      ...ratios(results, 'prometheus-15s').map(r => r.ratioToNaive),
+    ),
     badVsFlaggerSum:
       sum('prometheus-15s', 'flagger-t5') /
       Math.max(1e-9, sum('prometheus-15s', 'coalmine')),
@@ -430,6 +439,7 @@ function pct(value: number | null | undefined): string {
 
 const NAMES: Record<string, string> = {
   oracle: 'Oracle',
+  'oracle-naive': 'Naive oracle',
   coalmine: 'Coalmine',
   'flagger-t1': 'Flagger t=1',
   'flagger-t5': 'Flagger t=5',
@@ -463,6 +473,12 @@ function renderMarkdown(results: Results, output: any): string {
       s.badVsOracleWorst,
       2,
     )} | ≤ 2 | ${yes(met.badVsOracleWorst)} |`,
+  );
+  lines.push(
+    `| bad requests ÷ naive oracle (clumps counted as independent errors), worst regression, Prometheus 15 s / exact | ${fmt(
+      s.badVsNaiveOracleWorstPrometheus,
+      2,
+    )} / ${fmt(s.badVsNaiveOracleWorst, 2)} | | |`,
   );
   lines.push(
     `| Flagger (threshold 5) ÷ Coalmine, bad requests summed, Prometheus 15 s | ${fmt(
@@ -508,7 +524,7 @@ function renderMarkdown(results: Results, output: any): string {
       lines.push(`| ${r.scenario.label} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    const healthyIds = ids.filter(id => id !== 'oracle');
+    const healthyIds = ids.filter(id => !id.startsWith('oracle'));
     lines.push(
       `### Healthy canaries, ${p}: false rollbacks · promoted (mean time)`,
     );
