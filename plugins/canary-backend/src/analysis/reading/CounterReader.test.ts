@@ -687,6 +687,46 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(clumped.phi).toBeGreaterThan(4);
     expect(clumped.phi).toBeLessThan(10);
   });
+
+  it('single errors at low traffic show no clumping; one clump of 5 does (by hand)', () => {
+    const minute = (
+      t: number,
+      errorsByPod: Record<string, number>,
+    ): Array<{
+      t: number;
+      src: string;
+      kind: 'errors' | 'requests';
+      inc: number;
+    }> =>
+      ['a', 'b', 'c', 'd'].flatMap(src => [
+        { t, src, kind: 'requests' as const, inc: 15 },
+        ...(errorsByPod[src]
+          ? [{ t, src, kind: 'errors' as const, inc: errorsByPod[src] }]
+          : []),
+      ]);
+    // Three minutes with one error each on four equally loaded pods: each
+    // adds S = (1 − ¼)²/¼ + 3 · ¼ = 3 = k − 1 and no variance, so
+    // φ = 9 / (9 − 0) = 1 (the χ² bound 9 / (9 − √18) would say 2.1).
+    let state = initialDispersion();
+    state = addStableIncrements(
+      state,
+      [
+        ...minute(10, { a: 1 }),
+        ...minute(70, { b: 1 }),
+        ...minute(130, { c: 1 }),
+      ],
+      200,
+    );
+    expect(state.aaDf).toBe(3 * 3);
+    expect(state.aaS).toBeCloseTo(9);
+    expect(dispersionOf(state).phi).toBeCloseTo(1);
+    // One more minute with a clump of 5 on one pod: S += (5 − 1.25)²/1.25
+    // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12:
+    // φ = 24 / (12 − √4.8) = 2.45.
+    state = addStableIncrements(state, minute(190, { d: 5 }), 260);
+    expect(state.aaS).toBeCloseTo(24);
+    expect(dispersionOf(state).phi).toBeCloseTo(24 / (12 - Math.sqrt(4.8)));
+  });
 });
 
 describe('trafficSplitCheck', () => {
