@@ -12,7 +12,9 @@ import {
   gateJudge,
   MetricGateConfig,
 } from './config';
-import { PodHealthJudge, PodHealthSnapshot } from './judges/PodHealthJudge';
+import type { AnalysisDecision as EngineAnalysisDecision } from '../domain/ports';
+import type { PodHealthSnapshot } from '../domain/podHealth';
+import { PodHealthJudge } from './judges/PodHealthJudge';
 import { RelativeToStableJudge } from './judges/RelativeToStableJudge';
 import { ArmCounts, SequentialCountJudge } from './judges/SequentialCountJudge';
 import {
@@ -39,7 +41,7 @@ import {
   PrometheusSample,
   PrometheusUnreachableError,
 } from './PrometheusClient';
-import { formatDuration, parseDurationMs } from './promql';
+import { formatDuration, promQLDurationMs } from './promql';
 import { MetricTemplate, templateValues, TemplateTarget } from './templates';
 
 /** What the analyzer needs of Prometheus; {@link PrometheusClient} has it. @public */
@@ -112,17 +114,8 @@ export interface AnalysisContext {
   signal?: AbortSignal;
 }
 
-/** The decision of one tick. @public */
-export interface AnalysisDecision {
-  action: DecisionAction;
-  reason: string;
-  checks: AnalysisCheck[];
-  failedChecks: number;
-  /** Store it and pass it back as `state` next tick. */
-  state: JsonObject;
-  /** With `advance`: every sequential gate shows the canary no worse at this weight (opt-in early advance). */
-  earlyAdvance?: boolean;
-}
+/** The decision of one tick (the engine's, with the state as JSON: store it and pass it back as `state` next tick). @public */
+export type AnalysisDecision = EngineAnalysisDecision & { state: JsonObject };
 
 interface GateState {
   lastAt: number;
@@ -178,7 +171,7 @@ export class Analyzer {
   async evaluate(ctx: AnalysisContext): Promise<AnalysisDecision> {
     const now = ctx.now ?? new Date();
     const state = this.#restore(ctx.state);
-    const tickMs = parseDurationMs(this.config.interval);
+    const tickMs = promQLDurationMs(this.config.interval);
     const fresh: Array<{ check: AnalysisCheck; hardStop: boolean }> = [];
     const reused: AnalysisCheck[] = [];
     const dryRun: AnalysisCheck[] = [];
@@ -188,7 +181,7 @@ export class Analyzer {
       this.gates.map(async gate => {
         const previous = state.gates[gate.name];
         const judge = gateJudge(gate);
-        const windowMs = parseDurationMs(gate.interval ?? DEFAULT_WINDOW);
+        const windowMs = promQLDurationMs(gate.interval ?? DEFAULT_WINDOW);
         const due =
           judge === 'sequential' ||
           !previous ||
@@ -701,7 +694,7 @@ export class Analyzer {
     const counted = previous?.counted;
     const windowFromSec = counted?.at ?? startSec;
     const minWindowSec =
-      parseDurationMs(gate.interval ?? DEFAULT_WINDOW) / 1000;
+      promQLDurationMs(gate.interval ?? DEFAULT_WINDOW) / 1000;
     const windowSec = Math.floor(nowSec - windowFromSec);
     const elapsed = formatDuration(Math.max(1, windowSec) * 1000);
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
