@@ -300,6 +300,8 @@ describe('canary router: mutating calls', () => {
       '/openapi.json',
       '/rollouts',
       '/rollouts/{id}',
+      '/rollouts/{id}/analysis',
+      '/rollouts/{id}/events',
       '/rollouts/{id}/series',
       '/rollouts/{id}/{control}',
     ]);
