@@ -15,7 +15,11 @@ export function canaryDatabaseFile(directory) {
   const names = fs.existsSync(directory) ? fs.readdirSync(directory) : [];
   const file = names.find(n => /canary/.test(n) && n.endsWith('.sqlite'));
   if (!file) {
-    throw new Error(`No canary SQLite file in ${directory} (found: ${names.join(', ') || 'nothing'})`);
+    throw new Error(
+      `No canary SQLite file in ${directory} (found: ${
+        names.join(', ') || 'nothing'
+      })`,
+    );
   }
   return path.join(directory, file);
 }
@@ -24,19 +28,26 @@ export function canaryDatabaseFile(directory) {
  * Adds `events` events and `analysis` analysis rows to rollout `id`, spread
  * over the hours before its newest row, in one transaction.
  */
-export function seedHistory(file, id, { events = 1000, analysis = 10000 } = {}) {
+export function seedHistory(
+  file,
+  id,
+  { events = 1000, analysis = 10000 } = {},
+) {
   const Database = require('better-sqlite3');
   const db = new Database(file, { timeout: 15000 });
   try {
     const newest = db
-      .prepare('SELECT * FROM canary_analysis_results WHERE rollout_id = ? ORDER BY id DESC LIMIT 1')
+      .prepare(
+        'SELECT * FROM canary_analysis_results WHERE rollout_id = ? ORDER BY id DESC LIMIT 1',
+      )
       .get(id);
     const checks =
       newest?.checks ??
       JSON.stringify([
         {
           metric: 'error-rate',
-          query: 'sum(increase(istio_requests_total{destination_workload="checkout-v2",response_code=~"5.."}[10s]))',
+          query:
+            'sum(increase(istio_requests_total{destination_workload="checkout-v2",response_code=~"5.."}[10s]))',
           canary: 0.1,
           stable: 0.1,
           verdict: 'pass',
@@ -55,13 +66,26 @@ export function seedHistory(file, id, { events = 1000, analysis = 10000 } = {}) 
       for (let i = 0; i < events; i++) {
         const time = now - (events - i) * 10_000 - 3_600_000;
         insertEvent.run(
-          id, time, 'analysis', `Seeded analysis tick ${i + 1}: all gates pass`, 'coalmine',
+          id,
+          time,
+          'analysis',
+          `Seeded analysis tick ${i + 1}: all gates pass`,
+          'coalmine',
           JSON.stringify({ action: 'hold', seeded: true }),
         );
       }
       for (let i = 0; i < analysis; i++) {
         const time = now - (analysis - i) * 1_000 - 3_600_000;
-        insertAnalysis.run(id, time, 0, 5, 'hold', `seeded tick ${i + 1}`, 0, checks);
+        insertAnalysis.run(
+          id,
+          time,
+          0,
+          5,
+          'hold',
+          `seeded tick ${i + 1}`,
+          0,
+          checks,
+        );
       }
     })();
     return { events, analysis, checksBytes: Buffer.byteLength(checks) };

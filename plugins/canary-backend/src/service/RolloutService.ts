@@ -68,7 +68,7 @@ function rolloutTarget(
 export class RolloutService {
   private readonly inspections = new Map<
     string,
-    { until: number; problems: CanaryConfigProblem[] }
+    { until: number; problems: Promise<CanaryConfigProblem[]> }
   >();
 
   /** Series per rollout, one Prometheus evaluation per analysis interval shared by every viewer. */
@@ -347,6 +347,7 @@ export class RolloutService {
       resolved.target,
     )}`;
     const cached = this.inspections.get(key);
+    // Also while the first check is under way: concurrent viewers share it.
     if (cached && cached.until > Date.now()) return cached.problems;
     const check = Promise.resolve()
       .then(() =>
@@ -390,8 +391,12 @@ export class RolloutService {
     const timeout = new Promise<CanaryConfigProblem[]>(resolve =>
       setTimeout(() => resolve([]), 3000).unref(),
     );
-    const problems = await Promise.race([check, timeout]);
+    const problems = Promise.race([check, timeout]);
     this.inspections.set(key, { until: Date.now() + 30_000, problems });
+    if (this.inspections.size > 1000) {
+      const oldest = this.inspections.keys().next().value;
+      if (oldest !== undefined) this.inspections.delete(oldest);
+    }
     return problems;
   }
 
