@@ -338,6 +338,12 @@ async function main() {
           ? Number((own.p99Ms / catalog.p99Ms).toFixed(2))
           : null,
     };
+    results[endpoint.name].clean = clean(results[endpoint.name]);
+    if (!results[endpoint.name].clean) {
+      log(
+        `${endpoint.name}: NOT CLEAN — errors, timeouts or non-2xx answers (logs in ${logDir})`,
+      );
+    }
     log(
       `${endpoint.name}: p50 ${own.p50Ms} ms, p99 ${own.p99Ms} ms, ${
         own.rps

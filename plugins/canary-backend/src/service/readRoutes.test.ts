@@ -166,8 +166,8 @@ describe.each(databases.eachSupportedId())('read routes on %s', databaseId => {
     expect(first.body.events).toHaveLength(100);
     expect(first.body.events[0].message).toBe('event 151');
     expect(first.body.events[99].message).toBe('event 250');
-    expect(first.body.analysis).toHaveLength(60);
-    expect(first.body.analysis[59].reason).toBe('tick 130');
+    expect(first.body.analysis).toHaveLength(30);
+    expect(first.body.analysis[29].reason).toBe('tick 130');
     expect(first.body.rollout.lastAnalysis.reason).toBe('tick 130');
     expect(typeof first.body.eventsCursor).toBe('string');
     expect(typeof first.body.analysisCursor).toBe('string');
@@ -203,6 +203,49 @@ describe.each(databases.eachSupportedId())('read routes on %s', databaseId => {
       cursor = page.body.cursor;
     }
     expect(seen).toEqual(analysis.map(a => a.reason));
+  });
+
+  it('answers every poll with what changed since the previous one', async () => {
+    const { app, store } = await setUp(databaseId as any);
+    const r = await new FakeCommands(store).startFor(
+      'component:default/checkout',
+      JANE,
+    );
+    const get = async () =>
+      (await request(app).get(`/api/canary/rollouts/${r.id}`)).body;
+    expect((await get()).events.map((e: any) => e.message)).toEqual([
+      'Started',
+    ]);
+    // An event outside a state change (a webhook delivery).
+    await store.addEvents(r.id, [
+      { type: 'webhook', message: 'Webhook answered 200', actor: 'coalmine' },
+    ]);
+    expect((await get()).events.map((e: any) => e.message)).toEqual([
+      'Started',
+      'Webhook answered 200',
+    ]);
+    // A state change with an analysis row.
+    await store.commit(
+      r.id,
+      0,
+      { phase: 'Progressing', weight: 10 },
+      {
+        analysis: {
+          stepIndex: 0,
+          weight: 10,
+          action: 'advance',
+          reason: 'all gates pass',
+          failedChecks: 0,
+          checks: [],
+        },
+      },
+    );
+    const after = await get();
+    expect(after.rollout.phase).toBe('Progressing');
+    expect(after.rollout.weight).toBe(10);
+    expect(after.analysis.map((a: any) => a.reason)).toEqual([
+      'all gates pass',
+    ]);
   });
 
   it('refuses bad cursors and limits with 400 naming the field', async () => {

@@ -241,7 +241,7 @@ const pageLimit = (max: number) =>
 
 /** Newest page sizes of the details call: enough for the tab's timeline and tick strip. */
 export const DETAILS_EVENTS_LIMIT = 100;
-export const DETAILS_ANALYSIS_LIMIT = 60;
+export const DETAILS_ANALYSIS_LIMIT = 30;
 const HISTORY_MAX_LIMIT = 500;
 /** How many past rollouts the status call lists. */
 export const STATUS_HISTORY_LIMIT = 20;
@@ -531,6 +531,64 @@ export async function createRouter(
     ...(e.data ? { data: redactDeep(e.data, redact) } : {}),
   });
 
+  /**
+   * Details answers as sent, per rollout and page, with the stamp they were
+   * built at: every open tab polls the newest page every two seconds, and
+   * between two changes of the rollout they all get the same bytes. The
+   * body holds nothing of the caller's (read access is checked before).
+   */
+  const detailsCache = new Map<
+    string,
+    { stamp: string; body: Promise<string> }
+  >();
+  const DETAILS_CACHE_ENTRIES = 200;
+
+  async function detailsBody(
+    record: RolloutRecord,
+    page: { eventsBefore?: number; analysisBefore?: number; limit?: number },
+  ): Promise<string> {
+    const key = `${record.id}|${page.eventsBefore ?? ''}|${
+      page.analysisBefore ?? ''
+    }|${page.limit ?? ''}`;
+    const stamp = `${record.version}|${await store.newestEventId(record.id)}`;
+    const cached = detailsCache.get(key);
+    if (cached && cached.stamp === stamp) return cached.body;
+    const body = (async () => {
+      const [events, analysis, newest] = await Promise.all([
+        store.eventsPage(record.id, {
+          limit: page.limit ?? DETAILS_EVENTS_LIMIT,
+          beforeId: page.eventsBefore,
+        }),
+        store.analysisPage(record.id, {
+          limit: page.limit ?? DETAILS_ANALYSIS_LIMIT,
+          beforeId: page.analysisBefore,
+        }),
+        page.analysisBefore === undefined
+          ? undefined
+          : store.lastAnalysis([record.id]).then(m => m.get(record.id)),
+      ]);
+      const latest = newest ?? analysis.items[analysis.items.length - 1];
+      const details: RolloutDetails = {
+        rollout: toApiRollout(record, latest, redact),
+        events: events.items.map(redactEvent),
+        analysis: redactDeep(analysis.items, redact),
+        eventsCursor: historyCursor('events', events.olderBeforeId),
+        analysisCursor: historyCursor('analysis', analysis.olderBeforeId),
+      };
+      return JSON.stringify(details);
+    })();
+    detailsCache.delete(key);
+    detailsCache.set(key, { stamp, body });
+    body.catch(() => {
+      if (detailsCache.get(key)?.body === body) detailsCache.delete(key);
+    });
+    if (detailsCache.size > DETAILS_CACHE_ENTRIES) {
+      const oldest = detailsCache.keys().next().value;
+      if (oldest !== undefined) detailsCache.delete(oldest);
+    }
+    return body;
+  }
+
   router.get('/rollouts/:id', async (req, res) => {
     const credentials = await httpAuth.credentials(req);
     const query = parse(detailsQuerySchema, req.query, 'query');
@@ -542,28 +600,12 @@ export async function createRouter(
       : undefined;
     const record = await loadRollout(req.params.id);
     await requireRead(record.entityRef, credentials);
-    const [events, analysis, newest] = await Promise.all([
-      store.eventsPage(record.id, {
-        limit: query.limit ?? DETAILS_EVENTS_LIMIT,
-        beforeId: eventsBefore,
-      }),
-      store.analysisPage(record.id, {
-        limit: query.limit ?? DETAILS_ANALYSIS_LIMIT,
-        beforeId: analysisBefore,
-      }),
-      analysisBefore === undefined
-        ? undefined
-        : store.lastAnalysis([record.id]).then(m => m.get(record.id)),
-    ]);
-    const latest = newest ?? analysis.items[analysis.items.length - 1];
-    const details: RolloutDetails = {
-      rollout: toApiRollout(record, latest, redact),
-      events: events.items.map(redactEvent),
-      analysis: redactDeep(analysis.items, redact),
-      eventsCursor: historyCursor('events', events.olderBeforeId),
-      analysisCursor: historyCursor('analysis', analysis.olderBeforeId),
-    };
-    res.json(details);
+    const body = await detailsBody(record, {
+      eventsBefore,
+      analysisBefore,
+      limit: query.limit,
+    });
+    res.type('application/json').send(body);
   });
 
   router.get('/rollouts/:id/events', async (req, res) => {

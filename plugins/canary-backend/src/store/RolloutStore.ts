@@ -490,6 +490,19 @@ export class RolloutStore {
     return pageOf(rows, options.limit, toEvent);
   }
 
+  /**
+   * The id of a rollout's newest event (0 without any): with the rollout's
+   * version, which every analysis row and state change bumps, it tells
+   * whether anything a details page shows has changed.
+   */
+  async newestEventId(id: string): Promise<number> {
+    const row = await this.db(EVENTS)
+      .where({ rollout_id: id })
+      .max('id as id')
+      .first();
+    return Number(row?.id ?? 0);
+  }
+
   /** Like {@link RolloutStore.eventsPage}, for analysis rows. */
   async analysisPage(
     id: string,
