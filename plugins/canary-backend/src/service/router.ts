@@ -441,7 +441,10 @@ export async function createRouter(
     const last = current
       ? await store.lastAnalysis([current.id])
       : new Map<string, never>();
-    const rollouts = history.map(r => toApiRollout(r, last.get(r.id), redact));
+    const shown = current
+      ? toApiRollout(current, last.get(current.id), redact)
+      : null;
+    const active = shown && !isTerminalPhase(shown.phase) ? shown : null;
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,
@@ -449,8 +452,12 @@ export async function createRouter(
         ...p,
         message: redact(p.message),
       })),
-      active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
-      history: rollouts,
+      active,
+      // The analysis travels once: with the active rollout, else with the
+      // newest of the history (the one the tab shows).
+      history: history.map(r =>
+        r === current && !active ? shown! : toApiRollout(r, null, redact),
+      ),
     };
     res.json(
       options.external ? await options.external.status(entity, status) : status,
