@@ -301,6 +301,8 @@ export const canaryPlugin = createBackendPlugin({
           store,
           config: canaryConfig,
           commands: rollouts,
+          refuseStart: (entity, cluster) =>
+            external.refuseIfManaged(entity, cluster),
         });
       },
     });

@@ -145,7 +145,7 @@ export type {
   SequentialCountOptions,
 } from './judges/SequentialCountJudge';
 export { PodHealthJudge, DEFAULT_FATAL_REASONS } from './judges/PodHealthJudge';
-export type { PodHealthSnapshot } from './judges/PodHealthJudge';
+export type { PodHealthSnapshot } from '../domain/podHealth';
 
 /**
  * Validates a policy's `analysis:` block and builds its analyzer. Throws
