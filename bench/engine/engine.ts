@@ -41,6 +41,32 @@ interface Sample {
   rss: number;
 }
 
+/** Time spent per method (BENCH_DEBUG): where a slow pass waits. */
+const timings = new Map<string, { n: number; ms: number }>();
+function timed<T extends object>(name: string, target: T): T {
+  if (!process.env.BENCH_DEBUG) return target;
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const t0 = performance.now();
+        const result = value.apply(obj, args);
+        if (result && typeof (result as any).then === 'function') {
+          return (result as Promise<unknown>).finally(() => {
+            const k = `${name}.${String(prop)}`;
+            const t = timings.get(k) ?? { n: 0, ms: 0 };
+            t.n++;
+            t.ms += performance.now() - t0;
+            timings.set(k, t);
+          });
+        }
+        return result;
+      };
+    },
+  });
+}
+
 async function main() {
   const db = knexFactory(JSON.parse(process.env.BENCH_DB!));
   const statements: Record<string, number> = {};
@@ -55,11 +81,14 @@ async function main() {
     const k = `${verb} ${table}`;
     statements[k] = (statements[k] ?? 0) + 1;
   });
-  const store = await RolloutStore.create(
-    db,
-    resolvePackagePath(
-      '@coalmine/backstage-plugin-canary-backend',
-      'migrations',
+  const store = timed(
+    'store',
+    await RolloutStore.create(
+      db,
+      resolvePackagePath(
+        '@coalmine/backstage-plugin-canary-backend',
+        'migrations',
+      ),
     ),
   );
   const config = new ConfigReader({
@@ -91,7 +120,14 @@ async function main() {
       {},
       new KubernetesBindingReader(clusterClients),
     ),
-    clusters: new KubernetesClusterAccess(clusterClients),
+    clusters: (() => {
+      const access = new KubernetesClusterAccess(clusterClients);
+      return {
+        trafficProvider: (c: string, n: any) =>
+          timed('traffic', access.trafficProvider(c, n)),
+        workloads: (c: string) => timed('workloads', access.workloads(c)),
+      };
+    })(),
     analyzer: new PrometheusRolloutAnalyzer(
       new TemplateRegistry(),
       () => prometheus,
@@ -125,6 +161,40 @@ async function main() {
     lastAt = at;
   }, 1000);
 
+  if (process.env.BENCH_DEBUG) {
+    // The engine's queues, for a look at a run that stalls.
+    setInterval(() => {
+      const e = engine as any;
+      const limiters = [...e.limiters.values()].map((l: any) => l.size);
+      process.stderr.write(
+        `[engine] queued ${e.queued.size} running ${e.running.size} timers ${e.timers.size} runners ${limiters}\n`,
+      );
+      const top = [...timings.entries()]
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .slice(0, 8)
+        .map(([k, t]) => `${k} ${t.n}× ${(t.ms / t.n).toFixed(0)}ms`);
+      process.stderr.write(`[engine] ${top.join(', ')}\n`);
+      timings.clear();
+      const t0 = performance.now();
+      fetch(`${process.env.BENCH_CLUSTER_URL}/api/v1/namespaces`, {
+        headers: { Authorization: `Bearer ${process.env.BENCH_CLUSTER_TOKEN}` },
+      }).then(
+        () =>
+          process.stderr.write(
+            `[engine] plain GET ${(performance.now() - t0).toFixed(0)} ms\n`,
+          ),
+        () => undefined,
+      );
+      const lag = performance.now();
+      setImmediate(() =>
+        process.stderr.write(
+          `[engine] event loop lag ${(performance.now() - lag).toFixed(
+            0,
+          )} ms\n`,
+        ),
+      );
+    }, 5000);
+  }
   let ticks = 0;
   let running = false;
   const tick = () => {

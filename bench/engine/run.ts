@@ -44,7 +44,9 @@ function arg(name: string): string | undefined {
 }
 const SIZES = (arg('n') ?? '100,300,1000').split(',').map(Number);
 const WINDOW_S = Number(arg('window') ?? 0);
-const WARMUP_S = Number(arg('warmup') ?? 45);
+/** Seconds at least before measuring; then until no rollout is Pending (at most --warmup-max). */
+const WARMUP_S = Number(arg('warmup') ?? 30);
+const WARMUP_MAX_S = Number(arg('warmup-max') ?? 300);
 const TICK_MS = 10_000;
 const SCRAPE_S = 15;
 const RPS = 100;
@@ -56,8 +58,9 @@ const write = !args.includes('--no-write');
 /** The policy every benchmark rollout runs: seed 000's shape, ten steps. */
 const POLICY_INPUT = {
   trafficProvider: 'istio',
-  steps: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100].map(weight => ({
-    weight,
+  // Twenty steps of 30 s: every rollout is still under way when the window ends.
+  steps: Array.from({ length: 20 }, (_, i) => ({
+    weight: 5 * (i + 1),
     pause: '30s',
   })),
   analysis: {
@@ -70,7 +73,7 @@ const POLICY_INPUT = {
 /** Measured seconds per N: long enough for several steps of every rollout. */
 function windowSeconds(n: number): number {
   if (WINDOW_S > 0) return WINDOW_S;
-  return n >= 1000 ? 240 : n >= 300 ? 150 : 120;
+  return n >= 1000 ? 180 : n >= 300 ? 120 : 90;
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -264,8 +267,8 @@ async function idleBackend(): Promise<number> {
   const engine = await EngineProcess.start(env(sb, dbConfig));
   try {
     engine.startTicking();
-    await sleep(25_000);
-    const f = await engine.figures(Date.now() - 10_000);
+    await sleep(15_000);
+    const f = await engine.figures(Date.now() - 8_000);
     return Math.max(...f.samples.map(s => s.rss));
   } finally {
     await engine.stop();
@@ -368,7 +371,26 @@ async function runOne(n: number, idleRss: number) {
       ).toFixed(1)} s; the engine ticks every ${TICK_MS / 1000} s`,
     );
     engine.startTicking();
+    // Measured: rollouts under way, not the ramp of 1,000 canaries being created.
+    const ramp = Date.now();
     await sleep(WARMUP_S * 1000);
+    for (;;) {
+      const [row] = await db('canary_rollouts')
+        .where('phase', 'Pending')
+        .count({ n: '*' });
+      if (Number(row.n) === 0 || Date.now() - ramp > WARMUP_MAX_S * 1000) {
+        log(
+          `N=${n}: ${Number(row.n)} rollouts still Pending after ${Math.round(
+            (Date.now() - ramp) / 1000,
+          )} s`,
+        );
+        break;
+      }
+      await sleep(2000);
+    }
+    // One more loop, so every rollout has had a pass at its first step.
+    await sleep(TICK_MS);
+    const rampSeconds = Math.round((Date.now() - ramp) / 1000);
 
     const seconds = windowSeconds(n);
     log(`N=${n}: measuring for ${seconds} s ...`);
@@ -422,6 +444,8 @@ async function runOne(n: number, idleRss: number) {
     const result = {
       n,
       windowSeconds: Math.round(wallMs / 1000),
+      rampSeconds,
+      loadAverage: os.loadavg().map(x => round(x, 2)),
       ticks,
       cpu: {
         averageShareOfOneCore: round(
@@ -498,7 +522,7 @@ async function main() {
       concurrencyPerCluster: CONCURRENCY,
       database: usePg ? 'PostgreSQL 15' : 'SQLite file (better-sqlite3)',
       policy: POLICY_INPUT,
-      warmupSeconds: WARMUP_S,
+      warmupSeconds: `${WARMUP_S} s, then until no rollout is Pending (at most ${WARMUP_MAX_S} s), then one loop`,
     },
     targetsAtLargestN: {
       n: biggest.n,
