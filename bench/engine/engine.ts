@@ -142,6 +142,7 @@ async function main() {
     watchMs: Math.max(5000, tickMs),
     analysisSlotMs: 5000,
     analysisSampleMs: 60_000,
+    bindingRecheckMs: 60_000,
     advanceOnCommand: false,
   });
 

@@ -177,6 +177,8 @@ export const canaryPlugin = createBackendPlugin({
           analysisSlotMs: 5000,
           // Analysis rows: every change of verdict, else one a minute.
           analysisSampleMs: 60_000,
+          // Looking passes re-read the binding once a minute; writing ones always.
+          bindingRecheckMs: 60_000,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({

@@ -68,6 +68,12 @@ export interface RolloutEngineOptions {
    * Default 0: every result is kept.
    */
   analysisSampleMs?: number;
+  /**
+   * Passes that only look at a rollout (pods, split, analysis) trust a
+   * binding check this recent; a pass that writes forward always checks
+   * first. Default 0: every pass checks.
+   */
+  bindingRecheckMs?: number;
   /** Most rollouts one tick picks up (default 5000). */
   maxPerTick?: number;
   /**
@@ -116,6 +122,8 @@ export class RolloutEngine {
   /** Timers of rollouts due before the next tick. */
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly lookaheadMs: number;
+  /** Up to when the last tick looked ahead (epoch ms). */
+  private horizon = 0;
   private readonly maxPerTick: number;
   private stopped = false;
 
@@ -137,6 +145,8 @@ export class RolloutEngine {
       now: options.now ?? Date.now,
       analysisSlotMs: options.analysisSlotMs ?? 0,
       analysisSampleMs: options.analysisSampleMs ?? 0,
+      bindingRecheckMs: options.bindingRecheckMs ?? 0,
+      bindingCheckedAt: new Map(),
       kick: id => this.kick(id),
       track: p => this.track(p),
       webhookCalls: new Map(),
@@ -171,32 +181,49 @@ export class RolloutEngine {
       now + this.lookaheadMs,
       this.maxPerTick,
     );
+    this.horizon = now + this.lookaheadMs;
     const started: Promise<void>[] = [];
     for (const r of due) {
-      // Queued from an earlier tick or waiting for its time: once is enough.
-      // (A running one is queued: its pass then runs once more, see process.)
-      if (this.queued.has(r.id)) continue;
-      this.queued.add(r.id);
-      const run = () =>
-        this.limiter(r.cluster).run(() => {
-          this.queued.delete(r.id);
-          return this.stopped ? Promise.resolve() : this.process(r.id);
-        });
-      const wait = (r.nextRunAt ?? 0) - now;
-      if (wait <= 0) {
-        const p = run();
-        started.push(p);
-        this.track(p);
-      } else {
-        // Due before the next tick: run it at its time, not up to a tick late.
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          this.track(run());
-        }, wait);
-        this.timers.add(timer);
-      }
+      const p = this.runAt(r.id, r.cluster, r.nextRunAt ?? 0, now);
+      if (p) started.push(p);
     }
     if (options.wait !== false) await Promise.all(started);
+  }
+
+  /**
+   * Queues a pass over the rollout with its cluster's runners — now when it
+   * is due, else at its time when that comes before the next tick looks
+   * (a timer), so a step does not wait up to a tick. Returns the pass when
+   * it was queued now.
+   */
+  private runAt(
+    id: string,
+    cluster: string,
+    at: number,
+    now = this.deps.now(),
+  ): Promise<void> | undefined {
+    // Queued from an earlier tick or waiting for its time: once is enough.
+    // (A running one is queued: its pass then runs once more, see process.)
+    if (this.stopped || this.queued.has(id)) return undefined;
+    const wait = at - now;
+    if (wait > 0 && at > this.horizon) return undefined;
+    this.queued.add(id);
+    const run = () =>
+      this.limiter(cluster).run(() => {
+        this.queued.delete(id);
+        return this.stopped ? Promise.resolve() : this.process(id);
+      });
+    if (wait <= 0) {
+      const p = run();
+      this.track(p);
+      return p;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.track(run());
+    }, wait);
+    this.timers.add(timer);
+    return undefined;
   }
 
   /** The runners of one cluster: a hanging API server holds up only its own rollouts. */
@@ -387,6 +414,7 @@ export class RolloutEngine {
     }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
     let current: PassContext | undefined;
     let nextRunAt: number | undefined;
+    // Each cluster object is read once per pass, and again after a write.
     const reads = new Map<object, Map<string, Promise<unknown>>>();
     try {
       await passScope.run(
@@ -400,8 +428,6 @@ export class RolloutEngine {
         async () => {
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
-            // Each transition reads the cluster afresh (once per object).
-            reads.clear();
             const r = await this.deps.store.get(id);
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();
@@ -437,6 +463,11 @@ export class RolloutEngine {
       clearTimeout(deadline);
       clearInterval(heartbeat);
       await this.release(id, nextRunAt);
+    }
+    // Due later, but before the next tick looks: run it at its time from here.
+    // (Due at once, e.g. a step waiting for a passing analysis: the next tick.)
+    if (nextRunAt !== undefined && current && nextRunAt > this.deps.now()) {
+      this.runAt(id, current.r.cluster, nextRunAt);
     }
   }
 

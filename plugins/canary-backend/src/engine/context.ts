@@ -59,6 +59,13 @@ export interface EngineDeps {
    * often; in between the latest replaces the one before (0: keep all).
    */
   analysisSampleMs?: number;
+  /**
+   * A pass that does not write forward trusts a binding check this recent
+   * (0: every pass checks). Forward writes always check in their own pass.
+   */
+  bindingRecheckMs?: number;
+  /** When this replica last found each rollout's binding holding. */
+  bindingCheckedAt?: Map<string, number>;
   /** Advance a rollout soon, outside the loop (e.g. when a webhook answered). */
   kick(id: string): void;
   /** Keep a background promise until it settles (stop/idle wait for it). */
@@ -76,6 +83,8 @@ export interface EngineDeps {
 export class PassContext {
   /** Pods of the canary as read by this pass's health guard. */
   podHealth?: PodHealthSnapshot;
+  /** The binding was checked (and held) in this pass. */
+  bindingChecked = false;
 
   constructor(
     readonly deps: EngineDeps,

@@ -76,6 +76,7 @@ export async function createEngine(
     owner?: string;
     leaseMs?: number;
     analysisSampleMs?: number;
+    bindingRecheckMs?: number;
   } = {},
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
@@ -107,6 +108,7 @@ export async function createEngine(
     watchMs: 1000,
     now: options.clock?.now,
     analysisSampleMs: options.analysisSampleMs,
+    bindingRecheckMs: options.bindingRecheckMs,
   });
   const service = new RolloutService(store, engine);
   return { store, engine, service, logger, outbox };

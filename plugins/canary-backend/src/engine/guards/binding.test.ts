@@ -13,11 +13,11 @@ const policy = {
   allowedImages: ['reg/'],
 };
 
-async function setup() {
+async function setup(bindingRecheckMs?: number) {
   const db = await databases.init('SQLITE_3');
   const cluster = new FakeCluster('versioned-subsets');
   const clock = new TestClock();
-  const harness = await createEngine(db, cluster, { clock });
+  const harness = await createEngine(db, cluster, { clock, bindingRecheckMs });
   return { cluster, clock, ...harness };
 }
 
@@ -75,6 +75,39 @@ describe('binding', () => {
     await engine.tick();
     await engine.idle();
     for (let i = 0; i < 5; i++) {
+      clock.advance(10_000);
+      await engine.tick();
+      await engine.idle();
+    }
+    const r = (await store.get(id))!;
+    expect(r.phase).toBe('Aborted');
+    expect(r.message).toMatch(/no longer bound to component:default\/app/);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([20, 0]);
+  });
+
+  it('checks the binding before every forward write even when looking passes trust a recent check', async () => {
+    const { cluster, clock, engine, service, store } = await setup(600_000);
+    const { id } = await service.start({
+      resolved: resolved('component:default/app', {
+        ...policy,
+        steps: [{ weight: 20, pause: '1m' }, 50, 100],
+      }),
+      cluster: 'c',
+      image: 'reg/app:v2',
+      startedBy: 'u',
+    });
+    await engine.idle();
+    expect((await store.get(id))!.weight).toBe(20);
+    cluster.boundEntities = ['component:default/someone-else'];
+    // Passes that only look trust the check of ten minutes: the canary keeps 20 %.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(10_000);
+      await engine.tick();
+      await engine.idle();
+    }
+    expect((await store.get(id))!.phase).toBe('Progressing');
+    // The next step is a forward write: it checks, finds the binding gone and aborts.
+    for (let i = 0; i < 6; i++) {
       clock.advance(10_000);
       await engine.tick();
       await engine.idle();

@@ -4,7 +4,9 @@ import type {
   NewEvent,
   RolloutPatch,
 } from '../../domain/types';
+import { isForwardIntent } from '../../domain/types';
 import type { PassContext } from '../context';
+import { bindingHolds } from '../guards/binding';
 import { applyFinalizePromotion } from './finalizePromotion';
 import { applyPrepareCanary } from './prepareCanary';
 import { applyPromoteTemplate } from './promoteTemplate';
@@ -51,6 +53,13 @@ export async function recordIntent(
   patch: RolloutPatch = {},
   events: NewEvent[] = [],
 ): Promise<void> {
+  // A forward write needs a binding checked in this pass (guards/binding.ts).
+  if (
+    isForwardIntent(intent) &&
+    !(await bindingHolds(ctx, { beforeWrite: true }))
+  ) {
+    return;
+  }
   await ctx.commit({ ...patch, intent }, events);
   await applyIntent(ctx, false);
 }
