@@ -102,10 +102,14 @@ describe('BatchedPrometheus', () => {
       ['b'],
       ['c'],
     ]);
+    // The window read has a margin (rounded up to whole minutes, 30 s more).
+    expect(queries.map(q => q.window)).toEqual([60, 60, 60]);
+    await read('b', T + 5000, 55);
+    expect(queries).toHaveLength(3);
     // A reader asking for a longer window than was read gets a query of its own.
     await read('b', T + 5000, 80);
     expect(queries).toHaveLength(4);
-    expect(queries[3].window).toBe(80);
+    expect(queries[3].window).toBe(120);
   });
 
   it('forgets values not read for a while', async () => {

@@ -290,6 +290,9 @@ export class BatchedPrometheus implements PrometheusQuerier {
     for (const r of [...reads, ...group.recent.values()]) {
       windowSeconds = Math.max(windowSeconds, r.windowSeconds);
     }
+    // A reader's window grows a little from one slot to the next: read a
+    // margin more, so the later readers of this slot still find theirs here.
+    windowSeconds = Math.ceil((windowSeconds + 30) / 60) * 60;
     const time = group.time;
     const result = this.inner.querySamples(
       widened(group.parsed, covered),
