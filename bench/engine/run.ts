@@ -433,6 +433,24 @@ async function runOne(n: number, idleRss: number) {
         delays.push(Math.max(0, data.writtenAt - data.dueAt));
       }
     }
+    // Steps due in the window but not written by its end count too (at least
+    // that late): a loop that falls behind must not look punctual.
+    let overdue = 0;
+    const active = await db('canary_rollouts')
+      .where('phase', 'Progressing')
+      .select('next_step_at', 'state');
+    for (const row of active) {
+      const state =
+        typeof row.state === 'string' ? JSON.parse(row.state) : row.state;
+      if (row.next_step_at === null || typeof state?.passedAt !== 'number') {
+        continue;
+      }
+      const due = Math.max(Number(row.next_step_at), state.passedAt);
+      if (due >= from.at && due < to.at) {
+        delays.push(to.at - due);
+        overdue++;
+      }
+    }
     delays.sort((a, b) => a - b);
     const phases = await db('canary_rollouts')
       .select('phase')
@@ -462,6 +480,8 @@ async function runOne(n: number, idleRss: number) {
       },
       stepDelayMs: {
         steps: delays.length,
+        /** Of those, due but not yet written when the window ended (counted as end − due). */
+        overdueAtEnd: overdue,
         p50: quantile(delays, 0.5),
         p99: quantile(delays, 0.99),
         max: delays.at(-1) ?? null,
