@@ -162,6 +162,10 @@ export interface BatchedPrometheusOptions {
  */
 export class BatchedPrometheus implements PrometheusQuerier {
   private readonly groups = new Map<string, Group>();
+  /** Recently read values per selector group, shared by its times. */
+  private readonly recent = new Map<string, Group['recent']>();
+  /** The times kept per selector group, oldest first. */
+  private readonly times = new Map<string, string[]>();
   private readonly collectMs: number;
   private readonly rememberMs: number;
 
@@ -235,21 +239,23 @@ export class BatchedPrometheus implements PrometheusQuerier {
   }
 
   private group(parsed: ParsedSelector, time: number): Group {
-    let group = this.groups.get(parsed.group);
+    // Readers of two slots interleave (a pass of the last slot runs late):
+    // each time keeps its own reads, and the last few times are kept.
+    const key = `${parsed.group}\u0001${time}`;
+    let group = this.groups.get(key);
     if (!group) {
-      group = {
-        parsed,
-        time,
-        pending: [],
-        fetched: [],
-        recent: new Map(),
-      };
-      this.groups.set(parsed.group, group);
-    } else if (group.time !== time) {
-      // A new evaluation time: what was read for the old one is not reused.
-      if (group.pending.length > 0) this.flush(group);
-      group.time = time;
-      group.fetched = [];
+      let recent = this.recent.get(parsed.group);
+      if (!recent) this.recent.set(parsed.group, (recent = new Map()));
+      group = { parsed, time, pending: [], fetched: [], recent };
+      this.groups.set(key, group);
+      const times = this.times.get(parsed.group) ?? [];
+      times.push(key);
+      while (times.length > 3) {
+        const old = this.groups.get(times.shift()!);
+        if (old && old.pending.length > 0) this.flush(old);
+        if (old) this.groups.delete(`${old.parsed.group}\u0001${old.time}`);
+      }
+      this.times.set(parsed.group, times);
     }
     return group;
   }
