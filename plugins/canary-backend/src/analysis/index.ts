@@ -86,6 +86,8 @@ import { validateAnalysisConfig } from './config';
 import { Analyzer } from './Analyzer';
 
 export { Analyzer } from './Analyzer';
+export { BatchedPrometheus } from './reading/BatchedPrometheus';
+export type { BatchedPrometheusOptions } from './reading/BatchedPrometheus';
 export type {
   AnalysisArm,
   AnalysisContext,

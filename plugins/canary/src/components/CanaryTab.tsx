@@ -14,6 +14,7 @@ import {
 } from '../hooks/pollIntervals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
+import { useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -24,6 +25,7 @@ import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
 import { MetricCharts } from './MetricCharts';
 import { NoRolloutYet } from './NoRolloutYet';
+import { OlderEvents } from './OlderEvents';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
 
@@ -46,6 +48,7 @@ export function CanaryTab(props: {
     ? status.value.active ?? status.value.history[0]
     : undefined;
   const details = useRolloutDetails(current, intervals);
+  const eventHistory = useEventHistory(current?.id, details.value);
   const series = useRolloutSeries(current, intervals);
   const [notice, setNotice] = useState<string>();
 
@@ -137,13 +140,21 @@ export function CanaryTab(props: {
           <Grid item xs={12} lg={8}>
             <MetricCharts
               series={series.value ?? []}
-              markers={chartMarkers(details.value?.events ?? [])}
+              markers={chartMarkers(eventHistory.events)}
               error={series.error ? describeError(series.error) : undefined}
             />
           </Grid>
           <Grid item xs={12} lg={4}>
             <InfoCard title="Events">
-              {details.value && <EventTimeline events={details.value.events} />}
+              {details.value && (
+                <>
+                  <EventTimeline
+                    events={eventHistory.events}
+                    limit={eventHistory.events.length}
+                  />
+                  <OlderEvents history={eventHistory} />
+                </>
+              )}
               {!details.value && details.error && (
                 <ResponseErrorPanel error={details.error} />
               )}
