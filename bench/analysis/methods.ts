@@ -156,11 +156,10 @@ export function oracle(knowsClumps = true, testedRatio?: number): Method {
       const latency = sc.group === 'latency';
       const bad: Kind = latency ? 'slow' : 'errors';
       const p0 = latency ? slowShare(1) : sc.baseline;
-      const p1 = testedRatio
-        ? testedRatio * p0
-        : latency
+      const trueRate = latency
         ? slowShare(sc.latencyFactor)
         : sc.canaryErrorRate;
+      const p1 = testedRatio ? testedRatio * p0 : trueRate;
       // Errors come in clumps of K (a Poisson number of clumps): the valid
       // SPRT counts clumps, each worth log(p1/p0), and K times fewer
       // "successes". K = 1 is Wald's SPRT on requests. The naive oracle

@@ -313,9 +313,7 @@ async function main() {
   const real = await (only
     ? Promise.reject(new Error('BENCH_ONLY'))
     : checkAgainstPrometheus(quick)
-  ).catch(
-    (e: Error) => ({ skipped: e.message } as const),
-  );
+  ).catch((e: Error) => ({ skipped: e.message } as const));
   const output = {
     generatedBy: 'bench/analysis/run.ts',
     quick,
@@ -403,7 +401,9 @@ function targets(results: Results) {
     naiveOracleFalseRollbackWorst: Math.max(
       ...healthy
         .filter(r => r.scenario.clump > 1 && !r.scenario.burstAtSteps)
-        .flatMap(r => PATHS.map(p => r.paths[p]['oracle-naive-5x'].rollbackRate)),
+        .flatMap(r =>
+          PATHS.map(p => r.paths[p]['oracle-naive-5x'].rollbackRate),
+        ),
     ),
     oracleFalseRollbackWorst: Math.max(
       ...healthy
@@ -429,14 +429,16 @@ function details(results: Results) {
     );
   const falseRollbacks = (p: PathId) =>
     Object.fromEntries(
-      METHODS.filter(m => !m.regressionsOnly && !m.healthyClumpedOnly).map(m => [
-        m.id,
-        Math.max(
-          ...results
-            .filter(r => r.scenario.group === 'healthy')
-            .map(r => r.paths[p][m.id].rollbackRate),
-        ),
-      ]),
+      METHODS.filter(m => !m.regressionsOnly && !m.healthyClumpedOnly).map(
+        m => [
+          m.id,
+          Math.max(
+            ...results
+              .filter(r => r.scenario.group === 'healthy')
+              .map(r => r.paths[p][m.id].rollbackRate),
+          ),
+        ],
+      ),
     );
   const oracleFalseRollbacks = (p: PathId) =>
     results

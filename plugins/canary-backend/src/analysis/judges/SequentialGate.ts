@@ -223,7 +223,8 @@ export function sequentialGateTick(
         state.judge = judge.rebase(state.judge, counts);
         state.lastAt = at;
       }
-      skipped = 'waiting for a sample of every series after this weight applied';
+      skipped =
+        'waiting for a sample of every series after this weight applied';
     } else {
       const before = state.judge.last;
       const next = judge.update(state.judge, counts, dispersion.phi);

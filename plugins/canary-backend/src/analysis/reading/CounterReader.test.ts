@@ -234,7 +234,9 @@ describe('readCounters: counts as Prometheus stored them', () => {
         canaryErrors: [
           series(
             { pod: 'c1' },
-            [45, 60].filter(x => x <= upTo).map(x => [T0 + x, x === 45 ? 6 : 9]),
+            [45, 60]
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, x === 45 ? 6 : 9]),
           ),
         ],
         stableRequests: [
@@ -246,9 +248,7 @@ describe('readCounters: counts as Prometheus stored them', () => {
           ),
           series(
             { pod: 's2' },
-            [10, 25, 40, 55]
-              .filter(x => x <= upTo)
-              .map(x => [T0 + x, 10 * x]),
+            [10, 25, 40, 55].filter(x => x <= upTo).map(x => [T0 + x, 10 * x]),
           ),
         ],
       });
