@@ -6,6 +6,7 @@
  *
  *   ./dev bench analysis            # full run
  *   ./dev bench analysis --quick    # a tenth of the runs, prints only
+ *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import {
 } from './methods';
 import { SimPrometheus } from './prometheusSim';
 import { checkAgainstPrometheus } from './realPrometheus';
+import { runRobustness } from './robustness';
 import { Scenario, World } from './world';
 
 const HORIZON = 1800;
@@ -593,7 +595,9 @@ function renderMarkdown(results: Results, output: any): string {
   return lines.join('\n');
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes('--robustness')) {
+  runRobustness(root);
+} else if (require.main === module) {
   main().catch(e => {
     process.stderr.write(`${e.stack ?? e}\n`);
     process.exit(1);
