@@ -290,6 +290,23 @@ export class RolloutStore {
   }
 
   /**
+   * Changes whenever any rollout of the component is inserted or changed
+   * (every change bumps its row version): whether a status built earlier
+   * still holds. One aggregate over the entity_ref index.
+   */
+  async entityStamp(entityRef: string): Promise<string> {
+    const row = await this.db(ROLLOUTS)
+      .where({ entity_ref: entityRef })
+      .count({ n: '*' })
+      .max({ updated: 'updated_at' })
+      .sum({ versions: 'version' })
+      .first();
+    return `${Number(row?.n ?? 0)}|${Number(row?.updated ?? 0)}|${Number(
+      row?.versions ?? 0,
+    )}`;
+  }
+
+  /**
    * The components that have rollouts matching the filter (without limit or
    * position): what the list asks the permission framework about, once per
    * component rather than once per rollout.
