@@ -57,6 +57,13 @@ export interface NewAnalysis {
   reason: string;
   failedChecks: number;
   checks: AnalysisCheck[];
+  /**
+   * false: only the latest check, which the next one replaces (the row stays
+   * the newest until then); default true: kept for good. A kept result
+   * replaces a provisional newest row too, so at most one row per rollout
+   * is provisional, and it is the newest.
+   */
+  keep?: boolean;
 }
 
 type Row = Record<string, any>;
@@ -78,6 +85,8 @@ export interface DueRollout {
   id: string;
   cluster: string;
   phase: RolloutPhase;
+  /** When the rollout is next due (epoch ms); null: now. */
+  nextRunAt: number | null;
 }
 
 function toRecord(row: Row): RolloutRecord {
@@ -336,7 +345,7 @@ export class RolloutStore {
    */
   async dueRollouts(now: number, limit: number): Promise<DueRollout[]> {
     const rows = await this.db(ROLLOUTS)
-      .select('id', 'cluster', 'phase')
+      .select('id', 'cluster', 'phase', 'next_run_at')
       .whereNotNull('active_key')
       .andWhere(q =>
         q.whereNull('next_run_at').orWhere('next_run_at', '<=', now),
@@ -345,7 +354,12 @@ export class RolloutStore {
         `CASE WHEN phase = 'RollingBack' THEN 0 ELSE 1 END, CASE WHEN cluster_errors > 0 THEN 1 ELSE 0 END, COALESCE(next_run_at, 0) ASC, id ASC`,
       )
       .limit(limit);
-    return rows.map(r => ({ id: r.id, cluster: r.cluster, phase: r.phase }));
+    return rows.map(r => ({
+      id: r.id,
+      cluster: r.cluster,
+      phase: r.phase,
+      nextRunAt: r.next_run_at === null ? null : Number(r.next_run_at),
+    }));
   }
 
   /** The database's clock in epoch milliseconds, as SQL (leases never trust a replica's clock). */
@@ -446,8 +460,7 @@ export class RolloutStore {
       await this.insertEvents(tx, id, now, extra.events ?? []);
       if (extra.analysis) {
         const a = extra.analysis;
-        await tx(ANALYSIS).insert({
-          rollout_id: id,
+        const result = {
           time: now,
           step_index: a.stepIndex,
           weight: a.weight,
@@ -455,7 +468,17 @@ export class RolloutStore {
           reason: a.reason,
           failed_checks: a.failedChecks,
           checks: JSON.stringify(a.checks),
-        });
+          provisional: a.keep === false,
+        };
+        const newest = await tx(ANALYSIS)
+          .where({ rollout_id: id })
+          .orderBy('id', 'desc')
+          .first('id', 'provisional');
+        if (newest && Boolean(newest.provisional)) {
+          await tx(ANALYSIS).where({ id: newest.id }).update(result);
+        } else {
+          await tx(ANALYSIS).insert({ rollout_id: id, ...result });
+        }
       }
       const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
