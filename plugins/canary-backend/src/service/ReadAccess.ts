@@ -12,6 +12,8 @@ import { canaryRolloutReadPermission } from '@coalmine/backstage-plugin-canary-c
 
 /** How long a read decision or a catalog entity is reused for the same caller. */
 export const READ_CACHE_TTL_MS = 5_000;
+/** How long a caller's assembled read result (see {@link ReadAccess.shared}) is reused. */
+export const SHARED_RESULT_TTL_MS = 1_000;
 const MAX_ENTRIES = 10_000;
 
 /**
@@ -82,6 +84,7 @@ class TtlCache<V> {
 export class ReadAccess {
   private readonly entities: TtlCache<Promise<Entity | undefined>>;
   private readonly decisions: TtlCache<Promise<boolean>>;
+  private readonly results: TtlCache<Promise<unknown>>;
 
   constructor(
     private readonly deps: {
@@ -92,6 +95,7 @@ export class ReadAccess {
         credentials: BackstageCredentials,
       ) => Promise<BackstageCredentials>;
       ttlMs?: number;
+      sharedResultTtlMs?: number;
       now?: () => number;
     },
   ) {
@@ -99,6 +103,10 @@ export class ReadAccess {
     const now = deps.now ?? Date.now;
     this.entities = new TtlCache(ttl, now);
     this.decisions = new TtlCache(ttl, now);
+    this.results = new TtlCache(
+      Math.min(ttl, deps.sharedResultTtlMs ?? SHARED_RESULT_TTL_MS),
+      now,
+    );
   }
 
   /** The entity as the caller may see it in the catalog. */
@@ -118,6 +126,29 @@ export class ReadAccess {
     const pending = load();
     this.entities.set(key, pending);
     pending.catch(() => this.entities.delete(key));
+    return pending;
+  }
+
+  /**
+   * A read result of this caller's, shared by its concurrent requests and
+   * reused for {@link SHARED_RESULT_TTL_MS}: for answers that depend on the
+   * caller's permissions and are costly to assemble (other controllers'
+   * rollouts across the catalog and the clusters). Never shared between
+   * callers; not kept when it fails.
+   */
+  async shared<T>(
+    credentials: BackstageCredentials,
+    key: string,
+    load: () => Promise<T>,
+  ): Promise<T> {
+    const who = principalKey(credentials);
+    if (!who) return load();
+    const full = `${who}|${key}`;
+    const cached = this.results.get(full);
+    if (cached) return cached as Promise<T>;
+    const pending = load();
+    this.results.set(full, pending);
+    pending.catch(() => this.results.delete(full));
     return pending;
   }
 

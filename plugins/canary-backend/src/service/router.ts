@@ -541,13 +541,11 @@ export async function createRouter(
     // they join the first page only.
     const external =
       options.external?.list && !before
-        ? await options.external.list(credentials, {
-            entityRefs,
-            phases: phases as RolloutPhase[] | undefined,
-            cluster: query.cluster,
-            active:
-              query.active === undefined ? undefined : query.active === 'true',
-          })
+        ? await reads.shared(
+            credentials,
+            `external-list|${JSON.stringify(filter)}`,
+            () => options.external!.list!(credentials, filter),
+          )
         : [];
     const items = external.length
       ? [...external, ...own]
