@@ -102,15 +102,27 @@ describe('ReadAccess', () => {
     expect(getEntityByRef).toHaveBeenCalledTimes(4);
   });
 
-  it('shares an assembled result per caller for a second', async () => {
+  it('shares an assembled result per caller, then answers the last one while a fresh one loads', async () => {
     const { reads, advance } = setUp();
-    const load = jest.fn(async () => ['x']);
-    await reads.shared(jane, 'k', load);
-    await reads.shared(jane, 'k', load);
-    await reads.shared(bob, 'k', load);
+    let n = 0;
+    const load = jest.fn(async () => `result ${++n}`);
+    expect(await reads.shared(jane, 'k', load)).toBe('result 1');
+    expect(await reads.shared(jane, 'k', load)).toBe('result 1');
+    expect(await reads.shared(bob, 'k', load)).toBe('result 2');
     expect(load).toHaveBeenCalledTimes(2);
+    // A second later: the last result at once, one refresh behind it.
     advance(1_001);
-    await reads.shared(jane, 'k', load);
+    expect(
+      await Promise.all([
+        reads.shared(jane, 'k', load),
+        reads.shared(jane, 'k', load),
+      ]),
+    ).toEqual(['result 1', 'result 1']);
     expect(load).toHaveBeenCalledTimes(3);
+    await new Promise(resolve => setImmediate(resolve));
+    expect(await reads.shared(jane, 'k', load)).toBe('result 3');
+    // Too old to answer: the caller waits for a fresh one.
+    advance(10_001);
+    expect(await reads.shared(jane, 'k', load)).toBe('result 4');
   });
 });
