@@ -574,10 +574,19 @@ export class RolloutStore {
   async lastAnalysis(ids: string[]): Promise<Map<string, AnalysisResult>> {
     const result = new Map<string, AnalysisResult>();
     if (ids.length === 0) return result;
-    const newest = this.db(ANALYSIS)
-      .max('id as id')
-      .whereIn('rollout_id', ids)
-      .groupBy('rollout_id');
+    // One index probe per rollout (its newest row by the (rollout_id, id)
+    // index), not a walk over every row of each: a long rollout holds
+    // thousands.
+    const newest = this.db(`${ROLLOUTS} as r`)
+      .whereIn('r.id', ids)
+      .select(
+        this.db(`${ANALYSIS} as a`)
+          .select('a.id')
+          .whereRaw('a.rollout_id = r.id')
+          .orderBy('a.id', 'desc')
+          .limit(1)
+          .as('id'),
+      );
     const rows = await this.db(ANALYSIS).whereIn('id', newest);
     for (const row of rows) {
       result.set(row.rollout_id, toAnalysis(row));
