@@ -31,7 +31,7 @@ export interface Config {
     loop?: {
       /** How often due rollouts are advanced: seconds or a duration such as "5s". Default 5s. */
       frequency?: number | string;
-      /** Rollouts of one cluster advanced at the same time by one replica (each cluster has its own). Default 4. */
+      /** Rollouts of one cluster advanced at the same time by one replica (each cluster has its own); the others queue. Default 16. */
       concurrency?: number;
       /** How long a replica holds a rollout while advancing it. Default 30s. */
       lease?: number | string;
