@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import {
   InfoCard,
   Progress,
@@ -7,13 +6,17 @@ import {
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
-import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
+import {
+  Rollout,
+  isTerminalPhase,
+} from '@coalmine/backstage-plugin-canary-common';
 import {
   CanaryPollIntervals,
   DEFAULT_POLL_INTERVALS,
 } from '../hooks/pollIntervals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
+import { useRolloutNotice } from '../hooks/useRolloutNotice';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -47,10 +50,10 @@ export function CanaryTab(props: {
     : undefined;
   const details = useRolloutDetails(current, intervals);
   const series = useRolloutSeries(current, intervals);
-  const [notice, setNotice] = useState<string>();
+  const notice = useRolloutNotice(current);
 
-  const onControlDone = (message: string) => {
-    setNotice(message);
+  const onControlDone = (message: string, result: Rollout) => {
+    notice.show(message, result);
     status.refresh();
     details.refresh();
   };
@@ -94,13 +97,13 @@ export function CanaryTab(props: {
             last known state and retrying.
           </Alert>
         )}
-        {notice && (
+        {notice.message && (
           <Alert
             severity="success"
-            onClose={() => setNotice(undefined)}
+            onClose={notice.dismiss}
             data-testid="canary-action-result"
           >
-            {notice}
+            {notice.message}
           </Alert>
         )}
       </Grid>
