@@ -95,8 +95,12 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     analysisErrors: failedToRun ? (s.analysisErrors ?? 0) + 1 : 0,
   };
   // The analysis table keeps every run; events only mark a change of verdict.
+  // A rollback's verdict is told by its phase event ("Rolling back: analysis
+  // failed: …", committed next), not once more just before it.
   const events: NewEvent[] =
-    decision.action === 'advance' || decision.action === s.lastAnalysisAction
+    decision.action === 'advance' ||
+    decision.action === 'rollback' ||
+    decision.action === s.lastAnalysisAction
       ? []
       : [
           ctx.event(
