@@ -35,6 +35,7 @@ import { RolloutNotifier } from './notifications/RolloutNotifier';
 import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { registerCanaryActions } from './actions/registerCanaryActions';
 import { RolloutAuthorizer } from './service/authorize';
+import { RolloutRetention } from './retention/RolloutRetention';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -222,6 +223,22 @@ export const canaryPlugin = createBackendPlugin({
           scope: 'global',
           fn: async () => {
             await outbox.deliverDue();
+          },
+        });
+        // Finished rollouts older than canary.retention.maxAge go, with their rows.
+        const retention = new RolloutRetention({
+          db,
+          maxAgeMs: canaryConfig.retention.maxAgeMs,
+          logger,
+        });
+        await scheduler.scheduleTask({
+          id: 'canary-retention',
+          frequency: canaryConfig.retention.frequency,
+          timeout: { minutes: 10 },
+          initialDelay: { minutes: 1 },
+          scope: 'global',
+          fn: async () => {
+            await retention.run();
           },
         });
         lifecycle.addShutdownHook(() => engine.stop());

@@ -16,8 +16,9 @@ describe('the weight of a finished rollout', () => {
   async function run(
     shape: FakeCluster['shape'],
     policy: Record<string, unknown>,
-    control?: { atWeight: number; control: 'promote' | 'abort' },
+    press?: { atWeight: number; control: 'promote' | 'abort' },
   ) {
+    let control = press;
     const db = await databases.init('SQLITE_3');
     const cluster = new FakeCluster(shape);
     const clock = new TestClock();
