@@ -304,6 +304,8 @@ export const canaryPlugin = createBackendPlugin({
           store,
           config: canaryConfig,
           commands: rollouts,
+          refuseStart: (entity, cluster) =>
+            external.refuseIfManaged(entity, cluster),
         });
       },
     });

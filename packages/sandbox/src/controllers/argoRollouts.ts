@@ -5,6 +5,7 @@ import { templateHash } from '../workloads/controller';
 import { isPodReady } from '../workloads/podStatus';
 import { durationMs, recordEvent, timestamp } from './events';
 import { PromQuery, measureAnalysisRun } from './analysisRuns';
+import { ReconcileLoop, controllerOwnerReference } from './loop';
 
 function rt(kind: string): ResourceType {
   return RESOURCE_TYPES.find(t => t.kind === kind)!;
@@ -70,48 +71,30 @@ export function weightAt(steps: K8sObject[], index: number): number {
  * `trafficRouting.istio`, when there is one). It honours exactly the
  * patches `kubectl argo rollouts promote / abort / retry / pause` send.
  */
-export class ArgoRolloutsSimulator {
-  private timer?: NodeJS.Timeout;
-  private busy = false;
-
+export class ArgoRolloutsSimulator extends ReconcileLoop {
   constructor(
     private readonly store: ObjectStore,
     private readonly options: { tickMs?: number; query?: PromQuery } = {},
-  ) {}
-
-  start() {
-    this.timer = setInterval(() => {
-      this.reconcile().catch(() => {});
-    }, this.options.tickMs ?? 250);
-    this.timer.unref?.();
+  ) {
+    super(options.tickMs);
   }
 
-  stop() {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  async reconcile(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      for (const run of this.store.list(rt('AnalysisRun'))) {
-        if (run.status?.phase && run.status.phase !== 'Running') continue;
-        const status = await measureAnalysisRun(run, this.options.query);
-        this.write(() =>
-          this.store.update(
-            rt('AnalysisRun'),
-            run.metadata.namespace,
-            run.metadata.name,
-            { ...run, status },
-            { subresource: 'status' },
-          ),
-        );
-      }
-      for (const ro of this.store.list(rt('Rollout'))) {
-        this.reconcileRollout(ro);
-      }
-    } finally {
-      this.busy = false;
+  protected async reconcileOnce(): Promise<void> {
+    for (const run of this.store.list(rt('AnalysisRun'))) {
+      if (run.status?.phase && run.status.phase !== 'Running') continue;
+      const status = await measureAnalysisRun(run, this.options.query);
+      this.write(() =>
+        this.store.update(
+          rt('AnalysisRun'),
+          run.metadata.namespace,
+          run.metadata.name,
+          { ...run, status },
+          { subresource: 'status' },
+        ),
+      );
+    }
+    for (const ro of this.store.list(rt('Rollout'))) {
+      this.reconcileRollout(ro);
     }
   }
 
@@ -518,15 +501,7 @@ export class ArgoRolloutsSimulator {
             'step-index': String(index),
             'rollouts.argoproj.io/revision': revision,
           },
-          ownerReferences: [
-            {
-              apiVersion: ro.apiVersion,
-              kind: 'Rollout',
-              name: ro.metadata.name,
-              uid: ro.metadata.uid,
-              controller: true,
-            },
-          ],
+          ownerReferences: [controllerOwnerReference(ro, 'Rollout')],
         },
         spec: { metrics, args },
         status: { phase: 'Running' },
@@ -598,14 +573,9 @@ export class ArgoRolloutsSimulator {
             labels: t.metadata.labels,
             annotations: { [REVISION]: String(revision) },
             ownerReferences: [
-              {
-                apiVersion: ro.apiVersion,
-                kind: 'Rollout',
-                name: ro.metadata.name,
-                uid: ro.metadata.uid,
-                controller: true,
+              controllerOwnerReference(ro, 'Rollout', {
                 blockOwnerDeletion: true,
-              },
+              }),
             ],
           },
           spec: {

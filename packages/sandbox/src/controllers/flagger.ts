@@ -3,6 +3,7 @@ import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
 import { templateHash } from '../workloads/controller';
 import { durationMs, recordEvent, timestamp } from './events';
 import type { PromQuery } from './analysisRuns';
+import { ReconcileLoop } from './loop';
 
 function rt(kind: string): ResourceType {
   return RESOURCE_TYPES.find(t => t.kind === kind)!;
@@ -67,9 +68,7 @@ function builtinQuery(
  * `request-success-rate` and `request-duration` queries); no data is a
  * failed check, as in Flagger.
  */
-export class FlaggerSimulator {
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+export class FlaggerSimulator extends ReconcileLoop {
   private readonly nextRun = new Map<string, number>();
 
   constructor(
@@ -79,28 +78,13 @@ export class FlaggerSimulator {
       query?: PromQuery;
       callWebhook?: WebhookCaller;
     } = {},
-  ) {}
-
-  start() {
-    this.timer = setInterval(() => {
-      this.reconcile().catch(() => {});
-    }, this.options.tickMs ?? 250);
-    this.timer.unref?.();
+  ) {
+    super(options.tickMs);
   }
 
-  stop() {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  async reconcile(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      for (const canary of this.store.list(rt('Canary'))) {
-        await this.reconcileCanary(canary);
-      }
-    } finally {
-      this.busy = false;
+  protected async reconcileOnce(): Promise<void> {
+    for (const canary of this.store.list(rt('Canary'))) {
+      await this.reconcileCanary(canary);
     }
   }
 
@@ -180,6 +164,22 @@ export class FlaggerSimulator {
       ];
     };
 
+    // Flagger's rollback: traffic back to the primary, the canary scaled down.
+    const rollBack = (why: string) => {
+      st.canaryWeight = 0;
+      setPhase(
+        'Failed',
+        'False',
+        'Failed',
+        'Canary analysis failed, Deployment scaled to zero.',
+      );
+      events.push(['Warning', `Rolling back ${name}.${ns} ${why}`]);
+      events.push([
+        'Warning',
+        `Canary failed! Scaling down ${target.metadata.name}.${ns}`,
+      ]);
+    };
+
     if (!st.phase || st.phase === 'Initializing') {
       st.lastAppliedSpec = checksum;
       st.lastPromotedSpec = checksum;
@@ -197,21 +197,20 @@ export class FlaggerSimulator {
     }
 
     const terminal = ['Initialized', 'Succeeded', 'Failed'].includes(st.phase);
-    if (terminal && checksum !== st.lastAppliedSpec) {
+    // A new revision (re)starts the analysis from weight 0, as in Flagger.
+    const restart = (message: string, event: string) => {
       st.lastAppliedSpec = checksum;
       st.canaryWeight = 0;
       st.failedChecks = 0;
       st.iterations = 0;
-      setPhase(
-        'Progressing',
-        'Unknown',
-        'Progressing',
+      setPhase('Progressing', 'Unknown', 'Progressing', message);
+      events.push(['Normal', event]);
+    };
+    if (terminal && checksum !== st.lastAppliedSpec) {
+      restart(
         'New revision detected, progressing canary analysis.',
-      );
-      events.push([
-        'Normal',
         `New revision detected! Scaling up ${target.metadata.name}.${ns}`,
-      ]);
+      );
       this.nextRun.set(key, now);
       return this.save(canary, st, events);
     }
@@ -219,42 +218,18 @@ export class FlaggerSimulator {
     if ((this.nextRun.get(key) ?? 0) > now) return undefined;
     this.nextRun.set(key, now + interval);
 
-    // A new revision while analysing restarts the analysis, as in Flagger.
+    // A new revision while analysing restarts the analysis.
     if (checksum !== st.lastAppliedSpec) {
-      st.lastAppliedSpec = checksum;
-      st.canaryWeight = 0;
-      st.failedChecks = 0;
-      st.iterations = 0;
-      setPhase(
-        'Progressing',
-        'Unknown',
-        'Progressing',
+      restart(
         'New revision detected, restarting analysis.',
-      );
-      events.push([
-        'Normal',
         `New revision detected! Restarting analysis for ${target.metadata.name}.${ns}`,
-      ]);
+      );
       return this.save(canary, st, events);
     }
 
     const rollback = await this.hook(canary, 'rollback', st.phase, checksum);
     if (rollback === true) {
-      st.canaryWeight = 0;
-      setPhase(
-        'Failed',
-        'False',
-        'Failed',
-        'Canary analysis failed, Deployment scaled to zero.',
-      );
-      events.push([
-        'Warning',
-        `Rolling back ${name}.${ns} manual webhook invoked`,
-      ]);
-      events.push([
-        'Warning',
-        `Canary failed! Scaling down ${target.metadata.name}.${ns}`,
-      ]);
+      rollBack('manual webhook invoked');
       return this.save(canary, st, events);
     }
 
@@ -340,21 +315,7 @@ export class FlaggerSimulator {
         for (const f of failures) events.push(['Warning', f]);
         const threshold = analysis.threshold ?? 0;
         if (st.failedChecks >= threshold) {
-          st.canaryWeight = 0;
-          setPhase(
-            'Failed',
-            'False',
-            'Failed',
-            'Canary analysis failed, Deployment scaled to zero.',
-          );
-          events.push([
-            'Warning',
-            `Rolling back ${name}.${ns} failed checks threshold reached ${st.failedChecks}`,
-          ]);
-          events.push([
-            'Warning',
-            `Canary failed! Scaling down ${target.metadata.name}.${ns}`,
-          ]);
+          rollBack(`failed checks threshold reached ${st.failedChecks}`);
         }
         return this.save(canary, st, events);
       }

@@ -7,6 +7,8 @@ import { actionsRegistryServiceMock } from '@backstage/backend-test-utils/alpha'
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { ConfigReader } from '@backstage/config';
+import { Entity } from '@backstage/catalog-model';
+import { ConflictError } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { RolloutStore } from '../store/RolloutStore';
 import { readCanaryConfig } from '../config/CanaryConfig';
@@ -43,7 +45,10 @@ const config = readCanaryConfig(
 
 const jane = mockCredentials.user('user:default/jane');
 
-async function setUp(deny: string[] = []) {
+async function setUp(
+  deny: string[] = [],
+  refuseStart?: (entity: Entity, cluster: string) => Promise<void>,
+) {
   const store = await RolloutStore.create(
     await databases.init('SQLITE_3'),
     resolvePackagePath(
@@ -75,6 +80,7 @@ async function setUp(deny: string[] = []) {
     store,
     config,
     commands,
+    refuseStart,
   });
   return { registry, store, asked, audits: auditor.events, commands };
 }
@@ -279,6 +285,36 @@ describe('canary actions in the actions registry', () => {
       ['rollout-start', 'fail'],
       ['rollout-control', 'fail'],
       ['rollout-control', 'fail'],
+    ]);
+  });
+
+  it('refuses to start where Flagger or Argo Rollouts manages the workload, as the REST API does', async () => {
+    const refused: string[] = [];
+    const { registry, audits, store } = await setUp(
+      [],
+      async (entity, cluster) => {
+        refused.push(`${entity.metadata.name}@${cluster}`);
+        throw new ConflictError(
+          'checkout is managed by Flagger (Canary shop/checkout); control it from the Canary tab',
+        );
+      },
+    );
+    await expect(
+      registry.invoke({
+        id: 'test:start-rollout',
+        input: { entityRef: 'checkout' },
+        credentials: jane,
+      }),
+    ).rejects.toMatchObject({
+      name: 'ConflictError',
+      message: expect.stringContaining('managed by Flagger'),
+    });
+    expect(refused).toEqual(['checkout@sandbox']);
+    expect(
+      await store.list({ entityRefs: ['component:default/checkout'] }),
+    ).toEqual([]);
+    expect(audits.map(a => [a.eventId, a.outcome])).toEqual([
+      ['rollout-start', 'fail'],
     ]);
   });
 });

@@ -4,7 +4,6 @@ import {
   PermissionsService,
 } from '@backstage/backend-plugin-api';
 import { CatalogService } from '@backstage/plugin-catalog-node';
-import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   ConflictError,
   InputError,
@@ -21,7 +20,6 @@ import {
   RolloutPhase,
   canaryControlPermissions,
   canaryRolloutApprovePermission,
-  canaryRolloutCreatePermission,
   canaryRolloutReadPermission,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
@@ -31,6 +29,11 @@ import { RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
 import { RolloutCommands, actorOf, skippedApprovals } from '../service/router';
 import { toApiRollout } from '../service/toApi';
+import {
+  StartResolutionDeps,
+  normalizeEntityRef,
+  resolveStart,
+} from '../service/resolveStart';
 import { RolloutAuthorizer } from '../service/authorize';
 
 /**
@@ -47,26 +50,14 @@ export interface CanaryUseCaseDeps {
   store: RolloutStore;
   config: CanaryConfig;
   commands: RolloutCommands;
+  /** Refuses a start on a workload Flagger or Argo Rollouts manages. */
+  refuseStart?: StartResolutionDeps['refuseStart'];
 }
 
 /** The controls offered outside the REST API. */
 export type OfferedControl = 'promote' | 'abort' | 'approve';
 
-/** Normalizes "checkout", "component:checkout" or "component:default/checkout". */
-export function normalizeEntityRef(text: string, field = 'entityRef'): string {
-  try {
-    return stringifyEntityRef(
-      parseEntityRef(text, {
-        defaultKind: 'component',
-        defaultNamespace: 'default',
-      }),
-    );
-  } catch {
-    throw new InputError(
-      `${field}: "${text}" is not an entity ref such as component:default/my-app`,
-    );
-  }
-}
+export { normalizeEntityRef };
 
 /** A component's canary status, as GET /entities/:kind/:namespace/:name answers it. */
 export async function canaryStatus(
@@ -165,37 +156,13 @@ export async function startRollout(
     },
   });
   try {
-    const entityRef = normalizeEntityRef(input.entityRef);
-    const entity = await deps.catalog.getEntityByRef(entityRef, {
+    const { entityRef, resolved, cluster } = await resolveStart(
+      deps,
+      input,
       credentials,
-    });
-    if (!entity) {
-      throw new NotFoundError(`No entity ${entityRef} in the catalog`);
-    }
-    await deps.authorizer.require(
-      [canaryRolloutCreatePermission],
-      { entityRef, owners: async () => ownersOf(entity) },
-      credentials,
-      'start',
     );
-    const resolution = resolveTarget(entity, deps.config);
-    if (!resolution.ok) {
-      throw new InputError(
-        `${entityRef} is not set up for canaries: ${resolution.problems
-          .map(p => `${p.key}: ${p.message}`)
-          .join('; ')}`,
-      );
-    }
-    const cluster = input.cluster ?? resolution.resolved.target.clusters[0];
-    if (!resolution.resolved.target.clusters.includes(cluster)) {
-      throw new InputError(
-        `cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(
-          ', ',
-        )}, not "${cluster}"`,
-      );
-    }
     const record = await deps.commands.start({
-      resolved: resolution.resolved,
+      resolved,
       cluster,
       image: input.image,
       version: input.version,

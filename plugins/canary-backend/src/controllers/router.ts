@@ -28,6 +28,8 @@ import { isExternalRolloutId } from './externalId';
 import { FLAGGER_GATE_PATH } from './flagger';
 import type { RolloutAuthorizer } from '../service/authorize';
 import { ownersOf } from '../config/resolveTarget';
+import { auditedControl } from '../service/auditedControl';
+import { actorOf } from '../service/actor';
 
 const CONTROLS: ExternalRolloutControl[] = [
   'promote',
@@ -73,17 +75,6 @@ export interface ControllersRouterOptions {
   clusterNames: string[];
   /** The same authorizer as Coalmine's own controls (permissions and service-principal scopes). */
   authorizer: RolloutAuthorizer;
-}
-
-function actorOf(credentials: BackstageCredentials): string {
-  const p = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
-  if (p.type === 'service' && p.subject) return p.subject;
-  return 'unknown';
 }
 
 /**
@@ -192,67 +183,50 @@ export function createControllersRouter(
     jsonIfExternal,
     async (req, res, next) => {
       if (!isExternalRolloutId(req.params.id)) return next();
-      const credentials = await httpAuth.credentials(req);
-      const control = req.params.control as ExternalRolloutControl;
-      const auditorEvent = await auditor.createEvent({
-        eventId: 'rollout-control',
-        severityLevel: 'medium',
-        request: req,
-        meta: {
-          actor: actorOf(credentials),
-          rolloutId: req.params.id,
-          control: req.params.control,
-        },
-      });
-      try {
-        if (!CONTROLS.includes(control)) {
-          throw new InputError(
-            `path parameter control: unknown control "${
-              req.params.control
-            }"; use one of ${CONTROLS.join(', ')}`,
+      await auditedControl(
+        { httpAuth, auditor },
+        req,
+        CONTROLS,
+        async ({ credentials, control, audit }) => {
+          const body = controlBodySchema.safeParse(req.body ?? {});
+          if (!body.success) {
+            throw new InputError(
+              `body: ${body.error.issues.map(i => i.message).join('; ')}`,
+            );
+          }
+          const { entity, entityRef } = await entityOf(
+            req.params.id,
+            credentials,
           );
-        }
-        const body = controlBodySchema.safeParse(req.body ?? {});
-        if (!body.success) {
-          throw new InputError(
-            `body: ${body.error.issues.map(i => i.message).join('; ')}`,
-          );
-        }
-        const { entity, entityRef } = await entityOf(
-          req.params.id,
-          credentials,
-        );
-        await options.authorizer.require(
-          [
-            canaryControlPermissions[
-              control === 'promote-full' ? 'promote' : control
+          await options.authorizer.require(
+            [
+              canaryControlPermissions[
+                control === 'promote-full' ? 'promote' : control
+              ],
             ],
-          ],
-          { entityRef, owners: async () => ownersOf(entity) },
-          credentials,
-          control,
-        );
-        const id = controllers.decode(req.params.id);
-        const rollout = await controllers.control(
-          entity,
-          id,
-          control,
-          actorOf(credentials),
-        );
-        await auditorEvent.success({
-          meta: {
-            entityRef,
-            controller: id.kind,
-            object: `${id.cluster}/${id.namespace}/${id.name}`,
-            reason: body.data.reason ?? null,
-            phase: rollout.phase,
-          },
-        });
-        res.json(rollout);
-      } catch (error) {
-        await auditorEvent.fail({ error: error as Error });
-        throw error;
-      }
+            { entityRef, owners: async () => ownersOf(entity) },
+            credentials,
+            control,
+          );
+          const id = controllers.decode(req.params.id);
+          const rollout = await controllers.control(
+            entity,
+            id,
+            control,
+            actorOf(credentials),
+          );
+          await audit.success({
+            meta: {
+              entityRef,
+              controller: id.kind,
+              object: `${id.cluster}/${id.namespace}/${id.name}`,
+              reason: body.data.reason ?? null,
+              phase: rollout.phase,
+            },
+          });
+          res.json(rollout);
+        },
+      );
       return undefined;
     },
   );

@@ -13,7 +13,6 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   CompoundEntityRef,
   Entity,
-  parseEntityRef,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
 import {
@@ -50,6 +49,11 @@ import { RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
 import { toApiRollout } from './toApi';
 import { loadOpenApiDocument } from './openapi';
+import { normalizeEntityRef, resolveStart } from './resolveStart';
+import { auditedControl } from './auditedControl';
+import { actorOf } from './actor';
+
+export { actorOf };
 import type { ResolvedTarget } from '../config/resolveTarget';
 
 /** The use cases the router calls (implemented by RolloutService). */
@@ -252,33 +256,6 @@ function listOf(value: string | string[] | undefined): string[] | undefined {
     .flatMap(v => v.split(','))
     .map(v => v.trim())
     .filter(Boolean);
-}
-
-/** The user or service that made the request, as recorded in `startedBy` and events. */
-export function actorOf(credentials: BackstageCredentials): string {
-  const p = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
-  if (p.type === 'service' && p.subject) return p.subject;
-  return 'unknown';
-}
-
-function normalizeEntityRef(text: string, field: string): string {
-  try {
-    return stringifyEntityRef(
-      parseEntityRef(text, {
-        defaultKind: 'component',
-        defaultNamespace: 'default',
-      }),
-    );
-  } catch (e) {
-    throw new InputError(
-      `${field}: "${text}" is not an entity ref such as component:default/my-app`,
-    );
-  }
 }
 
 /** Builds the router mounted at /api/canary. */
@@ -514,41 +491,23 @@ export async function createRouter(
     try {
       const raw = await readJsonBody(req, res);
       const body = parse(startBodySchema, raw, 'body');
-      const entityRef = normalizeEntityRef(
-        body.entityRef,
-        'body field entityRef',
-      );
-      const entity = await catalog.getEntityByRef(entityRef, {
-        credentials: await catalogCredentials(credentials),
-      });
-      if (!entity) {
-        throw new NotFoundError(`No entity ${entityRef} in the catalog`);
-      }
-      await authorizer.require(
-        [canaryRolloutCreatePermission],
-        { entityRef, owners: async () => ownersOf(entity) },
+      const { entityRef, resolved, cluster } = await resolveStart(
+        {
+          catalog,
+          authorizer,
+          config,
+          refuseStart: (entity, on) =>
+            options.external?.refuseStart(entity, on) ?? Promise.resolve(),
+        },
+        body,
         credentials,
-        'start',
+        {
+          catalogCredentials: await catalogCredentials(credentials),
+          field: name => `body field ${name}`,
+        },
       );
-      const resolution = resolveTarget(entity, config);
-      if (!resolution.ok) {
-        throw new InputError(
-          `${entityRef} is not set up for canaries: ${resolution.problems
-            .map(p => `${p.key}: ${p.message}`)
-            .join('; ')}`,
-        );
-      }
-      const cluster = body.cluster ?? resolution.resolved.target.clusters[0];
-      if (!resolution.resolved.target.clusters.includes(cluster)) {
-        throw new InputError(
-          `body field cluster: ${entityRef} runs on ${resolution.resolved.target.clusters.join(
-            ', ',
-          )}, not "${cluster}"`,
-        );
-      }
-      await options.external?.refuseStart(entity, cluster);
       const record = await commands.start({
-        resolved: resolution.resolved,
+        resolved,
         cluster,
         image: body.image,
         version: body.version,
@@ -568,73 +527,60 @@ export async function createRouter(
   });
 
   router.post('/rollouts/:id/:control', async (req, res) => {
-    const credentials = await httpAuth.credentials(req);
-    const control = req.params.control as RolloutControl;
-    const auditorEvent = await auditor.createEvent({
-      eventId: 'rollout-control',
-      severityLevel: 'medium',
-      request: req,
-      meta: {
-        actor: actorOf(credentials),
-        rolloutId: req.params.id,
-        control: req.params.control,
-      },
-    });
     try {
-      if (!(CONTROLS as readonly string[]).includes(control)) {
-        throw new InputError(
-          `path parameter control: unknown control "${
-            req.params.control
-          }"; use one of ${CONTROLS.join(', ')}`,
-        );
-      }
-      const body = parse(
-        controlBodySchema,
-        await readJsonBody(req, res),
-        'body',
+      await auditedControl(
+        { httpAuth, auditor },
+        req,
+        CONTROLS,
+        async ({ credentials, control, audit }) => {
+          const body = parse(
+            controlBodySchema,
+            await readJsonBody(req, res),
+            'body',
+          );
+          const record = await loadRollout(req.params.id);
+          const target = {
+            entityRef: record.entityRef,
+            owners: ownersLoader(record.entityRef, credentials),
+          };
+          const wanted: ResourcePermission<'catalog-entity'>[] = [
+            canaryControlPermissions[control],
+          ];
+          // Skipping an approval gate is approving it; a retry starts a rollout.
+          if (control === 'promote' && skippedApprovals(record).length > 0) {
+            wanted.push(canaryRolloutApprovePermission);
+          }
+          if (control === 'retry') wanted.push(canaryRolloutCreatePermission);
+          await authorizer.require(
+            wanted,
+            target,
+            credentials,
+            control === 'promote' && wanted.length > 1
+              ? 'promote past an approval gate of'
+              : control,
+          );
+          const actor = actorOf(credentials);
+          if (control === 'retry') {
+            const fresh = await retry(record, actor, credentials);
+            await audit.success({
+              meta: { entityRef: record.entityRef, newRolloutId: fresh.id },
+            });
+            res.status(201).json(toApiRollout(fresh, undefined, redact));
+            return;
+          }
+          const updated = await commands.control(
+            record.id,
+            control,
+            actor,
+            body.reason,
+          );
+          await audit.success({
+            meta: { entityRef: record.entityRef, phase: updated.phase },
+          });
+          res.json(toApiRollout(updated, undefined, redact));
+        },
       );
-      const record = await loadRollout(req.params.id);
-      const target = {
-        entityRef: record.entityRef,
-        owners: ownersLoader(record.entityRef, credentials),
-      };
-      const wanted: ResourcePermission<'catalog-entity'>[] = [
-        canaryControlPermissions[control],
-      ];
-      // Skipping an approval gate is approving it; a retry starts a rollout.
-      if (control === 'promote' && skippedApprovals(record).length > 0) {
-        wanted.push(canaryRolloutApprovePermission);
-      }
-      if (control === 'retry') wanted.push(canaryRolloutCreatePermission);
-      await authorizer.require(
-        wanted,
-        target,
-        credentials,
-        control === 'promote' && wanted.length > 1
-          ? 'promote past an approval gate of'
-          : control,
-      );
-      const actor = actorOf(credentials);
-      if (control === 'retry') {
-        const fresh = await retry(record, actor, credentials);
-        await auditorEvent.success({
-          meta: { entityRef: record.entityRef, newRolloutId: fresh.id },
-        });
-        res.status(201).json(toApiRollout(fresh, undefined, redact));
-        return;
-      }
-      const updated = await commands.control(
-        record.id,
-        control,
-        actor,
-        body.reason,
-      );
-      await auditorEvent.success({
-        meta: { entityRef: record.entityRef, phase: updated.phase },
-      });
-      res.json(toApiRollout(updated, undefined, redact));
     } catch (error) {
-      await auditorEvent.fail({ error: error as Error });
       throw redactError(error);
     }
   });
