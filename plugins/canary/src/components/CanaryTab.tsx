@@ -10,10 +10,12 @@ import {
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
+import { useRef } from 'react';
 import {
   CanaryPollIntervals,
-  DEFAULT_POLL_INTERVALS,
+  effectiveIntervals,
 } from '../hooks/pollIntervals';
+import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutNotice } from '../hooks/useRolloutNotice';
@@ -38,18 +40,29 @@ export function CanaryTab(props: {
   pollIntervals?: Partial<CanaryPollIntervals>;
 }) {
   const { entity } = useEntity();
-  const intervals = { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals };
   const entityName = {
     kind: entity.kind.toLocaleLowerCase('en-US'),
     namespace: entity.metadata.namespace ?? 'default',
     name: entity.metadata.name,
   };
+  // Changes pushed through Backstage Signals refetch at once; polling stays
+  // as the fallback (slower while pushes arrive, as fast as before without).
+  const onSignal = useRef<() => void>();
+  const signals = useRolloutSignals(
+    `${entityName.kind}:${entityName.namespace}/${entityName.name}`,
+    () => onSignal.current?.(),
+  );
+  const intervals = effectiveIntervals(props.pollIntervals, signals.pushed);
   const status = useEntityCanaryStatus(entityName, intervals);
   const current = status.value
     ? status.value.active ?? status.value.history[0]
     : undefined;
   const details = useRolloutDetails(current, intervals);
   const series = useRolloutSeries(current, intervals);
+  onSignal.current = () => {
+    status.refresh();
+    details.refresh();
+  };
   const notice = useRolloutNotice(current);
 
   const onControlDone = (message: string, result: Rollout) => {
@@ -82,10 +95,9 @@ export function CanaryTab(props: {
             color="textSecondary"
             data-testid="canary-live"
             data-live={running ? 'fast' : 'slow'}
+            data-pushed={signals.pushed ? 'true' : 'false'}
           >
-            {running
-              ? `Live: refreshing every ${intervals.activeMs / 1000} s`
-              : `Checking for new rollouts every ${intervals.idleMs / 1000} s`}
+            {liveCaption(running, signals.pushed, intervals)}
             {status.updatedAt
               ? ` · updated ${formatTime(status.updatedAt)}`
               : ''}
@@ -163,4 +175,21 @@ export function CanaryTab(props: {
       )}
     </Grid>
   );
+}
+
+/** What keeps the tab current, in words. */
+function liveCaption(
+  running: boolean,
+  pushed: boolean,
+  intervals: CanaryPollIntervals,
+): string {
+  const every = (ms: number) => `${ms / 1000} s`;
+  if (pushed) {
+    return `Live: changes are pushed as they happen (and checked every ${every(
+      running ? intervals.activeMs : intervals.idleMs,
+    )})`;
+  }
+  return running
+    ? `Live: refreshing every ${every(intervals.activeMs)}`
+    : `Checking for new rollouts every ${every(intervals.idleMs)}`;
 }
