@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { scenarios, timings, writeJson } from './scenarios.mjs';
+import { signalScenarios, signalTimings, signalsResultFile } from './signals.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -84,7 +85,7 @@ try {
     ],
   });
   const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
-  for (const scenario of scenarios) {
+  for (const scenario of [...scenarios, ...signalScenarios]) {
     if (filter && !scenario.name.includes(filter)) continue;
     const started = Date.now();
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
@@ -115,6 +116,14 @@ if (Object.keys(timings).length) {
     measuredAt: new Date().toISOString(),
     note: 'ms from a click on the Canary tab of a loaded component page until the tab shows its controls, measured by the e2e run against ./dev demo (development server, not a production build)',
     ...timings,
+  });
+}
+
+if (Object.keys(signalTimings).length) {
+  writeJson(signalsResultFile(root), {
+    measuredAt: new Date().toISOString(),
+    note: 'ms from a control pressed through the REST API (CI token) until the open Canary tab shows its effect, pushed by Backstage Signals; the tab polled only every 600 s (?canaryPollSeconds=600). Measured by the e2e run against ./dev demo on one machine.',
+    ...signalTimings,
   });
 }
 

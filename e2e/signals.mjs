@@ -1,0 +1,117 @@
+// Live updates: a change made outside the tab (CI, another person) reaches an
+// open Canary tab through Backstage Signals, long before the tab would poll.
+import path from 'node:path';
+import { signInAsGuest } from './scenarios.mjs';
+
+const TOKEN = process.env.COALMINE_API_TOKEN || 'coalmine-demo-token';
+/** The tab's poll interval in this scenario: whatever shows up sooner was pushed. */
+const POLL_SECONDS = 600;
+
+/** Filled by the scenario; the runner writes it to bench/results/signals.json. */
+export const signalTimings = {};
+
+async function api(backend, method, apiPath, body) {
+  const res = await fetch(`${backend}/api/canary${apiPath}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+export const signalScenarios = [
+  {
+    name: 'a change made through the API reaches the open tab through Signals, before its next poll',
+    async run({ page, app, backend }) {
+      await signInAsGuest(page, app);
+      // The tab subscribes over the signals WebSocket; wait until it asked for its channel.
+      const channel = 'canary:entity:component:default/search';
+      const subscribed = new Promise(resolve => {
+        page.on('websocket', ws => {
+          ws.on('framesent', frame => {
+            if (String(frame.payload).includes(channel)) resolve();
+          });
+        });
+      });
+      await page.goto(
+        `${app}/catalog/default/component/search/canary?canaryPollSeconds=${POLL_SECONDS}`,
+      );
+      const loaded = Date.now();
+      await page.getByTestId('canary-tab').waitFor();
+      const live = page.getByTestId('canary-live');
+      if ((await live.getAttribute('data-pushed')) !== 'true')
+        throw new Error('the tab does not use Signals');
+      if (!(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`))
+        throw new Error(`the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`);
+      let timer;
+      await Promise.race([
+        subscribed,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the tab never subscribed to ${channel}`)),
+            60_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const nextPoll = loaded + POLL_SECONDS * 1000;
+
+      /** Presses through the API, then waits for the tab to show `selector`; ms between. */
+      async function pushed(what, press, selector) {
+        const pressed = Date.now();
+        const result = await press();
+        await page.locator(selector(result)).first().waitFor({ timeout: 60_000 });
+        const seen = Date.now();
+        if (seen >= nextPoll)
+          throw new Error(`${what}: shown only after the tab's next poll was due`);
+        signalTimings[what] = seen - pressed;
+        return result;
+      }
+
+      const started = await pushed(
+        'startToTabMs',
+        () =>
+          api(backend, 'POST', '/rollouts', {
+            entityRef: 'component:default/search',
+            image: 'shop/search:2.1.0',
+          }),
+        r => `[data-testid="canary-rollout"][data-rollout-id="${r.id}"]`,
+      );
+      // The engine moves on by itself; each of its steps is pushed too.
+      await page
+        .locator('[data-testid="canary-phase"][data-phase="Progressing"]')
+        .first()
+        .waitFor({ timeout: 120_000 });
+      await pushed(
+        'pauseToTabMs',
+        () =>
+          api(backend, 'POST', `/rollouts/${started.id}/pause`, {
+            reason: 'e2e: signals',
+          }),
+        () => '[data-testid="canary-phase"][data-phase="Paused"]',
+      );
+      await pushed(
+        'abortToTabMs',
+        () =>
+          api(backend, 'POST', `/rollouts/${started.id}/abort`, {
+            reason: 'e2e: signals',
+          }),
+        () =>
+          '[data-testid="canary-phase"][data-phase="RollingBack"], [data-testid="canary-phase"][data-phase="Aborted"]',
+      );
+      await page
+        .locator('[data-testid="canary-phase"][data-phase="Aborted"]')
+        .first()
+        .waitFor({ timeout: 120_000 });
+      if (Date.now() >= nextPoll)
+        throw new Error('the end of the rollback was shown only after the next poll was due');
+    },
+  },
+];
+
+export const signalsResultFile = root =>
+  path.join(root, 'bench', 'results', 'signals.json');
