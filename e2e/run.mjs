@@ -122,7 +122,7 @@ if (Object.keys(timings).length) {
 if (Object.keys(signalTimings).length) {
   writeJson(signalsResultFile(root), {
     measuredAt: new Date().toISOString(),
-    note: 'ms from a control pressed through the REST API (CI token) until the open Canary tab shows its effect, pushed by Backstage Signals; the tab polled only every 600 s (?canaryPollSeconds=600). Measured by the e2e run against ./dev demo on one machine.',
+    note: 'ms until the open Canary tab shows a change pushed by Backstage Signals (the tab polled only every 600 s, ?canaryPollSeconds=600): start and abort pressed through the REST API with the CI token (press = before the call, answer = the call returned, the change committed), and the engine\'s first step (from its event time). signalToTabMs is the refetch of status and details plus rendering in the development build. Measured by the e2e run against ./dev demo on one machine.',
     ...signalTimings,
   });
 }

@@ -31,10 +31,15 @@ export const signalScenarios = [
       await signInAsGuest(page, app);
       // The tab subscribes over the signals WebSocket; wait until it asked for its channel.
       const channel = 'canary:entity:component:default/search';
+      const received = []; // signals of this channel as the browser got them
       const subscribed = new Promise(resolve => {
         page.on('websocket', ws => {
           ws.on('framesent', frame => {
             if (String(frame.payload).includes(channel)) resolve();
+          });
+          ws.on('framereceived', frame => {
+            if (String(frame.payload).includes(channel))
+              received.push(Date.now());
           });
         });
       });
@@ -60,20 +65,37 @@ export const signalScenarios = [
       ]).finally(() => clearTimeout(timer));
       const nextPoll = loaded + POLL_SECONDS * 1000;
 
-      /** Presses through the API, then waits for the tab to show `selector`; ms between. */
+      /**
+       * Presses through the API, then waits for the tab to show `selector`.
+       * Records ms from the press and from the API's answer (the change is
+       * committed by then) to the tab showing it, and when the browser got
+       * the first signal after the press.
+       */
       async function pushed(what, press, selector) {
         const pressed = Date.now();
         const result = await press();
+        const answered = Date.now();
         await page.locator(selector(result)).first().waitFor({ timeout: 60_000 });
         const seen = Date.now();
         if (seen >= nextPoll)
           throw new Error(`${what}: shown only after the tab's next poll was due`);
-        signalTimings[what] = seen - pressed;
+        const signal = received.find(t => t >= pressed);
+        signalTimings[what] = {
+          pressToTabMs: seen - pressed,
+          answerToTabMs: seen - answered,
+          apiCallMs: answered - pressed,
+          ...(signal !== undefined
+            ? {
+                pressToSignalInBrowserMs: signal - pressed,
+                signalToTabMs: seen - signal,
+              }
+            : {}),
+        };
         return result;
       }
 
       const started = await pushed(
-        'startToTabMs',
+        'start',
         () =>
           api(backend, 'POST', '/rollouts', {
             entityRef: 'component:default/search',
@@ -81,21 +103,31 @@ export const signalScenarios = [
           }),
         r => `[data-testid="canary-rollout"][data-rollout-id="${r.id}"]`,
       );
-      // The engine moves on by itself; each of its steps is pushed too.
+      // The engine moves on by itself; its first step is pushed too. The
+      // latency is from the step's event (the commit, backend clock) to the
+      // tab showing the weight (same machine).
       await page
-        .locator('[data-testid="canary-phase"][data-phase="Progressing"]')
+        .locator('[data-testid="canary-weight"]:not([data-weight="0"])')
         .first()
         .waitFor({ timeout: 120_000 });
+      const stepSeen = Date.now();
+      if (stepSeen >= nextPoll)
+        throw new Error('the first step was shown only after the next poll was due');
+      const details = await api(backend, 'GET', `/rollouts/${started.id}`);
+      const step = details.events.find(e => e.type === 'step');
+      if (!step) throw new Error('no step event behind the weight the tab shows');
+      const signal = received.find(t => t >= Date.parse(step.time));
+      signalTimings.engineStep = {
+        commitToTabMs: stepSeen - Date.parse(step.time),
+        ...(signal !== undefined
+          ? {
+              commitToSignalInBrowserMs: signal - Date.parse(step.time),
+              signalToTabMs: stepSeen - signal,
+            }
+          : {}),
+      };
       await pushed(
-        'pauseToTabMs',
-        () =>
-          api(backend, 'POST', `/rollouts/${started.id}/pause`, {
-            reason: 'e2e: signals',
-          }),
-        () => '[data-testid="canary-phase"][data-phase="Paused"]',
-      );
-      await pushed(
-        'abortToTabMs',
+        'abort',
         () =>
           api(backend, 'POST', `/rollouts/${started.id}/abort`, {
             reason: 'e2e: signals',

@@ -60,8 +60,8 @@ export function CanaryTab(props: {
   const details = useRolloutDetails(current, intervals);
   const series = useRolloutSeries(current, intervals);
   onSignal.current = () => {
-    status.refresh();
-    details.refresh();
+    status.refreshSoon();
+    details.refreshSoon();
   };
   const notice = useRolloutNotice(current);
 
