@@ -43,6 +43,17 @@ export const signalScenarios = [
           });
         });
       });
+      // How long the tab's own calls take (what a pushed change waits for).
+      const calls = [];
+      page.on('requestfinished', request => {
+        const url = request.url();
+        if (!url.includes('/api/canary/')) return;
+        const t = request.timing();
+        calls.push({
+          what: url.includes('/entities/') ? 'status' : url.includes('/series') ? 'series' : 'details',
+          ms: Math.round(t.responseEnd),
+        });
+      });
       await page.goto(
         `${app}/catalog/default/component/search/canary?canaryPollSeconds=${POLL_SECONDS}`,
       );
@@ -141,6 +152,15 @@ export const signalScenarios = [
         .waitFor({ timeout: 120_000 });
       if (Date.now() >= nextPoll)
         throw new Error('the end of the rollback was shown only after the next poll was due');
+      for (const what of ['status', 'details']) {
+        const ms = calls.filter(c => c.what === what).map(c => c.ms).sort((a, b) => a - b);
+        if (ms.length)
+          signalTimings[`${what}CallMs`] = {
+            count: ms.length,
+            median: ms[Math.floor(ms.length / 2)],
+            max: ms[ms.length - 1],
+          };
+      }
     },
   },
 ];
