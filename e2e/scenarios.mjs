@@ -1,6 +1,7 @@
 // The end-to-end scenarios, in the order a new user would meet them.
 import fs from 'node:fs';
 import path from 'node:path';
+import { canaryDatabaseFile, seedHistory } from '../bench/api/seed.mjs';
 
 const DEFAULT_TIMEOUT = 60_000;
 
@@ -112,6 +113,30 @@ function setRolloutImage(name, container, image) {
   );
 }
 
+/** The guest's token, as the app gets it on sign-in (for API calls a scenario makes itself). */
+async function guestToken(backend) {
+  const res = await fetch(`${backend}/api/auth/guest/refresh?env=development`, {
+    headers: { 'x-requested-with': 'XMLHttpRequest' },
+  });
+  if (!res.ok)
+    throw new Error(`guest sign-in: ${res.status} ${await res.text()}`);
+  return (await res.json()).backstageIdentity.token;
+}
+
+async function canaryApi(backend, token, method, apiPath, body) {
+  const res = await fetch(`${backend}/api/canary${apiPath}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
 /** Filled by the scenarios; the runner writes it to bench/results/tab-interactive.json. */
 export const timings = {};
 
@@ -207,6 +232,67 @@ export const scenarios = [
       await waitForPhase(page, 'Aborted', 90_000);
       if ((await weight(page)) !== 0)
         throw new Error('weight is not 0 after abort');
+    },
+  },
+  {
+    name: 'the tab opens quickly on a rollout with 1,000 events and 10,000 analysis rows, and loads older events',
+    async run({ page, app, backend, root }) {
+      const token = await guestToken(backend);
+      // A second rollout of checkout (the first one succeeded), paused so it
+      // stays active, with a long history put behind it in the database.
+      const started = await canaryApi(backend, token, 'POST', '/rollouts', {
+        entityRef: 'component:default/checkout',
+        image: 'shop/checkout:v3',
+        version: 'v3',
+      });
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const d = await canaryApi(
+          backend,
+          token,
+          'GET',
+          `/rollouts/${started.id}`,
+        );
+        if (d.rollout.phase === 'Progressing' && d.analysis.length > 0) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `rollout is ${d.rollout.phase}, not Progressing with analysis`,
+          );
+        await page.waitForTimeout(500);
+      }
+      await canaryApi(backend, token, 'POST', `/rollouts/${started.id}/pause`, {
+        reason: 'e2e: long history',
+      });
+      seedHistory(
+        canaryDatabaseFile(path.join(root, '.sandbox', 'db')),
+        started.id,
+        {
+          events: 1000,
+          analysis: 10000,
+        },
+      );
+      await signInAsGuest(page, app);
+      const interactive = await openCanaryTab(page, app, 'checkout');
+      const afterControls = Date.now();
+      await page.getByTestId('canary-timeline').waitFor();
+      timings.longHistoryTabInteractiveMs = interactive;
+      // Until the event timeline (the paginated details call) is shown too.
+      timings.longHistoryTimelineShownMs =
+        interactive + (Date.now() - afterControls);
+      const shown = await page.getByTestId('canary-event').count();
+      const older = page.getByRole('button', { name: 'Load older events' });
+      await older.click();
+      const more = Date.now() + 30_000;
+      while ((await page.getByTestId('canary-event').count()) <= shown) {
+        if (Date.now() > more)
+          throw new Error(
+            `Load older events did not add events (still ${shown})`,
+          );
+        await page.waitForTimeout(200);
+      }
+      await canaryApi(backend, token, 'POST', `/rollouts/${started.id}/abort`, {
+        reason: 'e2e: done measuring',
+      });
     },
   },
   {

@@ -126,15 +126,18 @@ export function coalmine(): Method {
 
 /**
  * The lower bound: Wald's SPRT on the canary's requests, one-sided at the
- * gate's α (0.5 %), knowing the stable rate p0 and the canary's true rate
- * p1, fed the very counts the judge reads on the same path (exact counters,
- * or the raw-sample readings through the simulated Prometheus) at every tick.
+ * gate's α (0.5 %), knowing the stable rate p0, the canary's true rate p1
+ * and the clump size, fed the very counts the judge reads on the same path
+ * (exact counters, or the raw-sample readings through the simulated
+ * Prometheus) at every tick. The naive variant ignores clumps.
  */
-export function oracle(): Method {
+export function oracle(knowsClumps = true): Method {
   const threshold = Math.log(1 / 0.005);
   return {
-    id: 'oracle',
-    label: 'Oracle: one-sided SPRT knowing the true rates, same counts',
+    id: knowsClumps ? 'oracle' : 'oracle-naive',
+    label: knowsClumps
+      ? 'Oracle: one-sided SPRT knowing the true rates and clump size, same counts'
+      : 'Naive oracle: as the oracle, but counting clumped errors as independent',
     regressionsOnly: true,
     run(world, path) {
       const sc = world.scenario;
@@ -142,8 +145,13 @@ export function oracle(): Method {
       const bad: Kind = latency ? 'slow' : 'errors';
       const p0 = latency ? slowShare(1) : sc.baseline;
       const p1 = latency ? slowShare(sc.latencyFactor) : sc.canaryErrorRate;
-      const up = Math.log(p1 / p0);
-      const down = Math.log((1 - p1) / (1 - p0));
+      // Errors come in clumps of K (a Poisson number of clumps): the valid
+      // SPRT counts clumps, each worth log(p1/p0), and K times fewer
+      // "successes". K = 1 is Wald's SPRT on requests. The naive oracle
+      // takes K = 1 always, which is not an α-level test on clumped errors.
+      const clump = knowsClumps && !latency ? sc.clump : 1;
+      const up = Math.log(p1 / p0) / clump;
+      const down = Math.log((1 - p1) / (1 - p0)) / clump;
       let reader: CounterReaderState | undefined;
       let last = { n: 0, e: 0 };
       let llr = 0;

@@ -103,6 +103,33 @@ export function scenarios(): Scenario[] {
       weights: [1, 2, 5, 10, 25, 50],
       stepSeconds: 100,
     }),
+    // Added after the slices began at the first sample after each weight
+    // change (not tuned on): longer common bursts, clumps at low traffic.
+    scenario({
+      group: 'healthy',
+      label: 'burst of 45 s on both arms after each step, 1→10→50 %',
+      burstAtSteps: true,
+      burstSeconds: 45,
+      weights: [1, 10, 50],
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'clumps of 3, base 5 %, 1 rps, 5→50 %',
+      baseline: 0.05,
+      clump: 3,
+      rps: 1,
+      weights: [5, 50],
+      stepSeconds: 300,
+    }),
+    scenario({
+      group: 'healthy',
+      label: 'clumps of 2 and bursts at steps, base 0.1 %, 20 rps, 2→20→50 %',
+      baseline: 0.001,
+      clump: 2,
+      burstAtSteps: true,
+      rps: 20,
+      weights: [2, 20, 50],
+    }),
     // Regressions: bad requests served before the rollback.
     scenario({
       group: 'errors',
@@ -164,6 +191,7 @@ export function scenarios(): Scenario[] {
 
 const METHODS: Method[] = [
   oracle(),
+  oracle(false),
   coalmine(),
   flagger(1),
   flagger(5),
@@ -214,7 +242,9 @@ type Results = Array<{
 
 async function main() {
   const started = Date.now();
-  const list = scenarios();
+  // BENCH_ONLY=<text>: only the scenarios whose label contains it (for quick looks; nothing is written).
+  const only = process.env.BENCH_ONLY;
+  const list = scenarios().filter(s => !only || s.label.includes(only));
   const results: Results = [];
   list.forEach((sc, index) => {
     const perPath = Object.fromEntries(
@@ -269,7 +299,10 @@ async function main() {
   process.stderr.write('\n');
 
   const summary = targets(results);
-  const real = await checkAgainstPrometheus(quick).catch(
+  const real = await (only
+    ? Promise.reject(new Error('BENCH_ONLY'))
+    : checkAgainstPrometheus(quick)
+  ).catch(
     (e: Error) => ({ skipped: e.message } as const),
   );
   const output = {
@@ -291,7 +324,7 @@ async function main() {
     seconds: (Date.now() - started) / 1000,
   };
   const markdown = renderMarkdown(results, output);
-  if (!quick) {
+  if (!quick && !only) {
     fs.mkdirSync(path.join(root, 'results'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'results', 'analysis.json'),
@@ -325,6 +358,8 @@ function ratios(results: Results, pathId: PathId) {
       coalmine: m.coalmine.badMean,
       oracle: m.oracle.badMean,
       ratio: m.coalmine.badMean / Math.max(1, m.oracle.badMean),
+      oracleNaive: m['oracle-naive'].badMean,
+      ratioToNaive: m.coalmine.badMean / Math.max(1, m['oracle-naive'].badMean),
     };
   });
 }
@@ -343,6 +378,12 @@ function targets(results: Results) {
     falseRollbackWorst,
     badVsOracleWorst: worst('exact'),
     badVsOracleWorstPrometheus: worst('prometheus-15s'),
+    badVsNaiveOracleWorst: Math.max(
+      ...ratios(results, 'exact').map(r => r.ratioToNaive),
+    ),
+    badVsNaiveOracleWorstPrometheus: Math.max(
+      ...ratios(results, 'prometheus-15s').map(r => r.ratioToNaive),
+    ),
     badVsFlaggerSum:
       sum('prometheus-15s', 'flagger-t5') /
       Math.max(1e-9, sum('prometheus-15s', 'coalmine')),
@@ -398,6 +439,7 @@ function pct(value: number | null | undefined): string {
 
 const NAMES: Record<string, string> = {
   oracle: 'Oracle',
+  'oracle-naive': 'Naive oracle',
   coalmine: 'Coalmine',
   'flagger-t1': 'Flagger t=1',
   'flagger-t5': 'Flagger t=5',
@@ -431,6 +473,12 @@ function renderMarkdown(results: Results, output: any): string {
       s.badVsOracleWorst,
       2,
     )} | ≤ 2 | ${yes(met.badVsOracleWorst)} |`,
+  );
+  lines.push(
+    `| bad requests ÷ naive oracle (clumps counted as independent errors), worst regression, Prometheus 15 s / exact | ${fmt(
+      s.badVsNaiveOracleWorstPrometheus,
+      2,
+    )} / ${fmt(s.badVsNaiveOracleWorst, 2)} | | |`,
   );
   lines.push(
     `| Flagger (threshold 5) ÷ Coalmine, bad requests summed, Prometheus 15 s | ${fmt(
@@ -476,7 +524,7 @@ function renderMarkdown(results: Results, output: any): string {
       lines.push(`| ${r.scenario.label} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    const healthyIds = ids.filter(id => id !== 'oracle');
+    const healthyIds = ids.filter(id => !id.startsWith('oracle'));
     lines.push(
       `### Healthy canaries, ${p}: false rollbacks · promoted (mean time)`,
     );

@@ -52,8 +52,9 @@ export interface Scenario {
   weights: number[];
   stepSeconds: number;
   clump: number;
-  /** Both arms fail 20 % of requests for 20 s after every weight change. */
+  /** Both arms fail 20 % of requests for `burstSeconds` (default 20) after every weight change. */
   burstAtSteps: boolean;
+  burstSeconds?: number;
   swing: boolean;
   runs: number;
 }
@@ -172,7 +173,7 @@ export class World {
       const w = this.weight(t);
       const total = this.rps(t);
       const sinceStep = t - this.stepStart(t);
-      const burst = sc.burstAtSteps && t >= 0 && sinceStep < 20;
+      const burst = sc.burstAtSteps && t >= 0 && sinceStep < (sc.burstSeconds ?? 20);
       for (const pod of this.pods) {
         let mean: number;
         let rate: number;

@@ -16,3 +16,9 @@ export {
 } from './prometheus/prometheus';
 export { FaultProxy } from './faults/FaultProxy';
 export type { FaultMode, FaultChange } from './faults/FaultProxy';
+export {
+  ScaleWorld,
+  scaleManifests,
+  scaleServiceName,
+} from './scale/ScaleWorld';
+export type { ScaleService, ScaleWorldOptions } from './scale/ScaleWorld';

@@ -20,6 +20,11 @@ import { MetricsServer } from './metrics/metricsServer';
 import { PrometheusProcess } from './prometheus/prometheus';
 import { ArgoRolloutsSimulator } from './controllers/argoRollouts';
 import { FlaggerSimulator } from './controllers/flagger';
+import {
+  ScaleService,
+  ScaleWorld,
+  ScaleWorldOptions,
+} from './scale/ScaleWorld';
 
 export interface SandboxOptions {
   /** Port of the API server (plain HTTP and TLS on the same port); 0 (default) picks a free one. */
@@ -50,6 +55,12 @@ export interface SandboxOptions {
   token?: string;
   /** Accept requests without a bearer token. */
   open?: boolean;
+  /**
+   * Hold many services cheaply (benchmarks): the services of a
+   * {@link ScaleWorld} with instantly ready pods and one exporter for all
+   * their traffic, instead of the pod-by-pod workload simulation.
+   */
+  scale?: ScaleWorldOptions;
   /** Folder for the kubeconfig and Prometheus data; a temp folder (removed on stop) by default. */
   dir?: string;
 }
@@ -94,6 +105,10 @@ export interface Sandbox {
     namespace?: string;
     name: string;
   }): K8sObject[];
+  /** The services of the scale world (option `scale`), else empty. */
+  scaleServices: ScaleService[];
+  /** API requests served so far, by HTTP method. */
+  apiRequests(): Record<string, number>;
   /** Make the next matching API requests fail with the given status. */
   failNext(rule: FaultRule): void;
   /** Drop every fault armed with `failNext`. */
@@ -178,10 +193,14 @@ export async function startSandbox(
     }
   });
   const flagger = new FlaggerSimulator(store, { query: promQuery });
+  const scale = options.scale
+    ? new ScaleWorld(store, metrics, random, options.scale)
+    : undefined;
 
   const stop = async () => {
     unsubscribeTraffic();
     load.stop();
+    scale?.stop();
     argoRollouts.stop();
     flagger.stop();
     controller.stop();
@@ -195,7 +214,9 @@ export async function startSandbox(
 
   try {
     await api.start();
-    if (options.workloads !== false) {
+    if (scale) {
+      scale.start();
+    } else if (options.workloads !== false) {
       controller.start();
       argoRollouts.start();
       flagger.start();
@@ -239,7 +260,7 @@ export async function startSandbox(
     store,
     async apply(input) {
       const applied = applyManifests(store, input);
-      if (options.workloads !== false) controller.reconcile();
+      if (options.workloads !== false && !scale) controller.reconcile();
       return applied;
     },
     async applyDemoWorld() {
@@ -256,7 +277,7 @@ export async function startSandbox(
           ),
         );
       }
-      if (options.workloads !== false) controller.reconcile();
+      if (options.workloads !== false && !scale) controller.reconcile();
       return applied;
     },
     traffic: {
@@ -272,6 +293,8 @@ export async function startSandbox(
       if (!rt) throw new Error(`unknown kind ${kind}`);
       return store.writes(rt, namespace, name);
     },
+    scaleServices: scale?.services ?? [],
+    apiRequests: () => ({ ...api.requestCounts }),
     failNext(rule) {
       faults.add(rule);
     },

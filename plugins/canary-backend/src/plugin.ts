@@ -18,7 +18,11 @@ import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { WebhookOutbox } from './webhooks/outbox';
 import { KubernetesBindingReader, WorkloadBinding } from './binding';
 import { createRedactor } from './service/redact';
-import { PrometheusClient, PrometheusQuerier } from './analysis';
+import {
+  BatchedPrometheus,
+  PrometheusClient,
+  PrometheusQuerier,
+} from './analysis';
 import { ExternalControllers } from './controllers/ExternalControllers';
 import { FlaggerGateStore } from './controllers/FlaggerGateStore';
 import {
@@ -161,7 +165,9 @@ export const canaryPlugin = createBackendPlugin({
               const block = prometheusFor(canaryConfig, cluster);
               prometheusClients.set(
                 cluster,
-                block ? PrometheusClient.fromConfig(block) : undefined,
+                block
+                  ? new BatchedPrometheus(PrometheusClient.fromConfig(block))
+                  : undefined,
               );
             }
             return prometheusClients.get(cluster);
@@ -178,6 +184,14 @@ export const canaryPlugin = createBackendPlugin({
           concurrency: canaryConfig.loop.concurrency,
           // Rollouts waiting for the cluster are looked at on every loop.
           pollMs: canaryConfig.loop.frequencyMs,
+          // A step or an analysis due between two loops runs at its time.
+          lookaheadMs: canaryConfig.loop.frequencyMs,
+          // A canary with traffic is looked at every loop (at least every 5 s).
+          watchMs: Math.max(5000, canaryConfig.loop.frequencyMs),
+          // Analyses in one 5-second slot share their Prometheus queries.
+          analysisSlotMs: 5000,
+          // Analysis rows: every change of verdict, else one a minute.
+          analysisSampleMs: 60_000,
         });
         const rollouts = new RolloutService(store, engine);
         const detector = new CanaryDetector({

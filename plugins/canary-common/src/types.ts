@@ -213,11 +213,33 @@ export interface RolloutEvent {
   data?: Record<string, unknown>;
 }
 
-/** A rollout with everything that happened to it. @public */
+/**
+ * A rollout with the newest page of what happened to it: its events and
+ * analysis rows, oldest first, and cursors for the older pages.
+ * @public
+ */
 export interface RolloutDetails {
   rollout: Rollout;
   events: RolloutEvent[];
   analysis: AnalysisResult[];
+  /** Pass as `eventsBefore` for the next older events; null when `events` reach the first. */
+  eventsCursor?: string | null;
+  /** Pass as `analysisBefore` for the next older analysis rows; null when `analysis` reaches the first. */
+  analysisCursor?: string | null;
+}
+
+/** One page of a rollout's events or analysis rows, oldest first. @public */
+export interface RolloutHistoryPage<T> {
+  items: T[];
+  /** Cursor of the next older page; null when this page reaches the first. */
+  cursor: string | null;
+}
+
+/** One page of the rollout list, newest first. @public */
+export interface RolloutListPage {
+  items: Rollout[];
+  /** Pass as `cursor` for the next page; null when there is none. */
+  nextCursor: string | null;
 }
 
 /** One time series point: [unix seconds, value]. @public */

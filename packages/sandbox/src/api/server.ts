@@ -127,11 +127,15 @@ export class ApiServer {
   tlsUrl = '';
   /** PEM of the self-signed serving certificate, the CA for tlsUrl. */
   readonly caPem: string = servingCertificate().cert;
+  /** Requests served so far, by HTTP method (benchmarks count the engine's calls). */
+  readonly requestCounts: Record<string, number> = {};
 
   constructor(private readonly options: ApiServerOptions) {}
 
   async start(): Promise<string> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const method = req.method ?? 'GET';
+      this.requestCounts[method] = (this.requestCounts[method] ?? 0) + 1;
       this.handle(req, res).catch(e => {
         if (!res.headersSent) {
           const err =

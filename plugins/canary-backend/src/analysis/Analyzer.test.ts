@@ -37,6 +37,32 @@ class FakePrometheus implements PrometheusQuerier {
   p99 = { canary: 100, stable: 100 };
   windowRequests = { canary: 1000, stable: 9000 };
 
+  /** Counts as they stood at each query time, for windowed increases. */
+  snapshots = new Map<number, FakePrometheus['counts']>();
+
+  /** increase(…[Ns]) at `time`: the counts then less those N s earlier. */
+  #windowed(
+    promql: string,
+    time: Date | undefined,
+    arm: 'canary' | 'stable',
+    kind: 'requests' | 'errors' | 'slow',
+  ): number {
+    const at = time?.getTime() ?? Date.now();
+    if (!this.snapshots.has(at))
+      this.snapshots.set(at, JSON.parse(JSON.stringify(this.counts)));
+    const window = /\[(\d+)s\]/.exec(promql);
+    const now = this.snapshots.get(at)![arm][kind];
+    if (!window) return now;
+    const from = at - Number(window[1]) * 1000;
+    const earlier = [...this.snapshots.keys()]
+      .filter(t => t <= from)
+      .sort((a, b) => b - a)[0];
+    return (
+      now -
+      (earlier === undefined ? 0 : this.snapshots.get(earlier)![arm][kind])
+    );
+  }
+
   async queryValue(promql: string, options?: { time?: Date }): Promise<number> {
     this.queries.push(promql);
     if (this.down)
@@ -60,15 +86,22 @@ class FakePrometheus implements PrometheusQuerier {
       if (slowQuery !== promql.includes('le="250"')) {
         throw new Error(`unexpected latency query ${promql}`);
       }
-      return slowQuery ? this.counts[arm].slow : this.counts[arm].requests;
+      return this.#windowed(
+        promql,
+        options?.time,
+        arm,
+        slowQuery ? 'slow' : 'requests',
+      );
     }
     if (promql.includes('increase(istio_requests_total')) {
       if (/\[1m\]/.test(promql)) return this.windowRequests[arm];
-      const value = promql.includes('response_code=~"5.."')
-        ? this.counts[arm].errors
-        : this.counts[arm].requests;
-      if (value === 0) throw new PrometheusNoDataError(promql);
-      return value;
+      const kind = promql.includes('response_code=~"5.."')
+        ? 'errors'
+        : 'requests';
+      // No series before the first event.
+      if (this.counts[arm][kind] === 0)
+        throw new PrometheusNoDataError(promql);
+      return this.#windowed(promql, options?.time, arm, kind);
     }
     throw new PrometheusNoDataError(promql);
   }
@@ -229,25 +262,38 @@ describe('Analyzer', () => {
   it('advances a healthy canary', async () => {
     const prometheus = new FakePrometheus();
     const analyzer = createAnalyzer({ analysis: {} });
-    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
-    // The first reading only marks where the first slice at this weight
-    // begins: the counts before it span the weight change.
-    const first = await analyzer.evaluate(context(prometheus, 0));
-    expect(first.checks.map(c => [c.metric, c.verdict])).toEqual([
-      ['error-rate', 'inconclusive'],
-      ['latency', 'inconclusive'],
+    // This fake has no raw-sample reads: counts come from increase() over
+    // fixed windows of at least the gate's interval (1m) that tile time.
+    // At 30 s ticks: nothing to read at 30 s; the first reading (60 s)
+    // only marks where the first slice at this weight begins (the counts
+    // before it span the weight change); at 90 s the window is too short;
+    // at 120 s the first slice is judged.
+    let previous: PreviousTick | undefined;
+    const verdicts: string[][] = [];
+    let decision;
+    for (let tick = 0; tick < 4; tick++) {
+      prometheus.serve(30, 100, 0.1, 0.01, 0.01);
+      decision = await analyzer.evaluate(context(prometheus, tick, previous));
+      previous = decision as unknown as PreviousTick;
+      verdicts.push(decision.checks.map(c => c.verdict));
+      if (tick < 3) expect(decision.action).toBe('hold');
+    }
+    expect(verdicts).toEqual([
+      ['inconclusive', 'inconclusive'],
+      ['inconclusive', 'inconclusive'],
+      ['inconclusive', 'inconclusive'],
+      ['pass', 'pass'],
     ]);
-    expect(first.action).toBe('hold');
-    prometheus.serve(30, 100, 0.1, 0.01, 0.01);
-    const decision = await analyzer.evaluate(
-      context(prometheus, 1, first as unknown as PreviousTick),
-    );
-    expect(decision.checks.map(c => [c.metric, c.verdict])).toEqual([
-      ['error-rate', 'pass'],
-      ['latency', 'pass'],
-    ]);
+    // Windows of increase() tile time, (0, 60 s] and (60 s, 120 s]: none
+    // grows with the rollout's age.
+    const windows = prometheus.queries
+      .filter(q => q.includes('increase(') && !q.includes('[1m]'))
+      .map(q => /\[(\w+)\]/.exec(q)?.[1]);
+    expect(windows.length).toBe(2 * 8);
+    expect(new Set(windows)).toEqual(new Set(['60s']));
+    decision = decision!;
     expect(decision.checks[1].evidence).toMatch(
-      /^canary share of requests slower than 250 ms 1 % \(3 of 300\) vs stable 1 % \(27 of 2700\)/,
+      /^canary share of requests slower than 250 ms 1 % \(6 of 600\) vs stable 1 % \(54 of 5400\)/,
     );
     expect(decision.action).toBe('advance');
     // The policy's α = 1 % is shared by the two sequential gates.
@@ -318,7 +364,7 @@ describe('Analyzer', () => {
     const analyzer = createAnalyzer({ analysis: {} });
     let previous: PreviousTick | undefined;
     let decision;
-    for (let tick = 0; tick < 3; tick++) {
+    for (let tick = 0; tick < 5; tick++) {
       // The weight says 5 %, the mesh sends the canary half the requests.
       prometheus.serve(30, 100, 0.5, 0.01, 0.01);
       decision = await analyzer.evaluate({
@@ -428,7 +474,8 @@ describe('Analyzer', () => {
     const prometheus = new FakePrometheus();
     prometheus.down = true;
     const holding = createAnalyzer({ analysis: {} });
-    const decision = await holding.evaluate(context(prometheus, 0));
+    // (At 60 s: the first window of the count queries has passed.)
+    const decision = await holding.evaluate(context(prometheus, 1));
     expect(decision.action).toBe('hold');
     expect(decision.checks.every(c => c.verdict === 'inconclusive')).toBe(true);
     expect(decision.reason).toMatch(
@@ -438,16 +485,16 @@ describe('Analyzer', () => {
     const strict = createAnalyzer({
       analysis: { inconclusive: { policy: 'fail', after: 2 } },
     });
-    const one = await strict.evaluate(context(prometheus, 0));
+    const one = await strict.evaluate(context(prometheus, 1));
     expect(one.action).toBe('hold');
-    const two = await strict.evaluate(context(prometheus, 1, one));
+    const two = await strict.evaluate(context(prometheus, 2, one));
     expect(two.action).toBe('rollback');
     expect(two.reason).toMatch(/^inconclusive for 2 ticks in a row/);
 
     const counting = createAnalyzer({
       analysis: { inconclusive: 'count', failureLimit: 1 },
     });
-    expect((await counting.evaluate(context(prometheus, 0))).action).toBe(
+    expect((await counting.evaluate(context(prometheus, 1))).action).toBe(
       'rollback',
     );
   });

@@ -12,7 +12,9 @@ import {
   gateJudge,
   MetricGateConfig,
 } from './config';
-import { PodHealthJudge, PodHealthSnapshot } from './judges/PodHealthJudge';
+import type { AnalysisDecision as EngineAnalysisDecision } from '../domain/ports';
+import type { PodHealthSnapshot } from '../domain/podHealth';
+import { PodHealthJudge } from './judges/PodHealthJudge';
 import { RelativeToStableJudge } from './judges/RelativeToStableJudge';
 import { ArmCounts, SequentialCountJudge } from './judges/SequentialCountJudge';
 import {
@@ -39,7 +41,7 @@ import {
   PrometheusSample,
   PrometheusUnreachableError,
 } from './PrometheusClient';
-import { formatDuration, parseDurationMs } from './promql';
+import { formatDuration, promQLDurationMs } from './promql';
 import { MetricTemplate, templateValues, TemplateTarget } from './templates';
 
 /** What the analyzer needs of Prometheus; {@link PrometheusClient} has it. @public */
@@ -112,17 +114,8 @@ export interface AnalysisContext {
   signal?: AbortSignal;
 }
 
-/** The decision of one tick. @public */
-export interface AnalysisDecision {
-  action: DecisionAction;
-  reason: string;
-  checks: AnalysisCheck[];
-  failedChecks: number;
-  /** Store it and pass it back as `state` next tick. */
-  state: JsonObject;
-  /** With `advance`: every sequential gate shows the canary no worse at this weight (opt-in early advance). */
-  earlyAdvance?: boolean;
-}
+/** The decision of one tick (the engine's, with the state as JSON: store it and pass it back as `state` next tick). @public */
+export type AnalysisDecision = EngineAnalysisDecision & { state: JsonObject };
 
 interface GateState {
   lastAt: number;
@@ -130,6 +123,8 @@ interface GateState {
   sequential?: SequentialGateState;
   /** The latency bound chosen for `le: auto`, kept for the whole rollout. */
   le?: string;
+  /** Counts added up from fixed windows (count templates Prometheus computes itself): up to `at` (unix s). */
+  counted?: { at: number; counts: ArmCounts };
 }
 
 interface AnalyzerState {
@@ -176,7 +171,7 @@ export class Analyzer {
   async evaluate(ctx: AnalysisContext): Promise<AnalysisDecision> {
     const now = ctx.now ?? new Date();
     const state = this.#restore(ctx.state);
-    const tickMs = parseDurationMs(this.config.interval);
+    const tickMs = promQLDurationMs(this.config.interval);
     const fresh: Array<{ check: AnalysisCheck; hardStop: boolean }> = [];
     const reused: AnalysisCheck[] = [];
     const dryRun: AnalysisCheck[] = [];
@@ -186,7 +181,7 @@ export class Analyzer {
       this.gates.map(async gate => {
         const previous = state.gates[gate.name];
         const judge = gateJudge(gate);
-        const windowMs = parseDurationMs(gate.interval ?? DEFAULT_WINDOW);
+        const windowMs = promQLDurationMs(gate.interval ?? DEFAULT_WINDOW);
         const due =
           judge === 'sequential' ||
           !previous ||
@@ -205,6 +200,7 @@ export class Analyzer {
           check: result.check,
           sequential: result.sequential,
           le: result.le,
+          ...(result.counted ? { counted: result.counted } : {}),
         };
         if (gate.dryRun) {
           // Recorded and shown, never acted on.
@@ -515,6 +511,7 @@ export class Analyzer {
     check: AnalysisCheck;
     sequential?: SequentialGateState;
     le?: string;
+    counted?: GateState['counted'];
   }> {
     const judge = gateJudge(gate);
     if (judge === 'sequential') {
@@ -637,6 +634,7 @@ export class Analyzer {
     check: AnalysisCheck;
     sequential: SequentialGateState;
     le?: string;
+    counted?: GateState['counted'];
   }> {
     const judge = this.#sequentialJudge(gate);
     const state = restoreGateState(previous?.sequential, judge);
@@ -687,9 +685,18 @@ export class Analyzer {
       ctx,
       gate.requests ?? 'request-count',
     );
-    const elapsed = formatDuration(
-      Math.max(1000, now.getTime() - ctx.startedAt.getTime()),
-    );
+    // Counts Prometheus computes itself (the fallback below) are read over
+    // fixed windows that tile time — (the last reading, this one] — and
+    // added up here, so no window grows with the rollout's age and one
+    // window's extrapolation is not carried into every later reading. A
+    // window is at least the gate's interval (1m by default: two samples of
+    // every series at scrapes of up to 30 s).
+    const counted = previous?.counted;
+    const windowFromSec = counted?.at ?? startSec;
+    const minWindowSec =
+      promQLDurationMs(gate.interval ?? DEFAULT_WINDOW) / 1000;
+    const windowSec = Math.floor(nowSec - windowFromSec);
+    const elapsed = formatDuration(Math.max(1, windowSec) * 1000);
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
     const queries: Record<CounterName, string> = {
       canaryErrors: this.#render(errors, 'canary', ctx, gateWithLe, durations),
@@ -714,6 +721,7 @@ export class Analyzer {
       ctx.prometheus.querySamples && terms.every(t => t !== undefined);
     let tick: SequentialGateTick;
     let query: string;
+    let nextCounted = counted;
     if (raw) {
       // Counters as Prometheus stored them (reading/CounterReader.ts).
       const window = readingWindowSeconds(state.reader, nowSec, startSec);
@@ -752,37 +760,64 @@ export class Analyzer {
       } catch (error) {
         tick = { ...tickBase, counts: null, noDataReason: noDataReason(error) };
       }
-    } else {
-      // A custom count template that is not a sum of increase() of
-      // counters: read as written (extrapolated by Prometheus).
+    } else if (windowSec < minWindowSec) {
+      // The window is not long enough yet: nothing new to judge.
       query = Object.entries(queries)
         .map(([k, q]) => `${k}: ${q}`)
         .join('\n');
-      const seen = state.judge.used;
+      tick = counted
+        ? { ...tickBase, counts: counted.counts }
+        : {
+            ...tickBase,
+            counts: null,
+            noDataReason: `the first ${
+              gate.interval ?? DEFAULT_WINDOW
+            } window since the start has not passed yet`,
+          };
+    } else {
+      // A custom count template that is not a sum of increase() of
+      // counters (or a Prometheus without raw-sample reads): read as
+      // written, over the window since the last reading, at its end.
+      query = Object.entries(queries)
+        .map(([k, q]) => `${k}: ${q}`)
+        .join('\n');
+      const windowEnd = new Date((windowFromSec + windowSec) * 1000);
+      const seen = counted?.counts;
       try {
         const values = await Promise.all(
           COUNTER_NAMES.map(async name => {
             try {
-              return await this.#value(ctx, queries[name], now);
+              return await ctx.prometheus.queryValue(queries[name], {
+                time: windowEnd,
+                signal: ctx.signal,
+              });
             } catch (error) {
               if (!(error instanceof PrometheusNoDataError)) throw error;
-              // No series: nothing counted yet — unless the arm had
-              // requests before, then its data is missing, not zero.
+              // No series: nothing counted in the window — unless the arm
+              // had requests before, then its data is missing, not zero
+              // (the window then grows until the data is back).
               const hadRequests = name.startsWith('canary')
-                ? seen.canaryRequests > 0
-                : seen.stableRequests > 0;
+                ? (seen?.canaryRequests ?? 0) > 0
+                : (seen?.stableRequests ?? 0) > 0;
               if (hadRequests && name.endsWith('Requests')) throw error;
               return 0;
             }
           }),
         );
-        const counts: ArmCounts = {
-          canaryErrors: values[0],
-          canaryRequests: values[1],
-          stableErrors: values[2],
-          stableRequests: values[3],
+        const base = seen ?? {
+          canaryErrors: 0,
+          canaryRequests: 0,
+          stableErrors: 0,
+          stableRequests: 0,
         };
-        tick = { ...tickBase, counts };
+        const counts: ArmCounts = {
+          canaryErrors: base.canaryErrors + Math.max(0, values[0]),
+          canaryRequests: base.canaryRequests + Math.max(0, values[1]),
+          stableErrors: base.stableErrors + Math.max(0, values[2]),
+          stableRequests: base.stableRequests + Math.max(0, values[3]),
+        };
+        nextCounted = { at: windowFromSec + windowSec, counts };
+        tick = { ...tickBase, nowSec: nextCounted.at, counts };
       } catch (error) {
         tick = {
           ...tickBase,
@@ -810,7 +845,12 @@ export class Analyzer {
         : 'error rate',
       minStepRequests,
     });
-    return { check: result.check, sequential: result.state, le };
+    return {
+      check: result.check,
+      sequential: result.state,
+      le,
+      counted: nextCounted,
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Config } from '@backstage/config';
-import { assertValidPromQL, parseDurationMs } from './promql';
+import { assertValidPromQL, promQLDurationMs } from './promql';
 
 /** How to authenticate to Prometheus. Never logged, never in an error. @public */
 export type PrometheusAuth =
@@ -138,7 +138,7 @@ export class PrometheusClient {
     return new PrometheusClient({
       url,
       auth,
-      timeoutMs: timeout ? parseDurationMs(timeout) : undefined,
+      timeoutMs: timeout ? promQLDurationMs(timeout) : undefined,
       fetch: options?.fetch,
     });
   }

@@ -86,6 +86,8 @@ import { validateAnalysisConfig } from './config';
 import { Analyzer } from './Analyzer';
 
 export { Analyzer } from './Analyzer';
+export { BatchedPrometheus } from './reading/BatchedPrometheus';
+export type { BatchedPrometheusOptions } from './reading/BatchedPrometheus';
 export type {
   AnalysisArm,
   AnalysisContext,
@@ -143,7 +145,7 @@ export type {
   SequentialCountOptions,
 } from './judges/SequentialCountJudge';
 export { PodHealthJudge, DEFAULT_FATAL_REASONS } from './judges/PodHealthJudge';
-export type { PodHealthSnapshot } from './judges/PodHealthJudge';
+export type { PodHealthSnapshot } from '../domain/podHealth';
 
 /**
  * Validates a policy's `analysis:` block and builds its analyzer. Throws

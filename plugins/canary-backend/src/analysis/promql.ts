@@ -1,4 +1,5 @@
 import { parser } from '@prometheus-io/lezer-promql';
+import { parseDurationMs } from '../domain/duration';
 
 /** Where a PromQL syntax error sits: 0-based offset, 1-based line and column. @public */
 export interface PromQLErrorPosition {
@@ -116,37 +117,25 @@ export function escapeRegex(value: string): string {
 }
 
 const DURATION_PATTERN = /^(?:\d+(?:ms|[smhdwy]))+$/;
-const DURATION_UNITS: Array<[string, number]> = [
-  ['y', 365 * 24 * 3600 * 1000],
-  ['w', 7 * 24 * 3600 * 1000],
-  ['d', 24 * 3600 * 1000],
-  ['h', 3600 * 1000],
-  ['ms', 1],
-  ['m', 60 * 1000],
-  ['s', 1000],
-];
 
 /** True for a PromQL duration such as `30s`, `1m`, `1h30m`. @public */
 export function isPromQLDuration(value: string): boolean {
-  return DURATION_PATTERN.test(value) && parseDurationMs(value) > 0;
+  return DURATION_PATTERN.test(value) && promQLDurationMs(value) > 0;
 }
 
 /**
- * Milliseconds in a PromQL duration (`1h30m` → 5400000). Throws on anything
- * that is not one.
+ * Milliseconds in a PromQL duration (`1h30m` → 5400000): whole amounts of
+ * ms, s, m, h, d, w, y, read by the one duration parser (domain/duration).
+ * Throws on anything that is not one.
  *
  * @public
  */
-export function parseDurationMs(value: string): number {
-  if (!DURATION_PATTERN.test(value)) {
+export function promQLDurationMs(value: string): number {
+  const ms = DURATION_PATTERN.test(value) ? parseDurationMs(value) : undefined;
+  if (ms === undefined) {
     throw new Error(`"${value}" is not a PromQL duration such as 30s, 5m, 1h`);
   }
-  let total = 0;
-  for (const [, amount, unit] of value.matchAll(/(\d+)(ms|[smhdwy])/g)) {
-    const factor = DURATION_UNITS.find(([u]) => u === unit)![1];
-    total += Number(amount) * factor;
-  }
-  return total;
+  return ms;
 }
 
 /** Formats milliseconds as a PromQL duration in whole seconds (at least 1s). @public */

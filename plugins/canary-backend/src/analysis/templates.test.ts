@@ -11,7 +11,7 @@ import {
   escapePromQLString,
   findPromQLError,
   isPromQLDuration,
-  parseDurationMs,
+  promQLDurationMs,
 } from './promql';
 
 const target: TemplateTarget = {
@@ -101,7 +101,12 @@ describe('PromQL escaping', () => {
     expect(isPromQLDuration('90s')).toBe(true);
     expect(isPromQLDuration('5')).toBe(false);
     expect(isPromQLDuration('1m]) or vector(1)')).toBe(false);
-    expect(parseDurationMs('1h30m')).toBe(5_400_000);
+    expect(promQLDurationMs('1h30m')).toBe(5_400_000);
+    expect(promQLDurationMs('1d2h')).toBe(26 * 3_600_000);
+    expect(promQLDurationMs('500ms')).toBe(500);
+    // Config durations allow decimals; PromQL's do not.
+    expect(() => promQLDurationMs('1.5m')).toThrow(/not a PromQL duration/);
+    expect(() => promQLDurationMs('90')).toThrow(/not a PromQL duration/);
     const q = new CompiledQuery('t', 'rate(x[{{ interval }}])');
     expect(() => q.render({ interval: '1m]) or vector(1) #' })).toThrow(
       /PromQL duration/,

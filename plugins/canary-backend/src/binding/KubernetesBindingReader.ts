@@ -1,4 +1,5 @@
 import type { ClusterClients } from '../kubernetes/ClusterClients';
+import { readOnce } from '../domain/passScope';
 import { isNotFound, toClusterError } from '../kubernetes/errors';
 import type { BindingObjectReader } from './WorkloadBinding';
 
@@ -8,9 +9,10 @@ export class KubernetesBindingReader implements BindingObjectReader {
 
   async service(cluster: string, namespace: string, name: string) {
     try {
-      const svc = await this.clients
-        .forCluster(cluster)
-        .core.readNamespacedService({ namespace, name });
+      const apis = this.clients.forCluster(cluster);
+      const svc = await readOnce(apis, `Service/${namespace}/${name}`, () =>
+        apis.core.readNamespacedService({ namespace, name }),
+      );
       return {
         annotations: svc.metadata?.annotations ?? {},
         selector: svc.spec?.selector ?? {},
@@ -28,9 +30,11 @@ export class KubernetesBindingReader implements BindingObjectReader {
 
   async deployment(cluster: string, namespace: string, name: string) {
     try {
-      const d = await this.clients
-        .forCluster(cluster)
-        .apps.readNamespacedDeployment({ namespace, name });
+      const apis = this.clients.forCluster(cluster);
+      // Shared with the workload manager's reads of this transition.
+      const d = await readOnce(apis, `Deployment/${namespace}/${name}`, () =>
+        apis.apps.readNamespacedDeployment({ namespace, name }),
+      );
       return {
         annotations: d.metadata?.annotations ?? {},
         podLabels: d.spec?.template?.metadata?.labels ?? {},

@@ -287,7 +287,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
   return {
     loop: {
       frequencyMs: c.loop?.frequency ?? 5000,
-      concurrency: c.loop?.concurrency ?? 4,
+      concurrency: c.loop?.concurrency ?? 16,
       leaseMs: c.loop?.lease ?? 30_000,
     },
     detection: { frequencyMs: c.detection?.frequency ?? 30_000 },

@@ -83,6 +83,19 @@ function refOf(m: ManagingObject): ExternalControllerRef {
  * webhooks, served by Coalmine). The router authorizes and audits first.
  */
 export class ExternalControllers {
+  /**
+   * Views being read or read within the last {@link ENTITY_VIEW_TTL_MS}, per
+   * entity as annotated: every tab open on a component (each polling every
+   * two seconds) shares one pair of cluster list calls.
+   */
+  private readonly views = new Map<
+    string,
+    {
+      until: number;
+      view: Promise<{ views: ExternalView[]; problems: CanaryConfigProblem[] }>;
+    }
+  >();
+
   constructor(private readonly options: ExternalControllersOptions) {}
 
   /** The managing objects of a component on all its clusters; cluster failures become problems. */
@@ -249,6 +262,31 @@ export class ExternalControllers {
   async entityView(
     entity: Entity,
   ): Promise<{ views: ExternalView[]; problems: CanaryConfigProblem[] }> {
+    const key = `${stringifyEntityRef(entity)}|${JSON.stringify(
+      entity.metadata.annotations ?? {},
+    )}`;
+    const now = Date.now();
+    const cached = this.views.get(key);
+    if (cached && cached.until > now) return copyView(await cached.view);
+    const view = this.readEntityView(entity);
+    this.views.set(key, { until: now + ENTITY_VIEW_TTL_MS, view });
+    view.then(
+      () => {
+        // Counted from the answer, not the question: a slow cluster is not asked again at once.
+        const entry = this.views.get(key);
+        if (entry?.view === view) entry.until = Date.now() + ENTITY_VIEW_TTL_MS;
+      },
+      () => this.views.delete(key),
+    );
+    for (const [k, v] of this.views) {
+      if (v.until <= now && k !== key) this.views.delete(k);
+    }
+    return copyView(await view);
+  }
+
+  private async readEntityView(
+    entity: Entity,
+  ): Promise<{ views: ExternalView[]; problems: CanaryConfigProblem[] }> {
     const { found, problems } = await this.discover(entity);
     const entityRef = stringifyEntityRef(entity);
     const views: ExternalView[] = [];
@@ -404,4 +442,15 @@ export class ExternalControllers {
       payload.checksum,
     );
   }
+}
+
+/** How long the tab's view of another controller's rollouts is shared. */
+export const ENTITY_VIEW_TTL_MS = 1_000;
+
+/** A shared view, copied so a caller that changes its lists changes no one else's. */
+function copyView(v: {
+  views: ExternalView[];
+  problems: CanaryConfigProblem[];
+}) {
+  return { views: [...v.views], problems: [...v.problems] };
 }

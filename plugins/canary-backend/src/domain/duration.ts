@@ -1,12 +1,16 @@
 /**
  * Durations in config and overrides: a number of seconds, or a string such as
- * `500ms`, `30s`, `1.5m`, `2h`, or a combination like `1m30s`.
+ * `500ms`, `30s`, `1.5m`, `2h`, `1d`, or a combination like `1m30s`. PromQL
+ * durations (`analysis/promql.ts`) are the subset with whole amounts.
  */
 const UNIT_MS: Record<string, number> = {
   ms: 1,
   s: 1000,
   m: 60_000,
   h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
 };
 
 /** Parses a duration to milliseconds, or returns undefined when it is not one. */
@@ -21,7 +25,7 @@ export function parseDurationMs(value: unknown): number | undefined {
   if (/^\d+(\.\d+)?$/.test(text)) {
     return Number(text) * 1000;
   }
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/g;
   let total = 0;
   let consumed = 0;
   for (const match of text.matchAll(part)) {

@@ -12,6 +12,11 @@ export interface PassScope {
   signal: AbortSignal;
   /** Throws when this pass may no longer write (lease lost, rollout changed). */
   beforeWrite(): Promise<void>;
+  /**
+   * Objects read from a cluster in the current transition of the pass, by
+   * cluster and object; emptied at each transition and before every write.
+   */
+  reads?: Map<object, Map<string, Promise<unknown>>>;
 }
 
 export const passScope = new AsyncLocalStorage<PassScope>();
@@ -23,7 +28,34 @@ export function currentPassSignal(): AbortSignal | undefined {
 
 /** Passes the fence of the pass running this code, if any. */
 export async function fenceBeforeWrite(): Promise<void> {
-  await passScope.getStore()?.beforeWrite();
+  const scope = passScope.getStore();
+  // What was read before a write is not what the cluster holds after it.
+  scope?.reads?.clear();
+  await scope?.beforeWrite();
+}
+
+/**
+ * Reads an object once per transition of a pass: the binding check, the pod
+ * health, template and readiness guards all look at the canary Deployment,
+ * and one GET answers them all. Outside a pass (or for a failed read) it
+ * reads every time. `cluster` is the cluster's API object, `key` names the
+ * object read.
+ */
+export function readOnce<T>(
+  cluster: object,
+  key: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  const reads = passScope.getStore()?.reads;
+  if (!reads) return read();
+  let byKey = reads.get(cluster);
+  if (!byKey) reads.set(cluster, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit as Promise<T>;
+  const p = read();
+  byKey.set(key, p);
+  p.catch(() => byKey!.delete(key));
+  return p;
 }
 
 /** Rejects when `signal` aborts (with its reason); otherwise settles as `work` does. */

@@ -137,6 +137,8 @@ export interface EngineState {
   nextAnalysisAt?: number;
   /** Analyses that said advance at the current step. */
   passedAtStep?: number;
+  /** When an analysis first said advance at the current step (ms). */
+  passedAt?: number;
   /** The analysis allowed the current step to end early (opt-in early advance). */
   earlyAdvanceAtStep?: boolean;
   /** The Analyzer's own state between ticks. */
@@ -147,6 +149,10 @@ export interface EngineState {
   failedChecks?: number;
   /** Analysis runs in a row that could not run at all (exceptions). */
   analysisErrors?: number;
+  /** When an analysis result was last kept for good (see NewAnalysis.keep). */
+  analysisKeptAt?: number;
+  /** The verdicts of the last analysis (its action and each check's), to keep a result when they change. */
+  analysisVerdict?: string;
   /** Steps whose approval gate was passed. */
   approvedSteps?: number[];
   /** Weight the cluster reported after our last write (drift detection). */

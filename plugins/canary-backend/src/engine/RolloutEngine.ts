@@ -9,9 +9,9 @@ import {
   isFencingError,
 } from '../domain/errors';
 import { passScope } from '../domain/passScope';
-import type { DueRollout, RolloutStore } from '../store/RolloutStore';
+import type { RolloutStore } from '../store/RolloutStore';
 import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
-import { forEachWithLimit } from './concurrency';
+import { Limiter } from './concurrency';
 import { EngineDeps, PassContext } from './context';
 import { clearErrors, onPassError } from './failures';
 import type { WorkloadBinding } from '../binding';
@@ -48,6 +48,28 @@ export interface RolloutEngineOptions {
   pollMs?: number;
   /** Longest time between two looks at a canary with traffic (pod health, drift, template). Default 5 s. */
   watchMs?: number;
+  /**
+   * A tick also picks up rollouts due within this many milliseconds and runs
+   * each at its time (a timer), so a step falls due on time with a loop that
+   * runs every few seconds. Set it to the loop's frequency. Default 0.
+   */
+  lookaheadMs?: number;
+  /**
+   * Analyses read Prometheus as of the start of slots this long (at most half
+   * the analysis interval), so the rollouts analysed in one slot share one
+   * query per metric through a batching Prometheus. Default 0: each at its
+   * own time.
+   */
+  analysisSlotMs?: number;
+  /**
+   * Analysis results are stored for good on a change of verdict (the
+   * decision or any check's), at a new step, and as a sample this often; in
+   * between, the newest stored result is replaced by the latest check.
+   * Default 0: every result is kept.
+   */
+  analysisSampleMs?: number;
+  /** Most rollouts one tick picks up (default 5000). */
+  maxPerTick?: number;
   /**
    * The engine's clock. When given (tests), leases use it too; otherwise
    * leases use the database's clock, never a replica's.
@@ -87,8 +109,14 @@ export class RolloutEngine {
   private readonly locks = new Map<string, Promise<void>>();
   /** The abort switch of each pass running on this replica. */
   private readonly passes = new Map<string, AbortController>();
-  /** The runners of each cluster still busy from an earlier tick. */
-  private readonly lanes = new Map<string, Promise<void>>();
+  /** Runners per cluster (at most `concurrency` passes of one cluster at once). */
+  private readonly limiters = new Map<string, Limiter>();
+  /** Rollouts waiting for a runner or for their time (lookahead). */
+  private readonly queued = new Set<string>();
+  /** Timers of rollouts due before the next tick. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly lookaheadMs: number;
+  private readonly maxPerTick: number;
   private stopped = false;
 
   constructor(options: RolloutEngineOptions) {
@@ -107,6 +135,8 @@ export class RolloutEngine {
       pollMs: options.pollMs ?? 1000,
       watchMs: options.watchMs ?? 5000,
       now: options.now ?? Date.now,
+      analysisSlotMs: options.analysisSlotMs ?? 0,
+      analysisSampleMs: options.analysisSampleMs ?? 0,
       kick: id => this.kick(id),
       track: p => this.track(p),
       webhookCalls: new Map(),
@@ -114,6 +144,8 @@ export class RolloutEngine {
     this.concurrency = options.concurrency ?? 4;
     this.advanceOnCommand = options.advanceOnCommand ?? true;
     this.passDeadlineMs = options.passDeadlineMs ?? 60_000;
+    this.lookaheadMs = options.lookaheadMs ?? 0;
+    this.maxPerTick = options.maxPerTick ?? 5000;
   }
 
   /** The engine's collaborators (for the service's use cases). */
@@ -125,30 +157,56 @@ export class RolloutEngine {
 
   /**
    * One loop iteration: advance every due rollout — rolling back first,
-   * backed-off last — each cluster with its own runners. A cluster whose
-   * runners are still busy from an earlier tick is skipped. `wait: false`
+   * backed-off last — each cluster with its own runners (at most
+   * `concurrency` passes of a cluster at once, so a thousand due rollouts
+   * queue instead of stampeding). A rollout still queued or running from an
+   * earlier tick is not queued twice. `wait: false`
    * returns at once (the scheduled loop); by default it waits for the
    * runners it started (tests, tools).
    */
   async tick(options: { wait?: boolean } = {}): Promise<void> {
-    const due = await this.deps.store.dueRollouts(this.deps.now(), 500);
-    const byCluster = new Map<string, DueRollout[]>();
-    for (const r of due) {
-      const list = byCluster.get(r.cluster) ?? [];
-      list.push(r);
-      byCluster.set(r.cluster, list);
-    }
+    if (this.stopped) return;
+    const now = this.deps.now();
+    const due = await this.deps.store.dueRollouts(
+      now + this.lookaheadMs,
+      this.maxPerTick,
+    );
     const started: Promise<void>[] = [];
-    for (const [cluster, rollouts] of byCluster) {
-      if (this.lanes.has(cluster) || this.stopped) continue;
-      const lane = forEachWithLimit(rollouts, this.concurrency, r =>
-        this.process(r.id),
-      ).finally(() => this.lanes.delete(cluster));
-      this.lanes.set(cluster, lane);
-      started.push(lane);
-      this.track(lane);
+    for (const r of due) {
+      // Queued from an earlier tick or waiting for its time: once is enough.
+      // (A running one is queued: its pass then runs once more, see process.)
+      if (this.queued.has(r.id)) continue;
+      this.queued.add(r.id);
+      const run = () =>
+        this.limiter(r.cluster).run(() => {
+          this.queued.delete(r.id);
+          return this.stopped ? Promise.resolve() : this.process(r.id);
+        });
+      const wait = (r.nextRunAt ?? 0) - now;
+      if (wait <= 0) {
+        const p = run();
+        started.push(p);
+        this.track(p);
+      } else {
+        // Due before the next tick: run it at its time, not up to a tick late.
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.track(run());
+        }, wait);
+        this.timers.add(timer);
+      }
     }
     if (options.wait !== false) await Promise.all(started);
+  }
+
+  /** The runners of one cluster: a hanging API server holds up only its own rollouts. */
+  private limiter(cluster: string): Limiter {
+    let limiter = this.limiters.get(cluster);
+    if (!limiter) {
+      limiter = new Limiter(this.concurrency);
+      this.limiters.set(cluster, limiter);
+    }
+    return limiter;
   }
 
   /** Advance one rollout now (after a start, a control or a webhook's answer), without waiting for the loop. */
@@ -160,6 +218,9 @@ export class RolloutEngine {
   /** Waits for background passes and notifications; no new ones start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.queued.clear();
     await this.idle();
   }
 
@@ -325,6 +386,7 @@ export class RolloutEngine {
         );
     }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
     let current: PassContext | undefined;
+    const reads = new Map<object, Map<string, Promise<unknown>>>();
     try {
       await passScope.run(
         {
@@ -332,10 +394,13 @@ export class RolloutEngine {
           beforeWrite: async () => {
             await current?.fence();
           },
+          reads,
         },
         async () => {
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
+            // Each transition reads the cluster afresh (once per object).
+            reads.clear();
             const r = await this.deps.store.get(id);
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();

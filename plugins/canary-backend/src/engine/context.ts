@@ -52,6 +52,13 @@ export interface EngineDeps {
   /** Longest time between two looks at a canary with traffic (pod health, drift, template). */
   watchMs: number;
   now: () => number;
+  /** Analyses read Prometheus at the start of slots this long (0: at their own time). */
+  analysisSlotMs?: number;
+  /**
+   * Analysis results are kept on a change of verdict and at least this
+   * often; in between the latest replaces the one before (0: keep all).
+   */
+  analysisSampleMs?: number;
   /** Advance a rollout soon, outside the loop (e.g. when a webhook answered). */
   kick(id: string): void;
   /** Keep a background promise until it settles (stop/idle wait for it). */
@@ -169,7 +176,25 @@ export class PassContext {
   }
 
   analysisRequest(): AnalysisRequest {
-    return analysisRequestOf(this.r, this.now());
+    return analysisRequestOf(this.r, this.analysisTime());
+  }
+
+  /**
+   * The time an analysis reads Prometheus at: now, or the start of the
+   * current slot of `analysisSlotMs` (at most half the analysis interval), so
+   * the analyses of many rollouts in one slot read at the same time and
+   * share one query per metric (analysis/reading/BatchedPrometheus.ts). It is
+   * never before the current step began.
+   */
+  analysisTime(): number {
+    const now = this.now();
+    const slot = Math.min(
+      this.deps.analysisSlotMs ?? 0,
+      Math.floor(this.policy.analysis.intervalMs / 2),
+    );
+    if (!(slot > 0)) return now;
+    const start = Math.floor(now / slot) * slot;
+    return start > (this.state.stepStartedAt ?? this.r.createdAt) ? start : now;
   }
 }
 

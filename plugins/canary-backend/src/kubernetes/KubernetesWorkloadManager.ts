@@ -1,5 +1,6 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
+import { readOnce } from '../domain/passScope';
 import {
   deriveCanaryDeployment,
   firstImage,
@@ -83,9 +84,10 @@ export class KubernetesWorkloadManager implements WorkloadManager {
   private async read(namespace: string, name: string): Promise<V1Deployment> {
     assertDnsLabel(namespace, 'Namespace');
     assertDnsSubdomain(name, 'Deployment name');
-    return callCluster(
-      { kind: 'Deployment', namespace, name, verb: 'read' },
-      () => this.apps.readNamespacedDeployment({ namespace, name }),
+    return readOnce(this.apis, `Deployment/${namespace}/${name}`, () =>
+      callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
+        this.apps.readNamespacedDeployment({ namespace, name }),
+      ),
     );
   }
 

@@ -25,6 +25,12 @@ import { decideControl } from '../engine/controls';
 import { ENGINE_ACTOR, webhookPayload } from '../engine/notifications';
 import type { RolloutEngine } from '../engine/RolloutEngine';
 
+/** How much of a rollout the charts cover: its last hour (all of a shorter one). */
+export const SERIES_SPAN_MS = 60 * 60_000;
+/** How long a finished rollout's series (which no longer change) stay cached. */
+const FINISHED_SERIES_TTL_MS = 10 * 60_000;
+const MAX_CACHED_SERIES = 1000;
+
 /** What a start needs: the resolved target, the cluster and who asked. */
 export interface StartRequest {
   resolved: ResolvedTarget;
@@ -62,7 +68,13 @@ function rolloutTarget(
 export class RolloutService {
   private readonly inspections = new Map<
     string,
-    { until: number; problems: CanaryConfigProblem[] }
+    { until: number; problems: Promise<CanaryConfigProblem[]> }
+  >();
+
+  /** Series per rollout, one Prometheus evaluation per analysis interval shared by every viewer. */
+  private readonly seriesCache = new Map<
+    string,
+    { key: string; until: number; value: Promise<MetricSeries[]> }
   >();
 
   constructor(
@@ -335,6 +347,7 @@ export class RolloutService {
       resolved.target,
     )}`;
     const cached = this.inspections.get(key);
+    // Also while the first check is under way: concurrent viewers share it.
     if (cached && cached.until > Date.now()) return cached.problems;
     const check = Promise.resolve()
       .then(() =>
@@ -378,26 +391,62 @@ export class RolloutService {
     const timeout = new Promise<CanaryConfigProblem[]>(resolve =>
       setTimeout(() => resolve([]), 3000).unref(),
     );
-    const problems = await Promise.race([check, timeout]);
+    const problems = Promise.race([check, timeout]);
     this.inspections.set(key, { until: Date.now() + 30_000, problems });
+    if (this.inspections.size > 1000) {
+      const oldest = this.inspections.keys().next().value;
+      if (oldest !== undefined) this.inspections.delete(oldest);
+    }
     return problems;
   }
 
-  /** Canary and stable series of every gated metric over the rollout's life. */
+  /**
+   * Canary and stable series of every gated metric, for the charts.
+   *
+   * The window is fixed: the rollout's last {@link SERIES_SPAN_MS} (all of
+   * a shorter one), ending at the start of the current analysis interval,
+   * so every viewer within one interval asks the same question and shares
+   * one answer — one Prometheus evaluation per rollout per interval however
+   * many tabs are open, and a cost that does not grow with the rollout's
+   * age. A finished rollout's series are kept a while longer. A failure is
+   * shared too, until the next interval.
+   */
   async series(r: RolloutRecord): Promise<MetricSeries[]> {
     const analyzer = this.deps.analyzer;
     if (!analyzer) return [];
-    try {
-      return await analyzer.series({
-        ...analysisRequestOf(r, this.deps.now()),
-        from: r.createdAt,
-        to: r.finishedAt ?? this.deps.now(),
-      });
-    } catch (e) {
-      // Prometheus down is the metrics' problem, not a bug of ours.
-      throw new ServiceUnavailableError(
-        `Metrics for rollout ${r.id} are unavailable: ${errorMessage(e)}`,
-      );
+    const now = this.deps.now();
+    const interval = Math.max(
+      1000,
+      r.spec.policy.analysis?.intervalMs ?? 30_000,
+    );
+    const to =
+      r.finishedAt ??
+      Math.max(r.createdAt, Math.floor(now / interval) * interval);
+    const from = Math.max(r.createdAt, to - SERIES_SPAN_MS);
+    const key = `${from}|${to}|${r.weight}|${r.stepIndex}`;
+    const cached = this.seriesCache.get(r.id);
+    if (cached && cached.key === key && cached.until > now) {
+      return cached.value;
     }
+    const value = analyzer
+      .series({ ...analysisRequestOf(r, to), from, to })
+      .catch(e => {
+        // Prometheus down is the metrics' problem, not a bug of ours.
+        throw new ServiceUnavailableError(
+          `Metrics for rollout ${r.id} are unavailable: ${errorMessage(e)}`,
+        );
+      });
+    this.seriesCache.delete(r.id);
+    this.seriesCache.set(r.id, {
+      key,
+      until:
+        r.finishedAt !== null ? now + FINISHED_SERIES_TTL_MS : to + interval,
+      value,
+    });
+    if (this.seriesCache.size > MAX_CACHED_SERIES) {
+      const oldest = this.seriesCache.keys().next().value;
+      if (oldest !== undefined) this.seriesCache.delete(oldest);
+    }
+    return value;
   }
 }

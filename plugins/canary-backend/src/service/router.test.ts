@@ -284,7 +284,7 @@ describe('canary router: mutating calls', () => {
       '/api/canary/rollouts?phase=Progressing&phase=Paused&active=true&limit=5',
     );
     expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ items: [] });
+    expect(ok.body).toEqual({ items: [], nextCursor: null });
   });
 
   it('serves its OpenAPI document', async () => {
@@ -300,6 +300,8 @@ describe('canary router: mutating calls', () => {
       '/openapi.json',
       '/rollouts',
       '/rollouts/{id}',
+      '/rollouts/{id}/analysis',
+      '/rollouts/{id}/events',
       '/rollouts/{id}/series',
       '/rollouts/{id}/{control}',
     ]);

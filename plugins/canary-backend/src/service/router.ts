@@ -21,22 +21,21 @@ import {
   NotAllowedError,
   NotFoundError,
 } from '@backstage/errors';
+import { ResourcePermission } from '@backstage/plugin-permission-common';
 import {
-  AuthorizeResult,
-  ResourcePermission,
-} from '@backstage/plugin-permission-common';
-import {
+  AnalysisResult,
   CanaryConfigProblem,
   EntityCanaryStatus,
   MetricSeries,
   Rollout,
   RolloutControl,
   RolloutDetails,
+  RolloutEvent,
+  RolloutHistoryPage,
   RolloutPhase,
   canaryControlPermissions,
   canaryRolloutApprovePermission,
   canaryRolloutCreatePermission,
-  canaryRolloutReadPermission,
   controlVerdict,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
@@ -54,6 +53,13 @@ import { auditedControl } from './auditedControl';
 import { actorOf } from './actor';
 
 export { actorOf };
+import { ReadAccess } from './ReadAccess';
+import {
+  historyCursor,
+  listCursor,
+  parseHistoryCursor,
+  parseListCursor,
+} from './cursors';
 import type { ResolvedTarget } from '../config/resolveTarget';
 
 /** The use cases the router calls (implemented by RolloutService). */
@@ -225,6 +231,37 @@ const listQuerySchema = z
       .transform(Number)
       .refine(n => n >= 1 && n <= 500, 'must be between 1 and 500')
       .optional(),
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+
+const pageLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine(n => n >= 1 && n <= max, `must be between 1 and ${max}`)
+    .optional();
+
+/** Newest page sizes of the details call: enough for the tab's timeline and tick strip. */
+export const DETAILS_EVENTS_LIMIT = 100;
+export const DETAILS_ANALYSIS_LIMIT = 30;
+const HISTORY_MAX_LIMIT = 500;
+/** How many past rollouts the status call lists. */
+export const STATUS_HISTORY_LIMIT = 20;
+
+const detailsQuerySchema = z
+  .object({
+    eventsBefore: z.string().min(1).optional(),
+    analysisBefore: z.string().min(1).optional(),
+    limit: pageLimit(HISTORY_MAX_LIMIT),
+  })
+  .strict();
+
+const historyQuerySchema = z
+  .object({
+    before: z.string().min(1).optional(),
+    limit: pageLimit(HISTORY_MAX_LIMIT),
   })
   .strict();
 
@@ -303,16 +340,13 @@ export async function createRouter(
     return e;
   }
 
+  const reads = new ReadAccess({ permissions, catalog, catalogCredentials });
+
   async function requireRead(
     entityRef: string,
     credentials: BackstageCredentials,
   ) {
-    const missing = await authorizer.missing(
-      [canaryRolloutReadPermission as ResourcePermission<'catalog-entity'>],
-      entityRef,
-      credentials,
-    );
-    if (missing.length > 0) {
+    if (!(await reads.mayRead(entityRef, credentials))) {
       throw new NotAllowedError(`You may not read rollouts of ${entityRef}`);
     }
   }
@@ -351,31 +385,43 @@ export async function createRouter(
       namespace: req.params.namespace,
       name: req.params.name,
     };
-    const entity = await catalog.getEntityByRef(compound, {
-      credentials: await catalogCredentials(credentials),
-    });
+    const entity = await reads.entity(
+      stringifyEntityRef(compound),
+      credentials,
+    );
     if (!entity) {
       throw new NotFoundError(
         `No entity ${stringifyEntityRef(compound)} in the catalog`,
       );
     }
     const entityRef = stringifyEntityRef(entity);
-    await requireRead(entityRef, credentials);
     const resolution = resolveTarget(entity, config);
-    // The cluster's view: annotations that are well-formed but point at
-    // nothing are reported too, while the target stays usable.
-    const clusterProblems = resolution.ok
-      ? (
-          await Promise.all(
+    // Independent reads side by side: the permission (cached per caller),
+    // the cluster's view (cached per target), the newest rollouts (one
+    // index range scan).
+    const [, clusterProblems, history] = await Promise.all([
+      requireRead(entityRef, credentials),
+      resolution.ok
+        ? Promise.all(
+            // Annotations that are well-formed but point at nothing are
+            // reported too, while the target stays usable.
             resolution.resolved.target.clusters.map(cluster =>
               commands.inspect(resolution.resolved, cluster),
             ),
-          )
-        ).flat()
-      : [];
-    const history = await store.list({ entityRefs: [entityRef], limit: 50 });
-    const last = await store.lastAnalysis(history.map(r => r.id));
-    const rollouts = history.map(r => toApiRollout(r, last.get(r.id), redact));
+          ).then(all => all.flat())
+        : Promise.resolve([]),
+      store.list({ entityRefs: [entityRef], limit: STATUS_HISTORY_LIMIT }),
+    ]);
+    // Only the rollout the tab shows carries its latest analysis: the
+    // history rows are a list, and analysis rows are the heavy part.
+    const current = history.find(r => !isTerminalPhase(r.phase)) ?? history[0];
+    const last = current
+      ? await store.lastAnalysis([current.id])
+      : new Map<string, never>();
+    const shown = current
+      ? toApiRollout(current, last.get(current.id), redact)
+      : null;
+    const active = shown && !isTerminalPhase(shown.phase) ? shown : null;
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,
@@ -383,8 +429,12 @@ export async function createRouter(
         ...p,
         message: redact(p.message),
       })),
-      active: rollouts.find(r => !isTerminalPhase(r.phase)) ?? null,
-      history: rollouts,
+      active,
+      // The analysis travels once: with the active rollout, else with the
+      // newest of the history (the one the tab shows).
+      history: history.map(r =>
+        r === current && !active ? shown! : toApiRollout(r, null, redact),
+      ),
     };
     res.json(
       options.external ? await options.external.status(entity, status) : status,
@@ -407,66 +457,177 @@ export async function createRouter(
       normalizeEntityRef(ref, 'query field entityRef'),
     );
     const limit = query.limit ?? 100;
-    const candidates = await store.list({
+    const filter = {
       entityRefs,
       phases: phases as RolloutPhase[] | undefined,
       cluster: query.cluster,
       active: query.active === undefined ? undefined : query.active === 'true',
-      limit: Math.min(limit * 4, 2000),
-    });
-    const refs = [...new Set(candidates.map(r => r.entityRef))];
-    const decisions = refs.length
-      ? await permissions.authorize(
-          refs.map(ref => ({
-            permission: canaryRolloutReadPermission,
-            resourceRef: ref,
-          })),
-          { credentials },
-        )
-      : [];
-    const readable = new Set(
-      refs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+    };
+    const before = query.cursor
+      ? parseListCursor(query.cursor, 'cursor')
+      : undefined;
+    // Read permission as a filter in the query: one decision per component
+    // that has rollouts (batched, conditional policies resolved by the
+    // permission framework), then a page of readable rollouts only.
+    const readable = await reads.readable(
+      await store.entityRefsWithRollouts(filter),
+      credentials,
     );
-    const visible = candidates
-      .filter(r => readable.has(r.entityRef))
-      .slice(0, limit);
-    const last = await store.lastAnalysis(visible.map(r => r.id));
-    const own = visible.map(r => toApiRollout(r, last.get(r.id), redact));
-    const external = options.external?.list
-      ? await options.external.list(credentials, {
-          entityRefs,
-          phases: phases as RolloutPhase[] | undefined,
-          cluster: query.cluster,
-          active:
-            query.active === undefined ? undefined : query.active === 'true',
-        })
-      : [];
+    const visible = await store.list({
+      ...filter,
+      readableRefs: [...readable],
+      before,
+      limit: limit + 1,
+    });
+    const page = visible.slice(0, limit);
+    const nextCursor =
+      visible.length > limit
+        ? listCursor({
+            createdAt: page[page.length - 1].createdAt,
+            id: page[page.length - 1].id,
+          })
+        : null;
+    const last = await store.lastAnalysis(page.map(r => r.id));
+    const own = page.map(r => toApiRollout(r, last.get(r.id), redact));
+    // Other controllers' rollouts live in the clusters, not in our table:
+    // they join the first page only.
+    const external =
+      options.external?.list && !before
+        ? await options.external.list(credentials, {
+            entityRefs,
+            phases: phases as RolloutPhase[] | undefined,
+            cluster: query.cluster,
+            active:
+              query.active === undefined ? undefined : query.active === 'true',
+          })
+        : [];
     const items = external.length
       ? [...external, ...own]
           .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
           .slice(0, limit)
       : own;
-    res.json({ items });
+    res.json({ items, nextCursor });
   });
+
+  const redactEvent = (e: RolloutEvent): RolloutEvent => ({
+    ...e,
+    message: redact(e.message),
+    ...(e.data ? { data: redactDeep(e.data, redact) } : {}),
+  });
+
+  /**
+   * Details answers as sent, per rollout and page, with the stamp they were
+   * built at: every open tab polls the newest page every two seconds, and
+   * between two changes of the rollout they all get the same bytes. The
+   * body holds nothing of the caller's (read access is checked before).
+   */
+  const detailsCache = new Map<
+    string,
+    { stamp: string; body: Promise<string> }
+  >();
+  const DETAILS_CACHE_ENTRIES = 200;
+
+  async function detailsBody(
+    record: RolloutRecord,
+    page: { eventsBefore?: number; analysisBefore?: number; limit?: number },
+  ): Promise<string> {
+    const key = `${record.id}|${page.eventsBefore ?? ''}|${
+      page.analysisBefore ?? ''
+    }|${page.limit ?? ''}`;
+    const stamp = `${record.version}|${await store.newestEventId(record.id)}`;
+    const cached = detailsCache.get(key);
+    if (cached && cached.stamp === stamp) return cached.body;
+    const body = (async () => {
+      const [events, analysis, newest] = await Promise.all([
+        store.eventsPage(record.id, {
+          limit: page.limit ?? DETAILS_EVENTS_LIMIT,
+          beforeId: page.eventsBefore,
+        }),
+        store.analysisPage(record.id, {
+          limit: page.limit ?? DETAILS_ANALYSIS_LIMIT,
+          beforeId: page.analysisBefore,
+        }),
+        page.analysisBefore === undefined
+          ? undefined
+          : store.lastAnalysis([record.id]).then(m => m.get(record.id)),
+      ]);
+      const latest = newest ?? analysis.items[analysis.items.length - 1];
+      const details: RolloutDetails = {
+        rollout: toApiRollout(record, latest, redact),
+        events: events.items.map(redactEvent),
+        analysis: redactDeep(analysis.items, redact),
+        eventsCursor: historyCursor('events', events.olderBeforeId),
+        analysisCursor: historyCursor('analysis', analysis.olderBeforeId),
+      };
+      return JSON.stringify(details);
+    })();
+    detailsCache.delete(key);
+    detailsCache.set(key, { stamp, body });
+    body.catch(() => {
+      if (detailsCache.get(key)?.body === body) detailsCache.delete(key);
+    });
+    if (detailsCache.size > DETAILS_CACHE_ENTRIES) {
+      const oldest = detailsCache.keys().next().value;
+      if (oldest !== undefined) detailsCache.delete(oldest);
+    }
+    return body;
+  }
 
   router.get('/rollouts/:id', async (req, res) => {
     const credentials = await httpAuth.credentials(req);
+    const query = parse(detailsQuerySchema, req.query, 'query');
+    const eventsBefore = query.eventsBefore
+      ? parseHistoryCursor('events', query.eventsBefore, 'eventsBefore')
+      : undefined;
+    const analysisBefore = query.analysisBefore
+      ? parseHistoryCursor('analysis', query.analysisBefore, 'analysisBefore')
+      : undefined;
     const record = await loadRollout(req.params.id);
     await requireRead(record.entityRef, credentials);
-    const [events, analysis] = await Promise.all([
-      store.events(record.id),
-      store.analysis(record.id),
-    ]);
-    const details: RolloutDetails = {
-      rollout: toApiRollout(record, analysis[analysis.length - 1], redact),
-      events: events.map(e => ({
-        ...e,
-        message: redact(e.message),
-        ...(e.data ? { data: redactDeep(e.data, redact) } : {}),
-      })),
-      analysis: redactDeep(analysis, redact),
+    const body = await detailsBody(record, {
+      eventsBefore,
+      analysisBefore,
+      limit: query.limit,
+    });
+    res.type('application/json').send(body);
+  });
+
+  router.get('/rollouts/:id/events', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const query = parse(historyQuerySchema, req.query, 'query');
+    const beforeId = query.before
+      ? parseHistoryCursor('events', query.before, 'before')
+      : undefined;
+    const record = await loadRollout(req.params.id);
+    await requireRead(record.entityRef, credentials);
+    const page = await store.eventsPage(record.id, {
+      limit: query.limit ?? DETAILS_EVENTS_LIMIT,
+      beforeId,
+    });
+    const body: RolloutHistoryPage<RolloutEvent> = {
+      items: page.items.map(redactEvent),
+      cursor: historyCursor('events', page.olderBeforeId),
     };
-    res.json(details);
+    res.json(body);
+  });
+
+  router.get('/rollouts/:id/analysis', async (req, res) => {
+    const credentials = await httpAuth.credentials(req);
+    const query = parse(historyQuerySchema, req.query, 'query');
+    const beforeId = query.before
+      ? parseHistoryCursor('analysis', query.before, 'before')
+      : undefined;
+    const record = await loadRollout(req.params.id);
+    await requireRead(record.entityRef, credentials);
+    const page = await store.analysisPage(record.id, {
+      limit: query.limit ?? DETAILS_ANALYSIS_LIMIT,
+      beforeId,
+    });
+    const body: RolloutHistoryPage<AnalysisResult> = {
+      items: redactDeep(page.items, redact),
+      cursor: historyCursor('analysis', page.olderBeforeId),
+    };
+    res.json(body);
   });
 
   router.get('/rollouts/:id/series', async (req, res) => {

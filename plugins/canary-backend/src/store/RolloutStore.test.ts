@@ -238,4 +238,70 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
     await new Promise(r => setTimeout(r, 20));
     expect(await store.acquireLease('a', 'x', 60_000)).toBe(true);
   });
+
+  it('pages the list by position and filters by readable components, however many', async () => {
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    // Same creation time for all: the id breaks the tie.
+    for (const id of ['a', 'b', 'c', 'd']) {
+      await store.insert({
+        ...record(id, `component:default/${id}`),
+        phase: 'Succeeded',
+        finishedAt: 1,
+      });
+    }
+    const first = await store.list({ limit: 2 });
+    expect(first.map(r => r.id)).toEqual(['d', 'c']);
+    const rest = await store.list({
+      limit: 2,
+      before: { createdAt: first[1].createdAt, id: first[1].id },
+    });
+    expect(rest.map(r => r.id)).toEqual(['b', 'a']);
+    // More readable components than one IN list holds.
+    const many = Array.from(
+      { length: 1200 },
+      (_, i) => `component:default/x${i}`,
+    );
+    expect(
+      (
+        await store.list({ readableRefs: [...many, 'component:default/b'] })
+      ).map(r => r.id),
+    ).toEqual(['b']);
+    expect(await store.list({ readableRefs: [] })).toEqual([]);
+    expect((await store.entityRefsWithRollouts()).sort()).toEqual(
+      ['a', 'b', 'c', 'd'].map(id => `component:default/${id}`),
+    );
+  });
+
+  it('pages events newest first and knows the newest event', async () => {
+    const store = await RolloutStore.create(
+      await databases.init(databaseId),
+      migrationsDir,
+    );
+    await store.insert(
+      record('a'),
+      Array.from({ length: 5 }, (_, i) => ({
+        type: 'step',
+        message: `e${i + 1}`,
+        actor: 'coalmine',
+      })),
+    );
+    const newest = await store.eventsPage('a', { limit: 2 });
+    expect(newest.items.map(e => e.message)).toEqual(['e4', 'e5']);
+    expect(await store.newestEventId('a')).toBe(newest.items[1].id);
+    const older = await store.eventsPage('a', {
+      limit: 2,
+      beforeId: newest.olderBeforeId!,
+    });
+    expect(older.items.map(e => e.message)).toEqual(['e2', 'e3']);
+    const oldest = await store.eventsPage('a', {
+      limit: 2,
+      beforeId: older.olderBeforeId!,
+    });
+    expect(oldest.items.map(e => e.message)).toEqual(['e1']);
+    expect(oldest.olderBeforeId).toBeNull();
+    expect(await store.newestEventId('nope')).toBe(0);
+  });
 });

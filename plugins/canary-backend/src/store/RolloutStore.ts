@@ -23,7 +23,31 @@ export interface RolloutFilter {
   cluster?: string;
   active?: boolean;
   limit?: number;
+  /**
+   * Only rollouts of these components (the caller's readable ones); unlike
+   * `entityRefs` an empty list means none. Applied in the query, so a page
+   * holds `limit` readable rollouts however many others are newer.
+   */
+  readableRefs?: string[];
+  /** Rollouts older than this position in the list's order (newest first). */
+  before?: ListPosition;
 }
+
+/** A rollout's place in the list's order: created_at desc, id desc. */
+export interface ListPosition {
+  createdAt: number;
+  id: string;
+}
+
+/** One page of a rollout's events or analysis rows, oldest first. */
+export interface Page<T> {
+  items: T[];
+  /** The id to pass as `beforeId` for the next older page; null when this page reaches the first. */
+  olderBeforeId: number | null;
+}
+
+/** Largest `IN (...)` list sent in one query (SQLite caps bound parameters). */
+const IN_CHUNK = 500;
 
 /** A new analysis result to store. */
 export interface NewAnalysis {
@@ -33,6 +57,13 @@ export interface NewAnalysis {
   reason: string;
   failedChecks: number;
   checks: AnalysisCheck[];
+  /**
+   * false: only the latest check, which the next one replaces (the row stays
+   * the newest until then); default true: kept for good. A kept result
+   * replaces a provisional newest row too, so at most one row per rollout
+   * is provisional, and it is the newest.
+   */
+  keep?: boolean;
 }
 
 /** A rollout changed in a way its viewers see (live updates, signals/). */
@@ -75,6 +106,8 @@ export interface DueRollout {
   id: string;
   cluster: string;
   phase: RolloutPhase;
+  /** When the rollout is next due (epoch ms); null: now. */
+  nextRunAt: number | null;
 }
 
 function toRecord(row: Row): RolloutRecord {
@@ -273,6 +306,25 @@ export class RolloutStore {
   async list(filter: RolloutFilter = {}): Promise<RolloutRecord[]> {
     const q = this.db(ROLLOUTS).select('*');
     if (filter.entityRefs) q.whereIn('entity_ref', filter.entityRefs);
+    if (filter.readableRefs) {
+      const refs = filter.readableRefs;
+      if (refs.length === 0) return [];
+      q.where(w => {
+        for (let i = 0; i < refs.length; i += IN_CHUNK) {
+          w.orWhereIn('entity_ref', refs.slice(i, i + IN_CHUNK));
+        }
+      });
+    }
+    if (filter.before) {
+      const { createdAt, id } = filter.before;
+      q.where(w =>
+        w
+          .where('created_at', '<', createdAt)
+          .orWhere(same =>
+            same.where('created_at', createdAt).where('id', '<', id),
+          ),
+      );
+    }
     if (filter.phases?.length) q.whereIn('phase', filter.phases);
     if (filter.cluster) q.where('cluster', filter.cluster);
     if (filter.active === true) q.whereNotNull('active_key');
@@ -283,6 +335,23 @@ export class RolloutStore {
     ]);
     if (filter.limit) q.limit(filter.limit);
     return (await q).map(toRecord);
+  }
+
+  /**
+   * The components that have rollouts matching the filter (without limit or
+   * position): what the list asks the permission framework about, once per
+   * component rather than once per rollout.
+   */
+  async entityRefsWithRollouts(
+    filter: Omit<RolloutFilter, 'limit' | 'before' | 'readableRefs'> = {},
+  ): Promise<string[]> {
+    const q = this.db(ROLLOUTS).distinct('entity_ref');
+    if (filter.entityRefs) q.whereIn('entity_ref', filter.entityRefs);
+    if (filter.phases?.length) q.whereIn('phase', filter.phases);
+    if (filter.cluster) q.where('cluster', filter.cluster);
+    if (filter.active === true) q.whereNotNull('active_key');
+    if (filter.active === false) q.whereNull('active_key');
+    return (await q).map(r => r.entity_ref as string);
   }
 
   /** Ids of the rollouts that are not finished and due for a pass. */
@@ -298,7 +367,7 @@ export class RolloutStore {
    */
   async dueRollouts(now: number, limit: number): Promise<DueRollout[]> {
     const rows = await this.db(ROLLOUTS)
-      .select('id', 'cluster', 'phase')
+      .select('id', 'cluster', 'phase', 'next_run_at')
       .whereNotNull('active_key')
       .andWhere(q =>
         q.whereNull('next_run_at').orWhere('next_run_at', '<=', now),
@@ -307,7 +376,12 @@ export class RolloutStore {
         `CASE WHEN phase = 'RollingBack' THEN 0 ELSE 1 END, CASE WHEN cluster_errors > 0 THEN 1 ELSE 0 END, COALESCE(next_run_at, 0) ASC, id ASC`,
       )
       .limit(limit);
-    return rows.map(r => ({ id: r.id, cluster: r.cluster, phase: r.phase }));
+    return rows.map(r => ({
+      id: r.id,
+      cluster: r.cluster,
+      phase: r.phase,
+      nextRunAt: r.next_run_at === null ? null : Number(r.next_run_at),
+    }));
   }
 
   /** The database's clock in epoch milliseconds, as SQL (leases never trust a replica's clock). */
@@ -408,8 +482,7 @@ export class RolloutStore {
       await this.insertEvents(tx, id, now, extra.events ?? []);
       if (extra.analysis) {
         const a = extra.analysis;
-        await tx(ANALYSIS).insert({
-          rollout_id: id,
+        const result = {
           time: now,
           step_index: a.stepIndex,
           weight: a.weight,
@@ -417,7 +490,17 @@ export class RolloutStore {
           reason: a.reason,
           failed_checks: a.failedChecks,
           checks: JSON.stringify(a.checks),
-        });
+          provisional: a.keep === false,
+        };
+        const newest = await tx(ANALYSIS)
+          .where({ rollout_id: id })
+          .orderBy('id', 'desc')
+          .first('id', 'provisional');
+        if (newest && Boolean(newest.provisional)) {
+          await tx(ANALYSIS).where({ id: newest.id }).update(result);
+        } else {
+          await tx(ANALYSIS).insert({ rollout_id: id, ...result });
+        }
       }
       const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
@@ -463,15 +546,53 @@ export class RolloutStore {
     const rows = await this.db(EVENTS)
       .where({ rollout_id: id })
       .orderBy('id', 'asc');
-    return rows.map(r => ({
-      id: Number(r.id),
-      rolloutId: r.rollout_id,
-      time: new Date(Number(r.time)).toISOString(),
-      type: r.type,
-      message: r.message,
-      actor: r.actor,
-      ...(r.data ? { data: JSON.parse(r.data) } : {}),
-    }));
+    return rows.map(toEvent);
+  }
+
+  /**
+   * The newest `limit` events of a rollout older than event `beforeId`
+   * (all of them when absent), oldest first, and where the next older page
+   * starts. Served by the (rollout_id, id) index.
+   */
+  async eventsPage(
+    id: string,
+    options: { limit: number; beforeId?: number },
+  ): Promise<Page<RolloutEvent>> {
+    const rows = await this.newestRows(EVENTS, id, options);
+    return pageOf(rows, options.limit, toEvent);
+  }
+
+  /**
+   * The id of a rollout's newest event (0 without any): with the rollout's
+   * version, which every analysis row and state change bumps, it tells
+   * whether anything a details page shows has changed.
+   */
+  async newestEventId(id: string): Promise<number> {
+    const row = await this.db(EVENTS)
+      .where({ rollout_id: id })
+      .max('id as id')
+      .first();
+    return Number(row?.id ?? 0);
+  }
+
+  /** Like {@link RolloutStore.eventsPage}, for analysis rows. */
+  async analysisPage(
+    id: string,
+    options: { limit: number; beforeId?: number },
+  ): Promise<Page<AnalysisResult>> {
+    const rows = await this.newestRows(ANALYSIS, id, options);
+    return pageOf(rows, options.limit, toAnalysis);
+  }
+
+  private async newestRows(
+    table: string,
+    id: string,
+    options: { limit: number; beforeId?: number },
+  ): Promise<Row[]> {
+    const q = this.db(table).where({ rollout_id: id });
+    if (options.beforeId !== undefined) q.where('id', '<', options.beforeId);
+    // One more than asked: tells whether an older page exists.
+    return q.orderBy('id', 'desc').limit(options.limit + 1);
   }
 
   async analysis(id: string): Promise<AnalysisResult[]> {
@@ -532,6 +653,31 @@ export function workloadBusyMessage(
   other: Pick<RolloutRecord, 'entityRef' | 'id' | 'phase'>,
 ): string {
   return `Service ${wanted.namespace}/${wanted.workload} on cluster ${wanted.cluster} is already in a rollout of ${other.entityRef} (${other.id}, ${other.phase}); one rollout per workload — wait for it to finish or abort it`;
+}
+
+function pageOf<T>(
+  newestFirst: Row[],
+  limit: number,
+  convert: (row: Row) => T,
+): Page<T> {
+  const rows = newestFirst.slice(0, limit);
+  const more = newestFirst.length > limit;
+  return {
+    items: rows.reverse().map(convert),
+    olderBeforeId: more && rows.length > 0 ? Number(rows[0].id) : null,
+  };
+}
+
+function toEvent(r: Row): RolloutEvent {
+  return {
+    id: Number(r.id),
+    rolloutId: r.rollout_id,
+    time: new Date(Number(r.time)).toISOString(),
+    type: r.type,
+    message: r.message,
+    actor: r.actor,
+    ...(r.data ? { data: JSON.parse(r.data) } : {}),
+  };
 }
 
 function toAnalysis(r: Row): AnalysisResult {

@@ -12,6 +12,8 @@ export function fakeCanaryApi(
     getEntityStatus: jest.fn(async () => status()),
     listRollouts: jest.fn(async () => status().history),
     getRollout: jest.fn(async () => details()),
+    getRolloutEvents: jest.fn(async () => ({ items: [], cursor: null })),
+    getRolloutAnalysis: jest.fn(async () => ({ items: [], cursor: null })),
     getRolloutSeries: jest.fn(async () => series),
     startRollout: jest.fn(),
     controlRollout: jest.fn(),

@@ -5,7 +5,10 @@ import type {
   MetricSeries,
   Rollout,
   RolloutControlRequest,
+  AnalysisResult,
   RolloutDetails,
+  RolloutEvent,
+  RolloutHistoryPage,
   RolloutPhase,
   StartRolloutRequest,
 } from '@coalmine/backstage-plugin-canary-common';
@@ -35,7 +38,18 @@ export interface CanaryApi {
     name: string;
   }): Promise<EntityCanaryStatus>;
   listRollouts(query?: ListRolloutsQuery): Promise<Rollout[]>;
+  /** A rollout with the newest page of its events and analysis results. */
   getRollout(id: string): Promise<RolloutDetails>;
+  /** An older page of a rollout's events: `before` is a cursor from an earlier answer. */
+  getRolloutEvents(
+    id: string,
+    page: { before: string; limit?: number },
+  ): Promise<RolloutHistoryPage<RolloutEvent>>;
+  /** An older page of a rollout's analysis results. */
+  getRolloutAnalysis(
+    id: string,
+    page: { before: string; limit?: number },
+  ): Promise<RolloutHistoryPage<AnalysisResult>>;
   getRolloutSeries(id: string): Promise<MetricSeries[]>;
   startRollout(request: StartRolloutRequest): Promise<Rollout>;
   /** Promote, abort, pause, resume, approve or retry; retry answers with the new rollout. */

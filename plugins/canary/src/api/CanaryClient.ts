@@ -1,12 +1,15 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import type {
+  AnalysisResult,
   EntityCanaryStatus,
   ExternalRolloutControl,
   MetricSeries,
   Rollout,
   RolloutControlRequest,
   RolloutDetails,
+  RolloutEvent,
+  RolloutHistoryPage,
   StartRolloutRequest,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { CanaryApi, ListRolloutsQuery } from './CanaryApi';
@@ -54,6 +57,24 @@ export class CanaryClient implements CanaryApi {
     return this.request<RolloutDetails>(`/rollouts/${encodeURIComponent(id)}`);
   }
 
+  async getRolloutEvents(
+    id: string,
+    page: { before: string; limit?: number },
+  ): Promise<RolloutHistoryPage<RolloutEvent>> {
+    return this.request<RolloutHistoryPage<RolloutEvent>>(
+      `/rollouts/${encodeURIComponent(id)}/events?${pageQuery(page)}`,
+    );
+  }
+
+  async getRolloutAnalysis(
+    id: string,
+    page: { before: string; limit?: number },
+  ): Promise<RolloutHistoryPage<AnalysisResult>> {
+    return this.request<RolloutHistoryPage<AnalysisResult>>(
+      `/rollouts/${encodeURIComponent(id)}/analysis?${pageQuery(page)}`,
+    );
+  }
+
   async getRolloutSeries(id: string): Promise<MetricSeries[]> {
     const body = await this.request<{ series: MetricSeries[] }>(
       `/rollouts/${encodeURIComponent(id)}/series`,
@@ -98,4 +119,10 @@ export class CanaryClient implements CanaryApi {
     }
     return (await response.json()) as T;
   }
+}
+
+function pageQuery(page: { before: string; limit?: number }): string {
+  const params = new URLSearchParams({ before: page.before });
+  if (page.limit !== undefined) params.set('limit', String(page.limit));
+  return params.toString();
 }

@@ -19,6 +19,7 @@ import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutNotice } from '../hooks/useRolloutNotice';
+import { useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -29,6 +30,7 @@ import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
 import { MetricCharts } from './MetricCharts';
 import { NoRolloutYet } from './NoRolloutYet';
+import { OlderEvents } from './OlderEvents';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
 
@@ -58,6 +60,7 @@ export function CanaryTab(props: {
     ? status.value.active ?? status.value.history[0]
     : undefined;
   const details = useRolloutDetails(current, intervals);
+  const eventHistory = useEventHistory(current?.id, details.value);
   const series = useRolloutSeries(current, intervals);
   onSignal.current = () => {
     status.refreshSoon();
@@ -152,13 +155,21 @@ export function CanaryTab(props: {
           <Grid item xs={12} lg={8}>
             <MetricCharts
               series={series.value ?? []}
-              markers={chartMarkers(details.value?.events ?? [])}
+              markers={chartMarkers(eventHistory.events)}
               error={series.error ? describeError(series.error) : undefined}
             />
           </Grid>
           <Grid item xs={12} lg={4}>
             <InfoCard title="Events">
-              {details.value && <EventTimeline events={details.value.events} />}
+              {details.value && (
+                <>
+                  <EventTimeline
+                    events={eventHistory.events}
+                    limit={eventHistory.events.length}
+                  />
+                  <OlderEvents history={eventHistory} />
+                </>
+              )}
               {!details.value && details.error && (
                 <ResponseErrorPanel error={details.error} />
               )}

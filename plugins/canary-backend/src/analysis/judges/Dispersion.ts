@@ -24,7 +24,9 @@ import type { StableIncrement } from '../reading/CounterReader';
  * (a tempered likelihood). For clumps of at most φ requests this keeps the
  * e-process a supermartingale exactly (E[exp(a·ℓ)] ≤ E[exp(ℓ)]^a = 1 for
  * a ≤ 1, Jensen); for clumps of random size it holds to second order. φ is
- * taken as an upper confidence value, S / (df − √(2·df)), from minutes before
+ * taken as an upper confidence value, S / (df − √V), V the exact variance
+ * of S without clumps (a minute with a single error adds k − 1 to S and
+ * nothing to V: one error cannot be a clump), from minutes before
  * the slice (predictable), and at least 1. The first reading includes up to
  * 30 minutes of stable history before the rollout, so φ is known before the
  * canary's first clump.
@@ -39,9 +41,10 @@ export interface DispersionState {
   version: 2;
   /** Open minute bins: per pod, [errors, requests]. */
   bins: Record<string, Record<string, [number, number]>>;
-  /** A/A Pearson sum and degrees of freedom. */
+  /** A/A Pearson sum, degrees of freedom, and the sum's variance without clumps. */
   aaS: number;
   aaDf: number;
+  aaV?: number;
   /** Single-arm sums over minutes: Σ e, Σ n, Σ e²/n, minutes. */
   se: number;
   sn: number;
@@ -121,19 +124,29 @@ export function addStableIncrements(
       state.minutes += 1;
     }
     if (pods.length >= 2 && x > 0) {
+      let inverseShares = 0;
       for (const [e, r] of pods) {
         const expected = (x * r) / n;
         state.aaS += (e - expected) ** 2 / expected;
+        inverseShares += n / r;
       }
-      state.aaDf += pods.length - 1;
+      const k = pods.length;
+      state.aaDf += k - 1;
+      // The exact variance of the Pearson statistic of Multinomial(x, w):
+      // 2(k − 1) + (Σ 1/w_i − k² − 2k + 2)/x. A minute with one error has
+      // none (it cannot show a clump), so few errors do not inflate φ.
+      state.aaV =
+        (state.aaV ?? 2 * (state.aaDf - (k - 1))) +
+        Math.max(0, 2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x);
     }
   }
   state.closedUpTo = Math.max(state.closedUpTo, lastClosable);
   return state;
 }
 
-function upper(s: number, df: number): number {
-  return s / Math.max(0.5, df - Math.sqrt(2 * df));
+/** An upper confidence value of φ: S over its mean less one standard deviation without clumps. */
+function upper(s: number, df: number, variance = 2 * df): number {
+  return s / Math.max(0.5, df - Math.sqrt(variance));
 }
 
 /**
@@ -147,7 +160,10 @@ export function dispersionOf(state: DispersionState): {
 } {
   if (state.aaDf >= 3) {
     return {
-      phi: Math.min(MAX_DISPERSION, Math.max(1, upper(state.aaS, state.aaDf))),
+      phi: Math.min(
+        MAX_DISPERSION,
+        Math.max(1, upper(state.aaS, state.aaDf, state.aaV)),
+      ),
       basis: `A/A comparison of the stable pods (${state.aaDf} degrees of freedom)`,
     };
   }

@@ -1,16 +1,5 @@
 import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
-
-/** The canary's pods as the engine read them from the Kubernetes API. @public */
-export interface PodHealthSnapshot {
-  pods: Array<{
-    name: string;
-    ready: boolean;
-    /** Container restarts summed over the pod's containers. */
-    restarts: number;
-    /** Waiting and last-terminated reasons, e.g. `OOMKilled`, `CrashLoopBackOff`. */
-    reasons: string[];
-  }>;
-}
+import type { PodHealthSnapshot } from '../../domain/podHealth';
 
 /** @public */
 export interface PodHealthOptions {

@@ -95,6 +95,15 @@ export interface SequentialCountOptions {
   grid?: number[];
 }
 
+function roundCounts(counts: ArmCounts): ArmCounts {
+  return {
+    canaryRequests: Math.round(counts.canaryRequests),
+    canaryErrors: Math.round(counts.canaryErrors),
+    stableRequests: Math.round(counts.stableRequests),
+    stableErrors: Math.round(counts.stableErrors),
+  };
+}
+
 /** @public */
 export const DEFAULT_SEQUENTIAL_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000];
 
@@ -238,12 +247,7 @@ export class SequentialCountJudge {
     counts: ArmCounts,
     dispersion = 1,
   ): SequentialState {
-    const current: ArmCounts = {
-      canaryRequests: Math.round(counts.canaryRequests),
-      canaryErrors: Math.round(counts.canaryErrors),
-      stableRequests: Math.round(counts.stableRequests),
-      stableErrors: Math.round(counts.stableErrors),
-    };
+    const current = roundCounts(counts);
     const last = state.last;
     if (!last) {
       // The first reading is everything since the start: one slice.
@@ -274,17 +278,31 @@ export class SequentialCountJudge {
     return { ...this.addSlice(state, slice, dispersion), last: current };
   }
 
+  /**
+   * Judges a slice read some other way than as the difference of two
+   * readings (the bracketed first slice after a weight change), then takes
+   * `counts` as the start of the next slice. A slice without requests in
+   * both arms leaves the state as it was.
+   */
+  addSliceThen(
+    state: SequentialState,
+    slice: ArmCounts,
+    counts: ArmCounts,
+    dispersion = 1,
+  ): SequentialState {
+    const rounded = roundCounts(slice);
+    if (rounded.canaryRequests <= 0 || rounded.stableRequests <= 0) {
+      return state;
+    }
+    return {
+      ...this.addSlice(state, rounded, dispersion),
+      last: roundCounts(counts),
+    };
+  }
+
   /** Takes `counts` as the start of the next slice without judging what came before (a weight change inside the slice). */
   rebase(state: SequentialState, counts: ArmCounts): SequentialState {
-    return {
-      ...state,
-      last: {
-        canaryRequests: Math.round(counts.canaryRequests),
-        canaryErrors: Math.round(counts.canaryErrors),
-        stableRequests: Math.round(counts.stableRequests),
-        stableErrors: Math.round(counts.stableErrors),
-      },
-    };
+    return { ...state, last: roundCounts(counts) };
   }
 
   /** log E_T, the mixture over the grid with equal weights. */

@@ -2,6 +2,7 @@ import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import {
   CounterName,
   CounterReaderState,
+  CounterCut,
   RawCounter,
   readCounters,
   restoreReaderState,
@@ -27,26 +28,26 @@ import {
  *
  * Slices and weight changes. The test conditions each slice on its own
  * canary share of requests, which is only meaningful when one weight held
- * for the whole slice. A slice that starts before the current step began
- * (plus a settling margin: 5 s for the mesh to apply the weight, and two
- * scrape intervals: a sample counts everything since the one before, and
- * series scraped at other phases smear a burst right after the change
- * across the boundary) is not judged; its end becomes the start of the next
- * slice. Which slices
- * are skipped depends on times only, never on the counts, so the test stays
- * valid.
+ * for the whole slice. A weight applies at B = the step's start + 5 s (for
+ * the mesh to apply it). The first slice at a weight runs from B to the
+ * first reading after it, attributed by sample time: each series' samples
+ * after B are its own, and the one scrape interval per series that contains
+ * B is bracketed — counted for whichever side makes the canary look better
+ * (its requests in, its errors out; the stable's requests out, its errors
+ * in; see CutBracket in CounterReader). So a burst of errors on both arms
+ * right after a step, wherever the scrapes fall, cannot roll back a healthy
+ * canary, and the evidence at the new weight starts one scrape, not two,
+ * after the change. What came before B since the last slice is not judged.
+ * Which slices are cut depends on times only, never on the counts, so the
+ * test stays valid.
  *
  * Fresh evidence. A step passes only once its own slices hold
  * `minStepRequests` canary requests: a canary whose series froze or
  * vanished after an earlier step cannot ride on old evidence.
  */
 
-/** Seconds added to a weight change before slices count for the new weight (plus two scrape intervals). @public */
+/** Seconds after a weight change before it counts as applied (the mesh's delay). @public */
 export const SETTLE_SECONDS = 5;
-
-function settleSeconds(scrapeInterval: number): number {
-  return SETTLE_SECONDS + 2 * scrapeInterval;
-}
 
 /** @public */
 export interface SequentialGateState {
@@ -165,19 +166,17 @@ export function sequentialGateTick(
   let problem = tick.noDataReason;
   let scrapeInterval = 0;
   let increments: StableIncrement[] = [];
-  let cut: { at: number; counts: ArmCounts } | undefined;
+  let cut: CounterCut | undefined;
+  // The time from which requests are at this step's weight.
+  const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   if (tick.raw) {
-    // Where slices at this weight may begin: once the weight settled.
     const sliceStart = previous.lastAt ?? tick.startSec;
     const read = readCounters(
       previous.reader,
       tick.raw,
       tick.nowSec,
       tick.startSec,
-      interval => {
-        const settledAt = tick.stepStartSec + settleSeconds(interval);
-        return sliceStart < settledAt ? settledAt : undefined;
-      },
+      () => (sliceStart < settledAt ? settledAt : undefined),
     );
     cut = read.reading.cut;
     state.reader = read.state;
@@ -200,15 +199,6 @@ export function sequentialGateTick(
   let dispersion = dispersionOf(state.dispersion);
   let skipped: string | undefined;
   if (counts && at !== null) {
-    const sliceStart = state.lastAt ?? tick.startSec;
-    const settle = settleSeconds(scrapeInterval);
-    if (sliceStart < tick.stepStartSec + settle && cut) {
-      // Counts read at the moment the weight settled start this weight's
-      // first slice; what came before is not judged.
-      state.judge = judge.rebase(state.judge, cut.counts);
-      state.lastAt = cut.at;
-      skipped = 'the time before this weight applied';
-    }
     const sliceFrom = state.lastAt ?? tick.startSec;
     // The clump index from the stable pods' minutes that ended before this
     // slice began (predictable: none of the slice's own counts are in it).
@@ -218,13 +208,22 @@ export function sequentialGateTick(
       Math.min(sliceFrom, at - scrapeInterval),
     );
     dispersion = dispersionOf(state.dispersion);
-    if (sliceFrom < tick.stepStartSec + settle) {
-      if (at > sliceFrom) {
-        // The slice began under another weight: start afresh from here.
+    let from = sliceFrom;
+    if (sliceFrom < settledAt && cut) {
+      // Every series has a sample after the change: slices from the cut on
+      // are wholly at this weight. What came before it is not judged.
+      state.judge = judge.rebase(state.judge, cut.counts);
+      state.lastAt = cut.at;
+      from = cut.at;
+      skipped = 'the scrape interval around the weight change';
+    }
+    if (from < settledAt) {
+      if (!tick.raw && at > from) {
+        // Counts read some other way (no sample times): start afresh.
         state.judge = judge.rebase(state.judge, counts);
         state.lastAt = at;
-        skipped = 'the slice began before this weight applied';
       }
+      skipped = 'waiting for a sample of every series after this weight applied';
     } else {
       const before = state.judge.last;
       const next = judge.update(state.judge, counts, dispersion.phi);

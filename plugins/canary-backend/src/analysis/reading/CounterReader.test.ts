@@ -217,6 +217,87 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(reading.counts?.stableRequests).toBe(300);
   });
 
+  it('cuts at a weight change only once every series has a sample after it (attribution by sample time)', () => {
+    // Weight change at B = T0 + 40. Canary scraped at :00/:15/…, stable
+    // pod s1 at :05/:20/…, pod s2 at :10/:25/…; canary errors appear at
+    // T0 + 45 (first sample), born during the rollout.
+    const input = (upTo: number) =>
+      raw({
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            [0, 15, 30, 45, 60]
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, 2 * x]),
+          ),
+        ],
+        canaryErrors: [
+          series(
+            { pod: 'c1' },
+            [45, 60].filter(x => x <= upTo).map(x => [T0 + x, x === 45 ? 6 : 9]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            [5, 20, 35, 50, 65]
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, 10 * x]),
+          ),
+          series(
+            { pod: 's2' },
+            [10, 25, 40, 55]
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, 10 * x]),
+          ),
+        ],
+      });
+    const first = readCounters(undefined, input(35), T0 + 36, T0);
+    // At T0 + 52 the latest samples are c1 45, c1 errors 45, s1 50, s2 40:
+    // the reading is at T0 + 40, and the cut — the latest of the first
+    // samples at or after B (45, 45, 50, 40) = T0 + 50 — is not reached yet.
+    const second = readCounters(
+      first.state,
+      input(52),
+      T0 + 52,
+      T0,
+      () => T0 + 40,
+    );
+    expect(second.reading.at).toBe(T0 + 40);
+    expect(second.reading.cut).toBeUndefined();
+    const third = readCounters(
+      second.state,
+      input(66),
+      T0 + 66,
+      T0,
+      () => T0 + 40,
+    );
+    // Reading at min(60, 60, 65, 55) = T0 + 55; cut at T0 + 50.
+    expect(third.reading.at).toBe(T0 + 55);
+    expect(third.reading.cut?.at).toBe(T0 + 50);
+    // Counts at the cut, each series interpolated between its own samples
+    // after B: canary requests 2 · 50 = 100; canary errors 6 + 3 · 5/15 = 7;
+    // stable 10 · 50 + 10 · 50 = 1000 (both pods' first samples come after
+    // the start, so they count from zero).
+    expect(third.reading.cut?.counts.canaryRequests).toBeCloseTo(100);
+    expect(third.reading.cut?.counts.canaryErrors).toBeCloseTo(7);
+    expect(third.reading.cut?.counts.stableRequests).toBeCloseTo(1000);
+    expect(third.reading.counts?.canaryErrors).toBeCloseTo(8);
+    // The canary errors appeared during the rollout: they count from zero
+    // one scrape interval (15 s) before their first sample, like the other
+    // series: at T0 + 40 they hold 6 · 10/15 = 4. With B = T0 + 28 the
+    // cut is at max(30, 30 (their zero point), 35, 40) = T0 + 40.
+    const early = readCounters(
+      second.state,
+      input(66),
+      T0 + 66,
+      T0,
+      () => T0 + 28,
+    );
+    expect(early.reading.cut?.at).toBe(T0 + 40);
+    expect(early.reading.cut?.counts.canaryErrors).toBeCloseTo(4);
+  });
+
   it('no data after data is no counts (inconclusive), never zero: stale or vanished canary series', () => {
     const first = readCounters(
       undefined,
@@ -434,7 +515,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     }
     // The time before the weight change settled is not judged, and the
     // step has no evidence of its own yet.
-    expect(afterChange?.skipped).toMatch(/before this weight applied/);
+    expect(afterChange?.skipped).toMatch(/around the weight change/);
     expect(afterChange?.evidence).toMatch(
       /waiting for fresh evidence at this weight/,
     );
@@ -605,6 +686,46 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     const clumped = build(5);
     expect(clumped.phi).toBeGreaterThan(4);
     expect(clumped.phi).toBeLessThan(10);
+  });
+
+  it('single errors at low traffic show no clumping; one clump of 5 does (by hand)', () => {
+    const minute = (
+      t: number,
+      errorsByPod: Record<string, number>,
+    ): Array<{
+      t: number;
+      src: string;
+      kind: 'errors' | 'requests';
+      inc: number;
+    }> =>
+      ['a', 'b', 'c', 'd'].flatMap(src => [
+        { t, src, kind: 'requests' as const, inc: 15 },
+        ...(errorsByPod[src]
+          ? [{ t, src, kind: 'errors' as const, inc: errorsByPod[src] }]
+          : []),
+      ]);
+    // Three minutes with one error each on four equally loaded pods: each
+    // adds S = (1 − ¼)²/¼ + 3 · ¼ = 3 = k − 1 and no variance, so
+    // φ = 9 / (9 − 0) = 1 (the χ² bound 9 / (9 − √18) would say 2.1).
+    let state = initialDispersion();
+    state = addStableIncrements(
+      state,
+      [
+        ...minute(10, { a: 1 }),
+        ...minute(70, { b: 1 }),
+        ...minute(130, { c: 1 }),
+      ],
+      200,
+    );
+    expect(state.aaDf).toBe(3 * 3);
+    expect(state.aaS).toBeCloseTo(9);
+    expect(dispersionOf(state).phi).toBeCloseTo(1);
+    // One more minute with a clump of 5 on one pod: S += (5 − 1.25)²/1.25
+    // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12:
+    // φ = 24 / (12 − √4.8) = 2.45.
+    state = addStableIncrements(state, minute(190, { d: 5 }), 260);
+    expect(state.aaS).toBeCloseTo(24);
+    expect(dispersionOf(state).phi).toBeCloseTo(24 / (12 - Math.sqrt(4.8)));
   });
 });
 

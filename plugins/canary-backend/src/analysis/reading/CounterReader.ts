@@ -65,6 +65,8 @@ interface TrackedSeries {
   sign: 1 | -1;
   /** The pod (or target) the series comes from. */
   src: string;
+  /** `pt` is the zero point of a series born during the rollout. */
+  born?: boolean;
 }
 
 /** The reader's memory between ticks (JSON). @public */
@@ -93,12 +95,33 @@ export interface CounterReading {
   at: number | null;
   /** Why there are no counts. */
   problem?: string;
-  /** The counts at the requested cut time (between the last reading and `at`), if one was asked for. */
-  cut?: { at: number; counts: ArmCounts };
+  /** Asked for with a weight change B: where slices at the new weight begin, once the samples allow it (see {@link CounterCut}). */
+  cut?: CounterCut;
   /** Largest scrape spacing seen among live series (s), 0 if unknown. */
   scrapeInterval: number;
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
+}
+
+/**
+ * Where slices at a new weight may begin. A sample counts everything since
+ * the one before it, so the scrape interval of each series that contains the
+ * weight change B holds requests of both weights in a proportion nobody knows
+ * (a burst of errors right after a step sits wholly after B). The cut is the
+ * first time T ≥ B at which every live series has a sample at or after B:
+ * counts interpolated at T (and every later reading) lie between samples
+ * taken after B, so a slice from T holds only requests at the new weight,
+ * on both arms alike, wherever each series' scrapes fall. A series that
+ * appeared during the rollout counts from zero one scrape interval before
+ * its first sample.
+ *
+ * @public
+ */
+export interface CounterCut {
+  /** T, the sample time the cut was made at (unix s). */
+  at: number;
+  /** Counts since the start at T. */
+  counts: ArmCounts;
 }
 
 const DEFAULT_STALE_SECONDS = 90;
@@ -187,6 +210,11 @@ interface Point {
   acc: number;
 }
 
+/** A series first seen during the rollout: its first sample counts everything since it appeared. */
+interface Born {
+  born?: boolean;
+}
+
 function accAt(points: Point[], t: number): number {
   if (points.length === 0) return 0;
   if (t >= points[points.length - 1].t) return points[points.length - 1].acc;
@@ -213,7 +241,7 @@ export function readCounters(
   raw: Record<CounterName, RawCounter>,
   nowSec: number,
   startSec: number,
-  /** Also read the counts at this time (e.g. when a new weight settled), given the scrape interval seen. */
+  /** A weight change B (given the scrape interval seen): also find where slices after it may begin. */
   cutAt?: (scrapeInterval: number) => number | undefined,
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
@@ -225,7 +253,7 @@ export function readCounters(
         at: previous.at,
       }
     : initialReaderState();
-  const pointsOf = emptyRecord(() => new Map<string, Point[]>());
+  const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
   const increments: StableIncrement[] = [];
 
   for (const name of COUNTER_NAMES) {
@@ -246,10 +274,14 @@ export function readCounters(
         let v: number;
         let acc: number;
         let dt = prior?.dt ?? 0;
-        const points: Point[] = [];
+        const points: Point[] & Born = [];
+        if (prior?.born) points.born = true;
         if (prior) {
           points.push({ t: prior.pt, acc: prior.pacc });
-          if (prior.t > prior.pt) points.push({ t: prior.t, acc: prior.acc });
+          // (Both, also when they share a time: a series' first sample
+          // after its zero point.)
+          if (prior.t > prior.pt || prior.acc !== prior.pacc)
+            points.push({ t: prior.t, acc: prior.acc });
           ({ t, v, acc } = prior);
         } else {
           const base = firstReading
@@ -279,6 +311,7 @@ export function readCounters(
             points.push({ t, acc: 0 });
           } else {
             // Born during the rollout: everything it counted is new.
+            points.born = true;
             t = -Infinity;
             v = 0;
             acc = 0;
@@ -314,6 +347,8 @@ export function readCounters(
           dt,
           sign: term.sign,
           src,
+          // Remembered until its first sample leaves the points kept.
+          ...(points.born && points[0].t === before.t ? { born: true } : {}),
         };
         pointsOf[name].set(key, points);
       }
@@ -326,10 +361,12 @@ export function readCounters(
         continue;
       }
       next[key] = s;
-      pointsOf[name].set(key, [
+      const kept: Point[] & Born = [
         { t: s.pt, acc: s.pacc },
         { t: s.t, acc: s.acc },
-      ]);
+      ];
+      if (s.born) kept.born = true;
+      pointsOf[name].set(key, kept);
     }
     state.series[name] = next;
   }
@@ -351,6 +388,19 @@ export function readCounters(
         live[arm]++;
         at = Math.min(at, s.t);
         scrapeInterval = Math.max(scrapeInterval, s.dt);
+      }
+    }
+  }
+  // A series that appeared during the rollout counted its first sample's
+  // events within the scrape interval before it, like every other sample:
+  // its zero point is one interval earlier, so interpolation spreads them
+  // over that interval as it does for the other series.
+  if (scrapeInterval > 0) {
+    for (const name of COUNTER_NAMES) {
+      for (const points of pointsOf[name].values()) {
+        if (points.born && points.length > 1 && points[0].t === points[1].t) {
+          points[0] = { t: points[0].t - scrapeInterval, acc: points[0].acc };
+        }
       }
     }
   }
@@ -393,10 +443,24 @@ export function readCounters(
     return counts;
   };
   const counts = countsAt(at);
-  const earliestCut = previous?.at ?? -Infinity;
-  const cutTime = cutAt?.(scrapeInterval);
+  /** The first time at or after `b` when every live series has a sample at or after `b` (see CounterCut). */
+  const cleanFrom = (b: number): number | undefined => {
+    let from = b;
+    for (const name of COUNTER_NAMES) {
+      for (const [key, s] of Object.entries(state.series[name])) {
+        if (nowSec - s.t > staleAfter(s.dt)) continue;
+        const points = pointsOf[name].get(key) ?? [];
+        const first = points.find(p => p.t >= b);
+        if (!first) return undefined;
+        from = Math.max(from, first.t);
+      }
+    }
+    return from;
+  };
+  const cutFrom = cutAt?.(scrapeInterval);
+  const cutTime = cutFrom === undefined ? undefined : cleanFrom(cutFrom);
   const cut =
-    cutTime !== undefined && cutTime < at && cutTime > earliestCut
+    cutTime !== undefined && cutTime <= at
       ? { at: cutTime, counts: countsAt(cutTime) }
       : undefined;
   state.at = at;

@@ -75,6 +75,7 @@ export async function createEngine(
     analyzer?: RolloutAnalyzer;
     owner?: string;
     leaseMs?: number;
+    analysisSampleMs?: number;
   } = {},
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
@@ -105,6 +106,7 @@ export async function createEngine(
     // The hand-moved clock advances by whole seconds: look at canaries as often.
     watchMs: 1000,
     now: options.clock?.now,
+    analysisSampleMs: options.analysisSampleMs,
   });
   const service = new RolloutService(store, engine);
   return { store, engine, service, logger, outbox };

@@ -80,12 +80,29 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
       failedToRun = true;
       return couldNotRun(ctx, e);
     });
+  // A result is kept when a verdict changed, at a new step and as a sample
+  // every analysisSampleMs; in between only the latest check is stored.
+  const verdict = [
+    decision.action,
+    ...decision.checks.map(c => `${c.metric}:${c.verdict}`),
+  ].join(' ');
+  const sampleMs = ctx.deps.analysisSampleMs ?? 0;
+  const keep =
+    !(sampleMs > 0) ||
+    verdict !== s.analysisVerdict ||
+    s.analysisKeptAt === undefined ||
+    s.analysisKeptAt < (s.stepStartedAt ?? 0) ||
+    now - s.analysisKeptAt >= sampleMs;
   const state: EngineState = {
     ...s,
+    analysisVerdict: verdict,
+    analysisKeptAt: keep ? now : s.analysisKeptAt,
     analysisState: decision.state,
     failedChecks: decision.failedChecks,
     passedAtStep:
       (s.passedAtStep ?? 0) + (decision.action === 'advance' ? 1 : 0),
+    passedAt:
+      s.passedAt ?? (decision.action === 'advance' ? now : undefined),
     earlyAdvanceAtStep:
       s.earlyAdvanceAtStep ||
       (decision.action === 'advance' && decision.earlyAdvance === true) ||
@@ -94,9 +111,9 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     lastAnalysisAction: decision.action,
     analysisErrors: failedToRun ? (s.analysisErrors ?? 0) + 1 : 0,
   };
-  // The analysis table keeps every run; events only mark a change of verdict.
-  // A rollback's verdict is told by its phase event ("Rolling back: analysis
-  // failed: …", committed next), not once more just before it.
+  // Events only mark a change of the decision. A rollback's verdict is told
+  // by its phase event ("Rolling back: analysis failed: …", committed next),
+  // not once more just before it.
   const events: NewEvent[] =
     decision.action === 'advance' ||
     decision.action === 'rollback' ||
@@ -116,6 +133,7 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     reason: decision.reason,
     failedChecks: decision.failedChecks,
     checks: decision.checks,
+    keep,
   });
   if (decision.action === 'rollback') {
     await beginRollback(

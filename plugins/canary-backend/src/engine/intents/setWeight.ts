@@ -53,6 +53,7 @@ export async function applySetWeight(
       Object.assign(state, {
         stepStartedAt: now,
         passedAtStep: 0,
+        passedAt: undefined,
         earlyAdvanceAtStep: undefined,
         nextAnalysisAt: now + ctx.policy.analysis.intervalMs,
         webhookFailures: 0,
@@ -78,6 +79,15 @@ export async function applySetWeight(
             stepIndex: intent.stepIndex,
             actualWeight: split.actualWeight ?? null,
             engine: ctx.deps.owner,
+            // When the step fell due (the previous step's dwell ended and,
+            // when gated, an analysis passed at it) and when its weight was
+            // written: how late the engine was.
+            ...(intent.stepIndex === r.stepIndex + 1 && r.nextStepAt !== null
+              ? {
+                  dueAt: Math.max(r.nextStepAt, ctx.state.passedAt ?? 0),
+                  writtenAt: now,
+                }
+              : {}),
           },
         ),
       );

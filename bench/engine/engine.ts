@@ -1,0 +1,162 @@
+/*
+ * One backend's rollout engine in its own process, for `./dev bench engine`:
+ * the production classes (RolloutEngine, KubernetesClusterAccess over
+ * @kubernetes/client-node, PrometheusRolloutAnalyzer over the Prometheus
+ * HTTP API, RolloutStore on knex) wired as plugin.ts wires them, ticking
+ * every BENCH_TICK_MS. It measures itself: CPU share and RSS every second,
+ * database statements by kind and table, tick count. The parent (run.ts)
+ * asks for figures over IPC.
+ */
+import knexFactory from 'knex';
+import { ConfigReader } from '@backstage/config';
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { ClusterClients } from '../../plugins/canary-backend/src/kubernetes/ClusterClients';
+import { KubernetesClusterAccess } from '../../plugins/canary-backend/src/engine/KubernetesClusterAccess';
+import { PrometheusRolloutAnalyzer } from '../../plugins/canary-backend/src/engine/PrometheusRolloutAnalyzer';
+import { RolloutEngine } from '../../plugins/canary-backend/src/engine/RolloutEngine';
+import { RolloutStore } from '../../plugins/canary-backend/src/store/RolloutStore';
+import { WebhookDispatcher } from '../../plugins/canary-backend/src/webhooks/WebhookDispatcher';
+import {
+  KubernetesBindingReader,
+  WorkloadBinding,
+} from '../../plugins/canary-backend/src/binding';
+import {
+  PrometheusClient,
+  TemplateRegistry,
+} from '../../plugins/canary-backend/src/analysis';
+import { prometheusForEngine } from './prometheusForEngine';
+
+const logger = {
+  info: () => {},
+  warn: (m: string) => process.stderr.write(`[engine] WARN ${m}\n`),
+  error: (m: string) => process.stderr.write(`[engine] ERROR ${m}\n`),
+  debug: () => {},
+  child: () => logger,
+} as any;
+
+interface Sample {
+  at: number;
+  /** Share of one core over the last second. */
+  cpu: number;
+  rss: number;
+}
+
+async function main() {
+  const db = knexFactory(JSON.parse(process.env.BENCH_DB!));
+  const statements: Record<string, number> = {};
+  db.on('query', (q: { sql: string }) => {
+    const sql = q.sql.trim();
+    const verb = sql.split(/\s+/, 1)[0].toLowerCase();
+    if (!['insert', 'update', 'delete'].includes(verb)) return;
+    const table =
+      /^(?:insert\s+into|update|delete\s+from)\s+["`]?([a-z_]+)/i.exec(
+        sql,
+      )?.[1] ?? '?';
+    const k = `${verb} ${table}`;
+    statements[k] = (statements[k] ?? 0) + 1;
+  });
+  const store = await RolloutStore.create(
+    db,
+    resolvePackagePath(
+      '@coalmine/backstage-plugin-canary-backend',
+      'migrations',
+    ),
+  );
+  const config = new ConfigReader({
+    kubernetes: {
+      clusterLocatorMethods: [
+        {
+          type: 'config',
+          clusters: [
+            {
+              name: 'sandbox',
+              url: process.env.BENCH_CLUSTER_URL!,
+              authProvider: 'serviceAccount',
+              serviceAccountToken: process.env.BENCH_CLUSTER_TOKEN!,
+              skipTLSVerify: true,
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const prometheus = prometheusForEngine(
+    new PrometheusClient({ url: process.env.BENCH_PROMETHEUS_URL! }),
+  );
+  const clusterClients = ClusterClients.fromConfig(config);
+  const tickMs = Number(process.env.BENCH_TICK_MS ?? 10_000);
+  const engine = new RolloutEngine({
+    store,
+    binding: new WorkloadBinding(
+      {},
+      new KubernetesBindingReader(clusterClients),
+    ),
+    clusters: new KubernetesClusterAccess(clusterClients),
+    analyzer: new PrometheusRolloutAnalyzer(
+      new TemplateRegistry(),
+      () => prometheus,
+    ),
+    webhooks: new WebhookDispatcher(logger, () => undefined),
+    logger,
+    owner: 'bench-engine',
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16),
+    // As plugin.ts sets them from canary.loop.frequency.
+    pollMs: tickMs,
+    lookaheadMs: tickMs,
+    watchMs: Math.max(5000, tickMs),
+    analysisSlotMs: 5000,
+    analysisSampleMs: 60_000,
+    advanceOnCommand: false,
+  });
+
+  const samples: Sample[] = [];
+  let lastCpu = process.cpuUsage();
+  let lastAt = performance.now();
+  setInterval(() => {
+    const cpu = process.cpuUsage();
+    const at = performance.now();
+    const used = cpu.user - lastCpu.user + (cpu.system - lastCpu.system);
+    samples.push({
+      at: Date.now(),
+      cpu: used / 1000 / (at - lastAt),
+      rss: process.memoryUsage().rss,
+    });
+    lastCpu = cpu;
+    lastAt = at;
+  }, 1000);
+
+  let ticks = 0;
+  let running = false;
+  const tick = () => {
+    ticks++;
+    engine.tick({ wait: false }).catch(e => logger.error(String(e)));
+  };
+  process.on('message', (m: any) => {
+    if (m?.type === 'start' && !running) {
+      running = true;
+      tick();
+      setInterval(tick, tickMs);
+    }
+    if (m?.type === 'figures') {
+      process.send!({
+        type: 'figures',
+        at: Date.now(),
+        ticks,
+        statements: { ...statements },
+        samples: samples.filter(s => s.at >= (m.since ?? 0)),
+        cpuTotalMs: (() => {
+          const c = process.cpuUsage();
+          return (c.user + c.system) / 1000;
+        })(),
+        rss: process.memoryUsage().rss,
+        heapUsed: process.memoryUsage().heapUsed,
+      });
+    }
+  });
+  process.send!({ type: 'ready' });
+}
+
+main().catch(e => {
+  process.stderr.write(`${e?.stack ?? e}\n`);
+  process.exit(1);
+});
