@@ -168,6 +168,33 @@ describe.each(databases.eachSupportedId())(
       expect((await retention.run()).rollouts).toBe(0);
     });
 
+    it('knows every table whose rows belong to a rollout', async () => {
+      const db = await databases.init(databaseId);
+      await RolloutStore.create(db, migrationsDir);
+      const tables: string[] = databaseId.startsWith('SQLITE')
+        ? (
+            await db('sqlite_master')
+              .where({ type: 'table' })
+              .andWhere('name', 'like', 'canary_%')
+              .select('name')
+          ).map((r: { name: string }) => r.name)
+        : (
+            await db('information_schema.tables')
+              .where({ table_schema: 'public' })
+              .andWhere('table_name', 'like', 'canary_%')
+              .select('table_name')
+          ).map((r: { table_name: string }) => r.table_name);
+      const withRolloutId: string[] = [];
+      for (const table of tables) {
+        if ('rollout_id' in (await db(table).columnInfo())) {
+          withRolloutId.push(table);
+        }
+      }
+      // A new table with rollout_id must be added to ROLLOUT_CHILD_TABLES,
+      // or retention would leave its rows behind (or fail on a foreign key).
+      expect(withRolloutId.sort()).toEqual([...ROLLOUT_CHILD_TABLES].sort());
+    });
+
     it('works in batches and leaves the rest for the next run', async () => {
       const db = await databases.init(databaseId);
       const store = await RolloutStore.create(db, migrationsDir);
