@@ -14,9 +14,16 @@ import {
 } from '@backstage/test-utils';
 import { SWRConfig } from 'swr';
 import { EntityCanaryContent } from './EntityCanaryContent';
+import { EntityCanaryCard } from './EntityCanaryCard';
 import { canaryApiRef } from '../api';
 import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import { annotatedEntity, rollout, status } from '../__testUtils__/fixtures';
+
+const HOURLY = {
+  activeMs: 3_600_000,
+  idleMs: 3_600_000,
+  pushedMs: 3_600_000,
+};
 
 /** A Signals API whose messages the test sends. */
 function fakeSignals() {
@@ -43,6 +50,8 @@ function fakeSignals() {
 async function render(
   canaryApi: any,
   signals?: ReturnType<typeof fakeSignals>,
+  /* Polling an hour apart: whatever changes sooner was pushed. */
+  element: JSX.Element = <EntityCanaryContent pollIntervals={HOURLY} />,
 ) {
   return renderInTestApp(
     <TestApiProvider
@@ -62,16 +71,7 @@ async function render(
       }
     >
       <SWRConfig value={{ provider: () => new Map() }}>
-        <EntityProvider entity={annotatedEntity}>
-          {/* Polling an hour apart: whatever changes sooner was pushed. */}
-          <EntityCanaryContent
-            pollIntervals={{
-              activeMs: 3_600_000,
-              idleMs: 3_600_000,
-              pushedMs: 3_600_000,
-            }}
-          />
-        </EntityProvider>
+        <EntityProvider entity={annotatedEntity}>{element}</EntityProvider>
       </SWRConfig>
     </TestApiProvider>,
     { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
@@ -147,6 +147,35 @@ describe('CanaryTab with Backstage Signals', () => {
     );
     await act(() => new Promise(r => setTimeout(r, 100)));
     expect(canaryApi.getEntityStatus.mock.calls.length).toBe(asked);
+  });
+
+  it('updates the overview card too', async () => {
+    let answer = status({ active: rollout({ weight: 5, stepIndex: 0 }) });
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () => answer),
+    });
+    const signals = fakeSignals();
+    await render(
+      canaryApi,
+      signals,
+      <EntityCanaryCard pollIntervals={HOURLY} />,
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('canary-card-weight')).toHaveAttribute(
+        'data-weight',
+        '5',
+      ),
+    );
+    answer = status({ active: rollout({ weight: 25, stepIndex: 1 }) });
+    act(() =>
+      signals.send(CHANNEL, { type: 'rollout-changed', rolloutId: 'r-2' }),
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('canary-card-weight')).toHaveAttribute(
+        'data-weight',
+        '25',
+      ),
+    );
   });
 
   it('polls as before when the app has no Signals', async () => {
