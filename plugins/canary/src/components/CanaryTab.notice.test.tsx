@@ -82,4 +82,51 @@ describe('CanaryTab action banner', () => {
       expect(screen.queryByTestId('canary-action-result')).toBeNull(),
     );
   });
+
+  it('keeps "Promotion requested" once the promoted rollout has succeeded, the end it announced', async () => {
+    const next = {
+      current: status({ active: rollout({ id: 'r-9', phase: 'Progressing' }) }),
+    };
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () => next.current),
+      controlRollout: jest.fn(async () => {
+        const promoting = rollout({ id: 'r-9', phase: 'Promoting' });
+        next.current = status({ active: promoting, history: [promoting] });
+        return promoting;
+      }),
+    });
+    await renderWithEntity(<EntityCanaryContent pollIntervals={fast} />, {
+      canaryApi,
+    });
+    const promote = await screen.findByRole('button', { name: 'Promote' });
+    await waitFor(() => expect(promote).toBeEnabled());
+    await userEvent.click(promote);
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Promote the canary now?',
+    });
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Confirm' }),
+    );
+    expect(await screen.findByTestId('canary-action-result')).toHaveTextContent(
+      'Promotion requested',
+    );
+    const succeeded = rollout({
+      id: 'r-9',
+      phase: 'Succeeded',
+      weight: 100,
+      finishedAt: '2026-11-22T10:05:00.000Z',
+    });
+    next.current = status({ active: null, history: [succeeded] });
+    await waitFor(() =>
+      expect(screen.getByTestId('canary-phase')).toHaveAttribute(
+        'data-phase',
+        'Succeeded',
+      ),
+    );
+    // Polls go on; the banner stays true and stays.
+    await new Promise(r => setTimeout(r, 200));
+    expect(screen.getByTestId('canary-action-result')).toHaveTextContent(
+      'Promotion requested',
+    );
+  });
 });
