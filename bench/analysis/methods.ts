@@ -31,6 +31,8 @@ export interface Method {
   id: string;
   label: string;
   regressionsOnly?: boolean;
+  /** Runs only on healthy scenarios with clumped errors (and no common bursts). */
+  healthyClumpedOnly?: boolean;
   run(world: World, path: Path): Outcome;
 }
 
@@ -131,20 +133,33 @@ export function coalmine(): Method {
  * (exact counters, or the raw-sample readings through the simulated
  * Prometheus) at every tick. The naive variant ignores clumps.
  */
-export function oracle(knowsClumps = true): Method {
+export function oracle(knowsClumps = true, testedRatio?: number): Method {
   const threshold = Math.log(1 / 0.005);
+  const suffix = testedRatio ? `-${testedRatio}x` : '';
   return {
-    id: knowsClumps ? 'oracle' : 'oracle-naive',
-    label: knowsClumps
-      ? 'Oracle: one-sided SPRT knowing the true rates and clump size, same counts'
-      : 'Naive oracle: as the oracle, but counting clumped errors as independent',
-    regressionsOnly: true,
+    id: `${knowsClumps ? 'oracle' : 'oracle-naive'}${suffix}`,
+    label: `${
+      knowsClumps
+        ? 'Oracle: one-sided SPRT knowing the true rates and clump size, same counts'
+        : 'Naive oracle: as the oracle, but counting clumped errors as independent'
+    }${
+      testedRatio
+        ? ` (on healthy clumped canaries, testing ${testedRatio} × the baseline: its false rollbacks)`
+        : ''
+    }`,
+    // With a tested ratio it runs on healthy clumped canaries (how often
+    // it rolls them back), otherwise on regressions (knowing the truth).
+    regressionsOnly: !testedRatio,
+    healthyClumpedOnly: !!testedRatio,
     run(world, path) {
       const sc = world.scenario;
       const latency = sc.group === 'latency';
       const bad: Kind = latency ? 'slow' : 'errors';
       const p0 = latency ? slowShare(1) : sc.baseline;
-      const p1 = latency ? slowShare(sc.latencyFactor) : sc.canaryErrorRate;
+      const trueRate = latency
+        ? slowShare(sc.latencyFactor)
+        : sc.canaryErrorRate;
+      const p1 = testedRatio ? testedRatio * p0 : trueRate;
       // Errors come in clumps of K (a Poisson number of clumps): the valid
       // SPRT counts clumps, each worth log(p1/p0), and K times fewer
       // "successes". K = 1 is Wald's SPRT on requests. The naive oracle

@@ -6,6 +6,7 @@
  *
  *   ./dev bench analysis            # full run
  *   ./dev bench analysis --quick    # a tenth of the runs, prints only
+ *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import {
 } from './methods';
 import { SimPrometheus } from './prometheusSim';
 import { checkAgainstPrometheus } from './realPrometheus';
+import { runRobustness } from './robustness';
 import { Scenario, World } from './world';
 
 const HORIZON = 1800;
@@ -192,6 +194,10 @@ export function scenarios(): Scenario[] {
 const METHODS: Method[] = [
   oracle(),
   oracle(false),
+  // Is the naive oracle a valid α-level test on clumped errors? Both
+  // oracles, testing 5 × the baseline, on healthy clumped canaries.
+  oracle(true, 5),
+  oracle(false, 5),
   coalmine(),
   flagger(1),
   flagger(5),
@@ -270,6 +276,13 @@ async function main() {
               };
         for (const method of METHODS) {
           if (method.regressionsOnly && sc.group === 'healthy') continue;
+          // (Not with common bursts: an oracle knowing p0 has no stable arm
+          // to tell a burst from a bad canary.)
+          if (
+            method.healthyClumpedOnly &&
+            (sc.group !== 'healthy' || sc.clump <= 1 || sc.burstAtSteps)
+          )
+            continue;
           const outcome = method.run(world, p);
           // A promoted or undecided regression serves bad requests to the horizon.
           const end = outcome.rollbackAt ?? HORIZON;
@@ -302,9 +315,7 @@ async function main() {
   const real = await (only
     ? Promise.reject(new Error('BENCH_ONLY'))
     : checkAgainstPrometheus(quick)
-  ).catch(
-    (e: Error) => ({ skipped: e.message } as const),
-  );
+  ).catch((e: Error) => ({ skipped: e.message } as const));
   const output = {
     generatedBy: 'bench/analysis/run.ts',
     quick,
@@ -387,6 +398,20 @@ function targets(results: Results) {
     badVsFlaggerSum:
       sum('prometheus-15s', 'flagger-t5') /
       Math.max(1e-9, sum('prometheus-15s', 'coalmine')),
+    // The naive oracle on healthy clumped canaries (testing 5 × the
+    // baseline at α = 0.5 %): how far from an α-level test it is.
+    naiveOracleFalseRollbackWorst: Math.max(
+      ...healthy
+        .filter(r => r.scenario.clump > 1 && !r.scenario.burstAtSteps)
+        .flatMap(r =>
+          PATHS.map(p => r.paths[p]['oracle-naive-5x'].rollbackRate),
+        ),
+    ),
+    oracleFalseRollbackWorst: Math.max(
+      ...healthy
+        .filter(r => r.scenario.clump > 1 && !r.scenario.burstAtSteps)
+        .flatMap(r => PATHS.map(p => r.paths[p]['oracle-5x'].rollbackRate)),
+    ),
     latencyRollbackSeconds:
       latency?.paths['prometheus-15s'].coalmine.rollbackSecondsMean ?? null,
     scenarios: results.length,
@@ -396,7 +421,7 @@ function targets(results: Results) {
 function details(results: Results) {
   const sums = (p: PathId) =>
     Object.fromEntries(
-      METHODS.map(m => [
+      METHODS.filter(m => !m.healthyClumpedOnly).map(m => [
         m.id,
         regressions(results).reduce(
           (s, r) => s + (r.paths[p][m.id]?.badMean ?? 0),
@@ -406,19 +431,35 @@ function details(results: Results) {
     );
   const falseRollbacks = (p: PathId) =>
     Object.fromEntries(
-      METHODS.filter(m => !m.regressionsOnly).map(m => [
-        m.id,
-        Math.max(
-          ...results
-            .filter(r => r.scenario.group === 'healthy')
-            .map(r => r.paths[p][m.id].rollbackRate),
-        ),
-      ]),
+      METHODS.filter(m => !m.regressionsOnly && !m.healthyClumpedOnly).map(
+        m => [
+          m.id,
+          Math.max(
+            ...results
+              .filter(r => r.scenario.group === 'healthy')
+              .map(r => r.paths[p][m.id].rollbackRate),
+          ),
+        ],
+      ),
     );
+  const oracleFalseRollbacks = (p: PathId) =>
+    results
+      .filter(
+        r =>
+          r.scenario.group === 'healthy' &&
+          r.scenario.clump > 1 &&
+          !r.scenario.burstAtSteps,
+      )
+      .map(r => ({
+        scenario: r.scenario.id,
+        oracle: r.paths[p]['oracle-5x'].rollbackRate,
+        naiveOracle: r.paths[p]['oracle-naive-5x'].rollbackRate,
+      }));
   return Object.fromEntries(
     PATHS.map(p => [
       p,
       {
+        oracleFalseRollbacksOnClumps: oracleFalseRollbacks(p),
         badRequestsSummedOverRegressions: sums(p),
         falseRollbackWorstByMethod: falseRollbacks(p),
         ratiosToOracle: ratios(results, p),
@@ -449,7 +490,7 @@ const NAMES: Record<string, string> = {
 
 function renderMarkdown(results: Results, output: any): string {
   const lines: string[] = [];
-  const ids = METHODS.map(m => m.id);
+  const ids = METHODS.filter(m => !m.healthyClumpedOnly).map(m => m.id);
   const s = output.summary;
   const met = output.targetsMet;
   const yes = (b: boolean) => (b ? 'met' : '**not met**');
@@ -485,6 +526,11 @@ function renderMarkdown(results: Results, output: any): string {
       s.badVsFlaggerSum,
       1,
     )} | ≥ 10 | ${yes(met.badVsFlaggerSum)} |`,
+  );
+  lines.push(
+    `| oracles on healthy clumped canaries (testing 5 ×, α = 0.5 %): false rollbacks, worst, naive / knowing the clump size | ${pct(
+      s.naiveOracleFalseRollbackWorst,
+    )} / ${pct(s.oracleFalseRollbackWorst)} | | |`,
   );
   lines.push(
     `| latency 3×: mean time to rollback, Prometheus 15 s | ${fmt(
@@ -549,7 +595,9 @@ function renderMarkdown(results: Results, output: any): string {
   return lines.join('\n');
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes('--robustness')) {
+  runRobustness(root);
+} else if (require.main === module) {
   main().catch(e => {
     process.stderr.write(`${e.stack ?? e}\n`);
     process.exit(1);

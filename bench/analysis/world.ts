@@ -173,7 +173,8 @@ export class World {
       const w = this.weight(t);
       const total = this.rps(t);
       const sinceStep = t - this.stepStart(t);
-      const burst = sc.burstAtSteps && t >= 0 && sinceStep < (sc.burstSeconds ?? 20);
+      const burst =
+        sc.burstAtSteps && t >= 0 && sinceStep < (sc.burstSeconds ?? 20);
       for (const pod of this.pods) {
         let mean: number;
         let rate: number;

@@ -82,6 +82,9 @@ function refOf(m: ManagingObject): ExternalControllerRef {
  * (Argo: the kubectl plugin's patches; Flagger: its manual gating
  * webhooks, served by Coalmine). The router authorizes and audits first.
  */
+/** How long the tab's view of another controller's rollouts is shared. */
+export const ENTITY_VIEW_TTL_MS = 1_000;
+
 export class ExternalControllers {
   /**
    * Views being read or read within the last {@link ENTITY_VIEW_TTL_MS}, per
@@ -443,9 +446,6 @@ export class ExternalControllers {
     );
   }
 }
-
-/** How long the tab's view of another controller's rollouts is shared. */
-export const ENTITY_VIEW_TTL_MS = 1_000;
 
 /** A shared view, copied so a caller that changes its lists changes no one else's. */
 function copyView(v: {

@@ -12,6 +12,10 @@ import { canaryRolloutReadPermission } from '@coalmine/backstage-plugin-canary-c
 
 /** How long a read decision or a catalog entity is reused for the same caller. */
 export const READ_CACHE_TTL_MS = 5_000;
+/** How long a caller's assembled read result (see {@link ReadAccess.shared}) is reused. */
+export const SHARED_RESULT_TTL_MS = 1_000;
+/** How long a caller's last assembled read result may be answered while a fresh one loads. */
+export const SHARED_RESULT_STALE_MS = 10_000;
 const MAX_ENTRIES = 10_000;
 
 /**
@@ -82,6 +86,17 @@ class TtlCache<V> {
 export class ReadAccess {
   private readonly entities: TtlCache<Promise<Entity | undefined>>;
   private readonly decisions: TtlCache<Promise<boolean>>;
+  private readonly results = new Map<
+    string,
+    {
+      value: Promise<unknown>;
+      freshUntil: number;
+      staleUntil: number;
+      refreshing?: boolean;
+    }
+  >();
+  private readonly sharedTtlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly deps: {
@@ -92,6 +107,7 @@ export class ReadAccess {
         credentials: BackstageCredentials,
       ) => Promise<BackstageCredentials>;
       ttlMs?: number;
+      sharedResultTtlMs?: number;
       now?: () => number;
     },
   ) {
@@ -99,6 +115,8 @@ export class ReadAccess {
     const now = deps.now ?? Date.now;
     this.entities = new TtlCache(ttl, now);
     this.decisions = new TtlCache(ttl, now);
+    this.sharedTtlMs = deps.sharedResultTtlMs ?? SHARED_RESULT_TTL_MS;
+    this.now = now;
   }
 
   /** The entity as the caller may see it in the catalog. */
@@ -119,6 +137,62 @@ export class ReadAccess {
     this.entities.set(key, pending);
     pending.catch(() => this.entities.delete(key));
     return pending;
+  }
+
+  /**
+   * A read result of this caller's, shared by its concurrent requests and
+   * reused for {@link SHARED_RESULT_TTL_MS}: for answers that depend on the
+   * caller's permissions and are costly to assemble (other controllers'
+   * rollouts across the catalog and the clusters). After that, for up to
+   * {@link SHARED_RESULT_STALE_MS}, the last result is answered while one
+   * fresh load runs in the background, so a poller never waits for it. Never
+   * shared between callers; a failed load is not kept.
+   */
+  async shared<T>(
+    credentials: BackstageCredentials,
+    key: string,
+    load: () => Promise<T>,
+  ): Promise<T> {
+    const who = principalKey(credentials);
+    if (!who) return load();
+    const full = `${who}|${key}`;
+    const now = this.now();
+    const entry = this.results.get(full);
+    if (entry && now < entry.freshUntil) return entry.value as Promise<T>;
+    if (entry && now < entry.staleUntil) {
+      if (!entry.refreshing) {
+        entry.refreshing = true;
+        load().then(
+          value => this.keepResult(full, Promise.resolve(value)),
+          () => {
+            entry.refreshing = false;
+          },
+        );
+      }
+      return entry.value as Promise<T>;
+    }
+    const pending = load();
+    this.keepResult(full, pending);
+    pending.catch(() => {
+      if (this.results.get(full)?.value === pending) this.results.delete(full);
+    });
+    return pending;
+  }
+
+  private keepResult(key: string, value: Promise<unknown>) {
+    const now = this.now();
+    this.results.delete(key);
+    this.results.set(key, {
+      value,
+      freshUntil: now + this.sharedTtlMs,
+      staleUntil: now + SHARED_RESULT_STALE_MS,
+    });
+    for (const [k, e] of this.results) {
+      if (this.results.size <= MAX_ENTRIES && e.staleUntil > now) break;
+      if (e.staleUntil <= now || this.results.size > MAX_ENTRIES) {
+        this.results.delete(k);
+      }
+    }
   }
 
   /** Whether the caller may read rollouts of one component. */

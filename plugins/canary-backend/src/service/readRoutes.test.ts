@@ -398,6 +398,16 @@ describe.each(databases.eachSupportedId())('read routes on %s', databaseId => {
       [current.id, null],
       [old.id, null],
     ]);
+    // A change of a rollout shows at once, shared answer or not.
+    await store.commit(current.id, 1, { phase: 'Paused', message: 'held' });
+    const after = await request(app).get(
+      '/api/canary/entities/component/default/checkout',
+    );
+    expect(after.body.active).toMatchObject({
+      id: current.id,
+      phase: 'Paused',
+      message: 'held',
+    });
     // Someone who may not read checkout's rollouts gets 403, even right after a reader.
     const denied = await request(app)
       .get('/api/canary/entities/component/default/checkout')

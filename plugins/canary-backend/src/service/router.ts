@@ -247,6 +247,8 @@ const pageLimit = (max: number) =>
 export const DETAILS_EVENTS_LIMIT = 100;
 export const DETAILS_ANALYSIS_LIMIT = 30;
 const HISTORY_MAX_LIMIT = 500;
+/** How long a component's status answer is shared while none of its rollouts changes. */
+export const STATUS_CACHE_MS = 1_000;
 /** How many past rollouts the status call lists. */
 export const STATUS_HISTORY_LIMIT = 20;
 
@@ -395,12 +397,58 @@ export async function createRouter(
       );
     }
     const entityRef = stringifyEntityRef(entity);
+    await requireRead(entityRef, credentials);
+    res.type('application/json').send(await statusBody(entity, entityRef));
+  });
+
+  /**
+   * Status answers per component (and catalog version of it), rebuilt when
+   * a rollout of the component changed or after {@link STATUS_CACHE_MS}
+   * (the cluster's view and other controllers' rollouts change without us):
+   * every tab open on a component polls it every two seconds. Nothing in
+   * it is the caller's; read access is checked before.
+   */
+  const statusCache = new Map<
+    string,
+    { stamp: string; until: number; body: Promise<string> }
+  >();
+
+  async function statusBody(
+    entity: Entity,
+    entityRef: string,
+  ): Promise<string> {
+    const key = `${entityRef}|${
+      entity.metadata.etag ?? JSON.stringify(entity.metadata.annotations ?? {})
+    }`;
+    const stamp = await store.entityStamp(entityRef);
+    const now = Date.now();
+    const cached = statusCache.get(key);
+    if (cached && cached.stamp === stamp && cached.until > now) {
+      return cached.body;
+    }
+    const body = buildStatus(entity, entityRef).then(status =>
+      JSON.stringify(status),
+    );
+    statusCache.delete(key);
+    statusCache.set(key, { stamp, until: now + STATUS_CACHE_MS, body });
+    body.catch(() => {
+      if (statusCache.get(key)?.body === body) statusCache.delete(key);
+    });
+    if (statusCache.size > 1000) {
+      const oldest = statusCache.keys().next().value;
+      if (oldest !== undefined) statusCache.delete(oldest);
+    }
+    return body;
+  }
+
+  async function buildStatus(
+    entity: Entity,
+    entityRef: string,
+  ): Promise<EntityCanaryStatus> {
     const resolution = resolveTarget(entity, config);
-    // Independent reads side by side: the permission (cached per caller),
-    // the cluster's view (cached per target), the newest rollouts (one
-    // index range scan).
-    const [, clusterProblems, history] = await Promise.all([
-      requireRead(entityRef, credentials),
+    // Independent reads side by side: the cluster's view (cached per
+    // target), the newest rollouts (one index range scan).
+    const [clusterProblems, history] = await Promise.all([
       resolution.ok
         ? Promise.all(
             // Annotations that are well-formed but point at nothing are
@@ -436,10 +484,10 @@ export async function createRouter(
         r === current && !active ? shown! : toApiRollout(r, null, redact),
       ),
     };
-    res.json(
-      options.external ? await options.external.status(entity, status) : status,
-    );
-  });
+    return options.external
+      ? await options.external.status(entity, status)
+      : status;
+  }
 
   router.get('/rollouts', async (req, res) => {
     const credentials = await httpAuth.credentials(req);
@@ -493,13 +541,11 @@ export async function createRouter(
     // they join the first page only.
     const external =
       options.external?.list && !before
-        ? await options.external.list(credentials, {
-            entityRefs,
-            phases: phases as RolloutPhase[] | undefined,
-            cluster: query.cluster,
-            active:
-              query.active === undefined ? undefined : query.active === 'true',
-          })
+        ? await reads.shared(
+            credentials,
+            `external-list|${JSON.stringify(filter)}`,
+            () => options.external!.list!(credentials, filter),
+          )
         : [];
     const items = external.length
       ? [...external, ...own]

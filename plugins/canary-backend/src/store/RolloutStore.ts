@@ -338,6 +338,23 @@ export class RolloutStore {
   }
 
   /**
+   * Changes whenever any rollout of the component is inserted or changed
+   * (every change bumps its row version): whether a status built earlier
+   * still holds. One aggregate over the entity_ref index.
+   */
+  async entityStamp(entityRef: string): Promise<string> {
+    const row = await this.db(ROLLOUTS)
+      .where({ entity_ref: entityRef })
+      .count({ n: '*' })
+      .max({ updated: 'updated_at' })
+      .sum({ versions: 'version' })
+      .first();
+    return `${Number(row?.n ?? 0)}|${Number(row?.updated ?? 0)}|${Number(
+      row?.versions ?? 0,
+    )}`;
+  }
+
+  /**
    * The components that have rollouts matching the filter (without limit or
    * position): what the list asks the permission framework about, once per
    * component rather than once per rollout.
@@ -606,10 +623,19 @@ export class RolloutStore {
   async lastAnalysis(ids: string[]): Promise<Map<string, AnalysisResult>> {
     const result = new Map<string, AnalysisResult>();
     if (ids.length === 0) return result;
-    const newest = this.db(ANALYSIS)
-      .max('id as id')
-      .whereIn('rollout_id', ids)
-      .groupBy('rollout_id');
+    // One index probe per rollout (its newest row by the (rollout_id, id)
+    // index), not a walk over every row of each: a long rollout holds
+    // thousands.
+    const newest = this.db(`${ROLLOUTS} as r`)
+      .whereIn('r.id', ids)
+      .select(
+        this.db(`${ANALYSIS} as a`)
+          .select('a.id')
+          .whereRaw('a.rollout_id = r.id')
+          .orderBy('a.id', 'desc')
+          .limit(1)
+          .as('id'),
+      );
     const rows = await this.db(ANALYSIS).whereIn('id', newest);
     for (const row of rows) {
       result.set(row.rollout_id, toAnalysis(row));

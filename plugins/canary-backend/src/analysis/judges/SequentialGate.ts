@@ -28,18 +28,20 @@ import {
  *
  * Slices and weight changes. The test conditions each slice on its own
  * canary share of requests, which is only meaningful when one weight held
- * for the whole slice. A weight applies at B = the step's start + 5 s (for
- * the mesh to apply it). The first slice at a weight runs from B to the
- * first reading after it, attributed by sample time: each series' samples
- * after B are its own, and the one scrape interval per series that contains
- * B is bracketed — counted for whichever side makes the canary look better
- * (its requests in, its errors out; the stable's requests out, its errors
- * in; see CutBracket in CounterReader). So a burst of errors on both arms
- * right after a step, wherever the scrapes fall, cannot roll back a healthy
- * canary, and the evidence at the new weight starts one scrape, not two,
- * after the change. What came before B since the last slice is not judged.
- * Which slices are cut depends on times only, never on the counts, so the
- * test stays valid.
+ * for the whole slice, and on both arms' counts covering the same stretch
+ * of time. A weight counts as applied 5 s after it was set (the mesh's
+ * delay), at S. Slices are attributed to it by sample time: the first slice
+ * at the new weight begins at the first moment every live series has a
+ * sample at or after B = S + one scrape interval, so every series is read
+ * between samples taken at the new weight, and a common burst of errors
+ * that starts with the step and lasts up to one scrape interval (plus the
+ * 5 s) has ended before the first of those samples — none of it is smeared
+ * by interpolation into one arm's first slice more than the other's. (With
+ * B = S, a 20 s burst after a 2 → 50 % step rolled back 1–5 % of healthy
+ * canaries at 30 s scrapes.) The last slice at the old weight ends at the
+ * latest moment every series is read between samples taken before the
+ * change. What lies between is not judged. Which slices are cut depends on
+ * times only, never on the counts, so the test stays valid.
  *
  * Fresh evidence. A step passes only once its own slices hold
  * `minStepRequests` canary requests: a canary whose series froze or
@@ -59,6 +61,8 @@ export interface SequentialGateState {
   lastAt: number | null;
   step: {
     startedAt: number;
+    /** Slices at this weight are being judged (its first cut was made). */
+    open?: boolean;
     canaryRequests: number;
     stableRequests: number;
     /** log-evidence per grid point that the canary is no worse than (1 + margin) × stable, at this weight (early advance). */
@@ -167,6 +171,7 @@ export function sequentialGateTick(
   let scrapeInterval = 0;
   let increments: StableIncrement[] = [];
   let cut: CounterCut | undefined;
+  let end: CounterCut | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   if (tick.raw) {
@@ -176,8 +181,10 @@ export function sequentialGateTick(
       tick.raw,
       tick.nowSec,
       tick.startSec,
-      () => (sliceStart < settledAt ? settledAt : undefined),
+      interval => (sliceStart < settledAt ? settledAt + interval : undefined),
+      sliceStart < tick.stepStartSec ? tick.stepStartSec : undefined,
     );
+    end = read.reading.end;
     cut = read.reading.cut;
     state.reader = read.state;
     counts = read.reading.counts;
@@ -209,11 +216,19 @@ export function sequentialGateTick(
     );
     dispersion = dispersionOf(state.dispersion);
     let from = sliceFrom;
+    if (end && end.at > sliceFrom && previous.step.open && state.judge.last) {
+      // The old weight's last slice, up to the change: judged as the
+      // slices before it (it counts for no step's fresh evidence).
+      const next = judge.update(state.judge, end.counts, dispersion.phi);
+      if (next.last !== state.judge.last) state.lastAt = end.at;
+      state.judge = next;
+    }
     if (sliceFrom < settledAt && cut) {
       // Every series has a sample after the change: slices from the cut on
       // are wholly at this weight. What came before it is not judged.
       state.judge = judge.rebase(state.judge, cut.counts);
       state.lastAt = cut.at;
+      state.step = { ...state.step, open: true };
       from = cut.at;
       skipped = 'the scrape interval around the weight change';
     }
@@ -223,8 +238,10 @@ export function sequentialGateTick(
         state.judge = judge.rebase(state.judge, counts);
         state.lastAt = at;
       }
-      skipped = 'waiting for a sample of every series after this weight applied';
+      skipped =
+        'waiting for a sample of every series after this weight applied';
     } else {
+      if (!state.step.open) state.step = { ...state.step, open: true };
       const before = state.judge.last;
       const next = judge.update(state.judge, counts, dispersion.phi);
       if (next.last !== before) {

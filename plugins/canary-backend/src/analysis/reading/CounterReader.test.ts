@@ -234,7 +234,9 @@ describe('readCounters: counts as Prometheus stored them', () => {
         canaryErrors: [
           series(
             { pod: 'c1' },
-            [45, 60].filter(x => x <= upTo).map(x => [T0 + x, x === 45 ? 6 : 9]),
+            [45, 60]
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, x === 45 ? 6 : 9]),
           ),
         ],
         stableRequests: [
@@ -246,9 +248,7 @@ describe('readCounters: counts as Prometheus stored them', () => {
           ),
           series(
             { pod: 's2' },
-            [10, 25, 40, 55]
-              .filter(x => x <= upTo)
-              .map(x => [T0 + x, 10 * x]),
+            [10, 25, 40, 55].filter(x => x <= upTo).map(x => [T0 + x, 10 * x]),
           ),
         ],
       });
@@ -296,6 +296,21 @@ describe('readCounters: counts as Prometheus stored them', () => {
     );
     expect(early.reading.cut?.at).toBe(T0 + 40);
     expect(early.reading.cut?.counts.canaryErrors).toBeCloseTo(4);
+    // The last slice at the old weight (changed at T0 + 52) ends at the
+    // earliest of the last samples at or before the change — c1 45, c1's
+    // errors 45, s1 50, s2 40 — so every series is read between samples
+    // taken before it: T0 + 40, where canary requests are 2 · 40 = 80.
+    const ending = readCounters(
+      second.state,
+      input(66),
+      T0 + 66,
+      T0,
+      undefined,
+      T0 + 52,
+    );
+    expect(ending.reading.end?.at).toBe(T0 + 40);
+    expect(ending.reading.end?.counts.canaryRequests).toBeCloseTo(80);
+    expect(ending.reading.end?.counts.stableRequests).toBeCloseTo(800);
   });
 
   it('no data after data is no counts (inconclusive), never zero: stale or vanished canary series', () => {
@@ -491,6 +506,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // T0 + 50 … the weight goes to 50 % at T0 + 60.
     let t = T0 - 5;
     const verdicts: string[] = [];
+    const skipped: unknown[] = [];
     let afterChange: { skipped?: unknown; evidence: string } | undefined;
     const stepAt = (x: number) => (x < T0 + 60 ? T0 : T0 + 60);
     while (t < T0 + 150) {
@@ -506,6 +522,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
       const r = run(world, state, t + 1, stepAt(t + 1));
       state = JSON.parse(JSON.stringify(r.state));
       verdicts.push(r.check.verdict);
+      skipped.push(r.check.details?.skipped);
       if (t + 1 === T0 + 71) {
         afterChange = {
           skipped: r.check.details?.skipped,
@@ -515,7 +532,13 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     }
     // The time before the weight change settled is not judged, and the
     // step has no evidence of its own yet.
-    expect(afterChange?.skipped).toMatch(/around the weight change/);
+    // Scrapes at T0 + 10, 25, 40, …: the first slice at 50 % begins at the
+    // first sample at or after T0 + 60 + 5 + 15 (T0 + 80), which is T0 + 85,
+    // read at T0 + 86 (the sixth tick); at T0 + 71 it is still waiting.
+    expect(afterChange?.skipped).toMatch(
+      /waiting for a sample of every series after this weight applied/,
+    );
+    expect(skipped[5]).toMatch(/the scrape interval around the weight change/);
     expect(afterChange?.evidence).toMatch(
       /waiting for fresh evidence at this weight/,
     );

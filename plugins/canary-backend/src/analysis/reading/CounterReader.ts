@@ -97,6 +97,8 @@ export interface CounterReading {
   problem?: string;
   /** Asked for with a weight change B: where slices at the new weight begin, once the samples allow it (see {@link CounterCut}). */
   cut?: CounterCut;
+  /** Asked for with the weight change itself: where the last slice at the old weight may end, with only samples taken before the change in it. */
+  end?: CounterCut;
   /** Largest scrape spacing seen among live series (s), 0 if unknown. */
   scrapeInterval: number;
   /** New increments of stable series, with their sample time and pod. */
@@ -243,6 +245,8 @@ export function readCounters(
   startSec: number,
   /** A weight change B (given the scrape interval seen): also find where slices after it may begin. */
   cutAt?: (scrapeInterval: number) => number | undefined,
+  /** The weight change itself: also find where the last slice at the old weight may end (see {@link CounterReading.end}). */
+  changeAt?: number,
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
   const state: CounterReaderState = previous
@@ -457,6 +461,30 @@ export function readCounters(
     }
     return from;
   };
+  /**
+   * The latest time at or before `change` at which every live series is
+   * read between samples taken at or before `change`: the earliest of their
+   * last samples at or before it (a series that appeared after it counts
+   * nothing there).
+   */
+  const cleanUntil = (change: number): number => {
+    let until = Math.min(at, change);
+    for (const name of COUNTER_NAMES) {
+      for (const [key, s] of Object.entries(state.series[name])) {
+        if (nowSec - s.t > staleAfter(s.dt)) continue;
+        const points = pointsOf[name].get(key) ?? [];
+        let last: number | undefined;
+        for (const p of points) if (p.t <= change) last = p.t;
+        if (last !== undefined) until = Math.min(until, last);
+      }
+    }
+    return until;
+  };
+  const endTime = changeAt === undefined ? undefined : cleanUntil(changeAt);
+  const end =
+    endTime !== undefined && Number.isFinite(endTime)
+      ? { at: endTime, counts: countsAt(endTime) }
+      : undefined;
   const cutFrom = cutAt?.(scrapeInterval);
   const cutTime = cutFrom === undefined ? undefined : cleanFrom(cutFrom);
   const cut =
@@ -470,6 +498,7 @@ export function readCounters(
       counts,
       at,
       cut,
+      end,
       scrapeInterval,
       stableIncrements: increments,
     },

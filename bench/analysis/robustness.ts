@@ -1,0 +1,150 @@
+/*
+ * False rollbacks of healthy canaries in scenarios that are not in the
+ * benchmark and that Coalmine was not developed on: common bursts of other
+ * lengths after big weight steps, bursts with clumps and swinging traffic,
+ * clumps of 10, a 20 % baseline at 5 requests/s, night traffic with a 10 %
+ * baseline. Coalmine only, on the three reading paths.
+ *
+ *   ./dev bench analysis --robustness   # writes bench/results/analysis-robustness.json
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { coalmine, Path } from './methods';
+import { SimPrometheus } from './prometheusSim';
+import { Scenario, World } from './world';
+
+const RUNS = 200;
+const HORIZON = 1800;
+
+const base: Scenario = {
+  id: '',
+  group: 'healthy',
+  label: '',
+  baseline: 0.01,
+  canaryErrorRate: 0.01,
+  latencyFactor: 1,
+  rps: 100,
+  weights: [5, 25, 50],
+  stepSeconds: 200,
+  clump: 1,
+  burstAtSteps: false,
+  swing: false,
+  runs: RUNS,
+};
+
+function healthy(part: Partial<Scenario> & { label: string }): Scenario {
+  const s = { ...base, ...part };
+  return { ...s, canaryErrorRate: s.baseline, id: `robustness/${s.label}` };
+}
+
+export const ROBUSTNESS_SCENARIOS: Scenario[] = [
+  healthy({
+    label: 'burst of 10 s after a 1 → 50 % step',
+    burstAtSteps: true,
+    burstSeconds: 10,
+    weights: [1, 50],
+  }),
+  healthy({
+    label: 'burst of 20 s after a 2 → 50 % step',
+    burstAtSteps: true,
+    weights: [2, 50],
+  }),
+  healthy({
+    label: 'burst of 20 s after a 2 → 50 % step, swinging traffic',
+    burstAtSteps: true,
+    swing: true,
+    weights: [2, 50],
+  }),
+  healthy({
+    label: 'burst of 40 s after each step, 5 → 25 → 50 %',
+    burstAtSteps: true,
+    burstSeconds: 40,
+  }),
+  healthy({
+    label: 'burst of 90 s after each step, base 0.1 %, 30 rps',
+    burstAtSteps: true,
+    burstSeconds: 90,
+    baseline: 0.001,
+    rps: 30,
+  }),
+  healthy({
+    label: 'burst of 30 s and clumps of 3, base 2 %',
+    burstAtSteps: true,
+    burstSeconds: 30,
+    clump: 3,
+    baseline: 0.02,
+  }),
+  healthy({
+    label: 'clumps of 10, base 5 %, 50 rps',
+    clump: 10,
+    baseline: 0.05,
+    rps: 50,
+  }),
+  healthy({
+    label: 'base 20 %, clumps of 2, 5 rps, 1 → 10 → 50 %',
+    baseline: 0.2,
+    clump: 2,
+    rps: 5,
+    weights: [1, 10, 50],
+  }),
+  healthy({
+    label: 'night: 0.05 rps, base 10 %, 1 → 50 %',
+    baseline: 0.1,
+    rps: 0.05,
+    weights: [1, 50],
+    stepSeconds: 300,
+  }),
+];
+
+const PATHS = [
+  ['exact', 1],
+  ['prometheus-15s', 15],
+  ['prometheus-30s', 30],
+] as const;
+
+export function runRobustness(root: string) {
+  const started = Date.now();
+  const results = ROBUSTNESS_SCENARIOS.map((sc, index) => {
+    const rates: Record<string, number> = {};
+    for (const [id, interval] of PATHS) {
+      let rolledBack = 0;
+      for (let run = 0; run < RUNS; run++) {
+        const seed = 77_001 * (index + 3) + run * 131;
+        const world = new World(sc, seed, HORIZON);
+        const p: Path =
+          id === 'exact'
+            ? { id, prom: new SimPrometheus(world, 1, seed, true) }
+            : { id, prom: new SimPrometheus(world, interval, seed + 5) };
+        if (coalmine().run(world, p).rollbackAt !== null) rolledBack++;
+      }
+      rates[id] = rolledBack / RUNS;
+    }
+    process.stderr.write(
+      `\r${index + 1}/${ROBUSTNESS_SCENARIOS.length} scenarios`,
+    );
+    return { scenario: sc.label, runs: RUNS, falseRollbacks: rates };
+  });
+  process.stderr.write('\n');
+  const worst = Math.max(
+    ...results.flatMap(r => Object.values(r.falseRollbacks)),
+  );
+  const output = {
+    generatedBy: 'bench/analysis/robustness.ts',
+    falseRollbackWorst: worst,
+    results,
+    seconds: (Date.now() - started) / 1000,
+  };
+  fs.mkdirSync(path.join(root, 'results'), { recursive: true });
+  fs.writeFileSync(
+    path.join(root, 'results', 'analysis-robustness.json'),
+    `${JSON.stringify(output, null, 1)}\n`,
+  );
+  for (const r of results) {
+    process.stdout.write(
+      `${r.scenario}: ${JSON.stringify(r.falseRollbacks)}\n`,
+    );
+  }
+  process.stdout.write(
+    `worst false-rollback rate ${worst} (${output.seconds.toFixed(0)} s)\n`,
+  );
+}
