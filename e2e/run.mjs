@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { scenarios, timings, writeJson } from './scenarios.mjs';
+import { signalScenarios, signalTimings, signalsResultFile } from './signals.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -84,7 +85,7 @@ try {
     ],
   });
   const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
-  for (const scenario of scenarios) {
+  for (const scenario of [...scenarios, ...signalScenarios]) {
     if (filter && !scenario.name.includes(filter)) continue;
     const started = Date.now();
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
@@ -116,6 +117,14 @@ if (Object.keys(timings).length) {
     note: 'ms from a click on the Canary tab of a loaded component page until the tab shows its controls, measured by the e2e run against ./dev demo (development server, not a production build); longHistory*: checkout with an active (paused) rollout that has 1,000 events and 10,000 analysis rows behind it, until the controls and until the event timeline show',
     targetMs: 1500,
     ...timings,
+  });
+}
+
+if (Object.keys(signalTimings).length) {
+  writeJson(signalsResultFile(root), {
+    measuredAt: new Date().toISOString(),
+    note: 'ms until the open Canary tab shows a change pushed by Backstage Signals (the tab polled only every 600 s, ?canaryPollSeconds=600): start and abort pressed through the REST API with the CI token (press = before the call, answer = the call returned, the change committed), and the engine\'s first step (from its event time). signalToTabMs is the refetch of status and details plus rendering in the development build. Measured by the e2e run against ./dev demo on one machine.',
+    ...signalTimings,
   });
 }
 

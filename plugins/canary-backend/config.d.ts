@@ -1,3 +1,5 @@
+import { HumanDuration } from '@backstage/types';
+
 export interface Config {
   /**
    * Clusters, read the same way the Backstage Kubernetes plugin reads them
@@ -79,6 +81,21 @@ export interface Config {
       enabled?: boolean;
       /** How often new rollout events are checked: seconds or a duration such as "5s". Default 5s. */
       frequency?: number | string;
+    };
+    /**
+     * Deleting finished rollouts (Succeeded, RolledBack, Aborted, Failed)
+     * with their events, analysis results and webhook outbox rows once they
+     * are old. Active rollouts are never deleted. One backend replica runs
+     * it at a time (scheduler, scope global).
+     */
+    retention?: {
+      /**
+       * How long a finished rollout is kept after it finished: a Backstage
+       * duration, e.g. '90d', 'P90D' or { days: 90 }. Default 90 days.
+       */
+      maxAge?: string | HumanDuration;
+      /** How often the clean-up runs: a Backstage duration. Default { hours: 1 }. */
+      frequency?: string | HumanDuration;
     };
     /** Custom PromQL templates for metric gates, by name. */
     templates?: {

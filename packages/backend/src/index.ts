@@ -18,6 +18,9 @@ backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(import('./modules/permissionPolicy'));
 
+// Live updates pushed to open Canary tabs (optional: without it the tab polls).
+backend.add(import('@backstage/plugin-signals-backend'));
+
 backend.add(import('@coalmine/backstage-plugin-canary-backend'));
 
 backend.start();

@@ -39,6 +39,9 @@ import { RolloutNotifier } from './notifications/RolloutNotifier';
 import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { registerCanaryActions } from './actions/registerCanaryActions';
 import { RolloutAuthorizer } from './service/authorize';
+import { RolloutRetention } from './retention/RolloutRetention';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
+import { RolloutSignalPublisher } from './signals/RolloutSignalPublisher';
 
 /**
  * Coalmine's backend plugin: runs canary rollouts on Kubernetes and serves
@@ -64,6 +67,9 @@ export const canaryPlugin = createBackendPlugin({
         catalog: catalogServiceRef,
         notifications: notificationService,
         actionsRegistry: actionsRegistryServiceRef,
+        // Has a default factory (through the events service): an app
+        // without the signals backend starts, and nobody hears the signals.
+        signals: signalsServiceRef,
       },
       async init({
         config,
@@ -79,6 +85,7 @@ export const canaryPlugin = createBackendPlugin({
         catalog,
         notifications,
         actionsRegistry,
+        signals,
       }) {
         // Throws at start-up with every wrong key named.
         const canaryConfig = readCanaryConfig(config);
@@ -90,6 +97,14 @@ export const canaryPlugin = createBackendPlugin({
             'migrations',
           ),
         );
+        // Live updates: every change a viewer would see is signalled to open tabs.
+        const publisher = new RolloutSignalPublisher({
+          signals,
+          logger,
+          lookup: async id => (await store.get(id))?.entityRef,
+        });
+        store.onChange(change => publisher.changed(change));
+        lifecycle.addShutdownHook(() => publisher.stop());
         for (const cluster of canaryConfig.kubernetesClusters) {
           if (!prometheusFor(canaryConfig, cluster)) {
             logger.warn(
@@ -238,6 +253,22 @@ export const canaryPlugin = createBackendPlugin({
           scope: 'global',
           fn: async () => {
             await outbox.deliverDue();
+          },
+        });
+        // Finished rollouts older than canary.retention.maxAge go, with their rows.
+        const retention = new RolloutRetention({
+          db,
+          maxAgeMs: canaryConfig.retention.maxAgeMs,
+          logger,
+        });
+        await scheduler.scheduleTask({
+          id: 'canary-retention',
+          frequency: canaryConfig.retention.frequency,
+          timeout: { minutes: 10 },
+          initialDelay: { minutes: 1 },
+          scope: 'global',
+          fn: async () => {
+            await retention.run();
           },
         });
         lifecycle.addShutdownHook(() => engine.stop());

@@ -15,6 +15,7 @@ import {
   toOverrideRules,
 } from './overrideRules';
 import { parseDurationMs } from '../domain/duration';
+import { RetentionConfig, readRetentionConfig } from './retention';
 import {
   AnalysisConfigError,
   TemplateRegistry,
@@ -58,6 +59,8 @@ export interface CanaryConfig {
   kubernetesClusters: string[];
   /** Owners' notifications through the notifications backend. */
   notifications: { enabled: boolean; frequencyMs: number };
+  /** Deleting finished rollouts once they are old (config/retention.ts). */
+  retention: RetentionConfig;
 }
 
 /**
@@ -177,6 +180,8 @@ const canarySchema = z
       })
       .strict()
       .optional(),
+    /** Backstage durations; validated by config/retention.ts. */
+    retention: z.object({}).passthrough().optional(),
   })
   .strict();
 
@@ -250,6 +255,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     policies[name] = policy;
     webhooks[name] = webhookSpecs(entry);
   }
+  const retention = readRetentionConfig(config, problems);
   const kubernetesClusters = readKubernetesClusterNames(config);
   for (const name of Object.keys(c.clusters ?? {})) {
     if (kubernetesClusters.length > 0 && !kubernetesClusters.includes(name)) {
@@ -302,6 +308,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       enabled: c.notifications?.enabled ?? true,
       frequencyMs: c.notifications?.frequency ?? 5000,
     },
+    retention,
   };
 }
 

@@ -38,6 +38,7 @@ const everyKey: JsonObject = {
     loop: { frequency: '5s', concurrency: 4, lease: 30 },
     detection: { frequency: '30s' },
     notifications: { enabled: true, frequency: '5s' },
+    retention: { maxAge: '90d', frequency: { hours: 1 } },
     servicePrincipals: {
       'ci-pipeline': {
         entities: ['component:default/checkout'],

@@ -66,6 +66,27 @@ export interface NewAnalysis {
   keep?: boolean;
 }
 
+/** A rollout changed in a way its viewers see (live updates, signals/). */
+export interface RolloutChange {
+  rolloutId: string;
+  /** Known when the change came with the rollout's row. */
+  entityRef?: string;
+}
+
+/** Patch fields a viewer of the rollout sees; a commit of only others (lease, schedule, bookkeeping) is no news. */
+const VISIBLE_FIELDS: Array<keyof RolloutPatch> = [
+  'phase',
+  'stepIndex',
+  'weight',
+  'actualWeight',
+  'stable',
+  'canary',
+  'message',
+  'finishedAt',
+  'nextStepAt',
+  'route',
+];
+
 type Row = Record<string, any>;
 
 const num = (v: unknown): number | null =>
@@ -162,7 +183,24 @@ function isUniqueViolation(e: unknown): boolean {
  * expired lease, a concurrent control) never overwrites a newer one.
  */
 export class RolloutStore {
+  private readonly listeners: Array<(change: RolloutChange) => void> = [];
+
   constructor(private readonly db: Knex) {}
+
+  /** Calls `listener` after every committed change a viewer would see. */
+  onChange(listener: (change: RolloutChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(change: RolloutChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's trouble never fails the write that already committed.
+      }
+    }
+  }
 
   static async create(db: Knex, migrationsDir: string): Promise<RolloutStore> {
     await db.migrate.latest({
@@ -214,6 +252,7 @@ export class RolloutStore {
         // Webhooks the events cause are queued with them: delivered even if we crash now.
         await enqueueOutbox(tx, planOutbox(record, events), record.createdAt);
       });
+      this.changed({ rolloutId: record.id, entityRef: record.entityRef });
     } catch (e) {
       if (isUniqueViolation(e)) {
         const active = await this.activeFor(record.entityRef, record.cluster);
@@ -459,7 +498,7 @@ export class RolloutStore {
     extra: { events?: NewEvent[]; analysis?: NewAnalysis } = {},
   ): Promise<RolloutRecord | undefined> {
     const now = Date.now();
-    return this.db.transaction(async tx => {
+    const committed = await this.db.transaction(async tx => {
       const row: Row = { ...patchToRow(patch), updated_at: now };
       row.version = expectedVersion + 1;
       if (patch.phase !== undefined && isTerminalPhase(patch.phase)) {
@@ -499,11 +538,21 @@ export class RolloutStore {
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
       return fresh;
     });
+    if (
+      committed &&
+      (extra.analysis ||
+        (extra.events?.length ?? 0) > 0 ||
+        VISIBLE_FIELDS.some(field => patch[field] !== undefined))
+    ) {
+      this.changed({ rolloutId: id, entityRef: committed.entityRef });
+    }
+    return committed;
   }
 
   /** Records events outside of a state change (e.g. webhook deliveries). */
   async addEvents(id: string, events: NewEvent[]): Promise<void> {
     await this.insertEvents(this.db, id, Date.now(), events);
+    if (events.length > 0) this.changed({ rolloutId: id });
   }
 
   private async insertEvents(

@@ -2,11 +2,13 @@ import { Link, Progress, ResponseErrorPanel } from '@backstage/core-components';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, LinearProgress, Typography } from '@material-ui/core';
 import type { AnalysisResult } from '@coalmine/backstage-plugin-canary-common';
+import { useRef } from 'react';
 import {
   CanaryPollIntervals,
-  DEFAULT_POLL_INTERVALS,
+  effectiveIntervals,
 } from '../hooks/pollIntervals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
+import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { workloadVersion } from '../lib/format';
 import { RolloutPhaseStatus } from './RolloutPhaseStatus';
 
@@ -25,20 +27,27 @@ function verdictWords(result: AnalysisResult | null | undefined): string {
   return `${result.action} — ${passing.length} of ${result.checks.length} gates pass`;
 }
 
-/** Phase, weight and last verdict of the latest rollout, polled. */
+/** Phase, weight and last verdict of the latest rollout, pushed (Signals) or polled. */
 export function CanaryCardSummary(props: {
   tabLink: string;
   pollIntervals?: Partial<CanaryPollIntervals>;
 }) {
   const { entity } = useEntity();
-  const status = useEntityCanaryStatus(
-    {
-      kind: entity.kind.toLocaleLowerCase('en-US'),
-      namespace: entity.metadata.namespace ?? 'default',
-      name: entity.metadata.name,
-    },
-    { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals },
+  const entityName = {
+    kind: entity.kind.toLocaleLowerCase('en-US'),
+    namespace: entity.metadata.namespace ?? 'default',
+    name: entity.metadata.name,
+  };
+  const onSignal = useRef<() => void>();
+  const signals = useRolloutSignals(
+    `${entityName.kind}:${entityName.namespace}/${entityName.name}`,
+    () => onSignal.current?.(),
   );
+  const status = useEntityCanaryStatus(
+    entityName,
+    effectiveIntervals(props.pollIntervals, signals.pushed),
+  );
+  onSignal.current = status.refreshSoon;
   if (status.loading && !status.value) {
     return <Progress />;
   }

@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import {
   InfoCard,
   Progress,
@@ -7,13 +6,19 @@ import {
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
-import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
+import {
+  Rollout,
+  isTerminalPhase,
+} from '@coalmine/backstage-plugin-canary-common';
+import { useRef } from 'react';
 import {
   CanaryPollIntervals,
-  DEFAULT_POLL_INTERVALS,
+  effectiveIntervals,
 } from '../hooks/pollIntervals';
+import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
+import { useRolloutNotice } from '../hooks/useRolloutNotice';
 import { useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
@@ -37,12 +42,19 @@ export function CanaryTab(props: {
   pollIntervals?: Partial<CanaryPollIntervals>;
 }) {
   const { entity } = useEntity();
-  const intervals = { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals };
   const entityName = {
     kind: entity.kind.toLocaleLowerCase('en-US'),
     namespace: entity.metadata.namespace ?? 'default',
     name: entity.metadata.name,
   };
+  // Changes pushed through Backstage Signals refetch at once; polling stays
+  // as the fallback (slower while pushes arrive, as fast as before without).
+  const onSignal = useRef<() => void>();
+  const signals = useRolloutSignals(
+    `${entityName.kind}:${entityName.namespace}/${entityName.name}`,
+    () => onSignal.current?.(),
+  );
+  const intervals = effectiveIntervals(props.pollIntervals, signals.pushed);
   const status = useEntityCanaryStatus(entityName, intervals);
   const current = status.value
     ? status.value.active ?? status.value.history[0]
@@ -50,10 +62,14 @@ export function CanaryTab(props: {
   const details = useRolloutDetails(current, intervals);
   const eventHistory = useEventHistory(current?.id, details.value);
   const series = useRolloutSeries(current, intervals);
-  const [notice, setNotice] = useState<string>();
+  onSignal.current = () => {
+    status.refreshSoon();
+    details.refreshSoon();
+  };
+  const notice = useRolloutNotice(current);
 
-  const onControlDone = (message: string) => {
-    setNotice(message);
+  const onControlDone = (message: string, result: Rollout) => {
+    notice.show(message, result);
     status.refresh();
     details.refresh();
   };
@@ -82,10 +98,9 @@ export function CanaryTab(props: {
             color="textSecondary"
             data-testid="canary-live"
             data-live={running ? 'fast' : 'slow'}
+            data-pushed={signals.pushed ? 'true' : 'false'}
           >
-            {running
-              ? `Live: refreshing every ${intervals.activeMs / 1000} s`
-              : `Checking for new rollouts every ${intervals.idleMs / 1000} s`}
+            {liveCaption(running, signals.pushed, intervals)}
             {status.updatedAt
               ? ` · updated ${formatTime(status.updatedAt)}`
               : ''}
@@ -97,13 +112,13 @@ export function CanaryTab(props: {
             last known state and retrying.
           </Alert>
         )}
-        {notice && (
+        {notice.message && (
           <Alert
             severity="success"
-            onClose={() => setNotice(undefined)}
+            onClose={notice.dismiss}
             data-testid="canary-action-result"
           >
-            {notice}
+            {notice.message}
           </Alert>
         )}
       </Grid>
@@ -171,4 +186,21 @@ export function CanaryTab(props: {
       )}
     </Grid>
   );
+}
+
+/** What keeps the tab current, in words. */
+function liveCaption(
+  running: boolean,
+  pushed: boolean,
+  intervals: CanaryPollIntervals,
+): string {
+  const every = (ms: number) => `${ms / 1000} s`;
+  if (pushed) {
+    return `Live: changes are pushed as they happen (and checked every ${every(
+      running ? intervals.activeMs : intervals.idleMs,
+    )})`;
+  }
+  return running
+    ? `Live: refreshing every ${every(intervals.activeMs)}`
+    : `Checking for new rollouts every ${every(intervals.idleMs)}`;
 }

@@ -13,6 +13,12 @@ export interface PollingState<T> {
   loading: boolean;
   /** Poll now (and restart the schedule from here). */
   refresh: () => void;
+  /**
+   * Poll now, or, when a poll is in flight, once more as soon as it has
+   * answered (its answer is shown too). For pushed changes, which come in
+   * bursts: a refresh per change would drop every answer but the last.
+   */
+  refreshSoon: () => void;
 }
 
 /**
@@ -34,7 +40,9 @@ export function usePolling<T>(
   nextDelayMs: (value: T | undefined, error?: Error) => number | undefined,
   key: string,
 ): PollingState<T> {
-  const [state, setState] = useState<Omit<PollingState<T>, 'refresh'>>({
+  const [state, setState] = useState<
+    Omit<PollingState<T>, 'refresh' | 'refreshSoon'>
+  >({
     loading: true,
   });
   const loadRef = useRef(load);
@@ -42,6 +50,7 @@ export function usePolling<T>(
   const delayRef = useRef(nextDelayMs);
   delayRef.current = nextDelayMs;
   const pollNowRef = useRef<() => void>();
+  const pollSoonRef = useRef<() => void>();
 
   useEffect(() => {
     let stopped = false;
@@ -49,6 +58,8 @@ export function usePolling<T>(
     let generation = 0;
     let lastValue: T | undefined;
     let waitingForVisibility = false;
+    let inFlight = false;
+    let again = false;
 
     const poll = async (scheduled: boolean) => {
       if (timer) {
@@ -63,6 +74,7 @@ export function usePolling<T>(
       waitingForVisibility = false;
       generation += 1;
       const mine = generation;
+      inFlight = true;
       let value: T | undefined;
       let error: Error | undefined;
       try {
@@ -74,6 +86,7 @@ export function usePolling<T>(
       if (stopped || mine !== generation) {
         return;
       }
+      inFlight = false;
       if (error) {
         setState(previous => ({
           value: previous.value,
@@ -84,6 +97,11 @@ export function usePolling<T>(
       } else {
         lastValue = value;
         setState({ value, updatedAt: Date.now(), loading: false });
+      }
+      if (again) {
+        again = false;
+        poll(false);
+        return;
       }
       const delay = delayRef.current(lastValue, error);
       if (delay !== undefined) {
@@ -98,7 +116,12 @@ export function usePolling<T>(
     };
     document.addEventListener('visibilitychange', onVisibilityChange);
     pollNowRef.current = () => {
+      again = false;
       poll(false);
+    };
+    pollSoonRef.current = () => {
+      if (inFlight) again = true;
+      else poll(false);
     };
     setState({ loading: true });
     poll(false);
@@ -106,6 +129,7 @@ export function usePolling<T>(
     return () => {
       stopped = true;
       pollNowRef.current = undefined;
+      pollSoonRef.current = undefined;
       document.removeEventListener('visibilitychange', onVisibilityChange);
       if (timer) {
         clearTimeout(timer);
@@ -114,5 +138,6 @@ export function usePolling<T>(
   }, [key]);
 
   const refresh = useCallback(() => pollNowRef.current?.(), []);
-  return { ...state, refresh };
+  const refreshSoon = useCallback(() => pollSoonRef.current?.(), []);
+  return { ...state, refresh, refreshSoon };
 }

@@ -110,9 +110,13 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
     lastAnalysisAction: decision.action,
     analysisErrors: failedToRun ? (s.analysisErrors ?? 0) + 1 : 0,
   };
-  // Events only mark a change of the decision.
+  // Events only mark a change of the decision. A rollback's verdict is told
+  // by its phase event ("Rolling back: analysis failed: …", committed next),
+  // not once more just before it.
   const events: NewEvent[] =
-    decision.action === 'advance' || decision.action === s.lastAnalysisAction
+    decision.action === 'advance' ||
+    decision.action === 'rollback' ||
+    decision.action === s.lastAnalysisAction
       ? []
       : [
           ctx.event(

@@ -10,10 +10,14 @@ export async function applyFinalizePromotion(
   await ctx.fence();
   await ctx.provider().finalizePromotion(topology);
   const versioned = topology.shape === 'versioned-subsets';
+  // The weight tells the share of traffic on the new version, in every shape:
+  // from here on all of it (with fixed subsets or a replica ratio, stable now
+  // runs the canary's template), whatever step the promotion started from.
   await ctx.commit(
     {
       intent: null,
-      weight: versioned ? 100 : ctx.r.weight,
+      weight: 100,
+      ...(ctx.r.actualWeight !== null ? { actualWeight: 100 } : {}),
       state: {
         ...ctx.state,
         appliedWeight: versioned ? 100 : 0,

@@ -1,0 +1,169 @@
+// Live updates: a change made outside the tab (CI, another person) reaches an
+// open Canary tab through Backstage Signals, long before the tab would poll.
+import path from 'node:path';
+import { signInAsGuest } from './scenarios.mjs';
+
+const TOKEN = process.env.COALMINE_API_TOKEN || 'coalmine-demo-token';
+/** The tab's poll interval in this scenario: whatever shows up sooner was pushed. */
+const POLL_SECONDS = 600;
+
+/** Filled by the scenario; the runner writes it to bench/results/signals.json. */
+export const signalTimings = {};
+
+async function api(backend, method, apiPath, body) {
+  const res = await fetch(`${backend}/api/canary${apiPath}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+export const signalScenarios = [
+  {
+    name: 'a change made through the API reaches the open tab through Signals, before its next poll',
+    async run({ page, app, backend }) {
+      await signInAsGuest(page, app);
+      // The tab subscribes over the signals WebSocket; wait until it asked for its channel.
+      const channel = 'canary:entity:component:default/search';
+      const received = []; // signals of this channel as the browser got them
+      const subscribed = new Promise(resolve => {
+        page.on('websocket', ws => {
+          ws.on('framesent', frame => {
+            if (String(frame.payload).includes(channel)) resolve();
+          });
+          ws.on('framereceived', frame => {
+            if (String(frame.payload).includes(channel))
+              received.push(Date.now());
+          });
+        });
+      });
+      // How long the tab's own calls take (what a pushed change waits for).
+      const calls = [];
+      page.on('requestfinished', request => {
+        const url = request.url();
+        if (!url.includes('/api/canary/')) return;
+        const t = request.timing();
+        calls.push({
+          what: url.includes('/entities/') ? 'status' : url.includes('/series') ? 'series' : 'details',
+          ms: Math.round(t.responseEnd),
+        });
+      });
+      await page.goto(
+        `${app}/catalog/default/component/search/canary?canaryPollSeconds=${POLL_SECONDS}`,
+      );
+      const loaded = Date.now();
+      await page.getByTestId('canary-tab').waitFor();
+      const live = page.getByTestId('canary-live');
+      if ((await live.getAttribute('data-pushed')) !== 'true')
+        throw new Error('the tab does not use Signals');
+      if (!(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`))
+        throw new Error(`the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`);
+      let timer;
+      await Promise.race([
+        subscribed,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the tab never subscribed to ${channel}`)),
+            60_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const nextPoll = loaded + POLL_SECONDS * 1000;
+
+      /**
+       * Presses through the API, then waits for the tab to show `selector`.
+       * Records ms from the press and from the API's answer (the change is
+       * committed by then) to the tab showing it, and when the browser got
+       * the first signal after the press.
+       */
+      async function pushed(what, press, selector) {
+        const pressed = Date.now();
+        const result = await press();
+        const answered = Date.now();
+        await page.locator(selector(result)).first().waitFor({ timeout: 60_000 });
+        const seen = Date.now();
+        if (seen >= nextPoll)
+          throw new Error(`${what}: shown only after the tab's next poll was due`);
+        const signal = received.find(t => t >= pressed);
+        signalTimings[what] = {
+          pressToTabMs: seen - pressed,
+          answerToTabMs: seen - answered,
+          apiCallMs: answered - pressed,
+          ...(signal !== undefined
+            ? {
+                pressToSignalInBrowserMs: signal - pressed,
+                signalToTabMs: seen - signal,
+              }
+            : {}),
+        };
+        return result;
+      }
+
+      const started = await pushed(
+        'start',
+        () =>
+          api(backend, 'POST', '/rollouts', {
+            entityRef: 'component:default/search',
+            image: 'shop/search:2.1.0',
+          }),
+        r => `[data-testid="canary-rollout"][data-rollout-id="${r.id}"]`,
+      );
+      // The engine moves on by itself; its first step is pushed too. The
+      // latency is from the step's event (the commit, backend clock) to the
+      // tab showing the weight (same machine).
+      await page
+        .locator('[data-testid="canary-weight"]:not([data-weight="0"])')
+        .first()
+        .waitFor({ timeout: 120_000 });
+      const stepSeen = Date.now();
+      if (stepSeen >= nextPoll)
+        throw new Error('the first step was shown only after the next poll was due');
+      const details = await api(backend, 'GET', `/rollouts/${started.id}`);
+      const step = details.events.find(e => e.type === 'step');
+      if (!step) throw new Error('no step event behind the weight the tab shows');
+      const signal = received.find(t => t >= Date.parse(step.time));
+      signalTimings.engineStep = {
+        commitToTabMs: stepSeen - Date.parse(step.time),
+        ...(signal !== undefined
+          ? {
+              commitToSignalInBrowserMs: signal - Date.parse(step.time),
+              signalToTabMs: stepSeen - signal,
+            }
+          : {}),
+      };
+      await pushed(
+        'abort',
+        () =>
+          api(backend, 'POST', `/rollouts/${started.id}/abort`, {
+            reason: 'e2e: signals',
+          }),
+        () =>
+          '[data-testid="canary-phase"][data-phase="RollingBack"], [data-testid="canary-phase"][data-phase="Aborted"]',
+      );
+      await page
+        .locator('[data-testid="canary-phase"][data-phase="Aborted"]')
+        .first()
+        .waitFor({ timeout: 120_000 });
+      if (Date.now() >= nextPoll)
+        throw new Error('the end of the rollback was shown only after the next poll was due');
+      for (const what of ['status', 'details']) {
+        const ms = calls.filter(c => c.what === what).map(c => c.ms).sort((a, b) => a - b);
+        if (ms.length)
+          signalTimings[`${what}CallMs`] = {
+            count: ms.length,
+            median: ms[Math.floor(ms.length / 2)],
+            max: ms[ms.length - 1],
+          };
+      }
+    },
+  },
+];
+
+export const signalsResultFile = root =>
+  path.join(root, 'bench', 'results', 'signals.json');

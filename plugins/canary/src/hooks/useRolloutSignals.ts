@@ -1,0 +1,28 @@
+import { useEffect, useRef } from 'react';
+import { useSignal } from '@backstage/plugin-signals-react';
+import {
+  CanaryRolloutSignal,
+  canaryEntitySignalChannel,
+} from '@coalmine/backstage-plugin-canary-common';
+
+/**
+ * Listens for the backend's signal that a rollout of the entity changed and
+ * calls `onChange` at once. `pushed` is false when the app has no Signals
+ * API (the signals plugin is not installed): then polling alone keeps the
+ * tab up to date.
+ */
+export function useRolloutSignals(
+  entityRef: string,
+  onChange: (signal: CanaryRolloutSignal) => void,
+): { pushed: boolean } {
+  const { lastSignal, isSignalsAvailable } = useSignal<CanaryRolloutSignal>(
+    canaryEntitySignalChannel(entityRef),
+  );
+  const handler = useRef(onChange);
+  handler.current = onChange;
+  useEffect(() => {
+    // A new object for every message, so two alike signals both count.
+    if (lastSignal?.type === 'rollout-changed') handler.current(lastSignal);
+  }, [lastSignal]);
+  return { pushed: isSignalsAvailable };
+}
