@@ -2,9 +2,10 @@ import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import type { RolloutPhase } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutStore } from '../store/RolloutStore';
-import { migrationsDir, policy } from '../engine/__testUtils__/harness';
+import { migrationsDir } from '../engine/__testUtils__/harness';
 import type { RolloutRecord } from '../domain/types';
 import { ROLLOUT_CHILD_TABLES, RolloutRetention } from './RolloutRetention';
+import { storedRollout } from '../store/__testUtils__/storedRollout';
 
 jest.setTimeout(60_000);
 
@@ -19,34 +20,11 @@ function record(
   workload: string,
   createdAt: number,
 ): RolloutRecord {
-  const p = policy('p', { trafficProvider: 'istio' });
-  return {
-    id,
-    entityRef: `component:default/${workload}`,
-    cluster: 'c',
-    namespace: 'default',
-    workload,
-    policy: 'p',
-    trafficProvider: 'istio',
-    phase: 'Pending',
-    stepIndex: -1,
-    weight: 0,
-    actualWeight: null,
-    steps: p.steps,
-    stable: { name: `${workload}-v1` },
+  return storedRollout(id, workload, {
     canary: { name: `${workload}-v2` },
-    message: null,
-    spec: { policy: p, request: {} },
-    state: {},
-    intent: null,
-    startedBy: 'user:default/jane',
     createdAt,
     updatedAt: createdAt,
-    finishedAt: null,
-    nextStepAt: null,
-    nextRunAt: null,
-    version: 0,
-  };
+  });
 }
 
 /** A rollout with two events, an analysis row and an outbox row; finished `finishedDaysAgo` ago unless `phase` is live. */

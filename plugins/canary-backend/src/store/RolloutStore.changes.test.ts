@@ -1,39 +1,17 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { RolloutStore, RolloutChange } from './RolloutStore';
-import { migrationsDir, policy } from '../engine/__testUtils__/harness';
+import { migrationsDir } from '../engine/__testUtils__/harness';
 import type { RolloutRecord } from '../domain/types';
+import { storedRollout } from './__testUtils__/storedRollout';
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
 function record(id: string): RolloutRecord {
-  const p = policy('p', { trafficProvider: 'istio' });
-  return {
-    id,
-    entityRef: 'component:default/app',
-    cluster: 'c',
-    namespace: 'default',
-    workload: 'app',
-    policy: 'p',
-    trafficProvider: 'istio',
-    phase: 'Pending',
-    stepIndex: -1,
-    weight: 0,
-    actualWeight: null,
-    steps: p.steps,
-    stable: { name: 'app-v1' },
+  return storedRollout(id, 'app', {
     canary: { name: 'app-v2' },
-    message: null,
-    spec: { policy: p, request: {} },
-    state: {},
-    intent: null,
-    startedBy: 'user:default/jane',
     createdAt: 1,
     updatedAt: 1,
-    finishedAt: null,
-    nextStepAt: null,
-    nextRunAt: null,
-    version: 0,
-  };
+  });
 }
 
 describe('RolloutStore change listeners', () => {

@@ -1,7 +1,8 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { RolloutStore } from './RolloutStore';
-import { migrationsDir, policy } from '../engine/__testUtils__/harness';
+import { migrationsDir } from '../engine/__testUtils__/harness';
 import type { RolloutRecord } from '../domain/types';
+import { storedRollout } from './__testUtils__/storedRollout';
 
 jest.setTimeout(60_000);
 
@@ -12,35 +13,13 @@ function record(
   entityRef = 'component:default/app',
   cluster = 'c',
 ): RolloutRecord {
-  const p = policy('p', { trafficProvider: 'istio' });
-  return {
-    id,
+  // Each component its own Service, unless a test says otherwise.
+  return storedRollout(id, entityRef.split('/').pop()!, {
     entityRef,
     cluster,
-    namespace: 'default',
-    // Each component its own Service, unless a test says otherwise.
-    workload: entityRef.split('/').pop()!,
-    policy: 'p',
-    trafficProvider: 'istio',
-    phase: 'Pending',
-    stepIndex: -1,
-    weight: 0,
-    actualWeight: null,
-    steps: p.steps,
     stable: { name: 'app-v1' },
     canary: { name: 'app-v2', image: 'reg/app:v2' },
-    message: null,
-    spec: { policy: p, request: {} },
-    state: {},
-    intent: null,
-    startedBy: 'user:default/jane',
-    createdAt: 1_700_000_000_000,
-    updatedAt: 1_700_000_000_000,
-    finishedAt: null,
-    nextStepAt: null,
-    nextRunAt: null,
-    version: 0,
-  };
+  });
 }
 
 describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {

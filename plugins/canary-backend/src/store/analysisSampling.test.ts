@@ -1,41 +1,19 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { RolloutStore, NewAnalysis } from './RolloutStore';
-import { migrationsDir, policy } from '../engine/__testUtils__/harness';
+import { migrationsDir } from '../engine/__testUtils__/harness';
 import type { RolloutRecord } from '../domain/types';
+import { storedRollout } from './__testUtils__/storedRollout';
 
 jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
 function record(id: string, workload: string): RolloutRecord {
-  const p = policy('p', { trafficProvider: 'istio' });
-  return {
-    id,
-    entityRef: `component:default/${workload}`,
-    cluster: 'c',
-    namespace: 'default',
-    workload,
-    policy: 'p',
-    trafficProvider: 'istio',
+  return storedRollout(id, workload, {
     phase: 'Progressing',
     stepIndex: 0,
     weight: 10,
-    actualWeight: null,
-    steps: p.steps,
-    stable: { name: `${workload}-v1` },
-    canary: { name: `${workload}-v2`, image: 'reg/app:v2' },
-    message: null,
-    spec: { policy: p, request: {} },
-    state: {},
-    intent: null,
-    startedBy: 'user:default/jane',
-    createdAt: 1_700_000_000_000,
-    updatedAt: 1_700_000_000_000,
-    finishedAt: null,
-    nextStepAt: null,
-    nextRunAt: null,
-    version: 0,
-  };
+  });
 }
 
 const result = (reason: string, keep?: boolean): NewAnalysis => ({

@@ -4,6 +4,7 @@ import type {
   PrometheusSample,
 } from '../PrometheusClient';
 import { escapePromQLString, escapeRegex } from '../promql';
+import { raceSignal } from '../../domain/passScope';
 
 /** One label matcher of a selector, its value unescaped. */
 interface Matcher {
@@ -235,7 +236,8 @@ export class BatchedPrometheus implements PrometheusQuerier {
       group.pending.push({ values, windowSeconds: window, resolve, reject });
       group.timer ??= setTimeout(() => this.flush(group), this.collectMs);
     });
-    return raced(read, options.signal);
+    // The caller's abort rejects its read; the shared query goes on for the others.
+    return raceSignal(read, options.signal);
   }
 
   private group(parsed: ParsedSelector, time: number): Group {
@@ -365,24 +367,4 @@ function select(
     if (points.length > 0) out.push({ labels: s.labels, points });
   }
   return out;
-}
-
-/** The read, or the caller's abort, whichever comes first (the shared query goes on for the others). */
-function raced<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      v => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      e => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
