@@ -44,7 +44,7 @@ import { ownersOf, resolveTarget } from '../config/resolveTarget';
 import { RolloutAuthorizer } from './authorize';
 import { Redactor, createRedactor } from './redact';
 import { redactDeep } from './toApi';
-import { RolloutStore } from '../store/RolloutStore';
+import { Page, RolloutStore } from '../store/RolloutStore';
 import { RolloutRecord } from '../domain/types';
 import { toApiRollout } from './toApi';
 import { loadOpenApiDocument } from './openapi';
@@ -638,43 +638,47 @@ export async function createRouter(
     res.type('application/json').send(body);
   });
 
-  router.get('/rollouts/:id/events', async (req, res) => {
-    const credentials = await httpAuth.credentials(req);
-    const query = parse(historyQuerySchema, req.query, 'query');
-    const beforeId = query.before
-      ? parseHistoryCursor('events', query.before, 'before')
-      : undefined;
-    const record = await loadRollout(req.params.id);
-    await requireRead(record.entityRef, credentials);
-    const page = await store.eventsPage(record.id, {
-      limit: query.limit ?? DETAILS_EVENTS_LIMIT,
-      beforeId,
+  /** `GET /rollouts/:id/events` and `/analysis`: one older page, newest first, behind the caller's read permission. */
+  function historyRoute<T>(
+    kind: 'events' | 'analysis',
+    readPage: (
+      id: string,
+      page: { limit: number; beforeId?: number },
+    ) => Promise<Page<T>>,
+    defaultLimit: number,
+    present: (items: T[]) => T[],
+  ) {
+    router.get(`/rollouts/:id/${kind}`, async (req, res) => {
+      const credentials = await httpAuth.credentials(req);
+      const query = parse(historyQuerySchema, req.query, 'query');
+      const beforeId = query.before
+        ? parseHistoryCursor(kind, query.before, 'before')
+        : undefined;
+      const record = await loadRollout(req.params.id);
+      await requireRead(record.entityRef, credentials);
+      const page = await readPage(record.id, {
+        limit: query.limit ?? defaultLimit,
+        beforeId,
+      });
+      const body: RolloutHistoryPage<T> = {
+        items: present(page.items),
+        cursor: historyCursor(kind, page.olderBeforeId),
+      };
+      res.json(body);
     });
-    const body: RolloutHistoryPage<RolloutEvent> = {
-      items: page.items.map(redactEvent),
-      cursor: historyCursor('events', page.olderBeforeId),
-    };
-    res.json(body);
-  });
-
-  router.get('/rollouts/:id/analysis', async (req, res) => {
-    const credentials = await httpAuth.credentials(req);
-    const query = parse(historyQuerySchema, req.query, 'query');
-    const beforeId = query.before
-      ? parseHistoryCursor('analysis', query.before, 'before')
-      : undefined;
-    const record = await loadRollout(req.params.id);
-    await requireRead(record.entityRef, credentials);
-    const page = await store.analysisPage(record.id, {
-      limit: query.limit ?? DETAILS_ANALYSIS_LIMIT,
-      beforeId,
-    });
-    const body: RolloutHistoryPage<AnalysisResult> = {
-      items: redactDeep(page.items, redact),
-      cursor: historyCursor('analysis', page.olderBeforeId),
-    };
-    res.json(body);
-  });
+  }
+  historyRoute<RolloutEvent>(
+    'events',
+    (id, page) => store.eventsPage(id, page),
+    DETAILS_EVENTS_LIMIT,
+    items => items.map(redactEvent),
+  );
+  historyRoute<AnalysisResult>(
+    'analysis',
+    (id, page) => store.analysisPage(id, page),
+    DETAILS_ANALYSIS_LIMIT,
+    items => redactDeep(items, redact),
+  );
 
   router.get('/rollouts/:id/series', async (req, res) => {
     const credentials = await httpAuth.credentials(req);
