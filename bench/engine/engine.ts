@@ -122,7 +122,9 @@ async function main() {
       const workloads = /destination_workload=~"([^"]*)"/.exec(selector)?.[1];
       process.stderr.write(
         `[engine] query ${metric} at ${
-          options?.time ? new Date(options.time).toISOString().slice(11, 23) : 'now'
+          options?.time
+            ? new Date(options.time).toISOString().slice(11, 23)
+            : 'now'
         } window ${windowSeconds}s workloads ${
           workloads ? workloads.split('|').length : 1
         } (wall ${new Date().toISOString().slice(11, 23)})\n`,
@@ -159,7 +161,7 @@ async function main() {
     pollMs: tickMs,
     lookaheadMs: tickMs,
     watchMs: Math.max(5000, tickMs),
-    analysisSlotMs: 5000,
+    analysisSlotMs: tickMs,
     analysisSampleMs: 60_000,
     bindingRecheckMs: 60_000,
     advanceOnCommand: false,

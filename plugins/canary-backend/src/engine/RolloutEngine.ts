@@ -10,6 +10,7 @@ import {
 } from '../domain/errors';
 import { passScope } from '../domain/passScope';
 import type { RolloutStore } from '../store/RolloutStore';
+import type { RolloutRecord } from '../domain/types';
 import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { Limiter } from './concurrency';
 import { Leases } from './leases';
@@ -56,10 +57,11 @@ export interface RolloutEngineOptions {
    */
   lookaheadMs?: number;
   /**
-   * Analyses read Prometheus as of the start of slots this long (at most half
-   * the analysis interval), so the rollouts analysed in one slot share one
-   * query per metric through a batching Prometheus. Default 0: each at its
-   * own time.
+   * Analyses read Prometheus as of the start of slots this long (at most the
+   * analysis interval), so the rollouts analysed in one slot share one query
+   * per metric through a batching Prometheus. Set it to the loop's
+   * frequency: one query per metric and loop. Default 0: each at its own
+   * time.
    */
   analysisSlotMs?: number;
   /**
@@ -426,9 +428,13 @@ export class RolloutEngine {
           reads,
         },
         async () => {
+          // Read once; then each commit of this pass returns the row as
+          // stored (no one else commits while the lease is held, and a
+          // commit after losing it fails on the row version).
+          let known: RolloutRecord | undefined;
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
-            const r = await this.deps.store.get(id);
+            const r = known ?? (await this.deps.store.get(id));
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();
             if (
@@ -442,10 +448,11 @@ export class RolloutEngine {
             current = ctx;
             const more = await advance(ctx);
             // The cluster answered: the counts of consecutive errors start over.
-            const fresh = await this.deps.store.get(id);
-            if (!fresh || isTerminalPhase(fresh.phase)) return;
+            const fresh = ctx.r;
+            if (isTerminalPhase(fresh.phase)) return;
             current = new PassContext(this.deps, fresh, abort.signal);
             await clearErrors(current);
+            known = current.r;
             if (!more) {
               // Written with the lease's release below.
               nextRunAt = this.nextRunAfter(current);

@@ -190,16 +190,18 @@ export class PassContext {
 
   /**
    * The time an analysis reads Prometheus at: now, or the start of the
-   * current slot of `analysisSlotMs` (at most half the analysis interval), so
-   * the analyses of many rollouts in one slot read at the same time and
-   * share one query per metric (analysis/reading/BatchedPrometheus.ts). It is
-   * never before the current step began.
+   * current slot of `analysisSlotMs` (the loop's period, at most the
+   * analysis interval), so the analyses of all rollouts in one loop read at
+   * the same time and share one query per metric, however many they are
+   * (analysis/reading/BatchedPrometheus.ts). Two analyses of a rollout are
+   * an interval apart, so they never read the same slot. It is never before
+   * the current step began.
    */
   analysisTime(): number {
     const now = this.now();
     const slot = Math.min(
       this.deps.analysisSlotMs ?? 0,
-      Math.floor(this.policy.analysis.intervalMs / 2),
+      this.policy.analysis.intervalMs,
     );
     if (!(slot > 0)) return now;
     const start = Math.floor(now / slot) * slot;

@@ -779,7 +779,11 @@ async function useWriteAheadLog(db: Knex): Promise<void> {
     typeof config.connection === 'string'
       ? config.connection
       : config.connection?.filename;
-  if (!filename || filename === ':memory:' || filename.startsWith('file::memory:')) {
+  if (
+    !filename ||
+    filename === ':memory:' ||
+    filename.startsWith('file::memory:')
+  ) {
     return;
   }
   await db.raw('PRAGMA journal_mode = WAL');

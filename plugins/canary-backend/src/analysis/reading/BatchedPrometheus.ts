@@ -113,8 +113,17 @@ interface Fetched {
   /** Values each equality label had in the query. */
   covered: Map<string, Set<string>>;
   windowSeconds: number;
-  result: Promise<PrometheusRangeSeries[]>;
+  /** The answer's series by their equality labels' values: each reader finds its own without a scan. */
+  result: Promise<Map<string, PrometheusRangeSeries[]>>;
 }
+
+/**
+ * Windows longer than this (a gate's first reading, which looks back half
+ * an hour before the start) are read in queries of their own, so the
+ * readers of the next slots, which ask for a minute or two, do not read
+ * hours of samples for every workload because one rollout just began.
+ */
+const LONG_WINDOW_SECONDS = 600;
 
 interface Group {
   parsed: ParsedSelector;
@@ -218,9 +227,11 @@ export class BatchedPrometheus implements PrometheusQuerier {
     const time = options.time.getTime();
     const window = Math.max(1, Math.ceil(windowSeconds));
     const values = equalities(parsed);
-    const group = this.group(parsed, time);
+    const long = window > LONG_WINDOW_SECONDS;
+    const group = this.group(parsed, time, long);
     const read = new Promise<PrometheusRangeSeries[]>((resolve, reject) => {
-      this.remember(group, values, window);
+      // A long window is a first reading: the next slot's readers do not need it.
+      if (!long) this.remember(group, values, window);
       const fetched = group.fetched.find(
         f =>
           f.windowSeconds >= window &&
@@ -228,7 +239,7 @@ export class BatchedPrometheus implements PrometheusQuerier {
       );
       if (fetched) {
         fetched.result.then(
-          series => resolve(select(series, values, time, window)),
+          index => resolve(select(index, group.parsed, values, time, window)),
           reject,
         );
         return;
@@ -240,24 +251,27 @@ export class BatchedPrometheus implements PrometheusQuerier {
     return raceSignal(read, options.signal);
   }
 
-  private group(parsed: ParsedSelector, time: number): Group {
+  private group(parsed: ParsedSelector, time: number, long: boolean): Group {
     // Readers of two slots interleave (a pass of the last slot runs late):
     // each time keeps its own reads, and the last few times are kept.
-    const key = `${parsed.group}\u0001${time}`;
+    // Long windows (first readings) go in groups of their own.
+    const kind = long ? `${parsed.group}\u0002long` : parsed.group;
+    const key = `${kind}\u0001${time}`;
     let group = this.groups.get(key);
     if (!group) {
-      let recent = this.recent.get(parsed.group);
-      if (!recent) this.recent.set(parsed.group, (recent = new Map()));
+      let recent = this.recent.get(kind);
+      if (!recent) this.recent.set(kind, (recent = new Map()));
       group = { parsed, time, pending: [], fetched: [], recent };
       this.groups.set(key, group);
-      const times = this.times.get(parsed.group) ?? [];
+      const times = this.times.get(kind) ?? [];
       times.push(key);
       while (times.length > 3) {
-        const old = this.groups.get(times.shift()!);
+        const oldKey = times.shift()!;
+        const old = this.groups.get(oldKey);
         if (old && old.pending.length > 0) this.flush(old);
-        if (old) this.groups.delete(`${old.parsed.group}\u0001${old.time}`);
+        this.groups.delete(oldKey);
       }
-      this.times.set(parsed.group, times);
+      this.times.set(kind, times);
     }
     return group;
   }
@@ -292,29 +306,36 @@ export class BatchedPrometheus implements PrometheusQuerier {
         set.add(v);
       }
     };
+    // The first query of a time also asks for the values read recently
+    // (the rest of this slot's readers, most likely); a later one, for a
+    // reader that came after it, asks only for what its readers lack.
+    const alsoRecent =
+      group.fetched.length === 0 ? [...group.recent.values()] : [];
     for (const r of reads) add(r.values);
-    for (const r of group.recent.values()) add(r.values);
+    for (const r of alsoRecent) add(r.values);
     let windowSeconds = 0;
-    for (const r of [...reads, ...group.recent.values()]) {
+    for (const r of [...reads, ...alsoRecent]) {
       windowSeconds = Math.max(windowSeconds, r.windowSeconds);
     }
     // A reader's window grows a little from one slot to the next: read a
     // margin more, so the later readers of this slot still find theirs here.
     windowSeconds = Math.ceil((windowSeconds + 30) / 60) * 60;
     const time = group.time;
-    const result = this.inner.querySamples(
-      widened(group.parsed, covered),
-      windowSeconds,
-      { time: new Date(time) },
-    );
+    const result = this.inner
+      .querySamples(widened(group.parsed, covered), windowSeconds, {
+        time: new Date(time),
+      })
+      .then(series => indexed(group.parsed, series));
     const fetched: Fetched = { covered, windowSeconds, result };
     group.fetched.push(fetched);
     // Keep only the last few queries of this time (the newest cover the most).
     if (group.fetched.length > 4) group.fetched.shift();
     result.then(
-      series => {
+      index => {
         for (const r of reads) {
-          r.resolve(select(series, r.values, time, r.windowSeconds));
+          r.resolve(
+            select(index, group.parsed, r.values, time, r.windowSeconds),
+          );
         }
       },
       error => {
@@ -345,24 +366,45 @@ function widened(
   return `${parsed.metric}{${parts.join(',')}}`;
 }
 
+/** The key of a series or a reader: the values of the selector's equality labels, in its order. */
+function keyOf(parsed: ParsedSelector, get: (label: string) => string): string {
+  return parsed.matchers
+    .filter(m => m.op === '=')
+    .map(m => get(m.label))
+    .join('\u0000');
+}
+
+/** The series of an answer by their key (a missing label is the empty string, as in PromQL). */
+function indexed(
+  parsed: ParsedSelector,
+  series: PrometheusRangeSeries[],
+): Map<string, PrometheusRangeSeries[]> {
+  const index = new Map<string, PrometheusRangeSeries[]>();
+  for (const s of series) {
+    const key = keyOf(parsed, l => s.labels[l] ?? '');
+    const list = index.get(key);
+    if (list) list.push(s);
+    else index.set(key, [s]);
+  }
+  return index;
+}
+
 /**
  * What a read of its own would have returned: the series whose labels equal
- * the read's values (a missing label is the empty string, as in PromQL), and
- * of those the samples within the read's window ending at `time` (a range
- * selector includes both ends); series left without samples are dropped.
+ * the read's values, and of those the samples within the read's window
+ * ending at `time` (a range selector includes both ends); series left
+ * without samples are dropped.
  */
 function select(
-  series: PrometheusRangeSeries[],
+  index: Map<string, PrometheusRangeSeries[]>,
+  parsed: ParsedSelector,
   values: Record<string, string>,
   time: number,
   windowSeconds: number,
 ): PrometheusRangeSeries[] {
   const from = time - windowSeconds * 1000;
   const out: PrometheusRangeSeries[] = [];
-  for (const s of series) {
-    if (!Object.entries(values).every(([l, v]) => (s.labels[l] ?? '') === v)) {
-      continue;
-    }
+  for (const s of index.get(keyOf(parsed, l => values[l] ?? '')) ?? []) {
     const points = s.points.filter(([t]) => Math.round(t * 1000) >= from);
     if (points.length > 0) out.push({ labels: s.labels, points });
   }
