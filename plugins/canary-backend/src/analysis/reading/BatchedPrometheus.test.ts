@@ -152,6 +152,39 @@ describe('BatchedPrometheus', () => {
     ]);
   });
 
+  it('sends one query of a group at a time: readers that come meanwhile go together in the next', async () => {
+    const { prometheus, queries } = fakePrometheus(series);
+    const answer = prometheus.querySamples.getMockImplementation()!;
+    let release!: () => void;
+    const held = new Promise<void>(r => {
+      release = r;
+    });
+    prometheus.querySamples.mockImplementation(async (...a) => {
+      await held;
+      return answer(...a);
+    });
+    const batched = new BatchedPrometheus(prometheus, { collectMs: 5 });
+    const read = (w: string) =>
+      batched.querySamples(`m{workload="${w}"}`, 30, { time: new Date(T) });
+    const first = read('a');
+    await new Promise(r => setTimeout(r, 20));
+    // Trickling in while the first query is on its way, each later than the collect time.
+    const late = [read('b')];
+    await new Promise(r => setTimeout(r, 20));
+    late.push(read('c'));
+    await new Promise(r => setTimeout(r, 20));
+    expect(prometheus.querySamples).toHaveBeenCalledTimes(1);
+    release();
+    expect((await first).map(s => s.labels.workload)).toEqual(['a']);
+    expect(
+      (await Promise.all(late)).map(r => r.map(s => s.labels.workload)),
+    ).toEqual([['b'], ['c']]);
+    expect(queries.map(q => q.selector)).toEqual([
+      'm{workload="a"}',
+      'm{workload=~"b|c"}',
+    ]);
+  });
+
   it('gives each reader exactly its own series among many', async () => {
     const many = Array.from({ length: 200 }, (_, i) => ({
       labels: { ns: `n${i % 7}`, workload: `w${i}`, code: '200' },

@@ -131,6 +131,8 @@ interface Group {
   time: number;
   pending: Read[];
   timer?: NodeJS.Timeout;
+  /** A query of this group is on its way: later readers wait for it, then go together. */
+  inFlight: boolean;
   fetched: Fetched[];
   /** Equality values seen recently, with when: the next time's query asks for them too. */
   recent: Map<
@@ -261,7 +263,14 @@ export class BatchedPrometheus implements PrometheusQuerier {
     if (!group) {
       let recent = this.recent.get(kind);
       if (!recent) this.recent.set(kind, (recent = new Map()));
-      group = { parsed, time, pending: [], fetched: [], recent };
+      group = {
+        parsed,
+        time,
+        pending: [],
+        inFlight: false,
+        fetched: [],
+        recent,
+      };
       this.groups.set(key, group);
       const times = this.times.get(kind) ?? [];
       times.push(key);
@@ -295,6 +304,10 @@ export class BatchedPrometheus implements PrometheusQuerier {
   private flush(group: Group) {
     if (group.timer) clearTimeout(group.timer);
     group.timer = undefined;
+    // One query of a group at a time: the readers that come while one is on
+    // its way (passes spread over the loop, first readings trickling in)
+    // go together in the next, however many they are.
+    if (group.inFlight) return;
     const reads = group.pending;
     group.pending = [];
     if (reads.length === 0) return;
@@ -327,9 +340,16 @@ export class BatchedPrometheus implements PrometheusQuerier {
       })
       .then(series => indexed(group.parsed, series));
     const fetched: Fetched = { covered, windowSeconds, result };
+    group.inFlight = true;
     group.fetched.push(fetched);
     // Keep only the last few queries of this time (the newest cover the most).
     if (group.fetched.length > 4) group.fetched.shift();
+    result
+      .catch(() => undefined)
+      .then(() => {
+        group.inFlight = false;
+        if (group.pending.length > 0) this.flush(group);
+      });
     result.then(
       index => {
         for (const r of reads) {
