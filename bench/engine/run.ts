@@ -389,9 +389,23 @@ async function runOne(n: number, idleRss: number) {
       const [row] = await db('canary_rollouts')
         .where('phase', 'Pending')
         .count({ n: '*' });
-      if (Number(row.n) === 0 || Date.now() - ramp > WARMUP_MAX_S * 1000) {
+      // A gate's first reading looks back half an hour: the start of 1,000
+      // rollouts at once, not the loop they then run in.
+      const [unread] = await db('canary_rollouts as r')
+        .whereNotExists(
+          db('canary_analysis_results as a')
+            .select('a.id')
+            .whereRaw('a.rollout_id = r.id'),
+        )
+        .count({ n: '*' });
+      if (
+        (Number(row.n) === 0 && Number(unread.n) === 0) ||
+        Date.now() - ramp > WARMUP_MAX_S * 1000
+      ) {
         log(
-          `N=${n}: ${Number(row.n)} rollouts still Pending after ${Math.round(
+          `N=${n}: ${Number(row.n)} rollouts still Pending, ${Number(
+            unread.n,
+          )} without a first analysis after ${Math.round(
             (Date.now() - ramp) / 1000,
           )} s`,
         );
