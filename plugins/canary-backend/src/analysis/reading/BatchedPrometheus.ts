@@ -125,6 +125,9 @@ interface Fetched {
  */
 const LONG_WINDOW_SECONDS = 600;
 
+/** The window a counter reading asks for once it has read before (CounterReader: at least a minute). */
+const SHORT_WINDOW_SECONDS = 60;
+
 interface Group {
   parsed: ParsedSelector;
   /** Evaluation time (ms) of the reads below. */
@@ -137,7 +140,13 @@ interface Group {
   /** Equality values seen recently, with when: the next time's query asks for them too. */
   recent: Map<
     string,
-    { values: Record<string, string>; at: number; windowSeconds: number }
+    {
+      values: Record<string, string>;
+      at: number;
+      windowSeconds: number;
+      /** Asked for only in the queries of later times (a first reading's values). */
+      after?: number;
+    }
   >;
 }
 
@@ -232,8 +241,18 @@ export class BatchedPrometheus implements PrometheusQuerier {
     const long = window > LONG_WINDOW_SECONDS;
     const group = this.group(parsed, time, long);
     const read = new Promise<PrometheusRangeSeries[]>((resolve, reject) => {
-      // A long window is a first reading: the next slot's readers do not need it.
-      if (!long) this.remember(group, values, window);
+      // A long window is a first reading: the next reading of these values
+      // asks for a minute or so, with the short readers of its slot.
+      if (long) {
+        this.remember(
+          this.recentOf(parsed.group),
+          values,
+          SHORT_WINDOW_SECONDS,
+          time,
+        );
+      } else {
+        this.remember(group.recent, values, window);
+      }
       const fetched = group.fetched.find(
         f =>
           f.windowSeconds >= window &&
@@ -261,8 +280,7 @@ export class BatchedPrometheus implements PrometheusQuerier {
     const key = `${kind}\u0001${time}`;
     let group = this.groups.get(key);
     if (!group) {
-      let recent = this.recent.get(kind);
-      if (!recent) this.recent.set(kind, (recent = new Map()));
+      const recent = this.recentOf(kind);
       group = {
         parsed,
         time,
@@ -285,19 +303,26 @@ export class BatchedPrometheus implements PrometheusQuerier {
     return group;
   }
 
+  private recentOf(kind: string): Group['recent'] {
+    let recent = this.recent.get(kind);
+    if (!recent) this.recent.set(kind, (recent = new Map()));
+    return recent;
+  }
+
   private remember(
-    group: Group,
+    recent: Group['recent'],
     values: Record<string, string>,
     window: number,
+    after?: number,
   ) {
     const now = this.clock();
     const key = JSON.stringify(values);
     // Re-inserted, so the map stays ordered by last use and expiry stops early.
-    group.recent.delete(key);
-    group.recent.set(key, { values, at: now, windowSeconds: window });
-    for (const [k, r] of group.recent) {
+    recent.delete(key);
+    recent.set(key, { values, at: now, windowSeconds: window, after });
+    for (const [k, r] of recent) {
       if (now - r.at <= this.rememberMs) break;
-      group.recent.delete(k);
+      recent.delete(k);
     }
   }
 
@@ -323,7 +348,11 @@ export class BatchedPrometheus implements PrometheusQuerier {
     // (the rest of this slot's readers, most likely); a later one, for a
     // reader that came after it, asks only for what its readers lack.
     const alsoRecent =
-      group.fetched.length === 0 ? [...group.recent.values()] : [];
+      group.fetched.length === 0
+        ? [...group.recent.values()].filter(
+            r => r.after === undefined || r.after < group.time,
+          )
+        : [];
     for (const r of reads) add(r.values);
     for (const r of alsoRecent) add(r.values);
     let windowSeconds = 0;
