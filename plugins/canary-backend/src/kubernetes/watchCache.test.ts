@@ -75,7 +75,7 @@ class ControlledProxy {
     pair.upstream = upstream;
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => client.destroy());
-    upstream.on('data', data => {
+    upstream.on('data', (data: Buffer) => {
       if (pair.stalled) pair.held.push(data);
       else client.write(data);
     });
