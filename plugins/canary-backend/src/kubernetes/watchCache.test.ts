@@ -265,6 +265,21 @@ describe('watch caches against the sandbox API server', () => {
           : undefined,
       'the change made by the other client',
     );
+    // What the engine compares across passes is the same from the cache as
+    // from a GET (watched objects are decoded like the typed client's).
+    const direct = new KubernetesWorkloadManager(other.forCluster('sandbox'));
+    expect(
+      await fromCache(
+        () => manager.templateHash('demo', 'checkout-v1'),
+        'the template',
+      ),
+    ).toBe(await direct.templateHash('demo', 'checkout-v1'));
+    expect(
+      await fromCache(
+        () => manager.readTemplate('demo', 'checkout-v1'),
+        'the template',
+      ),
+    ).toEqual(await direct.readTemplate('demo', 'checkout-v1'));
     // Pod reads are a filter over the namespace's pods.
     const health = await fromCache(
       () => manager.podHealth('demo', 'checkout-v1'),

@@ -555,8 +555,11 @@ export class ClusterWatchCache {
   private ensureTimer(): void {
     if (this.timer) return;
     const every = Math.max(250, Math.floor(this.options.staleAfterMs / 4));
-    this.timer = setInterval(() => this.maintain(), every);
-    this.timer.unref?.();
+    // Not inside the pass that happened to start the first informer.
+    passScope.exit(() => {
+      this.timer = setInterval(() => this.maintain(), every);
+      this.timer.unref?.();
+    });
   }
 
   /** Probes a quiet API server, stops unused informers, restarts silent watches. */
