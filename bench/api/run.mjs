@@ -8,14 +8,17 @@
 // Environment: BENCH_API_SECONDS (per measurement, default 10),
 // BENCH_API_CONNECTIONS (default 50), BENCH_API_SEED=0 to skip the long
 // history (1,000 events, 10,000 analysis rows) put behind the rollout.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { canaryDatabaseFile, seedHistory } from './seed.mjs';
+import {
+  backgroundProcesses,
+  freePort,
+  waitFor,
+} from '../../e2e/lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -30,65 +33,10 @@ const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const SEED = process.env.BENCH_API_SEED !== '0';
 const log = (...a) => console.error('[bench api]', ...a);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children = [];
-function start(name, command, args, options) {
-  const out = fs.openSync(path.join(options.logDir, `${name}.log`), 'w');
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  children.push(child);
-  child.on('exit', code => {
-    if (!stopping && code !== 0)
-      log(`${name} exited with ${code}; see ${options.logDir}/${name}.log`);
-  });
-  return child;
-}
-let stopping = false;
-function stopAll() {
-  stopping = true;
-  for (const child of children) {
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {}
-    }
-  }
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
-
-async function waitFor(what, seconds, check) {
-  const deadline = Date.now() + seconds * 1000;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise(r => setTimeout(r, 500));
-  }
-  throw new Error(
-    `${what} not ready within ${seconds} s${last ? `: ${last.message}` : ''}`,
-  );
-}
+const { start, stopAll } = backgroundProcesses({
+  onUnexpectedExit: (name, code, logFile) =>
+    log(`${name} exited with ${code}; see ${logFile}`),
+});
 
 async function json(url, init = {}) {
   const res = await fetch(url, {
