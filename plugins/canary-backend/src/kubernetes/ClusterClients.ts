@@ -229,13 +229,14 @@ export class ClusterClients {
       ],
       currentContext: details.name,
     });
-    let cache: ClusterWatchCache | undefined;
+    // Set below once the cache exists; the middleware reports answers to it.
+    const watched: { cache?: ClusterWatchCache } = {};
     const configuration: Configuration = createConfiguration({
       baseServer: new ServerConfiguration(details.url.replace(/\/+$/, ''), {}),
       authMethods: { default: kubeConfig },
       promiseMiddleware: [
         timeoutMiddleware(this.timeoutMs),
-        contactMiddleware(() => cache?.contact()),
+        contactMiddleware(() => watched.cache?.contact()),
       ],
     });
     const apisApi = new ApisApi(configuration);
@@ -267,7 +268,7 @@ export class ClusterClients {
     const cacheOptions = this.options.watchCache;
     if (!cacheOptions) return apis;
     const versionApi = new VersionApi(configuration);
-    cache = new ClusterWatchCache(
+    const cache = new ClusterWatchCache(
       details.name,
       kubeConfig,
       apis,
@@ -278,6 +279,7 @@ export class ClusterClients {
       },
       this.options.logger,
     );
+    watched.cache = cache;
     return { ...apis, cache };
   }
 }
