@@ -94,6 +94,8 @@ async function startEngine(
   const logger = mockServices.logger.mock();
   const clusterClients = ClusterClients.fromConfig(clusterConfig(clusters), {
     requestTimeoutMs: 2000,
+    // As the plugin runs by default: the outages must still be outages.
+    watchCache: { staleAfterMs: 2000 },
   });
   const engine = new RolloutEngine({
     store,
@@ -122,6 +124,7 @@ async function startEngine(
     async stop() {
       clearInterval(loop);
       await engine.stop();
+      clusterClients.close();
     },
   };
 }
