@@ -7,6 +7,7 @@ import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import {
+  AnalysisResult,
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
@@ -19,7 +20,7 @@ import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutNotice } from '../hooks/useRolloutNotice';
-import { useEventHistory } from '../hooks/useEventHistory';
+import { useAnalysisHistory, useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -61,6 +62,7 @@ export function CanaryTab(props: {
     : undefined;
   const details = useRolloutDetails(current, intervals);
   const eventHistory = useEventHistory(current?.id, details.value);
+  const analysisHistory = useAnalysisHistory(current?.id, details.value);
   const series = useRolloutSeries(current, intervals);
   onSignal.current = () => {
     status.refreshSoon();
@@ -146,16 +148,14 @@ export function CanaryTab(props: {
           </Grid>
           <Grid item xs={12}>
             <AnalysisGates
-              analysis={
-                details.value?.analysis ??
-                (current.lastAnalysis ? [current.lastAnalysis] : [])
-              }
+              analysis={shownAnalysis(analysisHistory.items, current)}
+              history={analysisHistory}
             />
           </Grid>
           <Grid item xs={12} lg={8}>
             <MetricCharts
               series={series.value ?? []}
-              markers={chartMarkers(eventHistory.events)}
+              markers={chartMarkers(eventHistory.items)}
               error={series.error ? describeError(series.error) : undefined}
             />
           </Grid>
@@ -164,8 +164,8 @@ export function CanaryTab(props: {
               {details.value && (
                 <>
                   <EventTimeline
-                    events={eventHistory.events}
-                    limit={eventHistory.events.length}
+                    events={eventHistory.items}
+                    limit={eventHistory.items.length}
                   />
                   <OlderEvents history={eventHistory} />
                 </>
@@ -203,4 +203,10 @@ function liveCaption(
   return running
     ? `Live: refreshing every ${every(intervals.activeMs)}`
     : `Checking for new rollouts every ${every(intervals.idleMs)}`;
+}
+
+/** The analysis rows seen so far, or the status call's latest while the details load. */
+function shownAnalysis(seen: AnalysisResult[], rollout: Rollout) {
+  if (seen.length > 0) return seen;
+  return rollout.lastAnalysis ? [rollout.lastAnalysis] : [];
 }
