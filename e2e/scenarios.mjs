@@ -274,6 +274,13 @@ export const scenarios = [
       await signInAsGuest(page, app);
       const interactive = await openCanaryTab(page, app, 'checkout');
       const afterControls = Date.now();
+      await page
+        .getByRole('group', { name: 'Rollout controls' })
+        .locator('button:not([disabled])')
+        .first()
+        .waitFor();
+      timings.longHistoryControlsEnabledMs =
+        interactive + (Date.now() - afterControls);
       await page.getByTestId('canary-timeline').waitFor();
       timings.longHistoryTabInteractiveMs = interactive;
       // Until the event timeline (the paginated details call) is shown too.

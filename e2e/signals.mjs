@@ -50,7 +50,11 @@ export const signalScenarios = [
         if (!url.includes('/api/canary/')) return;
         const t = request.timing();
         calls.push({
-          what: url.includes('/entities/') ? 'status' : url.includes('/series') ? 'series' : 'details',
+          what: url.includes('/entities/')
+            ? 'status'
+            : url.includes('/series')
+            ? 'series'
+            : 'details',
           ms: Math.round(t.responseEnd),
         });
       });
@@ -62,8 +66,12 @@ export const signalScenarios = [
       const live = page.getByTestId('canary-live');
       if ((await live.getAttribute('data-pushed')) !== 'true')
         throw new Error('the tab does not use Signals');
-      if (!(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`))
-        throw new Error(`the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`);
+      if (
+        !(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`)
+      )
+        throw new Error(
+          `the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`,
+        );
       let timer;
       await Promise.race([
         subscribed,
@@ -86,10 +94,15 @@ export const signalScenarios = [
         const pressed = Date.now();
         const result = await press();
         const answered = Date.now();
-        await page.locator(selector(result)).first().waitFor({ timeout: 60_000 });
+        await page
+          .locator(selector(result))
+          .first()
+          .waitFor({ timeout: 60_000 });
         const seen = Date.now();
         if (seen >= nextPoll)
-          throw new Error(`${what}: shown only after the tab's next poll was due`);
+          throw new Error(
+            `${what}: shown only after the tab's next poll was due`,
+          );
         const signal = received.find(t => t >= pressed);
         signalTimings[what] = {
           pressToTabMs: seen - pressed,
@@ -123,10 +136,13 @@ export const signalScenarios = [
         .waitFor({ timeout: 120_000 });
       const stepSeen = Date.now();
       if (stepSeen >= nextPoll)
-        throw new Error('the first step was shown only after the next poll was due');
+        throw new Error(
+          'the first step was shown only after the next poll was due',
+        );
       const details = await api(backend, 'GET', `/rollouts/${started.id}`);
       const step = details.events.find(e => e.type === 'step');
-      if (!step) throw new Error('no step event behind the weight the tab shows');
+      if (!step)
+        throw new Error('no step event behind the weight the tab shows');
       const signal = received.find(t => t >= Date.parse(step.time));
       signalTimings.engineStep = {
         commitToTabMs: stepSeen - Date.parse(step.time),
@@ -151,9 +167,14 @@ export const signalScenarios = [
         .first()
         .waitFor({ timeout: 120_000 });
       if (Date.now() >= nextPoll)
-        throw new Error('the end of the rollback was shown only after the next poll was due');
+        throw new Error(
+          'the end of the rollback was shown only after the next poll was due',
+        );
       for (const what of ['status', 'details']) {
-        const ms = calls.filter(c => c.what === what).map(c => c.ms).sort((a, b) => a - b);
+        const ms = calls
+          .filter(c => c.what === what)
+          .map(c => c.ms)
+          .sort((a, b) => a - b);
         if (ms.length)
           signalTimings[`${what}CallMs`] = {
             count: ms.length,

@@ -11,7 +11,7 @@ import {
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { useRef } from 'react';
+import { Suspense, lazy, useRef } from 'react';
 import {
   CanaryPollIntervals,
   effectiveIntervals,
@@ -29,11 +29,19 @@ import { AnalysisGates } from './AnalysisGates';
 import { ConfigProblems } from './ConfigProblems';
 import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
-import { MetricCharts } from './MetricCharts';
 import { NoRolloutYet } from './NoRolloutYet';
 import { OlderEvents } from './OlderEvents';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
+
+/**
+ * The charts bring recharts, the largest part of the tab's code: they load
+ * as their own chunk after the first paint, so the status and the controls
+ * never wait for them.
+ */
+const MetricCharts = lazy(() =>
+  import('./MetricCharts').then(m => ({ default: m.MetricCharts })),
+);
 
 /**
  * Everything about the component's canaries, following a running rollout
@@ -153,11 +161,19 @@ export function CanaryTab(props: {
             />
           </Grid>
           <Grid item xs={12} lg={8}>
-            <MetricCharts
-              series={series.value ?? []}
-              markers={chartMarkers(eventHistory.items)}
-              error={series.error ? describeError(series.error) : undefined}
-            />
+            <Suspense
+              fallback={
+                <InfoCard title="Metrics">
+                  <Progress />
+                </InfoCard>
+              }
+            >
+              <MetricCharts
+                series={series.value ?? []}
+                markers={chartMarkers(eventHistory.items)}
+                error={series.error ? describeError(series.error) : undefined}
+              />
+            </Suspense>
           </Grid>
           <Grid item xs={12} lg={4}>
             <InfoCard title="Events">
