@@ -22,6 +22,7 @@ import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutNotice } from '../hooks/useRolloutNotice';
 import { useAnalysisHistory, useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
+import { useAfterFirstPaint } from '../hooks/useAfterFirstPaint';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
 import { chartMarkers } from '../lib/markers';
@@ -68,10 +69,13 @@ export function CanaryTab(props: {
   const current = status.value
     ? status.value.active ?? status.value.history[0]
     : undefined;
-  const details = useRolloutDetails(current, intervals);
+  // Status and controls first: the analysis, charts, events and history
+  // (and the details and series calls behind them) after the first paint.
+  const rest = useAfterFirstPaint(Boolean(status.value));
+  const details = useRolloutDetails(rest ? current : undefined, intervals);
   const eventHistory = useEventHistory(current?.id, details.value);
   const analysisHistory = useAnalysisHistory(current?.id, details.value);
-  const series = useRolloutSeries(current, intervals);
+  const series = useRolloutSeries(rest ? current : undefined, intervals);
   onSignal.current = () => {
     status.refreshSoon();
     details.refreshSoon();
@@ -154,48 +158,54 @@ export function CanaryTab(props: {
               onControlDone={onControlDone}
             />
           </Grid>
-          <Grid item xs={12}>
-            <AnalysisGates
-              analysis={shownAnalysis(analysisHistory.items, current)}
-              history={analysisHistory}
-            />
-          </Grid>
-          <Grid item xs={12} lg={8}>
-            <Suspense
-              fallback={
-                <InfoCard title="Metrics">
-                  <Progress />
-                </InfoCard>
-              }
-            >
-              <MetricCharts
-                series={series.value ?? []}
-                markers={chartMarkers(eventHistory.items)}
-                error={series.error ? describeError(series.error) : undefined}
-              />
-            </Suspense>
-          </Grid>
-          <Grid item xs={12} lg={4}>
-            <InfoCard title="Events">
-              {details.value && (
-                <>
-                  <EventTimeline
-                    events={eventHistory.items}
-                    limit={eventHistory.items.length}
+          {rest && (
+            <>
+              <Grid item xs={12}>
+                <AnalysisGates
+                  analysis={shownAnalysis(analysisHistory.items, current)}
+                  history={analysisHistory}
+                />
+              </Grid>
+              <Grid item xs={12} lg={8}>
+                <Suspense
+                  fallback={
+                    <InfoCard title="Metrics">
+                      <Progress />
+                    </InfoCard>
+                  }
+                >
+                  <MetricCharts
+                    series={series.value ?? []}
+                    markers={chartMarkers(eventHistory.items)}
+                    error={
+                      series.error ? describeError(series.error) : undefined
+                    }
                   />
-                  <OlderEvents history={eventHistory} />
-                </>
-              )}
-              {!details.value && details.error && (
-                <ResponseErrorPanel error={details.error} />
-              )}
-              {!details.value && !details.error && <Progress />}
-            </InfoCard>
-          </Grid>
+                </Suspense>
+              </Grid>
+              <Grid item xs={12} lg={4}>
+                <InfoCard title="Events">
+                  {details.value && (
+                    <>
+                      <EventTimeline
+                        events={eventHistory.items}
+                        limit={eventHistory.items.length}
+                      />
+                      <OlderEvents history={eventHistory} />
+                    </>
+                  )}
+                  {!details.value && details.error && (
+                    <ResponseErrorPanel error={details.error} />
+                  )}
+                  {!details.value && !details.error && <Progress />}
+                </InfoCard>
+              </Grid>
+            </>
+          )}
         </>
       )}
 
-      {history.length > 0 && (
+      {rest && history.length > 0 && (
         <Grid item xs={12}>
           <RolloutHistory history={history} intervals={intervals} />
         </Grid>
