@@ -184,6 +184,59 @@ export const signalScenarios = [
       }
     },
   },
+  {
+    name: "a rollout started through the API appears on the organisation's Canary page through Signals, before its next poll",
+    async run({ page, app, backend }) {
+      await signInAsGuest(page, app);
+      const channel = 'canary:rollouts';
+      const subscribed = new Promise(resolve => {
+        page.on('websocket', ws => {
+          ws.on('framesent', frame => {
+            if (String(frame.payload).includes(channel)) resolve();
+          });
+        });
+      });
+      await page.goto(`${app}/canary?canaryPollSeconds=${POLL_SECONDS}`);
+      const loaded = Date.now();
+      const list = page.getByTestId('canary-org-rollouts');
+      await list.waitFor();
+      if ((await list.getAttribute('data-pushed')) !== 'true')
+        throw new Error('the Canary page does not use Signals');
+      let timer;
+      await Promise.race([
+        subscribed,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the page never subscribed to ${channel}`)),
+            60_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const title = await page
+        .getByText(/^Rollouts \(\d+\)$/)
+        .first()
+        .textContent();
+      const before = Number(title.match(/\d+/)[0]);
+      const pressed = Date.now();
+      const started = await api(backend, 'POST', '/rollouts', {
+        entityRef: 'component:default/search',
+        image: 'shop/search:2.2.0',
+      });
+      await page
+        .getByText(`Rollouts (${before + 1})`, { exact: true })
+        .first()
+        .waitFor({ timeout: 60_000 });
+      const seen = Date.now();
+      if (seen >= loaded + POLL_SECONDS * 1000)
+        throw new Error(
+          'the new rollout showed only after the next poll was due',
+        );
+      signalTimings.organisationPage = { startToListMs: seen - pressed };
+      await api(backend, 'POST', `/rollouts/${started.id}/abort`, {
+        reason: 'e2e: organisation page',
+      });
+    },
+  },
 ];
 
 export const signalsResultFile = root =>
