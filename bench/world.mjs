@@ -3,14 +3,17 @@
 // temporary folder, like ./dev demo), one active rollout of checkout paused
 // so it stays active, optionally with a long history (1,000 events, 10,000
 // analysis rows) put behind it. Used by `./dev bench api` and `./dev bench tab`.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { canaryDatabaseFile, seedHistory } from './api/seed.mjs';
+import {
+  backgroundProcesses,
+  freePort,
+  waitFor,
+} from '../e2e/lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,67 +23,11 @@ export function worldLogger(name) {
 }
 let log = worldLogger('bench');
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-// The processes started, each in its own process group.
-const children = [];
-function start(name, command, args, options) {
-  const out = fs.openSync(path.join(options.logDir, `${name}.log`), 'w');
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  children.push(child);
-  child.on('exit', code => {
-    if (!stopping && code !== 0)
-      log(`${name} exited with ${code}; see ${options.logDir}/${name}.log`);
-  });
-  return child;
-}
-let stopping = false;
-/** Stops everything the world started (also on exit and Ctrl-C). */
-export function stopAll() {
-  stopping = true;
-  for (const child of children) {
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {}
-    }
-  }
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
-
-export async function waitFor(what, seconds, check) {
-  const deadline = Date.now() + seconds * 1000;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise(r => setTimeout(r, 500));
-  }
-  throw new Error(
-    `${what} not ready within ${seconds} s${last ? `: ${last.message}` : ''}`,
-  );
-}
+const { start, stopAll } = backgroundProcesses({
+  onUnexpectedExit: (name, code, logFile) =>
+    log(`${name} exited with ${code}; see ${logFile}`),
+});
+export { freePort, stopAll, waitFor };
 
 export async function json(url, init = {}) {
   const res = await fetch(url, {
