@@ -101,6 +101,8 @@ export interface CounterReading {
   end?: CounterCut;
   /** Largest scrape spacing seen among live series (s), 0 if unknown. */
   scrapeInterval: number;
+  /** Asked for with `boundsAt`: the counts bracketing each of those times, then `at` (see {@link CounterBounds}). */
+  bounds?: CounterBounds[];
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
 }
@@ -124,6 +126,26 @@ export interface CounterCut {
   at: number;
   /** Counts since the start at T. */
   counts: ArmCounts;
+  /** With `boundsAt`: the counts bracketing T. */
+  bounds?: CounterBounds;
+}
+
+/**
+ * The counts bracketing a time t without interpolation: `floor` adds up each
+ * series at its last sample at or before t, `ceil` at its first sample at or
+ * after t (a series that appeared later counts 0 in both; a stale one its
+ * last value). Whatever the events did between the samples, the true count
+ * at t lies between them, so a slice read from them gives bounds: events
+ * between two times are at least floor(t₂) − ceil(t₁) and at most
+ * ceil(t₂) − floor(t₁). Either is null when some live series has no such
+ * sample among the ones kept (no sample after t yet, or none before it).
+ *
+ * @public
+ */
+export interface CounterBounds {
+  at: number;
+  floor: ArmCounts | null;
+  ceil: ArmCounts | null;
 }
 
 const DEFAULT_STALE_SECONDS = 90;
@@ -247,6 +269,8 @@ export function readCounters(
   cutAt?: (scrapeInterval: number) => number | undefined,
   /** The weight change itself: also find where the last slice at the old weight may end (see {@link CounterReading.end}). */
   changeAt?: number,
+  /** Times to read bracketing counts at (see {@link CounterBounds}). */
+  boundsAt?: number[],
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
   const state: CounterReaderState = previous
@@ -480,6 +504,41 @@ export function readCounters(
     }
     return until;
   };
+  /** Counts at each series' last sample at or before t ('floor') or first at or after it ('ceil'). */
+  const boundAt = (time: number, side: 'floor' | 'ceil'): ArmCounts | null => {
+    const bound = emptyRecord(() => 0);
+    for (const name of COUNTER_NAMES) {
+      let total = state.retired[name];
+      for (const [key, s] of Object.entries(state.series[name])) {
+        const points = pointsOf[name].get(key) ?? [];
+        const stale = nowSec - s.t > staleAfter(s.dt);
+        let value: number | undefined;
+        if (points.born && time <= startSec) {
+          // Born during the rollout: nothing counted before it started.
+          value = 0;
+        } else if (stale && time >= s.t) {
+          value = s.acc;
+        } else if (side === 'floor') {
+          for (const p of points) if (p.t <= time) value = p.acc;
+          // A series born during the rollout counted nothing before its zero point.
+          if (value === undefined && points.born && points[0]?.t >= time)
+            value = 0;
+        } else {
+          value = points.find(p => p.t >= time)?.acc;
+        }
+        if (value === undefined) return null;
+        total += s.sign * value;
+      }
+      bound[name] = Math.max(0, total);
+    }
+    return bound;
+  };
+  const boundsOf = (time: number): CounterBounds => ({
+    at: time,
+    floor: boundAt(time, 'floor'),
+    ceil: boundAt(time, 'ceil'),
+  });
+  const bounds = boundsAt ? [...boundsAt, at].map(boundsOf) : undefined;
   const endTime = changeAt === undefined ? undefined : cleanUntil(changeAt);
   const end =
     endTime !== undefined && Number.isFinite(endTime)
@@ -489,7 +548,11 @@ export function readCounters(
   const cutTime = cutFrom === undefined ? undefined : cleanFrom(cutFrom);
   const cut =
     cutTime !== undefined && cutTime <= at
-      ? { at: cutTime, counts: countsAt(cutTime) }
+      ? {
+          at: cutTime,
+          counts: countsAt(cutTime),
+          ...(boundsAt ? { bounds: boundsOf(cutTime) } : {}),
+        }
       : undefined;
   state.at = at;
   return {
@@ -501,6 +564,7 @@ export function readCounters(
       end,
       scrapeInterval,
       stableIncrements: increments,
+      ...(bounds ? { bounds } : {}),
     },
   };
 }
