@@ -267,6 +267,49 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(later.reading.bounds?.[0]?.floor?.stableRequests).toBe(90);
   });
 
+  it('compares the stable pods only over minutes of history every series covers from its start', () => {
+    // T0 is a whole minute. The history begins with pod s1's requests
+    // sampled from T0 − 170 and its errors from T0 − 145 (another phase);
+    // minute [T0 − 180, T0 − 120) holds a short stretch of one and a
+    // longer one of the other, so its increments are left out; from
+    // T0 − 120 on, every series had a sample before the minute began.
+    const times = (from: number) =>
+      Array.from({ length: 12 }, (_, i) => T0 + from + 15 * i);
+    const requests = series(
+      { pod: 's1' },
+      times(-170).map(t => [t, 10 * (t - T0 + 170)]),
+    );
+    const errors = series(
+      { pod: 's1' },
+      times(-145).map(t => [t, t - T0 + 145]),
+    );
+    const { reading } = readCounters(
+      undefined,
+      raw({
+        stableRequests: [requests],
+        stableErrors: [errors],
+        canaryRequests: [series({ pod: 'c' }, [[T0 + 5, 1]])],
+      }),
+      T0 + 10,
+      T0,
+    );
+    const ts = reading.stableIncrements.map(i => i.t);
+    expect(Math.min(...ts)).toBe(T0 - 115);
+    expect(reading.stableIncrements).toContainEqual({
+      t: T0 - 110,
+      src: 's1',
+      kind: 'requests',
+      inc: 150,
+    });
+    expect(reading.stableIncrements).toContainEqual({
+      t: T0 - 115,
+      src: 's1',
+      kind: 'errors',
+      inc: 15,
+    });
+    expect(ts).not.toContain(T0 - 125);
+  });
+
   it('handles a counter reset (a restarted pod): the value after the reset is what it counted since', () => {
     const first = readCounters(
       undefined,

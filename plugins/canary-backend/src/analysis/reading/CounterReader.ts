@@ -148,6 +148,9 @@ export interface CounterBounds {
   ceil: ArmCounts | null;
 }
 
+/** The stable pods' history is compared minute by minute (Dispersion.ts). @public */
+export const STABLE_BIN_SECONDS = 60;
+
 const DEFAULT_STALE_SECONDS = 90;
 const RETIRE_AFTER_SECONDS = 3600;
 const HISTORY_BEFORE_START_SECONDS = 1800;
@@ -282,7 +285,9 @@ export function readCounters(
       }
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
-  const increments: StableIncrement[] = [];
+  let increments: StableIncrement[] = [];
+  // The latest first sample among the stable series of the first reading.
+  let historyFrom = -Infinity;
 
   for (const name of COUNTER_NAMES) {
     const old = previous?.series[name] ?? {};
@@ -319,6 +324,7 @@ export function readCounters(
             // History before the start is not counted, but tells the
             // dispersion estimate how the stable pods behave.
             if (name.startsWith('stable')) {
+              historyFrom = Math.max(historyFrom, samples[0][0]);
               let before = samples[0][1];
               for (const [st, sv] of samples) {
                 if (st > base[0]) break;
@@ -397,6 +403,17 @@ export function readCounters(
       pointsOf[name].set(key, kept);
     }
     state.series[name] = next;
+  }
+
+  if (Number.isFinite(historyFrom)) {
+    // A minute of history is comparable across the stable pods only if
+    // every series has a sample before it began: in an earlier one, each
+    // series counts from its own first sample, so one pod's errors and
+    // requests cover different stretches of it, and a busy service shows
+    // "clumps" that are only this mismatch.
+    const completeFrom =
+      Math.ceil(historyFrom / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
+    increments = increments.filter(inc => inc.t >= completeFrom);
   }
 
   // The common sample time: the earliest latest sample among live series.
