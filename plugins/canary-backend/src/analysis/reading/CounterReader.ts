@@ -285,9 +285,9 @@ export function readCounters(
       }
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
-  let increments: StableIncrement[] = [];
+  const increments: StableIncrement[] = [];
   // The latest first sample among the stable series of the first reading.
-  let historyFrom = -Infinity;
+  const history = { from: -Infinity };
 
   for (const name of COUNTER_NAMES) {
     const old = previous?.series[name] ?? {};
@@ -324,7 +324,7 @@ export function readCounters(
             // History before the start is not counted, but tells the
             // dispersion estimate how the stable pods behave.
             if (name.startsWith('stable')) {
-              historyFrom = Math.max(historyFrom, samples[0][0]);
+              history.from = Math.max(history.from, samples[0][0]);
               let before = samples[0][1];
               for (const [st, sv] of samples) {
                 if (st > base[0]) break;
@@ -405,15 +405,16 @@ export function readCounters(
     state.series[name] = next;
   }
 
-  if (Number.isFinite(historyFrom)) {
+  let stableIncrements = increments;
+  if (Number.isFinite(history.from)) {
     // A minute of history is comparable across the stable pods only if
     // every series has a sample before it began: in an earlier one, each
     // series counts from its own first sample, so one pod's errors and
     // requests cover different stretches of it, and a busy service shows
     // "clumps" that are only this mismatch.
     const completeFrom =
-      Math.ceil(historyFrom / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
-    increments = increments.filter(inc => inc.t >= completeFrom);
+      Math.ceil(history.from / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
+    stableIncrements = increments.filter(inc => inc.t >= completeFrom);
   }
 
   // The common sample time: the earliest latest sample among live series.
@@ -456,7 +457,7 @@ export function readCounters(
       at: null,
       problem,
       scrapeInterval,
-      stableIncrements: increments,
+      stableIncrements,
     },
   });
   for (const arm of ['canary', 'stable'] as const) {
@@ -580,7 +581,7 @@ export function readCounters(
       cut,
       end,
       scrapeInterval,
-      stableIncrements: increments,
+      stableIncrements,
       ...(bounds ? { bounds } : {}),
     },
   };
