@@ -8,14 +8,12 @@
 // Environment: BENCH_API_SECONDS (per measurement, default 10),
 // BENCH_API_CONNECTIONS (default 50), BENCH_API_SEED=0 to skip the long
 // history (1,000 events, 10,000 analysis rows) put behind the rollout.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { canaryDatabaseFile, seedHistory } from './seed.mjs';
+import { startWorld, stopAll, worldLogger } from '../world.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -28,80 +26,7 @@ const root = path.resolve(
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const SEED = process.env.BENCH_API_SEED !== '0';
-const log = (...a) => console.error('[bench api]', ...a);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children = [];
-function start(name, command, args, options) {
-  const out = fs.openSync(path.join(options.logDir, `${name}.log`), 'w');
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  children.push(child);
-  child.on('exit', code => {
-    if (!stopping && code !== 0)
-      log(`${name} exited with ${code}; see ${options.logDir}/${name}.log`);
-  });
-  return child;
-}
-let stopping = false;
-function stopAll() {
-  stopping = true;
-  for (const child of children) {
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {}
-    }
-  }
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
-
-async function waitFor(what, seconds, check) {
-  const deadline = Date.now() + seconds * 1000;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise(r => setTimeout(r, 500));
-  }
-  throw new Error(
-    `${what} not ready within ${seconds} s${last ? `: ${last.message}` : ''}`,
-  );
-}
-
-async function json(url, init = {}) {
-  const res = await fetch(url, {
-    ...init,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (!res.ok)
-    throw new Error(
-      `${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 300)}`,
-    );
-  return text ? JSON.parse(text) : undefined;
-}
+const log = worldLogger('bench api');
 
 function measure(url, token) {
   return new Promise((resolve, reject) => {
@@ -142,166 +67,10 @@ function clean(r) {
 }
 
 async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-bench-api-'));
-  const logDir = path.join(tmp, 'logs');
-  fs.mkdirSync(logDir);
-  const [apiPort, metricsPort, prometheusPort, backendPort] = await Promise.all(
-    [0, 0, 0, 0].map(() => freePort()),
-  );
-  const sandboxToken = 'sandbox-token';
-  const apiToken = 'bench-api-token';
-  const backend = `http://127.0.0.1:${backendPort}`;
-  const env = {
-    ...process.env,
-    SANDBOX_API_PORT: String(apiPort),
-    SANDBOX_METRICS_PORT: String(metricsPort),
-    SANDBOX_PROMETHEUS_PORT: String(prometheusPort),
-    SANDBOX_DIR: path.join(tmp, 'sandbox'),
-    SANDBOX_TOKEN: sandboxToken,
-    COALMINE_API_TOKEN: apiToken,
-  };
-  log(
-    `temporary folder ${tmp}; backend on :${backendPort}, sandbox API :${apiPort}, Prometheus :${prometheusPort}`,
-  );
-
-  start('sandbox', 'yarn', ['start', '--demo'], {
-    cwd: path.join(root, 'packages/sandbox'),
-    env,
-    logDir,
+  const { backend, token, rollout, seeded, logDir } = await startWorld({
+    name: 'bench api',
+    seed: SEED,
   });
-  await waitFor(
-    'the sandbox API',
-    120,
-    async () =>
-      (
-        await fetch(`http://127.0.0.1:${apiPort}/version`, {
-          headers: { authorization: `Bearer ${sandboxToken}` },
-        })
-      ).ok,
-  );
-
-  const dbDir = path.join(tmp, 'db');
-  const override = path.join(tmp, 'app-config.bench.yaml');
-  fs.writeFileSync(
-    override,
-    JSON.stringify({
-      backend: {
-        baseUrl: backend,
-        listen: { port: backendPort, host: '127.0.0.1' },
-        database: {
-          client: 'better-sqlite3',
-          connection: { directory: dbDir },
-        },
-      },
-      kubernetes: {
-        clusterLocatorMethods: [
-          {
-            type: 'config',
-            clusters: [
-              {
-                name: 'sandbox',
-                url: `http://127.0.0.1:${apiPort}`,
-                authProvider: 'serviceAccount',
-                serviceAccountToken: sandboxToken,
-                skipTLSVerify: true,
-              },
-            ],
-          },
-        ],
-      },
-      canary: { prometheus: { url: `http://127.0.0.1:${prometheusPort}` } },
-    }),
-  );
-  // Without the dev server's file watcher: an edit in the worktree must not
-  // restart the backend in the middle of a measurement.
-  start(
-    'backend',
-    process.execPath,
-    [
-      '--enable-source-maps',
-      ...(process.env.BENCH_API_PROFILE
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_PROFILE}`]
-        : []),
-      '--require',
-      require.resolve('@backstage/cli-node/config/nodeTransform.cjs'),
-      'src/index',
-      '--config',
-      path.join(root, 'app-config.yaml'),
-      '--config',
-      path.join(root, 'app-config.canary.yaml'),
-      '--config',
-      override,
-    ],
-    {
-      cwd: path.join(root, 'packages/backend'),
-      env: {
-        ...env,
-        NODE_ENV: 'development',
-        ESBK_TSCONFIG_PATH: path.join(root, 'tsconfig.json'),
-      },
-      logDir,
-    },
-  );
-  await waitFor(
-    'the backend',
-    300,
-    async () => (await fetch(`${backend}/api/canary/health`)).ok,
-  );
-
-  const guest = await json(
-    `${backend}/api/auth/guest/refresh?env=development`,
-    {
-      headers: { 'x-requested-with': 'XMLHttpRequest' },
-    },
-  );
-  const token = guest.backstageIdentity.token;
-  const auth = {
-    authorization: `Bearer ${token}`,
-    'content-type': 'application/json',
-  };
-  await waitFor(
-    'checkout in the catalog',
-    120,
-    async () =>
-      (
-        await fetch(
-          `${backend}/api/catalog/entities/by-name/component/default/checkout`,
-          { headers: auth },
-        )
-      ).ok,
-  );
-
-  // One active rollout of checkout, paused so it stays active for the run.
-  const rollout = await json(`${backend}/api/canary/rollouts`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({
-      entityRef: 'component:default/checkout',
-      image: 'shop/checkout:v2',
-    }),
-  });
-  await waitFor('the rollout to progress', 120, async () => {
-    const d = await json(`${backend}/api/canary/rollouts/${rollout.id}`, {
-      headers: auth,
-    });
-    return d.rollout.phase === 'Progressing' && d.analysis.length > 0;
-  });
-  await json(`${backend}/api/canary/rollouts/${rollout.id}/pause`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({ reason: 'bench api: keep it active' }),
-  });
-  let seeded = null;
-  if (SEED) {
-    seeded = seedHistory(canaryDatabaseFile(dbDir), rollout.id, {
-      events: 1000,
-      analysis: 10000,
-    });
-    log(
-      `seeded ${seeded.events} events and ${seeded.analysis} analysis rows (${seeded.checksBytes} bytes of checks each)`,
-    );
-  }
-
   const catalogUrl = `${backend}/api/catalog/entities/by-name/component/default/checkout`;
   const endpoints = [
     {

@@ -16,15 +16,19 @@
 //
 // Usage: node e2e/install/run.mjs [--json out.json] [--keep-running]
 // Writes {passed, failed, tests} like e2e/run.mjs.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import YAML from 'yaml';
+import {
+  backgroundProcesses,
+  freePort,
+  waitForUrl,
+} from '../lib/processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -86,68 +90,9 @@ function run(cmd, cmdArgs, opts = {}) {
 
 const sha1 = data => crypto.createHash('sha1').update(data).digest('hex');
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function answers(url, headers = {}) {
-  try {
-    const res = await fetch(url, {
-      headers,
-      signal: AbortSignal.timeout(3000),
-    });
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(url, seconds, what, headers, proc) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await answers(url, headers)) return;
-    if (proc && proc.exitCode !== null) {
-      throw new Error(
-        `${what} exited with ${proc.exitCode} before answering on ${url}`,
-      );
-    }
-    await new Promise(r => setTimeout(r, 1000));
-  }
-  throw new Error(`${what} did not answer on ${url} within ${seconds} s`);
-}
-
-const children = [];
-function startBackground(name, cmd, cmdArgs, opts) {
-  const out = fs.openSync(path.join(reportDir, `${name}.log`), 'w');
-  const child = spawn(cmd, cmdArgs, {
-    cwd: opts.cwd,
-    env: opts.env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  children.push(child);
-  return child;
-}
-function stopAll() {
-  for (const child of children) {
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {}
-    }
-  }
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+const { start: startBackground, stopAll } = backgroundProcesses({
+  logDir: reportDir,
+});
 
 // --- the steps -------------------------------------------------------------
 
@@ -553,12 +498,11 @@ try {
           },
         },
       );
-      await waitFor(
+      await waitForUrl(
         `http://127.0.0.1:${ports.api}/version`,
         120,
         'the sandbox',
-        { Authorization: 'Bearer sandbox-token' },
-        sandbox,
+        { headers: { Authorization: 'Bearer sandbox-token' }, proc: sandbox },
       );
       const t0 = Date.now();
       backend = startBackground(
@@ -573,20 +517,18 @@ try {
         ],
         { cwd: app.dir, env: cleanEnv({ BROWSER: 'none' }) },
       );
-      await waitFor(
+      await waitForUrl(
         `http://localhost:${ports.backend}/api/canary/health`,
         300,
         "the app's backend (e2e-test-report/install-app.log)",
-        {},
-        backend,
+        { proc: backend },
       );
       const backendMs = Date.now() - t0;
-      await waitFor(
+      await waitForUrl(
         `http://localhost:${ports.app}`,
         300,
         "the app's dev server (e2e-test-report/install-app.log)",
-        {},
-        backend,
+        { proc: backend },
       );
       return { backendMs, appMs: Date.now() - t0 };
     },

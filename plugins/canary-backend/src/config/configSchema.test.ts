@@ -7,6 +7,7 @@ import { ConfigReader } from '@backstage/config';
 import { loadConfigSchema } from '@backstage/config-loader';
 import type { JsonObject } from '@backstage/types';
 import { readCanaryConfig } from './CanaryConfig';
+import { canaryConfigBlock } from '../__testUtils__/readmeBlocks';
 
 jest.setTimeout(120_000);
 
@@ -310,12 +311,7 @@ describe('config.d.ts and the runtime validation', () => {
   ])(
     'backstage-cli config:check --strict passes with the example in %s',
     (_, readmeFile) => {
-      const readme = fs.readFileSync(readmeFile, 'utf8');
-      const block = readme
-        .split('```yaml')
-        .slice(1)
-        .map(part => part.split('```')[0])
-        .find(part => part.includes('canary:'))!;
+      const block = canaryConfigBlock(readmeFile);
       expect(parse(block).kubernetes.serviceLocatorMethod).toEqual({
         type: 'multiTenant',
       });

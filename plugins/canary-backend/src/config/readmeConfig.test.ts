@@ -1,20 +1,12 @@
-import fs from 'fs';
 import path from 'path';
 import { parse } from 'yaml';
 import { ConfigReader } from '@backstage/config';
 import { readCanaryConfig } from './CanaryConfig';
+import { canaryConfigBlock } from '../__testUtils__/readmeBlocks';
 
 describe('README.md', () => {
   it('shows a configuration the plugin accepts, with every policy key', () => {
-    const readme = fs.readFileSync(
-      path.resolve(__dirname, '../../README.md'),
-      'utf8',
-    );
-    const block = readme
-      .split('```yaml')
-      .slice(1)
-      .map(part => part.split('```')[0])
-      .find(part => part.includes('canary:'))!;
+    const block = canaryConfigBlock(path.resolve(__dirname, '../../README.md'));
     const text = block.replace(/\$\{[A-Z_]+\}/g, 'placeholder');
     const config = readCanaryConfig(new ConfigReader(parse(text)));
     const standard = config.policies.standard;

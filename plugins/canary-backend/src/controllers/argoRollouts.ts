@@ -12,6 +12,7 @@ import { ConflictError } from '@backstage/errors';
 import type { ClusterApis } from '../kubernetes/ClusterClients';
 import { callCluster } from '../kubernetes/errors';
 import { ARGO_ANALYSIS_RUN, ARGO_ROLLOUT, CustomObject } from './kinds';
+import { controlState, firstReason } from './controls';
 
 /** Coalmine's steps from Argo's: each setWeight a step; a pause after it holds or waits. */
 export function argoSteps(steps: any[]): {
@@ -46,13 +47,6 @@ function parseSeconds(d: unknown): number | undefined {
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] ?? 's']!;
 }
 
-/** The reason of the first condition that holds: why a control is disabled, if it is. */
-export function firstReason(
-  ...checks: Array<[boolean, string]>
-): string | undefined {
-  return checks.find(([holds]) => holds)?.[1];
-}
-
 const isUpdating = (ro: CustomObject) =>
   Boolean(ro.status?.currentPodHash) &&
   ro.status?.currentPodHash !== ro.status?.stableRS;
@@ -82,18 +76,7 @@ export function argoControls(ro: CustomObject): ExternalControlState[] {
   const paused = Boolean(ro.spec?.paused);
   const notUpdating = 'the Rollout is not updating to a new revision';
   const aborted = 'the Rollout is aborted; retry it first';
-  const c = (
-    control: ExternalRolloutControl,
-    label: string,
-    description: string,
-    reason: string | undefined,
-  ): ExternalControlState => ({
-    control,
-    label,
-    description,
-    enabled: !reason,
-    ...(reason ? { reason } : {}),
-  });
+  const c = controlState;
   return [
     c(
       'promote',

@@ -2,7 +2,6 @@ import {
   AnalysisCheck,
   AnalysisResult,
   ExternalControlState,
-  ExternalRolloutControl,
   Rollout,
   RolloutEvent,
   RolloutPhase,
@@ -10,7 +9,7 @@ import {
 } from '@coalmine/backstage-plugin-canary-common';
 import type { CustomObject } from './kinds';
 import type { FlaggerGate, GateRow } from './FlaggerGateStore';
-import { firstReason } from './argoRollouts';
+import { controlState, firstReason } from './controls';
 
 /** The path under the plugin's API where Flagger's webhooks ask Coalmine. */
 export const FLAGGER_GATE_PATH = '/flagger/gates';
@@ -101,18 +100,7 @@ export function flaggerControls(
   const analysing = ['Progressing', 'Waiting', 'WaitingPromotion'].includes(
     phase,
   );
-  const c = (
-    control: ExternalRolloutControl,
-    label: string,
-    description: string,
-    reason: string | undefined,
-  ): ExternalControlState => ({
-    control,
-    label,
-    description,
-    enabled: !reason,
-    ...(reason ? { reason } : {}),
-  });
+  const c = controlState;
   let approveReason: string | undefined;
   let approveWhat = 'confirm-promotion';
   if (phase === 'Waiting') approveWhat = 'confirm-rollout';

@@ -3,6 +3,7 @@ import path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { FLAGGER_GATE_PATH, flaggerControls, flaggerSteps } from './flagger';
 import { argoPatches } from './argoRollouts';
+import { yamlBlocks } from '../__testUtils__/readmeBlocks';
 
 const readme = fs.readFileSync(
   path.resolve(__dirname, '../../../../README.md'),
@@ -11,14 +12,13 @@ const readme = fs.readFileSync(
 const section = readme
   .split('## Teams already running Flagger or Argo Rollouts')[1]
   .split('\n## ')[0];
-const yamlBlocks = section
-  .split('```yaml')
-  .slice(1)
-  .flatMap(part => parseAllDocuments(part.split('```')[0]).map(d => d.toJS()));
+const objects = yamlBlocks(section).flatMap(part =>
+  parseAllDocuments(part).map(d => d.toJS()),
+);
 
 describe('the README section for Flagger and Argo Rollouts', () => {
   it("shows a Canary whose gating webhooks reach Coalmine's gates", () => {
-    const canary = yamlBlocks.find(o => o?.kind === 'Canary');
+    const canary = objects.find(o => o?.kind === 'Canary');
     expect(canary.apiVersion).toBe('flagger.app/v1beta1');
     for (const hook of canary.spec.analysis.webhooks) {
       expect(hook.url).toContain(

@@ -5,7 +5,9 @@ import {
   RolloutRecord,
   isForwardIntent,
 } from '../domain/types';
+import type { NewEvent } from '../domain/types';
 import type { PassContext } from './context';
+import { recordIntent } from './intents';
 import { ENGINE_ACTOR } from './notifications';
 
 /**
@@ -50,6 +52,28 @@ export async function beginRollback(
           ]
         : []),
     ],
+  );
+}
+
+/** Shifts the traffic of the first step: where a rollout starts, and where a restart begins again. */
+export async function beginFirstStep(
+  ctx: PassContext,
+  message: string,
+  state: RolloutRecord['state'],
+  events: NewEvent[],
+): Promise<void> {
+  const first = ctx.r.steps[0];
+  await recordIntent(
+    ctx,
+    {
+      op: 'set-weight',
+      weight: first.weight,
+      headerRoute: Boolean(ctx.policy.stickyHeader),
+      stepIndex: 0,
+      why: 'step',
+    },
+    { phase: 'Progressing', message, state },
+    events,
   );
 }
 

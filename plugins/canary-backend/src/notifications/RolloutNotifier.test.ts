@@ -3,7 +3,6 @@ import {
   TestDatabases,
   mockServices,
 } from '@backstage/backend-test-utils';
-import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import type {
   NotificationSendOptions,
   NotificationService,
@@ -12,13 +11,11 @@ import type { RolloutPhase } from '@coalmine/backstage-plugin-canary-common';
 import { RolloutStore } from '../store/RolloutStore';
 import type { RolloutRecord } from '../domain/types';
 import { RolloutNotifier } from './RolloutNotifier';
+import { storedRollout } from '../store/__testUtils__/storedRollout';
+import { migrationsDir } from '../engine/__testUtils__/harness';
 
 jest.setTimeout(60_000);
 
-const migrationsDir = resolvePackagePath(
-  '@coalmine/backstage-plugin-canary-backend',
-  'migrations',
-);
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
 /** Records what was sent; fails the next `failures` sends like an unreachable notifications backend. */
@@ -34,34 +31,16 @@ class RecordingNotifications implements NotificationService {
   }
 }
 
+/** A Pending rollout of `entityRef` on prod-eu with an approval at 50 %. */
 function record(id: string, entityRef: string): RolloutRecord {
-  return {
-    id,
+  return storedRollout(id, 'checkout', {
     entityRef,
     cluster: 'prod-eu',
     namespace: 'shop',
-    workload: 'checkout',
-    policy: 'standard',
-    trafficProvider: 'istio',
-    phase: 'Pending',
-    stepIndex: -1,
-    weight: 0,
-    actualWeight: null,
     steps: [{ weight: 10 }, { weight: 50, approval: true }, { weight: 100 }],
     stable: { name: 'checkout-v1', version: 'v1' },
     canary: { name: 'checkout-v2', image: 'shop/checkout:v2', version: 'v2' },
-    message: null,
-    spec: { policy: { webhooks: [] }, request: {} } as any,
-    state: {},
-    intent: null,
-    startedBy: 'user:default/jane',
-    createdAt: 1_700_000_000_000,
-    updatedAt: 1_700_000_000_000,
-    finishedAt: null,
-    nextStepAt: null,
-    nextRunAt: null,
-    version: 0,
-  };
+  });
 }
 
 async function setUp(databaseId: TestDatabaseId) {

@@ -1,5 +1,3 @@
-import http from 'http';
-import { AddressInfo } from 'net';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { FakeCluster } from '../engine/__testUtils__/FakeCluster';
 import {
@@ -14,50 +12,11 @@ import {
   escapeMrkdwn,
 } from './WebhookDispatcher';
 import { WebhookOutbox } from './outbox';
+import { startHookReceiver as receiver } from './__testUtils__/hookReceiver';
 
 jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
-
-/** A receiver that records calls; `answer` decides the status per call (or hangs with 0). */
-async function receiver(answer: (n: number, path: string) => number) {
-  const calls: Array<{
-    path: string;
-    body: any;
-    headers: http.IncomingHttpHeaders;
-  }> = [];
-  const server = http.createServer((req, res) => {
-    let text = '';
-    req.on('data', d => (text += d));
-    req.on('end', () => {
-      calls.push({
-        path: req.url!,
-        body: JSON.parse(text),
-        headers: req.headers,
-      });
-      const status = answer(calls.length, req.url!);
-      if (status === 0) return; // never answers
-      if (status === 302) {
-        res.writeHead(302, { location: `http://127.0.0.1:1/stolen` }).end();
-        return;
-      }
-      res
-        .writeHead(status)
-        .end(`internal detail for status ${status}: 10.1.2.3`);
-    });
-  });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    calls,
-    base,
-    close: () =>
-      new Promise(r => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  };
-}
 
 describe.each(databases.eachSupportedId())(
   'webhook outbox on %s',

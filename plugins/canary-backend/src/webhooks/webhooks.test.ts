@@ -1,5 +1,3 @@
-import http from 'http';
-import { AddressInfo } from 'net';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { FakeCluster } from '../engine/__testUtils__/FakeCluster';
 import {
@@ -7,38 +5,21 @@ import {
   createEngine,
   resolved,
 } from '../engine/__testUtils__/harness';
+import { startHookReceiver } from './__testUtils__/hookReceiver';
 
 jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
 /** A webhook receiver answering by path: /ok → 200, /veto → 403, /flaky → 503 first, /slow → never in time. */
-async function receiver() {
-  const calls: Array<{ path: string; body: any; auth?: string }> = [];
+function receiver() {
   let flaky = 0;
-  const server = http.createServer((req, res) => {
-    let text = '';
-    req.on('data', d => (text += d));
-    req.on('end', () => {
-      calls.push({
-        path: req.url!,
-        body: JSON.parse(text),
-        auth: req.headers.authorization,
-      });
-      if (req.url === '/veto') {
-        res.writeHead(403).end('not now');
-      } else if (req.url === '/flaky' && flaky++ === 0) {
-        res.writeHead(503).end();
-      } else if (req.url === '/slow') {
-        setTimeout(() => res.writeHead(200).end(), 1000);
-      } else {
-        res.writeHead(200).end('ok');
-      }
-    });
+  return startHookReceiver((_n, path) => {
+    if (path === '/veto') return 403;
+    if (path === '/flaky' && flaky++ === 0) return 503;
+    if (path === '/slow') return { status: 200, afterMs: 1000 };
+    return 200;
   });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { calls, base, close: () => new Promise(r => server.close(r)) };
 }
 
 describe('webhooks', () => {
@@ -106,7 +87,7 @@ describe('webhooks', () => {
         '/ok',
       ]);
       const pre = hooks.calls.find(c => c.body.type === 'pre-rollout')!;
-      expect(pre.auth).toBe('Bearer s3cret');
+      expect(pre.headers.authorization).toBe('Bearer s3cret');
       expect(pre.body).toMatchObject({
         name: 'app',
         namespace: 'default',

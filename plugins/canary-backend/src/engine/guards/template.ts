@@ -1,7 +1,7 @@
 import { restartBaseline } from '../../domain/podHealth';
 import type { PassContext } from '../context';
-import { recordIntent } from '../intents';
-import { beginRollback } from '../transitions';
+
+import { beginFirstStep, beginRollback } from '../transitions';
 
 /** The canary's pod template hash now, as the detector keys it. */
 export async function canaryTemplateHash(
@@ -38,33 +38,23 @@ export async function guardCanaryTemplate(ctx: PassContext): Promise<boolean> {
   }
   const health = await ctx.workloads().podHealth(ctx.r.namespace, canaryName);
   const first = ctx.r.steps[0];
-  await recordIntent(
+  await beginFirstStep(
     ctx,
+    `${what}; judging the new template from the first step`,
     {
-      op: 'set-weight',
-      weight: first.weight,
-      headerRoute: Boolean(ctx.policy.stickyHeader),
-      stepIndex: 0,
-      why: 'step',
-    },
-    {
-      phase: 'Progressing',
-      message: `${what}; judging the new template from the first step`,
-      state: {
-        ...ctx.state,
-        canaryTemplate: now,
-        baselineRestarts: restartBaseline(health),
-        analysisState: undefined,
-        failedChecks: 0,
-        passedAtStep: 0,
-        lastAnalysisAction: undefined,
-        approvedSteps: [],
-        webhooksPassed: (ctx.state.webhooksPassed ?? []).filter(
-          id => !id.includes('@step-') && !id.endsWith('@promote'),
-        ),
-        resumeTo: undefined,
-        holdSince: undefined,
-      },
+      ...ctx.state,
+      canaryTemplate: now,
+      baselineRestarts: restartBaseline(health),
+      analysisState: undefined,
+      failedChecks: 0,
+      passedAtStep: 0,
+      lastAnalysisAction: undefined,
+      approvedSteps: [],
+      webhooksPassed: (ctx.state.webhooksPassed ?? []).filter(
+        id => !id.includes('@step-') && !id.endsWith('@promote'),
+      ),
+      resumeTo: undefined,
+      holdSince: undefined,
     },
     [
       ctx.event(

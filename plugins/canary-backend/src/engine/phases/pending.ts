@@ -5,6 +5,7 @@ import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
 import { canaryTemplateHash } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
+import { beginFirstStep } from '../transitions';
 import { PhaseStep, runSteps } from './steps';
 
 /** Pre-rollout webhooks, once. */
@@ -74,25 +75,15 @@ const firstStep: PhaseStep = {
           )
         : undefined);
     const first = ctx.r.steps[0];
-    await recordIntent(
+    await beginFirstStep(
       ctx,
+      `Shifting ${first.weight} % of traffic to the canary`,
       {
-        op: 'set-weight',
-        weight: first.weight,
-        headerRoute: Boolean(ctx.policy.stickyHeader),
-        stepIndex: 0,
-        why: 'step',
-      },
-      {
-        phase: 'Progressing',
-        message: `Shifting ${first.weight} % of traffic to the canary`,
-        state: {
-          ...ctx.state,
-          baselineRestarts: baseline,
-          canaryTemplate,
-          stableTemplate,
-          waitingSince: undefined,
-        },
+        ...ctx.state,
+        baselineRestarts: baseline,
+        canaryTemplate,
+        stableTemplate,
+        waitingSince: undefined,
       },
       [
         ctx.phaseEvent(
