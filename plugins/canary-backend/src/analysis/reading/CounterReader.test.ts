@@ -801,6 +801,39 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     expect(burst[burst.length - 1][1]).toBe('pass');
   });
 
+  it('bounds start at the change when the weight went up, once it applied when it went down', () => {
+    const gapStartAfter = (from: number, to: number) => {
+      const world = new World();
+      world.scrape(T0 - 5);
+      let state = restoreGateState(undefined, judge);
+      for (let t = T0 + 10; t <= T0 + 85; t += 15) {
+        const weight = t <= T0 + 60 ? from : to;
+        world.serve(
+          [150 * weight, 1],
+          [150 * (1 - weight), Math.round(150 * (1 - weight) * 0.01)],
+        );
+        world.scrape(t);
+        state = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t + 1,
+            startSec: T0,
+            stepStartSec: t + 1 < T0 + 60 ? T0 : T0 + 60,
+            weight: (t + 1 < T0 + 60 ? from : to) * 100,
+            raw: world.raw(),
+          },
+          options,
+        ).state;
+      }
+      return state.step.gapStart;
+    };
+    // Going down, the canary's share is above the new weight's until the
+    // mesh settles (5 s): that stretch would overstate the canary.
+    expect(gapStartAfter(0.1, 0.5)).toBe(T0 + 60);
+    expect(gapStartAfter(0.5, 0.1)).toBe(T0 + 65);
+  });
+
   it('a frozen canary (its series vanish) is inconclusive, not a pass on old evidence', () => {
     const world = new World();
     world.scrape(T0 - 5);
