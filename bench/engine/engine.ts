@@ -112,8 +112,14 @@ async function main() {
   const prometheus = prometheusForEngine(
     new PrometheusClient({ url: process.env.BENCH_PROMETHEUS_URL! }),
   );
-  const clusterClients = ClusterClients.fromConfig(config);
   const tickMs = Number(process.env.BENCH_TICK_MS ?? 10_000);
+  // As plugin.ts wires it (canary.loop.watchCache, default on);
+  // BENCH_WATCH_CACHE=false measures the engine reading with GETs.
+  const clusterClients = ClusterClients.fromConfig(config, {
+    watchCache: process.env.BENCH_WATCH_CACHE !== 'false' && {
+      staleAfterMs: 2 * tickMs,
+    },
+  });
   const engine = new RolloutEngine({
     store,
     binding: new WorkloadBinding(

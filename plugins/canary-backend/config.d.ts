@@ -37,6 +37,13 @@ export interface Config {
       concurrency?: number;
       /** How long a replica holds a rollout while advancing it. Default 30s. */
       lease?: number | string;
+      /**
+       * Read the Deployments, Pods, Services and traffic objects of active
+       * rollouts from watch caches (one list + watch per kind and namespace)
+       * instead of a GET per pass. A cache is used only while its watch is up
+       * and the API server answered within two loop intervals. Default true.
+       */
+      watchCache?: boolean;
     };
     /** Detection of new canary pod templates applied by CI/GitOps. */
     detection?: {

@@ -112,7 +112,14 @@ export const canaryPlugin = createBackendPlugin({
             );
           }
         }
-        const clusterClients = ClusterClients.fromConfig(config);
+        const clusterClients = ClusterClients.fromConfig(config, {
+          // A cache older than two loops is not trusted: reads go direct.
+          watchCache: canaryConfig.loop.watchCache && {
+            staleAfterMs: 2 * canaryConfig.loop.frequencyMs,
+          },
+          logger,
+        });
+        lifecycle.addShutdownHook(() => clusterClients.close());
         const clusters = new KubernetesClusterAccess(clusterClients);
         const binding = new WorkloadBinding(
           canaryConfig.clusters,

@@ -1,6 +1,7 @@
 import type { ClusterClients } from '../kubernetes/ClusterClients';
 import { readOnce } from '../domain/passScope';
 import { isNotFound, toClusterError } from '../kubernetes/errors';
+import { cachedGet, DEPLOYMENTS, SERVICES } from '../kubernetes/watchCache';
 import type { BindingObjectReader } from './WorkloadBinding';
 
 /** Reads Services and Deployments for the binding check through @kubernetes/client-node. */
@@ -11,7 +12,9 @@ export class KubernetesBindingReader implements BindingObjectReader {
     try {
       const apis = this.clients.forCluster(cluster);
       const svc = await readOnce(apis, `Service/${namespace}/${name}`, () =>
-        apis.core.readNamespacedService({ namespace, name }),
+        cachedGet(apis, SERVICES, namespace, name, () =>
+          apis.core.readNamespacedService({ namespace, name }),
+        ),
       );
       return {
         annotations: svc.metadata?.annotations ?? {},
@@ -33,7 +36,9 @@ export class KubernetesBindingReader implements BindingObjectReader {
       const apis = this.clients.forCluster(cluster);
       // Shared with the workload manager's reads of this transition.
       const d = await readOnce(apis, `Deployment/${namespace}/${name}`, () =>
-        apis.apps.readNamespacedDeployment({ namespace, name }),
+        cachedGet(apis, DEPLOYMENTS, namespace, name, () =>
+          apis.apps.readNamespacedDeployment({ namespace, name }),
+        ),
       );
       return {
         annotations: d.metadata?.annotations ?? {},

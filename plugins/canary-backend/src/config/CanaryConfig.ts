@@ -35,7 +35,12 @@ export type PrometheusConnection = Config;
 
 /** Everything under `canary:` after validation. */
 export interface CanaryConfig {
-  loop: { frequencyMs: number; concurrency: number; leaseMs: number };
+  loop: {
+    frequencyMs: number;
+    concurrency: number;
+    leaseMs: number;
+    watchCache: boolean;
+  };
   detection: { frequencyMs: number };
   /** Global Prometheus default, if configured. */
   prometheus?: PrometheusConnection;
@@ -127,6 +132,7 @@ const canarySchema = z
         frequency: durationString.optional(),
         concurrency: z.number().int().min(1).max(64).optional(),
         lease: durationString.optional(),
+        watchCache: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -289,6 +295,7 @@ export function readCanaryConfig(config: Config): CanaryConfig {
       frequencyMs: c.loop?.frequency ?? 5000,
       concurrency: c.loop?.concurrency ?? 16,
       leaseMs: c.loop?.lease ?? 30_000,
+      watchCache: c.loop?.watchCache ?? true,
     },
     detection: { frequencyMs: c.detection?.frequency ?? 30_000 },
     prometheus,

@@ -6,6 +6,7 @@ import {
   KubeConfig,
   NetworkingV1Api,
   ServerConfiguration,
+  VersionApi,
   createConfiguration,
   type Configuration,
   type RequestContext,
@@ -16,6 +17,11 @@ import fs from 'node:fs';
 import { ConfigurationError } from './types';
 import { callCluster } from './errors';
 import { currentPassSignal } from '../domain/passScope';
+import {
+  ClusterWatchCache,
+  WatchCacheLogger,
+  WatchCacheOptions,
+} from './watchCache';
 
 const LOCATOR_KEY = 'kubernetes.clusterLocatorMethods';
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -45,11 +51,23 @@ export interface ClusterApis {
    * group or has no discovery. Cached per group.
    */
   preferredVersion(group: string, fallback: string): Promise<string>;
+  /**
+   * The cluster's watch caches, when enabled: reads of the objects the
+   * engine looks at every pass go through it (see watchCache.ts).
+   */
+  readonly cache?: ClusterWatchCache;
 }
 
 export interface ClusterClientsOptions {
   /** Abort a request after this long (it then counts as the cluster being unavailable). Default 10 s. */
   requestTimeoutMs?: number;
+  /**
+   * Serve the engine's per-pass reads from watch caches (list + watch per
+   * kind and namespace). Off unless set; the backend plugin turns it on.
+   */
+  watchCache?: boolean | WatchCacheOptions;
+  /** Where the watch caches say, at debug level, why a read went direct. */
+  logger?: WatchCacheLogger;
 }
 
 function readClusters(config: Config): ClusterDetails[] {
@@ -102,6 +120,17 @@ function timeoutMiddleware(ms: number) {
   };
 }
 
+/** Any HTTP answer proves the API server alive, so its watch caches may be trusted. */
+function contactMiddleware(onAnswer: () => void) {
+  return {
+    pre: async (context: RequestContext) => context,
+    post: async (context: ResponseContext) => {
+      onAnswer();
+      return context;
+    },
+  };
+}
+
 /**
  * The clusters the Backstage Kubernetes plugin is configured with, as
  * `@kubernetes/client-node` clients. Only the `serviceAccount` auth provider
@@ -111,6 +140,7 @@ export class ClusterClients {
   private readonly details: Map<string, ClusterDetails>;
   private readonly apis = new Map<string, ClusterApis>();
   private readonly timeoutMs: number;
+  private readonly options: ClusterClientsOptions;
 
   static fromConfig(
     config: Config,
@@ -122,6 +152,12 @@ export class ClusterClients {
   constructor(clusters: ClusterDetails[], options: ClusterClientsOptions = {}) {
     this.details = new Map(clusters.map(c => [c.name, c]));
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.options = options;
+  }
+
+  /** Stops every watch cache (backend shutdown, end of a test). */
+  close(): void {
+    for (const apis of this.apis.values()) apis.cache?.close();
   }
 
   /** Names of the configured clusters, in config order. */
@@ -193,14 +229,19 @@ export class ClusterClients {
       ],
       currentContext: details.name,
     });
+    // Set below once the cache exists; the middleware reports answers to it.
+    const watched: { cache?: ClusterWatchCache } = {};
     const configuration: Configuration = createConfiguration({
       baseServer: new ServerConfiguration(details.url.replace(/\/+$/, ''), {}),
       authMethods: { default: kubeConfig },
-      promiseMiddleware: [timeoutMiddleware(this.timeoutMs)],
+      promiseMiddleware: [
+        timeoutMiddleware(this.timeoutMs),
+        contactMiddleware(() => watched.cache?.contact()),
+      ],
     });
     const apisApi = new ApisApi(configuration);
     const versions = new Map<string, Promise<string>>();
-    return {
+    const apis: ClusterApis = {
       cluster: details.name,
       core: new CoreV1Api(configuration),
       apps: new AppsV1Api(configuration),
@@ -224,5 +265,21 @@ export class ClusterClients {
         return version;
       },
     };
+    const cacheOptions = this.options.watchCache;
+    if (!cacheOptions) return apis;
+    const versionApi = new VersionApi(configuration);
+    const cache = new ClusterWatchCache(
+      details.name,
+      kubeConfig,
+      apis,
+      () => versionApi.getCode(),
+      {
+        connectTimeoutMs: this.timeoutMs,
+        ...(cacheOptions === true ? {} : cacheOptions),
+      },
+      this.options.logger,
+    );
+    watched.cache = cache;
+    return { ...apis, cache };
   }
 }

@@ -18,6 +18,13 @@ import {
   withConflictRetry,
 } from './errors';
 import { versionLabelKey } from './istioRoutes';
+import {
+  cachedGet,
+  cachedList,
+  DEPLOYMENTS,
+  PODS,
+  writeThrough,
+} from './watchCache';
 import { assertDnsLabel, assertDnsSubdomain, assertVersion } from './names';
 import {
   ConfigurationError,
@@ -85,8 +92,10 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     assertDnsLabel(namespace, 'Namespace');
     assertDnsSubdomain(name, 'Deployment name');
     return readOnce(this.apis, `Deployment/${namespace}/${name}`, () =>
-      callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
-        this.apps.readNamespacedDeployment({ namespace, name }),
+      cachedGet(this.apis, DEPLOYMENTS, namespace, name, () =>
+        callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
+          this.apps.readNamespacedDeployment({ namespace, name }),
+        ),
       ),
     );
   }
@@ -110,11 +119,13 @@ export class KubernetesWorkloadManager implements WorkloadManager {
         });
         const next = change(current);
         if (!next) return current;
-        return this.apps.replaceNamespacedDeployment({
-          namespace,
-          name,
-          body: next,
-        });
+        return writeThrough(this.apis, DEPLOYMENTS, namespace, name, () =>
+          this.apps.replaceNamespacedDeployment({
+            namespace,
+            name,
+            body: next,
+          }),
+        );
       },
     );
   }
@@ -170,10 +181,13 @@ export class KubernetesWorkloadManager implements WorkloadManager {
         annotations: { [CREATED_BY_ANNOTATION]: 'coalmine' },
       });
       try {
-        canary = await this.apps.createNamespacedDeployment({
+        canary = await writeThrough(
+          this.apis,
+          DEPLOYMENTS,
           namespace,
-          body,
-        });
+          canaryName,
+          () => this.apps.createNamespacedDeployment({ namespace, body }),
+        );
       } catch (error) {
         // 409 AlreadyExists: someone created it since we looked; update instead.
         if (!isConflict(error)) throw toClusterError(error, what);
@@ -213,11 +227,19 @@ export class KubernetesWorkloadManager implements WorkloadManager {
           name: deployment,
         });
         if (scale.spec?.replicas === replicas) return;
-        await this.apps.replaceNamespacedDeploymentScale({
+        await writeThrough(
+          this.apis,
+          DEPLOYMENTS,
           namespace,
-          name: deployment,
-          body: { ...scale, spec: { ...scale.spec, replicas } },
-        });
+          deployment,
+          () =>
+            this.apps.replaceNamespacedDeploymentScale({
+              namespace,
+              name: deployment,
+              body: { ...scale, spec: { ...scale.spec, replicas } },
+            }),
+          'subresource',
+        );
       },
     );
   }
@@ -245,15 +267,26 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     const labelSelector = Object.entries(matchLabels)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
-    const list = await callCluster(
-      { kind: 'Pod', namespace, name: deployment, verb: 'list pods of' },
-      () => this.apis.core.listNamespacedPod({ namespace, labelSelector }),
+    const selected = (p: V1Pod) =>
+      !p.metadata?.deletionTimestamp &&
+      Object.entries(matchLabels).every(
+        ([k, v]) => p.metadata?.labels?.[k] === v,
+      );
+    const pods = await cachedList(
+      this.apis,
+      PODS,
+      namespace,
+      selected,
+      async () =>
+        (
+          await callCluster(
+            { kind: 'Pod', namespace, name: deployment, verb: 'list pods of' },
+            () =>
+              this.apis.core.listNamespacedPod({ namespace, labelSelector }),
+          )
+        ).items,
     );
-    return {
-      pods: list.items
-        .filter(p => !p.metadata?.deletionTimestamp)
-        .map(podHealthOf),
-    };
+    return { pods: pods.map(podHealthOf) };
   }
 
   async templateHash(

@@ -23,6 +23,7 @@ import {
   NGINX_CANARY_WEIGHT,
 } from './nginxCanary';
 import { Ingress } from './objects';
+import { cachedGet, INGRESSES, writeThrough } from './watchCache';
 import {
   ConfigurationError,
   RolloutTarget,
@@ -170,10 +171,9 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
   async getSplit(topology: TrafficTopology): Promise<TrafficSplit> {
     const { apis, namespace, canary } = this.parts(topology);
     try {
-      const ingress = await apis.networking.readNamespacedIngress({
-        namespace,
-        name: canary,
-      });
+      const ingress = await cachedGet(apis, INGRESSES, namespace, canary, () =>
+        apis.networking.readNamespacedIngress({ namespace, name: canary }),
+      );
       return readNginxSplit(asIngress(ingress), topology.target.stickyHeader);
     } catch (error) {
       // No canary Ingress yet: all traffic goes to the primary one.
@@ -224,10 +224,12 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
           );
           // A 409 here means someone created it meanwhile: the retry updates it.
           return asIngress(
-            await apis.networking.createNamespacedIngress({
-              namespace,
-              body: body as V1Ingress,
-            }),
+            await writeThrough(apis, INGRESSES, namespace, canary, () =>
+              apis.networking.createNamespacedIngress({
+                namespace,
+                body: body as V1Ingress,
+              }),
+            ),
           );
         }
         const next = applyNginxSplit(current, split, header);
@@ -237,11 +239,13 @@ export class NginxIngressTrafficProvider implements TrafficProvider {
           return current;
         }
         return asIngress(
-          await apis.networking.replaceNamespacedIngress({
-            namespace,
-            name: canary,
-            body: next as V1Ingress,
-          }),
+          await writeThrough(apis, INGRESSES, namespace, canary, () =>
+            apis.networking.replaceNamespacedIngress({
+              namespace,
+              name: canary,
+              body: next as V1Ingress,
+            }),
+          ),
         );
       },
       { attempts: this.options.conflictAttempts },

@@ -17,6 +17,7 @@ import {
   TrafficTopology,
 } from './types';
 import { podsMatch } from './deployments';
+import { cachedGet, DEPLOYMENTS, writeThrough } from './watchCache';
 
 /** On the stable Deployment: the pod total of the rollout, so a restart finds it again. */
 export const REPLICA_TOTAL_ANNOTATION = 'coalmine.io/replica-total';
@@ -110,8 +111,10 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
   private async readBoth(apis: ClusterApis, topology: TrafficTopology) {
     const { namespace } = topology.target;
     const read = (name: string) =>
-      callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
-        apis.apps.readNamespacedDeployment({ namespace, name }),
+      cachedGet(apis, DEPLOYMENTS, namespace, name, () =>
+        callCluster({ kind: 'Deployment', namespace, name, verb: 'read' }, () =>
+          apis.apps.readNamespacedDeployment({ namespace, name }),
+        ),
       );
     const [stable, canary] = await Promise.all([
       read(topology.stable.name),
@@ -194,15 +197,17 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
         ) {
           return current;
         }
-        return apis.apps.replaceNamespacedDeployment({
-          namespace,
-          name,
-          body: {
-            ...current,
-            metadata: { ...current.metadata, annotations: nextAnnotations },
-            spec: { ...current.spec!, replicas },
-          },
-        });
+        return writeThrough(apis, DEPLOYMENTS, namespace, name, () =>
+          apis.apps.replaceNamespacedDeployment({
+            namespace,
+            name,
+            body: {
+              ...current,
+              metadata: { ...current.metadata, annotations: nextAnnotations },
+              spec: { ...current.spec!, replicas },
+            },
+          }),
+        );
       },
       { attempts: this.options.conflictAttempts },
     );

@@ -1,6 +1,7 @@
 import type { ClusterApis } from './ClusterClients';
 import { callCluster, withConflictRetry } from './errors';
 import type { KubernetesObject } from './objects';
+import { cachedGet, customKind, writeThrough } from './watchCache';
 
 /** A custom resource kind at the version the cluster serves. */
 export interface CustomKind {
@@ -16,9 +17,8 @@ export async function readCustomObject<T>(
   namespace: string,
   name: string,
 ): Promise<T> {
-  return (await callCluster(
-    { kind: kind.kind, namespace, name, verb: 'read' },
-    () =>
+  return (await cachedGet(apis, customKind(kind), namespace, name, () =>
+    callCluster({ kind: kind.kind, namespace, name, verb: 'read' }, () =>
       apis.custom.getNamespacedCustomObject({
         group: kind.group,
         version: kind.version,
@@ -26,6 +26,7 @@ export async function readCustomObject<T>(
         namespace,
         name,
       }),
+    ),
   )) as T;
 }
 
@@ -62,10 +63,12 @@ export async function updateCustomObject<T extends KubernetesObject<any>>(
       ) {
         return current;
       }
-      return (await apis.custom.replaceNamespacedCustomObject({
-        ...params,
-        body: next,
-      })) as T;
+      return (await writeThrough(apis, customKind(kind), namespace, name, () =>
+        apis.custom.replaceNamespacedCustomObject({
+          ...params,
+          body: next,
+        }),
+      )) as T;
     },
     { attempts },
   );

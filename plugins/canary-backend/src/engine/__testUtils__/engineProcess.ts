@@ -94,7 +94,10 @@ async function main() {
   const prometheus = promUrl
     ? new PrometheusClient({ url: promUrl })
     : undefined;
-  const clusterClients = ClusterClients.fromConfig(config);
+  // Watch caches on, as the plugin runs by default.
+  const clusterClients = ClusterClients.fromConfig(config, {
+    watchCache: { staleAfterMs: 2000 },
+  });
   const engine = new RolloutEngine({
     store,
     binding: new WorkloadBinding(
