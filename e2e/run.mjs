@@ -4,6 +4,7 @@
 // writes the results as {passed, failed, tests} to the file given by --json.
 //
 // Usage: node e2e/run.mjs [--json out.json] [--no-demo] [filter]
+// (filter: part of a scenario's name; several separated by |)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -113,7 +114,8 @@ try {
   });
   const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
   for (const scenario of [...scenarios, ...signalScenarios]) {
-    if (filter && !scenario.name.includes(filter)) continue;
+    if (filter && !filter.split('|').some(f => scenario.name.includes(f)))
+      continue;
     const started = Date.now();
     const context = await browser.newContext({
       viewport: { width: 1440, height: 1000 },

@@ -238,6 +238,20 @@ export const scenarios = [
     name: 'the tab opens quickly on a rollout with 1,000 events and 10,000 analysis rows, and loads older events and analysis rows',
     async run({ page, app, backend, root }) {
       const token = await guestToken(backend);
+      // Run alone, this may be the first scenario: wait for the catalog.
+      const inCatalog = Date.now() + 120_000;
+      while (
+        !(
+          await fetch(
+            `${backend}/api/catalog/entities/by-name/component/default/checkout`,
+            { headers: { authorization: `Bearer ${token}` } },
+          )
+        ).ok
+      ) {
+        if (Date.now() > inCatalog)
+          throw new Error('checkout is not in the catalog after 120 s');
+        await page.waitForTimeout(500);
+      }
       // A second rollout of checkout (the first one succeeded), paused so it
       // stays active, with a long history put behind it in the database.
       const started = await canaryApi(backend, token, 'POST', '/rollouts', {

@@ -95,9 +95,10 @@ async function until<T>(what: string, probe: () => T | undefined) {
 describe('Signals across two backend replicas on PostgreSQL', () => {
   if (!PG) {
     it('needs PostgreSQL', () => {
-      throw new Error(
-        'Set BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING (./dev test does): the events backend shares signals between replicas only through PostgreSQL',
-      );
+      // The events backend shares signals between replicas only through PostgreSQL.
+      expect(
+        'BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING unset (./dev test sets it)',
+      ).toBe('a PostgreSQL connection string');
     });
     return;
   }

@@ -23,6 +23,7 @@ import { useRolloutNotice } from '../hooks/useRolloutNotice';
 import { useAnalysisHistory, useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
 import { useAfterFirstPaint } from '../hooks/useAfterFirstPaint';
+import { useEarlyControlPermissions } from '../hooks/useEarlyControlPermissions';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
 import { chartMarkers } from '../lib/markers';
@@ -66,6 +67,7 @@ export function CanaryTab(props: {
   );
   const intervals = effectiveIntervals(props.pollIntervals, signals.pushed);
   const status = useEntityCanaryStatus(entityName, intervals);
+  useEarlyControlPermissions();
   const current = status.value
     ? status.value.active ?? status.value.history[0]
     : undefined;

@@ -6,6 +6,7 @@ import type {
 import { ControlGroup } from './ControlGroup';
 import { PipelineStartSnippet } from './PipelineStartSnippet';
 import { StartRolloutButton } from './StartRolloutButton';
+import { useAfterFirstPaint } from '../hooks/useAfterFirstPaint';
 
 /** A component that is set up but has never had a rollout. */
 export function NoRolloutYet(props: {
@@ -13,6 +14,9 @@ export function NoRolloutYet(props: {
   onStarted: (message: string, result: Rollout) => void;
 }) {
   const { target } = props;
+  // The Start control first; the pipeline snippet (a syntax highlighter
+  // loaded on demand) after the first paint.
+  const snippet = useAfterFirstPaint(true);
   const schedule = target.steps.map(step => `${step.weight} %`).join(' → ');
   return (
     <div data-testid="canary-empty">
@@ -31,7 +35,7 @@ export function NoRolloutYet(props: {
             <ControlGroup>
               <StartRolloutButton target={target} onDone={props.onStarted} />
             </ControlGroup>
-            <PipelineStartSnippet entityRef={target.entityRef} />
+            {snippet && <PipelineStartSnippet entityRef={target.entityRef} />}
           </>
         }
       />
