@@ -235,7 +235,7 @@ export const scenarios = [
     },
   },
   {
-    name: 'the tab opens quickly on a rollout with 1,000 events and 10,000 analysis rows, and loads older events',
+    name: 'the tab opens quickly on a rollout with 1,000 events and 10,000 analysis rows, and loads older events and analysis rows',
     async run({ page, app, backend, root }) {
       const token = await guestToken(backend);
       // A second rollout of checkout (the first one succeeded), paused so it
@@ -274,6 +274,13 @@ export const scenarios = [
       await signInAsGuest(page, app);
       const interactive = await openCanaryTab(page, app, 'checkout');
       const afterControls = Date.now();
+      await page
+        .getByRole('group', { name: 'Rollout controls' })
+        .locator('button:not([disabled])')
+        .first()
+        .waitFor();
+      timings.longHistoryControlsEnabledMs =
+        interactive + (Date.now() - afterControls);
       await page.getByTestId('canary-timeline').waitFor();
       timings.longHistoryTabInteractiveMs = interactive;
       // Until the event timeline (the paginated details call) is shown too.
@@ -287,6 +294,23 @@ export const scenarios = [
         if (Date.now() > more)
           throw new Error(
             `Load older events did not add events (still ${shown})`,
+          );
+        await page.waitForTimeout(200);
+      }
+      // The analysis rows: the newest page in the tick strip, older ones on demand.
+      const ticks = page
+        .getByTestId('canary-decision-strip')
+        .getByTestId('canary-tick');
+      await ticks.first().waitFor();
+      const ticksShown = await ticks.count();
+      await page
+        .getByRole('button', { name: 'Load older analysis checks' })
+        .click();
+      const moreTicks = Date.now() + 30_000;
+      while ((await ticks.count()) <= ticksShown) {
+        if (Date.now() > moreTicks)
+          throw new Error(
+            `Load older analysis checks did not add rows (still ${ticksShown})`,
           );
         await page.waitForTimeout(200);
       }

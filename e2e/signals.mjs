@@ -50,7 +50,11 @@ export const signalScenarios = [
         if (!url.includes('/api/canary/')) return;
         const t = request.timing();
         calls.push({
-          what: url.includes('/entities/') ? 'status' : url.includes('/series') ? 'series' : 'details',
+          what: url.includes('/entities/')
+            ? 'status'
+            : url.includes('/series')
+            ? 'series'
+            : 'details',
           ms: Math.round(t.responseEnd),
         });
       });
@@ -62,8 +66,12 @@ export const signalScenarios = [
       const live = page.getByTestId('canary-live');
       if ((await live.getAttribute('data-pushed')) !== 'true')
         throw new Error('the tab does not use Signals');
-      if (!(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`))
-        throw new Error(`the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`);
+      if (
+        !(await live.textContent()).includes(`checked every ${POLL_SECONDS} s`)
+      )
+        throw new Error(
+          `the tab does not poll every ${POLL_SECONDS} s: ${await live.textContent()}`,
+        );
       let timer;
       await Promise.race([
         subscribed,
@@ -86,10 +94,15 @@ export const signalScenarios = [
         const pressed = Date.now();
         const result = await press();
         const answered = Date.now();
-        await page.locator(selector(result)).first().waitFor({ timeout: 60_000 });
+        await page
+          .locator(selector(result))
+          .first()
+          .waitFor({ timeout: 60_000 });
         const seen = Date.now();
         if (seen >= nextPoll)
-          throw new Error(`${what}: shown only after the tab's next poll was due`);
+          throw new Error(
+            `${what}: shown only after the tab's next poll was due`,
+          );
         const signal = received.find(t => t >= pressed);
         signalTimings[what] = {
           pressToTabMs: seen - pressed,
@@ -123,10 +136,13 @@ export const signalScenarios = [
         .waitFor({ timeout: 120_000 });
       const stepSeen = Date.now();
       if (stepSeen >= nextPoll)
-        throw new Error('the first step was shown only after the next poll was due');
+        throw new Error(
+          'the first step was shown only after the next poll was due',
+        );
       const details = await api(backend, 'GET', `/rollouts/${started.id}`);
       const step = details.events.find(e => e.type === 'step');
-      if (!step) throw new Error('no step event behind the weight the tab shows');
+      if (!step)
+        throw new Error('no step event behind the weight the tab shows');
       const signal = received.find(t => t >= Date.parse(step.time));
       signalTimings.engineStep = {
         commitToTabMs: stepSeen - Date.parse(step.time),
@@ -151,9 +167,14 @@ export const signalScenarios = [
         .first()
         .waitFor({ timeout: 120_000 });
       if (Date.now() >= nextPoll)
-        throw new Error('the end of the rollback was shown only after the next poll was due');
+        throw new Error(
+          'the end of the rollback was shown only after the next poll was due',
+        );
       for (const what of ['status', 'details']) {
-        const ms = calls.filter(c => c.what === what).map(c => c.ms).sort((a, b) => a - b);
+        const ms = calls
+          .filter(c => c.what === what)
+          .map(c => c.ms)
+          .sort((a, b) => a - b);
         if (ms.length)
           signalTimings[`${what}CallMs`] = {
             count: ms.length,
@@ -161,6 +182,59 @@ export const signalScenarios = [
             max: ms[ms.length - 1],
           };
       }
+    },
+  },
+  {
+    name: "a rollout started through the API appears on the organisation's Canary page through Signals, before its next poll",
+    async run({ page, app, backend }) {
+      await signInAsGuest(page, app);
+      const channel = 'canary:rollouts';
+      const subscribed = new Promise(resolve => {
+        page.on('websocket', ws => {
+          ws.on('framesent', frame => {
+            if (String(frame.payload).includes(channel)) resolve();
+          });
+        });
+      });
+      await page.goto(`${app}/canary?canaryPollSeconds=${POLL_SECONDS}`);
+      const loaded = Date.now();
+      const list = page.getByTestId('canary-org-rollouts');
+      await list.waitFor();
+      if ((await list.getAttribute('data-pushed')) !== 'true')
+        throw new Error('the Canary page does not use Signals');
+      let timer;
+      await Promise.race([
+        subscribed,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the page never subscribed to ${channel}`)),
+            60_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const title = await page
+        .getByText(/^Rollouts \(\d+\)$/)
+        .first()
+        .textContent();
+      const before = Number(title.match(/\d+/)[0]);
+      const pressed = Date.now();
+      const started = await api(backend, 'POST', '/rollouts', {
+        entityRef: 'component:default/search',
+        image: 'shop/search:2.2.0',
+      });
+      await page
+        .getByText(`Rollouts (${before + 1})`, { exact: true })
+        .first()
+        .waitFor({ timeout: 60_000 });
+      const seen = Date.now();
+      if (seen >= loaded + POLL_SECONDS * 1000)
+        throw new Error(
+          'the new rollout showed only after the next poll was due',
+        );
+      signalTimings.organisationPage = { startToListMs: seen - pressed };
+      await api(backend, 'POST', `/rollouts/${started.id}/abort`, {
+        reason: 'e2e: organisation page',
+      });
     },
   },
 ];

@@ -105,7 +105,13 @@ export function coalmine(): Method {
           const result = sequentialGateTick(
             gate.judge,
             state,
-            { nowSec: t, startSec: 0, stepStartSec: stepStart, ...tick },
+            {
+              nowSec: t,
+              startSec: 0,
+              stepStartSec: stepStart,
+              weight: world.weight(t) * 100,
+              ...tick,
+            },
             { metric: gate.bad, minStepRequests: 20 },
           );
           gate.state = result.state;

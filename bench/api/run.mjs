@@ -13,12 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { canaryDatabaseFile, seedHistory } from './seed.mjs';
-import {
-  backgroundProcesses,
-  freePort,
-  waitFor,
-} from '../../e2e/lib/processes.mjs';
+import { startWorld, stopAll, worldLogger } from '../world.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -31,25 +26,7 @@ const root = path.resolve(
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const SEED = process.env.BENCH_API_SEED !== '0';
-const log = (...a) => console.error('[bench api]', ...a);
-
-const { start, stopAll } = backgroundProcesses({
-  onUnexpectedExit: (name, code, logFile) =>
-    log(`${name} exited with ${code}; see ${logFile}`),
-});
-
-async function json(url, init = {}) {
-  const res = await fetch(url, {
-    ...init,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (!res.ok)
-    throw new Error(
-      `${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 300)}`,
-    );
-  return text ? JSON.parse(text) : undefined;
-}
+const log = worldLogger('bench api');
 
 function measure(url, token) {
   return new Promise((resolve, reject) => {
@@ -90,166 +67,10 @@ function clean(r) {
 }
 
 async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'coalmine-bench-api-'));
-  const logDir = path.join(tmp, 'logs');
-  fs.mkdirSync(logDir);
-  const [apiPort, metricsPort, prometheusPort, backendPort] = await Promise.all(
-    [0, 0, 0, 0].map(() => freePort()),
-  );
-  const sandboxToken = 'sandbox-token';
-  const apiToken = 'bench-api-token';
-  const backend = `http://127.0.0.1:${backendPort}`;
-  const env = {
-    ...process.env,
-    SANDBOX_API_PORT: String(apiPort),
-    SANDBOX_METRICS_PORT: String(metricsPort),
-    SANDBOX_PROMETHEUS_PORT: String(prometheusPort),
-    SANDBOX_DIR: path.join(tmp, 'sandbox'),
-    SANDBOX_TOKEN: sandboxToken,
-    COALMINE_API_TOKEN: apiToken,
-  };
-  log(
-    `temporary folder ${tmp}; backend on :${backendPort}, sandbox API :${apiPort}, Prometheus :${prometheusPort}`,
-  );
-
-  start('sandbox', 'yarn', ['start', '--demo'], {
-    cwd: path.join(root, 'packages/sandbox'),
-    env,
-    logDir,
+  const { backend, token, rollout, seeded, logDir } = await startWorld({
+    name: 'bench api',
+    seed: SEED,
   });
-  await waitFor(
-    'the sandbox API',
-    120,
-    async () =>
-      (
-        await fetch(`http://127.0.0.1:${apiPort}/version`, {
-          headers: { authorization: `Bearer ${sandboxToken}` },
-        })
-      ).ok,
-  );
-
-  const dbDir = path.join(tmp, 'db');
-  const override = path.join(tmp, 'app-config.bench.yaml');
-  fs.writeFileSync(
-    override,
-    JSON.stringify({
-      backend: {
-        baseUrl: backend,
-        listen: { port: backendPort, host: '127.0.0.1' },
-        database: {
-          client: 'better-sqlite3',
-          connection: { directory: dbDir },
-        },
-      },
-      kubernetes: {
-        clusterLocatorMethods: [
-          {
-            type: 'config',
-            clusters: [
-              {
-                name: 'sandbox',
-                url: `http://127.0.0.1:${apiPort}`,
-                authProvider: 'serviceAccount',
-                serviceAccountToken: sandboxToken,
-                skipTLSVerify: true,
-              },
-            ],
-          },
-        ],
-      },
-      canary: { prometheus: { url: `http://127.0.0.1:${prometheusPort}` } },
-    }),
-  );
-  // Without the dev server's file watcher: an edit in the worktree must not
-  // restart the backend in the middle of a measurement.
-  start(
-    'backend',
-    process.execPath,
-    [
-      '--enable-source-maps',
-      ...(process.env.BENCH_API_PROFILE
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_PROFILE}`]
-        : []),
-      '--require',
-      require.resolve('@backstage/cli-node/config/nodeTransform.cjs'),
-      'src/index',
-      '--config',
-      path.join(root, 'app-config.yaml'),
-      '--config',
-      path.join(root, 'app-config.canary.yaml'),
-      '--config',
-      override,
-    ],
-    {
-      cwd: path.join(root, 'packages/backend'),
-      env: {
-        ...env,
-        NODE_ENV: 'development',
-        ESBK_TSCONFIG_PATH: path.join(root, 'tsconfig.json'),
-      },
-      logDir,
-    },
-  );
-  await waitFor(
-    'the backend',
-    300,
-    async () => (await fetch(`${backend}/api/canary/health`)).ok,
-  );
-
-  const guest = await json(
-    `${backend}/api/auth/guest/refresh?env=development`,
-    {
-      headers: { 'x-requested-with': 'XMLHttpRequest' },
-    },
-  );
-  const token = guest.backstageIdentity.token;
-  const auth = {
-    authorization: `Bearer ${token}`,
-    'content-type': 'application/json',
-  };
-  await waitFor(
-    'checkout in the catalog',
-    120,
-    async () =>
-      (
-        await fetch(
-          `${backend}/api/catalog/entities/by-name/component/default/checkout`,
-          { headers: auth },
-        )
-      ).ok,
-  );
-
-  // One active rollout of checkout, paused so it stays active for the run.
-  const rollout = await json(`${backend}/api/canary/rollouts`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({
-      entityRef: 'component:default/checkout',
-      image: 'shop/checkout:v2',
-    }),
-  });
-  await waitFor('the rollout to progress', 120, async () => {
-    const d = await json(`${backend}/api/canary/rollouts/${rollout.id}`, {
-      headers: auth,
-    });
-    return d.rollout.phase === 'Progressing' && d.analysis.length > 0;
-  });
-  await json(`${backend}/api/canary/rollouts/${rollout.id}/pause`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({ reason: 'bench api: keep it active' }),
-  });
-  let seeded = null;
-  if (SEED) {
-    seeded = seedHistory(canaryDatabaseFile(dbDir), rollout.id, {
-      events: 1000,
-      analysis: 10000,
-    });
-    log(
-      `seeded ${seeded.events} events and ${seeded.analysis} analysis rows (${seeded.checksBytes} bytes of checks each)`,
-    );
-  }
-
   const catalogUrl = `${backend}/api/catalog/entities/by-name/component/default/checkout`;
   const endpoints = [
     {

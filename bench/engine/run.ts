@@ -18,7 +18,11 @@ import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import {
+  startSandbox,
+  Sandbox,
+  backstageKubernetesConfig,
+} from '@coalmine/sandbox';
 import { ClusterClients } from '../../plugins/canary-backend/src/kubernetes/ClusterClients';
 import { KubernetesClusterAccess } from '../../plugins/canary-backend/src/engine/KubernetesClusterAccess';
 import { RolloutEngine } from '../../plugins/canary-backend/src/engine/RolloutEngine';
@@ -309,22 +313,9 @@ async function runOne(n: number, idleRss: number) {
     );
     const clusterClients = ClusterClients.fromConfig(
       new ConfigReader({
-        kubernetes: {
-          clusterLocatorMethods: [
-            {
-              type: 'config',
-              clusters: [
-                {
-                  name: 'sandbox',
-                  url: sb.apiUrl,
-                  authProvider: 'serviceAccount',
-                  serviceAccountToken: sb.token,
-                  skipTLSVerify: true,
-                },
-              ],
-            },
-          ],
-        },
+        kubernetes: backstageKubernetesConfig([
+          { url: sb.apiUrl, token: sb.token },
+        ]),
       }),
     );
     const silent = {

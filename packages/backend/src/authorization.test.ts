@@ -22,7 +22,11 @@ import guestProvider from '@backstage/plugin-auth-backend-module-guest-provider'
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import permissionPlugin from '@backstage/plugin-permission-backend';
 import canaryPlugin from '@coalmine/backstage-plugin-canary-backend';
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import {
+  startSandbox,
+  Sandbox,
+  backstageKubernetesConfig,
+} from '@coalmine/sandbox';
 import demoPermissionPolicy from './modules/permissionPolicy';
 
 jest.setTimeout(180_000);
@@ -167,22 +171,9 @@ describe('authorization with the real auth and permission services', () => {
                 { type: 'file', target: path.join(dir, 'entities.yaml') },
               ],
             },
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [
-                    {
-                      name: 'sandbox',
-                      url: sb.apiUrl,
-                      authProvider: 'serviceAccount',
-                      serviceAccountToken: sb.token,
-                      skipTLSVerify: true,
-                    },
-                  ],
-                },
-              ],
-            },
+            kubernetes: backstageKubernetesConfig([
+              { url: sb.apiUrl, token: sb.token },
+            ]),
             canary: {
               loop: { frequency: '300ms' },
               servicePrincipals: {

@@ -5,6 +5,7 @@ export {
   SANDBOX_TRAFFIC_ANNOTATION,
 } from './sandbox';
 export type { Sandbox, SandboxOptions } from './sandbox';
+export { backstageKubernetesConfig } from './kubeconfig';
 export type { TrafficSpec, WorkloadCounters } from './traffic/loadGenerator';
 export type { FaultRule } from './api/faults';
 export type { K8sObject } from './api/store';

@@ -39,3 +39,27 @@ export function kubeconfigYaml(options: {
     preferences: {},
   });
 }
+
+/**
+ * The `kubernetes` section of a Backstage app-config naming sandbox API
+ * servers (plain HTTP, service-account bearer token), as a backend under test
+ * or a benchmark configures them.
+ */
+export function backstageKubernetesConfig(
+  clusters: Array<{ name?: string; url: string; token: string }>,
+) {
+  return {
+    clusterLocatorMethods: [
+      {
+        type: 'config',
+        clusters: clusters.map(c => ({
+          name: c.name ?? 'sandbox',
+          url: c.url,
+          authProvider: 'serviceAccount',
+          serviceAccountToken: c.token,
+          skipTLSVerify: true,
+        })),
+      },
+    ],
+  };
+}

@@ -21,3 +21,17 @@ export type CanaryRolloutSignal = {
   type: 'rollout-changed';
   rolloutId: string;
 };
+
+/**
+ * The channel announcing that some rollout changed (what the organisation's
+ * Canary page listens on). Its message names rollout ids only; a reader
+ * sees nothing of them until it asks the permission-filtered list again.
+ * @public
+ */
+export const CANARY_ROLLOUTS_SIGNAL_CHANNEL = 'canary:rollouts';
+
+/** The message on {@link CANARY_ROLLOUTS_SIGNAL_CHANNEL}: the ids of the rollouts changed since the last one. @public */
+export type CanaryRolloutsSignal = {
+  type: 'rollouts-changed';
+  rolloutIds: string[];
+};

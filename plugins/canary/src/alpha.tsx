@@ -35,10 +35,12 @@ export const canaryEntityContent = EntityContentBlueprint.make({
     path: 'canary',
     title: 'Canary',
     filter: isCanaryAvailable,
+    // Prefetched at idle once the app has loaded: a click on the tab then
+    // waits for the status call, not for the tab's code.
     loader: () =>
-      import('./components/EntityCanaryContent').then(m => (
-        <m.EntityCanaryContent />
-      )),
+      import(
+        /* webpackPrefetch: true */ './components/EntityCanaryContent'
+      ).then(m => <m.EntityCanaryContent />),
   },
 });
 

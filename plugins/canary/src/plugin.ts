@@ -37,10 +37,11 @@ export const canaryPlugin = createPlugin({
 export const EntityCanaryContent = canaryPlugin.provide(
   createRoutableExtension({
     name: 'EntityCanaryContent',
+    // Prefetched at idle once the app has loaded (see alpha.tsx).
     component: () =>
-      import('./components/EntityCanaryContent').then(
-        m => m.EntityCanaryContent,
-      ),
+      import(
+        /* webpackPrefetch: true */ './components/EntityCanaryContent'
+      ).then(m => m.EntityCanaryContent),
     mountPoint: entityContentRouteRef,
   }),
 );

@@ -5,6 +5,7 @@ import type { Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import { canaryPlugin } from '../plugin';
+import { backstageKubernetesConfig } from '@coalmine/sandbox';
 
 /** A catalog component of the demo world. */
 export function component(
@@ -42,22 +43,9 @@ export function sandboxConfig(
   loop = '300ms',
 ) {
   return {
-    kubernetes: {
-      clusterLocatorMethods: [
-        {
-          type: 'config',
-          clusters: [
-            {
-              name: 'sandbox',
-              url: sb.apiUrl,
-              authProvider: 'serviceAccount',
-              serviceAccountToken: sb.token,
-              skipTLSVerify: true,
-            },
-          ],
-        },
-      ],
-    },
+    kubernetes: backstageKubernetesConfig([
+      { url: sb.apiUrl, token: sb.token },
+    ]),
     canary: {
       loop: { frequency: loop },
       detection: { frequency: '1s' },

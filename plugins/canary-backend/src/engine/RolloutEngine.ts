@@ -42,7 +42,7 @@ export interface RolloutEngineOptions {
   clusterBackoffMs?: number;
   /** Longest back-off between retries (rollbacks retry for as long as it takes). Default 30 s. */
   maxBackoffMs?: number;
-  /** Longest a pass may run; every cluster, Prometheus and webhook wait is bounded by it. Default 60 s. */
+  /** Longest one transition of a pass may run (each commit starts it again); every cluster, Prometheus and webhook wait is bounded by it. Default 60 s. */
   passDeadlineMs?: number;
   /** How often Pending, Promoting and RollingBack rollouts are looked at. Default 1 s. */
   pollMs?: number;
@@ -382,17 +382,25 @@ export class RolloutEngine {
   ): Promise<void> {
     if (abort.signal.aborted) return;
     if (!(await this.acquire(id))) return;
-    const deadline = setTimeout(
-      () =>
-        abort.abort(
-          new PassDeadlineError(
-            `The pass over rollout ${id} ran longer than ${Math.round(
-              this.passDeadlineMs / 1000,
-            )} s (a cluster, Prometheus or webhook did not answer); retrying later`,
+    // Each transition of the pass gets the deadline: a pass that keeps
+    // committing (prepare, scale, first step…) is not cut short by a slow
+    // but answering cluster; one call that hangs is.
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const armDeadline = () => {
+      clearTimeout(deadline);
+      deadline = setTimeout(
+        () =>
+          abort.abort(
+            new PassDeadlineError(
+              `The pass over rollout ${id} ran longer than ${
+                this.passDeadlineMs / 1000
+              } s in one transition (a cluster, Prometheus or webhook did not answer); retrying later`,
+            ),
           ),
-        ),
-      this.passDeadlineMs,
-    );
+        this.passDeadlineMs,
+      );
+    };
+    armDeadline();
     // Renew the lease while the pass runs; a failed renewal ends the pass.
     const heartbeat = setInterval(() => {
       this.deps.store
@@ -428,6 +436,7 @@ export class RolloutEngine {
         async () => {
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
+            if (i > 0) armDeadline();
             const r = await this.deps.store.get(id);
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();

@@ -4,7 +4,11 @@ import path from 'path';
 import knexFactory, { Knex } from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import {
+  startSandbox,
+  Sandbox,
+  backstageKubernetesConfig,
+} from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
@@ -113,22 +117,9 @@ describe.each(cases)(
       const store = await RolloutStore.create(db, migrationsDir);
       const clusterClients = ClusterClients.fromConfig(
         new ConfigReader({
-          kubernetes: {
-            clusterLocatorMethods: [
-              {
-                type: 'config',
-                clusters: [
-                  {
-                    name: 'sandbox',
-                    url: sb.apiUrl,
-                    authProvider: 'serviceAccount',
-                    serviceAccountToken: sb.token,
-                    skipTLSVerify: true,
-                  },
-                ],
-              },
-            ],
-          },
+          kubernetes: backstageKubernetesConfig([
+            { url: sb.apiUrl, token: sb.token },
+          ]),
         }),
       );
       const clusters = new KubernetesClusterAccess(clusterClients);

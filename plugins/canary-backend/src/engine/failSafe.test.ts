@@ -360,4 +360,52 @@ describe('the engine fails safe', () => {
     expect(r.phase).toBe('Aborted');
     expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 0]);
   });
+
+  it('gives each transition of a pass the deadline: a slow cluster that answers is not cut short, one that hangs is', async () => {
+    const db = await databases.init('SQLITE_3');
+    const cluster = new FakeCluster('versioned-subsets');
+    const clock = new TestClock();
+    const { engine, service, store } = await createEngine(db, cluster, {
+      clock,
+      passDeadlineMs: 400,
+    });
+    // Every write takes 250 ms: the pass of the last step shifts it, routes all
+    // traffic to the canary and scales stable down, 750 ms in all, each within 400.
+    cluster.writeDelayMs = 250;
+    cluster.workloadWriteDelayMs = 250;
+    const { id } = await service.start({
+      resolved: resolved('component:default/app', {
+        trafficProvider: 'istio',
+        steps: [20, 40, 60, 80, 100],
+      }),
+      cluster: 'c',
+      startedBy: 'u',
+    });
+    await engine.idle();
+    const r = await runUntil(engine, store, clock, id, 1000);
+    expect(r.phase).toBe('Succeeded');
+    const events = await store.events(id);
+    expect(events.filter(e => e.type === 'cluster-error')).toEqual([]);
+    expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+      20, 40, 60, 80, 100, 100,
+    ]);
+
+    // One write that hangs longer than the deadline ends the pass with a record of why.
+    const { id: second } = await service.start({
+      resolved: resolved('component:default/other', {
+        trafficProvider: 'istio',
+        steps: [50, 100],
+      }),
+      cluster: 'c2',
+      startedBy: 'u',
+    });
+    cluster.writeDelayMs = 1000;
+    await engine.idle();
+    clock.advance(1000);
+    await engine.tick();
+    await engine.idle();
+    expect((await store.events(second)).map(e => e.message).join('\n')).toMatch(
+      /ran longer than 0\.4 s/,
+    );
+  });
 });

@@ -15,7 +15,12 @@ import path from 'path';
 import knexFactory, { Knex } from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { mockServices } from '@backstage/backend-test-utils';
-import { FaultProxy, startSandbox, Sandbox } from '@coalmine/sandbox';
+import {
+  FaultProxy,
+  startSandbox,
+  Sandbox,
+  backstageKubernetesConfig,
+} from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
@@ -73,20 +78,9 @@ async function sqliteFile(): Promise<Knex.Config> {
 
 function clusterConfig(clusters: Array<{ name: string; url: string }>) {
   return new ConfigReader({
-    kubernetes: {
-      clusterLocatorMethods: [
-        {
-          type: 'config',
-          clusters: clusters.map(c => ({
-            name: c.name,
-            url: c.url,
-            authProvider: 'serviceAccount',
-            serviceAccountToken: 'sandbox-token',
-            skipTLSVerify: true,
-          })),
-        },
-      ],
-    },
+    kubernetes: backstageKubernetesConfig(
+      clusters.map(c => ({ ...c, token: 'sandbox-token' })),
+    ),
   });
 }
 

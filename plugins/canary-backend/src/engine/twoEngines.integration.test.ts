@@ -4,7 +4,11 @@ import path from 'path';
 import knexFactory, { Knex } from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import {
+  startSandbox,
+  Sandbox,
+  backstageKubernetesConfig,
+} from '@coalmine/sandbox';
 import { ClusterClients } from '../kubernetes/ClusterClients';
 import { RolloutStore } from '../store/RolloutStore';
 import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
@@ -131,7 +135,13 @@ describe.each(cases)(
     beforeAll(async () => {
       // A slower pod simulation leaves the CPU to the API server.
       sb = await startSandbox({ readinessDelayMs: 500 });
-      await sb.applyDemoWorld();
+      // Only the test's own services: the demo world's traffic would take
+      // the CPU the two engines need.
+      await sb.apply({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'demo' },
+      } as any);
       for (let i = 0; i < COUNT; i++) await sb.apply(world(`svc${i}`) as any);
       dbConfig = await makeDb();
       db = knexFactory(dbConfig);
@@ -147,22 +157,9 @@ describe.each(cases)(
       const store = await RolloutStore.create(db, migrationsDir);
       const clusterClients = ClusterClients.fromConfig(
         new ConfigReader({
-          kubernetes: {
-            clusterLocatorMethods: [
-              {
-                type: 'config',
-                clusters: [
-                  {
-                    name: 'sandbox',
-                    url: sb.apiUrl,
-                    authProvider: 'serviceAccount',
-                    serviceAccountToken: sb.token,
-                    skipTLSVerify: true,
-                  },
-                ],
-              },
-            ],
-          },
+          kubernetes: backstageKubernetesConfig([
+            { url: sb.apiUrl, token: sb.token },
+          ]),
         }),
       );
       const clusters = new KubernetesClusterAccess(clusterClients);

@@ -1,7 +1,9 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { SignalsService } from '@backstage/plugin-signals-node';
 import {
+  CANARY_ROLLOUTS_SIGNAL_CHANNEL,
   CanaryRolloutSignal,
+  CanaryRolloutsSignal,
   canaryEntitySignalChannel,
   canaryRolloutSignalChannel,
 } from '@coalmine/backstage-plugin-canary-common';
@@ -18,6 +20,12 @@ export type EntityRefLookup = (
  * an intent, its effect and an event within milliseconds) becomes at most
  * one signal per `minIntervalMs` and rollout, the last one sent after the
  * burst, so a tab refetches once per burst and never misses the end of it.
+ *
+ * The organisation-wide channel gets one signal per `orgMinIntervalMs` at
+ * most, whatever the number of rollouts changing (a thousand rollouts
+ * stepping at once must not flood every open Canary page), naming the ids
+ * changed since the previous one.
+ *
  * Publishing never throws: live updates are a convenience, the tab also
  * polls.
  */
@@ -26,6 +34,10 @@ export class RolloutSignalPublisher {
   private readonly trailing = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly entityRefs = new Map<string, string>();
   private readonly minIntervalMs: number;
+  private readonly orgMinIntervalMs: number;
+  private orgPending = new Set<string>();
+  private orgTimer?: ReturnType<typeof setTimeout>;
+  private orgLastSent = 0;
   private stopped = false;
 
   constructor(
@@ -35,9 +47,12 @@ export class RolloutSignalPublisher {
       logger?: LoggerService;
       /** Default 250 ms. */
       minIntervalMs?: number;
+      /** Between two signals on the organisation-wide channel; default 1000 ms. */
+      orgMinIntervalMs?: number;
     },
   ) {
     this.minIntervalMs = options.minIntervalMs ?? 250;
+    this.orgMinIntervalMs = options.orgMinIntervalMs ?? 1000;
   }
 
   /** Call after a change was committed; returns at once. */
@@ -45,6 +60,7 @@ export class RolloutSignalPublisher {
     if (this.stopped) return;
     if (change.entityRef) this.remember(change.rolloutId, change.entityRef);
     const id = change.rolloutId;
+    this.changedForOrg(id);
     if (this.trailing.has(id)) return; // the signal after the burst is due anyway
     const since = Date.now() - (this.lastSent.get(id) ?? 0);
     if (since >= this.minIntervalMs) {
@@ -64,6 +80,48 @@ export class RolloutSignalPublisher {
     this.stopped = true;
     for (const timer of this.trailing.values()) clearTimeout(timer);
     this.trailing.clear();
+    if (this.orgTimer) clearTimeout(this.orgTimer);
+    this.orgTimer = undefined;
+  }
+
+  /** At most 500 ids per message: a reader refetches the list anyway. */
+  private static readonly ORG_MAX_IDS = 500;
+
+  private changedForOrg(rolloutId: string) {
+    if (this.orgPending.size < RolloutSignalPublisher.ORG_MAX_IDS) {
+      this.orgPending.add(rolloutId);
+    }
+    if (this.orgTimer) return; // the next org signal is due anyway
+    const since = Date.now() - this.orgLastSent;
+    const timer = setTimeout(() => {
+      this.orgTimer = undefined;
+      void this.sendOrg();
+    }, Math.max(0, this.orgMinIntervalMs - since));
+    timer.unref?.();
+    this.orgTimer = timer;
+  }
+
+  private async sendOrg(): Promise<void> {
+    if (this.stopped || this.orgPending.size === 0) return;
+    const message: CanaryRolloutsSignal = {
+      type: 'rollouts-changed',
+      rolloutIds: [...this.orgPending],
+    };
+    this.orgPending = new Set();
+    this.orgLastSent = Date.now();
+    try {
+      await this.options.signals.publish({
+        recipients: { type: 'broadcast' },
+        channel: CANARY_ROLLOUTS_SIGNAL_CHANNEL,
+        message,
+      });
+    } catch (e) {
+      this.options.logger?.warn(
+        `Canary: could not publish the organisation-wide live update: ${
+          (e as Error)?.message ?? e
+        }`,
+      );
+    }
   }
 
   private remember(rolloutId: string, entityRef: string) {

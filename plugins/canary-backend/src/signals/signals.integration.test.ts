@@ -17,7 +17,7 @@ jest.setTimeout(120_000);
 
 interface Heard {
   channel: string;
-  message: { type: string; rolloutId: string };
+  message: { type: string; rolloutId?: string; rolloutIds?: string[] };
   recipients: unknown;
   at: number;
 }
@@ -129,10 +129,19 @@ describe('live updates through Backstage Signals', () => {
 
     for (const h of heard) {
       // Anyone signed in may listen on a channel: a signal names the rollout, nothing else.
-      expect(h.message).toEqual({ type: 'rollout-changed', rolloutId: id });
       expect(h.recipients).toEqual({ type: 'broadcast' });
+      if (h.channel === 'canary:rollouts') {
+        // The organisation's page: which rollouts changed, ids only.
+        expect(h.message).toEqual({
+          type: 'rollouts-changed',
+          rolloutIds: [id],
+        });
+        continue;
+      }
+      expect(h.message).toEqual({ type: 'rollout-changed', rolloutId: id });
       expect([entityChannel, rolloutChannel]).toContain(h.channel);
     }
+    expect(heard.some(h => h.channel === 'canary:rollouts')).toBe(true);
 
     // Abort: signalled through to the end of the rollback.
     const beforeAbort = heard.length;

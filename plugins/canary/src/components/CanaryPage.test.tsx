@@ -7,6 +7,9 @@ import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { canaryApiRef } from '../api';
 import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import { finishedRollout, rollout } from '../__testUtils__/fixtures';
+import { signalApiRef } from '@backstage/plugin-signals-react';
+import { act } from '@testing-library/react';
+import { fakeSignals } from '../__testUtils__/fakeSignals';
 import { CanaryPage } from './CanaryPage';
 
 function component(name: string, owner: string): Entity {
@@ -30,14 +33,17 @@ const rollouts = [
   }),
 ];
 
-async function renderPage() {
-  const canaryApi = fakeCanaryApi({
+async function renderPage(
+  canaryApi = fakeCanaryApi({
     listRollouts: jest.fn(async () => rollouts),
-  });
+  }),
+  signals?: ReturnType<typeof fakeSignals>,
+) {
   await renderInTestApp(
     <TestApiProvider
       apis={[
         [canaryApiRef, canaryApi],
+        ...(signals ? [[signalApiRef, signals.api] as any] : []),
         [
           catalogApiRef,
           catalogApiMock({
@@ -49,7 +55,13 @@ async function renderPage() {
         ],
       ]}
     >
-      <CanaryPage pollIntervals={{ activeMs: 60_000, idleMs: 60_000 }} />
+      <CanaryPage
+        pollIntervals={{
+          activeMs: 3_600_000,
+          idleMs: 3_600_000,
+          pushedMs: 3_600_000,
+        }}
+      />
     </TestApiProvider>,
     { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
@@ -147,5 +159,57 @@ describe('CanaryPage', () => {
     expect(
       screen.getByRole('button', { name: 'Try again' }),
     ).toBeInTheDocument();
+  });
+
+  it('refetches the list at once when the backend signals that some rollout changed', async () => {
+    let answer = [rollout()];
+    const canaryApi = fakeCanaryApi({
+      listRollouts: jest.fn(async () => answer),
+    });
+    const signals = fakeSignals();
+    await renderPage(canaryApi, signals);
+    expect(await screen.findByText('Rollouts (1)')).toBeInTheDocument();
+    expect(signals.channels()).toContain('canary:rollouts');
+    expect(screen.getByTestId('canary-org-rollouts')).toHaveAttribute(
+      'data-pushed',
+      'true',
+    );
+    const calls = (canaryApi.listRollouts as jest.Mock).mock.calls.length;
+    answer = rollouts;
+    // Polling is an hour apart: only the signal can bring the new list.
+    act(() =>
+      signals.send('canary:rollouts', {
+        type: 'rollouts-changed',
+        rolloutIds: ['r-9'],
+      }),
+    );
+    expect(await screen.findByText('Rollouts (3)')).toBeInTheDocument();
+    // Asked through the same (permission-filtered) list call.
+    expect(
+      (canaryApi.listRollouts as jest.Mock).mock.calls.length,
+    ).toBeGreaterThan(calls);
+    expect(canaryApi.listRollouts).toHaveBeenLastCalledWith({ limit: 500 });
+  });
+
+  it('ignores other messages on the channel', async () => {
+    const signals = fakeSignals();
+    const canaryApi = fakeCanaryApi({
+      listRollouts: jest.fn(async () => rollouts),
+    });
+    await renderPage(canaryApi, signals);
+    await screen.findByText('Rollouts (3)');
+    const calls = (canaryApi.listRollouts as jest.Mock).mock.calls.length;
+    act(() => signals.send('canary:rollouts', { type: 'something-else' }));
+    await new Promise(r => setTimeout(r, 300));
+    expect((canaryApi.listRollouts as jest.Mock).mock.calls.length).toBe(calls);
+  });
+
+  it('polls alone when the app has no Signals API', async () => {
+    await renderPage();
+    await screen.findByText('Rollouts (3)');
+    expect(screen.getByTestId('canary-org-rollouts')).toHaveAttribute(
+      'data-pushed',
+      'false',
+    );
   });
 });

@@ -3,10 +3,7 @@ import { Progress } from '@backstage/core-components';
 import { Box } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import { isTerminalPhase } from '@coalmine/backstage-plugin-canary-common';
-import {
-  CanaryPollIntervals,
-  DEFAULT_POLL_INTERVALS,
-} from '../hooks/pollIntervals';
+import type { CanaryPollIntervals } from '../hooks/pollIntervals';
 import { useOrganizationRollouts } from '../hooks/useOrganizationRollouts';
 import { describeError } from '../lib/errors';
 import { LoadErrorPanel } from './LoadErrorPanel';
@@ -22,8 +19,9 @@ import { RolloutSummary } from './RolloutSummary';
 export function CanaryRollouts(props: {
   pollIntervals?: Partial<CanaryPollIntervals>;
 }) {
-  const intervals = { ...DEFAULT_POLL_INTERVALS, ...props.pollIntervals };
-  const { value, error, loading, refresh } = useOrganizationRollouts(intervals);
+  const { value, error, loading, refresh, pushed } = useOrganizationRollouts(
+    props.pollIntervals,
+  );
   const [filters, setFilters] = useState<RolloutFilterValues>({
     phase: '',
     owner: '',
@@ -77,7 +75,10 @@ export function CanaryRollouts(props: {
     );
   }
   return (
-    <Box>
+    <Box
+      data-testid="canary-org-rollouts"
+      data-pushed={pushed ? 'true' : 'false'}
+    >
       {error && (
         <Alert severity="warning" style={{ marginBottom: 16 }}>
           Live updates failed ({describeError(error)}); showing the last known

@@ -6,7 +6,7 @@ import {
   entityRouteRef,
 } from '@backstage/plugin-catalog-react';
 import { discoveryApiRef } from '@backstage/core-plugin-api';
-import { signalApiRef, SignalApi } from '@backstage/plugin-signals-react';
+import { signalApiRef } from '@backstage/plugin-signals-react';
 import {
   TestApiProvider,
   mockApis,
@@ -18,34 +18,13 @@ import { EntityCanaryCard } from './EntityCanaryCard';
 import { canaryApiRef } from '../api';
 import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import { annotatedEntity, rollout, status } from '../__testUtils__/fixtures';
+import { fakeSignals } from '../__testUtils__/fakeSignals';
 
 const HOURLY = {
   activeMs: 3_600_000,
   idleMs: 3_600_000,
   pushedMs: 3_600_000,
 };
-
-/** A Signals API whose messages the test sends. */
-function fakeSignals() {
-  const listeners = new Map<string, Set<(message: any) => void>>();
-  const api: SignalApi = {
-    subscribe(channel, onMessage) {
-      if (!listeners.has(channel)) listeners.set(channel, new Set());
-      listeners.get(channel)!.add(onMessage as any);
-      return {
-        unsubscribe: () => listeners.get(channel)?.delete(onMessage as any),
-      };
-    },
-  };
-  return {
-    api,
-    channels: () =>
-      [...listeners.entries()].filter(([, l]) => l.size > 0).map(([c]) => c),
-    send(channel: string, message: unknown) {
-      for (const listener of listeners.get(channel) ?? []) listener(message);
-    },
-  };
-}
 
 async function render(
   canaryApi: any,

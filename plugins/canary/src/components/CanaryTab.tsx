@@ -7,10 +7,11 @@ import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import {
+  AnalysisResult,
   Rollout,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
-import { useRef } from 'react';
+import { Suspense, lazy, useRef } from 'react';
 import {
   CanaryPollIntervals,
   effectiveIntervals,
@@ -19,8 +20,9 @@ import { useRolloutSignals } from '../hooks/useRolloutSignals';
 import { useEntityCanaryStatus } from '../hooks/useEntityCanaryStatus';
 import { useRolloutDetails } from '../hooks/useRolloutDetails';
 import { useRolloutNotice } from '../hooks/useRolloutNotice';
-import { useEventHistory } from '../hooks/useEventHistory';
+import { useAnalysisHistory, useEventHistory } from '../hooks/useEventHistory';
 import { useRolloutSeries } from '../hooks/useRolloutSeries';
+import { useAfterFirstPaint } from '../hooks/useAfterFirstPaint';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
 import { chartMarkers } from '../lib/markers';
@@ -28,11 +30,19 @@ import { AnalysisGates } from './AnalysisGates';
 import { ConfigProblems } from './ConfigProblems';
 import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
-import { MetricCharts } from './MetricCharts';
 import { NoRolloutYet } from './NoRolloutYet';
 import { OlderEvents } from './OlderEvents';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
+
+/**
+ * The charts bring recharts, the largest part of the tab's code: they load
+ * as their own chunk after the first paint, so the status and the controls
+ * never wait for them.
+ */
+const MetricCharts = lazy(() =>
+  import('./MetricCharts').then(m => ({ default: m.MetricCharts })),
+);
 
 /**
  * Everything about the component's canaries, following a running rollout
@@ -59,9 +69,13 @@ export function CanaryTab(props: {
   const current = status.value
     ? status.value.active ?? status.value.history[0]
     : undefined;
-  const details = useRolloutDetails(current, intervals);
+  // Status and controls first: the analysis, charts, events and history
+  // (and the details and series calls behind them) after the first paint.
+  const rest = useAfterFirstPaint(Boolean(status.value));
+  const details = useRolloutDetails(rest ? current : undefined, intervals);
   const eventHistory = useEventHistory(current?.id, details.value);
-  const series = useRolloutSeries(current, intervals);
+  const analysisHistory = useAnalysisHistory(current?.id, details.value);
+  const series = useRolloutSeries(rest ? current : undefined, intervals);
   onSignal.current = () => {
     status.refreshSoon();
     details.refreshSoon();
@@ -144,42 +158,54 @@ export function CanaryTab(props: {
               onControlDone={onControlDone}
             />
           </Grid>
-          <Grid item xs={12}>
-            <AnalysisGates
-              analysis={
-                details.value?.analysis ??
-                (current.lastAnalysis ? [current.lastAnalysis] : [])
-              }
-            />
-          </Grid>
-          <Grid item xs={12} lg={8}>
-            <MetricCharts
-              series={series.value ?? []}
-              markers={chartMarkers(eventHistory.events)}
-              error={series.error ? describeError(series.error) : undefined}
-            />
-          </Grid>
-          <Grid item xs={12} lg={4}>
-            <InfoCard title="Events">
-              {details.value && (
-                <>
-                  <EventTimeline
-                    events={eventHistory.events}
-                    limit={eventHistory.events.length}
+          {rest && (
+            <>
+              <Grid item xs={12}>
+                <AnalysisGates
+                  analysis={shownAnalysis(analysisHistory.items, current)}
+                  history={analysisHistory}
+                />
+              </Grid>
+              <Grid item xs={12} lg={8}>
+                <Suspense
+                  fallback={
+                    <InfoCard title="Metrics">
+                      <Progress />
+                    </InfoCard>
+                  }
+                >
+                  <MetricCharts
+                    series={series.value ?? []}
+                    markers={chartMarkers(eventHistory.items)}
+                    error={
+                      series.error ? describeError(series.error) : undefined
+                    }
                   />
-                  <OlderEvents history={eventHistory} />
-                </>
-              )}
-              {!details.value && details.error && (
-                <ResponseErrorPanel error={details.error} />
-              )}
-              {!details.value && !details.error && <Progress />}
-            </InfoCard>
-          </Grid>
+                </Suspense>
+              </Grid>
+              <Grid item xs={12} lg={4}>
+                <InfoCard title="Events">
+                  {details.value && (
+                    <>
+                      <EventTimeline
+                        events={eventHistory.items}
+                        limit={eventHistory.items.length}
+                      />
+                      <OlderEvents history={eventHistory} />
+                    </>
+                  )}
+                  {!details.value && details.error && (
+                    <ResponseErrorPanel error={details.error} />
+                  )}
+                  {!details.value && !details.error && <Progress />}
+                </InfoCard>
+              </Grid>
+            </>
+          )}
         </>
       )}
 
-      {history.length > 0 && (
+      {rest && history.length > 0 && (
         <Grid item xs={12}>
           <RolloutHistory history={history} intervals={intervals} />
         </Grid>
@@ -203,4 +229,10 @@ function liveCaption(
   return running
     ? `Live: refreshing every ${every(intervals.activeMs)}`
     : `Checking for new rollouts every ${every(intervals.idleMs)}`;
+}
+
+/** The analysis rows seen so far, or the status call's latest while the details load. */
+function shownAnalysis(seen: AnalysisResult[], rollout: Rollout) {
+  if (seen.length > 0) return seen;
+  return rollout.lastAnalysis ? [rollout.lastAnalysis] : [];
 }

@@ -5,7 +5,8 @@ import { formatTime } from '../lib/format';
 /**
  * Every analysis tick as a small square, oldest first: green advanced, grey
  * held, red rolled back. Shows at a glance whether the canary was always
- * healthy or flapped before it failed.
+ * healthy or flapped before it failed. Shows every row it is given: the
+ * newest page, and older pages the user asked for.
  */
 export function DecisionStrip(props: { analysis: AnalysisResult[] }) {
   const theme = useTheme();
@@ -14,9 +15,9 @@ export function DecisionStrip(props: { analysis: AnalysisResult[] }) {
     hold: theme.palette.grey[500],
     rollback: theme.palette.error.main,
   };
-  const ticks = [...props.analysis]
-    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id - b.id)
-    .slice(-120);
+  const ticks = [...props.analysis].sort(
+    (a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id - b.id,
+  );
   if (ticks.length < 2) {
     return null;
   }
@@ -45,6 +46,7 @@ export function DecisionStrip(props: { analysis: AnalysisResult[] }) {
           >
             <span
               role="listitem"
+              data-testid="canary-tick"
               aria-label={`${formatTime(tick.time)}: ${tick.action}`}
               data-action={tick.action}
               style={{

@@ -584,7 +584,7 @@ describe('EntityCanaryContent', () => {
     const getEntityStatus = jest.fn(async () => current);
     const canaryApi = fakeCanaryApi({ getEntityStatus });
     const { unmount } = await renderWithEntity(
-      <EntityCanaryContent pollIntervals={{ activeMs: 30, idleMs: 60_000 }} />,
+      <EntityCanaryContent pollIntervals={{ activeMs: 100, idleMs: 60_000 }} />,
       { canaryApi },
     );
     expect(await screen.findByTestId('canary-weight')).toHaveTextContent(
@@ -629,7 +629,7 @@ describe('EntityCanaryContent', () => {
     // Once finished the tab polls at the idle interval (a minute here):
     // no more calls arrive during ten active intervals.
     const callsWhenDone = getEntityStatus.mock.calls.length;
-    await new Promise(resolve => setTimeout(resolve, 300));
+    await new Promise(resolve => setTimeout(resolve, 1000));
     expect(getEntityStatus.mock.calls.length).toBe(callsWhenDone);
     unmount();
   }, 30_000);

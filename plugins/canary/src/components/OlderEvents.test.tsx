@@ -1,9 +1,12 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import type { RolloutEvent } from '@coalmine/backstage-plugin-canary-common';
+import type {
+  AnalysisResult,
+  RolloutEvent,
+} from '@coalmine/backstage-plugin-canary-common';
 import { EntityCanaryContent } from './EntityCanaryContent';
 import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
-import { details } from '../__testUtils__/fixtures';
+import { analysisResult, details } from '../__testUtils__/fixtures';
 import { renderWithEntity } from '../__testUtils__/renderWithEntity';
 
 const event = (id: number, message: string): RolloutEvent => ({
@@ -101,5 +104,99 @@ describe('the timeline of a rollout with many events', () => {
     await waitFor(() =>
       expect(screen.queryByRole('alert')).not.toBeInTheDocument(),
     );
+  });
+});
+
+const tick = (id: number, action: AnalysisResult['action']): AnalysisResult =>
+  analysisResult({
+    id,
+    time: new Date(Date.UTC(2026, 10, 22, 10, 0, id)).toISOString(),
+    action,
+  });
+
+const ticks = () =>
+  within(screen.getByTestId('canary-decision-strip'))
+    .getAllByTestId('canary-tick')
+    .map(t => t.getAttribute('aria-label'));
+
+describe('the analysis rows of a rollout with a long history', () => {
+  it('shows the newest page in the tick strip and loads older rows on demand', async () => {
+    const canaryApi = fakeCanaryApi({
+      getRollout: jest.fn(async () =>
+        details({
+          analysis: [tick(40, 'hold'), tick(41, 'advance')],
+          analysisCursor: 'a-before-40',
+        }),
+      ),
+      getRolloutAnalysis: jest.fn(
+        async (_id: string, page: { before: string; limit?: number }) =>
+          page.before === 'a-before-40'
+            ? {
+                items: [tick(20, 'hold'), tick(21, 'hold')],
+                cursor: 'a-before-20',
+              }
+            : { items: [tick(1, 'advance')], cursor: null },
+      ),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      { canaryApi },
+    );
+    await waitFor(() => expect(ticks()).toHaveLength(2));
+    expect(canaryApi.getRolloutAnalysis).not.toHaveBeenCalled();
+
+    await userEvent.click(
+      screen.getByRole('button', { name: 'Load older analysis checks' }),
+    );
+    await waitFor(() => expect(ticks()).toHaveLength(4));
+    expect(canaryApi.getRolloutAnalysis).toHaveBeenLastCalledWith('r-2', {
+      before: 'a-before-40',
+      limit: 100,
+    });
+    await userEvent.click(
+      screen.getByRole('button', { name: 'Load older analysis checks' }),
+    );
+    await waitFor(() => expect(ticks()).toHaveLength(5));
+    expect(canaryApi.getRolloutAnalysis).toHaveBeenLastCalledWith('r-2', {
+      before: 'a-before-20',
+      limit: 100,
+    });
+    // Oldest first, the loaded pages to the left of the polled one.
+    expect(ticks().map(label => label?.split(': ')[1])).toEqual([
+      'advance',
+      'hold',
+      'hold',
+      'hold',
+      'advance',
+    ]);
+    // The first row reached: nothing older to offer.
+    expect(
+      screen.queryByRole('button', { name: 'Load older analysis checks' }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('says why older analysis rows did not load', async () => {
+    const canaryApi = fakeCanaryApi({
+      getRollout: jest.fn(async () =>
+        details({
+          analysis: [tick(40, 'hold'), tick(41, 'advance')],
+          analysisCursor: 'a-before-40',
+        }),
+      ),
+      getRolloutAnalysis: jest.fn(async () => {
+        throw new Error('backend unavailable');
+      }),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      { canaryApi },
+    );
+    await userEvent.click(
+      await screen.findByRole('button', { name: 'Load older analysis checks' }),
+    );
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'Older analysis checks could not be loaded: backend unavailable',
+    );
+    expect(ticks()).toHaveLength(2);
   });
 });

@@ -1,3 +1,4 @@
+import { useRef } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
 import { catalogApiRef } from '@backstage/plugin-catalog-react';
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
@@ -7,8 +8,9 @@ import {
 } from '@coalmine/backstage-plugin-canary-common';
 import { canaryApiRef } from '../api';
 import { describeError } from '../lib/errors';
-import { CanaryPollIntervals } from './pollIntervals';
+import { CanaryPollIntervals, effectiveIntervals } from './pollIntervals';
 import { usePolling } from './usePolling';
+import { useAnyRolloutSignals } from './useRolloutSignals';
 
 /** Rollouts across the organisation with the owner of each component. */
 export interface OrganizationRollouts {
@@ -24,12 +26,19 @@ const PAGE_LIMIT = 500;
 
 /**
  * Active and recent rollouts of every component, with owners from the
- * catalog so platform teams can filter by team.
+ * catalog so platform teams can filter by team. A signal that some rollout
+ * changed refetches the list at once; polling stays as the fallback (slower
+ * while signals arrive).
  */
-export function useOrganizationRollouts(intervals: CanaryPollIntervals) {
+export function useOrganizationRollouts(
+  overrides: Partial<CanaryPollIntervals> | undefined,
+) {
   const canaryApi = useApi(canaryApiRef);
   const catalogApi = useApi(catalogApiRef);
-  return usePolling<OrganizationRollouts>(
+  const onSignal = useRef<() => void>();
+  const signals = useAnyRolloutSignals(() => onSignal.current?.());
+  const intervals = effectiveIntervals(overrides, signals.pushed);
+  const polling = usePolling<OrganizationRollouts>(
     async () => {
       const rollouts = await canaryApi.listRollouts({ limit: PAGE_LIMIT });
       const entityRefs = [...new Set(rollouts.map(r => r.entityRef))];
@@ -69,4 +78,6 @@ export function useOrganizationRollouts(intervals: CanaryPollIntervals) {
         : intervals.idleMs,
     'organization',
   );
+  onSignal.current = polling.refreshSoon;
+  return { ...polling, pushed: signals.pushed, intervals };
 }

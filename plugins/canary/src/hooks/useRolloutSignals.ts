@@ -1,7 +1,9 @@
 import { useEffect, useRef } from 'react';
 import { useSignal } from '@backstage/plugin-signals-react';
 import {
+  CANARY_ROLLOUTS_SIGNAL_CHANNEL,
   CanaryRolloutSignal,
+  CanaryRolloutsSignal,
   canaryEntitySignalChannel,
 } from '@coalmine/backstage-plugin-canary-common';
 
@@ -23,6 +25,25 @@ export function useRolloutSignals(
   useEffect(() => {
     // A new object for every message, so two alike signals both count.
     if (lastSignal?.type === 'rollout-changed') handler.current(lastSignal);
+  }, [lastSignal]);
+  return { pushed: isSignalsAvailable };
+}
+
+/**
+ * Listens on the organisation-wide channel (some rollout changed) and calls
+ * `onChange` at once; the caller asks the permission-filtered list again.
+ * `pushed` is false without the Signals API: polling alone then.
+ */
+export function useAnyRolloutSignals(onChange: () => void): {
+  pushed: boolean;
+} {
+  const { lastSignal, isSignalsAvailable } = useSignal<CanaryRolloutsSignal>(
+    CANARY_ROLLOUTS_SIGNAL_CHANNEL,
+  );
+  const handler = useRef(onChange);
+  handler.current = onChange;
+  useEffect(() => {
+    if (lastSignal?.type === 'rollouts-changed') handler.current();
   }, [lastSignal]);
   return { pushed: isSignalsAvailable };
 }

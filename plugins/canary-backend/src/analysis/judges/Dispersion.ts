@@ -1,4 +1,7 @@
-import type { StableIncrement } from '../reading/CounterReader';
+import {
+  STABLE_BIN_SECONDS as BIN_SECONDS,
+  StableIncrement,
+} from '../reading/CounterReader';
 
 /*
  * How clumped are the bad requests? An A/A calibration on the stable arm.
@@ -54,7 +57,6 @@ export interface DispersionState {
   closedUpTo: number;
 }
 
-const BIN_SECONDS = 60;
 const MAX_DISPERSION = 100;
 
 /** @public */

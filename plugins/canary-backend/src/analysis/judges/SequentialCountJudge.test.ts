@@ -25,6 +25,22 @@ describe('SequentialCountJudge by hand', () => {
     expect(Math.exp(judge.logEValue(state))).toBeCloseTo(128 / 81, 10); // × (1/3)/(1/2)
   });
 
+  it('feeds a slice to the large alternatives only, without showing its counts (onlyFrom)', () => {
+    // w = 0.5: p0 = 1/2; ρ1 = 2: p1 = 2/3; ρ1 = 20: p1 = 20/21.
+    const judge = new SequentialCountJudge({ grid: [2, 20] });
+    const state = judge.addSlice(
+      judge.initialState(),
+      slice(100, 1, 100, 0),
+      1,
+      10,
+    );
+    expect(state.logEvidence[0]).toBe(0);
+    expect(state.logEvidence[1]).toBeCloseTo(Math.log(40 / 21), 12);
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo((1 + 40 / 21) / 2, 12);
+    expect(state.used).toEqual(judge.initialState().used);
+    expect(state.slices).toBe(1);
+  });
+
   it('uses the tolerance and the canary share of the slice', () => {
     // w = 0.2, δ = 0.5: ρ0 = 1.5, p0 = 0.3/1.1 = 3/11; ρ1 = 3: p1 = 0.6/1.4 = 3/7.
     // LR = (p1/p0)^2 ((1−p1)/(1−p0))^5 = (11/7)^2 (11/14)^5

@@ -196,11 +196,19 @@ export class SequentialCountJudge {
     return s;
   }
 
-  /** Adds one slice of counts to the evidence (pure: returns a new state). */
+  /**
+   * Adds one slice of counts to the evidence (pure: returns a new state).
+   * With `onlyFrom`, only the alternatives ρ1/ρ0 ≥ onlyFrom take it (each
+   * grid point's product is an e-process on its own, and which slices it
+   * multiplies in may be chosen by any rule fixed before the slice is
+   * seen), and the slice is not added to the counts shown (`used`): the
+   * bounded slices around a weight change (SequentialGate.ts).
+   */
   addSlice(
     state: SequentialState,
     slice: ArmCounts,
     dispersion = 1,
+    onlyFrom?: number,
   ): SequentialState {
     const nc = Math.max(0, slice.canaryRequests);
     const ns = Math.max(0, slice.stableRequests);
@@ -213,12 +221,15 @@ export class SequentialCountJudge {
     const next: SequentialState = {
       ...state,
       logEvidence: [...state.logEvidence],
-      used: {
-        canaryRequests: state.used.canaryRequests + nc,
-        canaryErrors: state.used.canaryErrors + ec,
-        stableRequests: state.used.stableRequests + ns,
-        stableErrors: state.used.stableErrors + es,
-      },
+      used:
+        onlyFrom === undefined
+          ? {
+              canaryRequests: state.used.canaryRequests + nc,
+              canaryErrors: state.used.canaryErrors + ec,
+              stableRequests: state.used.stableRequests + ns,
+              stableErrors: state.used.stableErrors + es,
+            }
+          : state.used,
       slices: state.slices + 1,
     };
     if (ec + es > 0) {
@@ -226,6 +237,7 @@ export class SequentialCountJudge {
       const rho0 = 1 + this.tolerance;
       const p0 = (w * rho0) / (w * rho0 + 1 - w);
       for (let k = 0; k < this.grid.length; k++) {
+        if (onlyFrom !== undefined && this.grid[k] < onlyFrom) continue;
         const rho1 = rho0 * this.grid[k];
         const p1 = (w * rho1) / (w * rho1 + 1 - w);
         // Tempered by the clump index (see Dispersion.ts): a clump of φ

@@ -1,5 +1,6 @@
 import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import {
+  CounterBounds,
   CounterName,
   CounterReaderState,
   CounterCut,
@@ -40,13 +41,76 @@ import {
  * B = S, a 20 s burst after a 2 → 50 % step rolled back 1–5 % of healthy
  * canaries at 30 s scrapes.) The last slice at the old weight ends at the
  * latest moment every series is read between samples taken before the
- * change. What lies between is not judged. Which slices are cut depends on
- * times only, never on the counts, so the test stays valid.
+ * change. Which slices are cut depends on times only, never on the counts,
+ * so the test stays valid.
+ *
+ * Bounded slices. What lies between (about two scrape intervals after each
+ * step) is judged on bounds instead of interpolation: from the change (or,
+ * when the weight went down, from when it applied) to each reading's sample
+ * time, the canary's errors counted between samples inside the stretch, the
+ * stable's between samples around it, and the canary's share of requests
+ * overstated (boundedSlice). However a common burst falls between the
+ * samples, these counts can only understate the canary, so the slice's
+ * likelihood ratio is at most one whose expectation under H0 is ≤ 1. The
+ * stable errors they over-count would cost the small alternatives
+ * evidence, so only the alternatives ≥ BOUNDED_FROM × stable take them: an
+ * outage at a step is rolled back a scrape interval or two sooner, small
+ * regressions are judged on the clean slices as before.
  *
  * Fresh evidence. A step passes only once its own slices hold
  * `minStepRequests` canary requests: a canary whose series froze or
  * vanished after an earlier step cannot ride on old evidence.
  */
+
+/** The counts bracketing a time (each series at its last sample before, and first after it). @public */
+export interface Bracket {
+  at: number;
+  floor: ArmCounts;
+  ceil: ArmCounts;
+}
+
+/**
+ * The slice between two bracketed times read so that it can only understate
+ * the canary: the canary's errors counted between samples inside it (at most
+ * the true number), the stable's between samples around it (at least the
+ * true number), and the canary's share of requests from its requests around
+ * it against the stable's inside it (at least the true share). Each
+ * slice's likelihood ratio grows with the canary's errors and falls with
+ * the stable's errors and with the share, so the ratio of these counts is at
+ * most the ratio of the true counts at the true share's upper bound, whose
+ * expectation under H0 is at most 1 (SequentialCountJudge).
+ *
+ * @public
+ */
+export function boundedSlice(from: Bracket, to: Bracket): ArmCounts {
+  return {
+    canaryErrors: Math.max(0, to.floor.canaryErrors - from.ceil.canaryErrors),
+    stableErrors: Math.max(0, to.ceil.stableErrors - from.floor.stableErrors),
+    canaryRequests: Math.max(
+      0,
+      to.ceil.canaryRequests - from.floor.canaryRequests,
+    ),
+    stableRequests: Math.max(
+      0,
+      to.floor.stableRequests - from.ceil.stableRequests,
+    ),
+  };
+}
+
+function bracketOf(bounds: CounterBounds | undefined): Bracket | undefined {
+  return bounds?.floor && bounds.ceil
+    ? { at: bounds.at, floor: bounds.floor, ceil: bounds.ceil }
+    : undefined;
+}
+
+/**
+ * Bounded slices feed only the alternatives at least this many times stable's
+ * rate (outages, crash loops): the stable errors they over-count would cost
+ * the small alternatives evidence, which the clean slices gather anyway.
+ *
+ * @public
+ */
+export const BOUNDED_FROM = 10;
 
 /** Seconds after a weight change before it counts as applied (the mesh's delay). @public */
 export const SETTLE_SECONDS = 5;
@@ -61,6 +125,12 @@ export interface SequentialGateState {
   lastAt: number | null;
   step: {
     startedAt: number;
+    /** The weight of this step (0–100), when known. */
+    weight?: number;
+    /** Where bracketed slices at this weight begin (unix s). */
+    gapStart?: number;
+    /** Until the cut: where the last bracketed slice ended (see boundedSlice). */
+    bracket?: Bracket;
     /** Slices at this weight are being judged (its first cut was made). */
     open?: boolean;
     canaryRequests: number;
@@ -172,18 +242,33 @@ export function sequentialGateTick(
   let increments: StableIncrement[] = [];
   let cut: CounterCut | undefined;
   let end: CounterCut | undefined;
+  let bounds: CounterBounds[] | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
+  const sameStep = previous.step.startedAt === tick.stepStartSec;
+  // Where bracketed slices at this weight begin: at the change when the
+  // weight went up (while the mesh settles, the canary's share is below the
+  // new weight's, which only understates the canary), else once it applied.
+  const previousWeight = previous.step.startedAt < 0 ? 0 : previous.step.weight;
+  const wentUp =
+    tick.weight !== undefined &&
+    previousWeight !== undefined &&
+    tick.weight >= previousWeight;
+  let gapStart = wentUp ? tick.stepStartSec : settledAt;
+  if (sameStep) gapStart = previous.step.gapStart ?? settledAt;
+  const sliceStart = previous.lastAt ?? tick.startSec;
+  const inGap = sliceStart < settledAt;
   if (tick.raw) {
-    const sliceStart = previous.lastAt ?? tick.startSec;
     const read = readCounters(
       previous.reader,
       tick.raw,
       tick.nowSec,
       tick.startSec,
-      interval => (sliceStart < settledAt ? settledAt + interval : undefined),
+      interval => (inGap ? settledAt + interval : undefined),
       sliceStart < tick.stepStartSec ? tick.stepStartSec : undefined,
+      inGap ? [gapStart] : undefined,
     );
+    bounds = read.reading.bounds;
     end = read.reading.end;
     cut = read.reading.cut;
     state.reader = read.state;
@@ -199,12 +284,15 @@ export function sequentialGateTick(
   if (state.step.startedAt !== tick.stepStartSec) {
     state.step = {
       startedAt: tick.stepStartSec,
+      ...(tick.weight !== undefined ? { weight: tick.weight } : {}),
+      gapStart,
       canaryRequests: 0,
       stableRequests: 0,
     };
   }
   let dispersion = dispersionOf(state.dispersion);
   let skipped: string | undefined;
+  let bracketed = false;
   if (counts && at !== null) {
     const sliceFrom = state.lastAt ?? tick.startSec;
     // The clump index from the stable pods' minutes that ended before this
@@ -223,6 +311,29 @@ export function sequentialGateTick(
       if (next.last !== state.judge.last) state.lastAt = end.at;
       state.judge = next;
     }
+    if (inGap && bounds) {
+      // Until the cut, slices from the change on are judged with bounds
+      // that can only understate the canary (see boundedSlice).
+      const start = state.step.bracket ?? bracketOf(bounds[0]);
+      const to = bracketOf(cut ? cut.bounds : bounds[bounds.length - 1]);
+      if (start && to && to.at > start.at) {
+        const slice = boundedSlice(start, to);
+        if (slice.canaryRequests > 0 && slice.stableRequests > 0) {
+          state.judge = judge.addSlice(
+            state.judge,
+            slice,
+            dispersion.phi,
+            BOUNDED_FROM,
+          );
+          state.step = { ...state.step, bracket: to };
+          bracketed = true;
+        } else {
+          state.step = { ...state.step, bracket: start };
+        }
+      } else if (start) {
+        state.step = { ...state.step, bracket: start };
+      }
+    }
     if (sliceFrom < settledAt && cut) {
       // Every series has a sample after the change: slices from the cut on
       // are wholly at this weight. What came before it is not judged.
@@ -238,8 +349,9 @@ export function sequentialGateTick(
         state.judge = judge.rebase(state.judge, counts);
         state.lastAt = at;
       }
-      skipped =
-        'waiting for a sample of every series after this weight applied';
+      skipped = bracketed
+        ? 'until every series has a sample one scrape interval after this weight applied, slices are judged on counts that can only understate the canary'
+        : 'waiting for a sample of every series after this weight applied';
     } else {
       if (!state.step.open) state.step = { ...state.step, open: true };
       const before = state.judge.last;

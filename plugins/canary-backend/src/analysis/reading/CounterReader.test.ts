@@ -8,6 +8,7 @@ import {
 import { counterTerms } from './counterTerms';
 import { SequentialCountJudge } from '../judges/SequentialCountJudge';
 import {
+  boundedSlice,
   restoreGateState,
   sequentialGateTick,
   SequentialGateState,
@@ -150,6 +151,163 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(second.reading.at).toBe(T0 + 35);
     expect(second.reading.counts?.stableErrors).toBe(2);
     expect(second.reading.counts?.canaryRequests).toBe(87);
+  });
+
+  it('brackets a time by the samples around it (floor and ceil), by hand', () => {
+    // Stable pod s1 scraped at T0 − 10, T0 + 5, T0 + 20; pod s2 at T0 − 2,
+    // T0 + 13, T0 + 28. The canary pod's series appear during the rollout,
+    // first sampled at T0 + 8.
+    const stable = [
+      series({ pod: 's1' }, [
+        [T0 - 10, 100],
+        [T0 + 5, 130],
+        [T0 + 20, 160],
+      ]),
+      series({ pod: 's2' }, [
+        [T0 - 2, 50],
+        [T0 + 13, 80],
+        [T0 + 28, 110],
+      ]),
+    ];
+    const stableErrors = [
+      series({ pod: 's1' }, [
+        [T0 - 10, 1],
+        [T0 + 5, 1],
+        [T0 + 20, 4],
+      ]),
+      series({ pod: 's2' }, [
+        [T0 - 2, 0],
+        [T0 + 13, 2],
+        [T0 + 28, 2],
+      ]),
+    ];
+    const canary = [
+      series({ pod: 'c' }, [
+        [T0 + 8, 6],
+        [T0 + 23, 12],
+      ]),
+    ];
+    const canaryErrors = [
+      series({ pod: 'c' }, [
+        [T0 + 8, 3],
+        [T0 + 23, 5],
+      ]),
+    ];
+    const { reading } = readCounters(
+      undefined,
+      raw({
+        canaryErrors,
+        canaryRequests: canary,
+        stableErrors,
+        stableRequests: stable,
+      }),
+      T0 + 29,
+      T0,
+      undefined,
+      undefined,
+      [T0, T0 + 14],
+    );
+    // Counted from each series' last sample at or before the start.
+    // At T0: floor = s1 at T0 − 10 (0) + s2 at T0 − 2 (0); ceil = s1 at
+    // T0 + 5 (30) + s2 at T0 + 13 (30); the canary was born after the start: 0.
+    expect(reading.bounds?.[0]).toEqual({
+      at: T0,
+      floor: {
+        canaryErrors: 0,
+        canaryRequests: 0,
+        stableErrors: 0,
+        stableRequests: 0,
+      },
+      ceil: {
+        canaryErrors: 0,
+        canaryRequests: 0,
+        stableErrors: 2,
+        stableRequests: 60,
+      },
+    });
+    // At T0 + 14: floor = s1 at T0 + 5 + s2 at T0 + 13, canary at T0 + 8;
+    // ceil = s1 at T0 + 20 + s2 at T0 + 28, canary at T0 + 23.
+    expect(reading.bounds?.[1]).toEqual({
+      at: T0 + 14,
+      floor: {
+        canaryErrors: 3,
+        canaryRequests: 6,
+        stableErrors: 2,
+        stableRequests: 60,
+      },
+      ceil: {
+        canaryErrors: 5,
+        canaryRequests: 12,
+        stableErrors: 5,
+        stableRequests: 120,
+      },
+    });
+    // And at the reading's own time, the earliest latest sample (T0 + 20):
+    // s2 has no sample at T0 + 20 itself, so floor takes T0 + 13 and ceil
+    // T0 + 28.
+    expect(reading.at).toBe(T0 + 20);
+    expect(reading.bounds?.[2]?.ceil?.stableRequests).toBe(120);
+    expect(reading.bounds?.[2]?.floor?.stableRequests).toBe(90);
+    // A time after a live series' last sample has no ceil yet.
+    const later = readCounters(
+      undefined,
+      raw({
+        canaryErrors,
+        canaryRequests: canary,
+        stableErrors,
+        stableRequests: stable,
+      }),
+      T0 + 29,
+      T0,
+      undefined,
+      undefined,
+      [T0 + 25],
+    );
+    expect(later.reading.bounds?.[0]?.ceil).toBeNull();
+    expect(later.reading.bounds?.[0]?.floor?.stableRequests).toBe(90);
+  });
+
+  it('compares the stable pods only over minutes of history every series covers from its start', () => {
+    // T0 is a whole minute. The history begins with pod s1's requests
+    // sampled from T0 − 170 and its errors from T0 − 145 (another phase);
+    // minute [T0 − 180, T0 − 120) holds a short stretch of one and a
+    // longer one of the other, so its increments are left out; from
+    // T0 − 120 on, every series had a sample before the minute began.
+    const times = (from: number) =>
+      Array.from({ length: 12 }, (_, i) => T0 + from + 15 * i);
+    const requests = series(
+      { pod: 's1' },
+      times(-170).map(t => [t, 10 * (t - T0 + 170)]),
+    );
+    const errors = series(
+      { pod: 's1' },
+      times(-145).map(t => [t, t - T0 + 145]),
+    );
+    const { reading } = readCounters(
+      undefined,
+      raw({
+        stableRequests: [requests],
+        stableErrors: [errors],
+        canaryRequests: [series({ pod: 'c' }, [[T0 + 5, 1]])],
+      }),
+      T0 + 10,
+      T0,
+    );
+    const ts = reading.stableIncrements.map(i => i.t);
+    expect(Math.min(...ts)).toBe(T0 - 115);
+    expect(reading.stableIncrements).toContainEqual({
+      t: T0 - 110,
+      src: 's1',
+      kind: 'requests',
+      inc: 150,
+    });
+    expect(reading.stableIncrements).toContainEqual({
+      t: T0 - 115,
+      src: 's1',
+      kind: 'errors',
+      inc: 15,
+    });
+    expect(ts).not.toContain(T0 - 125);
   });
 
   it('handles a counter reset (a restarted pod): the value after the reset is what it counted since', () => {
@@ -547,6 +705,133 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     expect(verdicts[verdicts.length - 1]).toBe('pass');
     // Before the change the step had passed; right after it, it waits.
     expect(verdicts.slice(3, 5)).toEqual(['pass', 'inconclusive']);
+  });
+
+  it('reads a bounded slice that can only understate the canary, by hand', () => {
+    const from = {
+      at: T0,
+      floor: {
+        canaryErrors: 0,
+        canaryRequests: 0,
+        stableErrors: 10,
+        stableRequests: 1000,
+      },
+      ceil: {
+        canaryErrors: 2,
+        canaryRequests: 20,
+        stableErrors: 12,
+        stableRequests: 1300,
+      },
+    };
+    const to = {
+      at: T0 + 20,
+      floor: {
+        canaryErrors: 9,
+        canaryRequests: 90,
+        stableErrors: 15,
+        stableRequests: 2500,
+      },
+      ceil: {
+        canaryErrors: 11,
+        canaryRequests: 110,
+        stableErrors: 19,
+        stableRequests: 2800,
+      },
+    };
+    // Canary errors inside (9 − 2), stable errors around (19 − 10); the
+    // canary's requests around (110 − 0) against the stable's inside
+    // (2500 − 1300), so its share is overstated.
+    expect(boundedSlice(from, to)).toEqual({
+      canaryErrors: 7,
+      stableErrors: 9,
+      canaryRequests: 110,
+      stableRequests: 1200,
+    });
+    // Samples too sparse to bracket anything: nothing negative.
+    expect(boundedSlice(to, from).canaryErrors).toBe(0);
+    expect(boundedSlice(to, from).stableRequests).toBe(0);
+  });
+
+  it('judges the scrape interval after a step on bounded counts: an outage is rolled back before every series has a sample one interval after it, a common burst is not', () => {
+    // Scrapes every 15 s at T0 + 10, 25, 40, …; the weight goes from 0 to
+    // 10 % at T0. Without bounds the first slice begins at the first sample
+    // at or after T0 + 5 + 15, T0 + 25, and is judged once a later sample
+    // exists (T0 + 41).
+    const runWith = (canaryRate: number, commonBurst: number) => {
+      const world = new World();
+      world.scrape(T0 - 5);
+      let state = restoreGateState(undefined, judge);
+      const verdicts: Array<[number, string]> = [];
+      for (let t = T0 + 10; t <= T0 + 130; t += 15) {
+        // A common burst in the first 15 s after the change.
+        const rate = t <= T0 + 10 ? commonBurst : 0.01;
+        world.serve(
+          [15, Math.round(15 * Math.max(rate, canaryRate))],
+          [135, Math.round(135 * rate)],
+        );
+        world.scrape(t);
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t + 1,
+            startSec: T0,
+            stepStartSec: T0,
+            weight: 10,
+            raw: world.raw(),
+          },
+          options,
+        );
+        state = JSON.parse(JSON.stringify(r.state));
+        verdicts.push([t + 1 - T0, r.check.verdict]);
+      }
+      return verdicts;
+    };
+    // A 60 % outage: rolled back at T0 + 26, on the bounded slice from T0
+    // to the sample at T0 + 25: canary errors between samples inside it
+    // (18 − 9), stable errors around it (2 − 0), the canary's 30 requests
+    // around it against the stable's 135 inside it (w = 30/165). For the
+    // alternative ρ1 = 30 alone: (p1/p0)^9 ((1 − p1)/(1 − p0))^2 ≈ 3.5e4,
+    // a ninth of it (the prior weight) above 1/α = 100.
+    const outage = runWith(0.6, 0.01);
+    expect(outage.find(([, v]) => v === 'fail')?.[0]).toBe(26);
+    // Both arms failing 40 % of requests right after the step: never.
+    const burst = runWith(0.01, 0.4);
+    expect(burst.map(([, v]) => v)).not.toContain('fail');
+    expect(burst[burst.length - 1][1]).toBe('pass');
+  });
+
+  it('bounds start at the change when the weight went up, once it applied when it went down', () => {
+    const gapStartAfter = (from: number, to: number) => {
+      const world = new World();
+      world.scrape(T0 - 5);
+      let state = restoreGateState(undefined, judge);
+      for (let t = T0 + 10; t <= T0 + 85; t += 15) {
+        const weight = t <= T0 + 60 ? from : to;
+        world.serve(
+          [150 * weight, 1],
+          [150 * (1 - weight), Math.round(150 * (1 - weight) * 0.01)],
+        );
+        world.scrape(t);
+        state = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t + 1,
+            startSec: T0,
+            stepStartSec: t + 1 < T0 + 60 ? T0 : T0 + 60,
+            weight: (t + 1 < T0 + 60 ? from : to) * 100,
+            raw: world.raw(),
+          },
+          options,
+        ).state;
+      }
+      return state.step.gapStart;
+    };
+    // Going down, the canary's share is above the new weight's until the
+    // mesh settles (5 s): that stretch would overstate the canary.
+    expect(gapStartAfter(0.1, 0.5)).toBe(T0 + 60);
+    expect(gapStartAfter(0.5, 0.1)).toBe(T0 + 65);
   });
 
   it('a frozen canary (its series vanish) is inconclusive, not a pass on old evidence', () => {

@@ -101,6 +101,8 @@ export interface CounterReading {
   end?: CounterCut;
   /** Largest scrape spacing seen among live series (s), 0 if unknown. */
   scrapeInterval: number;
+  /** Asked for with `boundsAt`: the counts bracketing each of those times, then `at` (see {@link CounterBounds}). */
+  bounds?: CounterBounds[];
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
 }
@@ -124,7 +126,30 @@ export interface CounterCut {
   at: number;
   /** Counts since the start at T. */
   counts: ArmCounts;
+  /** With `boundsAt`: the counts bracketing T. */
+  bounds?: CounterBounds;
 }
+
+/**
+ * The counts bracketing a time t without interpolation: `floor` adds up each
+ * series at its last sample at or before t, `ceil` at its first sample at or
+ * after t (a series that appeared later counts 0 in both; a stale one its
+ * last value). Whatever the events did between the samples, the true count
+ * at t lies between them, so a slice read from them gives bounds: events
+ * between two times are at least floor(t₂) − ceil(t₁) and at most
+ * ceil(t₂) − floor(t₁). Either is null when some live series has no such
+ * sample among the ones kept (no sample after t yet, or none before it).
+ *
+ * @public
+ */
+export interface CounterBounds {
+  at: number;
+  floor: ArmCounts | null;
+  ceil: ArmCounts | null;
+}
+
+/** The stable pods' history is compared minute by minute (Dispersion.ts). @public */
+export const STABLE_BIN_SECONDS = 60;
 
 const DEFAULT_STALE_SECONDS = 90;
 const RETIRE_AFTER_SECONDS = 3600;
@@ -247,6 +272,8 @@ export function readCounters(
   cutAt?: (scrapeInterval: number) => number | undefined,
   /** The weight change itself: also find where the last slice at the old weight may end (see {@link CounterReading.end}). */
   changeAt?: number,
+  /** Times to read bracketing counts at (see {@link CounterBounds}). */
+  boundsAt?: number[],
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
   const state: CounterReaderState = previous
@@ -259,6 +286,8 @@ export function readCounters(
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
   const increments: StableIncrement[] = [];
+  // The latest first sample among the stable series of the first reading.
+  const history = { from: -Infinity };
 
   for (const name of COUNTER_NAMES) {
     const old = previous?.series[name] ?? {};
@@ -295,6 +324,7 @@ export function readCounters(
             // History before the start is not counted, but tells the
             // dispersion estimate how the stable pods behave.
             if (name.startsWith('stable')) {
+              history.from = Math.max(history.from, samples[0][0]);
               let before = samples[0][1];
               for (const [st, sv] of samples) {
                 if (st > base[0]) break;
@@ -375,6 +405,18 @@ export function readCounters(
     state.series[name] = next;
   }
 
+  let stableIncrements = increments;
+  if (Number.isFinite(history.from)) {
+    // A minute of history is comparable across the stable pods only if
+    // every series has a sample before it began: in an earlier one, each
+    // series counts from its own first sample, so one pod's errors and
+    // requests cover different stretches of it, and a busy service shows
+    // "clumps" that are only this mismatch.
+    const completeFrom =
+      Math.ceil(history.from / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
+    stableIncrements = increments.filter(inc => inc.t >= completeFrom);
+  }
+
   // The common sample time: the earliest latest sample among live series.
   let at = Infinity;
   let scrapeInterval = 0;
@@ -415,7 +457,7 @@ export function readCounters(
       at: null,
       problem,
       scrapeInterval,
-      stableIncrements: increments,
+      stableIncrements,
     },
   });
   for (const arm of ['canary', 'stable'] as const) {
@@ -480,6 +522,41 @@ export function readCounters(
     }
     return until;
   };
+  /** Counts at each series' last sample at or before t ('floor') or first at or after it ('ceil'). */
+  const boundAt = (time: number, side: 'floor' | 'ceil'): ArmCounts | null => {
+    const bound = emptyRecord(() => 0);
+    for (const name of COUNTER_NAMES) {
+      let total = state.retired[name];
+      for (const [key, s] of Object.entries(state.series[name])) {
+        const points = pointsOf[name].get(key) ?? [];
+        const stale = nowSec - s.t > staleAfter(s.dt);
+        let value: number | undefined;
+        if (points.born && time <= startSec) {
+          // Born during the rollout: nothing counted before it started.
+          value = 0;
+        } else if (stale && time >= s.t) {
+          value = s.acc;
+        } else if (side === 'floor') {
+          for (const p of points) if (p.t <= time) value = p.acc;
+          // A series born during the rollout counted nothing before its zero point.
+          if (value === undefined && points.born && points[0]?.t >= time)
+            value = 0;
+        } else {
+          value = points.find(p => p.t >= time)?.acc;
+        }
+        if (value === undefined) return null;
+        total += s.sign * value;
+      }
+      bound[name] = Math.max(0, total);
+    }
+    return bound;
+  };
+  const boundsOf = (time: number): CounterBounds => ({
+    at: time,
+    floor: boundAt(time, 'floor'),
+    ceil: boundAt(time, 'ceil'),
+  });
+  const bounds = boundsAt ? [...boundsAt, at].map(boundsOf) : undefined;
   const endTime = changeAt === undefined ? undefined : cleanUntil(changeAt);
   const end =
     endTime !== undefined && Number.isFinite(endTime)
@@ -489,7 +566,11 @@ export function readCounters(
   const cutTime = cutFrom === undefined ? undefined : cleanFrom(cutFrom);
   const cut =
     cutTime !== undefined && cutTime <= at
-      ? { at: cutTime, counts: countsAt(cutTime) }
+      ? {
+          at: cutTime,
+          counts: countsAt(cutTime),
+          ...(boundsAt ? { bounds: boundsOf(cutTime) } : {}),
+        }
       : undefined;
   state.at = at;
   return {
@@ -500,7 +581,8 @@ export function readCounters(
       cut,
       end,
       scrapeInterval,
-      stableIncrements: increments,
+      stableIncrements,
+      ...(bounds ? { bounds } : {}),
     },
   };
 }

@@ -43,6 +43,8 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   split = { canaryWeight: 0, headerRoute: false, finalized: false };
   /** Every routing write waits this long before it lands (a slow API server). */
   writeDelayMs = 0;
+  /** Every workload write (prepare, scale) waits this long before it lands. */
+  workloadWriteDelayMs = 0;
   private faults: Array<{
     method: string;
     error: () => Error;
@@ -163,6 +165,9 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
       },
       finalizePromotion: async () => {
         this.check('finalizePromotion');
+        if (this.writeDelayMs > 0) {
+          await new Promise(r => setTimeout(r, this.writeDelayMs));
+        }
         this.split = {
           canaryWeight: this.shape === 'versioned-subsets' ? 100 : 0,
           headerRoute: false,
@@ -227,12 +232,19 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
     };
   }
 
+  private async workloadWriteDelay() {
+    if (this.workloadWriteDelayMs > 0) {
+      await new Promise(r => setTimeout(r, this.workloadWriteDelayMs));
+    }
+  }
+
   // WorkloadManager
   async prepareCanary(
     topology: TrafficTopology,
     spec: { image?: string; version?: string },
   ) {
     this.check('prepareCanary');
+    await this.workloadWriteDelay();
     const d = this.deployments.get(topology.canary.name)!;
     if (spec.image && spec.image !== d.image) {
       d.image = spec.image;
@@ -245,6 +257,7 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
 
   async scale(_ns: string, name: string, replicas: number) {
     this.check('scale');
+    await this.workloadWriteDelay();
     this.deployments.get(name)!.replicas = replicas;
     this.scaleWrites.push({ name, replicas });
   }

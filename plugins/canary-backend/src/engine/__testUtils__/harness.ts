@@ -77,6 +77,7 @@ export async function createEngine(
     leaseMs?: number;
     analysisSampleMs?: number;
     bindingRecheckMs?: number;
+    passDeadlineMs?: number;
   } = {},
 ) {
   const store = await RolloutStore.create(db, migrationsDir);
@@ -109,6 +110,7 @@ export async function createEngine(
     now: options.clock?.now,
     analysisSampleMs: options.analysisSampleMs,
     bindingRecheckMs: options.bindingRecheckMs,
+    passDeadlineMs: options.passDeadlineMs,
   });
   const service = new RolloutService(store, engine);
   return { store, engine, service, logger, outbox };
