@@ -7,6 +7,8 @@
  * database statements by kind and table, tick count. The parent (run.ts)
  * asks for figures over IPC.
  */
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import knexFactory from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
@@ -109,9 +111,28 @@ async function main() {
       ],
     },
   });
-  const prometheus = prometheusForEngine(
-    new PrometheusClient({ url: process.env.BENCH_PROMETHEUS_URL! }),
-  );
+  const client = new PrometheusClient({
+    url: process.env.BENCH_PROMETHEUS_URL!,
+  });
+  if (process.env.BENCH_DEBUG) {
+    // Every query Prometheus gets, and why: its evaluation time, window and how many workloads it covers.
+    const inner = client.querySamples.bind(client);
+    client.querySamples = (selector, windowSeconds, options) => {
+      const metric = selector.split('{', 1)[0];
+      const workloads = /destination_workload=~"([^"]*)"/.exec(selector)?.[1];
+      process.stderr.write(
+        `[engine] query ${metric} at ${
+          options?.time
+            ? new Date(options.time).toISOString().slice(11, 23)
+            : 'now'
+        } window ${windowSeconds}s workloads ${
+          workloads ? workloads.split('|').length : 1
+        } (wall ${new Date().toISOString().slice(11, 23)})\n`,
+      );
+      return inner(selector, windowSeconds, options);
+    };
+  }
+  const prometheus = prometheusForEngine(client);
   const tickMs = Number(process.env.BENCH_TICK_MS ?? 10_000);
   // As plugin.ts wires it (canary.loop.watchCache, default on);
   // BENCH_WATCH_CACHE=false measures the engine reading with GETs.
@@ -146,7 +167,7 @@ async function main() {
     pollMs: tickMs,
     lookaheadMs: tickMs,
     watchMs: Math.max(5000, tickMs),
-    analysisSlotMs: 5000,
+    analysisSlotMs: tickMs,
     analysisSampleMs: 60_000,
     bindingRecheckMs: 60_000,
     advanceOnCommand: false,
@@ -208,7 +229,28 @@ async function main() {
     ticks++;
     engine.tick({ wait: false }).catch(e => logger.error(String(e)));
   };
+  // A CPU profile of the measured window (BENCH_CPU_PROFILE=<file>): started and written on the parent's word.
+  let profiler: Session | undefined;
   process.on('message', (m: any) => {
+    if (m?.type === 'profile-start' && process.env.BENCH_CPU_PROFILE) {
+      profiler = new Session();
+      profiler.connect();
+      profiler
+        .post('Profiler.enable')
+        .then(() => profiler!.post('Profiler.start'))
+        .then(() => process.send!({ type: 'profiling' }));
+    }
+    if (m?.type === 'profile-stop' && profiler) {
+      profiler.post('Profiler.stop').then(({ profile }) => {
+        fs.writeFileSync(
+          process.env.BENCH_CPU_PROFILE!,
+          JSON.stringify(profile),
+        );
+        profiler!.disconnect();
+        profiler = undefined;
+        process.send!({ type: 'profiling' });
+      });
+    }
     if (m?.type === 'start' && !running) {
       running = true;
       tick();

@@ -9,7 +9,10 @@
  *
  * Options: --n a,b,c   --window <seconds measured per N>   --warmup <seconds>
  *          --pg (PostgreSQL from BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING
- *          instead of a SQLite file)   --no-write
+ *          instead of a SQLite file; writes bench/results/engine-pg.json)   --no-write
+ * Env: BENCH_DEBUG=1 (the engine's queues, where passes wait, every
+ *      Prometheus query it sends), BENCH_CPU_PROFILE=<file> (a CPU profile
+ *      of the engine over the measured window of the last N)
  */
 import { fork, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -131,7 +134,7 @@ class EngineProcess {
   private constructor(readonly child: ChildProcess) {
     child.on('message', (m: any) => {
       // nodeTransform.cjs sends messages of its own over the channel.
-      if (m?.type !== 'ready' && m?.type !== 'figures') return;
+      if (!['ready', 'figures', 'profiling'].includes(m?.type)) return;
       const w = this.waiters.shift();
       w?.(m);
     });
@@ -171,6 +174,14 @@ class EngineProcess {
     const answer = this.next();
     this.child.send({ type: 'figures', since });
     return answer;
+  }
+
+  /** Starts or stops (and writes) the CPU profile, when BENCH_CPU_PROFILE names a file. */
+  async profile(action: 'start' | 'stop') {
+    if (!process.env.BENCH_CPU_PROFILE) return;
+    const answer = this.next();
+    this.child.send({ type: `profile-${action}` });
+    await answer;
   }
 
   async stop() {
@@ -369,9 +380,23 @@ async function runOne(n: number, idleRss: number) {
       const [row] = await db('canary_rollouts')
         .where('phase', 'Pending')
         .count({ n: '*' });
-      if (Number(row.n) === 0 || Date.now() - ramp > WARMUP_MAX_S * 1000) {
+      // A gate's first reading looks back half an hour: the start of 1,000
+      // rollouts at once, not the loop they then run in.
+      const [unread] = await db('canary_rollouts as r')
+        .whereNotExists(
+          db('canary_analysis_results as a')
+            .select('a.id')
+            .whereRaw('a.rollout_id = r.id'),
+        )
+        .count({ n: '*' });
+      if (
+        (Number(row.n) === 0 && Number(unread.n) === 0) ||
+        Date.now() - ramp > WARMUP_MAX_S * 1000
+      ) {
         log(
-          `N=${n}: ${Number(row.n)} rollouts still Pending after ${Math.round(
+          `N=${n}: ${Number(row.n)} rollouts still Pending, ${Number(
+            unread.n,
+          )} without a first analysis after ${Math.round(
             (Date.now() - ramp) / 1000,
           )} s`,
         );
@@ -385,6 +410,7 @@ async function runOne(n: number, idleRss: number) {
 
     const seconds = windowSeconds(n);
     log(`N=${n}: measuring for ${seconds} s ...`);
+    await engine.profile('start');
     const from = await engine.figures();
     const api0 = sb.apiRequests();
     const prom0 = await prometheusQueries(sb.prometheusUrl!);
@@ -392,6 +418,7 @@ async function runOne(n: number, idleRss: number) {
     const events0 = await countRows(db, 'canary_rollout_events');
     await sleep(seconds * 1000);
     const to = await engine.figures(from.at);
+    await engine.profile('stop');
     const api1 = sb.apiRequests();
     const prom1 = await prometheusQueries(sb.prometheusUrl!);
     const analysis1 = await countRows(db, 'canary_analysis_results');
@@ -551,7 +578,13 @@ async function main() {
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   if (write) {
-    const file = path.join(root, 'bench', 'results', 'engine.json');
+    // A PostgreSQL run keeps its own file beside the SQLite curve.
+    const file = path.join(
+      root,
+      'bench',
+      'results',
+      usePg ? 'engine-pg.json' : 'engine.json',
+    );
     fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
     log(`wrote ${path.relative(root, file)}`);
   }

@@ -195,8 +195,8 @@ export const canaryPlugin = createBackendPlugin({
           lookaheadMs: canaryConfig.loop.frequencyMs,
           // A canary with traffic is looked at every loop (at least every 5 s).
           watchMs: Math.max(5000, canaryConfig.loop.frequencyMs),
-          // Analyses in one 5-second slot share their Prometheus queries.
-          analysisSlotMs: 5000,
+          // The analyses of one loop share their Prometheus queries (one per metric).
+          analysisSlotMs: canaryConfig.loop.frequencyMs,
           // Analysis rows: every change of verdict, else one a minute.
           analysisSampleMs: 60_000,
           // Looking passes re-read the binding once a minute; writing ones always.

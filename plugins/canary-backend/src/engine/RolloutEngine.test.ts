@@ -71,6 +71,25 @@ describe('RolloutEngine', () => {
     expect(events[0].actor).toBe('user:default/jane');
   });
 
+  it('fences each cluster write once, not once more in the client right after', async () => {
+    const { cluster, clock, engine, service, store, target } = await setup(
+      'versioned-subsets',
+    );
+    const fences = jest.spyOn(store, 'renewLease');
+    const started = await service.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'user:default/jane',
+    });
+    const done = await runToEnd(engine, store, clock, started.id);
+    expect(done.phase).toBe('Succeeded');
+    // One fence per weight written and one for the canary's preparation:
+    // the client's fence right before each write reuses the intent's
+    // (twelve fences without that).
+    expect(cluster.routeWrites).toHaveLength(6);
+    expect(fences.mock.calls.length).toBeLessThanOrEqual(7);
+  });
+
   it('keeps the old stable when the policy says so', async () => {
     const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',

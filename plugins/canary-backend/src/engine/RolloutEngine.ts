@@ -10,8 +10,10 @@ import {
 } from '../domain/errors';
 import { passScope } from '../domain/passScope';
 import type { RolloutStore } from '../store/RolloutStore';
+import type { RolloutRecord } from '../domain/types';
 import type { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
 import { Limiter } from './concurrency';
+import { Leases } from './leases';
 import { EngineDeps, PassContext } from './context';
 import { clearErrors, onPassError } from './failures';
 import type { WorkloadBinding } from '../binding';
@@ -55,10 +57,11 @@ export interface RolloutEngineOptions {
    */
   lookaheadMs?: number;
   /**
-   * Analyses read Prometheus as of the start of slots this long (at most half
-   * the analysis interval), so the rollouts analysed in one slot share one
-   * query per metric through a batching Prometheus. Default 0: each at its
-   * own time.
+   * Analyses read Prometheus as of the start of slots this long (at most the
+   * analysis interval), so the rollouts analysed in one slot share one query
+   * per metric through a batching Prometheus. Set it to the loop's
+   * frequency: one query per metric and loop. Default 0: each at its own
+   * time.
    */
   analysisSlotMs?: number;
   /**
@@ -125,6 +128,8 @@ export class RolloutEngine {
   /** Up to when the last tick looked ahead (epoch ms). */
   private horizon = 0;
   private readonly maxPerTick: number;
+  /** This replica's leases: renewed together, released in batches. */
+  private readonly leases: Leases;
   private stopped = false;
 
   constructor(options: RolloutEngineOptions) {
@@ -156,6 +161,12 @@ export class RolloutEngine {
     this.passDeadlineMs = options.passDeadlineMs ?? 60_000;
     this.lookaheadMs = options.lookaheadMs ?? 0;
     this.maxPerTick = options.maxPerTick ?? 5000;
+    this.leases = new Leases({
+      store: this.deps.store,
+      owner: this.deps.owner,
+      leaseMs: this.deps.leaseMs,
+      leaseNow: this.deps.leaseNow,
+    });
   }
 
   /** The engine's collaborators (for the service's use cases). */
@@ -176,6 +187,8 @@ export class RolloutEngine {
    */
   async tick(options: { wait?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
+    // The next-due times of the passes that just ended are written first.
+    await this.leases.flush().catch(() => undefined);
     const now = this.deps.now();
     const due = await this.deps.store.dueRollouts(
       now + this.lookaheadMs,
@@ -187,7 +200,10 @@ export class RolloutEngine {
       const p = this.runAt(r.id, r.cluster, r.nextRunAt ?? 0, now);
       if (p) started.push(p);
     }
-    if (options.wait !== false) await Promise.all(started);
+    if (options.wait !== false) {
+      await Promise.all(started);
+      await this.leases.flush();
+    }
   }
 
   /**
@@ -249,6 +265,7 @@ export class RolloutEngine {
     this.timers.clear();
     this.queued.clear();
     await this.idle();
+    await this.leases.stop();
   }
 
   /** Waits for the background work started so far (tests). */
@@ -310,16 +327,12 @@ export class RolloutEngine {
   }
 
   private acquire(id: string): Promise<boolean> {
-    return this.deps.store.acquireLease(
-      id,
-      this.deps.owner,
-      this.deps.leaseMs,
-      this.deps.leaseNow?.(),
-    );
+    return this.leases.acquire(id);
   }
 
+  /** Written with the other releases of the next few milliseconds; settles when written. */
   private release(id: string, nextRunAt?: number): Promise<void> {
-    return this.deps.store.releaseLease(id, this.deps.owner, { nextRunAt });
+    return this.leases.release(id, nextRunAt);
   }
 
   /**
@@ -401,25 +414,14 @@ export class RolloutEngine {
       );
     };
     armDeadline();
-    // Renew the lease while the pass runs; a failed renewal ends the pass.
-    const heartbeat = setInterval(() => {
-      this.deps.store
-        .renewLease(id, this.deps.owner, this.deps.leaseMs, {
-          now: this.deps.leaseNow?.(),
-        })
-        .then(
-          held => {
-            if (!held && !abort.signal.aborted) {
-              abort.abort(
-                new LeaseLostError(
-                  `Rollout ${id}: this replica lost its lease`,
-                ),
-              );
-            }
-          },
-          () => undefined,
+    // The lease is renewed with every other running pass's; a lost one ends the pass.
+    this.leases.keep(id, () => {
+      if (!abort.signal.aborted) {
+        abort.abort(
+          new LeaseLostError(`Rollout ${id}: this replica lost its lease`),
         );
-    }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
+      }
+    });
     let current: PassContext | undefined;
     let nextRunAt: number | undefined;
     // Each cluster object is read once per pass, and again after a write.
@@ -434,10 +436,14 @@ export class RolloutEngine {
           reads,
         },
         async () => {
+          // Read once; then each commit of this pass returns the row as
+          // stored (no one else commits while the lease is held, and a
+          // commit after losing it fails on the row version).
+          let known: RolloutRecord | undefined;
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
             if (i > 0) armDeadline();
-            const r = await this.deps.store.get(id);
+            const r = known ?? (await this.deps.store.get(id));
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();
             if (
@@ -451,10 +457,11 @@ export class RolloutEngine {
             current = ctx;
             const more = await advance(ctx);
             // The cluster answered: the counts of consecutive errors start over.
-            const fresh = await this.deps.store.get(id);
-            if (!fresh || isTerminalPhase(fresh.phase)) return;
+            const fresh = ctx.r;
+            if (isTerminalPhase(fresh.phase)) return;
             current = new PassContext(this.deps, fresh, abort.signal);
             await clearErrors(current);
+            known = current.r;
             if (!more) {
               // Written with the lease's release below.
               nextRunAt = this.nextRunAfter(current);
@@ -470,8 +477,9 @@ export class RolloutEngine {
       }
     } finally {
       clearTimeout(deadline);
-      clearInterval(heartbeat);
-      await this.release(id, nextRunAt);
+      // Not waited for: the next pass over it on this replica waits instead
+      // (Leases.acquire), and the next tick writes it first.
+      this.track(this.release(id, nextRunAt));
     }
     // Due later, but before the next tick looks: run it at its time from here.
     // (Due at once, e.g. a step waiting for a passing analysis: the next tick.)

@@ -218,6 +218,53 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
     expect(await store.acquireLease('a', 'x', 60_000)).toBe(true);
   });
 
+  it('renews and releases many leases in one statement, each with its own next-due time, and only its own', async () => {
+    const db = await databases.init(databaseId);
+    const store = await RolloutStore.create(db, migrationsDir);
+    const ids = Array.from({ length: 310 }, (_, i) => `r${i}`);
+    for (const id of ids) {
+      await store.insert(record(id, `component:default/c${id}`));
+    }
+    for (const id of ids) {
+      expect(await store.acquireLease(id, 'x', 60_000, 1000)).toBe(true);
+    }
+    // Another replica took r1 over after x's lease ran out.
+    expect(await store.acquireLease('r1', 'y', 60_000, 100_000)).toBe(true);
+    const statements: string[] = [];
+    const count = (q: { sql: string }) => statements.push(q.sql);
+    db.on('query', count);
+    const held = await store.renewLeases(ids, 'x', 60_000, { now: 2000 });
+    expect(held.size).toBe(309);
+    expect(held.has('r1')).toBe(false);
+    // 310 rollouts: two updates of up to 300, and one look at which were lost.
+    expect(statements.filter(q => /^update/i.test(q))).toHaveLength(2);
+
+    statements.length = 0;
+    await store.releaseLeases(
+      ids.map((id, i): [string, number | undefined] => [
+        id,
+        i % 2 === 0 ? 50_000 + i : undefined,
+      ]),
+      'x',
+    );
+    db.off('query', count);
+    expect(statements.filter(q => /^update/i.test(q))).toHaveLength(2);
+    const rows = await db('canary_rollouts').select(
+      'id',
+      'lease_owner',
+      'next_run_at',
+    );
+    const byId = new Map(rows.map(r => [r.id, r]));
+    expect(byId.get('r0')).toMatchObject({ lease_owner: null });
+    expect(Number(byId.get('r0')!.next_run_at)).toBe(50_000);
+    expect(Number(byId.get('r308')!.next_run_at)).toBe(50_308);
+    // Without a next-due time it stays as it was.
+    expect(byId.get('r3')!.next_run_at).toBe(record('r3').nextRunAt);
+    // y's lease is y's: neither released nor rescheduled by x.
+    expect(byId.get('r1')!.lease_owner).toBe('y');
+    expect(await store.acquireLease('r2', 'y', 60_000, 2000)).toBe(true);
+  });
+
   it('pages the list by position and filters by readable components, however many', async () => {
     const store = await RolloutStore.create(
       await databases.init(databaseId),

@@ -49,6 +49,9 @@ export interface Page<T> {
 /** Largest `IN (...)` list sent in one query (SQLite caps bound parameters). */
 const IN_CHUNK = 500;
 
+/** Rollouts per lease statement (each may bind three parameters). */
+const LEASE_CHUNK = 300;
+
 /** A new analysis result to store. */
 export interface NewAnalysis {
   stepIndex: number;
@@ -203,6 +206,7 @@ export class RolloutStore {
   }
 
   static async create(db: Knex, migrationsDir: string): Promise<RolloutStore> {
+    await useWriteAheadLog(db);
     await db.migrate.latest({
       directory: migrationsDir,
       tableName: 'canary_knex_migrations',
@@ -466,6 +470,75 @@ export class RolloutStore {
   }
 
   /**
+   * Renews, in one statement per few hundred rollouts, the leases this owner
+   * still holds among `ids`; returns the ids it holds. One renewal for every
+   * pass a replica runs, instead of one per pass.
+   */
+  async renewLeases(
+    ids: string[],
+    owner: string,
+    ttlMs: number,
+    options: { now?: number } = {},
+  ): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (let i = 0; i < ids.length; i += LEASE_CHUNK) {
+      const chunk = ids.slice(i, i + LEASE_CHUNK);
+      const updated = await this.db(ROLLOUTS)
+        .where('lease_owner', owner)
+        .whereIn('id', chunk)
+        .update({ lease_expires_at: this.expiry(ttlMs, options.now) });
+      if (updated === chunk.length) {
+        chunk.forEach(id => held.add(id));
+        continue;
+      }
+      // Some were lost: which ones.
+      const rows = await this.db(ROLLOUTS)
+        .where('lease_owner', owner)
+        .whereIn('id', chunk)
+        .select('id');
+      rows.forEach(r => held.add(r.id));
+    }
+    return held;
+  }
+
+  /**
+   * Gives up leases this owner holds, each with when its rollout is next due
+   * (undefined: unchanged), in one statement per few hundred rollouts; a
+   * lease held by someone else by now is left alone.
+   */
+  async releaseLeases(
+    releases: Array<[id: string, nextRunAt: number | undefined]>,
+    owner: string,
+  ): Promise<void> {
+    for (let i = 0; i < releases.length; i += LEASE_CHUNK) {
+      const chunk = releases.slice(i, i + LEASE_CHUNK);
+      const due = chunk.filter(
+        (c): c is [string, number] => c[1] !== undefined,
+      );
+      await this.db(ROLLOUTS)
+        .where('lease_owner', owner)
+        .whereIn(
+          'id',
+          chunk.map(([id]) => id),
+        )
+        .update({
+          lease_owner: null,
+          lease_expires_at: null,
+          ...(due.length > 0
+            ? {
+                next_run_at: this.db.raw(
+                  `CASE id ${due
+                    .map(() => 'WHEN ? THEN CAST(? AS BIGINT)')
+                    .join(' ')} ELSE next_run_at END`,
+                  due.flat(),
+                ),
+              }
+            : {}),
+        });
+    }
+  }
+
+  /**
    * Gives up a lease this owner holds; with `nextRunAt`, also records when
    * the rollout is next due, in the same statement (a pass that changed
    * nothing else writes the row once).
@@ -683,6 +756,38 @@ export class RolloutStore {
       .onConflict(['entity_ref', 'cluster'])
       .merge();
   }
+}
+
+/**
+ * A SQLite database in a file writes through a write-ahead log with
+ * `synchronous = NORMAL`: a commit appends to the log without waiting for
+ * the disk (~0.02 ms instead of 3–12 ms of fsyncs per statement measured on
+ * the bench machine, where the engine's event loop stood still in them half
+ * the time), and readers no longer block the writer. A committed change
+ * survives the backend being killed; only a power loss or an operating
+ * system crash may lose the last commits (SQLite's documented trade-off).
+ * Production installs run PostgreSQL; in-memory databases are left alone.
+ */
+async function useWriteAheadLog(db: Knex): Promise<void> {
+  const config = db.client.config as {
+    client?: unknown;
+    connection?: { filename?: string } | string;
+  };
+  const client = String(config.client);
+  if (client !== 'better-sqlite3' && client !== 'sqlite3') return;
+  const filename =
+    typeof config.connection === 'string'
+      ? config.connection
+      : config.connection?.filename;
+  if (
+    !filename ||
+    filename === ':memory:' ||
+    filename.startsWith('file::memory:')
+  ) {
+    return;
+  }
+  await db.raw('PRAGMA journal_mode = WAL');
+  await db.raw('PRAGMA synchronous = NORMAL');
 }
 
 /** 409 text when another component's rollout holds the workload. */

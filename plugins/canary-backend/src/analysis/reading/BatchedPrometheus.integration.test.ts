@@ -109,6 +109,13 @@ describe('BatchedPrometheus against a real Prometheus', () => {
       selector: 'demo_requests_total{namespace="shop",workload="missing"}',
       window: 10,
     });
+    // A first reading looks back far: read in a query of its own.
+    reads.push({
+      selector: `demo_requests_total{namespace="${escapePromQLString(
+        NAMESPACES[0],
+      )}",workload="${escapePromQLString(WORKLOADS[0])}"}`,
+      window: 1900,
+    });
 
     const own = await Promise.all(
       reads.map(r => plain.querySamples(r.selector, r.window, { time })),
@@ -127,8 +134,10 @@ describe('BatchedPrometheus against a real Prometheus', () => {
       reads.length / 2,
     );
     expect(own.some(s => s.some(x => x.labels.code === '500'))).toBe(true);
-    // One query for the request counters, one for the 5xx ones.
-    expect(sent).toHaveLength(2);
-    expect(sent.every(q => q.includes('workload=~'))).toBe(true);
+    // One query for the request counters, one for the 5xx ones, and the
+    // long window's of its own.
+    expect(sent).toHaveLength(3);
+    expect(sent.filter(q => q.includes('workload=~'))).toHaveLength(2);
+    expect(sent.filter(q => q.includes('[1980s]'))).toHaveLength(1);
   });
 });

@@ -113,8 +113,20 @@ interface Fetched {
   /** Values each equality label had in the query. */
   covered: Map<string, Set<string>>;
   windowSeconds: number;
-  result: Promise<PrometheusRangeSeries[]>;
+  /** The answer's series by their equality labels' values: each reader finds its own without a scan. */
+  result: Promise<Map<string, PrometheusRangeSeries[]>>;
 }
+
+/**
+ * Windows longer than this (a gate's first reading, which looks back half
+ * an hour before the start) are read in queries of their own, so the
+ * readers of the next slots, which ask for a minute or two, do not read
+ * hours of samples for every workload because one rollout just began.
+ */
+const LONG_WINDOW_SECONDS = 600;
+
+/** The window a counter reading asks for once it has read before (CounterReader: at least a minute). */
+const SHORT_WINDOW_SECONDS = 60;
 
 interface Group {
   parsed: ParsedSelector;
@@ -122,11 +134,19 @@ interface Group {
   time: number;
   pending: Read[];
   timer?: NodeJS.Timeout;
+  /** A query of this group is on its way: later readers wait for it, then go together. */
+  inFlight: boolean;
   fetched: Fetched[];
   /** Equality values seen recently, with when: the next time's query asks for them too. */
   recent: Map<
     string,
-    { values: Record<string, string>; at: number; windowSeconds: number }
+    {
+      values: Record<string, string>;
+      at: number;
+      windowSeconds: number;
+      /** Asked for only in the queries of later times (a first reading's values). */
+      after?: number;
+    }
   >;
 }
 
@@ -218,9 +238,21 @@ export class BatchedPrometheus implements PrometheusQuerier {
     const time = options.time.getTime();
     const window = Math.max(1, Math.ceil(windowSeconds));
     const values = equalities(parsed);
-    const group = this.group(parsed, time);
+    const long = window > LONG_WINDOW_SECONDS;
+    const group = this.group(parsed, time, long);
     const read = new Promise<PrometheusRangeSeries[]>((resolve, reject) => {
-      this.remember(group, values, window);
+      // A long window is a first reading: the next reading of these values
+      // asks for a minute or so, with the short readers of its slot.
+      if (long) {
+        this.remember(
+          this.recentOf(parsed.group),
+          values,
+          SHORT_WINDOW_SECONDS,
+          time,
+        );
+      } else {
+        this.remember(group.recent, values, window);
+      }
       const fetched = group.fetched.find(
         f =>
           f.windowSeconds >= window &&
@@ -228,7 +260,7 @@ export class BatchedPrometheus implements PrometheusQuerier {
       );
       if (fetched) {
         fetched.result.then(
-          series => resolve(select(series, values, time, window)),
+          index => resolve(select(index, group.parsed, values, time, window)),
           reject,
         );
         return;
@@ -240,47 +272,67 @@ export class BatchedPrometheus implements PrometheusQuerier {
     return raceSignal(read, options.signal);
   }
 
-  private group(parsed: ParsedSelector, time: number): Group {
+  private group(parsed: ParsedSelector, time: number, long: boolean): Group {
     // Readers of two slots interleave (a pass of the last slot runs late):
     // each time keeps its own reads, and the last few times are kept.
-    const key = `${parsed.group}\u0001${time}`;
+    // Long windows (first readings) go in groups of their own.
+    const kind = long ? `${parsed.group}\u0002long` : parsed.group;
+    const key = `${kind}\u0001${time}`;
     let group = this.groups.get(key);
     if (!group) {
-      let recent = this.recent.get(parsed.group);
-      if (!recent) this.recent.set(parsed.group, (recent = new Map()));
-      group = { parsed, time, pending: [], fetched: [], recent };
+      const recent = this.recentOf(kind);
+      group = {
+        parsed,
+        time,
+        pending: [],
+        inFlight: false,
+        fetched: [],
+        recent,
+      };
       this.groups.set(key, group);
-      const times = this.times.get(parsed.group) ?? [];
+      const times = this.times.get(kind) ?? [];
       times.push(key);
       while (times.length > 3) {
-        const old = this.groups.get(times.shift()!);
+        const oldKey = times.shift()!;
+        const old = this.groups.get(oldKey);
         if (old && old.pending.length > 0) this.flush(old);
-        if (old) this.groups.delete(`${old.parsed.group}\u0001${old.time}`);
+        this.groups.delete(oldKey);
       }
-      this.times.set(parsed.group, times);
+      this.times.set(kind, times);
     }
     return group;
   }
 
+  private recentOf(kind: string): Group['recent'] {
+    let recent = this.recent.get(kind);
+    if (!recent) this.recent.set(kind, (recent = new Map()));
+    return recent;
+  }
+
   private remember(
-    group: Group,
+    recent: Group['recent'],
     values: Record<string, string>,
     window: number,
+    after?: number,
   ) {
     const now = this.clock();
     const key = JSON.stringify(values);
     // Re-inserted, so the map stays ordered by last use and expiry stops early.
-    group.recent.delete(key);
-    group.recent.set(key, { values, at: now, windowSeconds: window });
-    for (const [k, r] of group.recent) {
+    recent.delete(key);
+    recent.set(key, { values, at: now, windowSeconds: window, after });
+    for (const [k, r] of recent) {
       if (now - r.at <= this.rememberMs) break;
-      group.recent.delete(k);
+      recent.delete(k);
     }
   }
 
   private flush(group: Group) {
     if (group.timer) clearTimeout(group.timer);
     group.timer = undefined;
+    // One query of a group at a time: the readers that come while one is on
+    // its way (passes spread over the loop, first readings trickling in)
+    // go together in the next, however many they are.
+    if (group.inFlight) return;
     const reads = group.pending;
     group.pending = [];
     if (reads.length === 0) return;
@@ -292,29 +344,47 @@ export class BatchedPrometheus implements PrometheusQuerier {
         set.add(v);
       }
     };
+    // The first query of a time also asks for the values read recently
+    // (the rest of this slot's readers, most likely); a later one, for a
+    // reader that came after it, asks only for what its readers lack.
+    const alsoRecent =
+      group.fetched.length === 0
+        ? [...group.recent.values()].filter(
+            r => r.after === undefined || r.after < group.time,
+          )
+        : [];
     for (const r of reads) add(r.values);
-    for (const r of group.recent.values()) add(r.values);
+    for (const r of alsoRecent) add(r.values);
     let windowSeconds = 0;
-    for (const r of [...reads, ...group.recent.values()]) {
+    for (const r of [...reads, ...alsoRecent]) {
       windowSeconds = Math.max(windowSeconds, r.windowSeconds);
     }
     // A reader's window grows a little from one slot to the next: read a
     // margin more, so the later readers of this slot still find theirs here.
     windowSeconds = Math.ceil((windowSeconds + 30) / 60) * 60;
     const time = group.time;
-    const result = this.inner.querySamples(
-      widened(group.parsed, covered),
-      windowSeconds,
-      { time: new Date(time) },
-    );
+    const result = this.inner
+      .querySamples(widened(group.parsed, covered), windowSeconds, {
+        time: new Date(time),
+      })
+      .then(series => indexed(group.parsed, series));
     const fetched: Fetched = { covered, windowSeconds, result };
+    group.inFlight = true;
     group.fetched.push(fetched);
     // Keep only the last few queries of this time (the newest cover the most).
     if (group.fetched.length > 4) group.fetched.shift();
+    result
+      .catch(() => undefined)
+      .then(() => {
+        group.inFlight = false;
+        if (group.pending.length > 0) this.flush(group);
+      });
     result.then(
-      series => {
+      index => {
         for (const r of reads) {
-          r.resolve(select(series, r.values, time, r.windowSeconds));
+          r.resolve(
+            select(index, group.parsed, r.values, time, r.windowSeconds),
+          );
         }
       },
       error => {
@@ -345,24 +415,45 @@ function widened(
   return `${parsed.metric}{${parts.join(',')}}`;
 }
 
+/** The key of a series or a reader: the values of the selector's equality labels, in its order. */
+function keyOf(parsed: ParsedSelector, get: (label: string) => string): string {
+  return parsed.matchers
+    .filter(m => m.op === '=')
+    .map(m => get(m.label))
+    .join('\u0000');
+}
+
+/** The series of an answer by their key (a missing label is the empty string, as in PromQL). */
+function indexed(
+  parsed: ParsedSelector,
+  series: PrometheusRangeSeries[],
+): Map<string, PrometheusRangeSeries[]> {
+  const index = new Map<string, PrometheusRangeSeries[]>();
+  for (const s of series) {
+    const key = keyOf(parsed, l => s.labels[l] ?? '');
+    const list = index.get(key);
+    if (list) list.push(s);
+    else index.set(key, [s]);
+  }
+  return index;
+}
+
 /**
  * What a read of its own would have returned: the series whose labels equal
- * the read's values (a missing label is the empty string, as in PromQL), and
- * of those the samples within the read's window ending at `time` (a range
- * selector includes both ends); series left without samples are dropped.
+ * the read's values, and of those the samples within the read's window
+ * ending at `time` (a range selector includes both ends); series left
+ * without samples are dropped.
  */
 function select(
-  series: PrometheusRangeSeries[],
+  index: Map<string, PrometheusRangeSeries[]>,
+  parsed: ParsedSelector,
   values: Record<string, string>,
   time: number,
   windowSeconds: number,
 ): PrometheusRangeSeries[] {
   const from = time - windowSeconds * 1000;
   const out: PrometheusRangeSeries[] = [];
-  for (const s of series) {
-    if (!Object.entries(values).every(([l, v]) => (s.labels[l] ?? '') === v)) {
-      continue;
-    }
+  for (const s of index.get(keyOf(parsed, l => values[l] ?? '')) ?? []) {
     const points = s.points.filter(([t]) => Math.round(t * 1000) >= from);
     if (points.length > 0) out.push({ labels: s.labels, points });
   }
