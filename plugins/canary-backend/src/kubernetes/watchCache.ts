@@ -546,6 +546,9 @@ export class ClusterWatchCache {
     name: string,
     result?: { resourceVersion?: string; object?: KubernetesObject },
   ): void {
+    // Without a watch of that kind and namespace there is nothing stale to
+    // guard against: a watch started later lists after the write.
+    if (!this.informers.has(`${kind.id}|${namespace}`)) return;
     this.writes.set(this.writeKey(kind, namespace, name), {
       resourceVersion: result?.resourceVersion,
       object: result?.object ? copy(result.object) : undefined,
