@@ -222,3 +222,17 @@ export async function startWorld({
 
   return { tmp, logDir, backend, token, auth, rollout, seeded, dbDir };
 }
+
+/** Runs a benchmark's main: stops the world's processes and exits 0, or 1 after logging why. */
+export function runBenchmark(main, log) {
+  main()
+    .then(() => {
+      stopAll();
+      process.exit(0);
+    })
+    .catch(e => {
+      log(`failed: ${e?.stack ?? e}`);
+      stopAll();
+      process.exit(1);
+    });
+}

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/browser.mjs';
 import { scenarios, timings, writeJson } from './scenarios.mjs';
 import {
   signalScenarios,
@@ -99,19 +99,7 @@ try {
   await waitFor(`${BACKEND}/api/canary/health`, 300, 'the backend');
   await waitFor(APP, 300, 'the app');
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
   for (const scenario of [...scenarios, ...signalScenarios]) {
     if (filter && !filter.split('|').some(f => scenario.name.includes(f)))

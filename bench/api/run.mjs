@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { startWorld, stopAll, worldLogger } from '../world.mjs';
+import { runBenchmark, startWorld, worldLogger } from '../world.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -154,13 +154,4 @@ async function main() {
   console.log(JSON.stringify(out, null, 2));
 }
 
-main()
-  .then(() => {
-    stopAll();
-    process.exit(0);
-  })
-  .catch(e => {
-    log(`failed: ${e?.stack ?? e}`);
-    stopAll();
-    process.exit(1);
-  });
+runBenchmark(main, log);

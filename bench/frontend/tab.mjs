@@ -21,9 +21,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../e2e/lib/browser.mjs';
 import { openCanaryTab, signInAsGuest } from '../../e2e/scenarios.mjs';
-import { startWorld, stopAll, worldLogger } from '../world.mjs';
+import { runBenchmark, startWorld, worldLogger } from '../world.mjs';
 
 const root = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -108,19 +108,7 @@ async function measureOnce(browser, app, name) {
 }
 
 async function measureAll(app) {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const out = {};
     for (const name of ['checkout', 'search']) {
@@ -215,13 +203,4 @@ async function main() {
   console.log(JSON.stringify(production, null, 2));
 }
 
-main()
-  .then(() => {
-    stopAll();
-    process.exit(0);
-  })
-  .catch(e => {
-    log(`failed: ${e?.stack ?? e}`);
-    stopAll();
-    process.exit(1);
-  });
+runBenchmark(main, log);
