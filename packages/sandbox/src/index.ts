@@ -16,6 +16,7 @@ export {
   PrometheusNotInstalledError,
 } from './prometheus/prometheus';
 export { FaultProxy } from './faults/FaultProxy';
+export { argoRolloutsDemo } from './controllers/examples';
 export type { FaultMode, FaultChange } from './faults/FaultProxy';
 export {
   ScaleWorld,

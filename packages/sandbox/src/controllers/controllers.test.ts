@@ -5,6 +5,7 @@ import { WorkloadController } from '../workloads/controller';
 import { ArgoRolloutsSimulator } from './argoRollouts';
 import { FlaggerSimulator } from './flagger';
 import { evaluateCondition, substituteArgs } from './analysisRuns';
+import { argoRolloutsDemo } from './examples';
 
 const ROLLOUT = findResourceTypeByKind('Rollout', 'argoproj.io')!;
 const CANARY = findResourceTypeByKind('Canary', 'flagger.app')!;
@@ -12,38 +13,12 @@ const EVENT = findResourceTypeByKind('Event')!;
 const RS = findResourceTypeByKind('ReplicaSet', 'apps')!;
 
 // The canary example of the Argo Rollouts documentation (basic canary).
-const rolloutYaml = (image: string) => `
-apiVersion: v1
+const rolloutYaml = (image: string) =>
+  `apiVersion: v1
 kind: Namespace
 metadata: { name: demo }
 ---
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: rollouts-demo
-  namespace: demo
-spec:
-  replicas: 5
-  strategy:
-    canary:
-      steps:
-      - setWeight: 20
-      - pause: {}
-      - setWeight: 40
-      - pause: {duration: 10}
-  revisionHistoryLimit: 2
-  selector:
-    matchLabels:
-      app: rollouts-demo
-  template:
-    metadata:
-      labels:
-        app: rollouts-demo
-    spec:
-      containers:
-      - name: rollouts-demo
-        image: ${image}
-`;
+${argoRolloutsDemo(image)}`;
 
 function merge(store: ObjectStore, patch: any, subresource?: 'status') {
   const ro = store.get(ROLLOUT, 'demo', 'rollouts-demo')!;

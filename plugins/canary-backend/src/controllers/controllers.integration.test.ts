@@ -1,4 +1,4 @@
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import { argoRolloutsDemo, startSandbox, Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
@@ -14,48 +14,8 @@ jest.setTimeout(120_000);
 const MALLORY = mockCredentials.user.header('user:default/mallory');
 
 // The basic canary of the Argo Rollouts documentation.
-const argoRollout = (image: string) => `
-apiVersion: v1
-kind: Service
-metadata:
-  name: rollouts-demo
-  namespace: demo
-  annotations: { coalmine.io/entity: component:default/rollouts-demo }
-spec:
-  selector: { app: rollouts-demo }
-  ports: [{ port: 80 }]
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: rollouts-demo
-  namespace: demo
-spec:
-  replicas: 5
-  strategy:
-    canary:
-      steps:
-      - setWeight: 20
-      - pause: {}
-      - setWeight: 40
-      - pause: {duration: 10}
-  revisionHistoryLimit: 2
-  selector:
-    matchLabels:
-      app: rollouts-demo
-  template:
-    metadata:
-      labels:
-        app: rollouts-demo
-    spec:
-      containers:
-      - name: rollouts-demo
-        image: ${image}
-        ports:
-        - name: http
-          containerPort: 8080
-          protocol: TCP
-`;
+const argoRollout = (image: string) =>
+  argoRolloutsDemo(image, { service: true });
 
 // Flagger's manual gating, as its docs show it, with the gates served by Coalmine.
 const flaggerCanary = (gateBase: string, image: string) => `
