@@ -29,14 +29,23 @@ export class SimPrometheus {
   readonly world: World;
   readonly series: SimSeries[] = [];
 
+  readonly #missed: number;
+  readonly #missSeed: number;
+
   /** `exact`: every series read every second at whole seconds (the counters themselves). */
   constructor(world: World, interval: number, seed: number, exact = false) {
     this.world = world;
     this.interval = interval;
     const random = new Random(seed);
+    this.#missed = exact ? 0 : world.scenario.missedScrapes ?? 0;
+    this.#missSeed = seed;
     for (const pod of world.pods) {
+      const perPod = !exact && world.scenario.phasePerPod;
+      const podPhase = perPod ? random.next() * interval : 0;
       for (const kind of ['requests', 'errors', 'slow'] as const) {
-        const phase = exact ? 0 : random.next() * interval;
+        let phase = 0;
+        if (perPod) phase = podPhase;
+        else if (!exact) phase = random.next() * interval;
         this.series.push({
           pod,
           kind,
@@ -75,12 +84,26 @@ export class SimPrometheus {
     return out;
   }
 
-  /** Raw samples [t, value] of a series in [from, to]. */
+  /** Raw samples [t, value] of a series in [from, to] (failed scrapes left out). */
   samples(s: SimSeries, from: number, to: number): Array<[number, number]> {
-    return this.times(s, from, to).map(t => [
-      t,
-      this.world.value(s.pod, s.kind, t),
-    ]);
+    const series = this.series.indexOf(s);
+    return this.times(s, from, to)
+      .filter(t => !this.#scrapeFailed(series, t))
+      .map(t => [t, this.world.reading(s.pod, s.kind, t)]);
+  }
+
+  /** Whether the scrape of a series at time t failed: a fixed draw per (series, scrape), so every query sees the same gaps. */
+  #scrapeFailed(series: number, t: number): boolean {
+    if (this.#missed <= 0) return false;
+    let h =
+      (Math.imul(series + 1, 0x9e3779b1) ^
+        Math.imul(Math.round(t * 1000), 0x85ebca6b) ^
+        this.#missSeed) >>>
+      0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    return h / 4294967296 < this.#missed;
   }
 
   select(arm: Pod['arm'], kind: Kind): SimSeries[] {

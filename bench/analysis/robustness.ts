@@ -94,6 +94,34 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     weights: [1, 50],
     stepSeconds: 300,
   }),
+  // Production's rough edges (added in session 5, judge unchanged):
+  // restarted containers (counter resets), failed scrapes, one scrape
+  // target per pod.
+  healthy({
+    label: 'container restarts (each pod about every 5 min), base 1 %',
+    restartEverySeconds: 300,
+  }),
+  healthy({
+    label: '10 % of scrapes fail, base 1 %, bursts of 20 s at steps',
+    missedScrapes: 0.1,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label: 'one scrape target per pod, bursts of 20 s at steps, 2 → 50 %',
+    phasePerPod: true,
+    burstAtSteps: true,
+    weights: [2, 50],
+  }),
+  healthy({
+    label:
+      'restarts, 5 % failed scrapes and clumps of 3, base 2 %, 20 rps, 1 → 10 → 50 %',
+    restartEverySeconds: 600,
+    missedScrapes: 0.05,
+    clump: 3,
+    baseline: 0.02,
+    rps: 20,
+    weights: [1, 10, 50],
+  }),
 ];
 
 const PATHS = [
@@ -104,7 +132,10 @@ const PATHS = [
 
 export function runRobustness(root: string) {
   const started = Date.now();
-  const results = ROBUSTNESS_SCENARIOS.map((sc, index) => {
+  // BENCH_ONLY=<text>: only the scenarios whose label contains it (nothing is written).
+  const only = process.env.BENCH_ONLY;
+  const results = ROBUSTNESS_SCENARIOS.flatMap((sc, index) => {
+    if (only && !sc.label.includes(only)) return [];
     const rates: Record<string, number> = {};
     for (const [id, interval] of PATHS) {
       let rolledBack = 0;
@@ -122,7 +153,7 @@ export function runRobustness(root: string) {
     process.stderr.write(
       `\r${index + 1}/${ROBUSTNESS_SCENARIOS.length} scenarios`,
     );
-    return { scenario: sc.label, runs: RUNS, falseRollbacks: rates };
+    return [{ scenario: sc.label, runs: RUNS, falseRollbacks: rates }];
   });
   process.stderr.write('\n');
   const worst = Math.max(
@@ -134,11 +165,13 @@ export function runRobustness(root: string) {
     results,
     seconds: (Date.now() - started) / 1000,
   };
-  fs.mkdirSync(path.join(root, 'results'), { recursive: true });
-  fs.writeFileSync(
-    path.join(root, 'results', 'analysis-robustness.json'),
-    `${JSON.stringify(output, null, 1)}\n`,
-  );
+  if (!only) {
+    fs.mkdirSync(path.join(root, 'results'), { recursive: true });
+    fs.writeFileSync(
+      path.join(root, 'results', 'analysis-robustness.json'),
+      `${JSON.stringify(output, null, 1)}\n`,
+    );
+  }
   for (const r of results) {
     process.stdout.write(
       `${r.scenario}: ${JSON.stringify(r.falseRollbacks)}\n`,

@@ -57,6 +57,12 @@ export interface Scenario {
   burstSeconds?: number;
   swing: boolean;
   runs: number;
+  /** Container restarts: each pod restarts on average once in this many seconds, and its counters start again from 0. */
+  restartEverySeconds?: number;
+  /** Share of scrapes that fail (no sample stored for that series at that time). */
+  missedScrapes?: number;
+  /** All series of a pod are scraped at the same instant (one target), as Prometheus does; by default each series has its own phase. */
+  phasePerPod?: boolean;
 }
 
 export function normalCdf(x: number): number {
@@ -95,6 +101,8 @@ export function slowShare(factor: number): number {
 export interface Pod {
   name: string;
   arm: 'stable' | 'canary' | 'baseline';
+  /** Seconds at whose end the pod's container restarted (counters back to 0), ascending. */
+  restarts: number[];
   requests: Float64Array;
   errors: Float64Array;
   slow: Float64Array;
@@ -116,6 +124,7 @@ export class World {
     const pod = (name: string, arm: Pod['arm']): Pod => ({
       name,
       arm,
+      restarts: [],
       requests: new Float64Array(size),
       errors: new Float64Array(size),
       slow: new Float64Array(size),
@@ -134,6 +143,14 @@ export class World {
       baseline: new Int32Array(blocks * BUCKETS_MS.length),
     };
     this.#generate();
+    const every = scenario.restartEverySeconds;
+    if (every) {
+      for (const p of this.pods) {
+        for (let t = -HISTORY; t < horizon; t++) {
+          if (this.#random.next() < 1 / every) p.restarts.push(t);
+        }
+      }
+    }
   }
 
   /** Canary weight (0–1) in effect during second t. */
@@ -244,6 +261,20 @@ export class World {
       Math.min(this.horizon + HISTORY, Math.floor(t) + HISTORY),
     );
     return pod[kind][i];
+  }
+
+  /**
+   * What the pod's counter reads at the end of second t: its count since the
+   * container last restarted (what Prometheus scrapes; `value` is the truth).
+   */
+  reading(pod: Pod, kind: 'requests' | 'errors' | 'slow', t: number): number {
+    let since = -Infinity;
+    for (const r of pod.restarts) {
+      if (r > Math.floor(t)) break;
+      since = r;
+    }
+    const v = this.value(pod, kind, t);
+    return since === -Infinity ? v : v - this.value(pod, kind, since);
   }
 
   /** Exact sum over an arm's pods at time t. */
