@@ -128,3 +128,26 @@ export function virtualServiceWeights(
 export function changes(values: number[]): number[] {
   return values.filter((v, i) => i === 0 || v !== values[i - 1]);
 }
+
+/**
+ * A backend whose rollouts of `checkout` wait at 10 % for ten minutes, on a
+ * slow loop (2 s): what a test then sees comes from the controls, not the
+ * loop. For the live-update tests.
+ */
+export function startHeldCheckoutBackend(sb: Sandbox, features: any[] = []) {
+  return startCanaryBackend(
+    sandboxConfig(
+      sb,
+      {
+        held: {
+          trafficProvider: 'istio',
+          steps: [{ weight: 10, pause: '10m' }, 100],
+          analysis: { interval: '1s', metrics: [] },
+        },
+      },
+      '2s',
+    ),
+    [component('checkout', 'held')],
+    { features },
+  );
+}

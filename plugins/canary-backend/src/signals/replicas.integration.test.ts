@@ -16,9 +16,7 @@ import {
   canaryEntitySignalChannel,
 } from '@coalmine/backstage-plugin-canary-common';
 import {
-  component,
-  sandboxConfig,
-  startCanaryBackend,
+  startHeldCheckoutBackend,
   waitForRollout,
 } from '../__testUtils__/sandboxBackend';
 
@@ -118,31 +116,15 @@ describe('Signals across two backend replicas on PostgreSQL', () => {
       client: 'pg',
       connection: (knexA.client as any).config.connection,
     });
-    replicaA = await startCanaryBackend(
-      sandboxConfig(
-        sb,
-        {
-          held: {
-            trafficProvider: 'istio',
-            steps: [{ weight: 10, pause: '10m' }, 100],
-            analysis: { interval: '1s', metrics: [] },
-          },
-        },
-        '2s',
-      ),
-      [component('checkout', 'held')],
-      {
-        features: [
-          mockServices.permissions.factory({ result: AuthorizeResult.ALLOW }),
-          mockServices.database.factory({ knex: knexA }),
-          // The events service a real backend has (the test backend's
-          // default is an in-process mock): it relays through the events backend.
-          eventsServiceFactory,
-          eventsPlugin,
-          signalsPlugin,
-        ],
-      },
-    );
+    replicaA = await startHeldCheckoutBackend(sb, [
+      mockServices.permissions.factory({ result: AuthorizeResult.ALLOW }),
+      mockServices.database.factory({ knex: knexA }),
+      // The events service a real backend has (the test backend's default
+      // is an in-process mock): it relays through the events backend.
+      eventsServiceFactory,
+      eventsPlugin,
+      signalsPlugin,
+    ]);
     replicaB = await startTestBackend({
       features: [
         mockServices.database.factory({ knex: knexB }),

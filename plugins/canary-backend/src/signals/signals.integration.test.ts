@@ -7,9 +7,7 @@ import {
   canaryRolloutSignalChannel,
 } from '@coalmine/backstage-plugin-canary-common';
 import {
-  component,
-  sandboxConfig,
-  startCanaryBackend,
+  startHeldCheckoutBackend,
   waitForRollout,
 } from '../__testUtils__/sandboxBackend';
 
@@ -67,25 +65,7 @@ describe('live updates through Backstage Signals', () => {
   beforeAll(async () => {
     sb = await startSandbox({ prometheus: false, readinessDelayMs: 200 });
     await sb.applyDemoWorld();
-    const backend = await startCanaryBackend(
-      sandboxConfig(
-        sb,
-        {
-          held: {
-            trafficProvider: 'istio',
-            // A long pause at 10 %: the rollout waits there for the controls.
-            steps: [{ weight: 10, pause: '10m' }, 100],
-            analysis: { interval: '1s', metrics: [] },
-          },
-        },
-        // A slow loop: what the test sees comes from the controls, not the loop.
-        '2s',
-      ),
-      [component('checkout', 'held')],
-      {
-        features: [signalListener(heard)],
-      },
-    );
+    const backend = await startHeldCheckoutBackend(sb, [signalListener(heard)]);
     server = backend.server;
     stopBackend = () => backend.stop();
   });
