@@ -104,7 +104,7 @@ describe('Signals across two backend replicas on PostgreSQL', () => {
   let sb: Sandbox;
   let knexA: Knex;
   let knexB: Knex;
-  let replicaA: Awaited<ReturnType<typeof startCanaryBackend>>;
+  let replicaA: Awaited<ReturnType<typeof startHeldCheckoutBackend>>;
   let replicaB: Awaited<ReturnType<typeof startTestBackend>>;
 
   beforeAll(async () => {
