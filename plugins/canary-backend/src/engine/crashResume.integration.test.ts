@@ -2,22 +2,11 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import knexFactory, { Knex } from 'knex';
-import { ConfigReader } from '@backstage/config';
-import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import {
-  startSandbox,
-  Sandbox,
-  backstageKubernetesConfig,
-} from '@coalmine/sandbox';
-import { ClusterClients } from '../kubernetes/ClusterClients';
-import { RolloutStore } from '../store/RolloutStore';
-import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
-import { KubernetesBindingReader, WorkloadBinding } from '../binding';
-import { KubernetesClusterAccess } from './KubernetesClusterAccess';
-import { RolloutEngine } from './RolloutEngine';
-import { RolloutService } from '../service/RolloutService';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import { EngineChild } from './__testUtils__/engineChild';
-import { migrationsDir, resolved } from './__testUtils__/harness';
+import { resolved } from './__testUtils__/harness';
+import { startsOnlyService } from './__testUtils__/startsOnly';
 import {
   changes,
   fastAnalysis,
@@ -114,31 +103,8 @@ describe.each(cases)(
     });
 
     it('finishes every rollout without a repeated or skipped step', async () => {
-      const store = await RolloutStore.create(db, migrationsDir);
-      const clusterClients = ClusterClients.fromConfig(
-        new ConfigReader({
-          kubernetes: backstageKubernetesConfig([
-            { url: sb.apiUrl, token: sb.token },
-          ]),
-        }),
-      );
-      const clusters = new KubernetesClusterAccess(clusterClients);
-      const logger = mockServices.logger.mock();
       // This engine only accepts starts; the child processes run the rollouts.
-      const commands = new RolloutService(
-        store,
-        new RolloutEngine({
-          store,
-          clusters,
-          logger,
-          webhooks: new WebhookDispatcher(logger, () => undefined),
-          binding: new WorkloadBinding(
-            {},
-            new KubernetesBindingReader(clusterClients),
-          ),
-          advanceOnCommand: false,
-        }),
-      );
+      const { store, commands } = await startsOnlyService(db, sb);
       const target = (name: string, input: Record<string, unknown>) => {
         const t = resolved(`component:default/${name}`, input, name);
         t.target.namespace = 'demo';

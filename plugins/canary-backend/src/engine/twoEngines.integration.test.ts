@@ -2,22 +2,11 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import knexFactory, { Knex } from 'knex';
-import { ConfigReader } from '@backstage/config';
-import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import {
-  startSandbox,
-  Sandbox,
-  backstageKubernetesConfig,
-} from '@coalmine/sandbox';
-import { ClusterClients } from '../kubernetes/ClusterClients';
-import { RolloutStore } from '../store/RolloutStore';
-import { WebhookDispatcher } from '../webhooks/WebhookDispatcher';
-import { KubernetesBindingReader, WorkloadBinding } from '../binding';
-import { KubernetesClusterAccess } from './KubernetesClusterAccess';
-import { RolloutEngine } from './RolloutEngine';
-import { RolloutService } from '../service/RolloutService';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import { EngineChild } from './__testUtils__/engineChild';
-import { migrationsDir, resolved } from './__testUtils__/harness';
+import { resolved } from './__testUtils__/harness';
+import { startsOnlyService } from './__testUtils__/startsOnly';
 import { virtualServiceWeights } from '../__testUtils__/sandboxBackend';
 import type { RolloutRecord } from '../domain/types';
 
@@ -154,30 +143,7 @@ describe.each(cases)(
     });
 
     it(`drive ${COUNT} rollouts together and apply each weight exactly once`, async () => {
-      const store = await RolloutStore.create(db, migrationsDir);
-      const clusterClients = ClusterClients.fromConfig(
-        new ConfigReader({
-          kubernetes: backstageKubernetesConfig([
-            { url: sb.apiUrl, token: sb.token },
-          ]),
-        }),
-      );
-      const clusters = new KubernetesClusterAccess(clusterClients);
-      const logger = mockServices.logger.mock();
-      const commands = new RolloutService(
-        store,
-        new RolloutEngine({
-          store,
-          clusters,
-          logger,
-          webhooks: new WebhookDispatcher(logger, () => undefined),
-          binding: new WorkloadBinding(
-            {},
-            new KubernetesBindingReader(clusterClients),
-          ),
-          advanceOnCommand: false,
-        }),
-      );
+      const { store, commands } = await startsOnlyService(db, sb);
       const ids: string[] = [];
       for (let i = 0; i < COUNT; i++) {
         const t = resolved(
