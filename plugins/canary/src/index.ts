@@ -12,7 +12,7 @@ export {
 } from './plugin';
 export { rootRouteRef, entityContentRouteRef } from './routes';
 export { canaryApiRef, CanaryClient } from './api';
-export type { CanaryApi, ListRolloutsQuery } from './api';
+export type { CanaryApi, EntityStatusOptions, ListRolloutsQuery } from './api';
 export type { CanaryPollIntervals } from './hooks/pollIntervals';
 export type { EntityCanaryContentProps } from './components/EntityCanaryContent';
 export type { EntityCanaryCardProps } from './components/EntityCanaryCard';

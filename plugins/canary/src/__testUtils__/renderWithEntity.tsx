@@ -13,6 +13,7 @@ import {
 } from '@backstage/test-utils';
 import { SWRConfig } from 'swr';
 import { discoveryApiRef } from '@backstage/core-plugin-api';
+import { SignalApi, signalApiRef } from '@backstage/plugin-signals-react';
 import { canaryApiRef, CanaryApi } from '../api';
 import { annotatedEntity } from './fixtures';
 
@@ -27,12 +28,17 @@ export function renderWithEntity(
     entity?: Entity;
     /** Names of the permissions to deny; everything else is allowed. */
     deny?: string[];
+    /** The app's Signals API; without it the app has no Signals. */
+    signalApi?: SignalApi;
   },
 ) {
   const deny = new Set(options.deny ?? []);
   return renderInTestApp(
     <TestApiProvider
       apis={[
+        ...(options.signalApi
+          ? [[signalApiRef, options.signalApi] as const]
+          : []),
         [canaryApiRef, options.canaryApi],
         [
           discoveryApiRef,

@@ -27,16 +27,32 @@ export interface ListRolloutsQuery {
 }
 
 /**
+ * Options of {@link CanaryApi.getEntityStatus}.
+ * @public
+ */
+export interface EntityStatusOptions {
+  /**
+   * Epoch milliseconds: an answer to a request sent before this time is not
+   * good enough (the caller knows of a later change). Without it a client
+   * may share a request in flight or one answered moments ago.
+   */
+  notBefore?: number;
+}
+
+/**
  * What the Canary frontend needs from the Coalmine backend.
  * @public
  */
 export interface CanaryApi {
   /** Set-up, active rollout and history of one catalog entity. */
-  getEntityStatus(entityRef: {
-    kind: string;
-    namespace: string;
-    name: string;
-  }): Promise<EntityCanaryStatus>;
+  getEntityStatus(
+    entityRef: {
+      kind: string;
+      namespace: string;
+      name: string;
+    },
+    options?: EntityStatusOptions,
+  ): Promise<EntityCanaryStatus>;
   listRollouts(query?: ListRolloutsQuery): Promise<Rollout[]>;
   /** A rollout with the newest page of its events and analysis results. */
   getRollout(id: string): Promise<RolloutDetails>;

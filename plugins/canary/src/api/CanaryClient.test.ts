@@ -7,7 +7,7 @@ import { ResponseError } from '@backstage/errors';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { details, rollout, series, status } from '../__testUtils__/fixtures';
-import { CanaryClient } from './CanaryClient';
+import { CanaryClient, STATUS_SHARED_MS } from './CanaryClient';
 
 const baseUrl = 'http://backstage.test/api';
 
@@ -151,5 +151,118 @@ describe('CanaryClient', () => {
       ),
     );
     await expect(client.listRollouts()).rejects.toThrow(/502/);
+  });
+
+  describe('shares status requests', () => {
+    const checkout = {
+      kind: 'component',
+      namespace: 'default',
+      name: 'checkout',
+    };
+    const newClient = () =>
+      new CanaryClient({
+        discoveryApi: mockApis.discovery({
+          baseUrl: 'http://backstage.test',
+        }),
+        fetchApi: new MockFetchApi(),
+      });
+    /** Counts the status requests; each answer carries its number as the weight. */
+    function countStatusRequests(
+      answer: (n: number) => Response | Promise<Response> = n =>
+        HttpResponse.json(status({ active: rollout({ weight: n }) })),
+    ) {
+      const seen = { count: 0 };
+      server.use(
+        http.get(`${baseUrl}/canary/entities/component/default/*`, () => {
+          seen.count += 1;
+          return answer(seen.count);
+        }),
+      );
+      return seen;
+    }
+    afterEach(() => jest.restoreAllMocks());
+
+    it('sends one request for calls made while it is in flight', async () => {
+      const seen = countStatusRequests();
+      const api = newClient();
+      const [card, tab] = await Promise.all([
+        api.getEntityStatus(checkout),
+        api.getEntityStatus(checkout),
+      ]);
+      expect(seen.count).toBe(1);
+      expect(tab).toBe(card);
+      // Another entity is another request.
+      await api.getEntityStatus({ ...checkout, name: 'payments' });
+      expect(seen.count).toBe(2);
+    });
+
+    it('shares an answer for a moment, then asks again', async () => {
+      const seen = countStatusRequests();
+      const api = newClient();
+      const first = await api.getEntityStatus(checkout);
+      expect((await api.getEntityStatus(checkout)).active?.weight).toBe(1);
+      expect(seen.count).toBe(1);
+      const later = Date.now() + STATUS_SHARED_MS;
+      jest.spyOn(Date, 'now').mockReturnValue(later);
+      const next = await api.getEntityStatus(checkout);
+      expect(seen.count).toBe(2);
+      expect(next.active?.weight).toBe(2);
+      expect(first.active?.weight).toBe(1);
+    });
+
+    it('asks anew for an answer newer than a known change', async () => {
+      const seen = countStatusRequests();
+      const api = newClient();
+      await api.getEntityStatus(checkout);
+      const changedAt = Date.now() + 1;
+      jest.spyOn(Date, 'now').mockReturnValue(changedAt);
+      // Two listeners of the same change share the one request after it.
+      const [card, tab] = await Promise.all([
+        api.getEntityStatus(checkout, { notBefore: changedAt }),
+        api.getEntityStatus(checkout, { notBefore: changedAt }),
+      ]);
+      expect(seen.count).toBe(2);
+      expect(card.active?.weight).toBe(2);
+      expect(tab).toBe(card);
+      // An older change is satisfied by that answer.
+      await api.getEntityStatus(checkout, { notBefore: changedAt - 5 });
+      expect(seen.count).toBe(2);
+    });
+
+    it('forgets shared answers after a control or a start', async () => {
+      const seen = countStatusRequests();
+      server.use(
+        http.post(`${baseUrl}/canary/rollouts/r-2/pause`, () =>
+          HttpResponse.json(rollout({ phase: 'Paused' })),
+        ),
+        http.post(`${baseUrl}/canary/rollouts`, () =>
+          HttpResponse.json(rollout({ phase: 'Pending' }), { status: 201 }),
+        ),
+      );
+      const api = newClient();
+      await api.getEntityStatus(checkout);
+      await api.controlRollout('r-2', 'pause');
+      expect((await api.getEntityStatus(checkout)).active?.weight).toBe(2);
+      await api.startRollout({ entityRef: 'component:default/checkout' });
+      expect((await api.getEntityStatus(checkout)).active?.weight).toBe(3);
+      expect(seen.count).toBe(3);
+    });
+
+    it('does not share a failure with later calls', async () => {
+      const seen = countStatusRequests(n =>
+        n === 1
+          ? new HttpResponse('Bad Gateway', { status: 502 })
+          : HttpResponse.json(status()),
+      );
+      const api = newClient();
+      const both = await Promise.allSettled([
+        api.getEntityStatus(checkout),
+        api.getEntityStatus(checkout),
+      ]);
+      expect(both.map(r => r.status)).toEqual(['rejected', 'rejected']);
+      expect(seen.count).toBe(1);
+      expect((await api.getEntityStatus(checkout)).active?.id).toBe('r-2');
+      expect(seen.count).toBe(2);
+    });
   });
 });

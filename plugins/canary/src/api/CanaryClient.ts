@@ -12,7 +12,24 @@ import type {
   RolloutHistoryPage,
   StartRolloutRequest,
 } from '@coalmine/backstage-plugin-canary-common';
-import type { CanaryApi, ListRolloutsQuery } from './CanaryApi';
+import type {
+  CanaryApi,
+  EntityStatusOptions,
+  ListRolloutsQuery,
+} from './CanaryApi';
+
+/**
+ * How long an answered status request is shared with later calls: the card
+ * and the tab of one page load share one answer, and polls (every 2 s
+ * while a rollout runs, by default) each ask anew.
+ */
+export const STATUS_SHARED_MS = 1000;
+
+interface StatusCall {
+  startedAt: number;
+  answeredAt?: number;
+  promise: Promise<EntityCanaryStatus>;
+}
 
 /**
  * {@link CanaryApi} over the backend's REST API, authenticated by the
@@ -22,21 +39,59 @@ import type { CanaryApi, ListRolloutsQuery } from './CanaryApi';
 export class CanaryClient implements CanaryApi {
   private readonly discoveryApi: DiscoveryApi;
   private readonly fetchApi: FetchApi;
+  /** The latest status request per entity, in flight or recently answered. */
+  private readonly statusCalls = new Map<string, StatusCall>();
 
   constructor(options: { discoveryApi: DiscoveryApi; fetchApi: FetchApi }) {
     this.discoveryApi = options.discoveryApi;
     this.fetchApi = options.fetchApi;
   }
 
-  async getEntityStatus(entityRef: {
-    kind: string;
-    namespace: string;
-    name: string;
-  }): Promise<EntityCanaryStatus> {
+  /**
+   * The overview card and the tab (and anything else on the page) ask for
+   * the same entity's status: a call shares the request in flight, or one
+   * answered less than {@link STATUS_SHARED_MS} ago, instead of sending
+   * another. `notBefore` (after a change the caller knows of: a pushed
+   * signal, a refresh) shares only a request started at or after it; a
+   * control or a start sent through this client forgets every shared
+   * answer.
+   */
+  async getEntityStatus(
+    entityRef: {
+      kind: string;
+      namespace: string;
+      name: string;
+    },
+    options: EntityStatusOptions = {},
+  ): Promise<EntityCanaryStatus> {
     const path = [entityRef.kind, entityRef.namespace, entityRef.name]
       .map(part => encodeURIComponent(part))
       .join('/');
-    return this.request<EntityCanaryStatus>(`/entities/${path}`);
+    const now = Date.now();
+    const shared = this.statusCalls.get(path);
+    if (
+      shared &&
+      shared.startedAt >= (options.notBefore ?? -Infinity) &&
+      (shared.answeredAt === undefined ||
+        now - shared.answeredAt < STATUS_SHARED_MS)
+    ) {
+      return shared.promise;
+    }
+    const call: StatusCall = {
+      startedAt: now,
+      promise: this.request<EntityCanaryStatus>(`/entities/${path}`),
+    };
+    this.statusCalls.set(path, call);
+    call.promise.then(
+      () => {
+        call.answeredAt = Date.now();
+      },
+      () => {
+        // A failure is not shared with later calls: they ask again.
+        if (this.statusCalls.get(path) === call) this.statusCalls.delete(path);
+      },
+    );
+    return call.promise;
   }
 
   async listRollouts(query: ListRolloutsQuery = {}): Promise<Rollout[]> {
@@ -83,10 +138,14 @@ export class CanaryClient implements CanaryApi {
   }
 
   async startRollout(request: StartRolloutRequest): Promise<Rollout> {
-    return this.request<Rollout>('/rollouts', {
-      method: 'POST',
-      body: request,
-    });
+    try {
+      return await this.request<Rollout>('/rollouts', {
+        method: 'POST',
+        body: request,
+      });
+    } finally {
+      this.statusCalls.clear();
+    }
   }
 
   async controlRollout(
@@ -94,10 +153,16 @@ export class CanaryClient implements CanaryApi {
     control: ExternalRolloutControl,
     request: RolloutControlRequest = {},
   ): Promise<Rollout> {
-    return this.request<Rollout>(
-      `/rollouts/${encodeURIComponent(id)}/${encodeURIComponent(control)}`,
-      { method: 'POST', body: request },
-    );
+    try {
+      return await this.request<Rollout>(
+        `/rollouts/${encodeURIComponent(id)}/${encodeURIComponent(control)}`,
+        { method: 'POST', body: request },
+      );
+    } finally {
+      // Whatever the answer, the rollout may have changed: no status
+      // answered before now is shared any more.
+      this.statusCalls.clear();
+    }
   }
 
   private async request<T>(

@@ -1,3 +1,7 @@
 export { canaryApiRef } from './CanaryApi';
-export type { CanaryApi, ListRolloutsQuery } from './CanaryApi';
+export type {
+  CanaryApi,
+  EntityStatusOptions,
+  ListRolloutsQuery,
+} from './CanaryApi';
 export { CanaryClient } from './CanaryClient';

@@ -38,10 +38,10 @@ export function CanaryCardSummary(props: {
     namespace: entity.metadata.namespace ?? 'default',
     name: entity.metadata.name,
   };
-  const onSignal = useRef<() => void>();
+  const onSignal = useRef<(changedAt: number) => void>();
   const signals = useRolloutSignals(
     `${entityName.kind}:${entityName.namespace}/${entityName.name}`,
-    () => onSignal.current?.(),
+    (_signal, changedAt) => onSignal.current?.(changedAt),
   );
   const status = useEntityCanaryStatus(
     entityName,

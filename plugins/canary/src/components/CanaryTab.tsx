@@ -60,10 +60,10 @@ export function CanaryTab(props: {
   };
   // Changes pushed through Backstage Signals refetch at once; polling stays
   // as the fallback (slower while pushes arrive, as fast as before without).
-  const onSignal = useRef<() => void>();
+  const onSignal = useRef<(changedAt: number) => void>();
   const signals = useRolloutSignals(
     `${entityName.kind}:${entityName.namespace}/${entityName.name}`,
-    () => onSignal.current?.(),
+    (_signal, changedAt) => onSignal.current?.(changedAt),
   );
   const intervals = effectiveIntervals(props.pollIntervals, signals.pushed);
   const status = useEntityCanaryStatus(entityName, intervals);
@@ -78,8 +78,8 @@ export function CanaryTab(props: {
   const eventHistory = useEventHistory(current?.id, details.value);
   const analysisHistory = useAnalysisHistory(current?.id, details.value);
   const series = useRolloutSeries(rest ? current : undefined, intervals);
-  onSignal.current = () => {
-    status.refreshSoon();
+  onSignal.current = changedAt => {
+    status.refreshSoon(changedAt);
     details.refreshSoon();
   };
   const notice = useRolloutNotice(current);
