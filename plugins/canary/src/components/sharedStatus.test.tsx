@@ -8,6 +8,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { CanaryClient } from '../api';
 import { details, rollout, series, status } from '../__testUtils__/fixtures';
+import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
 import { fakeSignals } from '../__testUtils__/fakeSignals';
 import { renderWithEntity } from '../__testUtils__/renderWithEntity';
 import { EntityCanaryCard } from './EntityCanaryCard';
@@ -108,5 +109,26 @@ describe('the card and the tab share the status call', () => {
     });
     await screen.findByRole('group', { name: 'Rollout controls' });
     expect(seen.status).toBe(1);
+  });
+
+  it('never stretches a short poll interval: a poll takes no answer older than half of it', async () => {
+    const asked: Array<{ at: number; notBefore?: number }> = [];
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async (_entity, options) => {
+        asked.push({ at: Date.now(), notBefore: options?.notBefore });
+        return status();
+      }),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent
+        pollIntervals={{ activeMs: 400, idleMs: 400, pushedMs: 400 }}
+      />,
+      { canaryApi },
+    );
+    await waitFor(() => expect(asked.length).toBeGreaterThanOrEqual(2));
+    // Half of 400 ms, and the few ms between the hook's clock and the call's.
+    for (const call of asked) {
+      expect(call.at - (call.notBefore ?? -Infinity)).toBeLessThanOrEqual(300);
+    }
   });
 });

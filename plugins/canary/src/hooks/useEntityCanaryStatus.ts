@@ -33,8 +33,17 @@ export function useEntityCanaryStatus(
   const canaryApi = useApi(canaryApiRef);
   const key = `${entity.kind}:${entity.namespace}/${entity.name}`;
   const notBefore = useRef<number | undefined>(undefined);
+  // A poll never takes an answer older than half its interval, so a short
+  // configured interval is not stretched by the client's sharing.
+  const shortest = Math.min(intervals.activeMs, intervals.idleMs);
   const polling = usePolling<EntityCanaryStatus>(
-    () => canaryApi.getEntityStatus(entity, { notBefore: notBefore.current }),
+    () =>
+      canaryApi.getEntityStatus(entity, {
+        notBefore: Math.max(
+          notBefore.current ?? -Infinity,
+          Date.now() - shortest / 2,
+        ),
+      }),
     status =>
       status?.active && !isTerminalPhase(status.active.phase)
         ? intervals.activeMs
