@@ -760,8 +760,8 @@ export class RolloutStore {
 
 /**
  * A SQLite database in a file writes through a write-ahead log with
- * `synchronous = NORMAL`: a commit appends to the log without waiting for
- * the disk (~0.02 ms instead of 3–12 ms of fsyncs per statement measured on
+ * `synchronous = NORMAL` on every pooled connection: a commit appends to
+ * the log without waiting for the disk (~0.02 ms instead of 3–12 ms of fsyncs per statement measured on
  * the bench machine, where the engine's event loop stood still in them half
  * the time), and readers no longer block the writer. A committed change
  * survives the backend being killed; only a power loss or an operating
@@ -786,6 +786,11 @@ async function useWriteAheadLog(db: Knex): Promise<void> {
   ) {
     return;
   }
+  // `synchronous` is a setting of each connection, not of the file; the
+  // pool's other connections (opened before or after this) get NORMAL
+  // from the driver: better-sqlite3 builds SQLite with
+  // SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (RolloutStore.sqliteFile.test.ts
+  // checks every pooled connection).
   await db.raw('PRAGMA journal_mode = WAL');
   await db.raw('PRAGMA synchronous = NORMAL');
 }
