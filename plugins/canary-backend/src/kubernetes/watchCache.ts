@@ -632,6 +632,28 @@ export function cachedGet<T>(
   return apis.cache ? apis.cache.get(kind, namespace, name, direct) : direct();
 }
 
+/**
+ * The base object of a read-modify-replace on attempt `attempt` of
+ * `withConflictRetry`: the first starts from the watch cache (never older
+ * than the engine's own last write to the object, and only while the cache
+ * may be trusted, see {@link ClusterWatchCache.get}), so a write costs one
+ * PUT instead of a GET and a PUT. The replace carries the cached
+ * resourceVersion: if the object changed meanwhile the server answers 409
+ * Conflict and the next attempt reads it with a GET.
+ */
+export function readForUpdate<T>(
+  apis: ClusterApis,
+  kind: CachedKind,
+  namespace: string,
+  name: string,
+  attempt: number,
+  direct: () => Promise<T>,
+): Promise<T> {
+  return attempt === 1
+    ? cachedGet(apis, kind, namespace, name, direct)
+    : direct();
+}
+
 /** A label-selected list as a cache filter, when the cluster has a cache. */
 export async function cachedList<T>(
   apis: ClusterApis,
