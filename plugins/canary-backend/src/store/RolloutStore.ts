@@ -104,6 +104,12 @@ function workloadKey(cluster: string, namespace: string, workload: string) {
   return `${cluster}|${namespace}|${workload}`;
 }
 
+/** What taking a lease answers: the rollout's version and next-due time. */
+export interface LeaseStamp {
+  version: number;
+  nextRunAt: number | null;
+}
+
 /** A rollout due for a pass, as the loop schedules it. */
 export interface DueRollout {
   id: string;
@@ -113,35 +119,56 @@ export interface DueRollout {
   nextRunAt: number | null;
 }
 
-function toRecord(row: Row): RolloutRecord {
-  return {
-    id: row.id,
-    entityRef: row.entity_ref,
-    cluster: row.cluster,
-    namespace: row.namespace,
-    workload: row.workload,
-    route: row.route ?? undefined,
-    policy: row.policy,
-    trafficProvider: row.traffic_provider,
-    phase: row.phase,
-    stepIndex: Number(row.step_index),
-    weight: Number(row.weight),
-    actualWeight: num(row.actual_weight),
-    steps: JSON.parse(row.steps),
-    stable: JSON.parse(row.stable),
-    canary: JSON.parse(row.canary),
-    message: row.message ?? null,
-    spec: JSON.parse(row.spec),
-    state: JSON.parse(row.state),
-    intent: row.intent ? JSON.parse(row.intent) : null,
-    startedBy: row.started_by,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    finishedAt: num(row.finished_at),
-    nextStepAt: num(row.next_step_at),
-    nextRunAt: num(row.next_run_at),
-    version: Number(row.version),
+const json = (v: unknown) => JSON.parse(v as string);
+const same = (v: unknown) => v;
+
+/** Each column of a rollout row: its field in the record and how it is read. */
+const COLUMNS: Record<string, [keyof RolloutRecord, (v: unknown) => unknown]> =
+  {
+    id: ['id', same],
+    entity_ref: ['entityRef', same],
+    cluster: ['cluster', same],
+    namespace: ['namespace', same],
+    workload: ['workload', same],
+    route: ['route', v => v ?? undefined],
+    policy: ['policy', same],
+    traffic_provider: ['trafficProvider', same],
+    phase: ['phase', same],
+    step_index: ['stepIndex', Number],
+    weight: ['weight', Number],
+    actual_weight: ['actualWeight', num],
+    steps: ['steps', json],
+    stable: ['stable', json],
+    canary: ['canary', json],
+    message: ['message', v => v ?? null],
+    spec: ['spec', json],
+    state: ['state', json],
+    intent: ['intent', v => (v ? json(v) : null)],
+    started_by: ['startedBy', same],
+    created_at: ['createdAt', Number],
+    updated_at: ['updatedAt', Number],
+    finished_at: ['finishedAt', num],
+    next_step_at: ['nextStepAt', num],
+    next_run_at: ['nextRunAt', num],
+    version: ['version', Number],
   };
+
+/** The record fields of the given columns (others, e.g. lease columns, are skipped). */
+function fieldsOf(row: Row): Partial<RolloutRecord> {
+  const fields: Record<string, unknown> = {};
+  for (const column of Object.keys(row)) {
+    const field = COLUMNS[column];
+    if (field) fields[field[0]] = field[1](row[column]);
+  }
+  return fields as Partial<RolloutRecord>;
+}
+
+function toRecord(row: Row): RolloutRecord {
+  const record = {} as Record<string, unknown>;
+  for (const [column, [field, read]] of Object.entries(COLUMNS)) {
+    record[field] = read(row[column]);
+  }
+  return record as unknown as RolloutRecord;
 }
 
 function patchToRow(patch: RolloutPatch): Row {
@@ -433,8 +460,36 @@ export class RolloutStore {
     ttlMs: number,
     now?: number,
   ): Promise<boolean> {
+    const updated = await this.takeLease(id, owner, ttlMs, now);
+    return updated === 1;
+  }
+
+  /**
+   * Takes the lease like {@link RolloutStore.acquireLease} and returns, from
+   * the same statement, the rollout's version and when it is next due;
+   * undefined when another replica holds it. A pass that still has the
+   * record at that version need not read it again.
+   */
+  async acquireLeaseStamp(
+    id: string,
+    owner: string,
+    ttlMs: number,
+    now?: number,
+  ): Promise<LeaseStamp | undefined> {
+    const rows = (await this.takeLease(id, owner, ttlMs, now).returning([
+      'version',
+      'next_run_at',
+    ])) as Row[];
+    const row = rows[0];
+    return row
+      ? { version: Number(row.version), nextRunAt: num(row.next_run_at) }
+      : undefined;
+  }
+
+  /** The lease update: only a free, expired or own lease is taken. */
+  private takeLease(id: string, owner: string, ttlMs: number, now?: number) {
     const current = now === undefined ? this.dbNow() : now;
-    const updated = await this.db(ROLLOUTS)
+    return this.db(ROLLOUTS)
       .where({ id })
       .andWhere(q =>
         q
@@ -446,7 +501,6 @@ export class RolloutStore {
         lease_owner: owner,
         lease_expires_at: this.expiry(ttlMs, now),
       });
-    return updated === 1;
   }
 
   /**
@@ -568,7 +622,18 @@ export class RolloutStore {
     id: string,
     expectedVersion: number,
     patch: RolloutPatch,
-    extra: { events?: NewEvent[]; analysis?: NewAnalysis } = {},
+    extra: {
+      events?: NewEvent[];
+      analysis?: NewAnalysis;
+      /**
+       * The rollout as read at `expectedVersion` (a pass's record): the
+       * committed record is then this one with the patch applied, not read
+       * back. The version check makes them the same: every change of a
+       * record field bumps it (only the lease columns and the loop's
+       * `next_run_at`, written by the lease holder's own release, do not).
+       */
+      base?: RolloutRecord;
+    } = {},
   ): Promise<RolloutRecord | undefined> {
     const now = Date.now();
     const committed = await this.db.transaction(async tx => {
@@ -597,17 +662,21 @@ export class RolloutStore {
           checks: JSON.stringify(a.checks),
           provisional: a.keep === false,
         };
-        const newest = await tx(ANALYSIS)
-          .where({ rollout_id: id })
-          .orderBy('id', 'desc')
-          .first('id', 'provisional');
-        if (newest && Boolean(newest.provisional)) {
-          await tx(ANALYSIS).where({ id: newest.id }).update(result);
-        } else {
+        // The newest row is replaced when it is provisional, in one
+        // statement; otherwise (none replaced) the result is a new row.
+        const replaced = await tx(ANALYSIS)
+          .where('id', tx(ANALYSIS).max('id').where({ rollout_id: id }))
+          .andWhere('provisional', true)
+          .update(result);
+        if (replaced === 0) {
           await tx(ANALYSIS).insert({ rollout_id: id, ...result });
         }
       }
-      const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
+      const base = extra.base;
+      const fresh =
+        base?.id === id && base.version === expectedVersion
+          ? ({ ...base, ...fieldsOf(row) } as RolloutRecord)
+          : toRecord(await tx(ROLLOUTS).where({ id }).first());
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
       return fresh;
     });
