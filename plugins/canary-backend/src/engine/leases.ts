@@ -63,13 +63,7 @@ export class Leases {
 
   /** Takes the lease of a rollout that is free, expired or this replica's; false when another replica holds it. */
   async acquire(id: string): Promise<boolean> {
-    await this.released(id);
-    return this.store.acquireLease(
-      id,
-      this.owner,
-      this.leaseMs,
-      this.leaseNow?.(),
-    );
+    return (await this.acquireStamp(id)) !== undefined;
   }
 
   /**

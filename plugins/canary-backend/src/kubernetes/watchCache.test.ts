@@ -228,6 +228,20 @@ describe('watch caches against the sandbox API server', () => {
     }, `${what} from the cache`);
   }
 
+  /** The Istio provider over the cache, once the VirtualService is read from it. */
+  async function istioFromCache() {
+    await setUp();
+    const istio = createTrafficProvider('istio', clients);
+    const topology: TrafficTopology = await istio.discover({
+      cluster: 'sandbox',
+      namespace: 'demo',
+      service: 'checkout',
+      provider: 'istio',
+    });
+    await fromCache(() => istio.getSplit(topology), 'the VirtualService');
+    return { istio, topology };
+  }
+
   const replicasOf = async (n: number) => {
     const d = await other.forCluster('sandbox').apps.readNamespacedDeployment({
       namespace: 'demo',
@@ -345,15 +359,7 @@ describe('watch caches against the sandbox API server', () => {
   });
 
   it('after a write, the next read returns the written state even while the watch lags', async () => {
-    await setUp();
-    const istio = createTrafficProvider('istio', clients);
-    const topology: TrafficTopology = await istio.discover({
-      cluster: 'sandbox',
-      namespace: 'demo',
-      service: 'checkout',
-      provider: 'istio',
-    });
-    await fromCache(() => istio.getSplit(topology), 'the VirtualService');
+    const { istio, topology } = await istioFromCache();
 
     // The open watch delivers nothing from now on; requests still pass.
     proxy.mode('stall');
@@ -382,15 +388,7 @@ describe('watch caches against the sandbox API server', () => {
   });
 
   it('writes from the cached copy (one PUT, no GET); a copy behind the server gets a 409, is read with a GET and the write is redone', async () => {
-    await setUp();
-    const istio = createTrafficProvider('istio', clients);
-    const topology: TrafficTopology = await istio.discover({
-      cluster: 'sandbox',
-      namespace: 'demo',
-      service: 'checkout',
-      provider: 'istio',
-    });
-    await fromCache(() => istio.getSplit(topology), 'the VirtualService');
+    const { istio, topology } = await istioFromCache();
     const count = () => sb.apiRequests();
 
     // Once the caches of the VirtualService and the DestinationRule (its

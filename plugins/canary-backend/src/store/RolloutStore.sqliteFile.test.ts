@@ -4,6 +4,7 @@ import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
 import { RolloutStore } from './RolloutStore';
 import { migrationsDir } from '../engine/__testUtils__/harness';
+import { storedRollout } from './__testUtils__/storedRollout';
 
 jest.setTimeout(60_000);
 
@@ -62,5 +63,37 @@ describe('RolloutStore on a SQLite file', () => {
     await RolloutStore.create(db, migrationsDir);
     const [mode] = await db.raw('PRAGMA journal_mode');
     expect(mode.journal_mode).toBe('memory');
+  });
+});
+
+describe('RolloutStore on better-sqlite3', () => {
+  it('compiles each statement once per connection and reuses it', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Database = require('better-sqlite3');
+    const prepare = jest.spyOn(Database.prototype, 'prepare');
+    const db = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: ':memory:' },
+      useNullAsDefault: true,
+    });
+    try {
+      const store = await RolloutStore.create(db, migrationsDir);
+      const compiled = () =>
+        prepare.mock.calls.filter(([sql]) =>
+          /^select \* from `canary_rollouts` where `id` = \?/.test(String(sql)),
+        ).length;
+      const before = compiled();
+      for (const id of ['a', 'b', 'c', 'a']) {
+        expect(await store.get(id)).toBeUndefined();
+      }
+      expect(compiled() - before).toBe(1);
+      // The reused statement still answers with what is stored now.
+      await store.insert(storedRollout('a', 'app'));
+      expect((await store.get('a'))?.id).toBe('a');
+      expect(compiled() - before).toBe(1);
+    } finally {
+      prepare.mockRestore();
+      await db.destroy();
+    }
   });
 });
