@@ -282,6 +282,8 @@ export class KubernetesWorkloadManager implements WorkloadManager {
       PODS,
       namespace,
       selected,
+      // Reads the cached pod without copying it.
+      podHealthOf,
       async () =>
         (
           await callCluster(
@@ -291,7 +293,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
           )
         ).items,
     );
-    return { pods: pods.map(podHealthOf) };
+    return { pods };
   }
 
   async templateHash(
