@@ -833,9 +833,10 @@ export class RolloutStore {
  * `synchronous = NORMAL` on every pooled connection: a commit appends to
  * the log without waiting for the disk (~0.02 ms instead of 3–12 ms of
  * fsyncs per statement measured on the bench machine, where the engine's
- * event loop stood still in them half the time), and readers no longer block the writer. A committed change
- * survives the backend being killed; only a power loss or an operating
- * system crash may lose the last commits (SQLite's documented trade-off).
+ * event loop stood still in them half the time), and readers no longer
+ * block the writer. A committed change survives the backend being killed;
+ * only a power loss or an operating system crash may lose the last commits
+ * (SQLite's documented trade-off).
  * Production installs run PostgreSQL; in-memory databases are left alone.
  */
 async function useWriteAheadLog(db: Knex): Promise<void> {
