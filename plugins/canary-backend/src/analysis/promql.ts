@@ -46,12 +46,30 @@ export function positionOf(text: string, offset: number): PromQLErrorPosition {
 }
 
 /**
+ * Queries that parsed cleanly, so the same rendered query (a rollout's
+ * analysis renders the same text every interval) is parsed once; cleared
+ * when it grows past {@link PARSED_CLEAN_MAX}.
+ */
+const parsedClean = new Set<string>();
+const PARSED_CLEAN_MAX = 20_000;
+
+/**
  * Parses PromQL with Prometheus' own lezer grammar and returns the offset of
  * the first error node, or undefined when the query parses cleanly.
  *
  * @internal
  */
 export function findPromQLError(query: string): number | undefined {
+  if (parsedClean.has(query)) return undefined;
+  const errorAt = parseForError(query);
+  if (errorAt === undefined) {
+    if (parsedClean.size >= PARSED_CLEAN_MAX) parsedClean.clear();
+    parsedClean.add(query);
+  }
+  return errorAt;
+}
+
+function parseForError(query: string): number | undefined {
   if (query.trim() === '') {
     return 0;
   }

@@ -57,6 +57,21 @@ function thrownBy(fn: () => unknown): TemplateError | undefined {
   return undefined;
 }
 
+describe('PromQL parsing', () => {
+  it('parses a query once, and reports an error every time it is asked', () => {
+    const parse = jest.spyOn(parser, 'parse');
+    const query = 'sum(rate(parsed_once_total{app="a"}[1m]))';
+    expect(findPromQLError(query)).toBeUndefined();
+    expect(findPromQLError(query)).toBeUndefined();
+    expect(parse).toHaveBeenCalledTimes(1);
+    const broken = 'sum(rate(parsed_once_total{app="a"}[1m])';
+    expect(findPromQLError(broken)).toBeDefined();
+    expect(findPromQLError(broken)).toBe(findPromQLError(broken));
+    expect(parse).toHaveBeenCalledTimes(4);
+    parse.mockRestore();
+  });
+});
+
 describe('PromQL escaping', () => {
   it('escapes quotes, backslashes and control characters', () => {
     expect(escapePromQLString('a"b\\c')).toBe('a\\"b\\\\c');

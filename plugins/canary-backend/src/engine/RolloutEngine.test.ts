@@ -90,6 +90,40 @@ describe('RolloutEngine', () => {
     expect(fences.mock.calls.length).toBeLessThanOrEqual(7);
   });
 
+  it('reads a rollout only when it changed since its last pass here (the lease answers the version)', async () => {
+    const { clock, engine, service, store, target } = await setup(
+      'versioned-subsets',
+      { ...istio, steps: [{ weight: 5, pause: '1m' }, 100] },
+    );
+    const { id } = await service.start({
+      resolved: target,
+      cluster: 'c',
+      startedBy: 'u',
+    });
+    await engine.tick();
+    const atStep = (await store.get(id))!;
+    expect(atStep).toMatchObject({ phase: 'Progressing', weight: 5 });
+    const gets = jest.spyOn(store, 'get');
+    // Looks at the canary while the step's pause runs: nothing changes.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(5_000);
+      await engine.tick();
+    }
+    expect(gets).not.toHaveBeenCalled();
+    expect((await store.get(id))!.version).toBe(atStep.version);
+    gets.mockClear();
+    // Someone else changes the rollout (another replica, a control).
+    await store.commit(id, atStep.version, { message: 'changed elsewhere' });
+    clock.advance(5_000);
+    await engine.tick();
+    expect(gets).toHaveBeenCalledTimes(1);
+    clock.advance(60_000);
+    await engine.tick();
+    const after = (await store.get(id))!;
+    expect(after.weight).toBe(100);
+    expect(after.message).not.toBe('changed elsewhere');
+  });
+
   it('keeps the old stable when the policy says so', async () => {
     const { cluster, clock, engine, service, store, target } = await setup(
       'versioned-subsets',

@@ -130,6 +130,13 @@ export class RolloutEngine {
   private readonly maxPerTick: number;
   /** This replica's leases: renewed together, released in batches. */
   private readonly leases: Leases;
+  /**
+   * Each rollout as this replica's last pass over it left it. Taking the
+   * lease answers the row's version: at the same version the record is
+   * still the row (every change of a record field bumps it), so the pass
+   * neither reads nor parses it again.
+   */
+  private readonly records = new Map<string, RolloutRecord>();
   private stopped = false;
 
   constructor(options: RolloutEngineOptions) {
@@ -394,7 +401,10 @@ export class RolloutEngine {
     abort: AbortController,
   ): Promise<void> {
     if (abort.signal.aborted) return;
-    if (!(await this.acquire(id))) return;
+    const stamp = await this.leases.acquireStamp(id);
+    if (!stamp) return;
+    const kept = this.records.get(id);
+    this.records.delete(id);
     // Each transition of the pass gets the deadline: a pass that keeps
     // committing (prepare, scale, first step…) is not cut short by a slow
     // but answering cluster; one call that hangs is.
@@ -423,6 +433,8 @@ export class RolloutEngine {
       }
     });
     let current: PassContext | undefined;
+    /** The record as first read by this pass (before any context). */
+    let read: RolloutRecord | undefined;
     let nextRunAt: number | undefined;
     // Each cluster object is read once per pass, and again after a write.
     const reads = new Map<object, Map<string, Promise<unknown>>>();
@@ -439,11 +451,15 @@ export class RolloutEngine {
           // Read once; then each commit of this pass returns the row as
           // stored (no one else commits while the lease is held, and a
           // commit after losing it fails on the row version).
-          let known: RolloutRecord | undefined;
+          let known: RolloutRecord | undefined =
+            kept?.version === stamp.version
+              ? { ...kept, nextRunAt: stamp.nextRunAt }
+              : undefined;
           for (let i = 0; i < MAX_TRANSITIONS_PER_PASS && !this.stopped; i++) {
             if (abort.signal.aborted) throw abort.signal.reason;
             if (i > 0) armDeadline();
             const r = known ?? (await this.deps.store.get(id));
+            read ??= r;
             if (!r || isTerminalPhase(r.phase)) return;
             const now = this.deps.now();
             if (
@@ -477,6 +493,12 @@ export class RolloutEngine {
       }
     } finally {
       clearTimeout(deadline);
+      const last = current?.r ?? read;
+      if (last && !isTerminalPhase(last.phase)) {
+        // Rollouts finished by another replica are never passed here again.
+        if (this.records.size >= 2 * this.maxPerTick) this.records.clear();
+        this.records.set(id, last);
+      }
       // Not waited for: the next pass over it on this replica waits instead
       // (Leases.acquire), and the next tick writes it first.
       this.track(this.release(id, nextRunAt));

@@ -174,7 +174,7 @@ export class PassContext {
       this.r.id,
       this.r.version,
       patch,
-      { events, analysis },
+      { events, analysis, base: this.r },
     );
     if (!updated) {
       throw new StaleRolloutError(`Rollout ${this.r.id} changed meanwhile`);

@@ -5,9 +5,9 @@ import type { RolloutStore } from '../store/RolloutStore';
 function recordingStore(held: Set<string>) {
   const calls: string[] = [];
   const store = {
-    acquireLease: jest.fn(async (id: string) => {
+    acquireLeaseStamp: jest.fn(async (id: string) => {
       calls.push(`acquire ${id}`);
-      return true;
+      return { version: 0, nextRunAt: null };
     }),
     renewLeases: jest.fn(async (ids: string[]) => {
       calls.push(`renew ${ids.join(',')}`);

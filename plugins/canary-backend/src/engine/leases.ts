@@ -1,4 +1,4 @@
-import type { RolloutStore } from '../store/RolloutStore';
+import type { LeaseStamp, RolloutStore } from '../store/RolloutStore';
 
 /** Options of {@link Leases}. */
 export interface LeasesOptions {
@@ -63,15 +63,27 @@ export class Leases {
 
   /** Takes the lease of a rollout that is free, expired or this replica's; false when another replica holds it. */
   async acquire(id: string): Promise<boolean> {
-    // This replica's last release of it lands first.
-    if (this.batch?.entries.has(id)) await this.flush().catch(() => undefined);
-    await this.writing.get(id);
-    return this.store.acquireLease(
+    return (await this.acquireStamp(id)) !== undefined;
+  }
+
+  /**
+   * Like {@link Leases.acquire}, answering the rollout's version and
+   * next-due time from the same statement (undefined: not taken).
+   */
+  async acquireStamp(id: string): Promise<LeaseStamp | undefined> {
+    await this.released(id);
+    return this.store.acquireLeaseStamp(
       id,
       this.owner,
       this.leaseMs,
       this.leaseNow?.(),
     );
+  }
+
+  /** This replica's last release of the rollout lands first. */
+  private async released(id: string): Promise<void> {
+    if (this.batch?.entries.has(id)) await this.flush().catch(() => undefined);
+    await this.writing.get(id);
   }
 
   /**

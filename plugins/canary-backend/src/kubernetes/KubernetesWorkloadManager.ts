@@ -23,6 +23,7 @@ import {
   cachedList,
   DEPLOYMENTS,
   PODS,
+  readForUpdate,
   writeThrough,
 } from './watchCache';
 import { assertDnsLabel, assertDnsSubdomain, assertVersion } from './names';
@@ -104,7 +105,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
     return this.apis.apps;
   }
 
-  /** Read, change, replace with the resourceVersion read; retried on 409. */
+  /** Read (the watch cache's copy first), change, replace with the resourceVersion read; a 409 reads with a GET and retries. */
   private async update(
     namespace: string,
     name: string,
@@ -112,11 +113,15 @@ export class KubernetesWorkloadManager implements WorkloadManager {
   ): Promise<V1Deployment> {
     return withConflictRetry(
       { kind: 'Deployment', namespace, name, verb: 'update' },
-      async () => {
-        const current = await this.apps.readNamespacedDeployment({
+      async n => {
+        const current = await readForUpdate(
+          this.apis,
+          DEPLOYMENTS,
           namespace,
           name,
-        });
+          n,
+          () => this.apps.readNamespacedDeployment({ namespace, name }),
+        );
         const next = change(current);
         if (!next) return current;
         return writeThrough(this.apis, DEPLOYMENTS, namespace, name, () =>
@@ -277,6 +282,8 @@ export class KubernetesWorkloadManager implements WorkloadManager {
       PODS,
       namespace,
       selected,
+      // Reads the cached pod without copying it.
+      podHealthOf,
       async () =>
         (
           await callCluster(
@@ -286,7 +293,7 @@ export class KubernetesWorkloadManager implements WorkloadManager {
           )
         ).items,
     );
-    return { pods: pods.map(podHealthOf) };
+    return { pods };
   }
 
   async templateHash(

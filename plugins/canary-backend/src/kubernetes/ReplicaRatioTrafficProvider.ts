@@ -17,7 +17,12 @@ import {
   TrafficTopology,
 } from './types';
 import { podsMatch } from './deployments';
-import { cachedGet, DEPLOYMENTS, writeThrough } from './watchCache';
+import {
+  cachedGet,
+  DEPLOYMENTS,
+  readForUpdate,
+  writeThrough,
+} from './watchCache';
 
 /** On the stable Deployment: the pod total of the rollout, so a restart finds it again. */
 export const REPLICA_TOTAL_ANNOTATION = 'coalmine.io/replica-total';
@@ -170,7 +175,7 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
     return this.splitOf(topology, stable, canary);
   }
 
-  /** Sets replicas (and optionally annotations) of a Deployment, retried on 409. */
+  /** Sets replicas (and optionally annotations) of a Deployment from the watch cache's copy first; a 409 reads with a GET and retries. */
   private async resize(
     apis: ClusterApis,
     namespace: string,
@@ -180,11 +185,15 @@ export class ReplicaRatioTrafficProvider implements TrafficProvider {
   ): Promise<V1Deployment> {
     return withConflictRetry(
       { kind: 'Deployment', namespace, name, verb: 'scale' },
-      async () => {
-        const current = await apis.apps.readNamespacedDeployment({
+      async n => {
+        const current = await readForUpdate(
+          apis,
+          DEPLOYMENTS,
           namespace,
           name,
-        });
+          n,
+          () => apis.apps.readNamespacedDeployment({ namespace, name }),
+        );
         const currentAnnotations = current.metadata?.annotations ?? {};
         const nextAnnotations = { ...currentAnnotations };
         for (const [k, v] of Object.entries(annotations ?? {})) {

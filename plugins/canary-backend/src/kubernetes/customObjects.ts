@@ -1,7 +1,12 @@
 import type { ClusterApis } from './ClusterClients';
 import { callCluster, withConflictRetry } from './errors';
 import type { KubernetesObject } from './objects';
-import { cachedGet, customKind, writeThrough } from './watchCache';
+import {
+  cachedGet,
+  customKind,
+  readForUpdate,
+  writeThrough,
+} from './watchCache';
 
 /** A custom resource kind at the version the cluster serves. */
 export interface CustomKind {
@@ -31,8 +36,9 @@ export async function readCustomObject<T>(
 }
 
 /**
- * Read, change, replace with the resourceVersion that was read; a 409 (a
- * write in between) reads again and redoes the change. `change` returning an
+ * Read (the watch cache's copy first, see `readForUpdate`), change, replace
+ * with the resourceVersion that was read; a 409 (a write in between, or a
+ * cached copy behind the server) reads with a GET and redoes the change. `change` returning an
  * object with an equal spec skips the write. Resolves to the stored object.
  */
 export async function updateCustomObject<T extends KubernetesObject<any>>(
@@ -52,9 +58,14 @@ export async function updateCustomObject<T extends KubernetesObject<any>>(
   };
   return withConflictRetry(
     { kind: kind.kind, namespace, name, verb: 'update' },
-    async () => {
-      const current = (await apis.custom.getNamespacedCustomObject(
-        params,
+    async n => {
+      const current = (await readForUpdate(
+        apis,
+        customKind(kind),
+        namespace,
+        name,
+        n,
+        () => apis.custom.getNamespacedCustomObject(params),
       )) as T;
       const next = change(current);
       if (

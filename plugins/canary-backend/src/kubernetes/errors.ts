@@ -206,10 +206,12 @@ export async function callCluster<T>(
  * changes it and writes it back with the resourceVersion it read. A 409 means
  * someone else wrote in between, so read again and redo the change, a bounded
  * number of times. Other failures are mapped with {@link toClusterError}.
+ * `attempt` gets its number (1 first): the first may start from a watch
+ * cache's copy, a retry after a 409 reads the server (`readForUpdate`).
  */
 export async function withConflictRetry<T>(
   what: ObjectDescription,
-  attempt: () => Promise<T>,
+  attempt: (n: number) => Promise<T>,
   options: { attempts?: number; backoffMs?: number } = {},
 ): Promise<T> {
   const attempts = options.attempts ?? 5;
@@ -218,7 +220,7 @@ export async function withConflictRetry<T>(
     try {
       // Inside an engine pass: never re-apply a change a newer decision superseded.
       await fenceBeforeWrite();
-      return await attempt();
+      return await attempt(i);
     } catch (error) {
       if (isConflict(error) && i < attempts) {
         await new Promise(r => setTimeout(r, backoffMs * i));

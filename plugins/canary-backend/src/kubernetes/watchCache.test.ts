@@ -228,13 +228,25 @@ describe('watch caches against the sandbox API server', () => {
     }, `${what} from the cache`);
   }
 
+  /** The Istio provider over the cache, once the VirtualService is read from it. */
+  async function istioFromCache() {
+    await setUp();
+    const istio = createTrafficProvider('istio', clients);
+    const topology: TrafficTopology = await istio.discover({
+      cluster: 'sandbox',
+      namespace: 'demo',
+      service: 'checkout',
+      provider: 'istio',
+    });
+    await fromCache(() => istio.getSplit(topology), 'the VirtualService');
+    return { istio, topology };
+  }
+
   const replicasOf = async (n: number) => {
-    const d = await other
-      .forCluster('sandbox')
-      .apps.readNamespacedDeployment({
-        namespace: 'demo',
-        name: 'checkout-v1',
-      });
+    const d = await other.forCluster('sandbox').apps.readNamespacedDeployment({
+      namespace: 'demo',
+      name: 'checkout-v1',
+    });
     await other.forCluster('sandbox').apps.replaceNamespacedDeployment({
       namespace: 'demo',
       name: 'checkout-v1',
@@ -347,15 +359,7 @@ describe('watch caches against the sandbox API server', () => {
   });
 
   it('after a write, the next read returns the written state even while the watch lags', async () => {
-    await setUp();
-    const istio = createTrafficProvider('istio', clients);
-    const topology: TrafficTopology = await istio.discover({
-      cluster: 'sandbox',
-      namespace: 'demo',
-      service: 'checkout',
-      provider: 'istio',
-    });
-    await fromCache(() => istio.getSplit(topology), 'the VirtualService');
+    const { istio, topology } = await istioFromCache();
 
     // The open watch delivers nothing from now on; requests still pass.
     proxy.mode('stall');
@@ -381,6 +385,66 @@ describe('watch caches against the sandbox API server', () => {
       'the Deployment',
     );
     expect(readiness.desired).toBe(6);
+  });
+
+  it('writes from the cached copy (one PUT, no GET); a copy behind the server gets a 409, is read with a GET and the write is redone', async () => {
+    const { istio, topology } = await istioFromCache();
+    const count = () => sb.apiRequests();
+
+    // Once the caches of the VirtualService and the DestinationRule (its
+    // subsets are checked first) are live, a write reads neither directly.
+    await eventually(async () => {
+      const d = cache.stats.direct;
+      await istio.setSplit(topology, { canaryWeight: 5, headerRoute: false });
+      return cache.stats.direct === d ? true : undefined;
+    }, 'a write based on the cached copies');
+    let before = count();
+    const direct = cache.stats.direct;
+    await istio.setSplit(topology, { canaryWeight: 10, headerRoute: false });
+    let after = count();
+    expect((after.PUT ?? 0) - (before.PUT ?? 0)).toBe(1);
+    expect(cache.stats.direct).toBe(direct);
+    expect((after.GET ?? 0) - (before.GET ?? 0)).toBeLessThan(2); // a /version probe at most
+
+    // The watch delivers nothing from now on, and another client changes
+    // the VirtualService: the cached copy is behind the server.
+    proxy.mode('stall');
+    const otherApis = other.forCluster('sandbox');
+    const vsRef = {
+      group: 'networking.istio.io',
+      version: await otherApis.preferredVersion('networking.istio.io', 'v1'),
+      plural: 'virtualservices',
+      namespace: 'demo',
+      name: 'checkout',
+    };
+    const vs = (await otherApis.custom.getNamespacedCustomObject(vsRef)) as any;
+    await otherApis.custom.replaceNamespacedCustomObject({
+      ...vsRef,
+      body: {
+        ...vs,
+        metadata: {
+          ...vs.metadata,
+          labels: { ...vs.metadata.labels, 'edited-by': 'someone-else' },
+        },
+      },
+    });
+
+    before = count();
+    const split = await istio.setSplit(topology, {
+      canaryWeight: 20,
+      headerRoute: false,
+    });
+    after = count();
+    expect(split.canaryWeight).toBe(20);
+    // The PUT from the stale copy (409), the GET, the PUT that lands.
+    expect((after.PUT ?? 0) - (before.PUT ?? 0)).toBe(2);
+    expect((after.GET ?? 0) - (before.GET ?? 0)).toBeGreaterThanOrEqual(1);
+    const stored = (await otherApis.custom.getNamespacedCustomObject(
+      vsRef,
+    )) as any;
+    // Both writes hold: the other client's label and our weight.
+    expect(stored.metadata.labels['edited-by']).toBe('someone-else');
+    expect(JSON.stringify(stored.spec.http)).toContain('"weight":20');
   });
 
   it('an API server that stops answering makes reads fail after the bound, though the watch stays open', async () => {

@@ -515,24 +515,27 @@ export class ClusterWatchCache {
   }
 
   /**
-   * The objects of a namespace `filter` keeps, from the cache when it is
-   * live and no write of the engine's to one of them is still on its way.
+   * What `read` makes of the objects of a namespace `filter` keeps, from the
+   * cache when it is live and no write of the engine's to one of them is
+   * still on its way. `read` gets the cached objects themselves, not copies:
+   * it must not change them (it builds what the caller keeps).
    */
-  async list<T>(
+  async list<T, R>(
     kind: CachedKind,
     namespace: string,
     filter: (object: T) => boolean,
+    read: (object: T) => R,
     direct: () => Promise<T[]>,
-  ): Promise<T[]> {
+  ): Promise<R[]> {
     const informer = this.informer(kind, namespace);
     const prefix = `${kind.id}|${namespace}|`;
     const pendingHere = [...this.writes.keys()].some(k => k.startsWith(prefix));
     if (!pendingHere && this.usable(informer)) {
       this.stats.fromCache++;
-      return (informer.list() as T[]).filter(filter).map(copy);
+      return (informer.list() as T[]).filter(filter).map(read);
     }
     this.stats.direct++;
-    return (await direct()).filter(filter);
+    return (await direct()).filter(filter).map(read);
   }
 
   /**
@@ -632,17 +635,43 @@ export function cachedGet<T>(
   return apis.cache ? apis.cache.get(kind, namespace, name, direct) : direct();
 }
 
-/** A label-selected list as a cache filter, when the cluster has a cache. */
-export async function cachedList<T>(
+/**
+ * The base object of a read-modify-replace on attempt `attempt` of
+ * `withConflictRetry`: the first starts from the watch cache (never older
+ * than the engine's own last write to the object, and only while the cache
+ * may be trusted, see {@link ClusterWatchCache.get}), so a write costs one
+ * PUT instead of a GET and a PUT. The replace carries the cached
+ * resourceVersion: if the object changed meanwhile the server answers 409
+ * Conflict and the next attempt reads it with a GET.
+ */
+export function readForUpdate<T>(
+  apis: ClusterApis,
+  kind: CachedKind,
+  namespace: string,
+  name: string,
+  attempt: number,
+  direct: () => Promise<T>,
+): Promise<T> {
+  return attempt === 1
+    ? cachedGet(apis, kind, namespace, name, direct)
+    : direct();
+}
+
+/**
+ * A label-selected list as a cache filter, when the cluster has a cache,
+ * each object kept as `read` makes it (`read` must not change the object).
+ */
+export async function cachedList<T, R>(
   apis: ClusterApis,
   kind: CachedKind,
   namespace: string,
   filter: (object: T) => boolean,
+  read: (object: T) => R,
   direct: () => Promise<T[]>,
-): Promise<T[]> {
+): Promise<R[]> {
   return apis.cache
-    ? apis.cache.list(kind, namespace, filter, direct)
-    : (await direct()).filter(filter);
+    ? apis.cache.list(kind, namespace, filter, read, direct)
+    : (await direct()).filter(filter).map(read);
 }
 
 /**

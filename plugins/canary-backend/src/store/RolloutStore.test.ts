@@ -126,6 +126,64 @@ describe.each(databases.eachSupportedId())('RolloutStore on %s', databaseId => {
     expect(await store.acquireLease('a', 'x', 1000, 12_001)).toBe(true);
   });
 
+  it('answers the version and next-due time with the lease taken, and a commit from a base equals the stored row', async () => {
+    const db = await databases.init(databaseId);
+    const store = await RolloutStore.create(db, migrationsDir);
+    await store.insert(record('a'));
+    await store.commit('a', 0, { nextRunAt: 5000 });
+    expect(await store.acquireLeaseStamp('a', 'x', 1000, 10_000)).toEqual({
+      version: 1,
+      nextRunAt: 5000,
+    });
+    expect(
+      await store.acquireLeaseStamp('a', 'y', 1000, 10_500),
+    ).toBeUndefined();
+    await store.releaseLeases([['a', 7000]], 'x');
+    const stamp = await store.acquireLeaseStamp('a', 'y', 1000, 10_600);
+    expect(stamp).toEqual({ version: 1, nextRunAt: 7000 });
+
+    const base = (await store.get('a'))!;
+    const patch = {
+      weight: 10,
+      stepIndex: 1,
+      message: 'Canary at 10 %',
+      state: { appliedWeight: 10, waitingSince: undefined, passedAtStep: 0 },
+      intent: null,
+      nextStepAt: 40_000,
+    };
+    const analysis = {
+      stepIndex: 1,
+      weight: 10,
+      action: 'hold' as const,
+      reason: 'r',
+      failedChecks: 0,
+      checks: [],
+    };
+    const fromBase = await store.commit('a', base.version, patch, {
+      base,
+      analysis: { ...analysis, keep: false },
+    });
+    // What the commit returns without reading the row back is the row.
+    expect(fromBase).toEqual(await store.get('a'));
+    expect(fromBase!.state).toEqual({ appliedWeight: 10, passedAtStep: 0 });
+    // A base at another version is not trusted: the row is read.
+    const stale = await store.commit(
+      'a',
+      fromBase!.version,
+      { weight: 15 },
+      { base, analysis: { ...analysis, reason: 'kept' } },
+    );
+    expect(stale).toEqual(await store.get('a'));
+    expect(stale!.stepIndex).toBe(1);
+    // The provisional row was replaced by the kept one: one row.
+    expect((await store.analysis('a')).map(a => a.reason)).toEqual(['kept']);
+    await store.commit('a', stale!.version, {}, { analysis });
+    expect((await store.analysis('a')).map(a => a.reason)).toEqual([
+      'kept',
+      'r',
+    ]);
+  });
+
   it('lists due rollouts and remembers watched templates', async () => {
     const store = await RolloutStore.create(
       await databases.init(databaseId),

@@ -104,6 +104,12 @@ function workloadKey(cluster: string, namespace: string, workload: string) {
   return `${cluster}|${namespace}|${workload}`;
 }
 
+/** What taking a lease answers: the rollout's version and next-due time. */
+export interface LeaseStamp {
+  version: number;
+  nextRunAt: number | null;
+}
+
 /** A rollout due for a pass, as the loop schedules it. */
 export interface DueRollout {
   id: string;
@@ -113,35 +119,56 @@ export interface DueRollout {
   nextRunAt: number | null;
 }
 
-function toRecord(row: Row): RolloutRecord {
-  return {
-    id: row.id,
-    entityRef: row.entity_ref,
-    cluster: row.cluster,
-    namespace: row.namespace,
-    workload: row.workload,
-    route: row.route ?? undefined,
-    policy: row.policy,
-    trafficProvider: row.traffic_provider,
-    phase: row.phase,
-    stepIndex: Number(row.step_index),
-    weight: Number(row.weight),
-    actualWeight: num(row.actual_weight),
-    steps: JSON.parse(row.steps),
-    stable: JSON.parse(row.stable),
-    canary: JSON.parse(row.canary),
-    message: row.message ?? null,
-    spec: JSON.parse(row.spec),
-    state: JSON.parse(row.state),
-    intent: row.intent ? JSON.parse(row.intent) : null,
-    startedBy: row.started_by,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    finishedAt: num(row.finished_at),
-    nextStepAt: num(row.next_step_at),
-    nextRunAt: num(row.next_run_at),
-    version: Number(row.version),
+const json = (v: unknown) => JSON.parse(v as string);
+const asIs = (v: unknown) => v;
+
+/** Each column of a rollout row: its field in the record and how it is read. */
+const COLUMNS: Record<string, [keyof RolloutRecord, (v: unknown) => unknown]> =
+  {
+    id: ['id', asIs],
+    entity_ref: ['entityRef', asIs],
+    cluster: ['cluster', asIs],
+    namespace: ['namespace', asIs],
+    workload: ['workload', asIs],
+    route: ['route', v => v ?? undefined],
+    policy: ['policy', asIs],
+    traffic_provider: ['trafficProvider', asIs],
+    phase: ['phase', asIs],
+    step_index: ['stepIndex', Number],
+    weight: ['weight', Number],
+    actual_weight: ['actualWeight', num],
+    steps: ['steps', json],
+    stable: ['stable', json],
+    canary: ['canary', json],
+    message: ['message', v => v ?? null],
+    spec: ['spec', json],
+    state: ['state', json],
+    intent: ['intent', v => (v ? json(v) : null)],
+    started_by: ['startedBy', asIs],
+    created_at: ['createdAt', Number],
+    updated_at: ['updatedAt', Number],
+    finished_at: ['finishedAt', num],
+    next_step_at: ['nextStepAt', num],
+    next_run_at: ['nextRunAt', num],
+    version: ['version', Number],
   };
+
+/** The record fields of the given columns (others, e.g. lease columns, are skipped). */
+function fieldsOf(row: Row): Partial<RolloutRecord> {
+  const fields: Record<string, unknown> = {};
+  for (const column of Object.keys(row)) {
+    const field = COLUMNS[column];
+    if (field) fields[field[0]] = field[1](row[column]);
+  }
+  return fields as Partial<RolloutRecord>;
+}
+
+function toRecord(row: Row): RolloutRecord {
+  const record = {} as Record<string, unknown>;
+  for (const [column, [field, read]] of Object.entries(COLUMNS)) {
+    record[field] = read(row[column]);
+  }
+  return record as unknown as RolloutRecord;
 }
 
 function patchToRow(patch: RolloutPatch): Row {
@@ -206,6 +233,7 @@ export class RolloutStore {
   }
 
   static async create(db: Knex, migrationsDir: string): Promise<RolloutStore> {
+    cacheStatements(db);
     await useWriteAheadLog(db);
     await db.migrate.latest({
       directory: migrationsDir,
@@ -433,8 +461,36 @@ export class RolloutStore {
     ttlMs: number,
     now?: number,
   ): Promise<boolean> {
+    const updated = await this.takeLease(id, owner, ttlMs, now);
+    return updated === 1;
+  }
+
+  /**
+   * Takes the lease like {@link RolloutStore.acquireLease} and returns, from
+   * the same statement, the rollout's version and when it is next due;
+   * undefined when another replica holds it. A pass that still has the
+   * record at that version need not read it again.
+   */
+  async acquireLeaseStamp(
+    id: string,
+    owner: string,
+    ttlMs: number,
+    now?: number,
+  ): Promise<LeaseStamp | undefined> {
+    const rows = (await this.takeLease(id, owner, ttlMs, now).returning([
+      'version',
+      'next_run_at',
+    ])) as Row[];
+    const row = rows[0];
+    return row
+      ? { version: Number(row.version), nextRunAt: num(row.next_run_at) }
+      : undefined;
+  }
+
+  /** The lease update: only a free, expired or own lease is taken. */
+  private takeLease(id: string, owner: string, ttlMs: number, now?: number) {
     const current = now === undefined ? this.dbNow() : now;
-    const updated = await this.db(ROLLOUTS)
+    return this.db(ROLLOUTS)
       .where({ id })
       .andWhere(q =>
         q
@@ -446,7 +502,6 @@ export class RolloutStore {
         lease_owner: owner,
         lease_expires_at: this.expiry(ttlMs, now),
       });
-    return updated === 1;
   }
 
   /**
@@ -568,7 +623,18 @@ export class RolloutStore {
     id: string,
     expectedVersion: number,
     patch: RolloutPatch,
-    extra: { events?: NewEvent[]; analysis?: NewAnalysis } = {},
+    extra: {
+      events?: NewEvent[];
+      analysis?: NewAnalysis;
+      /**
+       * The rollout as read at `expectedVersion` (a pass's record): the
+       * committed record is then this one with the patch applied, not read
+       * back. The version check makes them the same: every change of a
+       * record field bumps it (only the lease columns and the loop's
+       * `next_run_at`, written by the lease holder's own release, do not).
+       */
+      base?: RolloutRecord;
+    } = {},
   ): Promise<RolloutRecord | undefined> {
     const now = Date.now();
     const committed = await this.db.transaction(async tx => {
@@ -597,17 +663,21 @@ export class RolloutStore {
           checks: JSON.stringify(a.checks),
           provisional: a.keep === false,
         };
-        const newest = await tx(ANALYSIS)
-          .where({ rollout_id: id })
-          .orderBy('id', 'desc')
-          .first('id', 'provisional');
-        if (newest && Boolean(newest.provisional)) {
-          await tx(ANALYSIS).where({ id: newest.id }).update(result);
-        } else {
+        // The newest row is replaced when it is provisional, in one
+        // statement; otherwise (none replaced) the result is a new row.
+        const replaced = await tx(ANALYSIS)
+          .where('id', tx(ANALYSIS).max('id').where({ rollout_id: id }))
+          .andWhere('provisional', true)
+          .update(result);
+        if (replaced === 0) {
           await tx(ANALYSIS).insert({ rollout_id: id, ...result });
         }
       }
-      const fresh = toRecord(await tx(ROLLOUTS).where({ id }).first());
+      const base = extra.base;
+      const fresh =
+        base?.id === id && base.version === expectedVersion
+          ? ({ ...base, ...fieldsOf(row) } as RolloutRecord)
+          : toRecord(await tx(ROLLOUTS).where({ id }).first());
       await enqueueOutbox(tx, planOutbox(fresh, extra.events ?? []), now);
       return fresh;
     });
@@ -760,12 +830,13 @@ export class RolloutStore {
 
 /**
  * A SQLite database in a file writes through a write-ahead log with
- * `synchronous = NORMAL`: a commit appends to the log without waiting for
- * the disk (~0.02 ms instead of 3–12 ms of fsyncs per statement measured on
- * the bench machine, where the engine's event loop stood still in them half
- * the time), and readers no longer block the writer. A committed change
- * survives the backend being killed; only a power loss or an operating
- * system crash may lose the last commits (SQLite's documented trade-off).
+ * `synchronous = NORMAL` on every pooled connection: a commit appends to
+ * the log without waiting for the disk (~0.02 ms instead of 3–12 ms of
+ * fsyncs per statement measured on the bench machine, where the engine's
+ * event loop stood still in them half the time), and readers no longer
+ * block the writer. A committed change survives the backend being killed;
+ * only a power loss or an operating system crash may lose the last commits
+ * (SQLite's documented trade-off).
  * Production installs run PostgreSQL; in-memory databases are left alone.
  */
 async function useWriteAheadLog(db: Knex): Promise<void> {
@@ -786,8 +857,62 @@ async function useWriteAheadLog(db: Knex): Promise<void> {
   ) {
     return;
   }
+  // `synchronous` is a setting of each connection, not of the file; the
+  // pool's other connections (opened before or after this) get NORMAL
+  // from the driver: better-sqlite3 builds SQLite with
+  // SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (RolloutStore.sqliteFile.test.ts
+  // checks every pooled connection).
   await db.raw('PRAGMA journal_mode = WAL');
   await db.raw('PRAGMA synchronous = NORMAL');
+}
+
+/** Compiled statements kept per SQLite connection (the store sends a few dozen distinct ones). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * better-sqlite3 compiles every statement knex sends (knex keeps no
+ * statement cache): at 1,000 rollouts compiling took about as long as
+ * running them. Each connection of the pool keeps its most recently used
+ * compiled statements by SQL text; a statement is run to its end (`all` or
+ * `run`) before the next one starts, so reusing one is safe. Other clients
+ * are left alone.
+ */
+function cacheStatements(db: Knex): void {
+  if (String(db.client.config.client) !== 'better-sqlite3') return;
+  const pool = (
+    db.client as {
+      pool?: {
+        on(
+          event: 'acquireSuccess',
+          handler: (eventId: number, connection: unknown) => void,
+        ): void;
+      };
+    }
+  ).pool;
+  const cached = new WeakSet<object>();
+  pool?.on('acquireSuccess', (_eventId, connection) => {
+    const sqlite = connection as { prepare?: (sql: string) => unknown };
+    if (!sqlite || cached.has(sqlite) || typeof sqlite.prepare !== 'function') {
+      return;
+    }
+    cached.add(sqlite);
+    const prepare = sqlite.prepare.bind(sqlite);
+    const statements = new Map<string, unknown>();
+    sqlite.prepare = (sql: string) => {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = prepare(sql);
+        if (statements.size >= STATEMENT_CACHE) {
+          statements.delete(statements.keys().next().value!);
+        }
+      } else {
+        statements.delete(sql);
+      }
+      // Most recently used last: the first is the one to drop.
+      statements.set(sql, statement);
+      return statement;
+    };
+  });
 }
 
 /** 409 text when another component's rollout holds the workload. */
