@@ -1,20 +1,41 @@
 import { kubectlMergePatch } from './manualRestore';
+import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import type { ClusterApis, ClusterClients } from './ClusterClients';
 import {
   CustomKind,
   readCustomObject,
   updateCustomObject,
 } from './customObjects';
+import {
+  checkTargetNames,
+  listCustomObjects,
+  readCustomObjectOrExplain,
+  workloadsBehindBackends,
+} from './discovery';
 import type { BackendPair } from './gatewayRoutes';
 import type { KubernetesObject } from './objects';
 import type { StickyHeader } from './istioRoutes';
-import type {
+import {
+  ConfigurationError,
   RolloutTarget,
   TrafficProviderName,
   TrafficSplit,
   TrafficTopology,
   WorkloadRef,
 } from './types';
+
+/** What discovery says when it cannot find the object, in the provider's words. */
+export interface SplitObjectWords {
+  /** The object named by the annotation does not route the Service. */
+  notRouting(namespace: string, name: string, service: string): string;
+  /** No object in the namespace routes the Service. */
+  notFound(namespace: string, service: string): string;
+  /** Several do. */
+  several(namespace: string, service: string, names: string[]): string;
+  /** Why the stable and the canary workload behind the backends are needed. */
+  stableWorkload(objectName: string): string;
+  canaryWorkload(objectName: string): string;
+}
 
 /**
  * The part Gateway API and SMI share: the split lives in one custom object
@@ -52,6 +73,71 @@ export abstract class CustomObjectSplitProvider<
     split: { canaryWeight: number; headerRoute: boolean },
     header: StickyHeader | undefined,
   ): T;
+
+  /** The object's stable and canary backends for the Service, if it routes it. */
+  protected abstract backendsOf(
+    object: T,
+    service: string,
+  ): BackendPair | undefined;
+
+  protected abstract readonly words: SplitObjectWords;
+
+  /** A check of the target before discovery (e.g. a header the provider cannot route by). */
+  protected checkTarget(_target: RolloutTarget): void {}
+
+  /**
+   * The object that splits the target's Service: the one the route
+   * annotation names, else the only one in the namespace that routes it;
+   * then the workloads behind its backends.
+   */
+  async discover(target: RolloutTarget): Promise<TrafficTopology> {
+    checkTargetNames(target);
+    this.checkTarget(target);
+    const { namespace, service } = target;
+    const apis = this.clients.forCluster(target.cluster);
+    const kind = await this.kind(apis);
+    let object: T;
+    let backends: BackendPair | undefined;
+    if (target.route) {
+      object = await readCustomObjectOrExplain<T>(
+        apis,
+        kind,
+        namespace,
+        target.route,
+      );
+      backends = this.backendsOf(object, service);
+      if (!backends) {
+        throw new ConfigurationError(
+          this.words.notRouting(namespace, target.route, service),
+          CANARY_ROUTE_ANNOTATION,
+        );
+      }
+    } else {
+      const found = (await listCustomObjects<T>(apis, kind, namespace))
+        .map(o => ({ object: o, backends: this.backendsOf(o, service) }))
+        .filter(o => o.backends);
+      if (found.length !== 1) {
+        throw new ConfigurationError(
+          found.length === 0
+            ? this.words.notFound(namespace, service)
+            : this.words.several(
+                namespace,
+                service,
+                found.map(o => o.object.metadata.name!),
+              ),
+          CANARY_ROUTE_ANNOTATION,
+        );
+      }
+      object = found[0].object;
+      backends = found[0].backends!;
+    }
+    const name = object.metadata.name!;
+    const workloads = await workloadsBehindBackends(apis, target, backends, {
+      stable: this.words.stableWorkload(name),
+      canary: this.words.canaryWorkload(name),
+    });
+    return this.topology(target, kind, name, backends, workloads);
+  }
 
   /** The object after promotion: everything to stable, no header route. */
   protected abstract finalizeObject(object: T, backends: BackendPair): T;

@@ -1,12 +1,6 @@
 import { CANARY_ROUTE_ANNOTATION } from '@coalmine/backstage-plugin-canary-common';
 import { CustomObjectSplitProvider } from './CustomObjectSplitProvider';
 import {
-  checkTargetNames,
-  workloadsBehindBackends,
-  listCustomObjects,
-  readCustomObjectOrExplain,
-} from './discovery';
-import {
   applyHttpRouteSplit,
   BackendPair,
   finalizeHttpRoute,
@@ -15,12 +9,7 @@ import {
 } from './gatewayRoutes';
 import { DEFAULT_STICKY_HEADER, StickyHeader } from './istioRoutes';
 import { HTTPRoute } from './objects';
-import {
-  ConfigurationError,
-  RolloutTarget,
-  TrafficProvider,
-  TrafficTopology,
-} from './types';
+import { RolloutTarget, TrafficProvider } from './types';
 
 const GROUP = 'gateway.networking.k8s.io';
 
@@ -90,59 +79,22 @@ export class GatewayApiTrafficProvider
     return target.stickyHeader ?? DEFAULT_STICKY_HEADER;
   }
 
-  async discover(target: RolloutTarget): Promise<TrafficTopology> {
-    checkTargetNames(target);
-    const { namespace, service } = target;
-    const apis = this.clients.forCluster(target.cluster);
-    const kind = await this.kind(apis);
-    let route: HTTPRoute;
-    let backends: BackendPair | undefined;
-    if (target.route) {
-      route = await readCustomObjectOrExplain<HTTPRoute>(
-        apis,
-        kind,
-        namespace,
-        target.route,
-      );
-      backends = httpRouteBackends(route, service);
-      if (!backends) {
-        throw new ConfigurationError(
-          `HTTPRoute ${namespace}/${target.route} has no rule with a backendRef to Service ${service}-stable (or ${service}-primary, ${service}): add one, or set ${CANARY_ROUTE_ANNOTATION} to the HTTPRoute that routes ${service}`,
-          CANARY_ROUTE_ANNOTATION,
-        );
-      }
-    } else {
-      const routing = (
-        await listCustomObjects<HTTPRoute>(apis, kind, namespace)
-      )
-        .map(r => ({ route: r, backends: httpRouteBackends(r, service) }))
-        .filter(r => r.backends);
-      if (routing.length !== 1) {
-        throw new ConfigurationError(
-          routing.length === 0
-            ? `HTTPRoute ${namespace}/${service} not found (no HTTPRoute in ${namespace} routes to Service ${service}-stable): set ${CANARY_ROUTE_ANNOTATION} or create it`
-            : `Several HTTPRoutes in ${namespace} route to ${service} (${routing
-                .map(r => r.route.metadata.name)
-                .join(
-                  ', ',
-                )}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
-          CANARY_ROUTE_ANNOTATION,
-        );
-      }
-      route = routing[0].route;
-      backends = routing[0].backends!;
-    }
-
-    const workloads = await workloadsBehindBackends(apis, target, backends, {
-      stable: `the HTTPRoute ${route.metadata.name} points at it; create it`,
-      canary: `create it with a selector for the canary pods (the HTTPRoute ${route.metadata.name} sends the canary share to it)`,
-    });
-    return this.topology(
-      target,
-      kind,
-      route.metadata.name!,
-      backends,
-      workloads,
-    );
+  protected backendsOf(route: HTTPRoute, service: string) {
+    return httpRouteBackends(route, service);
   }
+
+  protected readonly words = {
+    notRouting: (namespace: string, name: string, service: string) =>
+      `HTTPRoute ${namespace}/${name} has no rule with a backendRef to Service ${service}-stable (or ${service}-primary, ${service}): add one, or set ${CANARY_ROUTE_ANNOTATION} to the HTTPRoute that routes ${service}`,
+    notFound: (namespace: string, service: string) =>
+      `HTTPRoute ${namespace}/${service} not found (no HTTPRoute in ${namespace} routes to Service ${service}-stable): set ${CANARY_ROUTE_ANNOTATION} or create it`,
+    several: (namespace: string, service: string, names: string[]) =>
+      `Several HTTPRoutes in ${namespace} route to ${service} (${names.join(
+        ', ',
+      )}): set ${CANARY_ROUTE_ANNOTATION} to the one to split`,
+    stableWorkload: (route: string) =>
+      `the HTTPRoute ${route} points at it; create it`,
+    canaryWorkload: (route: string) =>
+      `create it with a selector for the canary pods (the HTTPRoute ${route} sends the canary share to it)`,
+  };
 }
