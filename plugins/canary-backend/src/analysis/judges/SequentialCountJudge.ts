@@ -146,7 +146,8 @@ export function priorWeights(grid: number[], firstShare = 0.05): number[] {
   const cap = Math.log(1 / firstShare);
   return grid.map((rho, k) => {
     const cost = (rho - 1) / Math.min(rho * Math.log(rho) - rho + 1, rho * cap);
-    const frequency = k === grid.length - 1 ? 1 / 2 : 1 / (2 * (grid.length - 1));
+    const frequency =
+      k === grid.length - 1 ? 1 / 2 : 1 / (2 * (grid.length - 1));
     return grid.length === 1 ? 1 : frequency * cost;
   });
 }
