@@ -11,7 +11,8 @@ import { Random } from '../../plugins/canary-backend/src/analysis/__testUtils__/
  * service before the rollout.
  */
 
-export const HISTORY = 1800;
+/** Three hours, the stable history the reader fetches before the rollout (CounterReader.ts). */
+export const HISTORY = 10800;
 export const STABLE_PODS = 4;
 
 /** Upper bounds of the latency buckets in ms (the last one is +Inf). */

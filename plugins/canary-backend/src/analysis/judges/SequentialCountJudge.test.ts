@@ -2,6 +2,8 @@ import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import { Random } from '../__testUtils__/random';
 import {
   ArmCounts,
+  DEFAULT_SEQUENTIAL_GRID,
+  priorWeights,
   SequentialCountJudge,
   SequentialState,
 } from './SequentialCountJudge';
@@ -58,6 +60,47 @@ describe('SequentialCountJudge by hand', () => {
     // ρ1 = 2: p1 = 2/3 → (4/3)^2 (2/3); ρ1 = 4: p1 = 4/5 → (8/5)^2 (2/5)
     const expected = ((4 / 3) ** 2 * (2 / 3) + (8 / 5) ** 2 * (2 / 5)) / 2;
     expect(Math.exp(judge.logEValue(state))).toBeCloseTo(expected, 10);
+  });
+
+  it('mixes with the weights given (normalized)', () => {
+    const judge = new SequentialCountJudge({ grid: [2, 4], weights: [3, 1] });
+    expect(judge.weights).toEqual([0.75, 0.25]);
+    const state = judge.addSlice(judge.initialState(), slice(50, 2, 50, 1));
+    const expected =
+      0.75 * (4 / 3) ** 2 * (2 / 3) + 0.25 * (8 / 5) ** 2 * (2 / 5);
+    expect(Math.exp(judge.logEValue(state))).toBeCloseTo(expected, 10);
+    expect(
+      () => new SequentialCountJudge({ grid: [2, 4], weights: [1] }),
+    ).toThrow(TypeError);
+    expect(
+      () => new SequentialCountJudge({ grid: [2, 4], weights: [1, 0] }),
+    ).toThrow(TypeError);
+  });
+
+  it('weights the default grid by excess bad requests per nat (priorWeights), by hand', () => {
+    // c(ρ) = (ρ − 1)/min(ρ log ρ − ρ + 1, ρ log 20); the top point gets
+    // frequency 1/2, the others 1/16 each.
+    const c = (rho: number) =>
+      (rho - 1) / Math.min(rho * Math.log(rho) - rho + 1, rho * Math.log(20));
+    expect(c(2)).toBeCloseTo(1 / (2 * Math.log(2) - 1), 12); // 2.589
+    expect(c(1000)).toBeCloseTo(999 / (1000 * Math.log(20)), 12); // capped
+    const raw = priorWeights([1.25, 2, 1000]);
+    expect(raw).toEqual([c(1.25) / 4, c(2) / 4, c(1000) / 2]);
+    const judge = new SequentialCountJudge();
+    const total = DEFAULT_SEQUENTIAL_GRID.reduce(
+      (sum, rho, k) =>
+        sum + c(rho) / (k === DEFAULT_SEQUENTIAL_GRID.length - 1 ? 2 : 16),
+      0,
+    );
+    expect(judge.weights[0]).toBeCloseTo(c(1.25) / 16 / total, 12);
+    expect(judge.weights.map(v => Number(v.toFixed(3)))).toEqual([
+      0.385, 0.206, 0.115, 0.069, 0.044, 0.029, 0.018, 0.015, 0.119,
+    ]);
+    expect(judge.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // A grid given without weights is mixed with equal weights.
+    expect(new SequentialCountJudge({ grid: [2, 4] }).weights).toEqual([
+      0.5, 0.5,
+    ]);
   });
 
   it('turns cumulative counters into slices; a negative delta keeps the last good reading', () => {

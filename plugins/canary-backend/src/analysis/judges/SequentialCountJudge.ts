@@ -53,7 +53,9 @@ import { formatNumber } from './format';
  *
  * Power. For a small canary share the expected log-evidence per canary request
  * approaches that of Wald's SPRT knowing both rates, so the price of not
- * knowing the baseline is mostly the mixture's log(1/π_k) (about 2 nats).
+ * knowing the baseline is mostly the mixture's log(1/π_k): with the default
+ * weights (priorWeights) 0.95 nats at 1.25 ×, 1.6 at 1.5 ×, 2.1–4.2 at the
+ * others; 2.2 each with equal weights over nine.
  *
  * References: Wald (1945); Ville (1939); Johari, Pekelis, Walsh, "Always
  * Valid Inference" (2017); Lindon & Malek, "Anytime-Valid Inference for
@@ -91,8 +93,10 @@ export interface SequentialCountOptions {
   tolerance?: number;
   /** Canary requests needed before the check passes (before that it is inconclusive). Default 50. */
   minCanaryRequests?: number;
-  /** Alternatives ρ1/ρ0 mixed over, with equal weight. */
+  /** Alternatives ρ1/ρ0 mixed over (default DEFAULT_SEQUENTIAL_GRID). */
   grid?: number[];
+  /** Their weights in the mixture (normalized). Default: priorWeights for the default grid, equal weights for a grid given. */
+  weights?: number[];
 }
 
 function roundCounts(counts: ArmCounts): ArmCounts {
@@ -106,6 +110,49 @@ function roundCounts(counts: ArmCounts): ArmCounts {
 
 /** @public */
 export const DEFAULT_SEQUENTIAL_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000];
+
+/**
+ * The mixture's weights, chosen to serve the fewest excess bad requests.
+ *
+ * A regression ρ = λ_c/λ_s gathers evidence at about λ_s·(ρ log ρ − ρ + 1)
+ * nats per canary request (the Poisson Kullback-Leibler divergence; for a
+ * small canary share the conditional test loses little of it) while it
+ * serves (ρ − 1)·λ_s excess bad requests, so every nat of evidence costs
+ *
+ *     c(ρ) = (ρ − 1) / (ρ log ρ − ρ + 1)
+ *
+ * excess bad requests, whatever the baseline and the traffic: many for
+ * small regressions (8.6 at 1.25 ×, 2.6 at 2 ×), few for large ones (0.6
+ * at 10 ×). A canary error can
+ * raise the e-value at most 1/w-fold, w the canary's share of requests, so
+ * beyond ρ log(1/w) nats per error the evidence is capped: with w = 5 % (a
+ * first step) c never falls below (ρ − 1)/(ρ log 20) ≈ 1/3. The mixture
+ * pays log(1/π_k) nats at the grid point nearest the truth before it can
+ * reject; with regressions of size k arising with frequency f_k, the
+ * expected excess bad requests Σ f_k c(ρ_k) log(1/π_k) are smallest
+ * (Lagrange, Σ π_k = 1) for
+ *
+ *     π_k ∝ f_k · c(ρ_k).
+ *
+ * f: half of all regressions are outages (a crash, a broken dependency:
+ * most requests fail; the top grid point, which stands for every ratio
+ * beyond the grid), the other half spread evenly over the other points.
+ * For the default grid: 1.25 × 0.39, 1.5 × 0.21, 2 × 0.12, 3 × 0.07, 5 ×
+ * 0.04, 10 × 0.03, 30 × 0.02, 100 × 0.015, 1000 × 0.12 (equal weights
+ * would be 0.11 each). Any fixed weights summing to 1 keep the mixture an
+ * e-process; these change only how fast each kind of regression is caught.
+ *
+ * @public
+ */
+export function priorWeights(grid: number[], firstShare = 0.05): number[] {
+  const cap = Math.log(1 / firstShare);
+  return grid.map((rho, k) => {
+    const cost = (rho - 1) / Math.min(rho * Math.log(rho) - rho + 1, rho * cap);
+    const frequency =
+      k === grid.length - 1 ? 1 / 2 : 1 / (2 * (grid.length - 1));
+    return grid.length === 1 ? 1 : frequency * cost;
+  });
+}
 
 /** @public */
 export interface SequentialInput {
@@ -148,12 +195,20 @@ export class SequentialCountJudge {
   readonly tolerance: number;
   readonly minCanaryRequests: number;
   readonly grid: number[];
+  /** The mixture's weights per grid point (summing to 1). */
+  readonly weights: number[];
+  readonly #logWeights: number[];
 
   constructor(options: SequentialCountOptions = {}) {
     this.alpha = options.alpha ?? 0.01;
     this.tolerance = options.tolerance ?? 0;
     this.minCanaryRequests = options.minCanaryRequests ?? 50;
     this.grid = options.grid ?? DEFAULT_SEQUENTIAL_GRID;
+    const weights =
+      options.weights ??
+      (options.grid
+        ? this.grid.map(() => 1)
+        : priorWeights(DEFAULT_SEQUENTIAL_GRID));
     if (!(this.alpha > 0 && this.alpha < 1)) {
       throw new TypeError('alpha must be between 0 and 1');
     }
@@ -163,6 +218,15 @@ export class SequentialCountJudge {
     if (this.grid.length === 0 || this.grid.some(r => !(r > 1))) {
       throw new TypeError('every grid ratio must be greater than 1');
     }
+    if (
+      weights.length !== this.grid.length ||
+      weights.some(v => !(v > 0 && Number.isFinite(v)))
+    ) {
+      throw new TypeError('one positive weight per grid ratio');
+    }
+    const total = weights.reduce((a, b) => a + b, 0);
+    this.weights = weights.map(v => v / total);
+    this.#logWeights = this.weights.map(v => Math.log(v));
   }
 
   initialState(): SequentialState {
@@ -317,9 +381,12 @@ export class SequentialCountJudge {
     return { ...state, last: roundCounts(counts) };
   }
 
-  /** log E_T, the mixture over the grid with equal weights. */
+  /** log E_T, the mixture over the grid with the judge's weights. */
   logEValue(state: SequentialState): number {
-    return logSumExp(state.logEvidence, -Math.log(this.grid.length));
+    return logSumExp(
+      state.logEvidence.map((v, k) => v + this.#logWeights[k]),
+      0,
+    );
   }
 
   /** Runs one tick: updates the state with the counters and judges. */

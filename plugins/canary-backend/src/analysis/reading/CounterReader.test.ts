@@ -515,7 +515,7 @@ describe('readCounters: counts as Prometheus stored them', () => {
   });
 
   it('asks for history before the start on the first reading, then only since the last samples', () => {
-    expect(readingWindowSeconds(undefined, T0 + 10, T0)).toBe(1810);
+    expect(readingWindowSeconds(undefined, T0 + 10, T0)).toBe(3 * 3600);
     const first = readCounters(
       undefined,
       raw({
@@ -1028,6 +1028,22 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(state.aaDf).toBe(3 * 3);
     expect(state.aaS).toBeCloseTo(9);
     expect(dispersionOf(state).phi).toBeCloseTo(1);
+    // On unequally loaded pods a single error would add (1 − w)/w for the
+    // pod it fell on (here w = 1/10: 9); it still counts k − 1 = 3.
+    let unequal = initialDispersion();
+    unequal = addStableIncrements(
+      unequal,
+      [
+        { t: 10, src: 'a', kind: 'requests', inc: 10 },
+        { t: 10, src: 'b', kind: 'requests', inc: 30 },
+        { t: 10, src: 'c', kind: 'requests', inc: 30 },
+        { t: 10, src: 'd', kind: 'requests', inc: 30 },
+        { t: 10, src: 'a', kind: 'errors', inc: 1 },
+      ],
+      200,
+    );
+    expect(unequal.aaS).toBeCloseTo(3);
+    expect(unequal.aaDf).toBe(3);
     // One more minute with a clump of 5 on one pod: S += (5 − 1.25)²/1.25
     // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12:
     // φ = 24 / (12 − √4.8) = 2.45.
