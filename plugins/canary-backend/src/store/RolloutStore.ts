@@ -163,12 +163,9 @@ function fieldsOf(row: Row): Partial<RolloutRecord> {
   return fields as Partial<RolloutRecord>;
 }
 
+/** A whole rollout row (every query reads all its columns) as a record. */
 function toRecord(row: Row): RolloutRecord {
-  const record = {} as Record<string, unknown>;
-  for (const [column, [field, read]] of Object.entries(COLUMNS)) {
-    record[field] = read(row[column]);
-  }
-  return record as unknown as RolloutRecord;
+  return fieldsOf(row) as RolloutRecord;
 }
 
 function patchToRow(patch: RolloutPatch): Row {
