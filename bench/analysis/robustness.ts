@@ -122,6 +122,37 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     rps: 20,
     weights: [1, 10, 50],
   }),
+  // Common bursts inside steps (session 7): a dependency fails both arms
+  // for a few seconds at a random moment, errors and latency alike.
+  healthy({
+    label: 'common bursts mid-step: 10 s at 20 %, about every 2 min, base 1 %',
+    midStepBursts: { every: 120, seconds: 10, rate: 0.2 },
+  }),
+  healthy({
+    label:
+      'common bursts mid-step: 3 s at 60 %, about every minute, base 0.1 %, 2 → 50 %',
+    midStepBursts: { every: 60, seconds: 3, rate: 0.6 },
+    baseline: 0.001,
+    weights: [2, 50],
+  }),
+  healthy({
+    label:
+      'common bursts mid-step from the rollout on (none before): 3 s at 60 %, about every minute, base 0.1 %, 2 → 50 %',
+    midStepBursts: { every: 60, seconds: 3, rate: 0.6, fromRollout: true },
+    baseline: 0.001,
+    weights: [2, 50],
+  }),
+  healthy({
+    label:
+      'common bursts mid-step from the rollout on (none before): 10 s at 20 %, about every 2 min, base 1 %',
+    midStepBursts: { every: 120, seconds: 10, rate: 0.2, fromRollout: true },
+  }),
+  healthy({
+    label:
+      'common bursts mid-step: 45 s at 10 %, about every 5 min, one target per pod',
+    midStepBursts: { every: 300, seconds: 45, rate: 0.1 },
+    phasePerPod: true,
+  }),
 ];
 
 const PATHS = [

@@ -351,6 +351,12 @@ async function main() {
       ),
     );
   }
+  if (process.env.BENCH_SUMMARY) {
+    fs.writeFileSync(
+      process.env.BENCH_SUMMARY,
+      JSON.stringify(output, null, 1),
+    );
+  }
   process.stdout.write(
     `${markdown}\n\n${list.length} scenarios in ${output.seconds.toFixed(
       0,

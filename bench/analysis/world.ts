@@ -56,6 +56,14 @@ export interface Scenario {
   /** Both arms fail 20 % of requests for `burstSeconds` (default 20) after every weight change. */
   burstAtSteps: boolean;
   burstSeconds?: number;
+  /** Common bursts in the middle of steps: on average one every `every` seconds, `seconds` long, both arms failing (and slow) at `rate`. */
+  midStepBursts?: {
+    every: number;
+    seconds: number;
+    rate: number;
+    /** Only from the rollout on (none in the stable history the clump index reads). */
+    fromRollout?: boolean;
+  };
   swing: boolean;
   runs: number;
   /** Container restarts: each pod restarts on average once in this many seconds, and its counters start again from 0. */
@@ -186,6 +194,7 @@ export class World {
     const stableSlow = slowShare(1);
     const canarySlow = slowShare(sc.latencyFactor);
     const blockCounts = { stable: 0, canary: 0, baseline: 0 };
+    let midBurstUntil = -Infinity;
     for (let t = -HISTORY; t < this.horizon; t++) {
       const i = t + HISTORY;
       const w = this.weight(t);
@@ -193,6 +202,15 @@ export class World {
       const sinceStep = t - this.stepStart(t);
       const burst =
         sc.burstAtSteps && t >= 0 && sinceStep < (sc.burstSeconds ?? 20);
+      const mid = sc.midStepBursts;
+      if (
+        mid &&
+        t >= (mid.fromRollout ? 0 : -Infinity) &&
+        t >= midBurstUntil &&
+        r.next() < 1 / mid.every
+      )
+        midBurstUntil = t + mid.seconds;
+      const midBurst = mid !== undefined && t < midBurstUntil;
       for (const pod of this.pods) {
         let mean: number;
         let rate: number;
@@ -211,6 +229,10 @@ export class World {
           slow = stableSlow;
         }
         if (burst) rate = Math.max(rate, 0.2);
+        if (midBurst) {
+          rate = Math.max(rate, mid.rate);
+          slow = Math.max(slow, mid.rate);
+        }
         const n = r.poisson(mean);
         let e = 0;
         if (n > 0) {

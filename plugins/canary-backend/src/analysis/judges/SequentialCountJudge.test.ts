@@ -43,6 +43,59 @@ describe('SequentialCountJudge by hand', () => {
     expect(state.slices).toBe(1);
   });
 
+  it('decides on the latest slice end read with its burst slack, continues from the interpolated one, keeps the bounded one at a rebase (EndSlack)', () => {
+    // w = 0.5: p0 = 1/2; ρ1 = 2: p1 = 2/3; α = 0.01.
+    const judge = new SequentialCountJudge({ alpha: 0.01, grid: [2] });
+    // 20 canary errors against none, but all 20 may lie after the slice's
+    // end: decided on 0 of them (e-value 1), not (4/3)^20 ≈ 315 ≥ 100.
+    const first = judge.update(
+      judge.initialState(),
+      {
+        canaryRequests: 100,
+        canaryErrors: 20,
+        stableRequests: 100,
+        stableErrors: 0,
+      },
+      1,
+      { canaryErrors: 20, stableErrors: 0 },
+    );
+    expect(first.logEvidence[0]).toBeCloseTo(20 * Math.log(4 / 3), 12);
+    expect(Math.exp(judge.logEValue(first))).toBeCloseTo(1, 12);
+    expect(first.rejected).toBe(false);
+    expect(first.maxEValue).toBe(1);
+    // The stable's 20 of the same burst arrive in the next slice, which
+    // continues from the interpolated end: together, (4/3)^20 (2/3)^20.
+    const next = judge.update(first, {
+      canaryRequests: 200,
+      canaryErrors: 20,
+      stableRequests: 200,
+      stableErrors: 20,
+    });
+    expect(next.bounded).toBeUndefined();
+    expect(Math.exp(judge.logEValue(next))).toBeCloseTo((8 / 9) ** 20, 10);
+    // A stable slack counts as stable errors (each × (1/3)/(1/2)).
+    const stable = judge.update(
+      judge.initialState(),
+      {
+        canaryRequests: 100,
+        canaryErrors: 3,
+        stableRequests: 100,
+        stableErrors: 0,
+      },
+      1,
+      { canaryErrors: 0, stableErrors: 2 },
+    );
+    expect(Math.exp(judge.logEValue(stable))).toBeCloseTo(
+      (64 / 27) * (4 / 9),
+      10,
+    );
+    // Nothing continues from an end before a weight change: the bounded
+    // reading is kept.
+    const rebased = judge.rebase(first, first.last!);
+    expect(rebased.logEvidence[0]).toBeCloseTo(0, 12);
+    expect(rebased.bounded).toBeUndefined();
+  });
+
   it('uses the tolerance and the canary share of the slice', () => {
     // w = 0.2, δ = 0.5: ρ0 = 1.5, p0 = 0.3/1.1 = 3/11; ρ1 = 3: p1 = 0.6/1.4 = 3/7.
     // LR = (p1/p0)^2 ((1−p1)/(1−p0))^5 = (11/7)^2 (11/14)^5

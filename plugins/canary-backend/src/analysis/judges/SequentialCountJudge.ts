@@ -77,6 +77,12 @@ export interface SequentialState {
   last: ArmCounts | null;
   /** log M_T(ρ1_k) per grid point. */
   logEvidence: number[];
+  /**
+   * The same with the latest slice's end read so that it can only
+   * understate the canary (see {@link EndSlack}); absent when equal. The
+   * decision and the e-value shown use it.
+   */
+  bounded?: number[];
   /** Counts of the slices that entered the test. */
   used: ArmCounts;
   slices: number;
@@ -97,6 +103,36 @@ export interface SequentialCountOptions {
   grid?: number[];
   /** Their weights in the mixture (normalized). Default: priorWeights for the default grid, equal weights for a grid given. */
   weights?: number[];
+}
+
+/**
+ * How far an interpolated slice end may overstate the canary: canary
+ * errors counted before the end that its samples place possibly after it
+ * (the interpolated count minus the count at the canary series' last
+ * samples before the end), and stable errors possibly before the end that
+ * the interpolation left out (the count at the stable series' first
+ * samples after it minus the interpolated count). Both ≥ 0.
+ *
+ * Why. The slices' ends are read by interpolating each series between its
+ * samples, and the series are scraped at different moments. The
+ * interpolation error at one end is carried into the next slice with the
+ * opposite sign, so it cancels as the test goes on (exactly when the
+ * canary's share is the same in both slices); only the latest end's error
+ * is uncancelled. A short common burst that one arm's samples already
+ * hold and the other's do not yet puts it all on one side: 3 s of 60 %
+ * errors on both arms, about once a minute, rolled back 12–14 % of healthy
+ * canaries through a 15–30 s scrape Prometheus. So the judge decides on
+ * the evidence with the latest end read from the bracketing samples —
+ * which can only understate the canary — and keeps the interpolated one to
+ * continue from, where the next slice cancels the error. When a slice end
+ * will not be continued from (a weight change), the bounded evidence is
+ * kept (`rebase`).
+ *
+ * @public
+ */
+export interface EndSlack {
+  canaryErrors: number;
+  stableErrors: number;
 }
 
 function roundCounts(counts: ArmCounts): ArmCounts {
@@ -253,7 +289,9 @@ export class SequentialCountJudge {
       !s ||
       s.version !== 1 ||
       !Array.isArray(s.logEvidence) ||
-      s.logEvidence.length !== this.grid.length
+      s.logEvidence.length !== this.grid.length ||
+      (s.bounded !== undefined &&
+        (!Array.isArray(s.bounded) || s.bounded.length !== this.grid.length))
     ) {
       return this.initialState();
     }
@@ -266,14 +304,21 @@ export class SequentialCountJudge {
    * grid point's product is an e-process on its own, and which slices it
    * multiplies in may be chosen by any rule fixed before the slice is
    * seen), and the slice is not added to the counts shown (`used`): the
-   * bounded slices around a weight change (SequentialGate.ts).
+   * bounded slices around a weight change (SequentialGate.ts). With
+   * `endSlack`, the decision reads the slice's end with that slack (see
+   * {@link EndSlack}).
    */
   addSlice(
-    state: SequentialState,
+    previous: SequentialState,
     slice: ArmCounts,
     dispersion = 1,
     onlyFrom?: number,
+    endSlack?: EndSlack,
   ): SequentialState {
+    // A slice that does not continue from the latest end (a bounded slice
+    // around a weight change) leaves that end for good: keep its bounded
+    // reading.
+    const state = onlyFrom !== undefined ? this.settle(previous) : previous;
     const nc = Math.max(0, slice.canaryRequests);
     const ns = Math.max(0, slice.stableRequests);
     const ec = Math.min(nc, Math.max(0, slice.canaryErrors));
@@ -282,8 +327,9 @@ export class SequentialCountJudge {
     if (nc <= 0 || ns <= 0) {
       return state;
     }
+    const { bounded: _previousEnd, ...rest } = state;
     const next: SequentialState = {
-      ...state,
+      ...rest,
       logEvidence: [...state.logEvidence],
       used:
         onlyFrom === undefined
@@ -296,7 +342,10 @@ export class SequentialCountJudge {
           : state.used,
       slices: state.slices + 1,
     };
-    if (ec + es > 0) {
+    const slackC = Math.min(ec, Math.max(0, endSlack?.canaryErrors ?? 0));
+    const slackS = Math.max(0, endSlack?.stableErrors ?? 0);
+    const bounded = slackC + slackS > 0 ? [...state.logEvidence] : undefined;
+    if (ec + es + slackS > 0) {
       const w = nc / (nc + ns);
       const rho0 = 1 + this.tolerance;
       const p0 = (w * rho0) / (w * rho0 + 1 - w);
@@ -304,13 +353,18 @@ export class SequentialCountJudge {
         if (onlyFrom !== undefined && this.grid[k] < onlyFrom) continue;
         const rho1 = rho0 * this.grid[k];
         const p1 = (w * rho1) / (w * rho1 + 1 - w);
+        const up = Math.log(p1 / p0);
+        const down = Math.log((1 - p1) / (1 - p0));
         // Tempered by the clump index (see Dispersion.ts): a clump of φ
         // errors moves the evidence as far as one error.
-        next.logEvidence[k] +=
-          (ec * Math.log(p1 / p0) + es * Math.log((1 - p1) / (1 - p0))) /
-          Math.max(1, dispersion);
+        const phi = Math.max(1, dispersion);
+        next.logEvidence[k] += (ec * up + es * down) / phi;
+        if (bounded) {
+          bounded[k] += ((ec - slackC) * up + (es + slackS) * down) / phi;
+        }
       }
     }
+    if (bounded) next.bounded = bounded;
     const e = Math.min(Math.exp(this.logEValue(next)), Number.MAX_VALUE);
     next.maxEValue = Math.max(state.maxEValue, e);
     next.rejected = state.rejected || e >= 1 / this.alpha;
@@ -322,6 +376,7 @@ export class SequentialCountJudge {
     state: SequentialState,
     counts: ArmCounts,
     dispersion = 1,
+    endSlack?: EndSlack,
   ): SequentialState {
     const current = roundCounts(counts);
     const last = state.last;
@@ -330,7 +385,10 @@ export class SequentialCountJudge {
       if (current.canaryRequests <= 0 || current.stableRequests <= 0) {
         return state;
       }
-      return { ...this.addSlice(state, current, dispersion), last: current };
+      return {
+        ...this.addSlice(state, current, dispersion, undefined, endSlack),
+        last: current,
+      };
     }
     const slice: ArmCounts = {
       canaryRequests: current.canaryRequests - last.canaryRequests,
@@ -351,7 +409,10 @@ export class SequentialCountJudge {
       // request counts only, which the test conditions on, so it stays valid).
       return state;
     }
-    return { ...this.addSlice(state, slice, dispersion), last: current };
+    return {
+      ...this.addSlice(state, slice, dispersion, undefined, endSlack),
+      last: current,
+    };
   }
 
   /**
@@ -371,20 +432,29 @@ export class SequentialCountJudge {
       return state;
     }
     return {
-      ...this.addSlice(state, rounded, dispersion),
+      ...this.addSlice(this.settle(state), rounded, dispersion),
       last: roundCounts(counts),
     };
   }
 
   /** Takes `counts` as the start of the next slice without judging what came before (a weight change inside the slice). */
   rebase(state: SequentialState, counts: ArmCounts): SequentialState {
-    return { ...state, last: roundCounts(counts) };
+    return { ...this.settle(state), last: roundCounts(counts) };
   }
 
-  /** log E_T, the mixture over the grid with the judge's weights. */
+  /** Keeps the bounded reading of the latest end: no slice will continue from it to cancel its error (see {@link EndSlack}). */
+  settle(state: SequentialState): SequentialState {
+    if (!state.bounded) return state;
+    const { bounded, ...rest } = state;
+    return { ...rest, logEvidence: bounded };
+  }
+
+  /** log E_T, the mixture over the grid with the judge's weights, the latest end bounded (what is decided on). */
   logEValue(state: SequentialState): number {
     return logSumExp(
-      state.logEvidence.map((v, k) => v + this.#logWeights[k]),
+      (state.bounded ?? state.logEvidence).map(
+        (v, k) => v + this.#logWeights[k],
+      ),
       0,
     );
   }

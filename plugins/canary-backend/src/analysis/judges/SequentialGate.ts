@@ -18,6 +18,7 @@ import {
 } from './Dispersion';
 import {
   ArmCounts,
+  EndSlack,
   SequentialCountJudge,
   SequentialState,
 } from './SequentialCountJudge';
@@ -94,6 +95,42 @@ export function boundedSlice(from: Bracket, to: Bracket): ArmCounts {
       0,
       to.floor.stableRequests - from.ceil.stableRequests,
     ),
+  };
+}
+
+/**
+ * How far counts interpolated at a slice end may overstate the canary
+ * because of a burst between samples (see EndSlack and BurstExcess): the
+ * canary's errors interpolated after its last samples, and the stable's
+ * before their next ones, beyond what each series' rate brings there.
+ */
+function endSlackOf(bounds: CounterBounds | undefined): EndSlack | undefined {
+  if (!bounds?.burst) return undefined;
+  return {
+    canaryErrors: bounds.burst.canaryBefore,
+    stableErrors: bounds.burst.stableAfter,
+  };
+}
+
+/**
+ * Where slices at a new weight begin, read so that a burst between samples
+ * can only understate the canary: the canary's errors that interpolation
+ * puts before the cut and the stable's it puts after it, beyond what each
+ * series' rate brings there, are left out of the slices (see BurstExcess).
+ * Unlike a slice end, nothing before the cut is judged, so no later slice
+ * would cancel an interpolation error here: a common burst that the
+ * canary's samples put after the cut and the stable's before it would count
+ * for the canary alone (1–3 % of healthy canaries rolled back at 30 s
+ * scrapes).
+ */
+function boundedStart(cut: CounterCut): ArmCounts {
+  const burst = cut.bounds?.burst;
+  const c = cut.counts;
+  if (!burst) return c;
+  return {
+    ...c,
+    canaryErrors: c.canaryErrors + burst.canaryAfter,
+    stableErrors: Math.max(0, c.stableErrors - burst.stableBefore),
   };
 }
 
@@ -266,7 +303,7 @@ export function sequentialGateTick(
       tick.startSec,
       interval => (inGap ? settledAt + interval : undefined),
       sliceStart < tick.stepStartSec ? tick.stepStartSec : undefined,
-      inGap ? [gapStart] : undefined,
+      inGap ? [gapStart] : [],
     );
     bounds = read.reading.bounds;
     end = read.reading.end;
@@ -307,7 +344,12 @@ export function sequentialGateTick(
     if (end && end.at > sliceFrom && previous.step.open && state.judge.last) {
       // The old weight's last slice, up to the change: judged as the
       // slices before it (it counts for no step's fresh evidence).
-      const next = judge.update(state.judge, end.counts, dispersion.phi);
+      const next = judge.update(
+        state.judge,
+        end.counts,
+        dispersion.phi,
+        endSlackOf(end.bounds),
+      );
       if (next.last !== state.judge.last) state.lastAt = end.at;
       state.judge = next;
     }
@@ -337,7 +379,7 @@ export function sequentialGateTick(
     if (sliceFrom < settledAt && cut) {
       // Every series has a sample after the change: slices from the cut on
       // are wholly at this weight. What came before it is not judged.
-      state.judge = judge.rebase(state.judge, cut.counts);
+      state.judge = judge.rebase(state.judge, boundedStart(cut));
       state.lastAt = cut.at;
       state.step = { ...state.step, open: true };
       from = cut.at;
@@ -355,7 +397,12 @@ export function sequentialGateTick(
     } else {
       if (!state.step.open) state.step = { ...state.step, open: true };
       const before = state.judge.last;
-      const next = judge.update(state.judge, counts, dispersion.phi);
+      const next = judge.update(
+        state.judge,
+        counts,
+        dispersion.phi,
+        endSlackOf(bounds?.[bounds.length - 1]),
+      );
       if (next.last !== before) {
         if (before && next.slices > state.judge.slices) {
           const slice: ArmCounts = {

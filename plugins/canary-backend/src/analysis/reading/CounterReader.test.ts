@@ -210,7 +210,7 @@ describe('readCounters: counts as Prometheus stored them', () => {
     // Counted from each series' last sample at or before the start.
     // At T0: floor = s1 at T0 − 10 (0) + s2 at T0 − 2 (0); ceil = s1 at
     // T0 + 5 (30) + s2 at T0 + 13 (30); the canary was born after the start: 0.
-    expect(reading.bounds?.[0]).toEqual({
+    expect(reading.bounds?.[0]).toMatchObject({
       at: T0,
       floor: {
         canaryErrors: 0,
@@ -227,7 +227,7 @@ describe('readCounters: counts as Prometheus stored them', () => {
     });
     // At T0 + 14: floor = s1 at T0 + 5 + s2 at T0 + 13, canary at T0 + 8;
     // ceil = s1 at T0 + 20 + s2 at T0 + 28, canary at T0 + 23.
-    expect(reading.bounds?.[1]).toEqual({
+    expect(reading.bounds?.[1]).toMatchObject({
       at: T0 + 14,
       floor: {
         canaryErrors: 3,
@@ -265,6 +265,72 @@ describe('readCounters: counts as Prometheus stored them', () => {
     );
     expect(later.reading.bounds?.[0]?.ceil).toBeNull();
     expect(later.reading.bounds?.[0]?.floor?.stableRequests).toBe(90);
+  });
+
+  it("finds a burst between samples beyond the pod's error ratio (BurstExcess), by hand", () => {
+    // The canary pod serves 50 requests/s at 1 %, then a burst of about 60
+    // errors between its samples at T0 + 20 and T0 + 35; the stable pod
+    // 100 requests/s at 1 %, steady.
+    const reading = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [
+          series({ pod: 'c' }, [
+            [T0 - 10, 0],
+            [T0 + 5, 750],
+            [T0 + 20, 1500],
+            [T0 + 35, 2250],
+          ]),
+        ],
+        canaryErrors: [
+          series({ pod: 'c' }, [
+            [T0 - 10, 0],
+            [T0 + 5, 8],
+            [T0 + 20, 15],
+            [T0 + 35, 82],
+          ]),
+        ],
+        stableRequests: [
+          series({ pod: 's' }, [
+            [T0 - 10, 0],
+            [T0 + 5, 1500],
+            [T0 + 20, 3000],
+            [T0 + 35, 4500],
+          ]),
+        ],
+        stableErrors: [
+          series({ pod: 's' }, [
+            [T0 - 10, 0],
+            [T0 + 5, 15],
+            [T0 + 20, 30],
+            [T0 + 35, 45],
+          ]),
+        ],
+      }),
+      T0 + 36,
+      T0,
+      undefined,
+      undefined,
+      [T0 + 30],
+    ).reading;
+    // Counted from T0 − 10. Interpolated at T0 + 30 the canary has
+    // 15 + 67 × 10/15 = 59.67 errors. Its ratio before the interval: the
+    // lower of 15/1500 (since the start) and 7/750 (the interval before).
+    // Before T0 + 30: 44.67 − 500 × 7/750 (4.67) − 3 √4.67 − 1 = 32.52;
+    // after it: 22.33 − 250 × 7/750 (2.33) − 3 √2.33 − 1 = 14.42. The
+    // stable's 10 and 5 are what its 1 % brings: 0.
+    const burst = reading.bounds?.[0]?.burst;
+    const expected = 500 * (7 / 750);
+    expect(burst?.canaryBefore).toBeCloseTo(
+      44 + 2 / 3 - expected - 3 * Math.sqrt(expected) - 1,
+      6,
+    );
+    expect(burst?.canaryAfter).toBeCloseTo(
+      22 + 1 / 3 - expected / 2 - 3 * Math.sqrt(expected / 2) - 1,
+      6,
+    );
+    expect(burst?.stableBefore).toBe(0);
+    expect(burst?.stableAfter).toBe(0);
   });
 
   it('compares the stable pods only over minutes of history every series covers from its start', () => {
@@ -799,6 +865,73 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     const burst = runWith(0.01, 0.4);
     expect(burst.map(([, v]) => v)).not.toContain('fail');
     expect(burst[burst.length - 1][1]).toBe('pass');
+  });
+
+  it("a common burst between samples taken at different moments is not read as the canary's: the decision bounds the latest slice end, the next slice cancels it", () => {
+    // Both arms 50 requests/s at 50 %, 1 % errors; a 3 s burst of 60 % on
+    // both arms every minute at :41–:43. The canary pod is scraped at :00,
+    // :15, :30, :45, the stable pod at :10, :25, :40, :55. Read at :46, the
+    // common sample time is :40: interpolated there, the canary's :45
+    // sample puts two thirds of its burst (60 errors) before :40, the
+    // stable's sample at :40 none — a slice of 60 canary errors against
+    // none that read as it is rolls a healthy canary back at once.
+    const runWith = (canaryRate: number) => {
+      const samples: Record<CounterName, Array<[number, number]>> = {
+        canaryErrors: [],
+        canaryRequests: [],
+        stableErrors: [],
+        stableRequests: [],
+      };
+      const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+      let state = restoreGateState(undefined, judge);
+      const verdicts: Array<[number, string]> = [];
+      const mod = (x: number, m: number) => ((x % m) + m) % m;
+      for (let t = T0 - 60; t <= T0 + 300; t++) {
+        const burst = t >= T0 && [41, 42, 43].includes(mod(t - T0, 60));
+        const rate = burst ? 0.6 : 0.01;
+        acc.cr += 50;
+        acc.sr += 50;
+        acc.ce += 50 * Math.max(rate, canaryRate);
+        acc.se += 50 * rate;
+        if (mod(t - T0, 15) === 0) {
+          samples.canaryRequests.push([t, acc.cr]);
+          samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+        }
+        if (mod(t - T0, 15) === 10) {
+          samples.stableRequests.push([t, acc.sr]);
+          samples.stableErrors.push([t, Math.floor(acc.se)]);
+        }
+        if (t > T0 && mod(t - T0, 10) === 6) {
+          const r = sequentialGateTick(
+            judge,
+            state,
+            {
+              nowSec: t,
+              startSec: T0,
+              stepStartSec: T0 - 120,
+              weight: 50,
+              raw: raw({
+                canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
+                canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+                stableErrors: [series({ pod: 's' }, samples.stableErrors)],
+                stableRequests: [series({ pod: 's' }, samples.stableRequests)],
+              }),
+            },
+            options,
+          );
+          state = JSON.parse(JSON.stringify(r.state));
+          verdicts.push([t - T0, r.check.verdict]);
+        }
+      }
+      return verdicts;
+    };
+    const healthy = runWith(0);
+    expect(healthy.map(([, v]) => v)).not.toContain('fail');
+    expect(healthy[healthy.length - 1][1]).toBe('pass');
+    // A canary failing 30 % of its requests in the same geometry is still
+    // rolled back within its first minute.
+    const bad = runWith(0.3);
+    expect(bad.find(([, v]) => v === 'fail')?.[0]).toBeLessThanOrEqual(60);
   });
 
   it('bounds start at the change when the weight went up, once it applied when it went down', () => {

@@ -146,6 +146,28 @@ export interface CounterBounds {
   at: number;
   floor: ArmCounts | null;
   ceil: ArmCounts | null;
+  /** What a burst between samples may have put on the wrong side of t (see {@link BurstExcess}). */
+  burst?: BurstExcess;
+}
+
+/**
+ * Errors that interpolation places between a series' samples and t beyond
+ * what the series' own rate since the start brings there, summed per arm:
+ * `before` between the last sample before t and t, `after` between t and
+ * the first sample after it. Interpolation spreads a sample's increase
+ * evenly over its scrape interval; a burst inside that interval lies
+ * wholly on one side of t, and when the arms' series are scraped at
+ * different moments, one arm's part of a common burst can be read as
+ * before t while the other's is read as after it. Without a burst these
+ * are noise around zero.
+ *
+ * @public
+ */
+export interface BurstExcess {
+  canaryBefore: number;
+  canaryAfter: number;
+  stableBefore: number;
+  stableAfter: number;
 }
 
 /** The stable pods' history is compared minute by minute (Dispersion.ts). @public */
@@ -248,6 +270,15 @@ interface Point {
 /** A series first seen during the rollout: its first sample counts everything since it appeared. */
 interface Born {
   born?: boolean;
+}
+
+/**
+ * Errors beyond what a steady rate explains: `count` over its expectation
+ * `expected` by more than Poisson noise (three standard deviations, plus
+ * one), else 0 — so a burst is taken out and steady traffic costs nothing.
+ */
+function beyondRate(count: number, expected: number): number {
+  return Math.max(0, count - expected - 3 * Math.sqrt(expected) - 1);
 }
 
 function accAt(points: Point[], t: number): number {
@@ -559,16 +590,70 @@ export function readCounters(
     }
     return bound;
   };
+  const burstAt = (time: number): BurstExcess => {
+    const excess = {
+      canaryBefore: 0,
+      canaryAfter: 0,
+      stableBefore: 0,
+      stableAfter: 0,
+    };
+    for (const arm of ['canary', 'stable'] as const) {
+      const errorsName: CounterName = `${arm}Errors`;
+      const requestsName: CounterName = `${arm}Requests`;
+      // Each pod's requests, to weigh its errors against.
+      const requestsOf = new Map<string, Point[]>();
+      for (const [key, r] of Object.entries(state.series[requestsName])) {
+        if (!requestsOf.has(r.src))
+          requestsOf.set(r.src, pointsOf[requestsName].get(key) ?? []);
+      }
+      for (const [key, s] of Object.entries(state.series[errorsName])) {
+        const points = pointsOf[errorsName].get(key) ?? [];
+        const i = points.findIndex(p => p.t > time);
+        if (i <= 0) continue;
+        const a = points[i - 1];
+        const b = points[i];
+        const mid = accAt(points, time);
+        // The pod's error ratio before the interval holding t (a burst in
+        // it is what is being looked for): since the start, or over the
+        // interval before, whichever is lower (a burst there inflates it).
+        const requests = requestsOf.get(s.src) ?? [];
+        const served = (from: number, to: number) =>
+          Math.max(0, accAt(requests, to) - accAt(requests, from));
+        const ratios = [a.acc / Math.max(1, accAt(requests, a.t))];
+        if (i >= 2) {
+          const p = points[i - 2];
+          const n = served(p.t, a.t);
+          if (n > 0) ratios.push((a.acc - p.acc) / n);
+        }
+        const ratio = requests.length ? Math.min(...ratios) : 0;
+        excess[`${arm}Before`] +=
+          s.sign * beyondRate(mid - a.acc, ratio * served(a.t, time));
+        excess[`${arm}After`] +=
+          s.sign * beyondRate(b.acc - mid, ratio * served(time, b.t));
+      }
+    }
+    return {
+      canaryBefore: Math.max(0, excess.canaryBefore),
+      canaryAfter: Math.max(0, excess.canaryAfter),
+      stableBefore: Math.max(0, excess.stableBefore),
+      stableAfter: Math.max(0, excess.stableAfter),
+    };
+  };
   const boundsOf = (time: number): CounterBounds => ({
     at: time,
     floor: boundAt(time, 'floor'),
     ceil: boundAt(time, 'ceil'),
+    burst: burstAt(time),
   });
   const bounds = boundsAt ? [...boundsAt, at].map(boundsOf) : undefined;
   const endTime = changeAt === undefined ? undefined : cleanUntil(changeAt);
   const end =
     endTime !== undefined && Number.isFinite(endTime)
-      ? { at: endTime, counts: countsAt(endTime) }
+      ? {
+          at: endTime,
+          counts: countsAt(endTime),
+          ...(boundsAt ? { bounds: boundsOf(endTime) } : {}),
+        }
       : undefined;
   const cutFrom = cutAt?.(scrapeInterval);
   const cutTime = cutFrom === undefined ? undefined : cleanFrom(cutFrom);
