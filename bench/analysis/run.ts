@@ -7,6 +7,7 @@
  *   ./dev bench analysis            # full run
  *   ./dev bench analysis --quick    # a tenth of the runs, prints only
  *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
+ *   BENCH_SUMMARY=<file>            # also writes the whole result there as JSON (with --quick too)
  */
 import fs from 'node:fs';
 import path from 'node:path';
