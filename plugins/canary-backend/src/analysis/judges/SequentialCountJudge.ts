@@ -78,9 +78,9 @@ export interface SequentialState {
   /** log M_T(ρ1_k) per grid point. */
   logEvidence: number[];
   /**
-   * The same with the latest slice's end read so that it can only
-   * understate the canary (see {@link EndSlack}); absent when equal. The
-   * decision and the e-value shown use it.
+   * The same with the latest slice's end read without what a burst between
+   * samples put on the wrong side of it (see {@link EndSlack}); absent when
+   * equal. The decision and the e-value shown use it.
    */
   bounded?: number[];
   /** Counts of the slices that entered the test. */
@@ -106,12 +106,12 @@ export interface SequentialCountOptions {
 }
 
 /**
- * How far an interpolated slice end may overstate the canary: canary
- * errors counted before the end that its samples place possibly after it
- * (the interpolated count minus the count at the canary series' last
- * samples before the end), and stable errors possibly before the end that
- * the interpolation left out (the count at the stable series' first
- * samples after it minus the interpolated count). Both ≥ 0.
+ * How far an interpolated slice end may overstate the canary because of a
+ * burst between samples: canary errors that interpolation counted before
+ * the end although a burst may have put them after it, and stable errors
+ * it left after the end although a burst may have put them before it —
+ * each beyond what the pod's steady error ratio explains (BurstExcess in
+ * CounterReader). Both ≥ 0.
  *
  * Why. The slices' ends are read by interpolating each series between its
  * samples, and the series are scraped at different moments. The
@@ -122,8 +122,8 @@ export interface SequentialCountOptions {
  * hold and the other's do not yet puts it all on one side: 3 s of 60 %
  * errors on both arms, about once a minute, rolled back 12–14 % of healthy
  * canaries through a 15–30 s scrape Prometheus. So the judge decides on
- * the evidence with the latest end read from the bracketing samples —
- * which can only understate the canary — and keeps the interpolated one to
+ * the evidence with the latest end read without those errors on the
+ * canary's side and with them on the stable's, and keeps the interpolated one to
  * continue from, where the next slice cancels the error. When a slice end
  * will not be continued from (a weight change), the bounded evidence is
  * kept (`rebase`).
@@ -327,6 +327,8 @@ export class SequentialCountJudge {
     if (nc <= 0 || ns <= 0) {
       return state;
     }
+    // This slice continues from the latest end and so cancels its error:
+    // the bounded reading of that end is dropped.
     const { bounded: _previousEnd, ...rest } = state;
     const next: SequentialState = {
       ...rest,

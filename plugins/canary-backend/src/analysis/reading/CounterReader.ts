@@ -103,6 +103,8 @@ export interface CounterReading {
   scrapeInterval: number;
   /** Asked for with `boundsAt`: the counts bracketing each of those times, then `at` (see {@link CounterBounds}). */
   bounds?: CounterBounds[];
+  /** With counts: what a burst between samples may have put on the wrong side of `at` (see {@link BurstExcess}). */
+  burst?: BurstExcess;
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
 }
@@ -151,15 +153,17 @@ export interface CounterBounds {
 }
 
 /**
- * Errors that interpolation places between a series' samples and t beyond
- * what the series' own rate since the start brings there, summed per arm:
- * `before` between the last sample before t and t, `after` between t and
- * the first sample after it. Interpolation spreads a sample's increase
- * evenly over its scrape interval; a burst inside that interval lies
- * wholly on one side of t, and when the arms' series are scraped at
- * different moments, one arm's part of a common burst can be read as
- * before t while the other's is read as after it. Without a burst these
- * are noise around zero.
+ * Errors that interpolation places between an error series' samples and t
+ * beyond what its pod's requests there bring at the pod's error ratio
+ * before that scrape interval (the lower of its ratio since the start and
+ * over the interval before), less Poisson noise (see beyondRate), summed
+ * per arm: `before` between the last sample before t and t, `after`
+ * between t and the first sample after it. Interpolation spreads a
+ * sample's increase evenly over its scrape interval; a burst inside that
+ * interval lies wholly on one side of t, and when the arms' series are
+ * scraped at different moments, one arm's part of a common burst can be
+ * read as before t while the other's is read as after it. Without a burst
+ * these are 0 but for rare noise.
  *
  * @public
  */
@@ -676,6 +680,7 @@ export function readCounters(
       scrapeInterval,
       stableIncrements,
       ...(bounds ? { bounds } : {}),
+      burst: burstAt(at),
     },
   };
 }
