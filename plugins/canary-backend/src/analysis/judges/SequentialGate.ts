@@ -175,6 +175,10 @@ export interface SequentialGateState {
     stableRequests: number;
     /** log-evidence per grid point that the canary is no worse than (1 + margin) × stable, at this weight (early advance). */
     notWorse?: number[];
+    /** The same with the latest slice end read against the canary (see notWorseSlackOf): what early advance decides on. */
+    notWorseBounded?: number[];
+    /** What the first slice after the cut adds to the canary's errors and takes from the stable's for the "no worse" test (see notWorseSlackOf). */
+    notWorseFrom?: EndSlack;
   };
 }
 
@@ -210,6 +214,34 @@ function notWorseIncrement(
       Math.max(1, dispersion)
     );
   });
+}
+
+/**
+ * The mirror of endSlackOf for the "no worse" test: a burst between samples
+ * can make the canary look better than it is as easily as worse — its
+ * errors interpolated before their next sample, the stable's after their
+ * last one. Early advance decides with the latest slice end read with those
+ * errors on the canary's side and without them on the stable's; the next
+ * slice, continuing from the interpolated end, cancels the error. At the
+ * cut nothing cancels it, so the first slice of a step is read the
+ * canary's way at its start as well: canary errors interpolated on either
+ * side of the cut are the canary's, stable errors on either side are not
+ * the stable's.
+ */
+function notWorseSlackOf(burst: BurstExcess | undefined): EndSlack {
+  return {
+    canaryErrors: burst?.canaryAfter ?? 0,
+    stableErrors: burst?.stableBefore ?? 0,
+  };
+}
+
+/** A slice with `slack` more canary errors and fewer stable ones (not below 0). */
+function againstCanary(slice: ArmCounts, slack: EndSlack): ArmCounts {
+  return {
+    ...slice,
+    canaryErrors: slice.canaryErrors + slack.canaryErrors,
+    stableErrors: Math.max(0, slice.stableErrors - slack.stableErrors),
+  };
 }
 
 /** What one tick read. @public */
@@ -384,7 +416,21 @@ export function sequentialGateTick(
       // are wholly at this weight. What came before it is not judged.
       state.judge = judge.rebase(state.judge, boundedStart(cut));
       state.lastAt = cut.at;
-      state.step = { ...state.step, open: true };
+      const cutBurst = cut.bounds?.burst;
+      state.step = {
+        ...state.step,
+        open: true,
+        // boundedStart read the cut the stable's way; the "no worse" test
+        // reads it the canary's way.
+        ...(options.earlyAdvance && cutBurst
+          ? {
+              notWorseFrom: {
+                canaryErrors: cutBurst.canaryAfter + cutBurst.canaryBefore,
+                stableErrors: cutBurst.stableBefore + cutBurst.stableAfter,
+              },
+            }
+          : {}),
+      };
       from = cut.at;
       skipped = 'the scrape interval around the weight change';
     }
@@ -414,16 +460,28 @@ export function sequentialGateTick(
             stableRequests: next.last!.stableRequests - before.stableRequests,
             stableErrors: next.last!.stableErrors - before.stableErrors,
           };
-          const notWorse = options.earlyAdvance
-            ? notWorseIncrement(
-                slice,
-                options.earlyAdvance.margin,
-                dispersion.phi,
-              ).map((v, k) => v + (state.step.notWorse?.[k] ?? 0))
-            : undefined;
+          let notWorse: number[] | undefined;
+          let notWorseBounded: number[] | undefined;
+          const { notWorseFrom, ...step } = state.step;
+          if (options.earlyAdvance) {
+            const { margin } = options.earlyAdvance;
+            const adjusted = againstCanary(
+              slice,
+              notWorseFrom ?? { canaryErrors: 0, stableErrors: 0 },
+            );
+            const sum = (part: ArmCounts) =>
+              notWorseIncrement(part, margin, dispersion.phi).map(
+                (v, k) => v + (step.notWorse?.[k] ?? 0),
+              );
+            notWorse = sum(adjusted);
+            notWorseBounded = sum(
+              againstCanary(adjusted, notWorseSlackOf(burst)),
+            );
+          }
           state.step = {
-            ...state.step,
+            ...step,
             notWorse,
+            notWorseBounded,
             canaryRequests:
               state.step.canaryRequests +
               (next.last!.canaryRequests - before.canaryRequests),
@@ -446,7 +504,7 @@ export function sequentialGateTick(
   }
   let early: Record<string, number | boolean> = {};
   if (options.earlyAdvance && state.step.notWorse) {
-    const logs = state.step.notWorse;
+    const logs = state.step.notWorseBounded ?? state.step.notWorse;
     const max = Math.max(...logs);
     const logE =
       max +

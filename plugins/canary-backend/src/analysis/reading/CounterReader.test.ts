@@ -333,6 +333,53 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(burst?.stableAfter).toBe(0);
   });
 
+  it("reads no burst in steady traffic when a pod's error series is scraped after its request series", () => {
+    // Each pod serves a steady 2 % of its requests as errors; its request
+    // series is sampled at T0 − 15 + 15 k, its error series 10 s later (a
+    // scrape phase of its own). Between the last request sample (T0 + 30)
+    // and the error series' next sample (T0 + 35) the pod's requests are
+    // read at their rate, not as none: an error interval reaching past the
+    // latest request sample is no burst.
+    const steady = (pod: string, rps: number) => {
+      const at = (t: number) => (t - (T0 - 20)) * rps;
+      return {
+        requests: series(
+          { pod },
+          [-15, 0, 15, 30].map(d => [T0 + d, at(T0 + d)]),
+        ),
+        errors: series(
+          { pod },
+          [-10, 5, 20, 35].map(d => [T0 + d, 0.02 * at(T0 + d)]),
+        ),
+      };
+    };
+    const canary = steady('c', 50);
+    const stable = steady('s', 100);
+    const reading = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [canary.requests],
+        canaryErrors: [canary.errors],
+        stableRequests: [stable.requests],
+        stableErrors: [stable.errors],
+      }),
+      T0 + 36,
+      T0,
+      undefined,
+      undefined,
+      [T0 + 32],
+    ).reading;
+    const none = {
+      canaryBefore: 0,
+      canaryAfter: 0,
+      stableBefore: 0,
+      stableAfter: 0,
+    };
+    expect(reading.at).toBe(T0 + 30);
+    expect(reading.burst).toEqual(none);
+    expect(reading.bounds?.[0]?.burst).toEqual(none);
+  });
+
   it('compares the stable pods only over minutes of history every series covers from its start', () => {
     // T0 is a whole minute. The history begins with pod s1's requests
     // sampled from T0 − 170 and its errors from T0 − 145 (another phase);
@@ -1084,6 +1131,79 @@ describe('early advance (opt-in)', () => {
     // not on the first slices: the evidence takes a while
     expect(healthy[1]).toBe(false);
     expect(run(0.04)).not.toContain(true);
+  });
+
+  it('a common burst between samples taken at different moments does not end a step early for a canary 1.7 times as bad as stable', () => {
+    // Both arms 50 requests/s at 50 %; the stable fails 1 %, the canary
+    // `canaryRate`. The canary pod is scraped at :05, :20, :35, :50, the
+    // stable pod at :10, :25, :40, :55; read every 10 s at :x1. With
+    // `bursts`, both arms fail 60 % at :36–:38 of every minute: read at :41,
+    // the common sample time is :35, where interpolation puts two thirds of
+    // the stable's burst (its :40 sample) before :35 and none of the
+    // canary's — a slice that makes the canary look far better than it is.
+    const runWith = (canaryRate: number, bursts: boolean) => {
+      const samples: Record<CounterName, Array<[number, number]>> = {
+        canaryErrors: [],
+        canaryRequests: [],
+        stableErrors: [],
+        stableRequests: [],
+      };
+      const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+      let state = restoreGateState(undefined, judge);
+      const mod = (x: number, m: number) => ((x % m) + m) % m;
+      const flags: boolean[] = [];
+      for (let t = T0 - 60; t <= T0 + 600; t++) {
+        const burst =
+          bursts && t >= T0 && [36, 37, 38].includes(mod(t - T0, 60));
+        acc.cr += 50;
+        acc.sr += 50;
+        acc.ce += 50 * (burst ? 0.6 : canaryRate);
+        acc.se += 50 * (burst ? 0.6 : 0.01);
+        if (mod(t - T0, 15) === 5) {
+          samples.canaryRequests.push([t, acc.cr]);
+          samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+        }
+        if (mod(t - T0, 15) === 10) {
+          samples.stableRequests.push([t, acc.sr]);
+          samples.stableErrors.push([t, Math.floor(acc.se)]);
+        }
+        if (t > T0 && mod(t - T0, 10) === 1) {
+          const r = sequentialGateTick(
+            judge,
+            state,
+            {
+              nowSec: t,
+              startSec: T0,
+              stepStartSec: T0 - 120,
+              weight: 50,
+              raw: raw({
+                canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
+                canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+                stableErrors: [series({ pod: 's' }, samples.stableErrors)],
+                stableRequests: [series({ pod: 's' }, samples.stableRequests)],
+              }),
+            },
+            {
+              metric: 'error-rate',
+              minStepRequests: 20,
+              earlyAdvance: { margin: 0.5, alpha: 0.01 },
+            },
+          );
+          state = JSON.parse(JSON.stringify(r.state));
+          flags.push(r.check.details?.earlyAdvance === true);
+        }
+      }
+      return flags;
+    };
+    // The same geometry lets a healthy canary's step end early …
+    expect(runWith(0.01, false)).toContain(true);
+    expect(runWith(0.01, true)).toContain(true);
+    // … and never a canary failing 1.7 times as often as stable, bursts
+    // included (3.8 % between bursts against 1 %: 204 errors a minute
+    // against 120). Read as interpolated, the first burst's slice alone
+    // ended its step early.
+    expect(runWith(0.038, false)).not.toContain(true);
+    expect(runWith(0.038, true)).not.toContain(true);
   });
 });
 

@@ -285,6 +285,28 @@ function beyondRate(count: number, expected: number): number {
   return Math.max(0, count - expected - 3 * Math.sqrt(expected) - 1);
 }
 
+/**
+ * A counter at t, interpolated between its samples and, outside them, at
+ * the rate of the nearest two (a pod's requests are read over an error
+ * series' scrape interval, which with its own scrape phase may begin before
+ * the request samples kept or end after the latest).
+ */
+function requestsAt(points: Point[], t: number): number {
+  const n = points.length;
+  if (n >= 2 && t < points[0].t) {
+    const [a, b] = points;
+    const rate = b.t > a.t ? (b.acc - a.acc) / (b.t - a.t) : 0;
+    return Math.max(0, a.acc - rate * (a.t - t));
+  }
+  if (n >= 2 && t > points[n - 1].t) {
+    const a = points[n - 2];
+    const b = points[n - 1];
+    const rate = b.t > a.t ? (b.acc - a.acc) / (b.t - a.t) : 0;
+    return b.acc + rate * (t - b.t);
+  }
+  return accAt(points, t);
+}
+
 function accAt(points: Point[], t: number): number {
   if (points.length === 0) return 0;
   if (t >= points[points.length - 1].t) return points[points.length - 1].acc;
@@ -622,8 +644,8 @@ export function readCounters(
         // interval before, whichever is lower (a burst there inflates it).
         const requests = requestsOf.get(s.src) ?? [];
         const served = (from: number, to: number) =>
-          Math.max(0, accAt(requests, to) - accAt(requests, from));
-        const ratios = [a.acc / Math.max(1, accAt(requests, a.t))];
+          Math.max(0, requestsAt(requests, to) - requestsAt(requests, from));
+        const ratios = [a.acc / Math.max(1, requestsAt(requests, a.t))];
         if (i >= 2) {
           const p = points[i - 2];
           const n = served(p.t, a.t);
