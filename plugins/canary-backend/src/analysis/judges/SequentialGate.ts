@@ -69,33 +69,64 @@ export interface Bracket {
   at: number;
   floor: ArmCounts;
   ceil: ArmCounts;
+  /** The counts interpolated at `at` (absent in states written before they were kept). */
+  counts?: ArmCounts;
 }
 
 /**
  * The slice between two bracketed times read so that it can only understate
  * the canary: the canary's errors counted between samples inside it (at most
  * the true number), the stable's between samples around it (at least the
- * true number), and the canary's share of requests from its requests around
- * it against the stable's inside it (at least the true share). Each
+ * true number), and the canary's share of requests overstated. Each
  * slice's likelihood ratio grows with the canary's errors and falls with
  * the stable's errors and with the share, so the ratio of these counts is at
  * most the ratio of the true counts at the true share's upper bound, whose
  * expectation under H0 is at most 1 (SequentialCountJudge).
  *
+ * The share: the canary's requests counted between samples around the
+ * stretch against the stable's interpolated inside it, and never below the
+ * configured weight `weight` (0–100) — after a step up the mesh moves the
+ * canary's share toward the new weight, and a mesh that sends the canary
+ * more than its weight shows in the canary's own requests. Only errors can
+ * come in bursts that interpolation misplaces; requests are steady over a
+ * scrape interval. (Counting the stable's requests only between samples
+ * inside the stretch, as errors are, left none until every stable series had
+ * two samples after the change: an outage at the first step went unjudged
+ * for one more tick, 10–20 s, than its evidence needed.) Without
+ * interpolated counts (a state written before they were kept), the
+ * stable's requests between samples inside the stretch.
+ *
  * @public
  */
-export function boundedSlice(from: Bracket, to: Bracket): ArmCounts {
+export function boundedSlice(
+  from: Bracket,
+  to: Bracket,
+  weight?: number,
+): ArmCounts {
+  const canaryRequests = Math.max(
+    0,
+    to.ceil.canaryRequests - from.floor.canaryRequests,
+  );
+  let stableRequests = Math.max(
+    0,
+    to.floor.stableRequests - from.ceil.stableRequests,
+  );
+  if (from.counts && to.counts && canaryRequests > 0) {
+    const stable = Math.max(
+      0,
+      to.counts.stableRequests - from.counts.stableRequests,
+    );
+    const share = Math.max(
+      canaryRequests / (canaryRequests + stable),
+      weight === undefined ? 0 : Math.min(1, weight / 100),
+    );
+    stableRequests = (canaryRequests * (1 - share)) / share;
+  }
   return {
     canaryErrors: Math.max(0, to.floor.canaryErrors - from.ceil.canaryErrors),
     stableErrors: Math.max(0, to.ceil.stableErrors - from.floor.stableErrors),
-    canaryRequests: Math.max(
-      0,
-      to.ceil.canaryRequests - from.floor.canaryRequests,
-    ),
-    stableRequests: Math.max(
-      0,
-      to.floor.stableRequests - from.ceil.stableRequests,
-    ),
+    canaryRequests,
+    stableRequests,
   };
 }
 
@@ -137,7 +168,12 @@ function boundedStart(cut: CounterCut): ArmCounts {
 
 function bracketOf(bounds: CounterBounds | undefined): Bracket | undefined {
   return bounds?.floor && bounds.ceil
-    ? { at: bounds.at, floor: bounds.floor, ceil: bounds.ceil }
+    ? {
+        at: bounds.at,
+        floor: bounds.floor,
+        ceil: bounds.ceil,
+        ...(bounds.counts ? { counts: bounds.counts } : {}),
+      }
     : undefined;
 }
 
@@ -167,8 +203,10 @@ export interface SequentialGateState {
     weight?: number;
     /** Where bracketed slices at this weight begin (unix s). */
     gapStart?: number;
-    /** Until the cut: where the last bracketed slice ended (see boundedSlice). */
+    /** Until the cut: where the bounded stretch after the change begins (see boundedSlice). */
     bracket?: Bracket;
+    /** The judge's log-evidence before the bounded stretch was first judged (each tick's reading of it replaces the last). */
+    boundedBase?: number[];
     /** Slices at this weight are being judged (its first cut was made). */
     open?: boolean;
     canaryRequests: number;
@@ -389,26 +427,31 @@ export function sequentialGateTick(
       state.judge = next;
     }
     if (inGap && bounds) {
-      // Until the cut, slices from the change on are judged with bounds
-      // that can only understate the canary (see boundedSlice).
+      // Until the cut, the stretch from the change on is judged with bounds
+      // that can only understate the canary (see boundedSlice), read anew
+      // from the change at every tick: its evidence replaces what the
+      // previous tick's reading of it added. (Bounded slices laid end to
+      // end would each lose the canary errors between the samples around
+      // their ends.) For each alternative the evidence of the whole
+      // stretch is at most the likelihood ratio of its true counts, a
+      // martingale in its end under H0, so the test stays anytime-valid.
       const start = state.step.bracket ?? bracketOf(bounds[0]);
       const to = bracketOf(cut ? cut.bounds : bounds[bounds.length - 1]);
+      if (start) state.step = { ...state.step, bracket: start };
       if (start && to && to.at > start.at) {
-        const slice = boundedSlice(start, to);
+        const slice = boundedSlice(start, to, tick.weight);
         if (slice.canaryRequests > 0 && slice.stableRequests > 0) {
+          const settled = judge.settle(state.judge);
+          const base = state.step.boundedBase ?? settled.logEvidence;
           state.judge = judge.addSlice(
-            state.judge,
+            { ...settled, logEvidence: [...base] },
             slice,
             dispersion.phi,
             BOUNDED_FROM,
           );
-          state.step = { ...state.step, bracket: to };
+          state.step = { ...state.step, boundedBase: base };
           bracketed = true;
-        } else {
-          state.step = { ...state.step, bracket: start };
         }
-      } else if (start) {
-        state.step = { ...state.step, bracket: start };
       }
     }
     if (sliceFrom < settledAt && cut) {

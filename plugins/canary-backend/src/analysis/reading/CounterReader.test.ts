@@ -805,9 +805,10 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // step has no evidence of its own yet.
     // Scrapes at T0 + 10, 25, 40, …: the first slice at 50 % begins at the
     // first sample at or after T0 + 60 + 5 + 15 (T0 + 80), which is T0 + 85,
-    // read at T0 + 86 (the sixth tick); at T0 + 71 it is still waiting.
+    // read at T0 + 86 (the sixth tick); at T0 + 71 the stretch from the
+    // change to the sample at T0 + 70 is judged on bounds only.
     expect(afterChange?.skipped).toMatch(
-      /waiting for a sample of every series after this weight applied/,
+      /slices are judged on counts that can only understate the canary/,
     );
     expect(skipped[5]).toMatch(/the scrape interval around the weight change/);
     expect(afterChange?.evidence).toMatch(
@@ -863,6 +864,26 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // Samples too sparse to bracket anything: nothing negative.
     expect(boundedSlice(to, from).canaryErrors).toBe(0);
     expect(boundedSlice(to, from).stableRequests).toBe(0);
+    // With the counts interpolated at both ends, the stable's requests
+    // are read at its interpolated 2650 − 1150 = 1500: the canary's share
+    // 110 / 1610 (6.8 %), or the configured weight when that is higher.
+    const counts = (stableRequests: number) => ({
+      canaryErrors: 0,
+      canaryRequests: 0,
+      stableErrors: 0,
+      stableRequests,
+    });
+    const fromRead = { ...from, counts: counts(1150) };
+    const toRead = { ...to, counts: counts(2650) };
+    expect(boundedSlice(fromRead, toRead, 5)).toEqual({
+      canaryErrors: 7,
+      stableErrors: 9,
+      canaryRequests: 110,
+      stableRequests: 1500,
+    });
+    const atWeight = boundedSlice(fromRead, toRead, 10);
+    expect(atWeight.canaryRequests).toBe(110);
+    expect(atWeight.stableRequests).toBeCloseTo(990, 9);
   });
 
   it('judges the scrape interval after a step on bounded counts: an outage is rolled back before every series has a sample one interval after it, a common burst is not', () => {

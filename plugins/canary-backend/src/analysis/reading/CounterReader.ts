@@ -148,6 +148,8 @@ export interface CounterBounds {
   at: number;
   floor: ArmCounts | null;
   ceil: ArmCounts | null;
+  /** The counts interpolated at t (as CounterReading.counts). */
+  counts?: ArmCounts;
   /** What a burst between samples may have put on the wrong side of t (see {@link BurstExcess}). */
   burst?: BurstExcess;
 }
@@ -669,6 +671,7 @@ export function readCounters(
     at: time,
     floor: boundAt(time, 'floor'),
     ceil: boundAt(time, 'ceil'),
+    counts: countsAt(time),
     burst: burstAt(time),
   });
   const bounds = boundsAt ? [...boundsAt, at].map(boundsOf) : undefined;
