@@ -924,15 +924,76 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // A 60 % outage: rolled back at T0 + 26, on the bounded slice from T0
     // to the sample at T0 + 25: canary errors between samples inside it
     // (18 − 9), stable errors around it (2 − 0), the canary's 30 requests
-    // around it against the stable's 135 inside it (w = 30/165). For the
-    // alternative ρ1 = 30 alone: (p1/p0)^9 ((1 − p1)/(1 − p0))^2 ≈ 3.5e4,
-    // a ninth of it (the prior weight) above 1/α = 100.
+    // around it against the stable's 225 interpolated inside it (270 at
+    // T0 + 25 less 45 at T0; w = 30/255, above the 10 % weight). For the
+    // alternative ρ1 = 30 alone: (p1/p0)^9 ((1 − p1)/(1 − p0))^2 ≈ 1.6e6,
+    // far above 1/α = 100 also at its prior weight. (With the stable's 135
+    // requests between samples inside it, w = 30/165: 3.3e4.)
     const outage = runWith(0.6, 0.01);
     expect(outage.find(([, v]) => v === 'fail')?.[0]).toBe(26);
     // Both arms failing 40 % of requests right after the step: never.
     const burst = runWith(0.01, 0.4);
     expect(burst.map(([, v]) => v)).not.toContain('fail');
     expect(burst[burst.length - 1][1]).toBe('pass');
+  });
+
+  it('rolls back an outage at the first step on the first reading that holds its errors, before the stable pod has two samples after the change', () => {
+    // The weight goes from 0 to 5 % at T0: the canary pod serves 5
+    // requests/s and fails half of them, the stable pod 95/s at 0.1 %. The
+    // canary is scraped at :00, :15, :30, …, the stable at :10, :25, :40,
+    // …; read every 10 s at :06, :16, :26, …
+    const samples: Record<CounterName, Array<[number, number]>> = {
+      canaryErrors: [],
+      canaryRequests: [],
+      stableErrors: [],
+      stableRequests: [],
+    };
+    const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+    let state = restoreGateState(undefined, judge);
+    let failedAt: number | undefined;
+    for (let t = T0 - 60; t <= T0 + 60 && failedAt === undefined; t++) {
+      if (t >= T0) {
+        acc.cr += 5;
+        acc.ce += 2.5;
+      }
+      acc.sr += t >= T0 ? 95 : 100;
+      acc.se += (t >= T0 ? 95 : 100) * 0.001;
+      if (t >= T0 && (t - T0) % 15 === 0 && t > T0) {
+        samples.canaryRequests.push([t, acc.cr]);
+        samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+      }
+      if ((((t - T0) % 15) + 15) % 15 === 10) {
+        samples.stableRequests.push([t, acc.sr]);
+        samples.stableErrors.push([t, Math.floor(acc.se)]);
+      }
+      if (t > T0 && (t - T0) % 10 === 6) {
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t,
+            startSec: T0,
+            stepStartSec: T0,
+            weight: 5,
+            raw: raw({
+              canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
+              canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+              stableErrors: [series({ pod: 's' }, samples.stableErrors)],
+              stableRequests: [series({ pod: 's' }, samples.stableRequests)],
+            }),
+          },
+          options,
+        );
+        state = JSON.parse(JSON.stringify(r.state));
+        if (r.check.verdict === 'fail') failedAt = t - T0;
+      }
+    }
+    // Read at :26 the common sample time is :15, where the canary's first
+    // sample holds 37 errors in 75 requests. The stable's only sample
+    // after the change is at :10, so counted only between its samples the
+    // stable served nothing in the stretch (no share to judge on, until
+    // :36); interpolated, about 1425 requests, and the share is 75 / 1500.
+    expect(failedAt).toBe(26);
   });
 
   it("a common burst between samples taken at different moments is not read as the canary's: the decision bounds the latest slice end, the next slice cancels it", () => {
