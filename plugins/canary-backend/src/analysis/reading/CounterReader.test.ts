@@ -1,3 +1,4 @@
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import {
   CounterName,
   RawCounter,
@@ -11,6 +12,7 @@ import {
   boundedSlice,
   restoreGateState,
   sequentialGateTick,
+  SequentialGateOptions,
   SequentialGateState,
 } from '../judges/SequentialGate';
 import {
@@ -748,6 +750,78 @@ class World {
   }
 }
 
+/**
+ * One canary and one stable pod served second by second from T0 − 60 to
+ * `until` (`perSecond` gives each second's requests and errors per arm),
+ * each scraped every 15 s at its own phase (seconds after T0 modulo 15;
+ * the canary only after `canaryFrom`), the gate read every 10 s at `tick`
+ * (modulo 10) after T0. Returns each reading's time after T0 and its check.
+ */
+function scrapedTwoPods(args: {
+  judge: SequentialCountJudge;
+  options: SequentialGateOptions;
+  stepStartSec: number;
+  weight: number;
+  until: number;
+  perSecond: (t: number) => {
+    canary: [number, number];
+    stable: [number, number];
+  };
+  phases: { canary: number; stable: number; tick: number };
+  canaryFrom?: number;
+}) {
+  const samples: Record<CounterName, Array<[number, number]>> = {
+    canaryErrors: [],
+    canaryRequests: [],
+    stableErrors: [],
+    stableRequests: [],
+  };
+  const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+  const mod = (x: number, m: number) => ((x % m) + m) % m;
+  let state = restoreGateState(undefined, args.judge);
+  const readings: Array<{ at: number; check: AnalysisCheck }> = [];
+  for (let t = T0 - 60; t <= args.until; t++) {
+    const served = args.perSecond(t);
+    acc.cr += served.canary[0];
+    acc.ce += served.canary[1];
+    acc.sr += served.stable[0];
+    acc.se += served.stable[1];
+    if (
+      mod(t - T0, 15) === args.phases.canary &&
+      (args.canaryFrom === undefined || t > args.canaryFrom)
+    ) {
+      samples.canaryRequests.push([t, acc.cr]);
+      samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+    }
+    if (mod(t - T0, 15) === args.phases.stable) {
+      samples.stableRequests.push([t, acc.sr]);
+      samples.stableErrors.push([t, Math.floor(acc.se)]);
+    }
+    if (t > T0 && mod(t - T0, 10) === args.phases.tick) {
+      const r = sequentialGateTick(
+        args.judge,
+        state,
+        {
+          nowSec: t,
+          startSec: T0,
+          stepStartSec: args.stepStartSec,
+          weight: args.weight,
+          raw: raw({
+            canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
+            canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+            stableErrors: [series({ pod: 's' }, samples.stableErrors)],
+            stableRequests: [series({ pod: 's' }, samples.stableRequests)],
+          }),
+        },
+        args.options,
+      );
+      state = JSON.parse(JSON.stringify(r.state));
+      readings.push({ at: t - T0, check: r.check });
+    }
+  }
+  return readings;
+}
+
 describe('sequentialGateTick: slices, steps and fresh evidence', () => {
   const judge = new SequentialCountJudge({
     alpha: 0.01,
@@ -942,52 +1016,20 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // requests/s and fails half of them, the stable pod 95/s at 0.1 %. The
     // canary is scraped at :00, :15, :30, …, the stable at :10, :25, :40,
     // …; read every 10 s at :06, :16, :26, …
-    const samples: Record<CounterName, Array<[number, number]>> = {
-      canaryErrors: [],
-      canaryRequests: [],
-      stableErrors: [],
-      stableRequests: [],
-    };
-    const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
-    let state = restoreGateState(undefined, judge);
-    let failedAt: number | undefined;
-    for (let t = T0 - 60; t <= T0 + 60 && failedAt === undefined; t++) {
-      if (t >= T0) {
-        acc.cr += 5;
-        acc.ce += 2.5;
-      }
-      acc.sr += t >= T0 ? 95 : 100;
-      acc.se += (t >= T0 ? 95 : 100) * 0.001;
-      if (t >= T0 && (t - T0) % 15 === 0 && t > T0) {
-        samples.canaryRequests.push([t, acc.cr]);
-        samples.canaryErrors.push([t, Math.floor(acc.ce)]);
-      }
-      if ((((t - T0) % 15) + 15) % 15 === 10) {
-        samples.stableRequests.push([t, acc.sr]);
-        samples.stableErrors.push([t, Math.floor(acc.se)]);
-      }
-      if (t > T0 && (t - T0) % 10 === 6) {
-        const r = sequentialGateTick(
-          judge,
-          state,
-          {
-            nowSec: t,
-            startSec: T0,
-            stepStartSec: T0,
-            weight: 5,
-            raw: raw({
-              canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
-              canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
-              stableErrors: [series({ pod: 's' }, samples.stableErrors)],
-              stableRequests: [series({ pod: 's' }, samples.stableRequests)],
-            }),
-          },
-          options,
-        );
-        state = JSON.parse(JSON.stringify(r.state));
-        if (r.check.verdict === 'fail') failedAt = t - T0;
-      }
-    }
+    const readings = scrapedTwoPods({
+      judge,
+      options,
+      stepStartSec: T0,
+      weight: 5,
+      until: T0 + 60,
+      perSecond: t =>
+        t >= T0
+          ? { canary: [5, 2.5], stable: [95, 0.095] }
+          : { canary: [0, 0], stable: [100, 0.1] },
+      phases: { canary: 0, stable: 10, tick: 6 },
+      canaryFrom: T0,
+    });
+    const failedAt = readings.find(r => r.check.verdict === 'fail')?.at;
     // Read at :26 the common sample time is :15, where the canary's first
     // sample holds 37 errors in 75 requests. The stable's only sample
     // after the change is at :10, so counted only between its samples the
@@ -1004,56 +1046,24 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // sample puts two thirds of its burst (60 errors) before :40, the
     // stable's sample at :40 none — a slice of 60 canary errors against
     // none that read as it is rolls a healthy canary back at once.
-    const runWith = (canaryRate: number) => {
-      const samples: Record<CounterName, Array<[number, number]>> = {
-        canaryErrors: [],
-        canaryRequests: [],
-        stableErrors: [],
-        stableRequests: [],
-      };
-      const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
-      let state = restoreGateState(undefined, judge);
-      const verdicts: Array<[number, string]> = [];
-      const mod = (x: number, m: number) => ((x % m) + m) % m;
-      for (let t = T0 - 60; t <= T0 + 300; t++) {
-        const burst = t >= T0 && [41, 42, 43].includes(mod(t - T0, 60));
-        const rate = burst ? 0.6 : 0.01;
-        acc.cr += 50;
-        acc.sr += 50;
-        acc.ce += 50 * Math.max(rate, canaryRate);
-        acc.se += 50 * rate;
-        if (mod(t - T0, 15) === 0) {
-          samples.canaryRequests.push([t, acc.cr]);
-          samples.canaryErrors.push([t, Math.floor(acc.ce)]);
-        }
-        if (mod(t - T0, 15) === 10) {
-          samples.stableRequests.push([t, acc.sr]);
-          samples.stableErrors.push([t, Math.floor(acc.se)]);
-        }
-        if (t > T0 && mod(t - T0, 10) === 6) {
-          const r = sequentialGateTick(
-            judge,
-            state,
-            {
-              nowSec: t,
-              startSec: T0,
-              stepStartSec: T0 - 120,
-              weight: 50,
-              raw: raw({
-                canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
-                canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
-                stableErrors: [series({ pod: 's' }, samples.stableErrors)],
-                stableRequests: [series({ pod: 's' }, samples.stableRequests)],
-              }),
-            },
-            options,
-          );
-          state = JSON.parse(JSON.stringify(r.state));
-          verdicts.push([t - T0, r.check.verdict]);
-        }
-      }
-      return verdicts;
-    };
+    const runWith = (canaryRate: number) =>
+      scrapedTwoPods({
+        judge,
+        options,
+        stepStartSec: T0 - 120,
+        weight: 50,
+        until: T0 + 300,
+        perSecond: t => {
+          const burst =
+            t >= T0 && [41, 42, 43].includes((((t - T0) % 60) + 60) % 60);
+          const rate = burst ? 0.6 : 0.01;
+          return {
+            canary: [50, 50 * Math.max(rate, canaryRate)],
+            stable: [50, 50 * rate],
+          };
+        },
+        phases: { canary: 0, stable: 10, tick: 6 },
+      }).map(({ at, check }) => [at, check.verdict] as const);
     const healthy = runWith(0);
     expect(healthy.map(([, v]) => v)).not.toContain('fail');
     expect(healthy[healthy.length - 1][1]).toBe('pass');
@@ -1223,60 +1233,29 @@ describe('early advance (opt-in)', () => {
     // the common sample time is :35, where interpolation puts two thirds of
     // the stable's burst (its :40 sample) before :35 and none of the
     // canary's — a slice that makes the canary look far better than it is.
-    const runWith = (canaryRate: number, bursts: boolean) => {
-      const samples: Record<CounterName, Array<[number, number]>> = {
-        canaryErrors: [],
-        canaryRequests: [],
-        stableErrors: [],
-        stableRequests: [],
-      };
-      const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
-      let state = restoreGateState(undefined, judge);
-      const mod = (x: number, m: number) => ((x % m) + m) % m;
-      const flags: boolean[] = [];
-      for (let t = T0 - 60; t <= T0 + 600; t++) {
-        const burst =
-          bursts && t >= T0 && [36, 37, 38].includes(mod(t - T0, 60));
-        acc.cr += 50;
-        acc.sr += 50;
-        acc.ce += 50 * (burst ? 0.6 : canaryRate);
-        acc.se += 50 * (burst ? 0.6 : 0.01);
-        if (mod(t - T0, 15) === 5) {
-          samples.canaryRequests.push([t, acc.cr]);
-          samples.canaryErrors.push([t, Math.floor(acc.ce)]);
-        }
-        if (mod(t - T0, 15) === 10) {
-          samples.stableRequests.push([t, acc.sr]);
-          samples.stableErrors.push([t, Math.floor(acc.se)]);
-        }
-        if (t > T0 && mod(t - T0, 10) === 1) {
-          const r = sequentialGateTick(
-            judge,
-            state,
-            {
-              nowSec: t,
-              startSec: T0,
-              stepStartSec: T0 - 120,
-              weight: 50,
-              raw: raw({
-                canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
-                canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
-                stableErrors: [series({ pod: 's' }, samples.stableErrors)],
-                stableRequests: [series({ pod: 's' }, samples.stableRequests)],
-              }),
-            },
-            {
-              metric: 'error-rate',
-              minStepRequests: 20,
-              earlyAdvance: { margin: 0.5, alpha: 0.01 },
-            },
-          );
-          state = JSON.parse(JSON.stringify(r.state));
-          flags.push(r.check.details?.earlyAdvance === true);
-        }
-      }
-      return flags;
-    };
+    const runWith = (canaryRate: number, bursts: boolean) =>
+      scrapedTwoPods({
+        judge,
+        options: {
+          metric: 'error-rate',
+          minStepRequests: 20,
+          earlyAdvance: { margin: 0.5, alpha: 0.01 },
+        },
+        stepStartSec: T0 - 120,
+        weight: 50,
+        until: T0 + 600,
+        perSecond: t => {
+          const burst =
+            bursts &&
+            t >= T0 &&
+            [36, 37, 38].includes((((t - T0) % 60) + 60) % 60);
+          return {
+            canary: [50, 50 * (burst ? 0.6 : canaryRate)],
+            stable: [50, 50 * (burst ? 0.6 : 0.01)],
+          };
+        },
+        phases: { canary: 5, stable: 10, tick: 1 },
+      }).map(({ check }) => check.details?.earlyAdvance === true);
     // The same geometry lets a healthy canary's step end early …
     expect(runWith(0.01, false)).toContain(true);
     expect(runWith(0.01, true)).toContain(true);
