@@ -153,6 +153,24 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     midStepBursts: { every: 300, seconds: 45, rate: 0.1 },
     phasePerPod: true,
   }),
+  // The mesh not doing as told (session 8): the bounded stretch after a
+  // step reads the canary's share from its own requests and never below
+  // the configured weight, so a share above the weight, or a step that
+  // applies late, must not make a healthy canary look worse.
+  healthy({
+    label:
+      'mesh sends the canary 5 × its weight, bursts of 20 s at steps, 1 → 5 → 10 %',
+    shareFactor: 5,
+    burstAtSteps: true,
+    weights: [1, 5, 10],
+  }),
+  healthy({
+    label:
+      'mesh applies each step 12 s late, bursts of 20 s at steps, 1 → 10 → 50 %',
+    meshDelaySeconds: 12,
+    burstAtSteps: true,
+    weights: [1, 10, 50],
+  }),
 ];
 
 const PATHS = [

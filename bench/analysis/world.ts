@@ -72,6 +72,10 @@ export interface Scenario {
   missedScrapes?: number;
   /** All series of a pod are scraped at the same instant (one target), as Prometheus does; by default each series has its own phase. */
   phasePerPod?: boolean;
+  /** The mesh sends the canary this many times its configured weight (a misrouted split; default 1). */
+  shareFactor?: number;
+  /** The mesh applies each weight change this many seconds late (default 0; the judge assumes 5). */
+  meshDelaySeconds?: number;
 }
 
 export function normalCdf(x: number): number {
@@ -197,7 +201,11 @@ export class World {
     let midBurstUntil = -Infinity;
     for (let t = -HISTORY; t < this.horizon; t++) {
       const i = t + HISTORY;
-      const w = this.weight(t);
+      // The share the mesh actually sends the canary.
+      const w = Math.min(
+        1,
+        this.weight(t - (sc.meshDelaySeconds ?? 0)) * (sc.shareFactor ?? 1),
+      );
       const total = this.rps(t);
       const sinceStep = t - this.stepStart(t);
       const burst =
