@@ -48,7 +48,7 @@ const COUNTERS: Array<[CounterName, 'canary' | 'stable', 'requests' | 'bad']> =
   ];
 
 /** The four counters of a count gate as the Prometheus path returns them (raw samples). */
-function rawCounters(
+export function rawCounters(
   prom: SimPrometheus,
   bad: Kind,
   from: number,
@@ -81,10 +81,10 @@ function rawCounters(
  * Prometheus path both gates read raw samples (reading/CounterReader.ts) and
  * temper their evidence by the clump index of the stable pods.
  */
-export function coalmine(): Method {
+export function coalmine(tick: number = TICK): Method {
   return {
     id: 'coalmine',
-    label: 'Coalmine default policy (10 s ticks)',
+    label: `Coalmine default policy (${tick} s ticks)`,
     run(world, path) {
       const gates = (['errors', 'slow'] as const).map(bad => ({
         bad,
@@ -94,7 +94,7 @@ export function coalmine(): Method {
         }),
         state: undefined as SequentialGateState | undefined,
       }));
-      for (let t = TICK; t <= world.horizon; t += TICK) {
+      for (let t = tick; t <= world.horizon; t += tick) {
         const stepStart = world.stepStart(t);
         let allPass = true;
         for (const gate of gates) {
