@@ -171,6 +171,23 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     burstAtSteps: true,
     weights: [1, 10, 50],
   }),
+  // Flagger's default schedule (session 10): stepWeight 5, maxWeight 50,
+  // interval 1m — ten short steps, each a weight change to cut at.
+  healthy({
+    label:
+      "Flagger's default schedule (5 % steps every minute to 50 %), bursts of 20 s at steps",
+    burstAtSteps: true,
+    weights: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
+    stepSeconds: 60,
+  }),
+  healthy({
+    label:
+      "Flagger's default schedule, common bursts mid-step from the rollout on (none before): 3 s at 60 %, about every minute, base 0.1 %",
+    midStepBursts: { every: 60, seconds: 3, rate: 0.6, fromRollout: true },
+    baseline: 0.001,
+    weights: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
+    stepSeconds: 60,
+  }),
 ];
 
 const PATHS = [

@@ -335,6 +335,71 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(burst?.stableAfter).toBe(0);
   });
 
+  it("finds a burst when common bursts come so often that they inflate the pod's ratio since the start and over the interval before (quietRatio), by hand", () => {
+    // The canary pod serves 50 requests/s (750 per 15 s scrape interval)
+    // at about 1 %; a burst of 60 errors lands in every other interval or
+    // so: [7, 67, 7, 67, 7, 7, 67, 67] errors in the intervals ending at
+    // T0 + 5, 20, …, 110. Read at T0 + 100, inside the last interval.
+    const errorsPerInterval = [7, 67, 7, 67, 7, 7, 67, 67];
+    const at = (k: number) => T0 - 10 + 15 * k;
+    let acc = 0;
+    const canaryErrors: Array<[number, number]> = [[at(0), 0]];
+    errorsPerInterval.forEach((e, i) => {
+      acc += e;
+      canaryErrors.push([at(i + 1), acc]);
+    });
+    const times = canaryErrors.map(([t]) => t);
+    const reading = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [
+          series(
+            { pod: 'c' },
+            times.map(t => [t, 50 * (t - at(0))]),
+          ),
+        ],
+        canaryErrors: [series({ pod: 'c' }, canaryErrors)],
+        stableRequests: [
+          series(
+            { pod: 's' },
+            times.map(t => [t, 100 * (t - at(0))]),
+          ),
+        ],
+        stableErrors: [
+          series(
+            { pod: 's' },
+            times.map(t => [t, (t - at(0)) * 1]),
+          ),
+        ],
+      }),
+      T0 + 111,
+      T0,
+      undefined,
+      undefined,
+      [T0 + 100],
+    ).reading;
+    // Since the start the canary's ratio is 229/5250 = 4.4 %, over the
+    // interval before 67/750 = 8.9 %; at the lower quartile of its seven
+    // intervals before lies one of 7 errors in 750, raised by √7 for
+    // Poisson noise: 9.65/750 (1.29 %). Interpolated at T0 + 100, 67 × 5/15
+    // = 22.33 errors lie before it, 44.67 after it; 250 and 500 requests
+    // bring 3.22 and 6.43 at 1.29 %. (At 4.4 % the burst after it would be
+    // 7.9 errors, not 29.6: read at its own ratio, a burst that comes every
+    // other interval explains itself.)
+    const quiet = (7 + Math.sqrt(7)) / 750;
+    const burst = reading.bounds?.[0]?.burst;
+    expect(burst?.canaryBefore).toBeCloseTo(
+      22 + 1 / 3 - 250 * quiet - 3 * Math.sqrt(250 * quiet) - 1,
+      6,
+    );
+    expect(burst?.canaryAfter).toBeCloseTo(
+      44 + 2 / 3 - 500 * quiet - 3 * Math.sqrt(500 * quiet) - 1,
+      6,
+    );
+    expect(burst?.stableBefore).toBe(0);
+    expect(burst?.stableAfter).toBe(0);
+  });
+
   it("reads no burst in steady traffic when a pod's error series is scraped after its request series", () => {
     // Each pod serves a steady 2 % of its requests as errors; its request
     // series is sampled at T0 − 15 + 15 k, its error series 10 s later (a

@@ -67,6 +67,35 @@ interface TrackedSeries {
   src: string;
   /** `pt` is the zero point of a series born during the rollout. */
   born?: boolean;
+  /**
+   * An error series' latest scrape intervals, oldest first: [end (unix s),
+   * errors, the pod's requests] (see quietRatio).
+   */
+  quiet?: Array<[number, number, number]>;
+}
+
+/** How many scrape intervals quietRatio looks back over. */
+const QUIET_INTERVALS = 8;
+
+/**
+ * A pod's error ratio when no burst is under way, from its latest scrape
+ * intervals that ended by `until` (undefined with fewer than two): the
+ * interval at the lower quartile of their ratios, its errors raised by one
+ * standard deviation of a Poisson count (the lower quartile of a few
+ * noisy intervals sits about that far below their mean). The pod's ratio
+ * since the rollout started and over the interval before are both
+ * inflated when common bursts come often (every minute or two): those
+ * land in a good share of the intervals, but seldom in seven of eight; a
+ * pod whose errors are steady has about the same ratio in each, which the
+ * raise restores.
+ */
+function quietRatio(series: TrackedSeries, until: number): number | undefined {
+  const intervals = (series.quiet ?? [])
+    .filter(([end]) => end <= until)
+    .sort(([, ea, na], [, eb, nb]) => ea / na - eb / nb);
+  if (intervals.length < 2) return undefined;
+  const [, errors, served] = intervals[Math.floor((intervals.length - 1) / 4)];
+  return (errors + Math.sqrt(errors)) / served;
 }
 
 /** The reader's memory between ticks (JSON). @public */
@@ -450,6 +479,7 @@ export function readCounters(
           src,
           // Remembered until its first sample leaves the points kept.
           ...(points.born && points[0].t === before.t ? { born: true } : {}),
+          ...(prior?.quiet ? { quiet: prior.quiet } : {}),
         };
         pointsOf[name].set(key, points);
       }
@@ -470,6 +500,36 @@ export function readCounters(
       pointsOf[name].set(key, kept);
     }
     state.series[name] = next;
+  }
+
+  // Each error series' latest scrape intervals, for quietRatio.
+  for (const arm of ['canary', 'stable'] as const) {
+    const errorsName: CounterName = `${arm}Errors`;
+    const requestsName: CounterName = `${arm}Requests`;
+    const requestsOf = new Map<string, Point[]>();
+    for (const [key, r] of Object.entries(state.series[requestsName])) {
+      if (!requestsOf.has(r.src))
+        requestsOf.set(r.src, pointsOf[requestsName].get(key) ?? []);
+    }
+    for (const [key, s] of Object.entries(state.series[errorsName])) {
+      const requests = requestsOf.get(s.src);
+      if (s.sign < 0 || !requests?.length) continue;
+      const since = previous?.series[errorsName][key]?.t ?? -Infinity;
+      const quiet = [...(s.quiet ?? [])];
+      const points = pointsOf[errorsName].get(key) ?? [];
+      for (let j = 1; j < points.length; j++) {
+        const a = points[j - 1];
+        const b = points[j];
+        if (b.t <= since || b.t <= a.t) continue;
+        const served = requestsAt(requests, b.t) - requestsAt(requests, a.t);
+        if (served >= 1) quiet.push([b.t, b.acc - a.acc, served]);
+      }
+      if (quiet.length > 0)
+        state.series[errorsName][key] = {
+          ...s,
+          quiet: quiet.slice(-QUIET_INTERVALS),
+        };
+    }
   }
 
   let stableIncrements = increments;
@@ -653,6 +713,8 @@ export function readCounters(
           const n = served(p.t, a.t);
           if (n > 0) ratios.push((a.acc - p.acc) / n);
         }
+        const quiet = quietRatio(s, a.t);
+        if (quiet !== undefined) ratios.push(quiet);
         const ratio = requests.length ? Math.min(...ratios) : 0;
         excess[`${arm}Before`] +=
           s.sign * beyondRate(mid - a.acc, ratio * served(a.t, time));
