@@ -190,36 +190,72 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
   }),
 ];
 
-const PATHS = [
-  ['exact', 1],
-  ['prometheus-15s', 15],
-  ['prometheus-30s', 30],
-] as const;
+/**
+ * Checks beyond the file, each of which writes nothing:
+ * - BENCH_ONLY=<text>: only the scenarios whose label contains it (several
+ *   separated by |);
+ * - BENCH_RUNS=<n>: runs per scenario and path (default 200);
+ * - BENCH_SEED=<n>: other seeds (run k uses n + 137 k), for a second look
+ *   that the file's seeds did not pick;
+ * - BENCH_TICK=<s>: the analysis interval (default 10 s);
+ * - BENCH_SCRAPES=<s,…>: the scrape intervals (1 = exact counters; default
+ *   1,15,30).
+ */
+function options() {
+  const env = process.env;
+  const custom = [
+    'BENCH_ONLY',
+    'BENCH_RUNS',
+    'BENCH_SEED',
+    'BENCH_TICK',
+    'BENCH_SCRAPES',
+  ].some(name => env[name]);
+  const scrapes = (env.BENCH_SCRAPES ?? '1,15,30')
+    .split(',')
+    .map(Number)
+    .filter(n => Number.isFinite(n) && n >= 1);
+  return {
+    write: !custom,
+    only: env.BENCH_ONLY?.split('|'),
+    runs: Number(env.BENCH_RUNS) || RUNS,
+    seed: env.BENCH_SEED ? Number(env.BENCH_SEED) : undefined,
+    tick: Number(env.BENCH_TICK) || undefined,
+    paths: scrapes.map(s =>
+      s === 1 ? (['exact', 1] as const) : ([`prometheus-${s}s`, s] as const),
+    ),
+  };
+}
 
 export function runRobustness(root: string) {
   const started = Date.now();
-  // BENCH_ONLY=<text>: only the scenarios whose label contains it (nothing is written).
-  const only = process.env.BENCH_ONLY;
+  const o = options();
+  const method = coalmine(o.tick);
   const results = ROBUSTNESS_SCENARIOS.flatMap((sc, index) => {
-    if (only && !sc.label.includes(only)) return [];
+    if (o.only && !o.only.some(part => sc.label.includes(part))) return [];
     const rates: Record<string, number> = {};
-    for (const [id, interval] of PATHS) {
+    for (const [id, interval] of o.paths) {
       let rolledBack = 0;
-      for (let run = 0; run < RUNS; run++) {
-        const seed = 77_001 * (index + 3) + run * 131;
+      for (let run = 0; run < o.runs; run++) {
+        const seed =
+          o.seed === undefined
+            ? 77_001 * (index + 3) + run * 131
+            : o.seed + run * 137;
         const world = new World(sc, seed, HORIZON);
         const p: Path =
           id === 'exact'
             ? { id, prom: new SimPrometheus(world, 1, seed, true) }
-            : { id, prom: new SimPrometheus(world, interval, seed + 5) };
-        if (coalmine().run(world, p).rollbackAt !== null) rolledBack++;
+            : {
+                id: id as Path['id'],
+                prom: new SimPrometheus(world, interval, seed + 5),
+              };
+        if (method.run(world, p).rollbackAt !== null) rolledBack++;
       }
-      rates[id] = rolledBack / RUNS;
+      rates[id] = rolledBack / o.runs;
     }
     process.stderr.write(
       `\r${index + 1}/${ROBUSTNESS_SCENARIOS.length} scenarios`,
     );
-    return [{ scenario: sc.label, runs: RUNS, falseRollbacks: rates }];
+    return [{ scenario: sc.label, runs: o.runs, falseRollbacks: rates }];
   });
   process.stderr.write('\n');
   const worst = Math.max(
@@ -231,7 +267,7 @@ export function runRobustness(root: string) {
     results,
     seconds: (Date.now() - started) / 1000,
   };
-  if (!only) {
+  if (o.write) {
     fs.mkdirSync(path.join(root, 'results'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'results', 'analysis-robustness.json'),
