@@ -186,8 +186,9 @@ export interface CounterBounds {
 /**
  * Errors that interpolation places between an error series' samples and t
  * beyond what its pod's requests there bring at the pod's error ratio
- * before that scrape interval (the lower of its ratio since the start and
- * over the interval before), less Poisson noise (see beyondRate), summed
+ * before that scrape interval (the lowest of its ratio since the start,
+ * over the interval before, and its quiet ratio), less Poisson noise (see
+ * beyondRate), summed
  * per arm: `before` between the last sample before t and t, `after`
  * between t and the first sample after it. Interpolation spreads a
  * sample's increase evenly over its scrape interval; a burst inside that
@@ -702,8 +703,9 @@ export function readCounters(
         const b = points[i];
         const mid = accAt(points, time);
         // The pod's error ratio before the interval holding t (a burst in
-        // it is what is being looked for): since the start, or over the
-        // interval before, whichever is lower (a burst there inflates it).
+        // it is what is being looked for): since the start, over the
+        // interval before, or its quiet ratio, whichever is lowest (bursts
+        // there inflate the first two).
         const requests = requestsOf.get(s.src) ?? [];
         const served = (from: number, to: number) =>
           Math.max(0, requestsAt(requests, to) - requestsAt(requests, from));
