@@ -503,15 +503,21 @@ export function readCounters(
     state.series[name] = next;
   }
 
-  // Each error series' latest scrape intervals, for quietRatio.
-  for (const arm of ['canary', 'stable'] as const) {
-    const errorsName: CounterName = `${arm}Errors`;
+  /** Each pod's requests, to weigh its errors against. */
+  const requestsBySource = (arm: 'canary' | 'stable') => {
     const requestsName: CounterName = `${arm}Requests`;
     const requestsOf = new Map<string, Point[]>();
     for (const [key, r] of Object.entries(state.series[requestsName])) {
       if (!requestsOf.has(r.src))
         requestsOf.set(r.src, pointsOf[requestsName].get(key) ?? []);
     }
+    return requestsOf;
+  };
+
+  // Each error series' latest scrape intervals, for quietRatio.
+  for (const arm of ['canary', 'stable'] as const) {
+    const errorsName: CounterName = `${arm}Errors`;
+    const requestsOf = requestsBySource(arm);
     for (const [key, s] of Object.entries(state.series[errorsName])) {
       const requests = requestsOf.get(s.src);
       if (s.sign < 0 || !requests?.length) continue;
@@ -688,13 +694,7 @@ export function readCounters(
     };
     for (const arm of ['canary', 'stable'] as const) {
       const errorsName: CounterName = `${arm}Errors`;
-      const requestsName: CounterName = `${arm}Requests`;
-      // Each pod's requests, to weigh its errors against.
-      const requestsOf = new Map<string, Point[]>();
-      for (const [key, r] of Object.entries(state.series[requestsName])) {
-        if (!requestsOf.has(r.src))
-          requestsOf.set(r.src, pointsOf[requestsName].get(key) ?? []);
-      }
+      const requestsOf = requestsBySource(arm);
       for (const [key, s] of Object.entries(state.series[errorsName])) {
         const points = pointsOf[errorsName].get(key) ?? [];
         const i = points.findIndex(p => p.t > time);
