@@ -19,7 +19,7 @@ import { histogramQuantile, slowShare, World } from './world';
 /** How a method reads the world: exact counters, or through a simulated Prometheus. */
 export type Path =
   | { id: 'exact'; prom: SimPrometheus }
-  | { id: 'prometheus-15s' | 'prometheus-30s'; prom: SimPrometheus };
+  | { id: `prometheus-${number}s`; prom: SimPrometheus };
 
 /** Times in seconds since the rollout started. */
 export interface Outcome {

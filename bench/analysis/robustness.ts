@@ -221,7 +221,9 @@ function options() {
     seed: env.BENCH_SEED ? Number(env.BENCH_SEED) : undefined,
     tick: Number(env.BENCH_TICK) || undefined,
     paths: scrapes.map(s =>
-      s === 1 ? (['exact', 1] as const) : ([`prometheus-${s}s`, s] as const),
+      s === 1
+        ? (['exact', 1] as const)
+        : ([`prometheus-${s}s` as const, s] as const),
     ),
   };
 }
@@ -244,10 +246,7 @@ export function runRobustness(root: string) {
         const p: Path =
           id === 'exact'
             ? { id, prom: new SimPrometheus(world, 1, seed, true) }
-            : {
-                id: id as Path['id'],
-                prom: new SimPrometheus(world, interval, seed + 5),
-              };
+            : { id, prom: new SimPrometheus(world, interval, seed + 5) };
         if (method.run(world, p).rollbackAt !== null) rolledBack++;
       }
       rates[id] = rolledBack / o.runs;

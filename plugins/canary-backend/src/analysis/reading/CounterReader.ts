@@ -524,7 +524,10 @@ export function readCounters(
       const since = previous?.series[errorsName][key]?.t ?? -Infinity;
       const quiet = [...(s.quiet ?? [])];
       const points = pointsOf[errorsName].get(key) ?? [];
-      for (let j = 1; j < points.length; j++) {
+      // Only the latest intervals are kept (after the backend was down, a
+      // reading may hold up to an hour of samples).
+      const first = Math.max(1, points.length - QUIET_INTERVALS);
+      for (let j = first; j < points.length; j++) {
         const a = points[j - 1];
         const b = points[j];
         if (b.t <= since || b.t <= a.t) continue;
