@@ -20,6 +20,8 @@ export interface SimSeries {
   pod: Pod;
   kind: Kind;
   phase: number;
+  /** Its scrape interval (s). */
+  every: number;
   /** Time of the first sample (the first scrape after the first event), or Infinity. */
   birth: number;
 }
@@ -42,21 +44,28 @@ export class SimPrometheus {
     for (const pod of world.pods) {
       const perPod = !exact && world.scenario.phasePerPod;
       const podPhase = perPod ? random.next() * interval : 0;
+      const own =
+        !exact && pod.arm === 'canary'
+          ? world.scenario.canaryScrapeSeconds
+          : undefined;
       for (const kind of ['requests', 'errors', 'slow'] as const) {
         let phase = 0;
         if (perPod) phase = podPhase;
         else if (!exact) phase = random.next() * interval;
+        if (own) phase = (phase / interval) * own;
+        const every = own ?? interval;
         this.series.push({
           pod,
           kind,
           phase,
-          birth: this.#birth(pod, kind, phase),
+          every,
+          birth: this.#birth(pod, kind, phase, every),
         });
       }
     }
   }
 
-  #birth(pod: Pod, kind: Kind, phase: number): number {
+  #birth(pod: Pod, kind: Kind, phase: number, every: number): number {
     const counter = pod[kind];
     let first = -1;
     for (let i = 1; i < counter.length; i++) {
@@ -67,9 +76,9 @@ export class SimPrometheus {
     }
     if (first < -HISTORY) return Infinity;
     // the first scrape strictly after the event's second
-    const k = Math.floor((first + 1 - phase) / this.interval);
-    let t = phase + k * this.interval;
-    while (t < first + 1) t += this.interval;
+    const k = Math.floor((first + 1 - phase) / every);
+    let t = phase + k * every;
+    while (t < first + 1) t += every;
     return t;
   }
 
@@ -77,10 +86,9 @@ export class SimPrometheus {
   times(s: SimSeries, from: number, to: number): number[] {
     const start = Math.max(from, s.birth, -HISTORY);
     if (start > to) return [];
-    let t =
-      s.phase + Math.ceil((start - s.phase) / this.interval) * this.interval;
+    let t = s.phase + Math.ceil((start - s.phase) / s.every) * s.every;
     const out: number[] = [];
-    for (; t <= to; t += this.interval) out.push(t);
+    for (; t <= to; t += s.every) out.push(t);
     return out;
   }
 

@@ -3,7 +3,8 @@
  * benchmark and that Coalmine was not developed on: common bursts of other
  * lengths after big weight steps, bursts with clumps and swinging traffic,
  * clumps of 10, a 20 % baseline at 5 requests/s, night traffic with a 10 %
- * baseline. Coalmine only, on the three reading paths.
+ * baseline, several pods per arm, a canary scraped at another interval than
+ * the stable. Coalmine only, on the three reading paths.
  *
  *   ./dev bench analysis --robustness   # writes bench/results/analysis-robustness.json
  */
@@ -187,6 +188,41 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     baseline: 0.001,
     weights: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
     stepSeconds: 60,
+  }),
+  // Other shapes of a service (session 11): several pods per arm, an
+  // autoscaler adding canary pods mid-rollout, and the canary scraped at
+  // another interval than the stable (another scrape config) — at 15 s
+  // stable scrapes with the canary at 60 s, 8.5 % of healthy canaries were
+  // rolled back before the reader kept the points the lagging common
+  // sample time needs and waited for the canary's scrape interval.
+  healthy({
+    label: '3 canary pods, 10 stable pods, bursts of 20 s at steps',
+    canaryPodsFrom: [0, 0, 0],
+    stablePods: 10,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      'an autoscaler adds canary pods at 230 s and 470 s, bursts of 20 s at steps',
+    canaryPodsFrom: [0, 230, 470],
+    burstAtSteps: true,
+  }),
+  healthy({
+    label: 'canary scraped every 60 s, bursts of 20 s at steps',
+    canaryScrapeSeconds: 60,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label: 'canary scraped every 10 s, bursts of 20 s at steps, 2 → 50 %',
+    canaryScrapeSeconds: 10,
+    burstAtSteps: true,
+    weights: [2, 50],
+  }),
+  healthy({
+    label:
+      'canary scraped every 60 s, common bursts mid-step: 10 s at 20 %, about every 2 min',
+    canaryScrapeSeconds: 60,
+    midStepBursts: { every: 120, seconds: 10, rate: 0.2 },
   }),
 ];
 

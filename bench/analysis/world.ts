@@ -76,6 +76,12 @@ export interface Scenario {
   shareFactor?: number;
   /** The mesh applies each weight change this many seconds late (default 0; the judge assumes 5). */
   meshDelaySeconds?: number;
+  /** Stable pods (default STABLE_PODS). */
+  stablePods?: number;
+  /** When each canary pod starts serving (s since the start; default [0], one pod): an autoscaler adding pods mid-rollout. */
+  canaryPodsFrom?: number[];
+  /** The canary's series are scraped at this interval (s) on the Prometheus path, whatever the stable's (another scrape config). */
+  canaryScrapeSeconds?: number;
 }
 
 export function normalCdf(x: number): number {
@@ -143,10 +149,12 @@ export class World {
       slow: new Float64Array(size),
     });
     this.pods = [
-      ...Array.from({ length: STABLE_PODS }, (_, i) =>
+      ...Array.from({ length: this.stablePods }, (_, i) =>
         pod(`app-stable-7d9f-${i}`, 'stable'),
       ),
-      pod('app-canary-5c4b-0', 'canary'),
+      ...this.canaryPodsFrom.map((_, i) =>
+        pod(`app-canary-5c4b-${i}`, 'canary'),
+      ),
       pod('app-baseline-6a2e-0', 'baseline'),
     ];
     const blocks = Math.ceil(horizon / BLOCK);
@@ -164,6 +172,14 @@ export class World {
         }
       }
     }
+  }
+
+  get stablePods(): number {
+    return this.scenario.stablePods ?? STABLE_PODS;
+  }
+
+  get canaryPodsFrom(): number[] {
+    return this.scenario.canaryPodsFrom ?? [0];
   }
 
   /** Canary weight (0–1) in effect during second t. */
@@ -219,16 +235,19 @@ export class World {
       )
         midBurstUntil = t + mid.seconds;
       const midBurst = mid !== undefined && t < midBurstUntil;
+      const canaryUp = this.canaryPodsFrom.filter(from => t >= from).length;
+      let canaryIndex = 0;
       for (const pod of this.pods) {
         let mean: number;
         let rate: number;
         let slow: number;
         if (pod.arm === 'stable') {
-          mean = (total * (1 - w)) / STABLE_PODS;
+          mean = (total * (1 - w)) / this.stablePods;
           rate = sc.baseline;
           slow = stableSlow;
         } else if (pod.arm === 'canary') {
-          mean = total * w;
+          const up = t >= this.canaryPodsFrom[canaryIndex++];
+          mean = up ? (total * w) / Math.max(1, canaryUp) : 0;
           rate = sc.canaryErrorRate;
           slow = canarySlow;
         } else {

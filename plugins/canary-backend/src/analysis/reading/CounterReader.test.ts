@@ -555,6 +555,106 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(reading.counts?.stableRequests).toBe(300);
   });
 
+  it('reads the stable at the common sample time when the canary is scraped less often (another scrape config)', () => {
+    // Canary every 60 s (at :00, :60, …), stable every 15 s (at :05, :20,
+    // …), both counting 1 request/s for the canary and 10/s for the stable.
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            [0, 60, 120, 180]
+              .filter(x => x >= from && x <= upTo)
+              .map(x => [T0 + x, x]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            Array.from({ length: 14 }, (_, i) => 5 + 15 * i - 15)
+              .filter(x => x >= from && x <= upTo)
+              .map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+        ],
+      });
+    let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+    // Each tick asks only for the samples after the ones it has.
+    for (const now of [70, 80, 90, 100, 110]) {
+      state = readCounters(state, input(now - 10, now), T0 + now, T0).state;
+    }
+    const { reading } = readCounters(state, input(110, 125), T0 + 125, T0);
+    // The common time is the canary's latest sample, T0 + 120; the stable
+    // has samples at 110 and 125 around it. Read at T0 + 120 (not at its
+    // oldest sample kept), it counted 10 · 120 = 1200 since the start
+    // (it counts from its sample at T0 − 10, 10 requests/s).
+    expect(reading.at).toBe(T0 + 120);
+    expect(reading.counts?.canaryRequests).toBeCloseTo(120);
+    expect(reading.counts?.stableRequests).toBeCloseTo(1300);
+    // Two ticks later, with the canary's next sample still to come, the
+    // reading stays at T0 + 120 and the stable is still read there,
+    // although its last two samples (155, 170) are both after it.
+    const later = readCounters(
+      readCounters(state, input(111, 145), T0 + 145, T0).state,
+      input(141, 175),
+      T0 + 175,
+      T0,
+    );
+    expect(later.reading.at).toBe(T0 + 120);
+    expect(later.reading.counts?.stableRequests).toBeCloseTo(1300);
+  });
+
+  it('makes no cut at a weight change before some canary series has two samples (its scrape interval is known)', () => {
+    // A common burst of errors right after the first step (T0 + 0–20)
+    // on both arms; the canary is scraped every 60 s, the stable every 15 s.
+    // Until the canary's series have two samples, the reader cannot know
+    // how far back their first sample reaches: a cut made then would put
+    // the canary's part of the burst after it, and the stable's before it.
+    const stable = (upTo: number) =>
+      series(
+        { pod: 's1' },
+        Array.from({ length: 16 }, (_, i) => -10 + 15 * i)
+          .filter(x => x <= upTo)
+          .map(x => [T0 + x, 100 * Math.max(0, Math.min(x, 20))]),
+      );
+    const canary = (upTo: number) =>
+      series(
+        { pod: 'c1' },
+        [50, 110].filter(x => x <= upTo).map(x => [T0 + x, x === 50 ? 20 : 20]),
+      );
+    const input = (upTo: number) =>
+      raw({
+        canaryErrors: [canary(upTo)],
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            [50, 110].filter(x => x <= upTo).map(x => [T0 + x, 5 * x]),
+          ),
+        ],
+        stableErrors: [stable(upTo)],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            Array.from({ length: 16 }, (_, i) => -10 + 15 * i)
+              .filter(x => x <= upTo)
+              .map(x => [T0 + x, 100 * (x + 10)]),
+          ),
+        ],
+      });
+    const cutAt = (interval: number) => T0 + 5 + interval;
+    let state = readCounters(undefined, input(40), T0 + 40, T0, cutAt).state;
+    // At T0 + 56 the canary has one sample (T0 + 50): no cut yet.
+    const one = readCounters(state, input(56), T0 + 56, T0, cutAt);
+    expect(one.reading.cut).toBeUndefined();
+    state = one.state;
+    // With its second sample the scrape interval is 60 s: the cut comes
+    // after B = T0 + 65, once every series has a sample after it, and the
+    // canary's 20 burst errors all lie before it.
+    const two = readCounters(state, input(116), T0 + 116, T0, cutAt);
+    expect(two.reading.scrapeInterval).toBe(60);
+    expect(two.reading.cut?.at).toBe(T0 + 110);
+    expect(two.reading.cut?.counts.canaryErrors).toBeCloseTo(20);
+  });
+
   it('cuts at a weight change only once every series has a sample after it (attribution by sample time)', () => {
     // Weight change at B = T0 + 40. Canary scraped at :00/:15/…, stable
     // pod s1 at :05/:20/…, pod s2 at :10/:25/…; canary errors appear at

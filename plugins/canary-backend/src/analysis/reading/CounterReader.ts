@@ -60,6 +60,13 @@ interface TrackedSeries {
   /** The point before it, for interpolation. */
   pt: number;
   pacc: number;
+  /**
+   * Points before `pt` still needed, oldest first [t, acc]: back to the last
+   * one at or before the reading's common sample time. When some series are
+   * scraped less often than others, that time lags behind the last two
+   * samples of the others, which must still be read at it.
+   */
+  older?: Array<[number, number]>;
   /** Spacing of the last two samples in seconds (0 = unknown). */
   dt: number;
   sign: 1 | -1;
@@ -73,6 +80,9 @@ interface TrackedSeries {
    */
   quiet?: Array<[number, number, number]>;
 }
+
+/** At most this many points before `pt` are kept per series (see TrackedSeries.older). */
+const MAX_OLDER_POINTS = 64;
 
 /** How many scrape intervals quietRatio looks back over. */
 const QUIET_INTERVALS = 8;
@@ -407,6 +417,8 @@ export function readCounters(
         const points: Point[] & Born = [];
         if (prior?.born) points.born = true;
         if (prior) {
+          for (const [ot, oacc] of prior.older ?? [])
+            points.push({ t: ot, acc: oacc });
           points.push({ t: prior.pt, acc: prior.pacc });
           // (Both, also when they share a time: a series' first sample
           // after its zero point.)
@@ -494,6 +506,7 @@ export function readCounters(
       }
       next[key] = s;
       const kept: Point[] & Born = [
+        ...(s.older ?? []).map(([ot, oacc]) => ({ t: ot, acc: oacc })),
         { t: s.pt, acc: s.pacc },
         { t: s.t, acc: s.acc },
       ];
@@ -561,6 +574,7 @@ export function readCounters(
   const known = { canary: 0, stable: 0 };
   let newestCanary = -Infinity;
   let newestStable = -Infinity;
+  let canarySpaced = false;
   for (const name of COUNTER_NAMES) {
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
@@ -569,6 +583,7 @@ export function readCounters(
       else newestStable = Math.max(newestStable, s.t);
       if (nowSec - s.t <= staleAfter(s.dt)) {
         live[arm]++;
+        if (arm === 'canary' && s.dt > 0) canarySpaced = true;
         at = Math.min(at, s.t);
         scrapeInterval = Math.max(scrapeInterval, s.dt);
       }
@@ -578,11 +593,13 @@ export function readCounters(
   // events within the scrape interval before it, like every other sample:
   // its zero point is one interval earlier, so interpolation spreads them
   // over that interval as it does for the other series.
+  const shifted = new Set<Point[]>();
   if (scrapeInterval > 0) {
     for (const name of COUNTER_NAMES) {
       for (const points of pointsOf[name].values()) {
         if (points.born && points.length > 1 && points[0].t === points[1].t) {
           points[0] = { t: points[0].t - scrapeInterval, acc: points[0].acc };
+          shifted.add(points);
         }
       }
     }
@@ -628,6 +645,7 @@ export function readCounters(
   const counts = countsAt(at);
   /** The first time at or after `b` when every live series has a sample at or after `b` (see CounterCut). */
   const cleanFrom = (b: number): number | undefined => {
+    if (!canarySpaced) return undefined;
     let from = b;
     for (const name of COUNTER_NAMES) {
       for (const [key, s] of Object.entries(state.series[name])) {
@@ -761,6 +779,35 @@ export function readCounters(
           ...(boundsAt ? { bounds: boundsOf(cutTime) } : {}),
         }
       : undefined;
+  // Keep each series' points back to the last one at or before `at`.
+  for (const name of COUNTER_NAMES) {
+    for (const [key, s] of Object.entries(state.series[name])) {
+      const points = pointsOf[name].get(key) ?? [];
+      const n = points.length;
+      if (n < 3) continue;
+      let from = 0;
+      for (let i = 0; i < n; i++) if (points[i].t <= at) from = i;
+      from = Math.max(from, n - 2 - MAX_OLDER_POINTS);
+      if (from >= n - 2) {
+        if (s.older) {
+          const { older: _, ...rest } = s;
+          state.series[name][key] = rest;
+        }
+        continue;
+      }
+      const older = points.slice(from, n - 2).map((p, i): [number, number] => [
+        // A born series' zero point is kept as its first sample's time
+        // (the next reading places it again).
+        from + i === 0 && shifted.has(points) ? points[1].t : p.t,
+        p.acc,
+      ]);
+      state.series[name][key] = {
+        ...s,
+        older,
+        ...(from === 0 && points.born ? { born: true } : {}),
+      };
+    }
+  }
   state.at = at;
   return {
     state,
