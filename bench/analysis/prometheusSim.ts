@@ -3,7 +3,8 @@ import { HISTORY, Pod, World } from './world';
 
 /**
  * A simulated Prometheus scraping a World: every series (pod × counter) is
- * scraped every `interval` seconds at its own random phase; a series exists
+ * scraped every `interval` seconds (the canary's every
+ * Scenario.canaryScrapeSeconds when set) at its own random phase; a series exists
  * from the first scrape after its first event (an error series appears with
  * the first error, as Istio's and client libraries' labelled counters do).
  * Queries follow Prometheus 2.x: a range selector holds the samples with

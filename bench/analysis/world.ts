@@ -2,7 +2,8 @@ import { Random } from '../../plugins/canary-backend/src/analysis/__testUtils__/
 
 /**
  * One simulated service during one rollout, second by second, per pod:
- * four stable pods, one canary pod, and one baseline pod (the stable
+ * four stable pods and one canary pod by default (Scenario.stablePods,
+ * canaryPodsFrom), and one baseline pod (the stable
  * version at the canary's size, which only Kayenta uses). Requests per pod
  * are Poisson; errors arrive in clumps of `clump` (a Poisson number of clumps,
  * each `clump` errors: retries, one bad connection); "slow" requests (above

@@ -153,7 +153,9 @@ export interface CounterReading {
  * the one before it, so the scrape interval of each series that contains the
  * weight change B holds requests of both weights in a proportion nobody knows
  * (a burst of errors right after a step sits wholly after B). The cut is the
- * first time T ≥ B at which every live series has a sample at or after B:
+ * first time T ≥ B at which every live series has a sample at or after B
+ * (and not before some canary series has two samples: until then how far
+ * back a new canary series' first sample reaches is unknown):
  * counts interpolated at T (and every later reading) lie between samples
  * taken after B, so a slice from T holds only requests at the new weight,
  * on both arms alike, wherever each series' scrapes fall. A series that
