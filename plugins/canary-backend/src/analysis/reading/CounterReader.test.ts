@@ -603,6 +603,56 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(later.reading.counts?.stableRequests).toBeCloseTo(1300);
   });
 
+  it('keeps the points a lagging common time needs through a reading that fails (stable scrapes missed)', () => {
+    // Canary every 60 s (its sample at :180 is not there yet), stable every
+    // 15 s but for two missed scrapes (:215, :230), so at T0 + 240 every
+    // stable series is stale and the reading fails; the common time stays
+    // at the canary's sample at T0 + 120 throughout.
+    const stableAt = Array.from(
+      { length: 18 },
+      (_, i) => 5 + 15 * i - 15,
+    ).filter(x => x !== 215 && x !== 230);
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            [0, 60, 120]
+              .filter(x => x >= from && x <= upTo)
+              .map(x => [T0 + x, x]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            stableAt
+              .filter(x => x >= from && x <= upTo)
+              .map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+        ],
+      });
+    let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+    for (let now = 70; now <= 230; now += 10) {
+      state = readCounters(state, input(now - 10, now), T0 + now, T0).state;
+    }
+    // The query reaches back to the oldest live series' last sample (the
+    // canary's, T0 + 120), so the stable's samples come back but none is new.
+    const failed = readCounters(state, input(119, 240), T0 + 240, T0);
+    expect(failed.reading.counts).toBeNull();
+    expect(failed.reading.problem).toMatch(/no fresh stable samples/);
+    // The stable is back (T0 + 245): read at T0 + 120 as before the failure
+    // (10 · 130 = 1300 since its sample at T0 − 10), not at the oldest
+    // sample the failed reading kept.
+    const { reading } = readCounters(
+      failed.state,
+      input(119, 250),
+      T0 + 250,
+      T0,
+    );
+    expect(reading.at).toBe(T0 + 120);
+    expect(reading.counts?.stableRequests).toBeCloseTo(1300);
+  });
+
   it('makes no cut at a weight change before some canary series has two samples (its scrape interval is known)', () => {
     // A common burst of errors right after the first step (T0 + 0–20)
     // on both arms; the canary is scraped every 60 s, the stable every 15 s.

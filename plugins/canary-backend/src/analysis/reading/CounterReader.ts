@@ -606,16 +606,53 @@ export function readCounters(
       }
     }
   }
-  const fail = (problem: string) => ({
-    state: { ...state, at: previous?.at ?? null },
-    reading: {
-      counts: null,
-      at: null,
-      problem,
-      scrapeInterval,
-      stableIncrements,
-    },
-  });
+  /** Keeps each series' points back to the last one at or before `until` (see TrackedSeries.older). */
+  const keepOlder = (until: number) => {
+    for (const name of COUNTER_NAMES) {
+      for (const [key, s] of Object.entries(state.series[name])) {
+        const points = pointsOf[name].get(key) ?? [];
+        const n = points.length;
+        if (n < 3) continue;
+        let from = 0;
+        for (let i = 0; i < n; i++) if (points[i].t <= until) from = i;
+        from = Math.max(from, n - 2 - MAX_OLDER_POINTS);
+        if (from >= n - 2) {
+          if (s.older) {
+            const { older: _, ...rest } = s;
+            state.series[name][key] = rest;
+          }
+          continue;
+        }
+        const older = points
+          .slice(from, n - 2)
+          .map((p, i): [number, number] => [
+            // A born series' zero point is kept as its first sample's time
+            // (the next reading places it again).
+            from + i === 0 && shifted.has(points) ? points[1].t : p.t,
+            p.acc,
+          ]);
+        state.series[name][key] = {
+          ...s,
+          older,
+          ...(from === 0 && points.born ? { born: true } : {}),
+        };
+      }
+    }
+  };
+  const fail = (problem: string) => {
+    // The next reading may still be read at the previous common time.
+    keepOlder(previous?.at ?? -Infinity);
+    return {
+      state: { ...state, at: previous?.at ?? null },
+      reading: {
+        counts: null,
+        at: null,
+        problem,
+        scrapeInterval,
+        stableIncrements,
+      },
+    };
+  };
   for (const arm of ['canary', 'stable'] as const) {
     if (known[arm] > 0 && live[arm] === 0) {
       const newest = arm === 'canary' ? newestCanary : newestStable;
@@ -781,35 +818,7 @@ export function readCounters(
           ...(boundsAt ? { bounds: boundsOf(cutTime) } : {}),
         }
       : undefined;
-  // Keep each series' points back to the last one at or before `at`.
-  for (const name of COUNTER_NAMES) {
-    for (const [key, s] of Object.entries(state.series[name])) {
-      const points = pointsOf[name].get(key) ?? [];
-      const n = points.length;
-      if (n < 3) continue;
-      let from = 0;
-      for (let i = 0; i < n; i++) if (points[i].t <= at) from = i;
-      from = Math.max(from, n - 2 - MAX_OLDER_POINTS);
-      if (from >= n - 2) {
-        if (s.older) {
-          const { older: _, ...rest } = s;
-          state.series[name][key] = rest;
-        }
-        continue;
-      }
-      const older = points.slice(from, n - 2).map((p, i): [number, number] => [
-        // A born series' zero point is kept as its first sample's time
-        // (the next reading places it again).
-        from + i === 0 && shifted.has(points) ? points[1].t : p.t,
-        p.acc,
-      ]);
-      state.series[name][key] = {
-        ...s,
-        older,
-        ...(from === 0 && points.born ? { born: true } : {}),
-      };
-    }
-  }
+  keepOlder(at);
   state.at = at;
   return {
     state,
