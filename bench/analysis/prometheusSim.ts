@@ -12,7 +12,8 @@ import { HISTORY, Pod, World } from './world';
  * promql/functions.go (counter-reset correction, extrapolation to the range
  * edges when the first / last sample is within 1.1 average intervals of it,
  * else half an interval, and never below a counter's zero point); irate is
- * the last two samples.
+ * the last two samples. Scenario.missedScrapes and Scenario.scrapeOutages
+ * leave samples out.
  */
 
 export type Kind = 'requests' | 'errors' | 'slow';
@@ -34,6 +35,8 @@ export class SimPrometheus {
 
   readonly #missed: number;
   readonly #missSeed: number;
+  /** Scrape outages [from, to) (Scenario.scrapeOutages). */
+  readonly #outages: Array<[number, number]> = [];
 
   /** `exact`: every series read every second at whole seconds (the counters themselves). */
   constructor(world: World, interval: number, seed: number, exact = false) {
@@ -42,6 +45,17 @@ export class SimPrometheus {
     const random = new Random(seed);
     this.#missed = exact ? 0 : world.scenario.missedScrapes ?? 0;
     this.#missSeed = seed;
+    const outages = exact ? undefined : world.scenario.scrapeOutages;
+    if (outages) {
+      const draw = new Random(seed ^ 0x5eed0);
+      let t = 0;
+      for (;;) {
+        t += -Math.log(1 - draw.next()) * outages.every;
+        if (t >= world.horizon) break;
+        this.#outages.push([t, t + outages.seconds]);
+        t += outages.seconds;
+      }
+    }
     for (const pod of world.pods) {
       const perPod = !exact && world.scenario.phasePerPod;
       const podPhase = perPod ? random.next() * interval : 0;
@@ -96,8 +110,11 @@ export class SimPrometheus {
   /** Raw samples [t, value] of a series in [from, to] (failed scrapes left out). */
   samples(s: SimSeries, from: number, to: number): Array<[number, number]> {
     const series = this.series.indexOf(s);
+    const arm = this.world.scenario.scrapeOutages?.arm;
+    const outages = !arm || arm === s.pod.arm ? this.#outages : [];
     return this.times(s, from, to)
       .filter(t => !this.#scrapeFailed(series, t))
+      .filter(t => !outages.some(([a, b]) => t >= a && t < b))
       .map(t => [t, this.world.reading(s.pod, s.kind, t)]);
   }
 

@@ -224,6 +224,25 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     canaryScrapeSeconds: 60,
     midStepBursts: { every: 120, seconds: 10, rate: 0.2 },
   }),
+  healthy({
+    label:
+      "the stable's scrapes fail for 60 s about every 5 min, canary scraped every 60 s, bursts of 20 s at steps",
+    scrapeOutages: { every: 300, seconds: 60, arm: 'stable' },
+    canaryScrapeSeconds: 60,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      'all scrapes fail for 90 s about every 5 min, bursts of 20 s at steps',
+    scrapeOutages: { every: 300, seconds: 90 },
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      "the canary's scrapes fail for 60 s about every 4 min, common bursts mid-step: 10 s at 20 %, about every 2 min",
+    scrapeOutages: { every: 240, seconds: 60, arm: 'canary' },
+    midStepBursts: { every: 120, seconds: 10, rate: 0.2 },
+  }),
 ];
 
 /**

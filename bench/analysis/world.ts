@@ -83,6 +83,13 @@ export interface Scenario {
   canaryPodsFrom?: number[];
   /** The canary's series are scraped at this interval (s) on the Prometheus path, whatever the stable's (another scrape config). */
   canaryScrapeSeconds?: number;
+  /**
+   * Outages of scraping on the Prometheus path: on average one every `every`
+   * seconds of the rollout, `seconds` long, in which every scrape of the
+   * arm's series (of both arms when no arm is named) fails — a scrape job
+   * broken by a config push, a network partition, targets unreachable.
+   */
+  scrapeOutages?: { every: number; seconds: number; arm?: 'canary' | 'stable' };
 }
 
 export function normalCdf(x: number): number {

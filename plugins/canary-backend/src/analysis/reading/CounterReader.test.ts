@@ -653,6 +653,173 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(reading.counts?.stableRequests).toBeCloseTo(1300);
   });
 
+  it('holds the common time at a series whose scrapes fail until it is back, and spreads its count over the gap', () => {
+    // Every series scraped at :05, :20, …; the canary's error series misses
+    // its scrapes from T0 + 110 to T0 + 185 (a broken scrape, not a gone pod).
+    const at = (x: number) => x >= -10 && (x - 5) % 15 === 0;
+    const times = (from: number, upTo: number, skip = false) =>
+      Array.from({ length: 40 }, (_, i) => -10 + 15 * i).filter(
+        x => x >= from && x <= upTo && at(x) && !(skip && x > 95 && x < 200),
+      );
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryErrors: [
+          series(
+            { pod: 'c1' },
+            times(from, upTo, true).map(x => [T0 + x, (x + 10) / 10]),
+          ),
+        ],
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            times(from, upTo).map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+        ],
+        stableErrors: [
+          series(
+            { pod: 's1' },
+            times(from, upTo).map(x => [T0 + x, x + 10]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            times(from, upTo).map(x => [T0 + x, 100 * (x + 10)]),
+          ),
+        ],
+      });
+    let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+    let reading;
+    for (let now = 20; now <= 160; now += 10) {
+      ({ state, reading } = readCounters(
+        state,
+        input(now - 60, now),
+        T0 + now,
+        T0,
+      ));
+    }
+    // At T0 + 160 the error series is stale (last sample T0 + 95): the
+    // reading stays there, not at T0 + 155 with its errors frozen (which
+    // would read 10.5 errors in 1650 canary requests).
+    expect(reading!.at).toBe(T0 + 95);
+    expect(reading!.counts?.canaryErrors).toBeCloseTo(10.5);
+    expect(reading!.counts?.canaryRequests).toBeCloseTo(1050);
+    for (let now = 170; now <= 210; now += 10) {
+      ({ state, reading } = readCounters(state, input(90, now), T0 + now, T0));
+    }
+    // Back at T0 + 200: read there, 0.1 error/s all along.
+    expect(reading!.at).toBe(T0 + 200);
+    expect(reading!.counts?.canaryErrors).toBeCloseTo(21);
+    expect(reading!.counts?.canaryRequests).toBeCloseTo(2100);
+  });
+
+  it('after an outage of a whole arm longer than a stale series holds, waits for each of its series to be back', () => {
+    // The canary's scrapes fail from T0 + 100 to T0 + 255 (155 s); its
+    // error series is scraped at :05, :20, … and is back at T0 + 260, its
+    // request series at :12, :27, … and is back only at T0 + 267.
+    const times = (phase: number, from: number, upTo: number, gap = false) =>
+      Array.from({ length: 40 }, (_, i) => phase - 15 + 15 * i).filter(
+        x => x >= from && x <= upTo && !(gap && x >= 100 && x <= 255),
+      );
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryErrors: [
+          series(
+            { pod: 'c1' },
+            times(5, from, upTo, true).map(x => [T0 + x, (x + 10) / 10]),
+          ),
+        ],
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            times(12, from, upTo, true).map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+        ],
+        stableErrors: [
+          series(
+            { pod: 's1' },
+            times(5, from, upTo).map(x => [T0 + x, x + 10]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            times(5, from, upTo).map(x => [T0 + x, 100 * (x + 10)]),
+          ),
+        ],
+      });
+    let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+    let reading;
+    for (let now = 20; now <= 250; now += 10) {
+      ({ state, reading } = readCounters(
+        state,
+        input(now - 200, now),
+        T0 + now,
+        T0,
+      ));
+    }
+    expect(reading!.counts).toBeNull(); // no fresh canary samples
+    ({ state, reading } = readCounters(state, input(60, 265), T0 + 265, T0));
+    // The error series is back, the request series (last sample T0 + 87,
+    // 178 s ago) not yet: the reading stays at T0 + 87 (with the requests
+    // taken for gone, it would read 27 errors against 900 requests at
+    // T0 + 260). Requests count from their sample at T0 − 3.
+    expect(reading.at).toBe(T0 + 87);
+    expect(reading.counts?.canaryErrors).toBeCloseTo(9.7);
+    expect(reading.counts?.canaryRequests).toBeCloseTo(900);
+    ({ reading } = readCounters(state, input(60, 275), T0 + 275, T0));
+    expect(reading.at).toBe(T0 + 267);
+    expect(reading.counts?.canaryErrors).toBeCloseTo(27.7);
+    expect(reading.counts?.canaryRequests).toBeCloseTo(2700);
+  });
+
+  it('leaves out what a series counted before the previous reading when it is back after being taken for gone', () => {
+    // Two stable pods at 10 requests/s, scraped at :05, :20, …; s2 misses
+    // every scrape from T0 + 20 to T0 + 260 (longer than a stale series
+    // holds the reading), then is back with everything it counted.
+    const times = (from: number, upTo: number, gap = false) =>
+      Array.from({ length: 40 }, (_, i) => -10 + 15 * i).filter(
+        x => x >= from && x <= upTo && !(gap && x >= 20 && x <= 260),
+      );
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryRequests: [
+          series(
+            { pod: 'c1' },
+            times(from, upTo).map(x => [T0 + x, x + 10]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's1' },
+            times(from, upTo).map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+          series(
+            { pod: 's2' },
+            times(from, upTo, true).map(x => [T0 + x, 10 * (x + 10)]),
+          ),
+        ],
+      });
+    let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+    let reading;
+    for (let now = 20; now <= 270; now += 10) {
+      ({ state, reading } = readCounters(
+        state,
+        input(now - 60, now),
+        T0 + now,
+        T0,
+      ));
+    }
+    // s2 is taken for gone: read at T0 + 260 with its count frozen at 150.
+    expect(reading!.at).toBe(T0 + 260);
+    expect(reading!.counts?.stableRequests).toBeCloseTo(2700 + 150);
+    ({ reading } = readCounters(state, input(210, 280), T0 + 280, T0));
+    // Back at T0 + 275 with 2700 more: only its share after T0 + 260 (15 s,
+    // 150 requests) goes into the slice, beside s1's 150.
+    expect(reading.at).toBe(T0 + 275);
+    expect(reading.counts?.stableRequests).toBeCloseTo(2850 + 300);
+  });
+
   it('makes no cut at a weight change before some canary series has two samples (its scrape interval is known)', () => {
     // A common burst of errors right after the first step (T0 + 0–20)
     // on both arms; the canary is scraped every 60 s, the stable every 15 s.

@@ -20,9 +20,13 @@ import type { ArmCounts } from '../judges/SequentialCountJudge';
  *   the latest samples of the live series, each series interpolated to T
  *   between its two samples around it, so a slice [T₁, T₂] holds the same
  *   stretch of time for both arms;
- * - a series without a sample for 2.5 scrape intervals is stale: its count is
- *   frozen; an arm that had series and has no live one is "no data" (the
- *   caller makes that inconclusive, never zero).
+ * - a series without a sample for 2.5 scrape intervals is stale; an arm that
+ *   had series and has no live one is "no data" (the caller makes that
+ *   inconclusive, never zero). A stale series still holds T at its last
+ *   sample for a while (holdAfter: failed scrapes end at different times for
+ *   different series), then is taken to be gone and its count is frozen; if
+ *   it returns after all, what it counted before the previous reading is
+ *   left out rather than put into one slice.
  *
  * Pure: the caller queries Prometheus for the raw samples and stores the
  * returned state (JSON) until the next reading.
@@ -74,6 +78,12 @@ interface TrackedSeries {
   src: string;
   /** `pt` is the zero point of a series born during the rollout. */
   born?: boolean;
+  /**
+   * Its first sample after its last gap (no sample for staleAfter), or its
+   * first sample if it was born during the rollout; absent: scraped without
+   * a gap since before the start (see holdAfter).
+   */
+  since?: number;
   /**
    * An error series' latest scrape intervals, oldest first: [end (unix s),
    * errors, the pod's requests] (see quietRatio).
@@ -223,6 +233,7 @@ export const STABLE_BIN_SECONDS = 60;
 
 const DEFAULT_STALE_SECONDS = 90;
 const RETIRE_AFTER_SECONDS = 3600;
+const HOLD_STALE_SECONDS = 120;
 /**
  * How much of the stable pods' history before the rollout the first reading
  * fetches (at most three hours in all, see readingWindowSeconds), for the
@@ -267,6 +278,23 @@ function labelKey(labels: Record<string, string>): string {
 
 function staleAfter(dt: number): number {
   return dt > 0 ? Math.max(2.5 * dt, dt + 20) : DEFAULT_STALE_SECONDS;
+}
+
+/**
+ * How long a stale series still holds the common sample time at its last
+ * sample: scrapes that fail for a while (a scrape job broken, targets
+ * unreachable) end at different times for different series, and until a
+ * series is back its count at a later time is unknown, not frozen — read as
+ * frozen, a stale error series makes its arm look healthier than it is, and
+ * its return brings the whole gap's count into one slice. It is taken to be
+ * gone (a deleted pod) and counted as frozen once another series of its arm
+ * has been scraped without a gap for this long after its last sample (so
+ * after an outage of the whole arm, this long after the arm is back); should
+ * it return after all, what it counted before the previous reading is left
+ * out (see readCounters).
+ */
+function holdAfter(dt: number): number {
+  return Math.max(staleAfter(dt), HOLD_STALE_SECONDS, 4 * dt);
 }
 
 /** How far back the next query must reach (seconds before `nowSec`). @public */
@@ -416,6 +444,7 @@ export function readCounters(
         let v: number;
         let acc: number;
         let dt = prior?.dt ?? 0;
+        let since = prior?.since;
         const points: Point[] & Born = [];
         if (prior?.born) points.born = true;
         if (prior) {
@@ -465,8 +494,12 @@ export function readCounters(
         for (const [st, sv] of samples) {
           if (st <= t) continue;
           const inc = sv >= v ? sv - v : sv;
-          if (Number.isFinite(t)) dt = st - t;
-          else points.push({ t: st, acc: 0 });
+          if (!Number.isFinite(t)) {
+            points.push({ t: st, acc: 0 });
+            since = st;
+          } else if (dt > 0 && st - t > staleAfter(dt)) {
+            since = st; // back after a gap: its spacing is the one before
+          } else dt = st - t;
           acc += inc;
           t = st;
           v = sv;
@@ -481,6 +514,25 @@ export function readCounters(
           }
         }
         if (!Number.isFinite(t)) continue; // no sample at all
+        if (
+          prior &&
+          previous?.at !== null &&
+          previous?.at !== undefined &&
+          prior.t < previous.at &&
+          t > prior.t
+        ) {
+          // Back after the common time passed it (stale past holdAfter): the
+          // readings since counted it frozen at prior.acc, so what it counted
+          // up to the previous reading's time (interpolated) is left out,
+          // not put into the next slice.
+          const i = points.findIndex(p => p.t > prior.t);
+          const back = points[i];
+          const lost =
+            ((back.acc - prior.acc) * (previous.at - prior.t)) /
+            (back.t - prior.t);
+          const drop = Math.max(0, Math.min(back.acc - prior.acc, lost));
+          for (let j = i; j < points.length; j++) points[j].acc -= drop;
+        }
         const last = points[points.length - 1];
         const before = points.length > 1 ? points[points.length - 2] : last;
         next[key] = {
@@ -495,6 +547,7 @@ export function readCounters(
           // Remembered until its first sample leaves the points kept.
           ...(points.born && points[0].t === before.t ? { born: true } : {}),
           ...(prior?.quiet ? { quiet: prior.quiet } : {}),
+          ...(since !== undefined ? { since } : {}),
         };
         pointsOf[name].set(key, points);
       }
@@ -589,6 +642,23 @@ export function readCounters(
         at = Math.min(at, s.t);
         scrapeInterval = Math.max(scrapeInterval, s.dt);
       }
+    }
+  }
+  // A stale series holds T until it is taken to be gone (see holdAfter).
+  for (const name of COUNTER_NAMES) {
+    const arm = name.startsWith('canary') ? 'canary' : 'stable';
+    for (const s of Object.values(state.series[name])) {
+      if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
+      const gone = COUNTER_NAMES.some(
+        other =>
+          other.startsWith(arm) &&
+          Object.values(state.series[other]).some(
+            y =>
+              nowSec - y.t <= staleAfter(y.dt) &&
+              y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
+          ),
+      );
+      if (!gone) at = Math.min(at, s.t);
     }
   }
   // A series that appeared during the rollout counted its first sample's
