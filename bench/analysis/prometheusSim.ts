@@ -100,6 +100,8 @@ export class SimPrometheus {
   /** Sample times of a series in [from, to]. */
   times(s: SimSeries, from: number, to: number): number[] {
     const start = Math.max(from, s.birth, -HISTORY);
+    // A deleted pod is scraped no more (Scenario.stablePodsUntil).
+    if (s.pod.until !== undefined) to = Math.min(to, s.pod.until);
     if (start > to) return [];
     let t = s.phase + Math.ceil((start - s.phase) / s.every) * s.every;
     const out: number[] = [];

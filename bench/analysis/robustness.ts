@@ -243,6 +243,12 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     scrapeOutages: { every: 240, seconds: 60, arm: 'canary' },
     midStepBursts: { every: 120, seconds: 10, rate: 0.2 },
   }),
+  healthy({
+    label:
+      'a scale-down deletes 2 of 4 stable pods at 230 s and 430 s, bursts of 20 s at steps',
+    stablePodsUntil: [230, 430],
+    burstAtSteps: true,
+  }),
 ];
 
 /**

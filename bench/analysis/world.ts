@@ -81,6 +81,8 @@ export interface Scenario {
   stablePods?: number;
   /** When each canary pod starts serving (s since the start; default [0], one pod): an autoscaler adding pods mid-rollout. */
   canaryPodsFrom?: number[];
+  /** When stable pods are deleted (s since the start, one per entry, the first pods first; a scale-down): they serve nothing more and their series are scraped no more. */
+  stablePodsUntil?: number[];
   /** The canary's series are scraped at this interval (s) on the Prometheus path, whatever the stable's (another scrape config). */
   canaryScrapeSeconds?: number;
   /**
@@ -130,6 +132,8 @@ export interface Pod {
   arm: 'stable' | 'canary' | 'baseline';
   /** Seconds at whose end the pod's container restarted (counters back to 0), ascending. */
   restarts: number[];
+  /** The pod is deleted at this time (Scenario.stablePodsUntil). */
+  until?: number;
   requests: Float64Array;
   errors: Float64Array;
   slow: Float64Array;
@@ -156,10 +160,12 @@ export class World {
       errors: new Float64Array(size),
       slow: new Float64Array(size),
     });
+    const until = scenario.stablePodsUntil ?? [];
     this.pods = [
-      ...Array.from({ length: this.stablePods }, (_, i) =>
-        pod(`app-stable-7d9f-${i}`, 'stable'),
-      ),
+      ...Array.from({ length: this.stablePods }, (_, i) => ({
+        ...pod(`app-stable-7d9f-${i}`, 'stable'),
+        ...(i < until.length ? { until: until[i] } : {}),
+      })),
       ...this.canaryPodsFrom.map((_, i) =>
         pod(`app-canary-5c4b-${i}`, 'canary'),
       ),
@@ -244,13 +250,19 @@ export class World {
         midBurstUntil = t + mid.seconds;
       const midBurst = mid !== undefined && t < midBurstUntil;
       const canaryUp = this.canaryPodsFrom.filter(from => t >= from).length;
+      const stableUp = this.pods.filter(
+        p => p.arm === 'stable' && !(t >= (p.until ?? Infinity)),
+      ).length;
       let canaryIndex = 0;
       for (const pod of this.pods) {
         let mean: number;
         let rate: number;
         let slow: number;
         if (pod.arm === 'stable') {
-          mean = (total * (1 - w)) / this.stablePods;
+          mean =
+            t >= (pod.until ?? Infinity)
+              ? 0
+              : (total * (1 - w)) / Math.max(1, stableUp);
           rate = sc.baseline;
           slow = stableSlow;
         } else if (pod.arm === 'canary') {
