@@ -250,9 +250,9 @@ export class World {
         midBurstUntil = t + mid.seconds;
       const midBurst = mid !== undefined && t < midBurstUntil;
       const canaryUp = this.canaryPodsFrom.filter(from => t >= from).length;
-      const stableUp = this.pods.filter(
-        p => p.arm === 'stable' && !(t >= (p.until ?? Infinity)),
-      ).length;
+      const stableUp =
+        this.stablePods -
+        (sc.stablePodsUntil ?? []).filter(until => t >= until).length;
       let canaryIndex = 0;
       for (const pod of this.pods) {
         let mean: number;

@@ -294,7 +294,8 @@ function staleAfter(dt: number): number {
  * out (see readCounters).
  */
 function holdAfter(dt: number): number {
-  return Math.max(staleAfter(dt), HOLD_STALE_SECONDS, 4 * dt);
+  // Always longer than staleAfter(dt).
+  return Math.max(HOLD_STALE_SECONDS, 4 * dt);
 }
 
 /** How far back the next query must reach (seconds before `nowSec`). @public */
@@ -630,6 +631,10 @@ export function readCounters(
   let newestCanary = -Infinity;
   let newestStable = -Infinity;
   let canarySpaced = false;
+  const liveOf = {
+    canary: [] as TrackedSeries[],
+    stable: [] as TrackedSeries[],
+  };
   for (const name of COUNTER_NAMES) {
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
@@ -638,6 +643,7 @@ export function readCounters(
       else newestStable = Math.max(newestStable, s.t);
       if (nowSec - s.t <= staleAfter(s.dt)) {
         live[arm]++;
+        liveOf[arm].push(s);
         if (arm === 'canary' && s.dt > 0) canarySpaced = true;
         at = Math.min(at, s.t);
         scrapeInterval = Math.max(scrapeInterval, s.dt);
@@ -649,14 +655,8 @@ export function readCounters(
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
       if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
-      const gone = COUNTER_NAMES.some(
-        other =>
-          other.startsWith(arm) &&
-          Object.values(state.series[other]).some(
-            y =>
-              nowSec - y.t <= staleAfter(y.dt) &&
-              y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
-          ),
+      const gone = liveOf[arm].some(
+        y => y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
       );
       if (!gone) at = Math.min(at, s.t);
     }
