@@ -399,10 +399,14 @@ describe('Analyzer', () => {
     expect(decision!.reason).toMatch(
       /^hard stop — latency: canary share of requests slower than 250 ms 8 % .* the canary is worse than stable/,
     );
-    // The bound is chosen once and kept.
-    expect(
-      prometheus.queries.filter(q => q.startsWith('count by (le)')),
-    ).toHaveLength(1);
+    // The bound is chosen once (from both versions' buckets) and kept.
+    const boundQueries = prometheus.queries.filter(q =>
+      q.startsWith('count by (le)'),
+    );
+    expect(boundQueries).toHaveLength(2);
+    expect(boundQueries.filter(q => q.includes('"app-canary"'))).toHaveLength(
+      1,
+    );
   });
 
   it('counts a relative p99 failure toward the failure limit', async () => {

@@ -26,6 +26,11 @@ import {
 import { trafficSplitCheck } from './judges/TrafficSplitCheck';
 import { counterTerms } from './reading/counterTerms';
 import {
+  chooseBound,
+  finiteBounds,
+  missingBucketBound,
+} from './reading/bucketBounds';
+import {
   COUNTER_NAMES,
   CounterName,
   RawCounter,
@@ -751,6 +756,22 @@ export class Analyzer {
               ),
           ),
         );
+        const gap = COUNTER_NAMES.map((name, i) => ({
+          arm: name.startsWith('canary')
+            ? ('canary' as const)
+            : ('stable' as const),
+          missing: missingBucketBound(
+            read[i],
+            terms[i]!.map(t => t.selector),
+          ),
+        })).find(g => g.missing);
+        if (gap?.missing) {
+          return this.#bucketMismatch(gate, ctx, now, judge, state, tickBase, {
+            arm: gap.arm,
+            ...gap.missing,
+            minStepRequests,
+          });
+        }
         tick = {
           ...tickBase,
           raw: Object.fromEntries(
@@ -854,6 +875,61 @@ export class Analyzer {
   }
 
   /**
+   * An arm's latency histogram has no bucket at the bound the test counts
+   * with (the new version changed its buckets): its slow requests cannot be
+   * read, and reading the missing bucket as zero would call every request
+   * slow. Inconclusive, saying what to fix; with `le: auto` the bound is
+   * chosen again from the bounds both versions have, and the test starts
+   * over (what it read with the old bound is not comparable).
+   */
+  async #bucketMismatch(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    judge: SequentialCountJudge,
+    state: SequentialGateState,
+    tickBase: Omit<SequentialGateTick, 'counts' | 'raw' | 'noDataReason'>,
+    gap: {
+      arm: 'canary' | 'stable';
+      le: string;
+      pods: string[];
+      minStepRequests: number;
+    },
+  ): Promise<{ check: AnalysisCheck; sequential: SequentialGateState }> {
+    const auto = gate.variables?.le === 'auto';
+    const other = gap.arm === 'canary' ? 'stable' : 'canary';
+    const [own, theirs] = await Promise.all(
+      [gap.arm, other].map(arm =>
+        this.#bucketBounds(gate, ctx, now, arm as 'canary' | 'stable').catch(
+          () => [] as string[],
+        ),
+      ),
+    );
+    const shared = own.filter(b => theirs.includes(b));
+    const reason =
+      `the ${gap.arm}'s latency histogram has no bucket le="${gap.le}" ` +
+      `(${gap.pods.length === 1 ? 'pod' : 'pods'} ${gap.pods.join(', ')}; ` +
+      `its bounds: ${own.join(', ') || 'none'}; ` +
+      `bounds both versions have: ${shared.join(', ') || 'none'}) — ${
+        auto
+          ? 'choosing the bound again from the shared ones; the test starts over'
+          : 'set variables.le to a bound both versions have, or to auto'
+      }`;
+    const fresh = auto ? restoreGateState(undefined, judge) : state;
+    const waiting = sequentialGateTick(
+      judge,
+      fresh,
+      { ...tickBase, counts: null, noDataReason: reason },
+      {
+        metric: gate.name,
+        what: 'slow-request rate',
+        minStepRequests: gap.minStepRequests,
+      },
+    );
+    return { check: waiting.check, sequential: waiting.state };
+  }
+
+  /**
    * `le: auto`: the smallest bucket bound at or above the stable's p99 over
    * the 30 minutes before the rollout started. It is chosen from data the
    * test never sees (before its start), so the test stays valid; a service
@@ -865,7 +941,6 @@ export class Analyzer {
     now: Date,
   ): Promise<string | undefined> {
     const quantile = this.#template(gate, ctx, 'latency-p99-raw');
-    const buckets = this.#template(gate, ctx, 'latency-buckets');
     let p99: number | undefined;
     const attempts: Array<[Date, string]> = [
       [ctx.startedAt, '30m'],
@@ -883,16 +958,42 @@ export class Analyzer {
       }
     }
     if (p99 === undefined || !Number.isFinite(p99)) return undefined;
-    const samples = await ctx.prometheus.query(
-      this.#render(buckets, 'stable', ctx, gate, { interval: DEFAULT_WINDOW }),
-      { time: ctx.now ? now : undefined, signal: ctx.signal },
+    const [stable, canary] = await Promise.all(
+      (['stable', 'canary'] as const).map(arm =>
+        this.#bucketBounds(gate, ctx, now, arm),
+      ),
     );
-    const bounds = samples
-      .map(s => s.labels.le)
-      .filter((v): v is string => v !== undefined && Number.isFinite(Number(v)))
-      .sort((a, b) => Number(a) - Number(b));
-    const p = p99;
-    return bounds.find(b => Number(b) >= p - 1e-9);
+    const le = chooseBound(p99, stable, canary.length > 0 ? canary : undefined);
+    if (!le && stable.length > 0) {
+      throw new Error(
+        `the stable's and the canary's latency histograms share no bucket bound (stable: ${stable.join(
+          ', ',
+        )}; canary: ${canary.join(
+          ', ',
+        )}) — give both versions a common bucket, or set variables.le on the gate and its bucket in both`,
+      );
+    }
+    return le;
+  }
+
+  /** The finite bucket bounds one arm's latency histogram exports now. */
+  async #bucketBounds(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    arm: 'canary' | 'stable',
+  ): Promise<string[]> {
+    const buckets = this.#template(gate, ctx, 'latency-buckets');
+    try {
+      const samples = await ctx.prometheus.query(
+        this.#render(buckets, arm, ctx, gate, { interval: DEFAULT_WINDOW }),
+        { time: ctx.now ? now : undefined, signal: ctx.signal },
+      );
+      return finiteBounds(samples.map(s => s.labels.le));
+    } catch (error) {
+      if (error instanceof PrometheusNoDataError) return [];
+      throw error;
+    }
   }
 
   /**
