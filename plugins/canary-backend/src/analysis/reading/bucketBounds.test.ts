@@ -80,9 +80,9 @@ describe('histogram bucket bounds of the two versions', () => {
   });
 
   it('keeps finite bounds, numerically ordered', () => {
-    expect(finiteBounds(['+Inf', '250', '50', '1000', undefined, '50'])).toEqual(
-      ['50', '250', '1000'],
-    );
+    expect(
+      finiteBounds(['+Inf', '250', '50', '1000', undefined, '50']),
+    ).toEqual(['50', '250', '1000']);
   });
 
   it('chooses the smallest shared bound at or above the p99, else the largest below it', () => {

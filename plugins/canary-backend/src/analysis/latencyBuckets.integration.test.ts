@@ -1,0 +1,169 @@
+import { JsonObject } from '@backstage/types';
+import { AnalysisDecision } from './Analyzer';
+import { createAnalyzer } from './index';
+import { PrometheusClient } from './PrometheusClient';
+import { Random } from './__testUtils__/random';
+import {
+  pollUntil,
+  RunningPrometheus,
+  startMetricsServer,
+  startPrometheus,
+} from './__testUtils__/startPrometheus';
+
+jest.setTimeout(180_000);
+
+/**
+ * A new version that ships its latency histogram with other buckets — a
+ * routine change in an application's code. Both versions are equally fast;
+ * the stable exports bounds 50, 100, 250, 500 ms, the canary 25, 50, 100,
+ * 200, 400, 800 ms. Istio-shaped series from three pods, scraped every
+ * second by a real Prometheus, judged through its HTTP API.
+ */
+describe('a canary whose latency histogram has other buckets', () => {
+  const layouts = {
+    stable: ['50', '100', '250', '500', '+Inf'],
+    canary: ['25', '50', '100', '200', '400', '800', '+Inf'],
+  };
+  const pods = [
+    { pod: 'app-v1-7d9f8b6c5-abcde', workload: 'app-v1', arm: 'stable' },
+    { pod: 'app-v1-7d9f8b6c5-fghij', workload: 'app-v1', arm: 'stable' },
+    { pod: 'app-v2-5c4b3a2d1-klmno', workload: 'app-v2', arm: 'canary' },
+  ] as const;
+  type Pod = (typeof pods)[number] & {
+    requests: Record<string, number>;
+    buckets: Record<string, number>;
+    count: number;
+    sum: number;
+  };
+  const state: Pod[] = pods.map(p => ({
+    ...p,
+    requests: {},
+    buckets: {},
+    count: 0,
+    sum: 0,
+  }));
+  let canaryServing = false;
+  let timer: NodeJS.Timeout;
+  let target: Awaited<ReturnType<typeof startMetricsServer>>;
+  let prometheus: RunningPrometheus;
+  const rng = new Random(11);
+  const random = () => rng.next();
+
+  /** 100 ms of traffic: 30 requests on each stable pod, 10 on the canary once it serves; 1 % fail; latency exponential, mean 60 ms. */
+  function serve() {
+    for (const p of state) {
+      if (p.arm === 'canary' && !canaryServing) continue;
+      const n = p.arm === 'canary' ? 10 : 30;
+      for (let i = 0; i < n; i++) {
+        const code = random() < 0.01 ? '503' : '200';
+        p.requests[code] = (p.requests[code] ?? 0) + 1;
+        const ms = -60 * Math.log(1 - random());
+        p.count++;
+        p.sum += ms;
+        for (const le of layouts[p.arm])
+          if (le === '+Inf' || ms <= Number(le))
+            p.buckets[le] = (p.buckets[le] ?? 0) + 1;
+      }
+    }
+  }
+
+  function render(): string {
+    const lines = [
+      '# TYPE istio_requests_total counter',
+      '# TYPE istio_request_duration_milliseconds histogram',
+    ];
+    for (const p of state) {
+      if (p.count === 0) continue; // Istio exports a series at its first request.
+      const labels = `reporter="destination",destination_workload_namespace="shop",destination_workload="${p.workload}",pod="${p.pod}"`;
+      for (const [code, n] of Object.entries(p.requests))
+        lines.push(
+          `istio_requests_total{${labels},response_code="${code}"} ${n}`,
+        );
+      for (const le of layouts[p.arm])
+        lines.push(
+          `istio_request_duration_milliseconds_bucket{${labels},le="${le}"} ${
+            p.buckets[le] ?? 0
+          }`,
+        );
+      lines.push(
+        `istio_request_duration_milliseconds_sum{${labels}} ${p.sum}`,
+        `istio_request_duration_milliseconds_count{${labels}} ${p.count}`,
+      );
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  beforeAll(async () => {
+    timer = setInterval(serve, 100);
+    target = await startMetricsServer(render);
+    prometheus = await startPrometheus([`127.0.0.1:${target.port}`]);
+  });
+
+  afterAll(async () => {
+    clearInterval(timer);
+    await prometheus?.stop();
+    await target?.close();
+  });
+
+  it('never reads the missing bucket as slow requests: says so, chooses a bound both have, and judges with it', async () => {
+    const client = new PrometheusClient({ url: prometheus.url });
+    await pollUntil(
+      async () => {
+        const s = await client.querySamples(
+          'istio_request_duration_milliseconds_count{destination_workload="app-v1"}',
+          60,
+        );
+        return s.length === 2 && s.every(x => x.points.length >= 3)
+          ? true
+          : undefined;
+      },
+      60_000,
+      'the stable histograms to be scraped',
+    );
+    const analyzer = createAnalyzer({ analysis: { interval: '5s' } });
+    const startedAt = new Date();
+    let decision: AnalysisDecision | undefined;
+    const history: AnalysisDecision[] = [];
+    const deadline = Date.now() + 120_000;
+    for (let tick = 0; Date.now() < deadline; tick++) {
+      // The first tick chooses the bound before the canary has a histogram.
+      if (tick === 1) canaryServing = true;
+      decision = await analyzer.evaluate({
+        namespace: 'shop',
+        service: 'app',
+        stable: { name: 'app-v1', version: 'v1' },
+        canary: { name: 'app-v2', version: 'v2' },
+        provider: 'istio',
+        startedAt,
+        state: decision?.state as JsonObject | undefined,
+        failedChecks: decision?.failedChecks ?? 0,
+        prometheus: client,
+      });
+      history.push(decision);
+      const latency = decision.checks.find(c => c.metric === 'latency');
+      if (latency?.verdict === 'pass' || decision.action === 'rollback') break;
+      await new Promise(r => setTimeout(r, 2000));
+    }
+
+    // A healthy canary is never rolled back for its buckets.
+    expect(history.map(d => d.action)).not.toContain('rollback');
+    const latencyChecks = history.map(
+      d => d.checks.find(c => c.metric === 'latency')!,
+    );
+    // The bound chosen before the canary served was the stable's (500 ms
+    // for a p99 near 280 ms); the canary has no such bucket, and the check
+    // says so and what happens next.
+    const mismatch = latencyChecks.find(c =>
+      /has no bucket le="500"/.test(c.evidence),
+    );
+    expect(mismatch).toBeDefined();
+    expect(mismatch!.verdict).toBe('inconclusive');
+    expect(mismatch!.evidence).toMatch(
+      /the canary's latency histogram has no bucket le="500" \(pod app-v2-5c4b3a2d1-klmno; its bounds: 25, 50, 100, 200, 400, 800; bounds both versions have: 50, 100\) — choosing the bound again/,
+    );
+    // Then the largest shared bound below the p99, and a verdict with it.
+    const last = latencyChecks[latencyChecks.length - 1];
+    expect(last.verdict).toBe('pass');
+    expect(last.evidence).toMatch(/slower than 100 ms/);
+  });
+});
