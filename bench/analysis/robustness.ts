@@ -249,6 +249,13 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     stablePodsUntil: [230, 430],
     burstAtSteps: true,
   }),
+  healthy({
+    label:
+      'the canary pod is replaced (evicted, a new one starts) at 250 s and again at 470 s, bursts of 20 s at steps',
+    canaryPodsFrom: [0, 250, 470],
+    canaryPodsUntil: [250, 470],
+    burstAtSteps: true,
+  }),
 ];
 
 /**

@@ -81,6 +81,8 @@ export interface Scenario {
   stablePods?: number;
   /** When each canary pod starts serving (s since the start; default [0], one pod): an autoscaler adding pods mid-rollout. */
   canaryPodsFrom?: number[];
+  /** When canary pods are deleted (s since the start, by index into canaryPodsFrom): with a later entry in canaryPodsFrom, a pod replaced (an eviction, a node drain). */
+  canaryPodsUntil?: number[];
   /** When stable pods are deleted (s since the start, one per entry, the first pods first; a scale-down): they serve nothing more and their series are scraped no more. */
   stablePodsUntil?: number[];
   /** The canary's series are scraped at this interval (s) on the Prometheus path, whatever the stable's (another scrape config). */
@@ -132,7 +134,7 @@ export interface Pod {
   arm: 'stable' | 'canary' | 'baseline';
   /** Seconds at whose end the pod's container restarted (counters back to 0), ascending. */
   restarts: number[];
-  /** The pod is deleted at this time (Scenario.stablePodsUntil). */
+  /** The pod is deleted at this time (Scenario.stablePodsUntil, canaryPodsUntil). */
   until?: number;
   requests: Float64Array;
   errors: Float64Array;
@@ -166,9 +168,12 @@ export class World {
         ...pod(`app-stable-7d9f-${i}`, 'stable'),
         ...(i < until.length ? { until: until[i] } : {}),
       })),
-      ...this.canaryPodsFrom.map((_, i) =>
-        pod(`app-canary-5c4b-${i}`, 'canary'),
-      ),
+      ...this.canaryPodsFrom.map((_, i) => ({
+        ...pod(`app-canary-5c4b-${i}`, 'canary'),
+        ...(scenario.canaryPodsUntil?.[i] !== undefined
+          ? { until: scenario.canaryPodsUntil[i] }
+          : {}),
+      })),
       pod('app-baseline-6a2e-0', 'baseline'),
     ];
     const blocks = Math.ceil(horizon / BLOCK);
@@ -249,7 +254,10 @@ export class World {
       )
         midBurstUntil = t + mid.seconds;
       const midBurst = mid !== undefined && t < midBurstUntil;
-      const canaryUp = this.canaryPodsFrom.filter(from => t >= from).length;
+      const canaryUntil = sc.canaryPodsUntil ?? [];
+      const canaryUp = this.canaryPodsFrom.filter(
+        (from, i) => t >= from && t < (canaryUntil[i] ?? Infinity),
+      ).length;
       const stableUp =
         this.stablePods -
         (sc.stablePodsUntil ?? []).filter(until => t >= until).length;
@@ -266,7 +274,9 @@ export class World {
           rate = sc.baseline;
           slow = stableSlow;
         } else if (pod.arm === 'canary') {
-          const up = t >= this.canaryPodsFrom[canaryIndex++];
+          const up =
+            t >= this.canaryPodsFrom[canaryIndex++] &&
+            t < (pod.until ?? Infinity);
           mean = up ? (total * w) / Math.max(1, canaryUp) : 0;
           rate = sc.canaryErrorRate;
           slow = canarySlow;

@@ -1,6 +1,7 @@
 import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import {
   BurstExcess,
+  ArmPods,
   CounterBounds,
   CounterName,
   CounterReaderState,
@@ -295,6 +296,8 @@ export interface SequentialGateTick {
   /** Cumulative counts since the start, read some other way (custom templates); null = no data. */
   counts?: ArmCounts | null;
   noDataReason?: string;
+  /** The pods Kubernetes lists for each arm now, when known (reading/CounterReader.ts, ArmPods). */
+  pods?: ArmPods;
 }
 
 /** @public */
@@ -376,6 +379,7 @@ export function sequentialGateTick(
       interval => (inGap ? settledAt + interval : undefined),
       sliceStart < tick.stepStartSec ? tick.stepStartSec : undefined,
       inGap ? [gapStart] : undefined,
+      tick.pods,
     );
     bounds = read.reading.bounds;
     end = read.reading.end;

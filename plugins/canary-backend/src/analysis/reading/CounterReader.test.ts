@@ -1,5 +1,6 @@
 import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import {
+  ArmPods,
   CounterName,
   RawCounter,
   RawSeries,
@@ -818,6 +819,89 @@ describe('readCounters: counts as Prometheus stored them', () => {
     // 150 requests) goes into the slice, beside s1's 150.
     expect(reading.at).toBe(T0 + 275);
     expect(reading.counts?.stableRequests).toBeCloseTo(2850 + 300);
+  });
+
+  it('does not hold the common time at a stale series whose pod Kubernetes no longer lists', () => {
+    // The canary pod c1 is evicted at T0 + 100 (last scrape T0 + 95); its
+    // replacement c2 serves from then on (first scrape T0 + 110). Every
+    // series is scraped at :05, :20, …; 10 canary requests/s, 1 % errors.
+    const times = (from: number, upTo: number, pod: 'c1' | 'c2' | 's1') =>
+      Array.from({ length: 40 }, (_, i) => -10 + 15 * i).filter(
+        x =>
+          x >= from &&
+          x <= upTo &&
+          (pod === 'c1' ? x < 100 : pod === 'c2' ? x > 100 : true),
+      );
+    // Series labelled with their pod, or only with the scrape address.
+    let labelsOf = (pod: string): Record<string, string> => ({ pod });
+    const canary = (
+      pod: 'c1' | 'c2',
+      from: number,
+      upTo: number,
+      per: number,
+    ) =>
+      series(
+        labelsOf(pod),
+        times(from, upTo, pod).map(x => [
+          T0 + x,
+          per * (pod === 'c1' ? x + 10 : x - 100),
+        ]),
+      );
+    const input = (from: number, upTo: number) =>
+      raw({
+        canaryErrors: [
+          canary('c1', from, upTo, 0.1),
+          canary('c2', from, upTo, 0.1),
+        ],
+        canaryRequests: [
+          canary('c1', from, upTo, 10),
+          canary('c2', from, upTo, 10),
+        ],
+        stableErrors: [
+          series(
+            labelsOf('s1'),
+            times(from, upTo, 's1').map(x => [T0 + x, x + 10]),
+          ),
+        ],
+        stableRequests: [
+          series(
+            labelsOf('s1'),
+            times(from, upTo, 's1').map(x => [T0 + x, 100 * (x + 10)]),
+          ),
+        ],
+      });
+    const readUntil160 = (pods?: ArmPods) => {
+      let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
+      let reading;
+      for (let now = 20; now <= 160; now += 10) {
+        const listed = now >= 100 ? pods : { canary: ['c1'], stable: ['s1'] };
+        ({ state, reading } = readCounters(
+          state,
+          input(now - 60, now),
+          T0 + now,
+          T0,
+          undefined,
+          undefined,
+          undefined,
+          pods && listed,
+        ));
+      }
+      return reading!;
+    };
+    // Kubernetes lists c2 only: c1's series are gone once stale, and the
+    // reading moves on to T0 + 155 with c2's counts.
+    const gone = readUntil160({ canary: ['c2'], stable: ['s1'] });
+    expect(gone.at).toBe(T0 + 155);
+    expect(gone.counts?.canaryRequests).toBeCloseTo(1050 + 550);
+    // Without the pods, or with c1 still listed (its scrapes failing), c1
+    // holds the reading at its last sample.
+    expect(readUntil160().at).toBe(T0 + 95);
+    expect(readUntil160({ canary: ['c1', 'c2'], stable: ['s1'] }).at).toBe(
+      T0 + 95,
+    );
+    // Labels that do not name the listed pods tell nothing: the hold stays.
+    labelsOf = pod => ({ instance: `10.0.0.${pod.charCodeAt(1)}:15020` });
+    expect(readUntil160({ canary: ['c2'], stable: ['s1'] }).at).toBe(T0 + 95);
   });
 
   it('makes no cut at a weight change before some canary series has two samples (its scrape interval is known)', () => {

@@ -276,6 +276,25 @@ function labelKey(labels: Record<string, string>): string {
   );
 }
 
+/**
+ * The pods Kubernetes lists for each arm at this reading (names; not those
+ * being deleted), when the caller has them. A stale series whose pod is no
+ * longer listed is gone for good — deleted pods are not scraped again — so
+ * it does not hold the common sample time for holdAfter (an evicted canary
+ * pod or a scale-down then costs 2.5 scrape intervals of evidence, not two
+ * minutes). Used only for an arm where some series' pod label names a
+ * listed pod (labels that are not pod names, e.g. only `instance`, leave
+ * the hold as it is), and never for a series whose pod is listed: a scrape
+ * outage keeps its hold.
+ *
+ * @public
+ */
+export type ArmPods = Partial<Record<'canary' | 'stable', string[]>>;
+
+function listedPods(names: string[] | undefined): Set<string> | undefined {
+  return names ? new Set(names) : undefined;
+}
+
 function staleAfter(dt: number): number {
   return dt > 0 ? Math.max(2.5 * dt, dt + 20) : DEFAULT_STALE_SECONDS;
 }
@@ -412,6 +431,8 @@ export function readCounters(
   changeAt?: number,
   /** Times to read bracketing counts at (see {@link CounterBounds}). */
   boundsAt?: number[],
+  /** The pods Kubernetes lists for each arm now, when known (see {@link ArmPods}). */
+  pods?: ArmPods,
 ): { state: CounterReaderState; reading: CounterReading } {
   const firstReading = !previous || previous.at === null;
   const state: CounterReaderState = previous
@@ -650,11 +671,29 @@ export function readCounters(
       }
     }
   }
-  // A stale series holds T until it is taken to be gone (see holdAfter).
+  // A stale series holds T until it is taken to be gone (see holdAfter),
+  // or at once when Kubernetes no longer lists its pod (see ArmPods).
+  const listed = {
+    canary: listedPods(pods?.canary),
+    stable: listedPods(pods?.stable),
+  };
+  for (const arm of ['canary', 'stable'] as const) {
+    const names = listed[arm];
+    // Trusted only when the series' pod labels name Kubernetes pods: some
+    // series of the arm belongs to a listed pod.
+    if (
+      names &&
+      !COUNTER_NAMES.filter(n => n.startsWith(arm)).some(n =>
+        Object.values(state.series[n]).some(s => names.has(s.src)),
+      )
+    )
+      listed[arm] = undefined;
+  }
   for (const name of COUNTER_NAMES) {
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
       if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
+      if (listed[arm] && !listed[arm]!.has(s.src)) continue; // its pod is gone
       const gone = liveOf[arm].some(
         y => y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
       );
