@@ -110,6 +110,11 @@ export function coalmine(tick: number = TICK): Method {
               startSec: 0,
               stepStartSec: stepStart,
               weight: world.weight(t) * 100,
+              // The engine lists the pods of an arm when a series went quiet.
+              pods: {
+                canary: world.podNames('canary', t),
+                stable: world.podNames('stable', t),
+              },
               ...tick,
             },
             { metric: gate.bad, minStepRequests: 20 },

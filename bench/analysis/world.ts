@@ -201,6 +201,22 @@ export class World {
     return this.scenario.canaryPodsFrom ?? [0];
   }
 
+  /** The names of an arm's pods Kubernetes lists at second t: started (canaryPodsFrom) and not deleted. */
+  podNames(arm: 'canary' | 'stable', t: number): string[] {
+    let canaryIndex = 0;
+    const out: string[] = [];
+    for (const pod of this.pods) {
+      if (pod.arm !== arm) {
+        if (pod.arm === 'canary') canaryIndex++;
+        continue;
+      }
+      const from =
+        arm === 'canary' ? this.canaryPodsFrom[canaryIndex++] : -Infinity;
+      if (t >= from && t < (pod.until ?? Infinity)) out.push(pod.name);
+    }
+    return out;
+  }
+
   /** Canary weight (0–1) in effect during second t. */
   weight(t: number): number {
     if (t < 0) return 0;

@@ -31,10 +31,13 @@ import {
   missingBucketBound,
 } from './reading/bucketBounds';
 import {
+  ArmPods,
   COUNTER_NAMES,
+  CounterReaderState,
   CounterName,
   RawCounter,
   readingWindowSeconds,
+  seriesSource,
 } from './reading/CounterReader';
 import {
   describeRange,
@@ -115,6 +118,14 @@ export interface AnalysisContext {
   failedChecks: number;
   /** The canary's pods; undefined = not checked this tick, null = could not be read. */
   podHealth?: PodHealthSnapshot | null;
+  /**
+   * The names of an arm's pods Kubernetes lists now (not those being
+   * deleted). Asked only when a series has gone quiet: a series whose pod
+   * is no longer listed is gone for good, not in a scrape outage (see
+   * reading/CounterReader.ts, ArmPods). The canary's come from `podHealth`
+   * when it is given.
+   */
+  listPods?(arm: 'canary' | 'stable'): Promise<string[]>;
   prometheus: PrometheusQuerier;
   signal?: AbortSignal;
 }
@@ -149,6 +160,43 @@ function noDataReason(error: unknown): string {
   if (error instanceof PrometheusUnreachableError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * The pods of each arm whose series the reader tracks but Prometheus has no
+ * recent sample of (20 s: less than any series takes to go stale), from
+ * Kubernetes; undefined for an arm whose series are all fresh, or when the
+ * pods cannot be read (the reader then holds as it does without them).
+ */
+async function armPods(
+  ctx: AnalysisContext,
+  reader: CounterReaderState | undefined,
+  raw: Record<CounterName, RawCounter>,
+  nowSec: number,
+): Promise<ArmPods | undefined> {
+  if (!reader) return undefined;
+  const out: ArmPods = {};
+  for (const arm of ['canary', 'stable'] as const) {
+    const names = COUNTER_NAMES.filter(n => n.startsWith(arm));
+    const fresh = new Set<string>();
+    for (const name of names)
+      for (const term of raw[name])
+        for (const series of term.series)
+          if (series.points.some(([t]) => t >= nowSec - 20))
+            fresh.add(seriesSource(series.labels));
+    const quiet = names.some(name =>
+      Object.values(reader.series[name]).some(s => !fresh.has(s.src)),
+    );
+    if (!quiet) continue;
+    try {
+      if (arm === 'canary' && ctx.podHealth)
+        out.canary = ctx.podHealth.pods.map(p => p.name);
+      else if (ctx.listPods) out[arm] = await ctx.listPods(arm);
+    } catch {
+      // Unknown: the reader holds as it does without pods.
+    }
+  }
+  return out.canary || out.stable ? out : undefined;
 }
 
 /**
@@ -772,12 +820,11 @@ export class Analyzer {
             minStepRequests,
           });
         }
-        tick = {
-          ...tickBase,
-          raw: Object.fromEntries(
-            COUNTER_NAMES.map((name, i) => [name, read[i]]),
-          ) as Record<CounterName, RawCounter>,
-        };
+        const rawRead = Object.fromEntries(
+          COUNTER_NAMES.map((name, i) => [name, read[i]]),
+        ) as Record<CounterName, RawCounter>;
+        const pods = await armPods(ctx, state.reader, rawRead, nowSec);
+        tick = { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) };
       } catch (error) {
         tick = { ...tickBase, counts: null, noDataReason: noDataReason(error) };
       }

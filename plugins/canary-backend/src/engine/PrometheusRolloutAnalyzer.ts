@@ -74,6 +74,7 @@ export class PrometheusRolloutAnalyzer implements RolloutAnalyzer {
       state: request.state as JsonObject | undefined,
       failedChecks: request.failedChecks ?? 0,
       podHealth: request.podHealth,
+      listPods: request.listPods,
       prometheus,
     };
   }

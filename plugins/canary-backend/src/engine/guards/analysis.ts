@@ -74,6 +74,12 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
       ctx.deps.analyzer!.evaluate({
         ...ctx.analysisRequest(),
         podHealth: ctx.podHealth,
+        listPods: async arm =>
+          (
+            await ctx
+              .workloads()
+              .podHealth(ctx.r.namespace, ctx.topology[arm].name)
+          ).pods.map(p => p.name),
       }),
     )
     .catch((e): AnalysisDecision => {
