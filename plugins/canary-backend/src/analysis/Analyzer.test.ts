@@ -1,5 +1,9 @@
 import { JsonObject } from '@backstage/types';
-import { AnalysisContext, PrometheusQuerier } from './Analyzer';
+import {
+  AnalysisContext,
+  AnalysisDecision,
+  PrometheusQuerier,
+} from './Analyzer';
 import { AnalysisConfigError, createTemplateRegistry } from './config';
 import { createAnalyzer } from './index';
 import {
@@ -603,6 +607,113 @@ describe('Analyzer', () => {
     expect(prometheus.queries.some(q => q.includes('le="250"'))).toBe(true);
     expect(prometheus.queries.some(q => q.startsWith('count by (le)'))).toBe(
       false,
+    );
+  });
+});
+
+describe('Analyzer reading raw samples when a pod goes away', () => {
+  /**
+   * Istio-shaped counters scraped every 15 s: two stable pods (20 requests/s
+   * each), one canary pod (5/s), 1 % errors. The stable pod s2 is deleted
+   * at start + 120 s (a scale-down): its series are scraped no more.
+   */
+  class RawPrometheus implements PrometheusQuerier {
+    constructor(private readonly startSec: number) {}
+    async query(): Promise<never> {
+      throw new Error('not used');
+    }
+    async queryValue(): Promise<never> {
+      throw new Error('not used');
+    }
+    async queryRange(): Promise<never> {
+      throw new Error('not used');
+    }
+    async querySamples(
+      selector: string,
+      windowSeconds: number,
+      options?: { time?: Date },
+    ) {
+      const now = options!.time!.getTime() / 1000;
+      const canary = selector.includes('destination_workload="app-canary"');
+      const errors = selector.includes('response_code');
+      const pods = canary
+        ? [{ pod: 'app-canary-5c4b3-c1', rps: 5, until: Infinity }]
+        : [
+            { pod: 'app-7d9f8-s1', rps: 20, until: Infinity },
+            { pod: 'app-7d9f8-s2', rps: 20, until: this.startSec + 120 },
+          ];
+      return pods.map(p => {
+        const points: Array<[number, number]> = [];
+        for (
+          let t = Math.ceil((now - windowSeconds) / 15) * 15;
+          t <= Math.min(now, p.until);
+          t += 15
+        ) {
+          const served = p.rps * (t - this.startSec + 600);
+          points.push([t, errors ? Math.floor(served / 100) : served]);
+        }
+        return {
+          labels: { pod: p.pod, ...(errors ? { response_code: '503' } : {}) },
+          points,
+        };
+      });
+    }
+  }
+
+  async function run(listPods?: AnalysisContext['listPods']) {
+    const startSec = 1_800_000_000;
+    const prometheus = new RawPrometheus(startSec);
+    const analyzer = createAnalyzer({
+      analysis: { metrics: [{ name: 'error-rate', judge: 'sequential' }] },
+    });
+    const counted: Array<[number, number]> = [];
+    let previous: AnalysisDecision | undefined;
+    for (let t = 10; t <= 220; t += 10) {
+      previous = await analyzer.evaluate({
+        namespace: 'shop',
+        service: 'app',
+        stable: { name: 'app', version: 'v1' },
+        canary: { name: 'app-canary', version: 'v2' },
+        startedAt: new Date(startSec * 1000),
+        stepStartedAt: new Date(startSec * 1000),
+        weight: 10,
+        now: new Date((startSec + t) * 1000),
+        state: previous?.state,
+        failedChecks: previous?.failedChecks ?? 0,
+        prometheus,
+        ...(listPods ? { listPods } : {}),
+      });
+      counted.push([
+        t,
+        Number(previous.checks[0].details?.canaryRequests ?? 0),
+      ]);
+    }
+    return counted;
+  }
+
+  it('asks Kubernetes for the pods only once a series went quiet, and reads on without the deleted pod', async () => {
+    const listPods = jest.fn(async (arm: 'canary' | 'stable') =>
+      arm === 'canary' ? ['app-canary-5c4b3-c1'] : ['app-7d9f8-s1'],
+    );
+    const withPods = await run(listPods);
+    // Only for the stable arm, and only once s2 has no sample for 20 s
+    // (its last at start + 120; the engine's list is cached).
+    expect(new Set(listPods.mock.calls.map(([arm]) => arm))).toEqual(
+      new Set(['stable']),
+    );
+    expect(listPods.mock.calls.length).toBeGreaterThan(0);
+    expect(listPods.mock.calls.length).toBeLessThanOrEqual(10);
+    const without = await run();
+    const at = (rows: Array<[number, number]>, t: number) =>
+      rows.find(([x]) => x === t)![1];
+    // The same readings while s2 was alive.
+    for (let t = 10; t <= 140; t += 10)
+      expect(at(withPods, t)).toBe(at(without, t));
+    // Without the pods the reading stays at s2's last sample for two
+    // minutes; with them it reads on (5 canary requests/s).
+    expect(at(without, 220)).toBe(at(without, 120));
+    expect(at(withPods, 220)).toBeGreaterThanOrEqual(
+      at(withPods, 120) + 5 * 80,
     );
   });
 });

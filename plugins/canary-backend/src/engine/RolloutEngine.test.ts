@@ -417,9 +417,15 @@ describe('RolloutEngine', () => {
     const clock = new TestClock();
     const verdicts = ['hold', 'advance', 'advance', 'rollback'] as const;
     let call = 0;
+    const listed: Record<string, string[]> = {};
     const analyzer = {
       hasGates: () => true,
       evaluate: jest.fn(async (req: any) => {
+        if (call === 0) {
+          // The analysis may ask for each arm's pods (a series went quiet).
+          for (const arm of ['canary', 'stable'])
+            listed[arm] = await req.listPods(arm);
+        }
         const action = verdicts[Math.min(call++, verdicts.length - 1)];
         return {
           action,
@@ -468,6 +474,14 @@ describe('RolloutEngine', () => {
       [50, 'rollback'],
     ]);
     expect(analyzer.evaluate.mock.calls[3][0].state).toEqual({ ticks: 3 });
+    // Read from the cluster: each arm's own pods.
+    const { topology } = (await store.get(id))!.state;
+    for (const arm of ['canary', 'stable'] as const) {
+      expect(listed[arm].length).toBeGreaterThan(0);
+      for (const pod of listed[arm])
+        expect(pod.startsWith(`${topology![arm].name}-`)).toBe(true);
+    }
+    expect(listed.canary).not.toEqual(listed.stable);
   });
 
   it('holds the weight when the analysis cannot run at all', async () => {
