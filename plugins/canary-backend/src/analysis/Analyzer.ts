@@ -30,6 +30,7 @@ import {
   finiteBounds,
   missingBucketBound,
 } from './reading/bucketBounds';
+import { missingErrorLabels } from './reading/errorLabels';
 import {
   ArmPods,
   COUNTER_NAMES,
@@ -823,8 +824,43 @@ export class Analyzer {
         const rawRead = Object.fromEntries(
           COUNTER_NAMES.map((name, i) => [name, read[i]]),
         ) as Record<CounterName, RawCounter>;
-        const pods = await armPods(ctx, state.reader, rawRead, nowSec);
-        tick = { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) };
+        const unlabelled = (['canary', 'stable'] as const)
+          .map(arm => ({
+            arm,
+            missing: missingErrorLabels(
+              {
+                selectors: terms[COUNTER_NAMES.indexOf(`${arm}Errors`)]!.map(
+                  t => t.selector,
+                ),
+              },
+              {
+                selectors: terms[COUNTER_NAMES.indexOf(`${arm}Requests`)]!.map(
+                  t => t.selector,
+                ),
+                raw: rawRead[`${arm}Requests`],
+              },
+            ),
+          }))
+          .find(x => x.missing);
+        if (unlabelled?.missing) {
+          // Its errors cannot be counted: reading them as none would pass
+          // a failing canary.
+          const { arm, missing } = unlabelled;
+          tick = {
+            ...tickBase,
+            counts: null,
+            noDataReason: `the ${arm}'s ${
+              missing.metric
+            } series carry no ${missing.labels
+              .map(l => `"${l}"`)
+              .join(', ')} label, so its errors (${missing.matchers.join(
+              ', ',
+            )}) cannot be counted — the ${arm} version exports its requests with other labels; give them the label, or set the gate's errors template to match them`,
+          };
+        } else {
+          const pods = await armPods(ctx, state.reader, rawRead, nowSec);
+          tick = { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) };
+        }
       } catch (error) {
         tick = { ...tickBase, counts: null, noDataReason: noDataReason(error) };
       }
