@@ -642,21 +642,24 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
             { pod: 'app-7d9f8-s1', rps: 20, until: Infinity },
             { pod: 'app-7d9f8-s2', rps: 20, until: this.startSec + 120 },
           ];
-      return pods.map(p => {
-        const points: Array<[number, number]> = [];
-        for (
-          let t = Math.ceil((now - windowSeconds) / 15) * 15;
-          t <= Math.min(now, p.until);
-          t += 15
-        ) {
-          const served = p.rps * (t - this.startSec + 600);
-          points.push([t, errors ? Math.floor(served / 100) : served]);
-        }
-        return {
-          labels: { pod: p.pod, ...(errors ? { response_code: '503' } : {}) },
-          points,
-        };
-      });
+      // One series per pod and response code, as Istio exports them; the
+      // error selector matches only the 503s.
+      const codes = errors ? ['503'] : ['200', '503'];
+      return pods.flatMap(p =>
+        codes.map(code => {
+          const points: Array<[number, number]> = [];
+          for (
+            let t = Math.ceil((now - windowSeconds) / 15) * 15;
+            t <= Math.min(now, p.until);
+            t += 15
+          ) {
+            const served = p.rps * (t - this.startSec + 600);
+            const failed = Math.floor(served / 100);
+            points.push([t, code === '503' ? failed : served - failed]);
+          }
+          return { labels: { pod: p.pod, response_code: code }, points };
+        }),
+      );
     }
   }
 
