@@ -4,9 +4,7 @@ import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
   pollUntil,
-  RunningPrometheus,
-  startMetricsServer,
-  startPrometheus,
+  startScrapedService,
 } from './__testUtils__/startPrometheus';
 
 jest.setTimeout(180_000);
@@ -30,21 +28,19 @@ describe('a canary whose request counter has another status label', () => {
       rate: 0.1,
     },
   ].map(p => ({ ...p, counts: {} as Record<string, number> }));
-  let timer: NodeJS.Timeout;
-  let target: Awaited<ReturnType<typeof startMetricsServer>>;
-  let prometheus: RunningPrometheus;
+  let prometheus: { url: string; stop(): Promise<void> };
   const rng = new Random(5);
 
   beforeAll(async () => {
-    timer = setInterval(() => {
+    const serve = () => {
       for (const p of pods) {
         for (let i = 0; i < (p.arm === 'canary' ? 10 : 30); i++) {
           const code = rng.next() < p.rate ? '500' : '200';
           p.counts[code] = (p.counts[code] ?? 0) + 1;
         }
       }
-    }, 100);
-    target = await startMetricsServer(() =>
+    };
+    const render = () =>
       [
         '# TYPE http_requests_total counter',
         ...pods.flatMap(p =>
@@ -54,15 +50,12 @@ describe('a canary whose request counter has another status label', () => {
           ),
         ),
         '',
-      ].join('\n'),
-    );
-    prometheus = await startPrometheus([`127.0.0.1:${target.port}`]);
+      ].join('\n');
+    prometheus = await startScrapedService(render, serve);
   });
 
   afterAll(async () => {
-    clearInterval(timer);
     await prometheus?.stop();
-    await target?.close();
   });
 
   it('holds, naming the label, instead of passing a failing canary', async () => {

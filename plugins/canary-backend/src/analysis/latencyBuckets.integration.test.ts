@@ -5,9 +5,7 @@ import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
   pollUntil,
-  RunningPrometheus,
-  startMetricsServer,
-  startPrometheus,
+  startScrapedService,
 } from './__testUtils__/startPrometheus';
 
 jest.setTimeout(180_000);
@@ -43,9 +41,7 @@ describe('a canary whose latency histogram has other buckets', () => {
     sum: 0,
   }));
   let canaryServing = false;
-  let timer: NodeJS.Timeout;
-  let target: Awaited<ReturnType<typeof startMetricsServer>>;
-  let prometheus: RunningPrometheus;
+  let prometheus: { url: string; stop(): Promise<void> };
   const rng = new Random(11);
   const random = () => rng.next();
 
@@ -94,15 +90,11 @@ describe('a canary whose latency histogram has other buckets', () => {
   }
 
   beforeAll(async () => {
-    timer = setInterval(serve, 100);
-    target = await startMetricsServer(render);
-    prometheus = await startPrometheus([`127.0.0.1:${target.port}`]);
+    prometheus = await startScrapedService(render, serve);
   });
 
   afterAll(async () => {
-    clearInterval(timer);
     await prometheus?.stop();
-    await target?.close();
   });
 
   it('never reads the missing bucket as slow requests: says so, chooses a bound both have, and judges with it', async () => {

@@ -139,3 +139,31 @@ export async function pollUntil<T>(
     await new Promise(r => setTimeout(r, 250));
   }
 }
+
+/**
+ * A simulated service for Prometheus to scrape: `tick` runs every `everyMs`
+ * (traffic), `/metrics` serves `render()`, and a real Prometheus scrapes it
+ * every second. `stop` ends all three.
+ */
+export async function startScrapedService(
+  render: () => string,
+  tick: () => void,
+  everyMs = 100,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const timer = setInterval(tick, everyMs);
+  let target: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let prometheus: RunningPrometheus | undefined;
+  const stop = async () => {
+    clearInterval(timer);
+    await prometheus?.stop();
+    await target?.close();
+  };
+  try {
+    target = await startMetricsServer(render);
+    prometheus = await startPrometheus([`127.0.0.1:${target.port}`]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: prometheus.url, stop };
+}
