@@ -1,6 +1,7 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { startSandbox } from '@coalmine/sandbox';
 import type { Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
@@ -150,4 +151,43 @@ export function startHeldCheckoutBackend(sb: Sandbox, features: any[] = []) {
     [component('checkout', 'held')],
     { features },
   );
+}
+
+/**
+ * The demo world on a sandbox whose real Prometheus scrapes every 15 s, with
+ * traffic on the given services and the canary plugin on a test backend
+ * where each service is a component of the given policy.
+ */
+export async function startDemoAt15sScrapes(options: {
+  seed: number;
+  policies: Record<string, unknown>;
+  services: string[];
+  policy: string;
+}): Promise<{ sb: Sandbox; server: any; stop(): Promise<void> }> {
+  const sb = await startSandbox({
+    prometheus: true,
+    scrapeIntervalSeconds: 15,
+    readinessDelayMs: 400,
+    seed: options.seed,
+  });
+  try {
+    await sb.applyDemoWorld();
+    for (const service of options.services)
+      sb.traffic.start({ service, namespace: 'demo', rps: 100 });
+    const backend = await startCanaryBackend(
+      sandboxConfig(sb, options.policies),
+      options.services.map(service => component(service, options.policy)),
+    );
+    return {
+      sb,
+      server: backend.server,
+      stop: async () => {
+        await backend.stop();
+        await sb.stop();
+      },
+    };
+  } catch (error) {
+    await sb.stop();
+    throw error;
+  }
 }

@@ -1,9 +1,7 @@
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
+import type { Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import {
-  component,
-  sandboxConfig,
-  startCanaryBackend,
+  startDemoAt15sScrapes,
   waitForRollout,
 } from '../__testUtils__/sandboxBackend';
 
@@ -34,27 +32,19 @@ const policies = {
 describe('a canary pod deleted mid-rollout, Prometheus scraping every 15 s', () => {
   let sb: Sandbox;
   let server: any;
-  let stopBackend: () => Promise<void>;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    sb = await startSandbox({
-      prometheus: true,
-      scrapeIntervalSeconds: 15,
-      readinessDelayMs: 400,
+    ({ sb, server, stop } = await startDemoAt15sScrapes({
       seed: 23,
-    });
-    await sb.applyDemoWorld();
-    sb.traffic.start({ service: 'checkout', namespace: 'demo', rps: 100 });
-    const backend = await startCanaryBackend(sandboxConfig(sb, policies), [
-      component('checkout', 'production'),
-    ]);
-    server = backend.server;
-    stopBackend = () => backend.stop();
+      policies,
+      services: ['checkout'],
+      policy: 'production',
+    }));
   });
 
   afterAll(async () => {
-    await stopBackend?.();
-    await sb?.stop();
+    await stop?.();
   });
 
   /** The sandbox's Kubernetes API over HTTP, with its token. */

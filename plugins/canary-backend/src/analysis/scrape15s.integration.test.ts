@@ -1,9 +1,6 @@
-import { startSandbox, Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import {
-  component,
-  sandboxConfig,
-  startCanaryBackend,
+  startDemoAt15sScrapes,
   waitForRollout,
 } from '../__testUtils__/sandboxBackend';
 
@@ -29,32 +26,20 @@ const policies = {
 };
 
 describe('rollouts judged through Prometheus scraping every 15 s', () => {
-  let sb: Sandbox;
   let server: any;
-  let stopBackend: () => Promise<void>;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    sb = await startSandbox({
-      prometheus: true,
-      scrapeIntervalSeconds: 15,
-      readinessDelayMs: 400,
+    ({ server, stop } = await startDemoAt15sScrapes({
       seed: 15,
-    });
-    await sb.applyDemoWorld();
-    for (const service of ['checkout', 'payments']) {
-      sb.traffic.start({ service, namespace: 'demo', rps: 100 });
-    }
-    const backend = await startCanaryBackend(sandboxConfig(sb, policies), [
-      component('checkout', 'production'),
-      component('payments', 'production'),
-    ]);
-    server = backend.server;
-    stopBackend = () => backend.stop();
+      policies,
+      services: ['checkout', 'payments'],
+      policy: 'production',
+    }));
   });
 
   afterAll(async () => {
-    await stopBackend?.();
-    await sb?.stop();
+    await stop?.();
   });
 
   it('promotes a healthy canary and rolls back one failing 30 % of requests, in parallel', async () => {
