@@ -2,6 +2,7 @@ import { JsonObject } from '@backstage/types';
 import {
   AnalysisContext,
   AnalysisDecision,
+  LIST_PODS_TIMEOUT_MS,
   PrometheusQuerier,
 } from './Analyzer';
 import { AnalysisConfigError, createTemplateRegistry } from './config';
@@ -693,6 +694,25 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
     }
     return counted;
   }
+
+  it('reads as without the pods when the pod list is refused or hangs', async () => {
+    const without = await run();
+    const refused = await run(async () => {
+      throw new Error('connect ECONNREFUSED 10.0.0.1:443');
+    });
+    expect(refused).toEqual(without);
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const hanging = run(() => new Promise<string[]>(() => {}));
+      // Each tick that asks waits LIST_PODS_TIMEOUT_MS, then reads on.
+      for (let i = 0; i < 40; i++) {
+        await jest.advanceTimersByTimeAsync(LIST_PODS_TIMEOUT_MS);
+      }
+      expect(await hanging).toEqual(without);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 
   it('asks Kubernetes for the pods only once a series went quiet, and reads on without the deleted pod', async () => {
     const listPods = jest.fn(async (arm: 'canary' | 'stable') =>

@@ -163,6 +163,9 @@ function noDataReason(error: unknown): string {
   return String(error);
 }
 
+/** How long the analysis waits for an arm's pod list before reading without it. */
+export const LIST_PODS_TIMEOUT_MS = 3000;
+
 /**
  * The pods of each arm whose series the reader tracks but Prometheus has no
  * recent sample of (20 s: less than any series takes to go stale), from
@@ -192,9 +195,20 @@ async function armPods(
     try {
       if (arm === 'canary' && ctx.podHealth)
         out.canary = ctx.podHealth.pods.map(p => p.name);
-      else if (ctx.listPods) out[arm] = await ctx.listPods(arm);
+      else if (ctx.listPods) {
+        // An API server that hangs must not stall the analysis: past
+        // LIST_PODS_TIMEOUT_MS the pods are unknown for this reading.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const listed = await Promise.race([
+          ctx.listPods(arm),
+          new Promise<undefined>(resolve => {
+            timer = setTimeout(() => resolve(undefined), LIST_PODS_TIMEOUT_MS);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (listed) out[arm] = listed;
+      }
     } catch {
-      // Unknown: the reader holds as it does without pods.
+      // Unknown (refused, 500): the reader holds as it does without pods.
     }
   }
   return out.canary || out.stable ? out : undefined;
