@@ -29,6 +29,9 @@ import {
   chooseBound,
   finiteBounds,
   missingBucketBound,
+  sameBound,
+  sharedBounds,
+  spellingOf,
 } from './reading/bucketBounds';
 import { missingErrorLabels } from './reading/errorLabels';
 import {
@@ -140,6 +143,8 @@ interface GateState {
   sequential?: SequentialGateState;
   /** The latency bound chosen for `le: auto`, kept for the whole rollout. */
   le?: string;
+  /** How each version spells the latency bound `bound` where it is not written that way (`500.0` for `500`). */
+  leSpelled?: LeSpelling;
   /** Counts added up from fixed windows (count templates Prometheus computes itself): up to `at` (unix s). */
   counted?: { at: number; counts: ArmCounts };
 }
@@ -153,6 +158,25 @@ interface AnalyzerState {
 
 const DEFAULT_WINDOW = '1m';
 const SERIES_POINTS = 120;
+
+/** The bucket label each version exports for the bound `bound` (bucketBounds.ts, sameBound). */
+type LeSpelling = { bound: string } & Partial<
+  Record<'canary' | 'stable', string>
+>;
+
+/** The gate as one arm's queries are rendered: with its own spelling of the latency bound. */
+function armGate(
+  gate: MetricGateConfig,
+  spelled: LeSpelling | undefined,
+  arm: 'canary' | 'stable',
+): MetricGateConfig {
+  const le = gate.variables?.le;
+  const own =
+    le !== undefined && spelled?.bound === le ? spelled[arm] : undefined;
+  return own === undefined
+    ? gate
+    : { ...gate, variables: { ...gate.variables, le: own } };
+}
 
 /** Why a query had no number, in words for the evidence. */
 function noDataReason(error: unknown): string {
@@ -268,6 +292,7 @@ export class Analyzer {
           check: result.check,
           sequential: result.sequential,
           le: result.le,
+          ...(result.leSpelled ? { leSpelled: result.leSpelled } : {}),
           ...(result.counted ? { counted: result.counted } : {}),
         };
         if (gate.dryRun) {
@@ -579,6 +604,7 @@ export class Analyzer {
     check: AnalysisCheck;
     sequential?: SequentialGateState;
     le?: string;
+    leSpelled?: LeSpelling;
     counted?: GateState['counted'];
   }> {
     const judge = gateJudge(gate);
@@ -702,6 +728,7 @@ export class Analyzer {
     check: AnalysisCheck;
     sequential: SequentialGateState;
     le?: string;
+    leSpelled?: LeSpelling;
     counted?: GateState['counted'];
   }> {
     const judge = this.#sequentialJudge(gate);
@@ -743,6 +770,11 @@ export class Analyzer {
       }
       gateWithLe = { ...gate, variables: { ...gate.variables, le } };
     }
+    const bound = gateWithLe.variables?.le;
+    const spelled =
+      bound !== undefined && previous?.leSpelled?.bound === bound
+        ? previous.leSpelled
+        : undefined;
     const errors = this.#template(
       gateWithLe,
       ctx,
@@ -767,7 +799,13 @@ export class Analyzer {
     const elapsed = formatDuration(Math.max(1, windowSec) * 1000);
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
     const queries: Record<CounterName, string> = {
-      canaryErrors: this.#render(errors, 'canary', ctx, gateWithLe, durations),
+      canaryErrors: this.#render(
+        errors,
+        'canary',
+        ctx,
+        armGate(gateWithLe, spelled, 'canary'),
+        durations,
+      ),
       canaryRequests: this.#render(
         requests,
         'canary',
@@ -775,7 +813,13 @@ export class Analyzer {
         gateWithLe,
         durations,
       ),
-      stableErrors: this.#render(errors, 'stable', ctx, gateWithLe, durations),
+      stableErrors: this.#render(
+        errors,
+        'stable',
+        ctx,
+        armGate(gateWithLe, spelled, 'stable'),
+        durations,
+      ),
       stableRequests: this.#render(
         requests,
         'stable',
@@ -832,6 +876,8 @@ export class Analyzer {
           return this.#bucketMismatch(gate, ctx, now, judge, state, tickBase, {
             arm: gap.arm,
             ...gap.missing,
+            bound: bound!,
+            spelled,
             minStepRequests,
           });
         }
@@ -967,6 +1013,7 @@ export class Analyzer {
       check: result.check,
       sequential: result.state,
       le,
+      ...(spelled ? { leSpelled: spelled } : {}),
       counted: nextCounted,
     };
   }
@@ -988,41 +1035,86 @@ export class Analyzer {
     tickBase: Omit<SequentialGateTick, 'counts' | 'raw' | 'noDataReason'>,
     gap: {
       arm: 'canary' | 'stable';
+      /** The bucket label the arm's query asked for. */
       le: string;
       pods: string[];
+      /** The bound the test uses (as written, or as `le: auto` chose it). */
+      bound: string;
+      spelled: LeSpelling | undefined;
       minStepRequests: number;
     },
-  ): Promise<{ check: AnalysisCheck; sequential: SequentialGateState }> {
+  ): Promise<{
+    check: AnalysisCheck;
+    sequential: SequentialGateState;
+    le?: string;
+    leSpelled?: LeSpelling;
+  }> {
     const auto = gate.variables?.le === 'auto';
     const other = gap.arm === 'canary' ? 'stable' : 'canary';
-    const [own, theirs] = await Promise.all(
+    const [ownLabels, theirLabels] = await Promise.all(
       [gap.arm, other].map(arm =>
-        this.#bucketBounds(gate, ctx, now, arm as 'canary' | 'stable').catch(
+        this.#bucketLabels(gate, ctx, now, arm as 'canary' | 'stable').catch(
           () => [] as string[],
         ),
       ),
     );
-    const shared = own.filter(b => theirs.includes(b));
+    const own = finiteBounds(ownLabels);
+    const theirs = finiteBounds(theirLabels);
+    const shared = sharedBounds(own, theirs);
+    const wait = (reason: string, fresh: boolean) =>
+      sequentialGateTick(
+        judge,
+        fresh ? restoreGateState(undefined, judge) : state,
+        { ...tickBase, counts: null, noDataReason: reason },
+        {
+          metric: gate.name,
+          what: 'slow-request rate',
+          minStepRequests: gap.minStepRequests,
+        },
+      );
+    // The same bound under another spelling (`500.0` for `500`): read that
+    // bucket. Only when every pod of the arm spells it one way — pods that
+    // disagree would trade places at every reading.
+    const spellings = [...new Set(ownLabels.filter(b => sameBound(b, gap.le)))];
+    if (spellings.length === 1 && spellings[0] !== gap.le) {
+      const leSpelled: LeSpelling = {
+        ...(gap.spelled ?? {}),
+        bound: gap.bound,
+        [gap.arm]: spellings[0],
+      };
+      const theirSpelling = spellingOf(gap.bound, theirLabels);
+      if (theirSpelling !== undefined && leSpelled[other] === undefined)
+        leSpelled[other] = theirSpelling;
+      const waiting = wait(
+        `the ${gap.arm}'s latency histogram writes the bound ${gap.bound} as le="${spellings[0]}" ` +
+          `(bucket labels are text, and Prometheus 3 and some client libraries write 500 as 500.0) — ` +
+          'reading that bucket from now on; the test starts over',
+        true,
+      );
+      return {
+        check: waiting.check,
+        sequential: waiting.state,
+        ...(auto ? { le: gap.bound } : {}),
+        leSpelled,
+      };
+    }
     const reason =
       `the ${gap.arm}'s latency histogram has no bucket le="${gap.le}" ` +
       `(${gap.pods.length === 1 ? 'pod' : 'pods'} ${gap.pods.join(', ')}; ` +
       `its bounds: ${own.join(', ') || 'none'}; ` +
-      `bounds both versions have: ${shared.join(', ') || 'none'}) — ${
+      `bounds both versions have: ${shared.join(', ') || 'none'}` +
+      `${
+        spellings.length > 1
+          ? `; its pods write this bound as ${spellings
+              .map(x => `le="${x}"`)
+              .join(' and ')}`
+          : ''
+      }) — ${
         auto
           ? 'choosing the bound again from the shared ones; the test starts over'
           : 'set variables.le to a bound both versions have, or to auto'
       }`;
-    const fresh = auto ? restoreGateState(undefined, judge) : state;
-    const waiting = sequentialGateTick(
-      judge,
-      fresh,
-      { ...tickBase, counts: null, noDataReason: reason },
-      {
-        metric: gate.name,
-        what: 'slow-request rate',
-        minStepRequests: gap.minStepRequests,
-      },
-    );
+    const waiting = wait(reason, auto);
     return { check: waiting.check, sequential: waiting.state };
   }
 
@@ -1073,8 +1165,18 @@ export class Analyzer {
     return le;
   }
 
-  /** The finite bucket bounds one arm's latency histogram exports now. */
+  /** The finite bucket bounds one arm's latency histogram exports now, one spelling per number. */
   async #bucketBounds(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    arm: 'canary' | 'stable',
+  ): Promise<string[]> {
+    return finiteBounds(await this.#bucketLabels(gate, ctx, now, arm));
+  }
+
+  /** The `le` labels one arm's latency histogram exports now, every spelling. */
+  async #bucketLabels(
     gate: MetricGateConfig,
     ctx: AnalysisContext,
     now: Date,
@@ -1086,7 +1188,13 @@ export class Analyzer {
         this.#render(buckets, arm, ctx, gate, { interval: DEFAULT_WINDOW }),
         { time: ctx.now ? now : undefined, signal: ctx.signal },
       );
-      return finiteBounds(samples.map(s => s.labels.le));
+      return [
+        ...new Set(
+          samples
+            .map(s => s.labels.le)
+            .filter((le): le is string => le !== undefined),
+        ),
+      ];
     } catch (error) {
       if (error instanceof PrometheusNoDataError) return [];
       throw error;
@@ -1148,12 +1256,13 @@ export class Analyzer {
               s.tolerance > 0 ? `${1 + s.tolerance} × stable` : 'stable'
             } (α = ${s.alpha})`,
           };
+          const spelled = state.gates[configured.name]?.leSpelled;
           render = arm =>
             `100 * (${this.#render(
               errors,
               arm,
               ctx,
-              gate,
+              armGate(gate, spelled, arm),
               durations,
             )}) / (${this.#render(requests, arm, ctx, gate, durations)})`;
         } else {

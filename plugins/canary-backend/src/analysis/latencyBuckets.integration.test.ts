@@ -1,5 +1,6 @@
 import { JsonObject } from '@backstage/types';
 import { AnalysisDecision } from './Analyzer';
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
 import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
@@ -10,18 +11,14 @@ import {
 
 jest.setTimeout(180_000);
 
+type Layouts = { stable: string[]; canary: string[] };
+
 /**
- * A new version that ships its latency histogram with other buckets — a
- * routine change in an application's code. Both versions are equally fast;
- * the stable exports bounds 50, 100, 250, 500 ms, the canary 25, 50, 100,
- * 200, 400, 800 ms. Istio-shaped series from three pods, scraped every
- * second by a real Prometheus, judged through its HTTP API.
+ * Istio-shaped series from three pods (two stable, one canary), equally
+ * fast, each version with its own bucket labels, scraped every second by a
+ * real Prometheus. The canary serves once `canaryServing` is set.
  */
-describe('a canary whose latency histogram has other buckets', () => {
-  const layouts = {
-    stable: ['50', '100', '250', '500', '+Inf'],
-    canary: ['25', '50', '100', '200', '400', '800', '+Inf'],
-  };
+function histogramService(layouts: Layouts, seed: number) {
   const pods = [
     { pod: 'app-v1-7d9f8b6c5-abcde', workload: 'app-v1', arm: 'stable' },
     { pod: 'app-v1-7d9f8b6c5-fghij', workload: 'app-v1', arm: 'stable' },
@@ -40,15 +37,14 @@ describe('a canary whose latency histogram has other buckets', () => {
     count: 0,
     sum: 0,
   }));
-  let canaryServing = false;
-  let prometheus: { url: string; stop(): Promise<void> };
-  const rng = new Random(11);
+  const service = { canaryServing: false, serve, render };
+  const rng = new Random(seed);
   const random = () => rng.next();
 
   /** 100 ms of traffic: 30 requests on each stable pod, 10 on the canary once it serves; 1 % fail; latency exponential, mean 60 ms. */
   function serve() {
     for (const p of state) {
-      if (p.arm === 'canary' && !canaryServing) continue;
+      if (p.arm === 'canary' && !service.canaryServing) continue;
       const n = p.arm === 'canary' ? 10 : 30;
       for (let i = 0; i < n; i++) {
         const code = random() < 0.01 ? '503' : '200';
@@ -88,9 +84,82 @@ describe('a canary whose latency histogram has other buckets', () => {
     }
     return `${lines.join('\n')}\n`;
   }
+  return service;
+}
+
+/**
+ * Ticks the analysis every 2 s (the canary starts serving after the first)
+ * until the latency check passes or the canary is rolled back, at most two
+ * minutes; the latency checks of every tick.
+ */
+async function judgeLatency(
+  service: ReturnType<typeof histogramService>,
+  prometheusUrl: string,
+  analysis: Record<string, unknown>,
+): Promise<{ actions: string[]; latency: AnalysisCheck[] }> {
+  const client = new PrometheusClient({ url: prometheusUrl });
+  await pollUntil(
+    async () => {
+      const s = await client.querySamples(
+        'istio_request_duration_milliseconds_count{destination_workload="app-v1"}',
+        60,
+      );
+      return s.length === 2 && s.every(x => x.points.length >= 3)
+        ? true
+        : undefined;
+    },
+    60_000,
+    'the stable histograms to be scraped',
+  );
+  const analyzer = createAnalyzer({
+    analysis: { interval: '5s', ...analysis },
+  });
+  const startedAt = new Date();
+  let decision: AnalysisDecision | undefined;
+  const actions: string[] = [];
+  const latency: AnalysisCheck[] = [];
+  const deadline = Date.now() + 120_000;
+  for (let tick = 0; Date.now() < deadline; tick++) {
+    // The first tick chooses the bound before the canary has a histogram.
+    if (tick === 1) service.canaryServing = true;
+    decision = await analyzer.evaluate({
+      namespace: 'shop',
+      service: 'app',
+      stable: { name: 'app-v1', version: 'v1' },
+      canary: { name: 'app-v2', version: 'v2' },
+      provider: 'istio',
+      startedAt,
+      state: decision?.state as JsonObject | undefined,
+      failedChecks: decision?.failedChecks ?? 0,
+      prometheus: client,
+    });
+    actions.push(decision.action);
+    const check = decision.checks.find(c => c.metric === 'latency')!;
+    latency.push(check);
+    if (check.verdict === 'pass' || decision.action === 'rollback') break;
+    await new Promise(r => setTimeout(r, 2000));
+  }
+  return { actions, latency };
+}
+
+/**
+ * A new version that ships its latency histogram with other buckets — a
+ * routine change in an application's code. Both versions are equally fast;
+ * the stable exports bounds 50, 100, 250, 500 ms, the canary 25, 50, 100,
+ * 200, 400, 800 ms.
+ */
+describe('a canary whose latency histogram has other buckets', () => {
+  const service = histogramService(
+    {
+      stable: ['50', '100', '250', '500', '+Inf'],
+      canary: ['25', '50', '100', '200', '400', '800', '+Inf'],
+    },
+    11,
+  );
+  let prometheus: { url: string; stop(): Promise<void> };
 
   beforeAll(async () => {
-    prometheus = await startScrapedService(render, serve);
+    prometheus = await startScrapedService(service.render, service.serve);
   });
 
   afterAll(async () => {
@@ -98,54 +167,18 @@ describe('a canary whose latency histogram has other buckets', () => {
   });
 
   it('never reads the missing bucket as slow requests: says so, chooses a bound both have, and judges with it', async () => {
-    const client = new PrometheusClient({ url: prometheus.url });
-    await pollUntil(
-      async () => {
-        const s = await client.querySamples(
-          'istio_request_duration_milliseconds_count{destination_workload="app-v1"}',
-          60,
-        );
-        return s.length === 2 && s.every(x => x.points.length >= 3)
-          ? true
-          : undefined;
-      },
-      60_000,
-      'the stable histograms to be scraped',
+    const { actions, latency } = await judgeLatency(
+      service,
+      prometheus.url,
+      {},
     );
-    const analyzer = createAnalyzer({ analysis: { interval: '5s' } });
-    const startedAt = new Date();
-    let decision: AnalysisDecision | undefined;
-    const history: AnalysisDecision[] = [];
-    const deadline = Date.now() + 120_000;
-    for (let tick = 0; Date.now() < deadline; tick++) {
-      // The first tick chooses the bound before the canary has a histogram.
-      if (tick === 1) canaryServing = true;
-      decision = await analyzer.evaluate({
-        namespace: 'shop',
-        service: 'app',
-        stable: { name: 'app-v1', version: 'v1' },
-        canary: { name: 'app-v2', version: 'v2' },
-        provider: 'istio',
-        startedAt,
-        state: decision?.state as JsonObject | undefined,
-        failedChecks: decision?.failedChecks ?? 0,
-        prometheus: client,
-      });
-      history.push(decision);
-      const latency = decision.checks.find(c => c.metric === 'latency');
-      if (latency?.verdict === 'pass' || decision.action === 'rollback') break;
-      await new Promise(r => setTimeout(r, 2000));
-    }
 
     // A healthy canary is never rolled back for its buckets.
-    expect(history.map(d => d.action)).not.toContain('rollback');
-    const latencyChecks = history.map(
-      d => d.checks.find(c => c.metric === 'latency')!,
-    );
+    expect(actions).not.toContain('rollback');
     // The bound chosen before the canary served was the stable's (500 ms
     // for a p99 near 280 ms); the canary has no such bucket, and the check
     // says so and what happens next.
-    const mismatch = latencyChecks.find(c =>
+    const mismatch = latency.find(c =>
       /has no bucket le="500"/.test(c.evidence),
     );
     expect(mismatch).toBeDefined();
@@ -154,8 +187,72 @@ describe('a canary whose latency histogram has other buckets', () => {
       /the canary's latency histogram has no bucket le="500" \(pod app-v2-5c4b3a2d1-klmno; its bounds: 25, 50, 100, 200, 400, 800; bounds both versions have: 50, 100\) — choosing the bound again/,
     );
     // Then the largest shared bound below the p99, and a verdict with it.
-    const last = latencyChecks[latencyChecks.length - 1];
+    const last = latency[latency.length - 1];
     expect(last.verdict).toBe('pass');
     expect(last.evidence).toMatch(/slower than 100 ms/);
+  });
+});
+
+/**
+ * The same bounds written another way. Bucket labels are text: a Go client
+ * exports `250`, a Python or Java client `250.0`, and Prometheus 3 stores
+ * every classic bucket as `250.0` whatever the exporter wrote — so a policy
+ * with `le: 250` (or a stable Go service whose new version is built with
+ * another client) asks for a bucket no series has.
+ */
+describe.each([
+  {
+    what: 'the canary writes the bounds as 250.0 (another client library)',
+    layouts: {
+      stable: ['50', '100', '250', '500', '+Inf'],
+      canary: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
+    },
+    arm: 'canary',
+  },
+  {
+    what: "both versions' bounds read 250.0 (as Prometheus 3 stores them)",
+    layouts: {
+      stable: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
+      canary: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
+    },
+    arm: 'stable',
+  },
+])('a latency gate with le: 250 when $what', ({ layouts, arm }) => {
+  const service = histogramService(layouts, 12);
+  let prometheus: { url: string; stop(): Promise<void> };
+
+  beforeAll(async () => {
+    prometheus = await startScrapedService(service.render, service.serve);
+  });
+
+  afterAll(async () => {
+    await prometheus?.stop();
+  });
+
+  it('reads the bucket as the version writes it and judges at 250 ms', async () => {
+    const { actions, latency } = await judgeLatency(service, prometheus.url, {
+      metrics: [
+        {
+          name: 'latency',
+          judge: 'sequential',
+          errors: 'slow-request-count',
+          requests: 'latency-request-count',
+          variables: { le: '250' },
+        },
+      ],
+    });
+
+    expect(actions).not.toContain('rollback');
+    const respelled = latency.find(c =>
+      c.evidence.includes(
+        `the ${arm}'s latency histogram writes the bound 250 as le="250.0"`,
+      ),
+    );
+    expect(respelled?.verdict).toBe('inconclusive');
+    // Never stuck on the missing spelling: a verdict at the bound asked for.
+    expect(latency.filter(c => /has no bucket/.test(c.evidence))).toEqual([]);
+    const last = latency[latency.length - 1];
+    expect(last.verdict).toBe('pass');
+    expect(last.evidence).toMatch(/slower than 250 ms/);
   });
 });

@@ -3,6 +3,9 @@ import {
   finiteBounds,
   leOfSelector,
   missingBucketBound,
+  sameBound,
+  sharedBounds,
+  spellingOf,
 } from './bucketBounds';
 
 const count =
@@ -83,6 +86,29 @@ describe('histogram bucket bounds of the two versions', () => {
     expect(
       finiteBounds(['+Inf', '250', '50', '1000', undefined, '50']),
     ).toEqual(['50', '250', '1000']);
+  });
+
+  it('takes one bound written two ways (250 and 250.0) for the same bound', () => {
+    expect(sameBound('250', '250.0')).toBe(true);
+    expect(sameBound('0.5', '5e-1')).toBe(true);
+    expect(sameBound('+Inf', '+Inf')).toBe(true);
+    expect(sameBound('250', '25')).toBe(false);
+    expect(sameBound('', '0')).toBe(false);
+    expect(spellingOf('250', ['100.0', '250.0'])).toBe('250.0');
+    expect(spellingOf('300', ['100.0', '250.0'])).toBeUndefined();
+    // One bound per number, as first written.
+    expect(finiteBounds(['250.0', '50', '250', '50.0', '+Inf', ''])).toEqual([
+      '50',
+      '250.0',
+    ]);
+    expect(sharedBounds(['50', '100', '250'], ['100.0', '250.0'])).toEqual([
+      '100',
+      '250',
+    ]);
+    // The stable's spelling of a bound the canary writes otherwise.
+    expect(
+      chooseBound(240, ['50', '100', '250', '500'], ['100.0', '250.0']),
+    ).toBe('250');
   });
 
   it('chooses the smallest shared bound at or above the p99, else the largest below it', () => {

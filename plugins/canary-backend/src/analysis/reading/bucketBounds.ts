@@ -52,11 +52,47 @@ export function missingBucketBound(
   return { le: leTerms[0].le, pods: [...pods].sort() };
 }
 
-/** Finite bucket bounds in ascending order (the label values as exported). @public */
+/**
+ * Whether two `le` values are the same bound. Bounds are numbers written as
+ * label text, and one number has several spellings: a Go client exports
+ * `1`, a Python or Java client `1.0`, Prometheus 2 stored what the scrape
+ * protocol carried (text `1`, protobuf `1.0`), and Prometheus 3 normalizes
+ * every classic bucket to `1.0`. Compared as text, the same bound would be
+ * missing from one version (or from every series, with a bound written
+ * `500` in the policy).
+ *
+ * @public
+ */
+export function sameBound(a: string, b: string): boolean {
+  if (a === b) return true;
+  // Number('') is 0: an empty label is no bound.
+  if (a.trim() === '' || b.trim() === '') return false;
+  const x = Number(a);
+  return !Number.isNaN(x) && x === Number(b);
+}
+
+/** How `bounds` spell the bound `le`, if they have it. @public */
+export function spellingOf(le: string, bounds: string[]): string | undefined {
+  return bounds.find(b => sameBound(b, le));
+}
+
+/** Finite bucket bounds in ascending order, one per number (the label values as exported). @public */
 export function finiteBounds(les: Array<string | undefined>): string[] {
-  return [...new Set(les)]
-    .filter((v): v is string => v !== undefined && Number.isFinite(Number(v)))
-    .sort((a, b) => Number(a) - Number(b));
+  const bounds: string[] = [];
+  for (const v of les)
+    if (
+      v !== undefined &&
+      v.trim() !== '' &&
+      Number.isFinite(Number(v)) &&
+      spellingOf(v, bounds) === undefined
+    )
+      bounds.push(v);
+  return bounds.sort((a, b) => Number(a) - Number(b));
+}
+
+/** The bounds of `a` that `b` has too (compared as numbers, spelled as in `a`). @public */
+export function sharedBounds(a: string[], b: string[]): string[] {
+  return a.filter(x => spellingOf(x, b) !== undefined);
 }
 
 /**
@@ -66,6 +102,7 @@ export function finiteBounds(les: Array<string | undefined>): string[] {
  * largest shared bound below the p99 — a test of a lower quantile is still a
  * valid comparison. Both inputs come from layouts and from data before the
  * rollout, never from the canary's latencies, so the test stays valid.
+ * Spelled as the stable exports it.
  *
  * @public
  */
@@ -74,6 +111,6 @@ export function chooseBound(
   stable: string[],
   canary: string[] | undefined,
 ): string | undefined {
-  const shared = canary ? stable.filter(b => canary.includes(b)) : [...stable];
+  const shared = canary ? sharedBounds(stable, canary) : [...stable];
   return shared.find(b => Number(b) >= p99 - 1e-9) ?? shared[shared.length - 1];
 }
