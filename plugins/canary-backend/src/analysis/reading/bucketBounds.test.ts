@@ -28,8 +28,11 @@ describe('histogram bucket bounds of the two versions', () => {
     expect(leOfSelector(bucket('250'))).toBe('250');
     expect(leOfSelector(bucket('+Inf'))).toBe('+Inf');
     expect(leOfSelector(count)).toBeUndefined();
-    // A label that merely ends in "le" is not the bound.
+    // A label that merely ends in "le" is not the bound, nor a regex on it.
     expect(leOfSelector('m{handle="x"}')).toBeUndefined();
+    expect(leOfSelector('m{le=~"250|250.0"}')).toBeUndefined();
+    // Quotes as PromQL reads them.
+    expect(leOfSelector('m{le=\'0.5\', pod="a"}')).toBe('0.5');
   });
 
   it('names the pods whose histogram has no bucket at the bound', () => {

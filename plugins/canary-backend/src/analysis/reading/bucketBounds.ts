@@ -1,4 +1,5 @@
 import { RawCounter, seriesSource } from './CounterReader';
+import { selectorShape } from './errorLabels';
 
 /**
  * Histogram bucket bounds of the two versions.
@@ -11,11 +12,9 @@ import { RawCounter, seriesSource } from './CounterReader';
  * bucket at the bound) and choose a bound both versions have.
  */
 
-const LE_MATCHER = /(?:^|[{,\s])le\s*=\s*"((?:[^"\\]|\\.)*)"/;
-
 /** The `le` a selector matches on exactly, if any. @public */
 export function leOfSelector(selector: string): string | undefined {
-  return LE_MATCHER.exec(selector)?.[1];
+  return selectorShape(selector)?.equals.le;
 }
 
 /**

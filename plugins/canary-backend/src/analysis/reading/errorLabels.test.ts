@@ -25,6 +25,7 @@ describe('labels an error count needs', () => {
         pod: 'pod=~"app-v2-[a-z0-9]+-[a-z0-9]+"',
         code: 'code=~"5.."',
       },
+      equals: { namespace: 'shop' },
     });
     // Matchers that also select series without the label require nothing.
     expect(

@@ -12,16 +12,39 @@ import { RawCounter } from './CounterReader';
  * them carries a label the error selector requires.
  */
 
-/** A vector selector's metric name and the labels it requires to be present. @public */
-export function selectorShape(
-  selector: string,
-):
-  | { metric: string; required: string[]; matchers: Record<string, string> }
-  | undefined {
+/** See selectorShape. @public */
+export type SelectorShape = Readonly<{
+  metric: string;
+  required: readonly string[];
+  matchers: Readonly<Record<string, string>>;
+  equals: Readonly<Record<string, string>>;
+}>;
+
+const SHAPES_KEPT = 1000;
+const shapes = new Map<string, SelectorShape | undefined>();
+
+/**
+ * A vector selector's metric name, the labels it requires to be present
+ * (with each one's matcher as written), and the values its `=` matchers
+ * ask for.
+ *
+ * @public
+ */
+export function selectorShape(selector: string): SelectorShape | undefined {
+  if (shapes.has(selector)) return shapes.get(selector);
+  const shape = parseShape(selector);
+  // A rollout renders the same few selectors at every reading.
+  if (shapes.size >= SHAPES_KEPT) shapes.clear();
+  shapes.set(selector, shape);
+  return shape;
+}
+
+function parseShape(selector: string): SelectorShape | undefined {
   const tree = parser.parse(selector);
   let metric: string | undefined;
   const required: string[] = [];
   const matchers: Record<string, string> = {};
+  const equals: Record<string, string> = {};
   let broken = false;
   tree.iterate({
     enter(node) {
@@ -37,8 +60,9 @@ export function selectorShape(
         const literal = node.node.getChild('StringLiteral');
         if (!name || !op || !literal) return false;
         const value = unquote(selector.slice(literal.from, literal.to));
+        const label = selector.slice(name.from, name.to);
+        if (value !== undefined && op === 'EqlSingle') equals[label] = value;
         if (value !== undefined && !matchesEmpty(op, value)) {
-          const label = selector.slice(name.from, name.to);
           required.push(label);
           matchers[label] = selector.slice(node.from, node.to);
         }
@@ -48,7 +72,7 @@ export function selectorShape(
     },
   });
   if (broken || metric === undefined) return undefined;
-  return { metric, required, matchers };
+  return { metric, required, matchers, equals };
 }
 
 function unquote(literal: string): string | undefined {
