@@ -63,7 +63,7 @@ export function rawCounters(
         series: prom
           .select(arm, kind)
           .map(s => ({
-            labels: { pod: s.pod.name },
+            labels: { pod: s.pod.name, job: s.job },
             points: prom.samples(s, from, to),
           }))
           .filter(s => s.points.length > 0),

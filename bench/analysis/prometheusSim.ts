@@ -21,6 +21,8 @@ export type Kind = 'requests' | 'errors' | 'slow';
 export interface SimSeries {
   pod: Pod;
   kind: Kind;
+  /** The scrape job (Scenario.scrapedTwice: two per pod). */
+  job: string;
   phase: number;
   /** Its scrape interval (s). */
   every: number;
@@ -63,19 +65,25 @@ export class SimPrometheus {
         !exact && pod.arm === 'canary'
           ? world.scenario.canaryScrapeSeconds
           : undefined;
-      for (const kind of ['requests', 'errors', 'slow'] as const) {
-        let phase = 0;
-        if (perPod) phase = podPhase;
-        else if (!exact) phase = random.next() * interval;
-        if (own) phase = (phase / interval) * own;
-        const every = own ?? interval;
-        this.series.push({
-          pod,
-          kind,
-          phase,
-          every,
-          birth: this.#birth(pod, kind, phase, every),
-        });
+      const jobs = !exact && world.scenario.scrapedTwice ? 2 : 1;
+      for (let job = 0; job < jobs; job++) {
+        // A second job scrapes the pod at its own phase.
+        const jobPhase = job === 0 ? podPhase : random.next() * interval;
+        for (const kind of ['requests', 'errors', 'slow'] as const) {
+          let phase = 0;
+          if (perPod) phase = jobPhase;
+          else if (!exact) phase = random.next() * interval;
+          if (own) phase = (phase / interval) * own;
+          const every = own ?? interval;
+          this.series.push({
+            pod,
+            kind,
+            job: job === 0 ? 'pods' : 'service-monitor',
+            phase,
+            every,
+            birth: this.#birth(pod, kind, phase, every),
+          });
+        }
       }
     }
   }

@@ -256,6 +256,12 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     canaryPodsUntil: [250, 470],
     burstAtSteps: true,
   }),
+  healthy({
+    label:
+      'every pod scraped by two jobs (each series stored twice), bursts of 20 s at steps',
+    scrapedTwice: true,
+    burstAtSteps: true,
+  }),
 ];
 
 /**

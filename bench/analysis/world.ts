@@ -94,6 +94,13 @@ export interface Scenario {
    * broken by a config push, a network partition, targets unreachable.
    */
   scrapeOutages?: { every: number; seconds: number; arm?: 'canary' | 'stable' };
+  /**
+   * Every pod is scraped by two jobs on the Prometheus path (a PodMonitor
+   * beside a ServiceMonitor, or pod annotations beside either): each series
+   * is stored twice, with another `job` label and its own scrape phase, and
+   * every sum counts each request twice.
+   */
+  scrapedTwice?: boolean;
 }
 
 export function normalCdf(x: number): number {
