@@ -415,6 +415,71 @@ function accAt(points: Point[], t: number): number {
 }
 
 /**
+ * The series a count subtracts, paired with the one it is subtracted from.
+ * A latency count is `_count − _bucket{le}`: per pod, a positive series and
+ * a negative one whose labels differ only in `le` (and the metric name).
+ * Their bad requests are the difference, and a burst is looked for in it: on
+ * its own, the `_count` series is all requests, and read as errors at any
+ * ratio below 1 it showed a "burst" at every scrape (ten and more slow
+ * canary requests that never were, left out of every step's first slice).
+ * Returns, for each positive series key, the keys subtracted from it; the
+ * subtracted keys are in `folded`.
+ */
+function subtractedPairs(keys: Array<[string, TrackedSeries]>): {
+  of: Map<string, string[]>;
+  folded: Set<string>;
+} {
+  const pairKey = (key: string) => {
+    const labels = Object.fromEntries(
+      JSON.parse(key.slice(key.indexOf('|') + 1)) as Array<[string, string]>,
+    );
+    delete labels.le;
+    delete labels.__name__;
+    return labelKey(labels);
+  };
+  const positive = new Map<string, string>();
+  for (const [key, s] of keys)
+    if (s.sign > 0) {
+      const pk = pairKey(key);
+      if (!positive.has(pk)) positive.set(pk, key);
+    }
+  const of = new Map<string, string[]>();
+  const folded = new Set<string>();
+  for (const [key, s] of keys) {
+    if (s.sign >= 0) continue;
+    const to = positive.get(pairKey(key));
+    if (to === undefined) continue;
+    of.set(to, [...(of.get(to) ?? []), key]);
+    folded.add(key);
+  }
+  return { of, folded };
+}
+
+/**
+ * A positive series' points less those of the series subtracted from it, at
+ * the sample times they share (a pod's series are scraped together, so they
+ * share every one; a time one of them lacks is left out, not interpolated).
+ */
+function lessSubtracted(points: Point[], subtracted: Point[][]): Point[] {
+  if (subtracted.length === 0) return points;
+  const at = subtracted.map(q => new Map(q.map(p => [p.t, p.acc])));
+  const out: Point[] = [];
+  for (const p of points) {
+    let acc = p.acc;
+    for (const m of at) {
+      const v = m.get(p.t);
+      if (v === undefined) {
+        acc = NaN;
+        break;
+      }
+      acc -= v;
+    }
+    if (Number.isFinite(acc)) out.push({ t: p.t, acc: Math.max(0, acc) });
+  }
+  return out;
+}
+
+/**
  * Adds what Prometheus returned to the state and reads all four counters at
  * a common sample time. See the comment at the top of this file.
  *
@@ -608,12 +673,16 @@ export function readCounters(
   for (const arm of ['canary', 'stable'] as const) {
     const errorsName: CounterName = `${arm}Errors`;
     const requestsOf = requestsBySource(arm);
+    const pairs = subtractedPairs(Object.entries(state.series[errorsName]));
     for (const [key, s] of Object.entries(state.series[errorsName])) {
       const requests = requestsOf.get(s.src);
       if (s.sign < 0 || !requests?.length) continue;
       const since = previous?.series[errorsName][key]?.t ?? -Infinity;
       const quiet = [...(s.quiet ?? [])];
-      const points = pointsOf[errorsName].get(key) ?? [];
+      const points = lessSubtracted(
+        pointsOf[errorsName].get(key) ?? [],
+        (pairs.of.get(key) ?? []).map(k => pointsOf[errorsName].get(k) ?? []),
+      );
       // Only the latest intervals are kept (after the backend was down, a
       // reading may hold up to an hour of samples).
       const first = Math.max(1, points.length - QUIET_INTERVALS);
@@ -622,7 +691,8 @@ export function readCounters(
         const b = points[j];
         if (b.t <= since || b.t <= a.t) continue;
         const served = requestsAt(requests, b.t) - requestsAt(requests, a.t);
-        if (served >= 1) quiet.push([b.t, b.acc - a.acc, served]);
+        if (served >= 1 && b.acc >= a.acc)
+          quiet.push([b.t, b.acc - a.acc, served]);
       }
       if (quiet.length > 0)
         state.series[errorsName][key] = {
@@ -864,8 +934,13 @@ export function readCounters(
     for (const arm of ['canary', 'stable'] as const) {
       const errorsName: CounterName = `${arm}Errors`;
       const requestsOf = requestsBySource(arm);
+      const pairs = subtractedPairs(Object.entries(state.series[errorsName]));
       for (const [key, s] of Object.entries(state.series[errorsName])) {
-        const points = pointsOf[errorsName].get(key) ?? [];
+        if (pairs.folded.has(key)) continue;
+        const points = lessSubtracted(
+          pointsOf[errorsName].get(key) ?? [],
+          (pairs.of.get(key) ?? []).map(k => pointsOf[errorsName].get(k) ?? []),
+        );
         const i = points.findIndex(p => p.t > time);
         if (i <= 0) continue;
         const a = points[i - 1];
