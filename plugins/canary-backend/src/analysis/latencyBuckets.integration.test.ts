@@ -200,6 +200,10 @@ describe('a canary whose latency histogram has other buckets', () => {
  * with `le: 250` (or a stable Go service whose new version is built with
  * another client) asks for a bucket no series has.
  */
+/** The same bounds as a Go client writes them, and as Python and Java clients (and Prometheus 3) do. */
+const written = ['50', '100', '250', '500', '+Inf'];
+const decimal = ['50.0', '100.0', '250.0', '500.0', '+Inf'];
+
 const explicitLe = {
   metrics: [
     {
@@ -215,20 +219,14 @@ const explicitLe = {
 describe.each([
   {
     what: 'le: 250, the canary writing the bounds as 250.0 (another client library)',
-    layouts: {
-      stable: ['50', '100', '250', '500', '+Inf'],
-      canary: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
-    },
+    layouts: { stable: written, canary: decimal },
     analysis: explicitLe,
     arm: 'canary',
     bound: '250',
   },
   {
     what: "le: 250, both versions' bounds reading 250.0 (as Prometheus 3 stores them)",
-    layouts: {
-      stable: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
-      canary: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
-    },
+    layouts: { stable: decimal, canary: decimal },
     analysis: explicitLe,
     arm: 'stable',
     bound: '250',
@@ -237,10 +235,7 @@ describe.each([
     // Chosen from the stable's bounds before the canary served (p99 near
     // 280 ms: 500), then found under the canary's spelling.
     what: 'le: auto, the canary writing the bounds as 500.0',
-    layouts: {
-      stable: ['50', '100', '250', '500', '+Inf'],
-      canary: ['50.0', '100.0', '250.0', '500.0', '+Inf'],
-    },
+    layouts: { stable: written, canary: decimal },
     analysis: {},
     arm: 'canary',
     bound: '500',
