@@ -55,7 +55,41 @@ export function rawCounters(
   to: number,
 ): Record<CounterName, RawCounter> {
   const out = {} as Record<CounterName, RawCounter>;
+  const histogram = bad === 'slow' && prom.world.scenario.histogramSeries;
   for (const [name, arm, what] of COUNTERS) {
+    if (histogram && what === 'bad') {
+      // As a latency gate reads a histogram: `_count − _bucket{le}`, both
+      // series of a pod scraped together (at the request series' times).
+      const count = prom
+        .select(arm, 'requests')
+        .map(s => ({ s, points: prom.samples(s, from, to) }))
+        .filter(x => x.points.length > 0);
+      out[name] = [
+        {
+          sign: 1,
+          series: count.map(({ s, points }) => ({
+            labels: { pod: s.pod.name, job: s.job, __name__: 'h_count' },
+            points,
+          })),
+        },
+        {
+          sign: -1,
+          series: count.map(({ s, points }) => ({
+            labels: {
+              pod: s.pod.name,
+              job: s.job,
+              __name__: 'h_bucket',
+              le: '250',
+            },
+            points: points.map(([t, v]): [number, number] => [
+              t,
+              v - prom.world.reading(s.pod, 'slow', t),
+            ]),
+          })),
+        },
+      ];
+      continue;
+    }
     const kind = what === 'bad' ? bad : 'requests';
     out[name] = [
       {

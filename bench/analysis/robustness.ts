@@ -262,6 +262,22 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     scrapedTwice: true,
     burstAtSteps: true,
   }),
+  // The latency gate as it reads a histogram (session 14): `_count −
+  // _bucket{le}`, two series per pod.
+  healthy({
+    label:
+      'latency read as count − bucket (two series per pod), bursts of 20 s at steps',
+    histogramSeries: true,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      'latency read as count − bucket, common bursts mid-step from the rollout on (none before): 3 s at 60 %, about every minute, base 0.1 %, 2 → 50 %',
+    histogramSeries: true,
+    midStepBursts: { every: 60, seconds: 3, rate: 0.6, fromRollout: true },
+    baseline: 0.001,
+    weights: [2, 50],
+  }),
 ];
 
 /**

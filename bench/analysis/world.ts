@@ -101,6 +101,12 @@ export interface Scenario {
    * every sum counts each request twice.
    */
   scrapedTwice?: boolean;
+  /**
+   * The latency gate reads slow requests as a histogram does on the
+   * Prometheus path: `_count − _bucket{le}`, two series per pod scraped
+   * together, instead of one counter of slow requests.
+   */
+  histogramSeries?: boolean;
 }
 
 export function normalCdf(x: number): number {
