@@ -7,6 +7,7 @@
  *   ./dev bench analysis            # full run
  *   ./dev bench analysis --quick    # a tenth of the runs, prints only
  *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
+ *   ./dev bench analysis --sweep       # random combinations of their knobs, prints only (sweep.ts)
  *   BENCH_SUMMARY=<file>            # also writes the whole result there as JSON (with --quick too)
  */
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ import {
 import { SimPrometheus } from './prometheusSim';
 import { checkAgainstPrometheus } from './realPrometheus';
 import { runRobustness } from './robustness';
+import { runSweep } from './sweep';
 import { Scenario, World } from './world';
 
 const HORIZON = 1800;
@@ -604,6 +606,8 @@ function renderMarkdown(results: Results, output: any): string {
 
 if (require.main === module && process.argv.includes('--robustness')) {
   runRobustness(root);
+} else if (require.main === module && process.argv.includes('--sweep')) {
+  runSweep();
 } else if (require.main === module) {
   main().catch(e => {
     process.stderr.write(`${e.stack ?? e}\n`);
