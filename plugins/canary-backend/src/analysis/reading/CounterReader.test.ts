@@ -401,6 +401,90 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(burst?.stableAfter).toBe(0);
   });
 
+  describe('when bursts have been the norm since the rollout began (CounterReaderState.stableQuiet), by hand', () => {
+    // Both pods are scraped every 15 s, at T0 − 10 + 15k, from ten minutes
+    // before the start. The stable pod serves 100 requests/s, the canary
+    // pod 50; from the start on both have 20 % errors in every interval
+    // (bursts one after another), before it `historyRatio`. Read at
+    // T0 + 130, inside the interval T0 + 125 … T0 + 140.
+    const sampleTimes = Array.from({ length: 50 }, (_, k) => T0 - 595 + 15 * k);
+    const counter = (perSecond: (t: number) => number) => {
+      let acc = 0;
+      return sampleTimes.map((t, k): [number, number] => {
+        if (k > 0) {
+          for (let u = sampleTimes[k - 1]; u < t; u++) acc += perSecond(u);
+        }
+        return [t, acc];
+      });
+    };
+    const readAt = (historyRatio: number) =>
+      readCounters(
+        undefined,
+        raw({
+          canaryRequests: [
+            series(
+              { pod: 'c' },
+              counter(() => 50),
+            ),
+          ],
+          canaryErrors: [
+            series(
+              { pod: 'c' },
+              counter(u => 50 * (u < T0 ? historyRatio : 0.2)),
+            ),
+          ],
+          stableRequests: [
+            series(
+              { pod: 's' },
+              counter(() => 100),
+            ),
+          ],
+          stableErrors: [
+            series(
+              { pod: 's' },
+              counter(u => 100 * (u < T0 ? historyRatio : 0.2)),
+            ),
+          ],
+        }),
+        T0 + 151,
+        T0,
+        undefined,
+        undefined,
+        [T0 + 130],
+      );
+
+    it('reads the interval straddling a slice end against the stable history, not the burst level', () => {
+      const { state, reading } = readAt(0.01);
+      // Nine whole minutes of history, each 60 errors in 6000 requests: at
+      // the lower quartile one of them, raised by √60.
+      const quiet = (60 + Math.sqrt(60)) / 6000;
+      expect(state.stableQuiet).toBeCloseTo(quiet, 12);
+      // Every stable interval of the last 90 s holds 300 errors in 1500
+      // requests, beyond ten times what 1.13 % explains (169 + 3σ + 1):
+      // the pods' own ratios (about 19–20 %) would explain the straddling
+      // interval away. Interpolated at T0 + 130, 300 × 5/15 = 100 stable
+      // errors lie before it and 200 after it (500 and 1000 requests); 150
+      // × 5/15 = 50 canary errors before it, 100 after it (250 and 500).
+      const beyond = (errors: number, served: number) =>
+        errors - served * quiet - 3 * Math.sqrt(served * quiet) - 1;
+      const burst = reading.bounds?.[0]?.burst;
+      expect(burst?.canaryBefore).toBeCloseTo(beyond(50, 250), 6);
+      expect(burst?.canaryAfter).toBeCloseTo(beyond(100, 500), 6);
+      expect(burst?.stableBefore).toBeCloseTo(beyond(100, 500), 6);
+      expect(burst?.stableAfter).toBeCloseTo(beyond(200, 1000), 6);
+    });
+
+    it('reads no burst when the history had as many errors (nothing changed when the rollout began)', () => {
+      const { reading } = readAt(0.2);
+      expect(reading.bounds?.[0]?.burst).toEqual({
+        canaryBefore: 0,
+        canaryAfter: 0,
+        stableBefore: 0,
+        stableAfter: 0,
+      });
+    });
+  });
+
   it("reads no burst in steady traffic when a pod's error series is scraped after its request series", () => {
     // Each pod serves a steady 2 % of its requests as errors; its request
     // series is sampled at T0 − 15 + 15 k, its error series 10 s later (a
