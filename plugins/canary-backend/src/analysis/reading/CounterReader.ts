@@ -743,21 +743,47 @@ export function readCounters(
     }
     return requestsOf;
   };
+  const requestsOfArm = {
+    canary: requestsBySource('canary'),
+    stable: requestsBySource('stable'),
+  };
+  /**
+   * Each error series' points to look for bursts in, once per reading: a
+   * series paired with ones it subtracts (`_count − _bucket{le}`) as their
+   * difference at the sample times they share; the subtracted ones folded
+   * into it are left out.
+   */
+  const errorPointsOf = (arm: 'canary' | 'stable') => {
+    const errorsName: CounterName = `${arm}Errors`;
+    const pairs = subtractedPairs(Object.entries(state.series[errorsName]));
+    const combined = new Map<string, Point[]>();
+    for (const key of Object.keys(state.series[errorsName])) {
+      if (pairs.folded.has(key)) continue;
+      combined.set(
+        key,
+        lessSubtracted(
+          pointsOf[errorsName].get(key) ?? [],
+          (pairs.of.get(key) ?? []).map(k => pointsOf[errorsName].get(k) ?? []),
+        ),
+      );
+    }
+    return combined;
+  };
+  const errorPointsOfArm = {
+    canary: errorPointsOf('canary'),
+    stable: errorPointsOf('stable'),
+  };
 
   // Each error series' latest scrape intervals, for quietRatio.
   for (const arm of ['canary', 'stable'] as const) {
     const errorsName: CounterName = `${arm}Errors`;
-    const requestsOf = requestsBySource(arm);
-    const pairs = subtractedPairs(Object.entries(state.series[errorsName]));
+    const requestsOf = requestsOfArm[arm];
     for (const [key, s] of Object.entries(state.series[errorsName])) {
       const requests = requestsOf.get(s.src);
       if (s.sign < 0 || !requests?.length) continue;
       const since = previous?.series[errorsName][key]?.t ?? -Infinity;
       const quiet = [...(s.quiet ?? [])];
-      const points = lessSubtracted(
-        pointsOf[errorsName].get(key) ?? [],
-        (pairs.of.get(key) ?? []).map(k => pointsOf[errorsName].get(k) ?? []),
-      );
+      const points = errorPointsOfArm[arm].get(key) ?? [];
       // Only the latest intervals are kept (after the backend was down, a
       // reading may hold up to an hour of samples).
       const first = Math.max(1, points.length - QUIET_INTERVALS);
@@ -1038,14 +1064,9 @@ export function readCounters(
     };
     for (const arm of ['canary', 'stable'] as const) {
       const errorsName: CounterName = `${arm}Errors`;
-      const requestsOf = requestsBySource(arm);
-      const pairs = subtractedPairs(Object.entries(state.series[errorsName]));
-      for (const [key, s] of Object.entries(state.series[errorsName])) {
-        if (pairs.folded.has(key)) continue;
-        const points = lessSubtracted(
-          pointsOf[errorsName].get(key) ?? [],
-          (pairs.of.get(key) ?? []).map(k => pointsOf[errorsName].get(k) ?? []),
-        );
+      const requestsOf = requestsOfArm[arm];
+      for (const [key, points] of errorPointsOfArm[arm]) {
+        const s = state.series[errorsName][key];
         const i = points.findIndex(p => p.t > time);
         if (i <= 0) continue;
         const a = points[i - 1];
