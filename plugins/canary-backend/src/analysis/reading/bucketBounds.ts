@@ -1,5 +1,5 @@
 import { RawCounter, seriesSource } from './CounterReader';
-import { selectorShape } from './errorLabels';
+import { selectorShape } from './counterTerms';
 
 /**
  * Histogram bucket bounds of the two versions.

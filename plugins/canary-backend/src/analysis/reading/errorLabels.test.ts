@@ -1,4 +1,5 @@
-import { missingErrorLabels, selectorShape } from './errorLabels';
+import { missingErrorLabels } from './errorLabels';
+import { selectorShape } from './counterTerms';
 
 const requests =
   'http_requests_total{namespace="shop",pod=~"app-v2-[a-z0-9]+-[a-z0-9]+"}';

@@ -1,5 +1,5 @@
-import { parser } from '@prometheus-io/lezer-promql';
 import { RawCounter } from './CounterReader';
+import { selectorShape } from './counterTerms';
 
 /**
  * The labels an error count needs on the request series.
@@ -11,98 +11,6 @@ import { RawCounter } from './CounterReader';
  * These helpers find that case: the arm has request series, and none of
  * them carries a label the error selector requires.
  */
-
-/** See selectorShape. @public */
-export type SelectorShape = Readonly<{
-  metric: string;
-  required: readonly string[];
-  matchers: Readonly<Record<string, string>>;
-  equals: Readonly<Record<string, string>>;
-}>;
-
-const SHAPES_KEPT = 1000;
-const shapes = new Map<string, SelectorShape | undefined>();
-
-/**
- * A vector selector's metric name, the labels it requires to be present
- * (with each one's matcher as written), and the values its `=` matchers
- * ask for.
- *
- * @public
- */
-export function selectorShape(selector: string): SelectorShape | undefined {
-  if (shapes.has(selector)) return shapes.get(selector);
-  const shape = parseShape(selector);
-  // A rollout renders the same few selectors at every reading.
-  if (shapes.size >= SHAPES_KEPT) shapes.clear();
-  shapes.set(selector, shape);
-  return shape;
-}
-
-function parseShape(selector: string): SelectorShape | undefined {
-  const tree = parser.parse(selector);
-  let metric: string | undefined;
-  const required: string[] = [];
-  const matchers: Record<string, string> = {};
-  const equals: Record<string, string> = {};
-  let broken = false;
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) broken = true;
-      if (node.name === 'Identifier' && metric === undefined)
-        metric = selector.slice(node.from, node.to);
-      if (
-        node.name === 'UnquotedLabelMatcher' ||
-        node.name === 'LabelMatcher'
-      ) {
-        const name = node.node.getChild('LabelName');
-        const op = node.node.getChild('MatchOp')?.firstChild?.name;
-        const literal = node.node.getChild('StringLiteral');
-        if (!name || !op || !literal) return false;
-        const value = unquote(selector.slice(literal.from, literal.to));
-        const label = selector.slice(name.from, name.to);
-        if (value !== undefined && op === 'EqlSingle') equals[label] = value;
-        if (value !== undefined && !matchesEmpty(op, value)) {
-          required.push(label);
-          matchers[label] = selector.slice(node.from, node.to);
-        }
-        return false;
-      }
-      return true;
-    },
-  });
-  if (broken || metric === undefined) return undefined;
-  return { metric, required, matchers, equals };
-}
-
-function unquote(literal: string): string | undefined {
-  if (literal.startsWith('"')) {
-    try {
-      return JSON.parse(literal);
-    } catch {
-      return undefined;
-    }
-  }
-  if (literal.startsWith("'") || literal.startsWith('`'))
-    return literal.slice(1, -1);
-  return undefined;
-}
-
-/** Whether a matcher also selects series without the label (value ""): then it requires nothing. */
-function matchesEmpty(op: string, value: string): boolean {
-  switch (op) {
-    case 'EqlSingle':
-      return value === '';
-    case 'EqlRegex':
-      try {
-        return new RegExp(`^(?:${value})$`).test('');
-      } catch {
-        return true; // Not a JavaScript regular expression: assume nothing.
-      }
-    default:
-      return true; // != and !~ select series without the label too.
-  }
-}
 
 /**
  * The labels an arm's error selectors require that none of its request
