@@ -743,13 +743,16 @@ export class Analyzer {
     };
     const minStepRequests = gate.minStepRequests ?? this.config.minStepRequests;
     let le: string | undefined;
+    let chosenSpelling: LeSpelling | undefined;
     let gateWithLe = gate;
     if (gate.variables?.le === 'auto') {
       le = previous?.le;
       let why: string | undefined;
       if (!le) {
         try {
-          le = await this.#autoLe(gate, ctx, now);
+          const chosen = await this.#autoLe(gate, ctx, now);
+          le = chosen?.le;
+          chosenSpelling = chosen?.spelled;
         } catch (error) {
           why = noDataReason(error);
         }
@@ -774,7 +777,7 @@ export class Analyzer {
     const spelled =
       bound !== undefined && previous?.leSpelled?.bound === bound
         ? previous.leSpelled
-        : undefined;
+        : chosenSpelling;
     const errors = this.#template(
       gateWithLe,
       ctx,
@@ -1098,6 +1101,13 @@ export class Analyzer {
         leSpelled,
       };
     }
+    let advice = auto
+      ? 'choosing the bound again from the shared ones; the test starts over'
+      : 'set variables.le to a bound both versions have, or to auto';
+    if (spellings.length > 1)
+      advice =
+        'its pods must write a bound one way to be read as one histogram (pods built with different client libraries?): ' +
+        'roll them out from one build, or rewrite le to one spelling in the scrape config (metric_relabel_configs); waiting';
     const reason =
       `the ${gap.arm}'s latency histogram has no bucket le="${gap.le}" ` +
       `(${gap.pods.length === 1 ? 'pod' : 'pods'} ${gap.pods.join(', ')}; ` +
@@ -1109,11 +1119,7 @@ export class Analyzer {
               .map(x => `le="${x}"`)
               .join(' and ')}`
           : ''
-      }) — ${
-        auto
-          ? 'choosing the bound again from the shared ones; the test starts over'
-          : 'set variables.le to a bound both versions have, or to auto'
-      }`;
+      }) — ${advice}`;
     const waiting = wait(reason, auto);
     return { check: waiting.check, sequential: waiting.state };
   }
@@ -1122,13 +1128,15 @@ export class Analyzer {
    * `le: auto`: the smallest bucket bound at or above the stable's p99 over
    * the 30 minutes before the rollout started. It is chosen from data the
    * test never sees (before its start), so the test stays valid; a service
-   * without that history uses its first window instead.
+   * without that history uses its first window instead. With it, how each
+   * arm's pods write it when that is not as chosen (`500.0` for `500`), so
+   * the first reading asks each arm for its own bucket.
    */
   async #autoLe(
     gate: MetricGateConfig,
     ctx: AnalysisContext,
     now: Date,
-  ): Promise<string | undefined> {
+  ): Promise<{ le: string; spelled?: LeSpelling } | undefined> {
     const quantile = this.#template(gate, ctx, 'latency-p99-raw');
     let p99: number | undefined;
     const attempts: Array<[Date, string]> = [
@@ -1147,11 +1155,13 @@ export class Analyzer {
       }
     }
     if (p99 === undefined || !Number.isFinite(p99)) return undefined;
-    const [stable, canary] = await Promise.all(
+    const [stableLabels, canaryLabels] = await Promise.all(
       (['stable', 'canary'] as const).map(arm =>
-        this.#bucketBounds(gate, ctx, now, arm),
+        this.#bucketLabels(gate, ctx, now, arm),
       ),
     );
+    const stable = finiteBounds(stableLabels);
+    const canary = finiteBounds(canaryLabels);
     const le = chooseBound(p99, stable, canary.length > 0 ? canary : undefined);
     if (!le && stable.length > 0) {
       throw new Error(
@@ -1162,17 +1172,20 @@ export class Analyzer {
         )}) — give both versions a common bucket, or set variables.le on the gate and its bucket in both`,
       );
     }
-    return le;
-  }
-
-  /** The finite bucket bounds one arm's latency histogram exports now, one spelling per number. */
-  async #bucketBounds(
-    gate: MetricGateConfig,
-    ctx: AnalysisContext,
-    now: Date,
-    arm: 'canary' | 'stable',
-  ): Promise<string[]> {
-    return finiteBounds(await this.#bucketLabels(gate, ctx, now, arm));
+    if (!le) return undefined;
+    // Only an arm whose pods all write the bound one other way (pods that
+    // disagree are told so by #bucketMismatch).
+    const own = (labels: string[]) => {
+      const spellings = new Set(labels.filter(l => sameBound(l, le)));
+      const [only] = spellings;
+      return spellings.size === 1 && only !== le ? only : undefined;
+    };
+    const spelled: LeSpelling = { bound: le };
+    const canarySpelling = own(canaryLabels);
+    const stableSpelling = own(stableLabels);
+    if (canarySpelling) spelled.canary = canarySpelling;
+    if (stableSpelling) spelled.stable = stableSpelling;
+    return canarySpelling || stableSpelling ? { le, spelled } : { le };
   }
 
   /** The `le` labels one arm's latency histogram exports now, every spelling. */
@@ -1222,7 +1235,7 @@ export class Analyzer {
           // Draw the same latency bound the test uses.
           const le =
             state.gates[gate.name]?.le ??
-            (await this.#autoLe(gate, ctx, end).catch(() => undefined));
+            (await this.#autoLe(gate, ctx, end).catch(() => undefined))?.le;
           gate = {
             ...gate,
             variables: { ...gate.variables, le: le ?? '+Inf' },
