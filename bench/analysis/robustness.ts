@@ -278,6 +278,24 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     baseline: 0.001,
     weights: [2, 50],
   }),
+  // Found by the sweep (session 14, combination 11): bursts most of the
+  // time from the rollout on, none in the stable history — each pod's own
+  // ratios are the burst level (mended in session 15: CounterReader,
+  // stableQuiet).
+  healthy({
+    label:
+      'bursts most of the time from the rollout on (none before): 45 s at 20 % about every minute and 60 s after each 60 s step, 10 % failed scrapes, a second canary pod at 230 s, base 0.1 %, 300 rps',
+    midStepBursts: { every: 60, seconds: 45, rate: 0.2, fromRollout: true },
+    burstAtSteps: true,
+    burstSeconds: 60,
+    stepSeconds: 60,
+    weights: [10, 20, 30, 40, 50],
+    missedScrapes: 0.1,
+    stablePods: 4,
+    canaryPodsFrom: [0, 230],
+    baseline: 0.001,
+    rps: 300,
+  }),
 ];
 
 /**
