@@ -29,9 +29,9 @@ import {
   chooseBound,
   finiteBounds,
   missingBucketBound,
-  sameBound,
   sharedBounds,
   spellingOf,
+  spellingsOf,
 } from './reading/bucketBounds';
 import { missingErrorLabels } from './reading/errorLabels';
 import {
@@ -1078,7 +1078,7 @@ export class Analyzer {
     // The same bound under another spelling (`500.0` for `500`): read that
     // bucket. Only when every pod of the arm spells it one way — pods that
     // disagree would trade places at every reading.
-    const spellings = [...new Set(ownLabels.filter(b => sameBound(b, gap.le)))];
+    const spellings = spellingsOf(gap.le, ownLabels);
     if (spellings.length === 1 && spellings[0] !== gap.le) {
       const leSpelled: LeSpelling = {
         ...(gap.spelled ?? {}),
@@ -1176,9 +1176,10 @@ export class Analyzer {
     // Only an arm whose pods all write the bound one other way (pods that
     // disagree are told so by #bucketMismatch).
     const own = (labels: string[]) => {
-      const spellings = new Set(labels.filter(l => sameBound(l, le)));
-      const [only] = spellings;
-      return spellings.size === 1 && only !== le ? only : undefined;
+      const spellings = spellingsOf(le, labels);
+      return spellings.length === 1 && spellings[0] !== le
+        ? spellings[0]
+        : undefined;
     };
     const spelled: LeSpelling = { bound: le };
     const canarySpelling = own(canaryLabels);

@@ -110,8 +110,12 @@ const QUIET_INTERVALS = 8;
  * raise restores.
  */
 function quietRatio(series: TrackedSeries, until: number): number | undefined {
-  const quiet = quietInterval(series.quiet ?? [], until);
-  return quiet && (quiet[0] + Math.sqrt(quiet[0])) / quiet[1];
+  return raised(quietInterval(series.quiet ?? [], until));
+}
+
+/** An interval's error ratio with its errors raised by one Poisson standard deviation (see quietRatio). */
+function raised(interval: [number, number] | undefined): number | undefined {
+  return interval && (interval[0] + Math.sqrt(interval[0])) / interval[1];
 }
 
 /** The interval at the lower quartile of the error ratios among those that ended by `until` ([errors, requests]; undefined with fewer than two). */
@@ -299,8 +303,7 @@ function historyQuietRatio(
       served,
     ]);
   if (ends.length < QUIET_HISTORY_MINUTES) return undefined;
-  const quiet = quietInterval(ends, Infinity);
-  return quiet && (quiet[0] + Math.sqrt(quiet[0])) / quiet[1];
+  return raised(quietInterval(ends, Infinity));
 }
 
 const DEFAULT_STALE_SECONDS = 90;

@@ -75,6 +75,17 @@ export function spellingOf(le: string, bounds: string[]): string | undefined {
   return bounds.find(b => sameBound(b, le));
 }
 
+/**
+ * Every label among `labels` that writes the bound `le` (one per spelling):
+ * one other than `le` itself when all of an arm's pods write it another way,
+ * several when they disagree.
+ *
+ * @public
+ */
+export function spellingsOf(le: string, labels: string[]): string[] {
+  return [...new Set(labels.filter(l => sameBound(l, le)))];
+}
+
 /** Finite bucket bounds in ascending order, one per number (the label values as exported). @public */
 export function finiteBounds(les: Array<string | undefined>): string[] {
   const bounds: string[] = [];
