@@ -50,6 +50,14 @@ export interface DispersionState {
   aaS: number;
   aaDf: number;
   aaV?: number;
+  /**
+   * The same three sums with each minute weighted by its bad requests x
+   * (Σ x·S, Σ x·df, Σ x²·V): the clump index as a ratio of sums. Absent in
+   * a state saved before they were kept, which goes on unweighted.
+   */
+  aaSx?: number;
+  aaDfx?: number;
+  aaVx?: number;
   /** Single-arm sums over minutes: Σ e, Σ n, Σ e²/n, minutes. */
   se: number;
   sn: number;
@@ -61,6 +69,21 @@ export interface DispersionState {
 
 const MAX_DISPERSION = 100;
 
+/**
+ * A minute weighs at most this many times the mean minute's bad requests.
+ * A common burst fills a minute with errors on every pod; read through
+ * Prometheus each pod's minute ends at its own sample, so the burst falls
+ * unevenly on the pods and looks like a clump as large as itself. Weighted
+ * without a cap those minutes drove φ from about 3 to 9 where bursts
+ * followed every step, and a canary failing 5 × as often as stable under
+ * such bursts was rolled back in 46 instead of 57 of 60 runs (15 s
+ * scrapes); capped at 3 × in 54, at 1.5 × in 56, and the rare large
+ * clumps of one bad pod at a time still count at their size (healthy
+ * canaries rolled back: 0 of 200 in each scenario, up to 15 without the
+ * weights).
+ */
+const WEIGHT_CAP = 1.5;
+
 /** @public */
 export function initialDispersion(): DispersionState {
   return {
@@ -68,6 +91,9 @@ export function initialDispersion(): DispersionState {
     bins: {},
     aaS: 0,
     aaDf: 0,
+    aaSx: 0,
+    aaDfx: 0,
+    aaVx: 0,
     se: 0,
     sn: 0,
     se2n: 0,
@@ -136,22 +162,40 @@ export function addStableIncrements(
     if (pods.length >= 2 && x > 0) {
       const k = pods.length;
       let inverseShares = 0;
+      let minuteS = 0;
       for (const [e, r] of pods) {
         const expected = (x * r) / n;
         // A single error cannot be a clump: its term, (1 − w)/w for the
         // pod it fell on, only says how the requests were shared. It
         // counts as its expectation k − 1 (below), whatever the shares.
-        if (x > 1) state.aaS += (e - expected) ** 2 / expected;
+        if (x > 1) minuteS += (e - expected) ** 2 / expected;
         inverseShares += n / r;
       }
-      if (x === 1) state.aaS += k - 1;
-      state.aaDf += k - 1;
+      if (x === 1) minuteS = k - 1;
       // The exact variance of the Pearson statistic of Multinomial(x, w):
       // 2(k − 1) + (Σ 1/w_i − k² − 2k + 2)/x. A minute with one error has
       // none (it cannot show a clump), so few errors do not inflate φ.
-      state.aaV =
-        (state.aaV ?? 2 * (state.aaDf - (k - 1))) +
-        Math.max(0, 2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x);
+      const minuteV = Math.max(
+        0,
+        2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x,
+      );
+      state.aaS += minuteS;
+      state.aaV = (state.aaV ?? 2 * state.aaDf) + minuteV;
+      state.aaDf += k - 1;
+      // Weighted by x: a minute's S/(k − 1) estimates Σ K²/Σ K of the
+      // clumps K that fell in it, so the x-weighted ratio estimates the
+      // clump index of all bad requests, E[K²]/E[K]. Unweighted, minutes
+      // with a few single errors outvote the rare minute that held one
+      // large clump (a pod failing for twenty seconds), and φ comes out
+      // at half the index those clumps need. The weight stops at
+      // WEIGHT_CAP times the mean minute's bad requests (this one
+      // included).
+      if (state.aaSx !== undefined) {
+        const wx = Math.min(x, WEIGHT_CAP * (state.se / state.minutes));
+        state.aaSx += wx * minuteS;
+        state.aaDfx = (state.aaDfx ?? 0) + wx * (k - 1);
+        state.aaVx = (state.aaVx ?? 0) + wx * wx * minuteV;
+      }
     }
   }
   state.closedUpTo = Math.max(state.closedUpTo, lastClosable);
@@ -173,10 +217,16 @@ export function dispersionOf(state: DispersionState): {
   basis: string;
 } {
   if (state.aaDf >= 3) {
+    const weighted = state.aaSx !== undefined;
     return {
       phi: Math.min(
         MAX_DISPERSION,
-        Math.max(1, upper(state.aaS, state.aaDf, state.aaV)),
+        Math.max(
+          1,
+          weighted
+            ? upper(state.aaSx ?? 0, state.aaDfx ?? 0, state.aaVx ?? 0)
+            : upper(state.aaS, state.aaDf, state.aaV),
+        ),
       ),
       basis: `A/A comparison of the stable pods (${state.aaDf} degrees of freedom)`,
     };

@@ -20,6 +20,7 @@ import {
   addStableIncrements,
   dispersionOf,
   initialDispersion,
+  restoreDispersion,
 } from '../judges/Dispersion';
 import { trafficSplitCheck } from '../judges/TrafficSplitCheck';
 
@@ -1861,6 +1862,37 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(clumped.phi).toBeLessThan(10);
   });
 
+  it('rare large clumps (one pod failing two dozen requests at once) count at their size', () => {
+    // Four pods, 600 requests a minute each, errors one by one at 1 %; in
+    // every tenth minute pod a also fails 24 requests at once. Of every
+    // 264 errors, 240 are single and 24 one clump: E[K²]/E[K] = (240 +
+    // 24²) / 264 = 3.09. Nine quiet minutes in ten each say about 1, so
+    // the mean of the minutes' indices is about 2.2 and a canary's clump
+    // of 24 would be tempered by too little.
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let state = initialDispersion();
+    for (let minute = 0; minute < 120; minute++) {
+      const increments = ['a', 'b', 'c', 'd'].flatMap(src => {
+        let errors = src === 'a' && minute % 10 === 5 ? 24 : 0;
+        for (let i = 0; i < 600; i++) if (random() < 0.01) errors++;
+        return [
+          { t: minute * 60 + 10, src, kind: 'requests' as const, inc: 600 },
+          { t: minute * 60 + 10, src, kind: 'errors' as const, inc: errors },
+        ];
+      });
+      state = addStableIncrements(state, increments, (minute + 1) * 60 + 30);
+    }
+    const unweighted = state.aaS / state.aaDf;
+    expect(unweighted).toBeLessThan(2.6);
+    const { phi } = dispersionOf(state);
+    expect(phi).toBeGreaterThan(3);
+    expect(phi).toBeLessThan(4.5);
+  });
+
   it('single errors at low traffic show no clumping; one clump of 5 does (by hand)', () => {
     const minute = (
       t: number,
@@ -1910,11 +1942,26 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(unequal.aaS).toBeCloseTo(3);
     expect(unequal.aaDf).toBe(3);
     // One more minute with a clump of 5 on one pod: S += (5 − 1.25)²/1.25
-    // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12:
-    // φ = 24 / (12 − √4.8) = 2.45.
+    // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12.
     state = addStableIncrements(state, minute(190, { d: 5 }), 260);
     expect(state.aaS).toBeCloseTo(24);
-    expect(dispersionOf(state).phi).toBeCloseTo(24 / (12 - Math.sqrt(4.8)));
+    // Each minute weighs as many times as it has errors, at most 1.5 × the
+    // mean minute's (8 errors in 4 minutes: 3): Σ x·S = 9 + 3 · 15 = 54
+    // over Σ x·df = 9 + 3 · 3 = 18 is 3 (uncapped, 84 / 24 = 3.5 = (3 ·
+    // 1² + 5²) / 8, the clump index E[K²]/E[K] of these eight errors;
+    // unweighted, 24 / 12 = 2); the upper value divides by 18 − √(3² · 4.8).
+    expect(state.aaSx).toBeCloseTo(54);
+    expect(state.aaDfx).toBe(18);
+    expect(dispersionOf(state).phi).toBeCloseTo(54 / (18 - Math.sqrt(43.2)));
+    // A state saved before the weighted sums were kept (a rollout running
+    // across the upgrade) goes on unweighted rather than from a few minutes.
+    const { aaSx, aaDfx, aaVx, ...saved } = state;
+    let old = restoreDispersion(JSON.parse(JSON.stringify(saved)));
+    old = addStableIncrements(old, minute(250, { a: 5 }), 320);
+    expect(old.aaSx).toBeUndefined();
+    expect(dispersionOf(old).phi).toBeCloseTo(
+      (24 + 15) / (15 - Math.sqrt(4.8 + 4.8)),
+    );
   });
 });
 
