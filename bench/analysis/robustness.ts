@@ -296,6 +296,22 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     baseline: 0.001,
     rps: 300,
   }),
+  // Found in session 16 (one bad pod at a time, every pod alike): rare
+  // large clumps the minute-averaged clump index took at half their size
+  // (mended: Dispersion, minutes weighted by their bad requests).
+  healthy({
+    label:
+      'one pod at a time fails 30 % for 30 s (each pod about every 30 minutes, the canary too), base 0.1 %',
+    podEpisodes: { every: 1800, seconds: 30, rate: 0.3 },
+    baseline: 0.001,
+    stablePods: 4,
+  }),
+  healthy({
+    label:
+      'one pod at a time fails 10 % for 2 minutes (each pod about every 20 minutes, the canary too)',
+    podEpisodes: { every: 1200, seconds: 120, rate: 0.1 },
+    stablePods: 4,
+  }),
 ];
 
 /**

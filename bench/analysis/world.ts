@@ -65,6 +65,12 @@ export interface Scenario {
     /** Only from the rollout on (none in the stable history the clump index reads). */
     fromRollout?: boolean;
   };
+  /**
+   * Episodes of one pod at a time, every pod alike (the canary's too): each
+   * pod on its own, on average one every `every` seconds, for `seconds`
+   * fails (and is slow) at `rate` — a bad node, a noisy neighbour, a pause.
+   */
+  podEpisodes?: { every: number; seconds: number; rate: number };
   swing: boolean;
   runs: number;
   /** Container restarts: each pod restarts on average once in this many seconds, and its counters start again from 0. */
@@ -263,6 +269,7 @@ export class World {
     const canarySlow = slowShare(sc.latencyFactor);
     const blockCounts = { stable: 0, canary: 0, baseline: 0 };
     let midBurstUntil = -Infinity;
+    const episodeUntil = this.pods.map(() => -Infinity);
     for (let t = -HISTORY; t < this.horizon; t++) {
       const i = t + HISTORY;
       // The share the mesh actually sends the canary.
@@ -291,7 +298,16 @@ export class World {
         this.stablePods -
         (sc.stablePodsUntil ?? []).filter(until => t >= until).length;
       let canaryIndex = 0;
+      let podIndex = 0;
       for (const pod of this.pods) {
+        const episodes = sc.podEpisodes;
+        let episode = false;
+        if (episodes) {
+          if (t >= episodeUntil[podIndex] && r.next() < 1 / episodes.every)
+            episodeUntil[podIndex] = t + episodes.seconds;
+          episode = t < episodeUntil[podIndex];
+        }
+        podIndex++;
         let mean: number;
         let rate: number;
         let slow: number;
@@ -318,6 +334,10 @@ export class World {
         if (midBurst) {
           rate = Math.max(rate, mid.rate);
           slow = Math.max(slow, mid.rate);
+        }
+        if (episode && episodes) {
+          rate = Math.max(rate, episodes.rate);
+          slow = Math.max(slow, episodes.rate);
         }
         const n = r.poisson(mean);
         let e = 0;
