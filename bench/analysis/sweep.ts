@@ -8,6 +8,7 @@
  *   SWEEP_COMBOS=60 SWEEP_RUNS=100 SWEEP_SEED=5150   # the defaults
  *   SWEEP_ONLY=11 SWEEP_RUNS=400 SWEEP_RUN_SEED=99991 # one combination again, other run seeds
  *   SWEEP_SCRAPE=30                                   # at another scrape interval (1 = exact counters)
+ *   SWEEP_EPISODES=1                                  # half the combinations also with one bad pod at a time
  */
 import { Random } from '../../plugins/canary-backend/src/analysis/__testUtils__/random';
 import { coalmine, Path } from './methods';
@@ -89,6 +90,14 @@ export function runSweep() {
     if (r.next() < 0.15 && sc.stablePods >= 4) sc.stablePodsUntil = [230];
     let scrape = pick([1, 10, 15, 15, 30, 30, 60]);
     const tick = pick([5, 10, 10, 15, 30]);
+    // Drawn last and only when asked, so the sweeps without it keep their
+    // combinations.
+    if (env.SWEEP_EPISODES && r.next() < 0.5)
+      sc.podEpisodes = {
+        every: pick([300, 600, 1200, 1800]),
+        seconds: pick([5, 20, 60, 120]),
+        rate: pick([0.05, 0.2, 0.5]),
+      };
     if (only && !only.includes(c)) continue;
     if (env.SWEEP_SCRAPE) scrape = Number(env.SWEEP_SCRAPE);
     const method = coalmine(tick);
