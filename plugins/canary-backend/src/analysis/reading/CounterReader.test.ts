@@ -1893,6 +1893,33 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(phi).toBeLessThan(4.5);
   });
 
+  it('clumps of hundreds (a pod failing for a minute) raise φ past 100', () => {
+    // Every fifth minute pod a fails 300 requests at once beside errors one
+    // by one at 1 %: E[K²]/E[K] = (120 + 300²) / 420 ≈ 214. The estimate
+    // (its weights capped at 1.5 × the mean minute's) is above 100, where
+    // φ used to stop.
+    let seed = 3;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let state = initialDispersion();
+    for (let minute = 0; minute < 120; minute++) {
+      const increments = ['a', 'b', 'c', 'd'].flatMap(src => {
+        let errors = src === 'a' && minute % 5 === 2 ? 300 : 0;
+        for (let i = 0; i < 600; i++) if (random() < 0.01) errors++;
+        return [
+          { t: minute * 60 + 10, src, kind: 'requests' as const, inc: 600 },
+          { t: minute * 60 + 10, src, kind: 'errors' as const, inc: errors },
+        ];
+      });
+      state = addStableIncrements(state, increments, (minute + 1) * 60 + 30);
+    }
+    const { phi } = dispersionOf(state);
+    expect(phi).toBeGreaterThan(120);
+    expect(phi).toBeLessThan(300);
+  });
+
   it('single errors at low traffic show no clumping; one clump of 5 does (by hand)', () => {
     const minute = (
       t: number,
