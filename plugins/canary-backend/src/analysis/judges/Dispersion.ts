@@ -88,8 +88,8 @@ const MAX_DISPERSION = 1000;
  * such bursts was rolled back in 46 instead of 57 of 60 runs (15 s
  * scrapes); capped at 3 × in 54, at 1.5 × in 56, and the rare large
  * clumps of one bad pod at a time still count at their size (healthy
- * canaries rolled back: 0 of 200 in each scenario, up to 15 without the
- * weights).
+ * canaries rolled back: at most 1 of 200 in each of four scenarios, up to
+ * 15 without the weights).
  */
 const WEIGHT_CAP = 1.5;
 

@@ -1862,22 +1862,24 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(clumped.phi).toBeLessThan(10);
   });
 
-  it('rare large clumps (one pod failing two dozen requests at once) count at their size', () => {
-    // Four pods, 600 requests a minute each, errors one by one at 1 %; in
-    // every tenth minute pod a also fails 24 requests at once. Of every
-    // 264 errors, 240 are single and 24 one clump: E[K²]/E[K] = (240 +
-    // 24²) / 264 = 3.09. Nine quiet minutes in ten each say about 1, so
-    // the mean of the minutes' indices is about 2.2 and a canary's clump
-    // of 24 would be tempered by too little.
-    let seed = 11;
+  /**
+   * Two hours of four stable pods, 600 requests a minute each, errors one
+   * by one at 1 % (a seeded generator), plus `clump(minute, pod)` errors at
+   * once.
+   */
+  const podsWithClumps = (
+    seed: number,
+    clump: (minute: number, pod: string) => number,
+  ) => {
+    let next = seed;
     const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
+      next = (next * 1103515245 + 12345) % 2 ** 31;
+      return next / 2 ** 31;
     };
     let state = initialDispersion();
     for (let minute = 0; minute < 120; minute++) {
       const increments = ['a', 'b', 'c', 'd'].flatMap(src => {
-        let errors = src === 'a' && minute % 10 === 5 ? 24 : 0;
+        let errors = clump(minute, src);
         for (let i = 0; i < 600; i++) if (random() < 0.01) errors++;
         return [
           { t: minute * 60 + 10, src, kind: 'requests' as const, inc: 600 },
@@ -1886,6 +1888,19 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
       });
       state = addStableIncrements(state, increments, (minute + 1) * 60 + 30);
     }
+    return state;
+  };
+
+  it('rare large clumps (one pod failing two dozen requests at once) count at their size', () => {
+    // Four pods, 600 requests a minute each, errors one by one at 1 %; in
+    // every tenth minute pod a also fails 24 requests at once. Of every
+    // 264 errors, 240 are single and 24 one clump: E[K²]/E[K] = (240 +
+    // 24²) / 264 = 3.09. Nine quiet minutes in ten each say about 1, so
+    // the mean of the minutes' indices is about 2.2 and a canary's clump
+    // of 24 would be tempered by too little.
+    const state = podsWithClumps(11, (minute, pod) =>
+      pod === 'a' && minute % 10 === 5 ? 24 : 0,
+    );
     const unweighted = state.aaS / state.aaDf;
     expect(unweighted).toBeLessThan(2.6);
     const { phi } = dispersionOf(state);
@@ -1898,23 +1913,9 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     // by one at 1 %: E[K²]/E[K] = (120 + 300²) / 420 ≈ 214. The estimate
     // (its weights capped at 1.5 × the mean minute's) is above 100, where
     // φ used to stop.
-    let seed = 3;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    let state = initialDispersion();
-    for (let minute = 0; minute < 120; minute++) {
-      const increments = ['a', 'b', 'c', 'd'].flatMap(src => {
-        let errors = src === 'a' && minute % 5 === 2 ? 300 : 0;
-        for (let i = 0; i < 600; i++) if (random() < 0.01) errors++;
-        return [
-          { t: minute * 60 + 10, src, kind: 'requests' as const, inc: 600 },
-          { t: minute * 60 + 10, src, kind: 'errors' as const, inc: errors },
-        ];
-      });
-      state = addStableIncrements(state, increments, (minute + 1) * 60 + 30);
-    }
+    const state = podsWithClumps(3, (minute, pod) =>
+      pod === 'a' && minute % 5 === 2 ? 300 : 0,
+    );
     const { phi } = dispersionOf(state);
     expect(phi).toBeGreaterThan(120);
     expect(phi).toBeLessThan(300);
