@@ -216,40 +216,90 @@ function upper(s: number, df: number, variance = 2 * df): number {
   return s / Math.max(0.5, df - Math.sqrt(variance));
 }
 
+/** A lower confidence value of φ: S over its mean plus one standard deviation (without clumps: below 1 about five times in six). */
+function lower(s: number, df: number, variance = 2 * df): number {
+  return df > 0 ? s / (df + Math.sqrt(variance)) : 1;
+}
+
 /**
- * The clump index φ ≥ 1 to temper the count test with, and how it was found.
+ * The clump index φ ≥ 1 to temper the count test with, how it was found,
+ * and a lower confidence value (`lower`: the clumping the A/A is sure of).
  *
  * @public
  */
 export function dispersionOf(state: DispersionState): {
   phi: number;
   basis: string;
+  lower?: number;
 } {
+  const bounded = (v: number) => Math.min(MAX_DISPERSION, Math.max(1, v));
   if (state.aaDf >= 3) {
     const weighted = state.aaSx !== undefined;
     return {
-      phi: Math.min(
-        MAX_DISPERSION,
-        Math.max(
-          1,
-          weighted
-            ? upper(state.aaSx ?? 0, state.aaDfx ?? 0, state.aaVx ?? 0)
-            : upper(state.aaS, state.aaDf, state.aaV),
-        ),
+      phi: bounded(
+        weighted
+          ? upper(state.aaSx ?? 0, state.aaDfx ?? 0, state.aaVx ?? 0)
+          : upper(state.aaS, state.aaDf, state.aaV),
       ),
-      basis: `A/A comparison of the stable pods (${state.aaDf} degrees of freedom)`,
+      lower: bounded(
+        weighted
+          ? lower(state.aaSx ?? 0, state.aaDfx ?? 0, state.aaVx ?? 0)
+          : lower(state.aaS, state.aaDf, state.aaV),
+      ),
+      basis: `A/A comparison of the stable pods (${
+        state.aaDf
+      } degrees of freedom${
+        weighted ? ', minutes weighted by their bad requests' : ''
+      })`,
     };
   }
   if (state.minutes >= 5 && state.se > 0) {
     const rate = state.se / state.sn;
-    const pearson = state.se2n / rate - state.se;
+    const pearson = Math.max(0, state.se2n / rate - state.se);
     return {
-      phi: Math.min(
-        MAX_DISPERSION,
-        Math.max(1, upper(Math.max(0, pearson), state.minutes - 1)),
-      ),
+      phi: bounded(upper(pearson, state.minutes - 1)),
+      lower: bounded(lower(pearson, state.minutes - 1)),
       basis: `stable minute-to-minute variation over ${state.minutes} minutes`,
     };
   }
   return { phi: 1, basis: 'no stable history yet' };
+}
+
+/**
+ * φ for the canary's pods when each serves more requests than a stable pod.
+ *
+ * The A/A measures the clumps of stable pods. A pod that fails or slows for
+ * a while makes a clump as large as the requests it serves meanwhile, so a
+ * canary pod serving ρ times a stable pod's requests (one canary pod at
+ * 50 % beside four stable pods: ρ = 4) makes clumps ρ times as large, and
+ * its errors are that much more clumped than φ says: healthy canaries were
+ * rolled back above α (one canary pod beside ten stable pods, each pod slow
+ * for 5 s about every 20 minutes: 3–4 % of runs on the latency gate).
+ * Clumps that do not grow with a pod's traffic (retries) make the scaling
+ * conservative. Only the clumping the A/A is sure of (its lower confidence value
+ * above 1) is scaled, not its confidence margin, so a service without
+ * clumps keeps φ; with ρ ≤ 1 (the canary's pods each serve no more than a
+ * stable pod: low weights, or as many canary pods as the weight needs)
+ * nothing changes.
+ *
+ * @public
+ */
+export function canaryDispersion(
+  dispersion: { phi: number; basis: string; lower?: number },
+  podShare: number,
+): { phi: number; basis: string; lower?: number } {
+  const excess = (dispersion.lower ?? 1) - 1;
+  if (!(podShare > 1) || !(excess > 0)) return dispersion;
+  const phi = Math.min(
+    MAX_DISPERSION,
+    dispersion.phi + excess * (podShare - 1),
+  );
+  if (phi <= dispersion.phi) return dispersion;
+  return {
+    ...dispersion,
+    phi,
+    basis: `${dispersion.basis}; its clumping × ${
+      Math.round(podShare * 10) / 10
+    }: a canary pod serves that many times a stable pod's requests`,
+  };
 }

@@ -13,6 +13,7 @@ import {
 } from '../reading/CounterReader';
 import {
   addStableIncrements,
+  canaryDispersion,
   dispersionOf,
   DispersionState,
   initialDispersion,
@@ -283,6 +284,25 @@ function againstCanary(slice: ArmCounts, slack: EndSlack): ArmCounts {
   };
 }
 
+/**
+ * How many times a stable pod's requests each canary pod serves: from the
+ * configured weight when known, else from the counts since the start; 1
+ * when the pods are not known (counts read some other way).
+ */
+function podShareOf(
+  pods: { canary: number; stable: number } | undefined,
+  weight: number | undefined,
+  counts: ArmCounts,
+): number {
+  if (!pods || pods.canary < 1 || pods.stable < 1) return 1;
+  const [canary, stable] =
+    weight !== undefined && weight > 0 && weight < 100
+      ? [weight, 100 - weight]
+      : [counts.canaryRequests, counts.stableRequests];
+  if (!(canary > 0) || !(stable > 0)) return 1;
+  return canary / pods.canary / (stable / pods.stable);
+}
+
 /** What one tick read. @public */
 export interface SequentialGateTick {
   nowSec: number;
@@ -355,6 +375,7 @@ export function sequentialGateTick(
   let end: CounterCut | undefined;
   let bounds: CounterBounds[] | undefined;
   let burst: BurstExcess | undefined;
+  let livePods: { canary: number; stable: number } | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   const sameStep = previous.step.startedAt === tick.stepStartSec;
@@ -391,6 +412,7 @@ export function sequentialGateTick(
     scrapeInterval = read.reading.scrapeInterval;
     increments = read.reading.stableIncrements;
     burst = read.reading.burst;
+    livePods = read.reading.livePods;
   } else {
     counts = tick.counts ?? null;
     at = counts ? tick.nowSec : null;
@@ -416,7 +438,10 @@ export function sequentialGateTick(
       increments,
       Math.min(sliceFrom, at - scrapeInterval),
     );
-    dispersion = dispersionOf(state.dispersion);
+    dispersion = canaryDispersion(
+      dispersionOf(state.dispersion),
+      podShareOf(livePods, tick.weight, counts),
+    );
     let from = sliceFrom;
     if (end && end.at > sliceFrom && previous.step.open && state.judge.last) {
       // The old weight's last slice, up to the change: judged as the

@@ -18,6 +18,7 @@ import {
 } from '../judges/SequentialGate';
 import {
   addStableIncrements,
+  canaryDispersion,
   dispersionOf,
   initialDispersion,
   restoreDispersion,
@@ -1990,6 +1991,108 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(dispersionOf(old).phi).toBeCloseTo(
       (24 + 15) / (15 - Math.sqrt(4.8 + 4.8)),
     );
+  });
+});
+
+describe('φ for a canary pod that serves more than a stable pod', () => {
+  it("scales only the clumping the A/A is sure of by the pods' share, by hand", () => {
+    const poisson = { phi: 1.06, lower: 1, basis: 'A/A' };
+    expect(canaryDispersion(poisson, 10)).toBe(poisson);
+    const clumped = { phi: 3, lower: 2.5, basis: 'A/A' };
+    // A canary pod serving 4 × a stable pod's requests: 3 + 1.5 · 3.
+    expect(canaryDispersion(clumped, 4).phi).toBeCloseTo(7.5);
+    expect(canaryDispersion(clumped, 4).basis).toMatch(
+      /a canary pod serves that many times a stable pod's requests/,
+    );
+    // Canary pods serving no more than a stable pod: φ as measured.
+    expect(canaryDispersion(clumped, 0.5)).toBe(clumped);
+    expect(canaryDispersion(clumped, 1)).toBe(clumped);
+  });
+
+  it('does not roll back a healthy canary pod at 50 % beside ten stable pods for one slow spell of its own, as large as its traffic', () => {
+    // 30 requests a second: before the rollout each of ten stable pods
+    // serves 3, from it the canary's one pod 15 (50 %) and each stable pod
+    // 1.5 — ten times less. Every pod fails 1 % of requests one by one (a
+    // seeded generator) and, once in 20 minutes, half of them for 5 s: a
+    // clump of about 7 on a stable pod in the history, of about 37 on the
+    // canary pod at T0 + 100. Tempered only by the stable pods' clumping
+    // (φ 5.5), that spell took the e-value to 361, past 1/α = 200.
+    let next = 5;
+    const random = () => {
+      next = (next * 1103515245 + 12345) % 2 ** 31;
+      return next / 2 ** 31;
+    };
+    const stablePods = 'abcdefghij'.split('');
+    const pods = [...stablePods, 'canary'];
+    const acc = Object.fromEntries(pods.map(p => [p, { n: 0, e: 0 }]));
+    const points = Object.fromEntries(
+      pods.map(p => [
+        p,
+        { n: [] as Array<[number, number]>, e: [] as Array<[number, number]> },
+      ]),
+    );
+    const judge = new SequentialCountJudge({
+      alpha: 0.005,
+      minCanaryRequests: 50,
+    });
+    let state = restoreGateState(undefined, judge);
+    const checks: AnalysisCheck[] = [];
+    for (let t = T0 - 3 * 3600; t <= T0 + 400; t++) {
+      for (const [i, pod] of pods.entries()) {
+        const rates = pod === 'canary' ? [0, 15] : [3, 1.5];
+        const rate = rates[t < T0 ? 0 : 1];
+        // Served this second: the rate's whole part, its fraction at random.
+        const served = Math.floor(rate) + (random() < rate % 1 ? 1 : 0);
+        const spell =
+          pod === 'canary'
+            ? t >= T0 + 100 && t < T0 + 105
+            : (t - i * 120) % 1200 >= 0 && (t - i * 120) % 1200 < 5;
+        acc[pod].n += served;
+        for (let r = 0; r < served; r++)
+          if (random() < (spell ? 0.5 : 0.01)) acc[pod].e++;
+        if (acc[pod].n > 0 && (t - i) % 15 === 0) {
+          points[pod].n.push([t, acc[pod].n]);
+          points[pod].e.push([t, acc[pod].e]);
+        }
+      }
+      if (t > T0 && (t - T0) % 10 === 0) {
+        const window = readingWindowSeconds(state.reader, t, T0);
+        const recent = (xs: Array<[number, number]>) =>
+          xs.filter(([pt]) => pt > t - window);
+        const arm = (names: string[], kind: 'n' | 'e') =>
+          names.map(pod => series({ pod }, recent(points[pod][kind])));
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t,
+            startSec: T0,
+            stepStartSec: T0,
+            weight: 50,
+            raw: raw({
+              canaryErrors: arm(['canary'], 'e'),
+              canaryRequests: arm(['canary'], 'n'),
+              stableErrors: arm(stablePods, 'e'),
+              stableRequests: arm(stablePods, 'n'),
+            }),
+          },
+          { metric: 'error-rate', minStepRequests: 20 },
+        );
+        state = r.state;
+        checks.push(r.check);
+      }
+    }
+    const last = checks[checks.length - 1];
+    // The canary's spell is in the counts: about 37 errors beyond its 1 %.
+    expect(Number(last.details?.canaryErrors)).toBeGreaterThan(
+      Number(last.details?.stableErrors) + 30,
+    );
+    expect(checks.map(c => c.verdict)).not.toContain('fail');
+    // φ for the canary: the stable pods' clumping, ten times.
+    expect(String(last.details?.dispersionBasis)).toMatch(
+      /its clumping × 10: a canary pod serves that many times a stable pod's requests/,
+    );
+    expect(Number(last.details?.dispersion)).toBeGreaterThan(10);
   });
 });
 

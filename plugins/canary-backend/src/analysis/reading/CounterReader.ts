@@ -196,6 +196,8 @@ export interface CounterReading {
   burst?: BurstExcess;
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
+  /** With counts: how many pods (series sources) of each arm have live request series. */
+  livePods?: { canary: number; stable: number };
 }
 
 /**
@@ -1134,11 +1136,18 @@ export function readCounters(
       : undefined;
   keepOlder(at);
   state.at = at;
+  const podsOf = (arm: 'canary' | 'stable') =>
+    new Set(
+      Object.values(state.series[`${arm}Requests`])
+        .filter(s => nowSec - s.t <= staleAfter(s.dt))
+        .map(s => s.src),
+    ).size;
   return {
     state,
     reading: {
       counts,
       at,
+      livePods: { canary: podsOf('canary'), stable: podsOf('stable') },
       cut,
       end,
       scrapeInterval,
