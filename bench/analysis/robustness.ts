@@ -312,6 +312,22 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     podEpisodes: { every: 1200, seconds: 120, rate: 0.1 },
     stablePods: 4,
   }),
+  // Found in session 16 by the sweep with episodes, mended in session 17
+  // (Dispersion, canaryDispersion): one canary pod serving up to ten times
+  // a stable pod's requests, so its spells are that much larger than the
+  // stable pods' clumps the A/A measured.
+  healthy({
+    label:
+      'one canary pod at 10 → 50 % beside ten stable pods, each pod slow and failing half its requests for 5 s about every 20 minutes, restarts and scrape outages, 30 rps',
+    podEpisodes: { every: 1200, seconds: 5, rate: 0.5 },
+    baseline: 0.001,
+    rps: 30,
+    weights: [10, 20, 30, 40, 50],
+    stepSeconds: 200,
+    stablePods: 10,
+    restartEverySeconds: 300,
+    scrapeOutages: { every: 240, seconds: 60 },
+  }),
 ];
 
 /**
