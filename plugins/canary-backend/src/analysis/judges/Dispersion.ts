@@ -223,15 +223,22 @@ function lower(s: number, df: number, variance = 2 * df): number {
 
 /**
  * The clump index φ ≥ 1 to temper the count test with, how it was found,
- * and a lower confidence value (`lower`: the clumping the A/A is sure of).
+ * and a lower confidence value (the clumping the A/A is sure of).
  *
  * @public
  */
-export function dispersionOf(state: DispersionState): {
+export interface DispersionEstimate {
   phi: number;
   basis: string;
   lower?: number;
-} {
+}
+
+/**
+ * The clump index of the stable pods' bad requests (see DispersionEstimate).
+ *
+ * @public
+ */
+export function dispersionOf(state: DispersionState): DispersionEstimate {
   const bounded = (v: number) => Math.min(MAX_DISPERSION, Math.max(1, v));
   if (state.aaDf >= 3) {
     const weighted = state.aaSx !== undefined;
@@ -273,21 +280,23 @@ export function dispersionOf(state: DispersionState): {
  * canary pod serving ρ times a stable pod's requests (one canary pod at
  * 50 % beside four stable pods: ρ = 4) makes clumps ρ times as large, and
  * its errors are that much more clumped than φ says: healthy canaries were
- * rolled back above α (one canary pod beside ten stable pods, each pod slow
- * for 5 s about every 20 minutes: 3–4 % of runs on the latency gate).
- * Clumps that do not grow with a pod's traffic (retries) make the scaling
- * conservative. Only the clumping the A/A is sure of (its lower confidence value
- * above 1) is scaled, not its confidence margin, so a service without
- * clumps keeps φ; with ρ ≤ 1 (the canary's pods each serve no more than a
- * stable pod: low weights, or as many canary pods as the weight needs)
- * nothing changes.
+ * rolled back above α (one canary pod at 10 → 50 % beside ten stable pods,
+ * each pod slow for 5 s about every 20 minutes: 5.5 % of 200 runs on exact
+ * counters; 1 % with this). For clumps that do not grow with a pod's
+ * traffic (a client retrying on one pod) the scaling is pure cost: the
+ * benchmark's clumps-of-5 regression costs 97 instead of 90 bad requests
+ * on exact counters and 434 instead of 281 at 30 s scrapes. Only the
+ * clumping the A/A is sure of (its lower confidence value above 1) is
+ * scaled, not its confidence margin, so a service without clumps keeps φ;
+ * with ρ ≤ 1 (the canary's pods each serve no more than a stable pod: low
+ * weights, or as many canary pods as the weight needs) nothing changes.
  *
  * @public
  */
 export function canaryDispersion(
-  dispersion: { phi: number; basis: string; lower?: number },
+  dispersion: DispersionEstimate,
   podShare: number,
-): { phi: number; basis: string; lower?: number } {
+): DispersionEstimate {
   const excess = (dispersion.lower ?? 1) - 1;
   if (!(podShare > 1) || !(excess > 0)) return dispersion;
   const phi = Math.min(
