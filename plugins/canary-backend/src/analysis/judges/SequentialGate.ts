@@ -6,6 +6,7 @@ import {
   CounterName,
   CounterReaderState,
   CounterCut,
+  LivePods,
   RawCounter,
   readCounters,
   restoreReaderState,
@@ -290,7 +291,7 @@ function againstCanary(slice: ArmCounts, slack: EndSlack): ArmCounts {
  * when the pods are not known (counts read some other way).
  */
 function podShareOf(
-  pods: { canary: number; stable: number } | undefined,
+  pods: LivePods | undefined,
   weight: number | undefined,
   counts: ArmCounts,
 ): number {
@@ -375,7 +376,7 @@ export function sequentialGateTick(
   let end: CounterCut | undefined;
   let bounds: CounterBounds[] | undefined;
   let burst: BurstExcess | undefined;
-  let livePods: { canary: number; stable: number } | undefined;
+  let livePods: LivePods | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   const sameStep = previous.step.startedAt === tick.stepStartSec;

@@ -24,6 +24,7 @@ import {
   restoreDispersion,
 } from '../judges/Dispersion';
 import { trafficSplitCheck } from '../judges/TrafficSplitCheck';
+import { Random } from '../__testUtils__/random';
 
 const T0 = 1_800_000_000; // rollout start, unix s
 
@@ -1872,16 +1873,11 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     seed: number,
     clump: (minute: number, pod: string) => number,
   ) => {
-    let next = seed;
-    const random = () => {
-      next = (next * 1103515245 + 12345) % 2 ** 31;
-      return next / 2 ** 31;
-    };
+    const random = new Random(seed);
     let state = initialDispersion();
     for (let minute = 0; minute < 120; minute++) {
       const increments = ['a', 'b', 'c', 'd'].flatMap(src => {
-        let errors = clump(minute, src);
-        for (let i = 0; i < 600; i++) if (random() < 0.01) errors++;
+        const errors = clump(minute, src) + random.binomial(600, 0.01);
         return [
           { t: minute * 60 + 10, src, kind: 'requests' as const, inc: 600 },
           { t: minute * 60 + 10, src, kind: 'errors' as const, inc: errors },
@@ -2009,20 +2005,17 @@ describe('φ for a canary pod that serves more than a stable pod', () => {
     expect(canaryDispersion(clumped, 1)).toBe(clumped);
   });
 
-  it('does not roll back a healthy canary pod at 50 % beside ten stable pods for one slow spell of its own, as large as its traffic', () => {
-    // 30 requests a second: before the rollout each of ten stable pods
-    // serves 3, from it the canary's one pod 15 (50 %) and each stable pod
-    // 1.5 — ten times less. Every pod fails 1 % of requests one by one (a
-    // seeded generator) and, once in 20 minutes, half of them for 5 s: a
-    // clump of about 7 on a stable pod in the history, of about 37 on the
-    // canary pod at T0 + 100. Tempered only by the stable pods' clumping
-    // (φ 5.5), that spell took the e-value to 361, past 1/α = 200.
-    let next = 5;
-    const random = () => {
-      next = (next * 1103515245 + 12345) % 2 ** 31;
-      return next / 2 ** 31;
-    };
-    const stablePods = 'abcdefghij'.split('');
+  it('does not roll back a healthy canary pod at 50 % beside twenty stable pods for one slow spell of its own, as large as its traffic', () => {
+    // 30 requests a second: before the rollout each of twenty stable pods
+    // serves 1.5, from it the canary's one pod 15 (50 %) and each stable pod
+    // 0.75 — twenty times less (Poisson, seeded). Every pod fails 1 % of
+    // requests one by one and, once in 20 minutes, half of them for 5 s: a
+    // clump of about 4 on a stable pod in the history, of about 37 on the
+    // canary pod at T0 + 100. Tempered only by the stable pods' clumping,
+    // that spell took the e-value to 4778, past 1/α = 200 (above 200 with
+    // 9 of 10 seeds; at most 2.0 with the scaling).
+    const random = new Random(5);
+    const stablePods = 'abcdefghijklmnopqrst'.split('');
     const pods = [...stablePods, 'canary'];
     const acc = Object.fromEntries(pods.map(p => [p, { n: 0, e: 0 }]));
     const points = Object.fromEntries(
@@ -2039,17 +2032,15 @@ describe('φ for a canary pod that serves more than a stable pod', () => {
     const checks: AnalysisCheck[] = [];
     for (let t = T0 - 3 * 3600; t <= T0 + 400; t++) {
       for (const [i, pod] of pods.entries()) {
-        const rates = pod === 'canary' ? [0, 15] : [3, 1.5];
+        const rates = pod === 'canary' ? [0, 15] : [1.5, 0.75];
         const rate = rates[t < T0 ? 0 : 1];
-        // Served this second: the rate's whole part, its fraction at random.
-        const served = Math.floor(rate) + (random() < rate % 1 ? 1 : 0);
+        const served = random.poisson(rate);
         const spell =
           pod === 'canary'
             ? t >= T0 + 100 && t < T0 + 105
             : (t - i * 120) % 1200 >= 0 && (t - i * 120) % 1200 < 5;
         acc[pod].n += served;
-        for (let r = 0; r < served; r++)
-          if (random() < (spell ? 0.5 : 0.01)) acc[pod].e++;
+        acc[pod].e += random.binomial(served, spell ? 0.5 : 0.01);
         if (acc[pod].n > 0 && (t - i) % 15 === 0) {
           points[pod].n.push([t, acc[pod].n]);
           points[pod].e.push([t, acc[pod].e]);
@@ -2088,9 +2079,9 @@ describe('φ for a canary pod that serves more than a stable pod', () => {
       Number(last.details?.stableErrors) + 30,
     );
     expect(checks.map(c => c.verdict)).not.toContain('fail');
-    // φ for the canary: the stable pods' clumping, ten times.
+    // φ for the canary: the stable pods' clumping, twenty times.
     expect(String(last.details?.dispersionBasis)).toMatch(
-      /its clumping × 10: a canary pod serves that many times a stable pod's requests/,
+      /its clumping × 20: a canary pod serves that many times a stable pod's requests/,
     );
     expect(Number(last.details?.dispersion)).toBeGreaterThan(10);
   });

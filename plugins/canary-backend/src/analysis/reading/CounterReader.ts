@@ -168,6 +168,9 @@ export interface CounterReaderState {
   stableQuiet?: number;
 }
 
+/** Pods (series sources) per arm with live request series. @public */
+export type LivePods = { canary: number; stable: number };
+
 /** One increment of a stable series, for the dispersion estimate. @public */
 export interface StableIncrement {
   t: number;
@@ -197,7 +200,7 @@ export interface CounterReading {
   /** New increments of stable series, with their sample time and pod. */
   stableIncrements: StableIncrement[];
   /** With counts: how many pods (series sources) of each arm have live request series. */
-  livePods?: { canary: number; stable: number };
+  livePods?: LivePods;
 }
 
 /**
@@ -836,6 +839,7 @@ export function readCounters(
     canary: [] as TrackedSeries[],
     stable: [] as TrackedSeries[],
   };
+  const livePodsOf = { canary: new Set<string>(), stable: new Set<string>() };
   for (const name of COUNTER_NAMES) {
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
@@ -845,6 +849,7 @@ export function readCounters(
       if (nowSec - s.t <= staleAfter(s.dt)) {
         live[arm]++;
         liveOf[arm].push(s);
+        if (name.endsWith('Requests')) livePodsOf[arm].add(s.src);
         if (arm === 'canary' && s.dt > 0) canarySpaced = true;
         at = Math.min(at, s.t);
         scrapeInterval = Math.max(scrapeInterval, s.dt);
@@ -1136,18 +1141,15 @@ export function readCounters(
       : undefined;
   keepOlder(at);
   state.at = at;
-  const podsOf = (arm: 'canary' | 'stable') =>
-    new Set(
-      Object.values(state.series[`${arm}Requests`])
-        .filter(s => nowSec - s.t <= staleAfter(s.dt))
-        .map(s => s.src),
-    ).size;
   return {
     state,
     reading: {
       counts,
       at,
-      livePods: { canary: podsOf('canary'), stable: podsOf('stable') },
+      livePods: {
+        canary: livePodsOf.canary.size,
+        stable: livePodsOf.stable.size,
+      },
       cut,
       end,
       scrapeInterval,
