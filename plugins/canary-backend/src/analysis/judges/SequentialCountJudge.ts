@@ -85,6 +85,13 @@ export interface SequentialState {
   bounded?: number[];
   /** Counts of the slices that entered the test. */
   used: ArmCounts;
+  /**
+   * Counts of the bounded stretch around the latest weight change, read
+   * anew at every tick (see SequentialGate.ts): in the evidence but not yet
+   * in `used`, and shown with it. {@link SequentialCountJudge.foldStretch}
+   * moves them into `used` once the stretch is read for the last time.
+   */
+  stretch?: ArmCounts;
   slices: number;
   /** The largest e-value seen; once ≥ 1/α the verdict stays "fail". */
   maxEValue: number;
@@ -216,6 +223,15 @@ function logSumExp(values: number[], logWeight: number): number {
   return max + Math.log(sum) + logWeight;
 }
 
+function addCounts(a: ArmCounts, b: ArmCounts): ArmCounts {
+  return {
+    canaryRequests: a.canaryRequests + b.canaryRequests,
+    canaryErrors: a.canaryErrors + b.canaryErrors,
+    stableRequests: a.stableRequests + b.stableRequests,
+    stableErrors: a.stableErrors + b.stableErrors,
+  };
+}
+
 function percent(errors: number, requests: number): string {
   if (requests <= 0) return 'n/a';
   return `${formatNumber((100 * errors) / requests)} %`;
@@ -303,8 +319,9 @@ export class SequentialCountJudge {
    * With `onlyFrom`, only the alternatives ρ1/ρ0 ≥ onlyFrom take it (each
    * grid point's product is an e-process on its own, and which slices it
    * multiplies in may be chosen by any rule fixed before the slice is
-   * seen), and the slice is not added to the counts shown (`used`): the
-   * bounded slices around a weight change (SequentialGate.ts). With
+   * seen), and the slice replaces `stretch` instead of adding to `used`:
+   * the bounded stretch around a weight change, read anew at every tick
+   * (SequentialGate.ts). With
    * `endSlack`, the decision reads the slice's end with that slack (see
    * {@link EndSlack}).
    */
@@ -342,6 +359,16 @@ export class SequentialCountJudge {
               stableErrors: state.used.stableErrors + es,
             }
           : state.used,
+      ...(onlyFrom === undefined
+        ? {}
+        : {
+            stretch: {
+              canaryRequests: nc,
+              canaryErrors: ec,
+              stableRequests: ns,
+              stableErrors: es,
+            },
+          }),
       slices: state.slices + 1,
     };
     const slackC = Math.min(ec, Math.max(0, endSlack?.canaryErrors ?? 0));
@@ -444,6 +471,13 @@ export class SequentialCountJudge {
     return { ...this.settle(state), last: roundCounts(counts) };
   }
 
+  /** Moves the counts of the bounded stretch into `used`: it will not be read again. */
+  foldStretch(state: SequentialState): SequentialState {
+    if (!state.stretch) return state;
+    const { stretch, ...rest } = state;
+    return { ...rest, used: addCounts(state.used, stretch) };
+  }
+
   /** Keeps the bounded reading of the latest end: no slice will continue from it to cancel its error (see {@link EndSlack}). */
   settle(state: SequentialState): SequentialState {
     if (!state.bounded) return state;
@@ -478,7 +512,11 @@ export class SequentialCountJudge {
     // Clamped so that JSON never turns it into null.
     const eValue = Math.min(Math.exp(this.logEValue(state)), Number.MAX_VALUE);
     const threshold = 1 / this.alpha;
-    const used = state.used;
+    // The counts the e-value rests on: the slices judged, and the bounded
+    // stretch around the latest weight change (which can reject on its own).
+    const used = state.stretch
+      ? addCounts(state.used, state.stretch)
+      : state.used;
     const what = input.what ?? 'error rate';
     const canaryRate =
       used.canaryRequests > 0 ? used.canaryErrors / used.canaryRequests : null;

@@ -471,7 +471,10 @@ export function sequentialGateTick(
       if (start && to && to.at > start.at) {
         const slice = boundedSlice(start, to, tick.weight);
         if (slice.canaryRequests > 0 && slice.stableRequests > 0) {
-          const settled = judge.settle(state.judge);
+          // A new stretch: the last one's counts are final.
+          const settled = state.step.boundedBase
+            ? judge.settle(state.judge)
+            : judge.foldStretch(judge.settle(state.judge));
           const base = state.step.boundedBase ?? settled.logEvidence;
           state.judge = judge.addSlice(
             { ...settled, logEvidence: [...base] },

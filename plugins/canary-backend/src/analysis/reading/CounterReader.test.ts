@@ -1523,7 +1523,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
       const world = new World();
       world.scrape(T0 - 5);
       let state = restoreGateState(undefined, judge);
-      const verdicts: Array<[number, string]> = [];
+      const verdicts: Array<[number, string, string]> = [];
       for (let t = T0 + 10; t <= T0 + 130; t += 15) {
         // A common burst in the first 15 s after the change.
         const rate = t <= T0 + 10 ? commonBurst : 0.01;
@@ -1545,7 +1545,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
           options,
         );
         state = JSON.parse(JSON.stringify(r.state));
-        verdicts.push([t + 1 - T0, r.check.verdict]);
+        verdicts.push([t + 1 - T0, r.check.verdict, r.check.evidence]);
       }
       return verdicts;
     };
@@ -1558,7 +1558,13 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // far above 1/α = 100 also at its prior weight. (With the stable's 135
     // requests between samples inside it, w = 30/165: 3.3e4.)
     const outage = runWith(0.6, 0.01);
-    expect(outage.find(([, v]) => v === 'fail')?.[0]).toBe(26);
+    const failed = outage.find(([, v]) => v === 'fail');
+    expect(failed?.[0]).toBe(26);
+    // The evidence names the counts the e-value rests on: no slice has
+    // been judged yet, only the bounded stretch.
+    expect(failed?.[2]).toMatch(
+      /^canary error rate 30 % \(9 of 30\) vs stable 0\.889 % \(2 of 225\): /,
+    );
     // Both arms failing 40 % of requests right after the step: never.
     const burst = runWith(0.01, 0.4);
     expect(burst.map(([, v]) => v)).not.toContain('fail');
