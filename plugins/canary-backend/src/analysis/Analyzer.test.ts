@@ -670,7 +670,7 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
     const analyzer = createAnalyzer({
       analysis: { metrics: [{ name: 'error-rate', judge: 'sequential' }] },
     });
-    const counted: Array<[number, number]> = [];
+    const counted: Array<[number, number, string?]> = [];
     let previous: AnalysisDecision | undefined;
     for (let t = 10; t <= 220; t += 10) {
       previous = await analyzer.evaluate({
@@ -687,9 +687,11 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
         prometheus,
         ...(listPods ? { listPods } : {}),
       });
+      const skipped = previous.checks[0].details?.skipped;
       counted.push([
         t,
         Number(previous.checks[0].details?.canaryRequests ?? 0),
+        ...(typeof skipped === 'string' ? [skipped] : []),
       ]);
     }
     return counted;
@@ -727,16 +729,23 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
     expect(listPods.mock.calls.length).toBeGreaterThan(0);
     expect(listPods.mock.calls.length).toBeLessThanOrEqual(10);
     const without = await run();
-    const at = (rows: Array<[number, number]>, t: number) =>
+    const at = (rows: Array<[number, number, string?]>, t: number) =>
       rows.find(([x]) => x === t)![1];
     // The same readings while s2 was alive.
     for (let t = 10; t <= 140; t += 10)
       expect(at(withPods, t)).toBe(at(without, t));
     // Without the pods the reading stays at s2's last sample for two
-    // minutes; with them it reads on (5 canary requests/s).
+    // minutes; with them it reads on (5 canary requests/s). The slice that
+    // holds what s2 served after its last sample is not judged (it was
+    // never scraped); the slices after it are.
     expect(at(without, 220)).toBe(at(without, 120));
+    const gone = withPods.filter(([, , skipped]) =>
+      skipped?.startsWith('a pod went away'),
+    );
+    expect(gone).toHaveLength(1);
+    const [goneAt] = gone[0];
     expect(at(withPods, 220)).toBeGreaterThanOrEqual(
-      at(withPods, 120) + 5 * 80,
+      at(withPods, goneAt) + 5 * (220 - goneAt - 15),
     );
   });
 });

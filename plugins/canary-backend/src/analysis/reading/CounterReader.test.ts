@@ -958,9 +958,11 @@ describe('readCounters: counts as Prometheus stored them', () => {
           ),
         ],
       });
+    const unseen: Array<[number, number]> = [];
     const readUntil160 = (pods?: ArmPods) => {
       let state = readCounters(undefined, input(-100, 10), T0 + 10, T0).state;
       let reading;
+      unseen.length = 0;
       for (let now = 20; now <= 160; now += 10) {
         const listed = now >= 100 ? pods : { canary: ['c1'], stable: ['s1'] };
         ({ state, reading } = readCounters(
@@ -973,6 +975,8 @@ describe('readCounters: counts as Prometheus stored them', () => {
           undefined,
           pods && listed,
         ));
+        if (reading.unseenFrom !== undefined)
+          unseen.push([now, reading.unseenFrom - T0]);
       }
       return reading!;
     };
@@ -981,9 +985,16 @@ describe('readCounters: counts as Prometheus stored them', () => {
     const gone = readUntil160({ canary: ['c2'], stable: ['s1'] });
     expect(gone.at).toBe(T0 + 155);
     expect(gone.counts?.canaryRequests).toBeCloseTo(1050 + 550);
+    // What c1 served after its last sample was never scraped: the one
+    // reading whose slice holds that stretch says from when — the first
+    // after c1's series went stale (until then they held the common time at
+    // T0 + 95); its slice from T0 + 95 has c2's canary requests from T0 +
+    // 100 only, and the stable's throughout.
+    expect(unseen).toEqual([[140, 95]]);
     // Without the pods, or with c1 still listed (its scrapes failing), c1
     // holds the reading at its last sample.
     expect(readUntil160().at).toBe(T0 + 95);
+    expect(unseen).toEqual([]);
     expect(readUntil160({ canary: ['c1', 'c2'], stable: ['s1'] }).at).toBe(
       T0 + 95,
     );
@@ -1664,6 +1675,90 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // mesh settles (5 s): that stretch would overstate the canary.
     expect(gapStartAfter(0.1, 0.5)).toBe(T0 + 60);
     expect(gapStartAfter(0.5, 0.1)).toBe(T0 + 65);
+  });
+
+  it("does not judge the slice holding a replaced canary pod's unseen last requests: a common burst there is not the canary's", () => {
+    // At 50 % the canary pod c1 and the stable pod s1 each serve 100
+    // requests/s at 1 % errors. c1 is scraped at T0 + 20, 80, 140 and
+    // deleted at T0 + 200; its replacement c2 serves from then on, scraped
+    // at T0 + 230, 290, …; s1 every 30 s at T0 + 5, 35, …. Both fail half
+    // their requests for 10 s from T0 + 235. The slice from the last common
+    // time (T0 + 140, c1's last sample) to the next counts the canary from
+    // T0 + 200 only (what c1 served after T0 + 140 was never scraped) and
+    // the stable from T0 + 140: by T0 + 290 the burst is 5.6 % of the
+    // canary's requests counted and 3.3 % of the stable's, and judged so it
+    // rolls the canary back at T0 + 310. The slice is not judged; the next
+    // begins at T0 + 275 read as a cut is (the part of the burst that the
+    // canary's 60 s interpolation puts after it is left out).
+    const replaced = () => {
+      const samples: Record<CounterName, RawSeries[]> = {
+        canaryErrors: [],
+        canaryRequests: [],
+        stableErrors: [],
+        stableRequests: [],
+      };
+      const pods = { c1: [0, 0], c2: [0, 0], s1: [0, 0] };
+      const points = {
+        c1: [[], []] as Array<Array<[number, number]>>,
+        c2: [[], []] as Array<Array<[number, number]>>,
+        s1: [[], []] as Array<Array<[number, number]>>,
+      };
+      let state = restoreGateState(undefined, judge);
+      const checks: Array<[number, AnalysisCheck]> = [];
+      for (let t = -600; t <= 600; t++) {
+        const rate = t >= 235 && t < 245 ? 0.5 : 0.01;
+        const canaryPod = t < 200 ? 'c1' : 'c2';
+        if (t >= 0) {
+          pods[canaryPod][0] += 100;
+          pods[canaryPod][1] += 100 * rate;
+        }
+        pods.s1[0] += t >= 0 ? 100 : 200;
+        pods.s1[1] += (t >= 0 ? 100 : 200) * rate;
+        const sample = (pod: 'c1' | 'c2' | 's1') => {
+          points[pod][0].push([T0 + t, pods[pod][0]]);
+          points[pod][1].push([T0 + t, Math.round(pods[pod][1])]);
+        };
+        if (t >= 20 && t < 200 && (t - 20) % 60 === 0) sample('c1');
+        if (t >= 230 && (t - 230) % 60 === 0) sample('c2');
+        if ((((t - 5) % 30) + 30) % 30 === 0) sample('s1');
+        if (t <= 0 || t % 10 !== 0) continue;
+        const from = T0 + t - readingWindowSeconds(state.reader, T0 + t, 0);
+        const of = (pod: 'c1' | 'c2' | 's1', i: number) =>
+          series(
+            { pod },
+            points[pod][i].filter(([x]) => x >= from),
+          );
+        samples.canaryRequests = [of('c1', 0), of('c2', 0)];
+        samples.canaryErrors = [of('c1', 1), of('c2', 1)];
+        samples.stableRequests = [of('s1', 0)];
+        samples.stableErrors = [of('s1', 1)];
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: T0 + t,
+            startSec: T0,
+            stepStartSec: T0,
+            weight: 50,
+            raw: raw(samples),
+            pods: { canary: [canaryPod], stable: ['s1'] },
+          },
+          options,
+        );
+        state = JSON.parse(JSON.stringify(r.state));
+        checks.push([t, r.check]);
+      }
+      return checks;
+    };
+    const checks = replaced();
+    expect(checks.map(([, c]) => c.verdict)).not.toContain('fail');
+    const skipped = checks.filter(
+      ([, c]) =>
+        c.details?.skipped ===
+        'a pod went away since the last reading: what it served after its last sample was never scraped',
+    );
+    expect(skipped.map(([t]) => t)).toEqual([300]);
+    expect(checks[checks.length - 1][1].verdict).toBe('pass');
   });
 
   it('a frozen canary (its series vanish) is inconclusive, not a pass on old evidence', () => {

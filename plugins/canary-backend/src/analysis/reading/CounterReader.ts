@@ -201,6 +201,16 @@ export interface CounterReading {
   stableIncrements: StableIncrement[];
   /** With counts: how many pods (series sources) of each arm have live request series. */
   livePods?: LivePods;
+  /**
+   * With counts, when a series is taken to be gone at this reading (its pod
+   * deleted, or stale past the hold) and its last sample is at or after the
+   * previous common time: that sample's time. What its pod served after it
+   * was never scraped, so over the slice to `at` its arm's counts miss a
+   * stretch the other arm's hold (a pod replaced: the canary counted from
+   * the new pod's start, the stable over the whole slice). See
+   * SequentialGate.ts.
+   */
+  unseenFrom?: number;
 }
 
 /**
@@ -856,6 +866,7 @@ export function readCounters(
       }
     }
   }
+  let unseenFrom: number | undefined;
   // A stale series holds T until it is taken to be gone (see holdAfter),
   // or at once when Kubernetes no longer lists its pod (see ArmPods).
   const listed = {
@@ -878,11 +889,18 @@ export function readCounters(
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
       if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
-      if (listed[arm] && !listed[arm]!.has(s.src)) continue; // its pod is gone
-      const gone = liveOf[arm].some(
-        y => y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
-      );
+      const gone =
+        (listed[arm] && !listed[arm]!.has(s.src)) || // its pod is gone
+        liveOf[arm].some(
+          y => y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
+        );
       if (!gone) at = Math.min(at, s.t);
+      else if (
+        previous?.at !== null &&
+        previous?.at !== undefined &&
+        s.t >= previous.at
+      )
+        unseenFrom = Math.min(unseenFrom ?? Infinity, s.t);
     }
   }
   // A series that appeared during the rollout counted its first sample's
@@ -1156,6 +1174,7 @@ export function readCounters(
       stableIncrements,
       ...(bounds ? { bounds } : {}),
       burst: burstAt(at),
+      ...(unseenFrom !== undefined && unseenFrom < at ? { unseenFrom } : {}),
     },
   };
 }
