@@ -688,11 +688,10 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
         ...(listPods ? { listPods } : {}),
       });
       const skipped = previous.checks[0].details?.skipped;
-      counted.push([
-        t,
-        Number(previous.checks[0].details?.canaryRequests ?? 0),
-        ...(typeof skipped === 'string' ? [skipped] : []),
-      ]);
+      const requests = Number(previous.checks[0].details?.canaryRequests ?? 0);
+      counted.push(
+        typeof skipped === 'string' ? [t, requests, skipped] : [t, requests],
+      );
     }
     return counted;
   }
