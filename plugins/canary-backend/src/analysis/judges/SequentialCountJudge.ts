@@ -400,12 +400,17 @@ export class SequentialCountJudge {
     return next;
   }
 
-  /** Feeds cumulative counters: the difference to the last ones is the new slice. */
+  /**
+   * Feeds cumulative counters: the difference to the last ones is the new
+   * slice (judged as `judged(slice)` when given, e.g. with one arm's
+   * requests read from the configured split).
+   */
   update(
     state: SequentialState,
     counts: ArmCounts,
     dispersion = 1,
     endSlack?: EndSlack,
+    judged: (slice: ArmCounts) => ArmCounts = slice => slice,
   ): SequentialState {
     const current = roundCounts(counts);
     const last = state.last;
@@ -439,7 +444,7 @@ export class SequentialCountJudge {
       return state;
     }
     return {
-      ...this.addSlice(state, slice, dispersion, undefined, endSlack),
+      ...this.addSlice(state, judged(slice), dispersion, undefined, endSlack),
       last: current,
     };
   }

@@ -377,6 +377,7 @@ export function sequentialGateTick(
   let burst: BurstExcess | undefined;
   let livePods: LivePods | undefined;
   let unseenFrom: number | undefined;
+  let unseenArms: Array<'canary' | 'stable'> | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   const sameStep = previous.step.startedAt === tick.stepStartSec;
@@ -415,6 +416,7 @@ export function sequentialGateTick(
     burst = read.reading.burst;
     livePods = read.reading.livePods;
     unseenFrom = read.reading.unseenFrom;
+    unseenArms = read.reading.unseenArms;
   } else {
     counts = tick.counts ?? null;
     at = counts ? tick.nowSec : null;
@@ -429,6 +431,15 @@ export function sequentialGateTick(
     };
   }
   let dispersion = dispersionOf(state.dispersion);
+  // Only a canary pod gone, at a configured split: see the slice below.
+  const canaryGone =
+    unseenArms !== undefined &&
+    unseenArms.length > 0 &&
+    unseenArms.every(arm => arm === 'canary');
+  const splitShare =
+    tick.weight !== undefined && tick.weight > 0 && tick.weight < 100
+      ? tick.weight / 100
+      : undefined;
   let skipped: string | undefined;
   let bracketed = false;
   if (counts && at !== null) {
@@ -523,14 +534,18 @@ export function sequentialGateTick(
       skipped = bracketed
         ? 'until every series has a sample one scrape interval after this weight applied, slices are judged on counts that can only understate the canary'
         : 'waiting for a sample of every series after this weight applied';
-    } else if (unseenFrom !== undefined) {
+    } else if (
+      unseenFrom !== undefined &&
+      !(canaryGone && splitShare !== undefined && state.judge.last)
+    ) {
       // A pod went away since the last reading: what it served after its
       // last sample was never scraped, so its arm's counts over this slice
-      // miss a stretch the other arm's hold. Judged, a common burst in the
-      // rest would count more for that arm (a canary pod scraped every
-      // 60 s replaced mid-step beside common bursts every two minutes: 3 %
-      // of 200 healthy canaries rolled back, 1 % without judging it). Not
-      // judged; slices go on from a start read as a cut's (boundedStart).
+      // miss a stretch the other arm's hold. Judged as read, a common burst
+      // in the rest would count more for that arm (a canary pod scraped
+      // every 60 s replaced mid-step beside common bursts every two
+      // minutes: 3 % of 200 healthy canaries rolled back). A stable pod
+      // gone so: not judged; slices go on from a start read as a cut's
+      // (boundedStart). A canary pod: see below.
       if (!state.step.open) state.step = { ...state.step, open: true };
       state.judge = judge.rebase(state.judge, boundedStart(counts, burst));
       state.lastAt = at;
@@ -539,12 +554,39 @@ export function sequentialGateTick(
     } else {
       if (!state.step.open) state.step = { ...state.step, open: true };
       const before = state.judge.last;
+      // A canary pod went away since the last reading (see above): the
+      // canary's counts are those of the part of the slice its pods were
+      // scraped in, the stable's of the whole. The stable's requests are
+      // read from the configured split instead (as many as the canary's
+      // at the weight, unless the canary's share shows more): the canary's
+      // errors are then at most those of the whole slice at a share at
+      // least the true one, the stable's exact, so the slice can only
+      // understate the canary (as boundedSlice). (Not judging it cost a
+      // canary at 5 × stable's errors whose pod was replaced at 60 s
+      // 20 s before it was rolled back.)
+      const unseenCanary = unseenFrom !== undefined;
       const next = judge.update(
         state.judge,
         counts,
         dispersion.phi,
         endSlackOf(burst),
+        unseenCanary && splitShare !== undefined
+          ? slice => {
+              const share = Math.max(
+                splitShare,
+                slice.canaryRequests /
+                  Math.max(1, slice.canaryRequests + slice.stableRequests),
+              );
+              return {
+                ...slice,
+                stableRequests: (slice.canaryRequests * (1 - share)) / share,
+              };
+            }
+          : undefined,
       );
+      if (unseenCanary)
+        skipped =
+          "a canary pod went away since the last reading: what it served after its last sample was never scraped, so this slice is judged with the stable's requests at the configured weight";
       if (next.last !== before) {
         if (before && next.slices > state.judge.slices) {
           const slice: ArmCounts = {
@@ -556,7 +598,12 @@ export function sequentialGateTick(
           let notWorse: number[] | undefined;
           let notWorseBounded: number[] | undefined;
           const { notWorseFrom, ...step } = state.step;
-          if (options.earlyAdvance) {
+          if (options.earlyAdvance && unseenCanary) {
+            // The canary's errors of part of the slice say nothing of it
+            // being no worse: this slice adds nothing to that test.
+            notWorse = step.notWorse;
+            notWorseBounded = step.notWorseBounded;
+          } else if (options.earlyAdvance) {
             const { margin } = options.earlyAdvance;
             const adjusted = againstCanary(
               slice,

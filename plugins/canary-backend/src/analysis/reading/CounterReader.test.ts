@@ -1677,7 +1677,7 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     expect(gapStartAfter(0.5, 0.1)).toBe(T0 + 65);
   });
 
-  it("does not judge the slice holding a replaced canary pod's unseen last requests: a common burst there is not the canary's", () => {
+  it("judges the slice holding a replaced canary pod's unseen last requests with the stable's requests at the weight: a common burst there is not the canary's", () => {
     // At 50 % the canary pod c1 and the stable pod s1 each serve 100
     // requests/s at 1 % errors. c1 is scraped at T0 + 20, 80, 140 and
     // deleted at T0 + 200; its replacement c2 serves from then on, scraped
@@ -1687,9 +1687,8 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // T0 + 200 only (what c1 served after T0 + 140 was never scraped) and
     // the stable from T0 + 140: by T0 + 290 the burst is 5.6 % of the
     // canary's requests counted and 3.3 % of the stable's, and judged so it
-    // rolls the canary back at T0 + 310. The slice is not judged; the next
-    // begins at T0 + 275 read as a cut is (the part of the burst that the
-    // canary's 60 s interpolation puts after it is left out).
+    // rolls the canary back at T0 + 310. Judged with the stable's requests
+    // at the weight (as many as the canary's), it is not.
     const replaced = () => {
       const samples: Record<CounterName, RawSeries[]> = {
         canaryErrors: [],
@@ -1752,12 +1751,18 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     };
     const checks = replaced();
     expect(checks.map(([, c]) => c.verdict)).not.toContain('fail');
-    const skipped = checks.filter(
+    const split = checks.filter(
       ([, c]) =>
         c.details?.skipped ===
-        'a pod went away since the last reading: what it served after its last sample was never scraped',
+        "a canary pod went away since the last reading: what it served after its last sample was never scraped, so this slice is judged with the stable's requests at the configured weight",
     );
-    expect(skipped.map(([t]) => t)).toEqual([300]);
+    expect(split.map(([t]) => t)).toEqual([300]);
+    // Judged: the slice's canary requests count as fresh evidence.
+    const before = checks.find(([t]) => t === 290)![1].details!;
+    const after = checks.find(([t]) => t === 300)![1].details!;
+    expect(Number(after.canaryRequests)).toBeGreaterThan(
+      Number(before.canaryRequests) + 5000,
+    );
     expect(checks[checks.length - 1][1].verdict).toBe('pass');
   });
 

@@ -211,6 +211,8 @@ export interface CounterReading {
    * SequentialGate.ts.
    */
   unseenFrom?: number;
+  /** With `unseenFrom`: the arms whose pods went away so. */
+  unseenArms?: Array<'canary' | 'stable'>;
 }
 
 /**
@@ -867,6 +869,7 @@ export function readCounters(
     }
   }
   let unseenFrom: number | undefined;
+  const unseenArms = new Set<'canary' | 'stable'>();
   // A stale series holds T until it is taken to be gone (see holdAfter),
   // or at once when Kubernetes no longer lists its pod (see ArmPods).
   const listed = {
@@ -899,8 +902,10 @@ export function readCounters(
         previous?.at !== null &&
         previous?.at !== undefined &&
         s.t >= previous.at
-      )
+      ) {
         unseenFrom = Math.min(unseenFrom ?? Infinity, s.t);
+        unseenArms.add(arm);
+      }
     }
   }
   // A series that appeared during the rollout counted its first sample's
@@ -1174,7 +1179,9 @@ export function readCounters(
       stableIncrements,
       ...(bounds ? { bounds } : {}),
       burst: burstAt(at),
-      ...(unseenFrom !== undefined && unseenFrom < at ? { unseenFrom } : {}),
+      ...(unseenFrom !== undefined && unseenFrom < at
+        ? { unseenFrom, unseenArms: [...unseenArms] }
+        : {}),
     },
   };
 }
