@@ -211,7 +211,7 @@ export interface SequentialInput {
   step?: { canaryRequests: number; minRequests: number; weight?: number };
   /** The clump index the evidence was tempered with (see Dispersion.ts). */
   dispersion?: { phi: number; basis: string };
-  /** Why this tick's slice was not judged (e.g. it spanned a weight change). */
+  /** Why this tick's slice was not judged (e.g. it spanned a weight change), or how it was judged when not as read. */
   skipped?: string;
 }
 

@@ -565,7 +565,7 @@ export function sequentialGateTick(
       // canary at 5 × stable's errors whose pod was replaced at 60 s
       // 20 s before it was rolled back.)
       const unseenCanary = unseenFrom !== undefined;
-      const next = judge.update(
+      let next = judge.update(
         state.judge,
         counts,
         dispersion.phi,
@@ -584,7 +584,13 @@ export function sequentialGateTick(
             }
           : undefined,
       );
-      if (unseenCanary)
+      if (unseenCanary && next.last === before) {
+        // Not judged after all (an arm without requests, a counter that
+        // went back): the next slice must not hold the unseen stretch.
+        next = judge.rebase(next, boundedStart(counts, burst));
+        skipped =
+          'a pod went away since the last reading: what it served after its last sample was never scraped';
+      } else if (unseenCanary)
         skipped =
           "a canary pod went away since the last reading: what it served after its last sample was never scraped, so this slice is judged with the stable's requests at the configured weight";
       if (next.last !== before) {
