@@ -229,7 +229,7 @@ describe('SequentialCountJudge by hand', () => {
     );
     expect(low.check.verdict).toBe('inconclusive');
     expect(low.check.evidence).toMatch(
-      /too little canary traffic yet \(10 of 50 requests\)/,
+      /too little canary traffic yet \(10 of 50 requests judged\)/,
     );
     const none = judge.judge(
       {

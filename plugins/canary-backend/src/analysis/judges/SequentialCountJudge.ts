@@ -603,13 +603,15 @@ export class SequentialCountJudge {
         }; so far ${rates}`,
       };
     }
-    if (used.canaryRequests < this.minCanaryRequests) {
+    // Counted on the judged slices only: the bounded stretch speaks for
+    // large regressions alone.
+    if (state.used.canaryRequests < this.minCanaryRequests) {
       return {
         ...base,
         verdict: 'inconclusive',
         evidence: `${rates}: too little canary traffic yet (${formatNumber(
-          used.canaryRequests,
-        )} of ${this.minCanaryRequests} requests)`,
+          state.used.canaryRequests,
+        )} of ${this.minCanaryRequests} requests judged)`,
       };
     }
     if (input.step && input.step.canaryRequests < input.step.minRequests) {
