@@ -347,28 +347,18 @@ export class SequentialCountJudge {
     // This slice continues from the latest end and so cancels its error:
     // the bounded reading of that end is dropped.
     const { bounded: _previousEnd, ...rest } = state;
+    const counted: ArmCounts = {
+      canaryRequests: nc,
+      canaryErrors: ec,
+      stableRequests: ns,
+      stableErrors: es,
+    };
     const next: SequentialState = {
       ...rest,
       logEvidence: [...state.logEvidence],
-      used:
-        onlyFrom === undefined
-          ? {
-              canaryRequests: state.used.canaryRequests + nc,
-              canaryErrors: state.used.canaryErrors + ec,
-              stableRequests: state.used.stableRequests + ns,
-              stableErrors: state.used.stableErrors + es,
-            }
-          : state.used,
       ...(onlyFrom === undefined
-        ? {}
-        : {
-            stretch: {
-              canaryRequests: nc,
-              canaryErrors: ec,
-              stableRequests: ns,
-              stableErrors: es,
-            },
-          }),
+        ? { used: addCounts(state.used, counted) }
+        : { stretch: counted }),
       slices: state.slices + 1,
     };
     const slackC = Math.min(ec, Math.max(0, endSlack?.canaryErrors ?? 0));

@@ -179,6 +179,21 @@ function bracketOf(bounds: CounterBounds | undefined): Bracket | undefined {
     : undefined;
 }
 
+/** A slice with the stable's requests read from the configured split `share` (0–1), unless the canary's share of the counted requests is larger. */
+function atSplit(share: number): (slice: ArmCounts) => ArmCounts {
+  return slice => {
+    const canaryShare = Math.max(
+      share,
+      slice.canaryRequests /
+        Math.max(1, slice.canaryRequests + slice.stableRequests),
+    );
+    return {
+      ...slice,
+      stableRequests: (slice.canaryRequests * (1 - canaryShare)) / canaryShare,
+    };
+  };
+}
+
 /**
  * Bounded slices feed only the alternatives at least this many times stable's
  * rate (outages, crash loops): the stable errors they over-count would cost
@@ -431,7 +446,7 @@ export function sequentialGateTick(
     };
   }
   let dispersion = dispersionOf(state.dispersion);
-  // Only a canary pod gone, at a configured split: see the slice below.
+  // Only canary pods gone, at a configured split: see the slice below.
   const canaryGone =
     unseenArms !== undefined &&
     unseenArms.length > 0 &&
@@ -534,63 +549,47 @@ export function sequentialGateTick(
       skipped = bracketed
         ? 'until every series has a sample one scrape interval after this weight applied, slices are judged on counts that can only understate the canary'
         : 'waiting for a sample of every series after this weight applied';
-    } else if (
-      unseenFrom !== undefined &&
-      !(canaryGone && splitShare !== undefined && state.judge.last)
-    ) {
+    } else {
+      if (!state.step.open) state.step = { ...state.step, open: true };
+      const before = state.judge.last;
       // A pod went away since the last reading: what it served after its
       // last sample was never scraped, so its arm's counts over this slice
       // miss a stretch the other arm's hold. Judged as read, a common burst
       // in the rest would count more for that arm (a canary pod scraped
       // every 60 s replaced mid-step beside common bursts every two
-      // minutes: 3 % of 200 healthy canaries rolled back). A stable pod
-      // gone so: not judged; slices go on from a start read as a cut's
-      // (boundedStart). A canary pod: see below.
-      if (!state.step.open) state.step = { ...state.step, open: true };
-      state.judge = judge.rebase(state.judge, boundedStart(counts, burst));
-      state.lastAt = at;
-      skipped =
-        'a pod went away since the last reading: what it served after its last sample was never scraped';
-    } else {
-      if (!state.step.open) state.step = { ...state.step, open: true };
-      const before = state.judge.last;
-      // A canary pod went away since the last reading (see above): the
-      // canary's counts are those of the part of the slice its pods were
-      // scraped in, the stable's of the whole. The stable's requests are
-      // read from the configured split instead (as many as the canary's
-      // at the weight, unless the canary's share shows more): the canary's
-      // errors are then at most those of the whole slice at a share at
-      // least the true one, the stable's exact, so the slice can only
-      // understate the canary (as boundedSlice). (Not judging it cost a
-      // canary at 5 × stable's errors whose pod was replaced at 60 s
-      // 20 s before it was rolled back.)
-      const unseenCanary = unseenFrom !== undefined;
-      let next = judge.update(
-        state.judge,
-        counts,
-        dispersion.phi,
-        endSlackOf(burst),
-        unseenCanary && splitShare !== undefined
-          ? slice => {
-              const share = Math.max(
-                splitShare,
-                slice.canaryRequests /
-                  Math.max(1, slice.canaryRequests + slice.stableRequests),
-              );
-              return {
-                ...slice,
-                stableRequests: (slice.canaryRequests * (1 - share)) / share,
-              };
-            }
-          : undefined,
-      );
-      if (unseenCanary && next.last === before) {
-        // Not judged after all (an arm without requests, a counter that
-        // went back): the next slice must not hold the unseen stretch.
+      // minutes: 3 % of 200 healthy canaries rolled back). When only
+      // canary pods went away and the weight is known, the stable's
+      // requests are read from the configured split instead (as many as
+      // the canary's at the weight, unless the canary's share shows more):
+      // the canary's errors are then at most those of the whole slice at a
+      // share at least the true one, the stable's exact, so the slice can
+      // only understate the canary (as boundedSlice). (Not judging it cost
+      // a canary at 5 × stable's errors whose pod was replaced at 60 s 20 s
+      // before it was rolled back.) Otherwise — a stable pod gone, no
+      // weight, or a slice the split cannot judge (an arm without
+      // requests, a counter that went back) — it is not judged, and slices
+      // go on from a start read as a cut's (boundedStart): the next must
+      // not hold the unseen stretch.
+      const unseen = unseenFrom !== undefined;
+      const split =
+        unseen && canaryGone && splitShare !== undefined && before !== null
+          ? atSplit(splitShare)
+          : undefined;
+      let next =
+        unseen && !split
+          ? state.judge
+          : judge.update(
+              state.judge,
+              counts,
+              dispersion.phi,
+              endSlackOf(burst),
+              split,
+            );
+      if (unseen && next.last === before) {
         next = judge.rebase(next, boundedStart(counts, burst));
         skipped =
           'a pod went away since the last reading: what it served after its last sample was never scraped';
-      } else if (unseenCanary)
+      } else if (split)
         skipped =
           "a canary pod went away since the last reading: what it served after its last sample was never scraped, so this slice is judged with the stable's requests at the configured weight";
       if (next.last !== before) {
@@ -604,7 +603,7 @@ export function sequentialGateTick(
           let notWorse: number[] | undefined;
           let notWorseBounded: number[] | undefined;
           const { notWorseFrom, ...step } = state.step;
-          if (options.earlyAdvance && unseenCanary) {
+          if (options.earlyAdvance && split) {
             // The canary's errors of part of the slice say nothing of it
             // being no worse: this slice adds nothing to that test.
             notWorse = step.notWorse;
