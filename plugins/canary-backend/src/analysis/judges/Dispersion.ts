@@ -183,11 +183,15 @@ export function addStableIncrements(
       if (x === 1) minuteS = k - 1;
       // The exact variance of the Pearson statistic of Multinomial(x, w):
       // 2(k − 1) + (Σ 1/w_i − k² − 2k + 2)/x. A minute with one error has
-      // none (it cannot show a clump), so few errors do not inflate φ.
-      const minuteV = Math.max(
-        0,
-        2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x,
-      );
+      // none: its term is fixed at k − 1 above (it cannot show a clump), so
+      // few errors do not inflate φ. (The formula's value for it, positive
+      // whenever the pods' shares differ, once widened the upper value for
+      // nothing: a service at 1 request/s with two single-error minutes in
+      // an hour read φ 1.3, and a canary needed one bad request more.)
+      const minuteV =
+        x === 1
+          ? 0
+          : Math.max(0, 2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x);
       state.aaS += minuteS;
       state.aaV = (state.aaV ?? 2 * state.aaDf) + minuteV;
       state.aaDf += k - 1;

@@ -2072,6 +2072,10 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     );
     expect(unequal.aaS).toBeCloseTo(3);
     expect(unequal.aaDf).toBe(3);
+    // Nor any variance: the formula's 2 · 3 + (10 + 3 · 10/3 − 16 − 8 + 2)
+    // = 4 would put the upper value at 3 / (3 − 2) = 3 for one error.
+    expect(unequal.aaV).toBe(0);
+    expect(dispersionOf(unequal).phi).toBeCloseTo(1);
     // One more minute with a clump of 5 on one pod: S += (5 − 1.25)²/1.25
     // + 3 · 1.25 = 15; V += 2 · 3 + (16 − 16 − 8 + 2)/5 = 4.8; df = 12.
     state = addStableIncrements(state, minute(190, { d: 5 }), 260);
