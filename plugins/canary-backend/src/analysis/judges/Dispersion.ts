@@ -170,28 +170,29 @@ export function addStableIncrements(
     }
     if (pods.length >= 2 && x > 0) {
       const k = pods.length;
-      let inverseShares = 0;
-      let minuteS = 0;
-      for (const [e, r] of pods) {
-        const expected = (x * r) / n;
-        // A single error cannot be a clump: its term, (1 − w)/w for the
-        // pod it fell on, only says how the requests were shared. It
-        // counts as its expectation k − 1 (below), whatever the shares.
-        if (x > 1) minuteS += (e - expected) ** 2 / expected;
-        inverseShares += n / r;
+      // A single error cannot be a clump: its term, (1 − w)/w for the pod
+      // it fell on, only says how the requests were shared. It counts as
+      // its expectation k − 1 whatever the shares, and adds no variance, so
+      // few errors do not inflate φ (with the formula's variance below,
+      // positive whenever the shares differ, a service at 1 request/s read
+      // φ 1.3 instead of 1). So does less than one (a fractional counter).
+      let minuteS = k - 1;
+      let minuteV = 0;
+      if (x > 1) {
+        minuteS = 0;
+        let inverseShares = 0;
+        for (const [e, r] of pods) {
+          const expected = (x * r) / n;
+          minuteS += (e - expected) ** 2 / expected;
+          inverseShares += n / r;
+        }
+        // The exact variance of the Pearson statistic of Multinomial(x, w):
+        // 2(k − 1) + (Σ 1/w_i − k² − 2k + 2)/x.
+        minuteV = Math.max(
+          0,
+          2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x,
+        );
       }
-      if (x === 1) minuteS = k - 1;
-      // The exact variance of the Pearson statistic of Multinomial(x, w):
-      // 2(k − 1) + (Σ 1/w_i − k² − 2k + 2)/x. A minute with one error has
-      // none: its term is fixed at k − 1 above (it cannot show a clump), so
-      // few errors do not inflate φ. (The formula's value for it, positive
-      // whenever the pods' shares differ, once widened the upper value for
-      // nothing: a service at 1 request/s with two single-error minutes in
-      // an hour read φ 1.3, and a canary needed one bad request more.)
-      const minuteV =
-        x === 1
-          ? 0
-          : Math.max(0, 2 * (k - 1) + (inverseShares - k * k - 2 * k + 2) / x);
       state.aaS += minuteS;
       state.aaV = (state.aaV ?? 2 * state.aaDf) + minuteV;
       state.aaDf += k - 1;
