@@ -578,6 +578,78 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(ts).not.toContain(T0 - 125);
   });
 
+  it("keeps an hour of history when a pod's first error comes shortly before the rollout, leaving out only that minute", () => {
+    // Two stable pods scraped every 15 s from T0 − 3600, 1 request/s each.
+    // s1's error series exists from the start (errors long ago); s2's
+    // appears at its first error, sampled at T0 − 100 (value 1), and a
+    // second error is sampled at T0 − 40. A series that begins after its
+    // pod counted nothing before: every minute but the first (the pods'
+    // first samples) and [T0 − 120, T0 − 60) (s2's first error) is
+    // comparable. Keeping only minutes after the latest first sample kept
+    // one minute of the hour.
+    const every15 = (from: number, to: number) =>
+      Array.from({ length: (to - from) / 15 + 1 }, (_, i) => from + 15 * i);
+    const requests = (pod: string) =>
+      series(
+        { pod },
+        every15(T0 - 3600, T0).map(t => [t, 500 + t - (T0 - 3600)]),
+      );
+    const s1Errors = series(
+      { pod: 's1' },
+      every15(T0 - 3600, T0).map(t => [t, t < T0 - 1800 ? 7 : 8]),
+    );
+    const s2Errors = series(
+      { pod: 's2' },
+      every15(T0 - 100, T0).map(t => [t, t < T0 - 40 ? 1 : 2]),
+    );
+    const { reading } = readCounters(
+      undefined,
+      raw({
+        stableRequests: [requests('s1'), requests('s2')],
+        stableErrors: [s1Errors, s2Errors],
+        canaryRequests: [series({ pod: 'c' }, [[T0 + 5, 1]])],
+      }),
+      T0 + 10,
+      T0,
+    );
+    const incs = reading.stableIncrements;
+    const ts = incs.map(i => i.t);
+    // From the first whole minute after the pods' first samples.
+    expect(Math.min(...ts)).toBe(T0 - 3540);
+    // Nothing of the minute holding s2's first error, from either pod.
+    expect(ts.filter(t => t >= T0 - 120 && t < T0 - 60)).toEqual([]);
+    // s1's error at T0 − 1800 and s2's second error count; s2's first
+    // (its series' first sample) does not.
+    expect(incs.filter(i => i.kind === 'errors')).toEqual([
+      { t: T0 - 1800, src: 's1', kind: 'errors', inc: 1 },
+      { t: T0 - 40, src: 's2', kind: 'errors', inc: 1 },
+    ]);
+    // Both pods' requests in every other minute: per pod, 58 whole minutes
+    // of 4 samples of 15 requests each, and the sample at T0.
+    expect(
+      incs.filter(i => i.kind === 'requests').reduce((a, i) => a + i.inc, 0),
+    ).toBe(2 * (58 * 60 + 15));
+
+    // A pod that began serving 10 minutes before the start (a scale-up, or
+    // the previous rollout's promotion) begins the history: before it
+    // another set of pods served.
+    const s3Requests = series(
+      { pod: 's3' },
+      every15(T0 - 600, T0).map(t => [t, t - (T0 - 600)]),
+    );
+    const withS3 = readCounters(
+      undefined,
+      raw({
+        stableRequests: [requests('s1'), requests('s2'), s3Requests],
+        stableErrors: [s1Errors, s2Errors],
+        canaryRequests: [series({ pod: 'c' }, [[T0 + 5, 1]])],
+      }),
+      T0 + 10,
+      T0,
+    ).reading.stableIncrements.map(i => i.t);
+    expect(Math.min(...withS3)).toBe(T0 - 540);
+  });
+
   it('handles a counter reset (a restarted pod): the value after the reset is what it counted since', () => {
     const first = readCounters(
       undefined,

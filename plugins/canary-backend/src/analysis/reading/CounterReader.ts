@@ -301,12 +301,11 @@ const QUIET_HISTORY_MINUTES = 8;
  */
 function historyQuietRatio(
   increments: StableIncrement[],
-  from: number,
   until: number,
 ): number | undefined {
   const minutes = new Map<number, [number, number]>();
   for (const inc of increments) {
-    if (inc.t < from || inc.t > until) continue;
+    if (inc.t > until) continue;
     const bin = Math.floor(inc.t / STABLE_BIN_SECONDS);
     const m = minutes.get(bin) ?? [0, 0];
     m[inc.kind === 'errors' ? 0 : 1] += inc.inc;
@@ -605,8 +604,10 @@ export function readCounters(
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
   const increments: StableIncrement[] = [];
-  // The latest first sample among the stable series of the first reading.
-  const history = { from: -Infinity };
+  // The first reading's stable history: each pod's first sample (the
+  // earliest among its series), and the minutes holding a series' first.
+  const podFirst = new Map<string, number>();
+  const firstMinutes = new Set<number>();
 
   for (const name of COUNTER_NAMES) {
     const old = previous?.series[name] ?? {};
@@ -646,7 +647,9 @@ export function readCounters(
             // History before the start is not counted, but tells the
             // dispersion estimate how the stable pods behave.
             if (name.startsWith('stable')) {
-              history.from = Math.max(history.from, samples[0][0]);
+              const first = samples[0][0];
+              podFirst.set(src, Math.min(podFirst.get(src) ?? first, first));
+              firstMinutes.add(Math.floor(first / STABLE_BIN_SECONDS));
               let before = samples[0][1];
               for (const [st, sv] of samples) {
                 if (st > base[0]) break;
@@ -824,17 +827,29 @@ export function readCounters(
   }
 
   let stableIncrements = increments;
-  if (Number.isFinite(history.from)) {
-    // A minute of history is comparable across the stable pods only if
-    // every series has a sample before it began: in an earlier one, each
-    // series counts from its own first sample, so one pod's errors and
-    // requests cover different stretches of it, and a busy service shows
-    // "clumps" that are only this mismatch.
+  if (podFirst.size > 0) {
+    // The history is the stable pods' of today: it begins with the minute
+    // after the latest pod's first sample (before it, another set of pods,
+    // perhaps another version, served). A minute holding a series' first
+    // sample is not comparable across the pods: that series counts from its
+    // first sample, the others from their samples before, so one pod's
+    // errors and requests cover different stretches of it, and a busy
+    // service shows "clumps" that are only this mismatch. Other minutes
+    // are: a series that begins later than its pod's (an error series
+    // appears at the pod's first error) counted nothing before. (Keeping
+    // only the minutes after the latest series' first sample threw away,
+    // on a quiet service, hours of history whenever a pod's first error
+    // came shortly before the rollout.)
+    const from = Math.max(...podFirst.values());
     const completeFrom =
-      Math.ceil(history.from / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
-    stableIncrements = increments.filter(inc => inc.t >= completeFrom);
+      Math.ceil(from / STABLE_BIN_SECONDS) * STABLE_BIN_SECONDS;
+    stableIncrements = increments.filter(
+      inc =>
+        inc.t >= completeFrom &&
+        !firstMinutes.has(Math.floor(inc.t / STABLE_BIN_SECONDS)),
+    );
     if (firstReading) {
-      const quiet = historyQuietRatio(increments, completeFrom, startSec);
+      const quiet = historyQuietRatio(stableIncrements, startSec);
       if (quiet !== undefined) state.stableQuiet = quiet;
     }
   }
