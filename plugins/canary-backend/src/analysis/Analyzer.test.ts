@@ -613,13 +613,25 @@ describe('Analyzer', () => {
 });
 
 describe('Analyzer reading raw samples when a pod goes away', () => {
+  /** The pods' IPs, for series labelled only with `instance`. */
+  const IPS: Record<string, string> = {
+    'app-canary-5c4b3-c1': '10.1.0.7',
+    'app-7d9f8-s1': '10.1.0.8',
+    'app-7d9f8-s2': '10.1.0.9',
+  };
+
   /**
    * Istio-shaped counters scraped every 15 s: two stable pods (20 requests/s
    * each), one canary pod (5/s), 1 % errors. The stable pod s2 is deleted
    * at start + 120 s (a scale-down): its series are scraped no more.
+   * `byInstance`: the series carry no pod label, only `instance` (the pod's
+   * IP and port, Kubernetes discovery's default).
    */
   class RawPrometheus implements PrometheusQuerier {
-    constructor(private readonly startSec: number) {}
+    constructor(
+      private readonly startSec: number,
+      private readonly byInstance = false,
+    ) {}
     async query(): Promise<never> {
       throw new Error('not used');
     }
@@ -658,15 +670,21 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
             const failed = Math.floor(served / 100);
             points.push([t, code === '503' ? failed : served - failed]);
           }
-          return { labels: { pod: p.pod, response_code: code }, points };
+          const where: Record<string, string> = this.byInstance
+            ? { instance: `${IPS[p.pod]}:15090` }
+            : { pod: p.pod };
+          return { labels: { ...where, response_code: code }, points };
         }),
       );
     }
   }
 
-  async function run(listPods?: AnalysisContext['listPods']) {
+  async function run(
+    listPods?: AnalysisContext['listPods'],
+    byInstance = false,
+  ) {
     const startSec = 1_800_000_000;
-    const prometheus = new RawPrometheus(startSec);
+    const prometheus = new RawPrometheus(startSec, byInstance);
     const analyzer = createAnalyzer({
       analysis: { metrics: [{ name: 'error-rate', judge: 'sequential' }] },
     });
@@ -746,5 +764,14 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
     expect(at(withPods, 220)).toBeGreaterThanOrEqual(
       at(withPods, goneAt) + 5 * (220 - goneAt - 15),
     );
+
+    // Series with only `instance` read the same, with the pods' IPs listed
+    // (as the engine lists them, podIdentities); with names only, the
+    // reading holds at s2's last sample as without the pods.
+    const withIps = jest.fn(async (arm: 'canary' | 'stable') =>
+      (await listPods(arm)).flatMap(name => [name, IPS[name]]),
+    );
+    expect(await run(withIps, true)).toEqual(withPods);
+    expect(await run(listPods, true)).toEqual(without);
   });
 });

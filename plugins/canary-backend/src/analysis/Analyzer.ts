@@ -13,7 +13,7 @@ import {
   MetricGateConfig,
 } from './config';
 import type { AnalysisDecision as EngineAnalysisDecision } from '../domain/ports';
-import type { PodHealthSnapshot } from '../domain/podHealth';
+import { podIdentities, PodHealthSnapshot } from '../domain/podHealth';
 import { PodHealthJudge } from './judges/PodHealthJudge';
 import { RelativeToStableJudge } from './judges/RelativeToStableJudge';
 import { ArmCounts, SequentialCountJudge } from './judges/SequentialCountJudge';
@@ -124,10 +124,10 @@ export interface AnalysisContext {
   podHealth?: PodHealthSnapshot | null;
   /**
    * The names of an arm's pods Kubernetes lists now (not those being
-   * deleted). Asked only when a series has gone quiet: a series whose pod
-   * is no longer listed is gone for good, not in a scrape outage (see
-   * reading/CounterReader.ts, ArmPods). The canary's come from `podHealth`
-   * when it is given.
+   * deleted), and their IPs (see podIdentities). Asked only when a series
+   * has gone quiet: a series whose pod is no longer listed is gone for
+   * good, not in a scrape outage (see reading/CounterReader.ts, ArmPods).
+   * The canary's come from `podHealth` when it is given.
    */
   listPods?(arm: 'canary' | 'stable'): Promise<string[]>;
   prometheus: PrometheusQuerier;
@@ -218,7 +218,7 @@ async function armPods(
     if (!quiet) continue;
     try {
       if (arm === 'canary' && ctx.podHealth)
-        out.canary = ctx.podHealth.pods.map(p => p.name);
+        out.canary = podIdentities(ctx.podHealth);
       else if (ctx.listPods) {
         // An API server that hangs must not stall the analysis: past
         // LIST_PODS_TIMEOUT_MS the pods are unknown for this reading.

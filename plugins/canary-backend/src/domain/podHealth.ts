@@ -8,6 +8,8 @@
 export interface PodHealthSnapshot {
   pods: Array<{
     name: string;
+    /** The pod's IP (`status.podIP`), once it has one: what Prometheus' Kubernetes discovery puts in `instance` (`ip:port`). */
+    ip?: string;
     ready: boolean;
     restarts: number;
     /** e.g. `OOMKilled`, `CrashLoopBackOff`, `ImagePullBackOff`. */
@@ -27,6 +29,15 @@ export interface PodHealthVerdict {
   unhealthy: boolean;
   /** In words, for a rollback cause. */
   summary: string;
+}
+
+/**
+ * What names the pods in Prometheus' labels: their names (a `pod` label)
+ * and their IPs (an `instance` of `ip:port`, Kubernetes discovery's
+ * default when no pod label is kept).
+ */
+export function podIdentities(health: PodHealthSnapshot): string[] {
+  return health.pods.flatMap(p => (p.ip ? [p.name, p.ip] : [p.name]));
 }
 
 export function restartBaseline(health: PodHealthSnapshot): RestartBaseline {

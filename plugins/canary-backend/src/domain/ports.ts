@@ -41,7 +41,7 @@ export interface AnalysisRequest {
   failedChecks?: number;
   /** The canary's pods as read this tick. */
   podHealth?: PodHealthSnapshot;
-  /** Reads the names of an arm's pods now; the analysis asks only when a series went quiet (a deleted pod or a scrape outage). */
+  /** Reads the names and IPs of an arm's pods now; the analysis asks only when a series went quiet (a deleted pod or a scrape outage). */
   listPods?(arm: 'canary' | 'stable'): Promise<string[]>;
   /** Rollout start and current step start (ms). */
   startedAt: number;

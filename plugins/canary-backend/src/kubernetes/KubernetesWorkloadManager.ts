@@ -66,8 +66,10 @@ function podHealthOf(pod: V1Pod): PodHealthSnapshot['pods'][number] {
     pod.status?.conditions?.some(
       c => c.type === 'Ready' && c.status === 'True',
     ) ?? false;
+  const ip = pod.status?.podIP;
   return {
     name: pod.metadata?.name ?? '',
+    ...(ip ? { ip } : {}),
     ready,
     restarts: statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0),
     reasons: [...reasons],

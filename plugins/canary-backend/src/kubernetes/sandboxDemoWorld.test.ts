@@ -165,6 +165,26 @@ describe('kubernetes access against the sandbox demo world', () => {
     ).rejects.toBeInstanceOf(ClusterUnavailableError);
   });
 
+  it("podHealth names each pod's IP as the API server reports it (what an `instance` label of `ip:port` carries)", async () => {
+    const health = await eventually(
+      () => workloads.podHealth('demo', 'search-stable'),
+      h => h.pods.length > 0 && h.pods.every(p => p.ip),
+    );
+    const res = await fetch(`${sb.apiUrl}/api/v1/namespaces/demo/pods`, {
+      headers: { authorization: `Bearer ${sb.token}` },
+    });
+    const listed: Array<{
+      metadata: { name: string };
+      status: { podIP: string };
+    }> = (await res.json()).items;
+    const ipOf = new Map(listed.map(p => [p.metadata.name, p.status.podIP]));
+    for (const pod of health.pods) {
+      expect(pod.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(pod.ip).toBe(ipOf.get(pod.name));
+    }
+    expect(new Set(health.pods.map(p => p.ip)).size).toBe(health.pods.length);
+  });
+
   it('podHealth reports crash loops and OOM kills of simulated pods', async () => {
     const topology = await createTrafficProvider('replicas', clients).discover(
       target('search', 'replicas'),

@@ -1073,6 +1073,27 @@ describe('readCounters: counts as Prometheus stored them', () => {
     // Labels that do not name the listed pods tell nothing: the hold stays.
     labelsOf = pod => ({ instance: `10.0.0.${pod.charCodeAt(1)}:15020` });
     expect(readUntil160({ canary: ['c2'], stable: ['s1'] }).at).toBe(T0 + 95);
+    // Series with only `instance` (`ip:port`, Kubernetes discovery's
+    // default) name their pod by its IP: listed with the pods' IPs, c1's
+    // series are gone as with pod labels, and still held while its IP is
+    // listed (IPv4 and IPv6 addresses alike).
+    const ips = { c1: '10.0.0.1', c2: '10.0.0.2', s1: '10.0.1.1' };
+    labelsOf = pod => ({ instance: `${ips[pod as keyof typeof ips]}:8080` });
+    const byIp = readUntil160({
+      canary: ['c2', ips.c2],
+      stable: ['s1', ips.s1],
+    });
+    expect(byIp.at).toBe(T0 + 155);
+    expect(byIp.counts?.canaryRequests).toBeCloseTo(1050 + 550);
+    expect(unseen).toEqual([[140, 95]]);
+    expect(
+      readUntil160({ canary: [ips.c1, ips.c2], stable: [ips.s1] }).at,
+    ).toBe(T0 + 95);
+    const v6 = { c1: 'fd00::1', c2: 'fd00::2', s1: 'fd00::1:1' };
+    labelsOf = pod => ({ instance: `[${v6[pod as keyof typeof v6]}]:8080` });
+    expect(readUntil160({ canary: [v6.c2], stable: [v6.s1] }).at).toBe(
+      T0 + 155,
+    );
   });
 
   it('makes no cut at a weight change before some canary series has two samples (its scrape interval is known)', () => {

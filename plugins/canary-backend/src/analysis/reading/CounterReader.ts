@@ -368,19 +368,29 @@ function labelKey(labels: Record<string, string>): string {
 }
 
 /**
- * The pods Kubernetes lists for each arm at this reading (names; not those
- * being deleted), when the caller has them. A stale series whose pod is no
- * longer listed is gone for good — deleted pods are not scraped again — so
- * it does not hold the common sample time for holdAfter (an evicted canary
- * pod or a scale-down then costs 2.5 scrape intervals of evidence, not two
- * minutes). Used only for an arm where some series' pod label names a
- * listed pod (labels that are not pod names, e.g. only `instance`, leave
- * the hold as it is), and never for a series whose pod is listed: a scrape
- * outage keeps its hold.
+ * The pods Kubernetes lists for each arm at this reading (names and IPs;
+ * not those being deleted), when the caller has them. A stale series whose
+ * pod is no longer listed is gone for good — deleted pods are not scraped
+ * again — so it does not hold the common sample time for holdAfter (an
+ * evicted canary pod or a scale-down then costs 2.5 scrape intervals of
+ * evidence, not two minutes). A series names its pod by a pod label or,
+ * without one, by `instance` (`ip:port`, Kubernetes discovery's default),
+ * matched by its IP. Used only for an arm where some series names a listed
+ * pod (labels that name no pod, e.g. an `instance` of a service address,
+ * leave the hold as it is), and never for a series whose pod is listed: a
+ * scrape outage keeps its hold.
  *
  * @public
  */
 export type ArmPods = Partial<Record<'canary' | 'stable', string[]>>;
+
+/** Whether a series' source (see seriesSource) names a listed pod: by name, or as `ip:port` (`[ip]:port` for IPv6) by its IP. */
+function isListed(listed: Set<string>, src: string): boolean {
+  if (listed.has(src)) return true;
+  const host =
+    /^\[([^\]]+)\]:\d+$/.exec(src)?.[1] ?? /^([^:]+):\d+$/.exec(src)?.[1];
+  return host !== undefined && listed.has(host);
+}
 
 function listedPods(names: string[] | undefined): Set<string> | undefined {
   return names ? new Set(names) : undefined;
@@ -893,12 +903,12 @@ export function readCounters(
   };
   for (const arm of ['canary', 'stable'] as const) {
     const names = listed[arm];
-    // Trusted only when the series' pod labels name Kubernetes pods: some
-    // series of the arm belongs to a listed pod.
+    // Trusted only when the series' labels name Kubernetes pods: some
+    // series of the arm belongs to a listed pod (by name or IP).
     if (
       names &&
       !COUNTER_NAMES.filter(n => n.startsWith(arm)).some(n =>
-        Object.values(state.series[n]).some(s => names.has(s.src)),
+        Object.values(state.series[n]).some(s => isListed(names, s.src)),
       )
     )
       listed[arm] = undefined;
@@ -908,7 +918,7 @@ export function readCounters(
     for (const s of Object.values(state.series[name])) {
       if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
       const gone =
-        (listed[arm] && !listed[arm]!.has(s.src)) || // its pod is gone
+        (listed[arm] && !isListed(listed[arm]!, s.src)) || // its pod is gone
         liveOf[arm].some(
           y => y.t - Math.max(y.since ?? -Infinity, s.t) > holdAfter(s.dt),
         );

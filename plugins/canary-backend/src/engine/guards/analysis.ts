@@ -1,5 +1,6 @@
 import type { AnalysisDecision } from '../../domain/ports';
 import { errorMessage } from '../../domain/errors';
+import { podIdentities } from '../../domain/podHealth';
 import type { EngineState, NewEvent } from '../../domain/types';
 import type { PassContext } from '../context';
 import { beginRollback } from '../transitions';
@@ -75,11 +76,11 @@ export async function runAnalysis(ctx: PassContext): Promise<AnalysisDecision> {
         ...ctx.analysisRequest(),
         podHealth: ctx.podHealth,
         listPods: async arm =>
-          (
+          podIdentities(
             await ctx
               .workloads()
-              .podHealth(ctx.r.namespace, ctx.topology[arm].name)
-          ).pods.map(p => p.name),
+              .podHealth(ctx.r.namespace, ctx.topology[arm].name),
+          ),
       }),
     )
     .catch((e): AnalysisDecision => {
