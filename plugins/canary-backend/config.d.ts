@@ -231,6 +231,8 @@ export interface Config {
         allowedImages?: string[];
         /** The canary's pod template changed mid-rollout: restart the analysis from the first step, or abort (roll back). Default restart. */
         onTemplateChange?: 'restart' | 'abort';
+        /** Mesh and gateway providers: scale the canary before each step to the weight's share of the stable's replicas, rounded up (weight), or keep its own replica count (fixed). Default weight. */
+        canaryScale?: 'weight' | 'fixed';
         /** Longest a rollout may stay paused or waiting for approval before it rolls back: seconds or a duration such as "4h". Default: no limit. */
         maxHold?: number | string;
         /** Webhooks called during the rollout. */

@@ -63,6 +63,34 @@ describe('readCanaryConfig', () => {
       'http://prom-prod:9090',
     );
     expect(c.kubernetesClusters).toEqual(['prod']);
+    // A mesh sizes the canary by the weight unless told otherwise; the
+    // replicas provider does so by itself and has no setting.
+    expect(c.policies.standard.canaryScale).toBe('weight');
+    expect(c.policies.flagger.canaryScale).toBeUndefined();
+  });
+
+  it('says canaryScale does not apply to the replicas provider, and what to do', () => {
+    expect(() =>
+      read({
+        policies: {
+          ratio: { trafficProvider: 'replicas', canaryScale: 'weight' },
+        },
+      }),
+    ).toThrow(
+      'canary.policies.ratio.canaryScale: the replicas provider sizes both Deployments by the weight itself; remove canaryScale or choose a mesh or gateway provider',
+    );
+    expect(() =>
+      read({
+        policies: { mesh: { trafficProvider: 'istio', canaryScale: 'half' } },
+      }),
+    ).toThrow(
+      "canary.policies.mesh.canaryScale: Invalid enum value. Expected 'weight' | 'fixed', received 'half'",
+    );
+    expect(
+      read({
+        policies: { mesh: { trafficProvider: 'nginx', canaryScale: 'fixed' } },
+      }).policies.mesh.canaryScale,
+    ).toBe('fixed');
   });
 
   it('names every wrong key', () => {

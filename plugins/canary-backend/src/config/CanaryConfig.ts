@@ -234,6 +234,11 @@ export function readCanaryConfig(config: Config): CanaryConfig {
     if (entry.maxWeight !== undefined && entry.stepWeight === undefined) {
       problems.push(`${key}.stepWeight: maxWeight needs stepWeight`);
     }
+    if (entry.canaryScale && entry.trafficProvider === 'replicas') {
+      problems.push(
+        `${key}.canaryScale: the replicas provider sizes both Deployments by the weight itself; remove canaryScale or choose a mesh or gateway provider`,
+      );
+    }
     const policy = toPolicy(name, entry);
     if (templates) {
       try {

@@ -69,6 +69,15 @@ export interface CanaryPolicy {
    * analysis again from the first step, or roll back. Default restart.
    */
   onTemplateChange?: 'restart' | 'abort';
+  /**
+   * Traffic routed by a mesh or gateway (not `replicas`): `weight` scales
+   * the canary up before each step to the weight's share of the stable's
+   * replicas, rounded up (never below its own), so no canary pod takes
+   * more than a stable pod did before the rollout; `fixed` keeps the
+   * canary's own replica count. Unset in a rollout started by a version
+   * without it: `fixed`.
+   */
+  canaryScale?: 'weight' | 'fixed';
   /** Longest time a rollout may stay Paused or AwaitingApproval before it rolls back; unset: no limit. */
   maxHoldMs?: number;
   /** Name and kind of the policy's webhooks; see {@link WebhookRef}. */
@@ -186,6 +195,7 @@ export const policyConfigSchema = z
       .enum(['restore', 'adopt', 'pause', 'rollback'])
       .optional(),
     onTemplateChange: z.enum(['restart', 'abort']).optional(),
+    canaryScale: z.enum(['weight', 'fixed']).optional(),
     maxHold: duration('maxHold').optional(),
     webhooks: z.array(webhookSchema).optional(),
     allowedImages: z
@@ -272,6 +282,9 @@ export function toPolicy(name: string, c: PolicyConfig): CanaryPolicy {
     clusterErrorLimit: c.clusterErrorLimit ?? 5,
     onManualWeightChange: c.onManualWeightChange ?? 'restore',
     onTemplateChange: c.onTemplateChange ?? 'restart',
+    ...(c.trafficProvider !== 'replicas'
+      ? { canaryScale: c.canaryScale ?? 'weight' }
+      : {}),
     ...(c.maxHold !== undefined ? { maxHoldMs: c.maxHold } : {}),
     webhooks: (c.webhooks ?? []).map(w => ({
       name: w.name,

@@ -27,6 +27,7 @@ export interface RolloutSpec {
 export type DoneStep =
   | 'prepare'
   | 'scale-up'
+  | 'size-canary'
   | 'promote-template'
   | 'wait-stable'
   | 'finalize'
@@ -39,7 +40,7 @@ export type DoneStep =
 /** Why a Deployment is scaled; the name of the step it completes. */
 export type ScaleReason = Extract<
   DoneStep,
-  'scale-up' | 'retire-stable' | 'scale-down-canary'
+  'scale-up' | 'size-canary' | 'retire-stable' | 'scale-down-canary'
 >;
 
 /** Why a weight is written: the next step, a rollback to 0, or undoing a hand edit. */

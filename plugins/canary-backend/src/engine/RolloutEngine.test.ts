@@ -83,11 +83,16 @@ describe('RolloutEngine', () => {
     });
     const done = await runToEnd(engine, store, clock, started.id);
     expect(done.phase).toBe('Succeeded');
-    // One fence per weight written and one for the canary's preparation:
-    // the client's fence right before each write reuses the intent's
-    // (twelve fences without that).
+    // One fence per weight written, one for the canary's preparation and
+    // one for its scale to 3 pods before 75 % (ceil(0.75 × 3)): the
+    // client's fence right before each write reuses the intent's (fourteen
+    // fences without that).
     expect(cluster.routeWrites).toHaveLength(6);
-    expect(fences.mock.calls.length).toBeLessThanOrEqual(7);
+    expect(cluster.scaleWrites).toEqual([
+      { name: 'app-v2', replicas: 3 },
+      { name: 'app-v1', replicas: 0 },
+    ]);
+    expect(fences.mock.calls.length).toBeLessThanOrEqual(8);
   });
 
   it('reads a rollout only when it changed since its last pass here (the lease answers the version)', async () => {
@@ -569,5 +574,127 @@ describe('RolloutEngine', () => {
     expect(r!.phase).toBe('Paused');
     expect(cluster.split.canaryWeight).toBe(5);
     expect((await store.events(id)).some(e => e.type === 'drift')).toBe(true);
+  });
+
+  describe('canary sized by the weight (canaryScale)', () => {
+    /** Starts a rollout beside 8 stable pods with a canary of 1; records the weight at each scale. */
+    async function sized(policyInput: Record<string, unknown>) {
+      const setupResult = await setup('versioned-subsets', policyInput);
+      const { cluster } = setupResult;
+      cluster.deployments.get('app-v1')!.replicas = 8;
+      cluster.deployments.get('app-v2')!.replicas = 1;
+      const scales: Array<{
+        name: string;
+        replicas: number;
+        atWeight: number;
+      }> = [];
+      const scale = cluster.scale.bind(cluster);
+      cluster.scale = async (ns: string, name: string, replicas: number) => {
+        scales.push({ name, replicas, atWeight: cluster.split.canaryWeight });
+        return scale(ns, name, replicas);
+      };
+      const { id } = await setupResult.service.start({
+        resolved: setupResult.target,
+        cluster: 'c',
+        startedBy: 'u',
+      });
+      return { ...setupResult, id, scales };
+    }
+
+    it("scales the canary to the weight's share of the stable's pods before traffic moves, by default", async () => {
+      const { clock, engine, store, id, scales } = await sized(istio);
+      const done = await runToEnd(engine, store, clock, id);
+      expect(done.phase).toBe('Succeeded');
+      // 8 stable pods: 25 % needs 2 canary pods, 50 % 4, 75 % 6, 100 % 8 —
+      // each written while the previous weight still holds.
+      expect(scales).toEqual([
+        { name: 'app-v2', replicas: 2, atWeight: 5 },
+        { name: 'app-v2', replicas: 4, atWeight: 25 },
+        { name: 'app-v2', replicas: 6, atWeight: 50 },
+        { name: 'app-v2', replicas: 8, atWeight: 75 },
+        { name: 'app-v1', replicas: 0, atWeight: 100 },
+      ]);
+      const messages = (await store.events(id)).map(e => e.message);
+      const scaled = messages.indexOf('Scaled app-v2 to 4');
+      expect(scaled).toBeGreaterThan(-1);
+      expect(messages[scaled + 1]).toBe('Canary weight 50 % (step 3 of 5)');
+    });
+
+    it("keeps the canary's own pods with canaryScale: fixed, and in a rollout whose policy predates the setting", async () => {
+      const fixed = await sized({ ...istio, canaryScale: 'fixed' });
+      expect(fixed.target.policy.canaryScale).toBe('fixed');
+      let done = await runToEnd(
+        fixed.engine,
+        fixed.store,
+        fixed.clock,
+        fixed.id,
+      );
+      expect(done.phase).toBe('Succeeded');
+      expect(fixed.scales).toEqual([
+        { name: 'app-v1', replicas: 0, atWeight: 100 },
+      ]);
+
+      const older = await setup('versioned-subsets');
+      delete older.target.policy.canaryScale;
+      older.cluster.deployments.get('app-v1')!.replicas = 8;
+      older.cluster.deployments.get('app-v2')!.replicas = 1;
+      const { id } = await older.service.start({
+        resolved: older.target,
+        cluster: 'c',
+        startedBy: 'u',
+      });
+      done = await runToEnd(older.engine, older.store, older.clock, id);
+      expect(done.phase).toBe('Succeeded');
+      expect(older.cluster.scaleWrites).toEqual([
+        { name: 'app-v1', replicas: 0 },
+      ]);
+    });
+
+    it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {
+      const { cluster, clock, engine, store, id, scales } = await sized({
+        ...istio,
+        steps: [50],
+      });
+      const done = await runToEnd(engine, store, clock, id);
+      expect(done.phase).toBe('Succeeded');
+      expect(scales).toEqual([
+        { name: 'app-v2', replicas: 4, atWeight: 0 },
+        { name: 'app-v2', replicas: 8, atWeight: 50 },
+        { name: 'app-v1', replicas: 0, atWeight: 100 },
+      ]);
+      expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([50, 100]);
+    });
+
+    it('waits for the new pods at the step and rolls back at the progress deadline when they never come', async () => {
+      const { cluster, clock, engine, store, id } = await sized({
+        ...istio,
+        progressDeadline: '2m',
+      });
+      // A quota: only 3 canary pods can run; 50 % needs 4.
+      cluster.deployments.get('app-v2')!.availableCap = 3;
+      let r = await store.get(id);
+      for (let i = 0; i < 40 && r!.weight < 25; i++) {
+        await engine.idle();
+        await engine.tick();
+        clock.advance(10_000);
+        r = await store.get(id);
+      }
+      expect(r!.weight).toBe(25);
+      for (let i = 0; i < 10 && !r!.message.startsWith('Waiting'); i++) {
+        await engine.idle();
+        await engine.tick();
+        clock.advance(10_000);
+        r = await store.get(id);
+      }
+      expect(r!.message).toBe('Waiting for the canary: 3/4 pods available');
+      expect(r!.weight).toBe(25);
+      const done = await runToEnd(engine, store, clock, id);
+      expect(done.phase).toBe('RolledBack');
+      expect(done.message).toMatch(
+        /canary not available within the progress deadline \(120 s\): 3\/4 pods available/,
+      );
+      expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([5, 25, 0]);
+      expect(cluster.deployments.get('app-v2')!.replicas).toBe(0);
+    });
   });
 });

@@ -20,6 +20,8 @@ interface FakeDeployment {
   template: number;
   /** Pods crash: never available, one more restart per health read. */
   crashLooping?: boolean;
+  /** At most this many pods become available (a full node pool, a quota). */
+  availableCap?: number;
   restarts: number;
 }
 
@@ -265,7 +267,9 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
   async readiness(_ns: string, name: string) {
     this.check('readiness');
     const d = this.deployments.get(name)!;
-    const available = d.crashLooping ? 0 : d.replicas;
+    const available = d.crashLooping
+      ? 0
+      : Math.min(d.replicas, d.availableCap ?? d.replicas);
     return {
       desired: d.replicas,
       ready: available,

@@ -1,6 +1,7 @@
 import { isAvailable } from '../../domain/podHealth';
 import type { PassContext } from '../context';
 import { waitForCanary } from '../guards/availability';
+import { canaryReplicasAt, scalesWithWeight } from '../guards/canarySize';
 import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
 import { canaryTemplateHash } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
@@ -30,7 +31,7 @@ const prepareCanary: PhaseStep = {
   },
 };
 
-/** The canary has replicas, healthy pods and is available (not for replica ratios: step 1 scales it). */
+/** The canary has the replicas the first step needs, healthy pods, and is available (not for replica ratios: step 1 scales it). */
 const canaryUp: PhaseStep = {
   name: 'canary scaled up and available',
   async run(ctx) {
@@ -39,15 +40,20 @@ const canaryUp: PhaseStep = {
     const readiness = await ctx
       .workloads()
       .readiness(ctx.r.namespace, canaryName);
-    if (
-      readiness.desired === 0 &&
-      !(ctx.state.done ?? []).includes('scale-up')
-    ) {
+    const replicas = await canaryReplicasAt(ctx, ctx.r.steps[0].weight);
+    const scaleUp =
+      readiness.desired === 0 && !(ctx.state.done ?? []).includes('scale-up');
+    // Sized by the weight: a canary already running gets the pods the first step needs.
+    const sizeUp =
+      readiness.desired > 0 &&
+      readiness.desired < replicas &&
+      scalesWithWeight(ctx);
+    if (scaleUp || sizeUp) {
       await recordIntent(ctx, {
         op: 'scale',
         deployment: canaryName,
-        replicas: ctx.state.canaryReplicas ?? 1,
-        why: 'scale-up',
+        replicas,
+        why: scaleUp ? 'scale-up' : 'size-canary',
       });
       return true;
     }

@@ -4,6 +4,7 @@ import type { PassContext } from '../context';
 import { isGated } from '../guards/analysis';
 import { awaitApproval, needsApproval } from '../guards/approval';
 import { waitForCanary } from '../guards/availability';
+import { sizeCanaryFor } from '../guards/canarySize';
 import { hasDrifted, onDrift } from '../guards/drift';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
@@ -90,6 +91,12 @@ const promoteAtLastStep: PhaseStep = {
   },
 };
 
+/** Sized by the weight: the canary has the pods the next step needs, available, before traffic moves. */
+const canarySizedForNextStep: PhaseStep = {
+  name: 'canary sized for the next step',
+  run: ctx => sizeCanaryFor(ctx, ctx.r.steps[ctx.r.stepIndex + 1].weight),
+};
+
 const nextStep: PhaseStep = {
   name: 'next step',
   async run(ctx) {
@@ -120,6 +127,7 @@ const PROGRESSING: PhaseStep[] = [
   approvalGate,
   stepWebhooks,
   promoteAtLastStep,
+  canarySizedForNextStep,
   nextStep,
 ];
 

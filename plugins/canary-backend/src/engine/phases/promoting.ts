@@ -1,6 +1,7 @@
 import { isAvailable } from '../../domain/podHealth';
 import type { DoneStep } from '../../domain/types';
 import type { PassContext } from '../context';
+import { sizeCanaryFor } from '../guards/canarySize';
 import { recordIntent } from '../intents';
 import { beginRollback, finish, releaseObjects } from '../transitions';
 
@@ -84,13 +85,20 @@ export async function promoting(ctx: PassContext): Promise<boolean> {
         { message: 'Copying the canary pod template to stable' },
       );
       return true;
-    case 'finalize':
+    case 'finalize': {
+      if (topology.shape === 'versioned-subsets') {
+        // The canary's Deployment becomes stable and takes all traffic: with
+        // the replicas 100 % needs, available, before the route moves.
+        const sizing = await sizeCanaryFor(ctx, 100);
+        if (sizing !== undefined) return sizing;
+      }
       await recordIntent(
         ctx,
         { op: 'finalize-promotion' },
         { message: 'Routing all traffic to the new stable' },
       );
       return true;
+    }
     case 'retire-stable':
       await recordIntent(ctx, {
         op: 'scale',

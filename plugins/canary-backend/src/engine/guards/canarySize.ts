@@ -1,0 +1,59 @@
+import { isAvailable } from '../../domain/podHealth';
+import type { PassContext } from '../context';
+import { recordIntent } from '../intents';
+import { waitForCanary } from './availability';
+
+/** The rollout sizes its canary by the weight (`canaryScale: weight`, never with replica ratios). */
+export function scalesWithWeight(ctx: PassContext): boolean {
+  return (
+    ctx.policy.canaryScale === 'weight' &&
+    ctx.topology.shape !== 'replica-ratio'
+  );
+}
+
+/**
+ * Canary replicas a weight needs: the weight's share of the stable's
+ * replicas, rounded up, and never fewer than the canary's own — so each
+ * canary pod serves at most what a stable pod served before the rollout.
+ * The canary's own count when the canary is not sized by the weight.
+ */
+export async function canaryReplicasAt(
+  ctx: PassContext,
+  weight: number,
+): Promise<number> {
+  const own = ctx.state.canaryReplicas ?? 1;
+  if (!scalesWithWeight(ctx)) return own;
+  const stable = await ctx
+    .workloads()
+    .readiness(ctx.r.namespace, ctx.topology.stable.name);
+  // A small epsilon: 3 × 33.3 / 100 must not round up past what it is.
+  return Math.max(own, Math.ceil((stable.desired * weight) / 100 - 1e-9));
+}
+
+/**
+ * Before traffic moves to `weight`: scales the canary up to the replicas
+ * the weight needs and waits until they are available (rolling back at the
+ * progress deadline). Undefined when the canary is ready for the weight;
+ * true when a scale was recorded or a rollback began; false while waiting.
+ */
+export async function sizeCanaryFor(
+  ctx: PassContext,
+  weight: number,
+): Promise<boolean | undefined> {
+  if (!scalesWithWeight(ctx)) return undefined;
+  const canary = ctx.topology.canary.name;
+  const readiness = await ctx.workloads().readiness(ctx.r.namespace, canary);
+  const replicas = await canaryReplicasAt(ctx, weight);
+  if (readiness.desired < replicas) {
+    await recordIntent(
+      ctx,
+      { op: 'scale', deployment: canary, replicas, why: 'size-canary' },
+      {
+        message: `Scaling ${canary} to ${replicas} pods for ${weight} % of traffic`,
+      },
+    );
+    return true;
+  }
+  if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
+  return undefined;
+}
