@@ -422,6 +422,58 @@ describe('rollouts against the sandbox, through the API', () => {
         .filter((b: any) => b.name === 'storefront-canary')
         .reduce((sum: number, b: any) => sum + (b.weight ?? 1), 0);
     expect(routes.slice(1).map(canaryWeight)).toEqual([10, 50, 100, 0]);
+
+    // Again with a one-pod canary beside 3 stable pods: before each weight
+    // is written the canary has the weight's share of the stable's pods
+    // (canaryScale: weight, the default) — 1 at 10 %, 2 at 50 %, 3 at 100 %.
+    const scaled = await fetch(
+      `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/storefront-canary`,
+      {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${sb.token}`,
+          'content-type': 'application/merge-patch+json',
+        },
+        body: JSON.stringify({ spec: { replicas: 1 } }),
+      },
+    );
+    expect(scaled.status).toBe(200);
+    const again = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/storefront',
+      image: 'shop/storefront:5.3.0',
+    });
+    expect(again.status).toBe(201);
+    const secondRun = await waitForRollout(server, again.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
+    expect(secondRun.rollout.phase).toBe('Succeeded');
+    const version = (o: any) => Number(o.metadata.resourceVersion);
+    const canary = sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'storefront-canary',
+    }) as any[];
+    const routesAgain = (
+      sb.writes({
+        group: 'gateway.networking.k8s.io',
+        kind: 'HTTPRoute',
+        namespace: 'demo',
+        name: 'storefront',
+      }) as any[]
+    ).filter(route => version(route) > version(routes[routes.length - 1]));
+    // Each weight, and the canary's replicas in the cluster when it was written.
+    const writtenWith = routesAgain.map(route => [
+      canaryWeight(route),
+      canary.filter(d => version(d) < version(route)).pop()?.spec.replicas,
+    ]);
+    expect(writtenWith).toEqual([
+      [10, 1],
+      [50, 2],
+      [100, 3],
+      [0, 3],
+    ]);
+    expect(canary[canary.length - 1].spec.replicas).toBe(0);
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
