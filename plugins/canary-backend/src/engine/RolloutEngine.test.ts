@@ -3,6 +3,8 @@ import { FakeCluster, unavailable } from './__testUtils__/FakeCluster';
 import { TestClock, createEngine, resolved } from './__testUtils__/harness';
 import type { RolloutEngine } from './RolloutEngine';
 import type { RolloutStore } from '../store/RolloutStore';
+import type { CanaryPolicy } from '../config/policy';
+import type { RolloutRecord } from '../domain/types';
 
 jest.setTimeout(60_000);
 
@@ -578,9 +580,13 @@ describe('RolloutEngine', () => {
 
   describe('canary sized by the weight (canaryScale)', () => {
     /** Starts a rollout beside 8 stable pods with a canary of 1; records the weight at each scale. */
-    async function sized(policyInput: Record<string, unknown>) {
+    async function sized(
+      policyInput: Record<string, unknown>,
+      edit: (policy: CanaryPolicy) => void = () => {},
+    ) {
       const setupResult = await setup('versioned-subsets', policyInput);
       const { cluster } = setupResult;
+      edit(setupResult.target.policy);
       cluster.deployments.get('app-v1')!.replicas = 8;
       cluster.deployments.get('app-v2')!.replicas = 1;
       const scales: Array<{
@@ -601,20 +607,25 @@ describe('RolloutEngine', () => {
       return { ...setupResult, id, scales };
     }
 
-    it("scales the canary to the weight's share of the stable's pods before traffic moves, by default", async () => {
-      const { clock, engine, store, id, scales } = await sized(istio);
-      const done = await runToEnd(engine, store, clock, id);
+    /** Runs a sized rollout to its end, which must be a promotion; its scales. */
+    async function promoted(run: Awaited<ReturnType<typeof sized>>) {
+      const done = await runToEnd(run.engine, run.store, run.clock, run.id);
       expect(done.phase).toBe('Succeeded');
+      return run.scales;
+    }
+
+    it("scales the canary to the weight's share of the stable's pods before traffic moves, by default", async () => {
+      const run = await sized(istio);
       // 8 stable pods: 25 % needs 2 canary pods, 50 % 4, 75 % 6, 100 % 8 —
       // each written while the previous weight still holds.
-      expect(scales).toEqual([
+      expect(await promoted(run)).toEqual([
         { name: 'app-v2', replicas: 2, atWeight: 5 },
         { name: 'app-v2', replicas: 4, atWeight: 25 },
         { name: 'app-v2', replicas: 6, atWeight: 50 },
         { name: 'app-v2', replicas: 8, atWeight: 75 },
         { name: 'app-v1', replicas: 0, atWeight: 100 },
       ]);
-      const messages = (await store.events(id)).map(e => e.message);
+      const messages = (await run.store.events(run.id)).map(e => e.message);
       const scaled = messages.indexOf('Scaled app-v2 to 4');
       expect(scaled).toBeGreaterThan(-1);
       expect(messages[scaled + 1]).toBe('Canary weight 50 % (step 3 of 5)');
@@ -623,46 +634,26 @@ describe('RolloutEngine', () => {
     it("keeps the canary's own pods with canaryScale: fixed, and in a rollout whose policy predates the setting", async () => {
       const fixed = await sized({ ...istio, canaryScale: 'fixed' });
       expect(fixed.target.policy.canaryScale).toBe('fixed');
-      let done = await runToEnd(
-        fixed.engine,
-        fixed.store,
-        fixed.clock,
-        fixed.id,
-      );
-      expect(done.phase).toBe('Succeeded');
-      expect(fixed.scales).toEqual([
-        { name: 'app-v1', replicas: 0, atWeight: 100 },
-      ]);
-
-      const older = await setup('versioned-subsets');
-      delete older.target.policy.canaryScale;
-      older.cluster.deployments.get('app-v1')!.replicas = 8;
-      older.cluster.deployments.get('app-v2')!.replicas = 1;
-      const { id } = await older.service.start({
-        resolved: older.target,
-        cluster: 'c',
-        startedBy: 'u',
+      const older = await sized(istio, policy => {
+        delete policy.canaryScale;
       });
-      done = await runToEnd(older.engine, older.store, older.clock, id);
-      expect(done.phase).toBe('Succeeded');
-      expect(older.cluster.scaleWrites).toEqual([
-        { name: 'app-v1', replicas: 0 },
-      ]);
+      for (const run of [fixed, older]) {
+        expect(await promoted(run)).toEqual([
+          { name: 'app-v1', replicas: 0, atWeight: 100 },
+        ]);
+      }
     });
 
     it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {
-      const { cluster, clock, engine, store, id, scales } = await sized({
-        ...istio,
-        steps: [50],
-      });
-      const done = await runToEnd(engine, store, clock, id);
-      expect(done.phase).toBe('Succeeded');
-      expect(scales).toEqual([
+      const run = await sized({ ...istio, steps: [50] });
+      expect(await promoted(run)).toEqual([
         { name: 'app-v2', replicas: 4, atWeight: 0 },
         { name: 'app-v2', replicas: 8, atWeight: 50 },
         { name: 'app-v1', replicas: 0, atWeight: 100 },
       ]);
-      expect(cluster.routeWrites.map(w => w.canaryWeight)).toEqual([50, 100]);
+      expect(run.cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+        50, 100,
+      ]);
     });
 
     it('waits for the new pods at the step and rolls back at the progress deadline when they never come', async () => {
@@ -672,22 +663,25 @@ describe('RolloutEngine', () => {
       });
       // A quota: only 3 canary pods can run; 50 % needs 4.
       cluster.deployments.get('app-v2')!.availableCap = 3;
-      let r = await store.get(id);
-      for (let i = 0; i < 40 && r!.weight < 25; i++) {
-        await engine.idle();
-        await engine.tick();
-        clock.advance(10_000);
-        r = await store.get(id);
+      /** Ticks every 10 s until the rollout is as `wanted` says (at most 40 ticks). */
+      async function tickUntil(wanted: (r: RolloutRecord) => boolean) {
+        let r = (await store.get(id))!;
+        for (let i = 0; i < 40 && !wanted(r); i++) {
+          await engine.idle();
+          await engine.tick();
+          clock.advance(10_000);
+          r = (await store.get(id))!;
+        }
+        return r;
       }
-      expect(r!.weight).toBe(25);
-      for (let i = 0; i < 10 && !r!.message.startsWith('Waiting'); i++) {
-        await engine.idle();
-        await engine.tick();
-        clock.advance(10_000);
-        r = await store.get(id);
-      }
-      expect(r!.message).toBe('Waiting for the canary: 3/4 pods available');
-      expect(r!.weight).toBe(25);
+      expect((await tickUntil(r => r.weight >= 25)).weight).toBe(25);
+      const waiting = await tickUntil(r =>
+        (r.message ?? '').startsWith('Waiting'),
+      );
+      expect(waiting.message).toBe(
+        'Waiting for the canary: 3/4 pods available',
+      );
+      expect(waiting.weight).toBe(25);
       const done = await runToEnd(engine, store, clock, id);
       expect(done.phase).toBe('RolledBack');
       expect(done.message).toMatch(

@@ -401,15 +401,19 @@ describe('rollouts against the sandbox, through the API', () => {
   });
 
   it('runs storefront on a Gateway API HTTPRoute', async () => {
-    const res = await request(server).post('/api/canary/rollouts').send({
-      entityRef: 'component:default/storefront',
-      image: 'shop/storefront:5.2.0',
-    });
-    expect(res.status).toBe(201);
-    const details = await waitForRollout(server, res.body.id, r =>
-      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
-    );
-    expect(details.rollout.phase).toBe('Succeeded');
+    /** Starts a storefront rollout of `image` and waits until it ends; it must succeed. */
+    async function rollOut(image: string) {
+      const res = await request(server).post('/api/canary/rollouts').send({
+        entityRef: 'component:default/storefront',
+        image,
+      });
+      expect(res.status).toBe(201);
+      const details = await waitForRollout(server, res.body.id, r =>
+        ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+      );
+      expect(details.rollout.phase).toBe('Succeeded');
+    }
+    await rollOut('shop/storefront:5.2.0');
     const routes = sb.writes({
       group: 'gateway.networking.k8s.io',
       kind: 'HTTPRoute',
@@ -438,15 +442,7 @@ describe('rollouts against the sandbox, through the API', () => {
       },
     );
     expect(scaled.status).toBe(200);
-    const again = await request(server).post('/api/canary/rollouts').send({
-      entityRef: 'component:default/storefront',
-      image: 'shop/storefront:5.3.0',
-    });
-    expect(again.status).toBe(201);
-    const secondRun = await waitForRollout(server, again.body.id, r =>
-      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
-    );
-    expect(secondRun.rollout.phase).toBe('Succeeded');
+    await rollOut('shop/storefront:5.3.0');
     const version = (o: any) => Number(o.metadata.resourceVersion);
     const canary = sb.writes({
       group: 'apps',
