@@ -8,6 +8,7 @@
  *   ./dev bench analysis --quick    # a tenth of the runs, prints only
  *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
  *   ./dev bench analysis --sweep       # random combinations of their knobs, prints only (sweep.ts)
+ *   ./dev bench analysis --canary-scale  # one canary pod or pods sized by the weight (canaryScale.ts)
  *   BENCH_SUMMARY=<file>            # also writes the whole result there as JSON (with --quick too)
  */
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ import {
 } from './methods';
 import { SimPrometheus } from './prometheusSim';
 import { checkAgainstPrometheus } from './realPrometheus';
+import { runCanaryScale } from './canaryScale';
 import { runRobustness } from './robustness';
 import { runSweep } from './sweep';
 import { Scenario, World } from './world';
@@ -629,6 +631,8 @@ if (require.main === module && process.argv.includes('--render')) {
   runRobustness(root);
 } else if (require.main === module && process.argv.includes('--sweep')) {
   runSweep();
+} else if (require.main === module && process.argv.includes('--canary-scale')) {
+  runCanaryScale(root);
 } else if (require.main === module) {
   main().catch(e => {
     process.stderr.write(`${e.stack ?? e}\n`);
