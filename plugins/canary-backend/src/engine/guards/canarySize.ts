@@ -26,8 +26,7 @@ export async function canaryReplicasAt(
   const stable = await ctx
     .workloads()
     .readiness(ctx.r.namespace, ctx.topology.stable.name);
-  // Floating point: 3 pods × 100/3 % is 1.0000000000000002, one pod, not two.
-  return Math.max(own, Math.ceil((stable.desired * weight) / 100 - 1e-9));
+  return Math.max(own, Math.ceil((stable.desired * weight) / 100));
 }
 
 /**
