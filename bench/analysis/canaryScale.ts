@@ -32,7 +32,7 @@ export function sizedByWeight(sc: Scenario): Scenario {
   const stablePods = sc.stablePods ?? STABLE_PODS;
   const from: number[] = [];
   sc.weights.forEach((weight, step) => {
-    const wanted = Math.ceil((weight * stablePods) / 100 - 1e-9);
+    const wanted = Math.ceil((weight * stablePods) / 100);
     while (from.length < wanted) {
       from.push(Math.max(0, step * sc.stepSeconds - 5));
     }
