@@ -130,6 +130,13 @@ export interface EngineState {
   canaryReplicas?: number;
   /** Stable replicas at start (restored by replica-ratio rollback). */
   stableReplicas?: number;
+  /**
+   * `canaryScale: weight`: the weight the canary was last scaled up for.
+   * Scaled once per weight: when something then sets fewer pods (an
+   * autoscaler at its maxReplicas, a person), the rollout goes on with them
+   * instead of writing the count again every pass.
+   */
+  sizedFor?: number;
   /** When the current wait for canary availability began (ms). */
   waitingSince?: number;
   /** When the current step was reached (ms). */

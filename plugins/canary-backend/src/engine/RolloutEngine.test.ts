@@ -583,6 +583,7 @@ describe('RolloutEngine', () => {
     async function sized(
       policyInput: Record<string, unknown>,
       edit: (policy: CanaryPolicy) => void = () => {},
+      autoscalerMax = Infinity,
     ) {
       const setupResult = await setup('versioned-subsets', policyInput);
       const { cluster } = setupResult;
@@ -597,7 +598,10 @@ describe('RolloutEngine', () => {
       const scale = cluster.scale.bind(cluster);
       cluster.scale = async (ns: string, name: string, replicas: number) => {
         scales.push({ name, replicas, atWeight: cluster.split.canaryWeight });
-        return scale(ns, name, replicas);
+        await scale(ns, name, replicas);
+        // An HPA at its maxReplicas sets the canary back at once.
+        const canary = cluster.deployments.get('app-v2')!;
+        canary.replicas = Math.min(canary.replicas, autoscalerMax);
       };
       const { id } = await setupResult.service.start({
         resolved: setupResult.target,
@@ -642,6 +646,20 @@ describe('RolloutEngine', () => {
           { name: 'app-v1', replicas: 0, atWeight: 100 },
         ]);
       }
+    });
+
+    it('scales once per weight and goes on with the pods an autoscaler leaves, instead of writing the count every pass', async () => {
+      const run = await sized(istio, () => {}, 3);
+      // An HPA with maxReplicas 3 undoes 4, 6 and 8 at once: one write per
+      // weight all the same, and the rollout goes on with 3 pods.
+      expect(await promoted(run)).toEqual([
+        { name: 'app-v2', replicas: 2, atWeight: 5 },
+        { name: 'app-v2', replicas: 4, atWeight: 25 },
+        { name: 'app-v2', replicas: 6, atWeight: 50 },
+        { name: 'app-v2', replicas: 8, atWeight: 75 },
+        { name: 'app-v1', replicas: 0, atWeight: 100 },
+      ]);
+      expect(run.cluster.deployments.get('app-v2')!.replicas).toBe(3);
     });
 
     it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {

@@ -30,10 +30,33 @@ export async function canaryReplicasAt(
 }
 
 /**
+ * Scales the canary to `replicas` for `weight`, once per weight (see
+ * `EngineState.sizedFor`). True when the scale was recorded.
+ */
+export async function scaleCanaryFor(
+  ctx: PassContext,
+  weight: number,
+  replicas: number,
+  why: 'scale-up' | 'size-canary',
+): Promise<boolean> {
+  const canary = ctx.topology.canary.name;
+  await recordIntent(
+    ctx,
+    { op: 'scale', deployment: canary, replicas, why },
+    {
+      message: `Scaling ${canary} to ${replicas} pods for ${weight} % of traffic`,
+      state: { ...ctx.state, sizedFor: weight },
+    },
+  );
+  return true;
+}
+
+/**
  * Before traffic moves to `weight`: scales the canary up to the replicas
- * the weight needs and waits until they are available (rolling back at the
- * progress deadline). Undefined when the canary is ready for the weight;
- * true when a scale was recorded or a rollback began; false while waiting.
+ * the weight needs (once for this weight) and waits until the pods it has
+ * are available (rolling back at the progress deadline). Undefined when the
+ * canary is ready for the weight; true when a scale was recorded or a
+ * rollback began; false while waiting.
  */
 export async function sizeCanaryFor(
   ctx: PassContext,
@@ -42,16 +65,11 @@ export async function sizeCanaryFor(
   if (!scalesWithWeight(ctx)) return undefined;
   const canary = ctx.topology.canary.name;
   const readiness = await ctx.workloads().readiness(ctx.r.namespace, canary);
-  const replicas = await canaryReplicasAt(ctx, weight);
-  if (readiness.desired < replicas) {
-    await recordIntent(
-      ctx,
-      { op: 'scale', deployment: canary, replicas, why: 'size-canary' },
-      {
-        message: `Scaling ${canary} to ${replicas} pods for ${weight} % of traffic`,
-      },
-    );
-    return true;
+  if (ctx.state.sizedFor !== weight) {
+    const replicas = await canaryReplicasAt(ctx, weight);
+    if (readiness.desired < replicas) {
+      return scaleCanaryFor(ctx, weight, replicas, 'size-canary');
+    }
   }
   if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
   return undefined;

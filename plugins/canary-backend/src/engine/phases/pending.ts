@@ -1,7 +1,11 @@
 import { isAvailable } from '../../domain/podHealth';
 import type { PassContext } from '../context';
 import { waitForCanary } from '../guards/availability';
-import { canaryReplicasAt, scalesWithWeight } from '../guards/canarySize';
+import {
+  canaryReplicasAt,
+  scaleCanaryFor,
+  scalesWithWeight,
+} from '../guards/canarySize';
 import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
 import { canaryTemplateHash } from '../guards/template';
 import { gateWebhooks } from '../guards/webhookGate';
@@ -40,22 +44,23 @@ const canaryUp: PhaseStep = {
     const readiness = await ctx
       .workloads()
       .readiness(ctx.r.namespace, canaryName);
-    const replicas = await canaryReplicasAt(ctx, ctx.r.steps[0].weight);
+    const first = ctx.r.steps[0].weight;
+    const replicas = await canaryReplicasAt(ctx, first);
     const scaleUp =
       readiness.desired === 0 && !(ctx.state.done ?? []).includes('scale-up');
     // Sized by the weight: a canary already running gets the pods the first step needs.
     const sizeUp =
       readiness.desired > 0 &&
       readiness.desired < replicas &&
-      scalesWithWeight(ctx);
+      scalesWithWeight(ctx) &&
+      ctx.state.sizedFor !== first;
     if (scaleUp || sizeUp) {
-      await recordIntent(ctx, {
-        op: 'scale',
-        deployment: canaryName,
+      return scaleCanaryFor(
+        ctx,
+        first,
         replicas,
-        why: scaleUp ? 'scale-up' : 'size-canary',
-      });
-      return true;
+        scaleUp ? 'scale-up' : 'size-canary',
+      );
     }
     if (!(await guardCanaryPods(ctx))) return true;
     if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
