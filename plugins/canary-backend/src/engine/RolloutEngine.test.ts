@@ -611,6 +611,15 @@ describe('RolloutEngine', () => {
       return { ...setupResult, id, scales };
     }
 
+    /** 8 stable pods: 25 % needs 2 canary pods, 50 % 4, 75 % 6, 100 % 8 — each written while the previous weight holds. */
+    const SIZED_EACH_STEP = [
+      { name: 'app-v2', replicas: 2, atWeight: 5 },
+      { name: 'app-v2', replicas: 4, atWeight: 25 },
+      { name: 'app-v2', replicas: 6, atWeight: 50 },
+      { name: 'app-v2', replicas: 8, atWeight: 75 },
+      { name: 'app-v1', replicas: 0, atWeight: 100 },
+    ];
+
     /** Runs a sized rollout to its end, which must be a promotion; its scales. */
     async function promoted(run: Awaited<ReturnType<typeof sized>>) {
       const done = await runToEnd(run.engine, run.store, run.clock, run.id);
@@ -620,15 +629,7 @@ describe('RolloutEngine', () => {
 
     it("scales the canary to the weight's share of the stable's pods before traffic moves, by default", async () => {
       const run = await sized(istio);
-      // 8 stable pods: 25 % needs 2 canary pods, 50 % 4, 75 % 6, 100 % 8 —
-      // each written while the previous weight still holds.
-      expect(await promoted(run)).toEqual([
-        { name: 'app-v2', replicas: 2, atWeight: 5 },
-        { name: 'app-v2', replicas: 4, atWeight: 25 },
-        { name: 'app-v2', replicas: 6, atWeight: 50 },
-        { name: 'app-v2', replicas: 8, atWeight: 75 },
-        { name: 'app-v1', replicas: 0, atWeight: 100 },
-      ]);
+      expect(await promoted(run)).toEqual(SIZED_EACH_STEP);
       const messages = (await run.store.events(run.id)).map(e => e.message);
       const scaled = messages.indexOf('Scaled app-v2 to 4');
       expect(scaled).toBeGreaterThan(-1);
@@ -652,14 +653,45 @@ describe('RolloutEngine', () => {
       const run = await sized(istio, () => {}, 3);
       // An HPA with maxReplicas 3 undoes 4, 6 and 8 at once: one write per
       // weight all the same, and the rollout goes on with 3 pods.
-      expect(await promoted(run)).toEqual([
-        { name: 'app-v2', replicas: 2, atWeight: 5 },
-        { name: 'app-v2', replicas: 4, atWeight: 25 },
-        { name: 'app-v2', replicas: 6, atWeight: 50 },
-        { name: 'app-v2', replicas: 8, atWeight: 75 },
-        { name: 'app-v1', replicas: 0, atWeight: 100 },
-      ]);
+      expect(await promoted(run)).toEqual(SIZED_EACH_STEP);
       expect(run.cluster.deployments.get('app-v2')!.replicas).toBe(3);
+    });
+
+    it('resumes a canary scale after a crash right after the cluster stored it, and holds through a cluster that refuses it', async () => {
+      const run = await sized(istio);
+      // The backend "dies" once the cluster stored 2 pods, before the commit;
+      // then the cluster answers 503 to the next two scale writes.
+      run.cluster.fail('scale', () => new Error('killed'), 1, true);
+      run.cluster.fail('scale', unavailable, 2);
+      await run.engine.idle();
+      for (let i = 0; i < 3 && !(await run.store.get(run.id))!.intent; i++) {
+        run.clock.advance(10_000);
+        await run.engine.tick();
+        await run.engine.idle();
+      }
+      expect((await run.store.get(run.id))!.intent).toMatchObject({
+        op: 'scale',
+        replicas: 2,
+        why: 'size-canary',
+      });
+      const second = await createEngine(run.db, run.cluster, {
+        clock: run.clock,
+        owner: 'b',
+      });
+      const done = await runToEnd(second.engine, run.store, run.clock, run.id);
+      expect(done.phase).toBe('Succeeded');
+      // No count was written twice: the resumed scale found 2 stored, and
+      // the refused ones were tried again until the cluster took them.
+      expect(run.cluster.scaleWrites.filter(w => w.name === 'app-v2')).toEqual([
+        { name: 'app-v2', replicas: 2 },
+        { name: 'app-v2', replicas: 4 },
+        { name: 'app-v2', replicas: 6 },
+        { name: 'app-v2', replicas: 8 },
+      ]);
+      expect(run.scales.filter(s => s.name === 'app-v2').length).toBe(6);
+      expect(run.cluster.routeWrites.map(w => w.canaryWeight)).toEqual([
+        5, 25, 50, 75, 100, 100,
+      ]);
     });
 
     it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {

@@ -262,6 +262,7 @@ export class FakeCluster implements ClusterAccess, WorkloadManager {
     await this.workloadWriteDelay();
     this.deployments.get(name)!.replicas = replicas;
     this.scaleWrites.push({ name, replicas });
+    this.check('scale', true);
   }
 
   async readiness(_ns: string, name: string) {

@@ -1,4 +1,4 @@
-import { isAvailable } from '../../domain/podHealth';
+import { isAvailable, Readiness } from '../../domain/podHealth';
 import type { PassContext } from '../context';
 import { recordIntent } from '../intents';
 import { waitForCanary } from './availability';
@@ -63,14 +63,26 @@ export async function sizeCanaryFor(
   weight: number,
 ): Promise<boolean | undefined> {
   if (!scalesWithWeight(ctx)) return undefined;
-  const canary = ctx.topology.canary.name;
-  const readiness = await ctx.workloads().readiness(ctx.r.namespace, canary);
-  if (ctx.state.sizedFor !== weight) {
-    const replicas = await canaryReplicasAt(ctx, weight);
-    if (readiness.desired < replicas) {
-      return scaleCanaryFor(ctx, weight, replicas, 'size-canary');
-    }
-  }
+  const readiness = await ctx
+    .workloads()
+    .readiness(ctx.r.namespace, ctx.topology.canary.name);
+  if (await scaleUpFor(ctx, weight, readiness)) return true;
   if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
   return undefined;
+}
+
+/**
+ * Sized by the weight and not yet sized for `weight`: scales a running
+ * canary up when it has fewer pods than the weight needs. True when the
+ * scale was recorded.
+ */
+export async function scaleUpFor(
+  ctx: PassContext,
+  weight: number,
+  readiness: Pick<Readiness, 'desired'>,
+): Promise<boolean> {
+  if (!scalesWithWeight(ctx) || ctx.state.sizedFor === weight) return false;
+  const replicas = await canaryReplicasAt(ctx, weight);
+  if (readiness.desired >= replicas) return false;
+  return scaleCanaryFor(ctx, weight, replicas, 'size-canary');
 }

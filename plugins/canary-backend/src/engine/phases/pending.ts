@@ -4,7 +4,7 @@ import { waitForCanary } from '../guards/availability';
 import {
   canaryReplicasAt,
   scaleCanaryFor,
-  scalesWithWeight,
+  scaleUpFor,
 } from '../guards/canarySize';
 import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
 import { canaryTemplateHash } from '../guards/template';
@@ -45,22 +45,15 @@ const canaryUp: PhaseStep = {
       .workloads()
       .readiness(ctx.r.namespace, canaryName);
     const first = ctx.r.steps[0].weight;
-    const replicas = await canaryReplicasAt(ctx, first);
-    const scaleUp =
-      readiness.desired === 0 && !(ctx.state.done ?? []).includes('scale-up');
-    // Sized by the weight: a canary already running gets the pods the first step needs.
-    const sizeUp =
-      readiness.desired > 0 &&
-      readiness.desired < replicas &&
-      scalesWithWeight(ctx) &&
-      ctx.state.sizedFor !== first;
-    if (scaleUp || sizeUp) {
-      return scaleCanaryFor(
-        ctx,
-        first,
-        replicas,
-        scaleUp ? 'scale-up' : 'size-canary',
-      );
+    if (readiness.desired === 0) {
+      if (!(ctx.state.done ?? []).includes('scale-up')) {
+        const replicas = await canaryReplicasAt(ctx, first);
+        return scaleCanaryFor(ctx, first, replicas, 'scale-up');
+      }
+      // Scaled to zero by hand after the scale-up: the wait below rolls back at the deadline.
+    } else if (await scaleUpFor(ctx, first, readiness)) {
+      // Sized by the weight: a canary already running gets the first step's pods.
+      return true;
     }
     if (!(await guardCanaryPods(ctx))) return true;
     if (!isAvailable(readiness)) return waitForCanary(ctx, readiness);
