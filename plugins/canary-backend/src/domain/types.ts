@@ -131,10 +131,12 @@ export interface EngineState {
   /** Stable replicas at start (restored by replica-ratio rollback). */
   stableReplicas?: number;
   /**
-   * `canaryScale: weight`: the weight the canary was last scaled up for.
-   * Scaled once per weight: when something then sets fewer pods (an
-   * autoscaler at its maxReplicas, a person), the rollout goes on with them
-   * instead of writing the count again every pass.
+   * `canaryScale: weight`: the highest weight the canary was sized for
+   * (scaled up, or found with the pods it needs). Scaled once per weight:
+   * when something then sets fewer pods (an autoscaler at its maxReplicas, a
+   * person), the rollout goes on with them instead of writing the count
+   * again every pass; a weight above it (the next step, or one adopted from
+   * a hand edit) is sized again.
    */
   sizedFor?: number;
   /** When the current wait for canary availability began (ms). */

@@ -694,6 +694,36 @@ describe('RolloutEngine', () => {
       ]);
     });
 
+    it('gives a weight adopted from a hand edit its pods at once', async () => {
+      const run = await sized(istio, policy => {
+        policy.onManualWeightChange = 'adopt';
+      });
+      await run.engine.idle();
+      expect(run.cluster.split.canaryWeight).toBe(5);
+      // Someone moves half the traffic to the one-pod canary by hand.
+      run.cluster.split.canaryWeight = 50;
+      for (let i = 0; i < 3; i++) {
+        run.clock.advance(1000);
+        await run.engine.tick();
+        await run.engine.idle();
+      }
+      expect((await run.store.get(run.id))!.weight).toBe(50);
+      expect(run.scales).toEqual([
+        { name: 'app-v2', replicas: 4, atWeight: 50 },
+      ]);
+      const events = (await run.store.events(run.id)).map(e => e.message);
+      const drift = events.findIndex(m => /expected 5 %, found 50 %/.test(m));
+      expect(drift).toBeGreaterThan(-1);
+      expect(events.indexOf('Scaled app-v2 to 4')).toBeGreaterThan(drift);
+      // The steps go on; 25 % and 50 % need no more than the 4 pods.
+      expect(await promoted(run)).toEqual([
+        { name: 'app-v2', replicas: 4, atWeight: 50 },
+        { name: 'app-v2', replicas: 6, atWeight: 50 },
+        { name: 'app-v2', replicas: 8, atWeight: 75 },
+        { name: 'app-v1', replicas: 0, atWeight: 100 },
+      ]);
+    });
+
     it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {
       const run = await sized({ ...istio, steps: [50] });
       expect(await promoted(run)).toEqual([

@@ -72,16 +72,18 @@ export async function sizeCanaryFor(
 }
 
 /**
- * Sized by the weight and not yet sized for `weight`: scales a running
- * canary up when it has fewer pods than the weight needs. True when the
- * scale was recorded.
+ * Sized by the weight and not yet sized for `weight` or more: scales a
+ * running canary up when it has fewer pods than the weight needs. True when
+ * the scale was recorded.
  */
 export async function scaleUpFor(
   ctx: PassContext,
   weight: number,
   readiness: Pick<Readiness, 'desired'>,
 ): Promise<boolean> {
-  if (!scalesWithWeight(ctx) || ctx.state.sizedFor === weight) return false;
+  const sizedFor = ctx.state.sizedFor;
+  if (!scalesWithWeight(ctx) || (sizedFor !== undefined && sizedFor >= weight))
+    return false;
   const replicas = await canaryReplicasAt(ctx, weight);
   if (readiness.desired >= replicas) return false;
   return scaleCanaryFor(ctx, weight, replicas, 'size-canary');

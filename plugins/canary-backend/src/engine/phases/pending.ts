@@ -4,6 +4,7 @@ import { waitForCanary } from '../guards/availability';
 import {
   canaryReplicasAt,
   scaleCanaryFor,
+  scalesWithWeight,
   scaleUpFor,
 } from '../guards/canarySize';
 import { guardCanaryPods, readRestartBaseline } from '../guards/podHealth';
@@ -88,6 +89,8 @@ const firstStep: PhaseStep = {
         canaryTemplate,
         stableTemplate,
         waitingSince: undefined,
+        // canaryUp found the canary ready for the first weight.
+        ...(scalesWithWeight(ctx) ? { sizedFor: first.weight } : {}),
       },
       [
         ctx.phaseEvent(

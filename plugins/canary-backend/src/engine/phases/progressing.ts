@@ -4,7 +4,11 @@ import type { PassContext } from '../context';
 import { isGated } from '../guards/analysis';
 import { awaitApproval, needsApproval } from '../guards/approval';
 import { waitForCanary } from '../guards/availability';
-import { sizeCanaryFor } from '../guards/canarySize';
+import {
+  scalesWithWeight,
+  scaleUpFor,
+  sizeCanaryFor,
+} from '../guards/canarySize';
 import { hasDrifted, onDrift } from '../guards/drift';
 import { gateWebhooks } from '../guards/webhookGate';
 import { recordIntent } from '../intents';
@@ -17,12 +21,18 @@ import {
   runSteps,
 } from './steps';
 
+/**
+ * The canary is available, and — sized by the weight — has the pods for the
+ * weight it serves: a weight adopted from a hand edit (`onManualWeightChange:
+ * adopt`) did not pass through `canarySizedForNextStep`, so its pods come now.
+ */
 const canaryAvailable: PhaseStep = {
   name: 'canary available',
   async run(ctx) {
     const readiness = await ctx
       .workloads()
       .readiness(ctx.r.namespace, ctx.topology.canary.name);
+    if (await scaleUpFor(ctx, ctx.r.weight, readiness)) return true;
     return isAvailable(readiness) ? undefined : waitForCanary(ctx, readiness);
   },
 };
@@ -110,7 +120,13 @@ const nextStep: PhaseStep = {
         stepIndex: ctx.r.stepIndex + 1,
         why: 'step',
       },
-      { message: `Shifting ${next.weight} % of traffic to the canary` },
+      {
+        message: `Shifting ${next.weight} % of traffic to the canary`,
+        // canarySizedForNextStep found the canary ready for this weight.
+        ...(scalesWithWeight(ctx)
+          ? { state: { ...ctx.state, sizedFor: next.weight } }
+          : {}),
+      },
     );
     return true;
   },
