@@ -220,5 +220,117 @@ describe.each(cases)(
         .map(e => e.data?.weight);
       expect(stepEvents).toEqual([5, 25, 50, 75, 100]);
     });
+
+    it('resumes a canary scale whose write the cluster stored before the engine died', async () => {
+      const { store, commands } = await startsOnlyService(db, sb);
+      // A one-pod canary beside 3 stable pods: 50 % needs 2 canary pods
+      // (canaryScale: weight, the default under a mesh).
+      const patched = await fetch(
+        `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/payments-canary`,
+        {
+          method: 'PATCH',
+          headers: {
+            authorization: `Bearer ${sb.token}`,
+            'content-type': 'application/merge-patch+json',
+          },
+          body: JSON.stringify({ spec: { replicas: 1 } }),
+        },
+      );
+      expect(patched.status).toBe(200);
+      const t = resolved(
+        'component:default/payments',
+        {
+          trafficProvider: 'istio',
+          steps: steps([10, 50, 100]),
+          stickyHeader: 'x-canary-user: true',
+          analysis: fastAnalysis,
+        },
+        'payments',
+      );
+      t.target.namespace = 'demo';
+      const version = (o: any) => Number(o.metadata.resourceVersion);
+      const routeVersions = () =>
+        sb.writes({
+          group: 'networking.istio.io',
+          kind: 'VirtualService',
+          namespace: 'demo',
+          name: 'payments',
+        }) as any[];
+      const startedAfter = version(routeVersions().pop());
+      const { id } = await commands.start({
+        resolved: t,
+        cluster: 'sandbox',
+        image: 'shop/payments:1.6.0',
+        startedBy: 'test',
+      });
+      const canaryVersions = () =>
+        sb.writes({
+          group: 'apps',
+          kind: 'Deployment',
+          namespace: 'demo',
+          name: 'payments-canary',
+        }) as any[];
+      const env = {
+        COALMINE_DB: JSON.stringify(dbConfig),
+        COALMINE_CLUSTER_URL: sb.apiUrl,
+        COALMINE_CLUSTER_TOKEN: sb.token,
+        COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
+        COALMINE_LEASE_MS: '1500',
+        COALMINE_TICK_MS: '100',
+      };
+      // Each cluster write is answered a second late: the engine is killed
+      // once the cluster stored the canary's 2 pods and the scale is still
+      // recorded as an intent, not done.
+      const first = await EngineChild.start({
+        ...env,
+        COALMINE_WRITE_LATENCY_AFTER_MS: '1000',
+      });
+      const deadline = Date.now() + 90_000;
+      let killedAt: RolloutRecord | undefined;
+      while (Date.now() < deadline) {
+        const r = (await store.get(id))!;
+        if (TERMINAL.includes(r.phase)) break;
+        const stored = canaryVersions().pop()?.spec.replicas;
+        if (r.intent?.op === 'scale' && stored === 2) {
+          killedAt = r;
+          break;
+        }
+        await new Promise(wake => setTimeout(wake, 5));
+      }
+      await first.kill();
+      expect(killedAt?.intent).toMatchObject({
+        op: 'scale',
+        replicas: 2,
+        why: 'size-canary',
+      });
+      expect(killedAt?.weight).toBe(10);
+
+      const second = await EngineChild.start(env);
+      const end = Date.now() + 120_000;
+      let done = (await store.get(id))!;
+      while (Date.now() < end && !TERMINAL.includes(done.phase)) {
+        await new Promise(r => setTimeout(r, 200));
+        done = (await store.get(id))!;
+      }
+      await second.kill();
+      expect(done.phase).toBe('Succeeded');
+      const events = await store.events(id);
+      expect(
+        events.filter(e => e.type === 'step').map(e => e.data?.weight),
+      ).toEqual([10, 50, 100]);
+      // The resumed engine recorded the scale once and moved on: the canary
+      // had its 2 pods when 50 % was written.
+      expect(
+        events.filter(e => e.message === 'Scaled payments-canary to 2'),
+      ).toHaveLength(1);
+      const canary = canaryVersions();
+      const fifty = routeVersions()
+        .filter(vs => version(vs) > startedAfter)
+        .filter(vs => virtualServiceWeights([vs], 'canary')[0] === 50);
+      expect(fifty.length).toBeGreaterThan(0);
+      expect(
+        canary.filter(d => version(d) < version(fifty[0])).pop()?.spec.replicas,
+      ).toBe(2);
+    });
   },
 );

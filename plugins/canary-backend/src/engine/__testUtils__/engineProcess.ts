@@ -39,11 +39,19 @@ const WRITES = new Set([
 ]);
 
 /**
- * A slower cluster: every write waits before it is sent, so a test can kill
- * the process while an intent is recorded but its write not yet answered.
+ * A slower cluster: every write waits `before` ms before it is sent, so a
+ * test can kill the process while an intent is recorded but its write not
+ * yet answered, and `after` ms once the cluster answered, so it can kill it
+ * between a stored write and its record.
  */
-function withWriteLatency(access: ClusterAccess, ms: number): ClusterAccess {
-  if (ms <= 0) return access;
+function withWriteLatency(
+  access: ClusterAccess,
+  before: number,
+  after: number,
+): ClusterAccess {
+  if (before <= 0 && after <= 0) return access;
+  const sleep = (ms: number) =>
+    ms > 0 ? new Promise(r => setTimeout(r, ms)) : Promise.resolve();
   const slow = <T extends object>(target: T): T =>
     new Proxy(target, {
       get(obj, prop, receiver) {
@@ -51,8 +59,10 @@ function withWriteLatency(access: ClusterAccess, ms: number): ClusterAccess {
         if (typeof value !== 'function') return value;
         if (!WRITES.has(String(prop))) return value.bind(obj);
         return async (...args: unknown[]) => {
-          await new Promise(r => setTimeout(r, ms));
-          return value.apply(obj, args);
+          await sleep(before);
+          const result = await value.apply(obj, args);
+          await sleep(after);
+          return result;
         };
       },
     });
@@ -107,6 +117,7 @@ async function main() {
     clusters: withWriteLatency(
       new KubernetesClusterAccess(clusterClients),
       Number(process.env.COALMINE_WRITE_LATENCY_MS ?? 0),
+      Number(process.env.COALMINE_WRITE_LATENCY_AFTER_MS ?? 0),
     ),
     analyzer: prometheus
       ? new PrometheusRolloutAnalyzer(new TemplateRegistry(), () => prometheus)
