@@ -8,6 +8,7 @@ import { findResourceTypeByKind } from './api/resourceTypes';
 import { kubeconfigYaml } from './kubeconfig';
 import { applyManifests } from './manifests';
 import { WorkloadController } from './workloads/controller';
+import { HorizontalPodAutoscalers } from './controllers/autoscalers';
 import { Router } from './traffic/router';
 import { createRandom } from './traffic/random';
 import {
@@ -47,6 +48,8 @@ export interface SandboxOptions {
   crashLoopRestartMs?: number;
   /** Time an OOM-prone pod runs before it is killed; default 3000 ms. */
   oomAfterMs?: number;
+  /** How often the HorizontalPodAutoscaler stand-in syncs; default 1000 ms (the real controller: 15 s). */
+  autoscalerSyncMs?: number;
   /** Run the Deployment/ReplicaSet/Pod simulation; default true. */
   workloads?: boolean;
   /** Seed for routing and request outcomes, for reproducible traffic. */
@@ -193,6 +196,10 @@ export async function startSandbox(
     }
   });
   const flagger = new FlaggerSimulator(store, { query: promQuery });
+  const autoscalers = new HorizontalPodAutoscalers(
+    store,
+    options.autoscalerSyncMs,
+  );
   const scale = options.scale
     ? new ScaleWorld(store, metrics, random, options.scale)
     : undefined;
@@ -203,6 +210,7 @@ export async function startSandbox(
     scale?.stop();
     argoRollouts.stop();
     flagger.stop();
+    autoscalers.stop();
     controller.stop();
     router.close();
     metrics.close();
@@ -220,6 +228,7 @@ export async function startSandbox(
       controller.start();
       argoRollouts.start();
       flagger.start();
+      autoscalers.start();
     }
     await metricsServer.start();
     fs.mkdirSync(dir, { recursive: true });

@@ -105,6 +105,18 @@ export const RESOURCE_TYPES: ResourceType[] = [
     builtIn: true,
   }),
   type({
+    group: 'autoscaling',
+    versions: ['v2'],
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    singular: 'horizontalpodautoscaler',
+    namespaced: true,
+    shortNames: ['hpa'],
+    categories: ['all'],
+    subresources: ['status'],
+    builtIn: true,
+  }),
+  type({
     group: 'apps',
     versions: ['v1'],
     kind: 'ReplicaSet',

@@ -9,6 +9,7 @@ import {
   startCanaryBackend,
   virtualServiceWeights,
   waitForRollout,
+  changes,
 } from '../__testUtils__/sandboxBackend';
 
 jest.setTimeout(240_000);
@@ -400,19 +401,46 @@ describe('rollouts against the sandbox, through the API', () => {
     expect(list.body.items).toEqual([]);
   });
 
+  /** Starts a storefront rollout of `image` and waits until it ends; it must succeed. Its details. */
+  async function rollOutStorefront(image: string) {
+    const res = await request(server).post('/api/canary/rollouts').send({
+      entityRef: 'component:default/storefront',
+      image,
+    });
+    expect(res.status).toBe(201);
+    const details = await waitForRollout(server, res.body.id, r =>
+      ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
+    );
+    expect(details.rollout.phase).toBe('Succeeded');
+    return details;
+  }
+
+  /** Sets the storefront canary's replicas as `kubectl scale` would. */
+  async function scaleStorefrontCanary(replicas: number) {
+    const scaled = await fetch(
+      `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/storefront-canary`,
+      {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${sb.token}`,
+          'content-type': 'application/merge-patch+json',
+        },
+        body: JSON.stringify({ spec: { replicas } }),
+      },
+    );
+    expect(scaled.status).toBe(200);
+  }
+
+  const storefrontCanaryVersions = () =>
+    sb.writes({
+      group: 'apps',
+      kind: 'Deployment',
+      namespace: 'demo',
+      name: 'storefront-canary',
+    }) as any[];
+
   it('runs storefront on a Gateway API HTTPRoute', async () => {
-    /** Starts a storefront rollout of `image` and waits until it ends; it must succeed. */
-    async function rollOut(image: string) {
-      const res = await request(server).post('/api/canary/rollouts').send({
-        entityRef: 'component:default/storefront',
-        image,
-      });
-      expect(res.status).toBe(201);
-      const details = await waitForRollout(server, res.body.id, r =>
-        ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
-      );
-      expect(details.rollout.phase).toBe('Succeeded');
-    }
+    const rollOut = rollOutStorefront;
     await rollOut('shop/storefront:5.2.0');
     const routes = sb.writes({
       group: 'gateway.networking.k8s.io',
@@ -430,26 +458,10 @@ describe('rollouts against the sandbox, through the API', () => {
     // Again with a one-pod canary beside 3 stable pods: before each weight
     // is written the canary has the weight's share of the stable's pods
     // (canaryScale: weight, the default) — 1 at 10 %, 2 at 50 %, 3 at 100 %.
-    const scaled = await fetch(
-      `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/storefront-canary`,
-      {
-        method: 'PATCH',
-        headers: {
-          authorization: `Bearer ${sb.token}`,
-          'content-type': 'application/merge-patch+json',
-        },
-        body: JSON.stringify({ spec: { replicas: 1 } }),
-      },
-    );
-    expect(scaled.status).toBe(200);
+    await scaleStorefrontCanary(1);
     await rollOut('shop/storefront:5.3.0');
     const version = (o: any) => Number(o.metadata.resourceVersion);
-    const canary = sb.writes({
-      group: 'apps',
-      kind: 'Deployment',
-      namespace: 'demo',
-      name: 'storefront-canary',
-    }) as any[];
+    const canary = storefrontCanaryVersions();
     const routesAgain = (
       sb.writes({
         group: 'gateway.networking.k8s.io',
@@ -470,6 +482,42 @@ describe('rollouts against the sandbox, through the API', () => {
       [0, 3],
     ]);
     expect(canary[canary.length - 1].spec.replicas).toBe(0);
+  });
+
+  it("goes on with the pods a HorizontalPodAutoscaler at its maxReplicas leaves the canary, writing each step's count once", async () => {
+    // The sandbox's HPA holds storefront-canary within 1–2 pods; 100 % of
+    // storefront's traffic wants 3 (as many as its stable pods).
+    await sb.apply(`apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: storefront-canary, namespace: demo }
+spec:
+  scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: storefront-canary }
+  minReplicas: 1
+  maxReplicas: 2
+`);
+    try {
+      await scaleStorefrontCanary(1);
+      const before = storefrontCanaryVersions().length;
+      const details = await rollOutStorefront('shop/storefront:5.4.0');
+      const replicas = storefrontCanaryVersions()
+        .slice(before - 1)
+        .map(d => d.spec.replicas);
+      // 1 at 10 %, 2 for 50 %, 3 for 100 % which the HPA set back to 2, and 0
+      // once promoted: the engine did not write 3 again.
+      expect(changes(replicas)).toEqual([1, 2, 3, 2, 0]);
+      const scaledTo3 = details.events.filter(
+        (e: any) => e.message === 'Scaled storefront-canary to 3',
+      );
+      expect(scaledTo3).toHaveLength(1);
+    } finally {
+      await fetch(
+        `${sb.apiUrl}/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers/storefront-canary`,
+        {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${sb.token}` },
+        },
+      );
+    }
   });
 
   it('rolls a crash-looping canary back before the progress deadline', async () => {
