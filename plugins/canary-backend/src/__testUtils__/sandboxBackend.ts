@@ -191,3 +191,26 @@ export async function startDemoAt15sScrapes(options: {
     throw error;
   }
 }
+
+/** Sets a Deployment's replicas through the sandbox's API, as `kubectl scale` would. */
+export async function scaleDeployment(
+  sb: Sandbox,
+  namespace: string,
+  name: string,
+  replicas: number,
+) {
+  const res = await fetch(
+    `${sb.apiUrl}/apis/apps/v1/namespaces/${namespace}/deployments/${name}/scale`,
+    {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${sb.token}`,
+        'content-type': 'application/merge-patch+json',
+      },
+      body: JSON.stringify({ spec: { replicas } }),
+    },
+  );
+  if (res.status !== 200) {
+    throw new Error(`scaling ${namespace}/${name} answered ${res.status}`);
+  }
+}

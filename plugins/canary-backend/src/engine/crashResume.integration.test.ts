@@ -10,6 +10,7 @@ import { startsOnlyService } from './__testUtils__/startsOnly';
 import {
   changes,
   fastAnalysis,
+  scaleDeployment,
   virtualServiceWeights,
 } from '../__testUtils__/sandboxBackend';
 import type { RolloutRecord } from '../domain/types';
@@ -102,6 +103,16 @@ describe.each(cases)(
       await sb?.stop();
     });
 
+    /** What an engine child process is started with: this database, the sandbox, a quick loop. */
+    const childEnv = () => ({
+      COALMINE_DB: JSON.stringify(dbConfig),
+      COALMINE_CLUSTER_URL: sb.apiUrl,
+      COALMINE_CLUSTER_TOKEN: sb.token,
+      COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
+      COALMINE_LEASE_MS: '1500',
+      COALMINE_TICK_MS: '100',
+    });
+
     it('finishes every rollout without a repeated or skipped step', async () => {
       // This engine only accepts starts; the child processes run the rollouts.
       const { store, commands } = await startsOnlyService(db, sb);
@@ -144,15 +155,7 @@ describe.each(cases)(
         startedBy: 'test',
       });
       const ids = [checkout.id, payments.id, search.id];
-      const env = {
-        COALMINE_DB: JSON.stringify(dbConfig),
-        COALMINE_CLUSTER_URL: sb.apiUrl,
-        COALMINE_CLUSTER_TOKEN: sb.token,
-        COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
-        COALMINE_LEASE_MS: '1500',
-        COALMINE_TICK_MS: '100',
-        COALMINE_WRITE_LATENCY_MS: '300',
-      };
+      const env = { ...childEnv(), COALMINE_WRITE_LATENCY_MS: '300' };
       const all = async () =>
         (await Promise.all(ids.map(id => store.get(id)))) as RolloutRecord[];
       const killedIn: string[] = [];
@@ -225,18 +228,7 @@ describe.each(cases)(
       const { store, commands } = await startsOnlyService(db, sb);
       // A one-pod canary beside 3 stable pods: 50 % needs 2 canary pods
       // (canaryScale: weight, the default under a mesh).
-      const patched = await fetch(
-        `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/payments-canary`,
-        {
-          method: 'PATCH',
-          headers: {
-            authorization: `Bearer ${sb.token}`,
-            'content-type': 'application/merge-patch+json',
-          },
-          body: JSON.stringify({ spec: { replicas: 1 } }),
-        },
-      );
-      expect(patched.status).toBe(200);
+      await scaleDeployment(sb, 'demo', 'payments-canary', 1);
       const t = resolved(
         'component:default/payments',
         {
@@ -270,14 +262,7 @@ describe.each(cases)(
           namespace: 'demo',
           name: 'payments-canary',
         }) as any[];
-      const env = {
-        COALMINE_DB: JSON.stringify(dbConfig),
-        COALMINE_CLUSTER_URL: sb.apiUrl,
-        COALMINE_CLUSTER_TOKEN: sb.token,
-        COALMINE_PROMETHEUS_URL: sb.prometheusUrl!,
-        COALMINE_LEASE_MS: '1500',
-        COALMINE_TICK_MS: '100',
-      };
+      const env = childEnv();
       // Each cluster write is answered a second late: the engine is killed
       // once the cluster stored the canary's 2 pods and the scale is still
       // recorded as an intent, not done.

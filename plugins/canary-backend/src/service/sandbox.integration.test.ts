@@ -10,6 +10,7 @@ import {
   virtualServiceWeights,
   waitForRollout,
   changes,
+  scaleDeployment,
 } from '../__testUtils__/sandboxBackend';
 
 jest.setTimeout(240_000);
@@ -415,21 +416,8 @@ describe('rollouts against the sandbox, through the API', () => {
     return details;
   }
 
-  /** Sets the storefront canary's replicas as `kubectl scale` would. */
-  async function scaleStorefrontCanary(replicas: number) {
-    const scaled = await fetch(
-      `${sb.apiUrl}/apis/apps/v1/namespaces/demo/deployments/storefront-canary`,
-      {
-        method: 'PATCH',
-        headers: {
-          authorization: `Bearer ${sb.token}`,
-          'content-type': 'application/merge-patch+json',
-        },
-        body: JSON.stringify({ spec: { replicas } }),
-      },
-    );
-    expect(scaled.status).toBe(200);
-  }
+  const scaleStorefrontCanary = (replicas: number) =>
+    scaleDeployment(sb, 'demo', 'storefront-canary', replicas);
 
   const storefrontCanaryVersions = () =>
     sb.writes({
