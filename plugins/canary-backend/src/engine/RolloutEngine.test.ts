@@ -724,6 +724,27 @@ describe('RolloutEngine', () => {
       ]);
     });
 
+    it('gives a weight changed by hand while the policy pauses its pods when the rollout is resumed', async () => {
+      const run = await sized(istio, policy => {
+        policy.onManualWeightChange = 'pause';
+      });
+      await run.engine.idle();
+      run.cluster.split.canaryWeight = 50;
+      run.clock.advance(1000);
+      await run.engine.tick();
+      await run.engine.idle();
+      expect((await run.store.get(run.id))!.phase).toBe('Paused');
+      // Paused: nothing is written, the canary keeps its one pod.
+      expect(run.scales).toEqual([]);
+      await run.service.control(run.id, 'resume', 'u');
+      run.clock.advance(1000);
+      await run.engine.tick();
+      await run.engine.idle();
+      expect(run.scales).toEqual([
+        { name: 'app-v2', replicas: 4, atWeight: 50 },
+      ]);
+    });
+
     it("gives the first step its pods before any traffic, and the promoted version the stable's before the route moves", async () => {
       const run = await sized({ ...istio, steps: [50] });
       expect(await promoted(run)).toEqual([
