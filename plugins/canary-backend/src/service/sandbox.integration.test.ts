@@ -111,7 +111,12 @@ describe('rollouts against the sandbox, through the API', () => {
   }> = [];
 
   beforeAll(async () => {
-    sb = await startSandbox({ prometheus: true, readinessDelayMs: 400 });
+    sb = await startSandbox({
+      prometheus: true,
+      readinessDelayMs: 400,
+      // An HPA acts before a scale's new pods are ready (see the HPA test).
+      autoscalerSyncMs: 100,
+    });
     await sb.applyDemoWorld();
     for (const service of ['checkout', 'payments', 'search']) {
       sb.traffic.start({ service, namespace: 'demo', rps: 100 });
