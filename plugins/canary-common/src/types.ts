@@ -59,6 +59,18 @@ export interface RolloutWorkload {
   version?: string;
   /** Image of the first container. */
   image?: string;
+  /**
+   * Its pods as the cluster reports them now: only on the active rollout of
+   * a component's status (`GET /entities/...`), and only when the cluster
+   * answered at once.
+   */
+  pods?: WorkloadPods;
+}
+
+/** How many pods a Deployment asks for, and how many are available. @public */
+export interface WorkloadPods {
+  desired: number;
+  available: number;
 }
 
 /** The verdict of one check. @public */

@@ -9,6 +9,7 @@ import {
   CanaryConfigProblem,
   MetricSeries,
   RolloutControl,
+  WorkloadPods,
 } from '@coalmine/backstage-plugin-canary-common';
 import type { ResolvedTarget } from '../config/resolveTarget';
 import { imageAllowed } from '../config/policy';
@@ -58,6 +59,9 @@ function rolloutTarget(
     ...(rolloutId ? { rolloutId } : {}),
   };
 }
+
+/** How long the status waits for the cluster's pod counts before it answers without them. */
+export const PODS_WAIT_MS = 1000;
 
 /**
  * The use cases of rollouts: start, control, and the read-side queries the
@@ -398,6 +402,42 @@ export class RolloutService {
       if (oldest !== undefined) this.inspections.delete(oldest);
     }
     return problems;
+  }
+
+  /**
+   * The stable and canary Deployments' pods now (desired, available), for
+   * the tab: read as the engine reads them (from the watch cache while it
+   * is up), each side left out when the cluster does not answer within
+   * {@link PODS_WAIT_MS} or the Deployment is not there.
+   */
+  async pods(rollout: {
+    cluster: string;
+    namespace: string;
+    stable: { name: string };
+    canary: { name: string };
+  }): Promise<{ stable?: WorkloadPods; canary?: WorkloadPods }> {
+    const workloads = this.deps.clusters.workloads(rollout.cluster);
+    const read = (name: string) =>
+      Promise.race([
+        workloads.readiness(rollout.namespace, name).then(
+          ({ desired, available }): WorkloadPods | undefined => ({
+            desired,
+            available,
+          }),
+          () => undefined,
+        ),
+        new Promise<undefined>(resolve =>
+          setTimeout(() => resolve(undefined), PODS_WAIT_MS).unref(),
+        ),
+      ]);
+    const [stable, canary] = await Promise.all([
+      read(rollout.stable.name),
+      read(rollout.canary.name),
+    ]);
+    return {
+      ...(stable ? { stable } : {}),
+      ...(canary ? { canary } : {}),
+    };
   }
 
   /**

@@ -33,6 +33,7 @@ import {
   RolloutEvent,
   RolloutHistoryPage,
   RolloutPhase,
+  WorkloadPods,
   canaryControlPermissions,
   canaryRolloutApprovePermission,
   canaryRolloutCreatePermission,
@@ -84,6 +85,13 @@ export interface RolloutCommands {
     resolved: ResolvedTarget,
     cluster: string,
   ): Promise<CanaryConfigProblem[]>;
+  /** The Deployments' pods now, each side left out when the cluster does not answer at once (never throws). */
+  pods(rollout: {
+    cluster: string;
+    namespace: string;
+    stable: { name: string };
+    canary: { name: string };
+  }): Promise<{ stable?: WorkloadPods; canary?: WorkloadPods }>;
 }
 
 export interface RouterOptions {
@@ -469,7 +477,16 @@ export async function createRouter(
     const shown = current
       ? toApiRollout(current, last.get(current.id), redact)
       : null;
-    const active = shown && !isTerminalPhase(shown.phase) ? shown : null;
+    let active = shown && !isTerminalPhase(shown.phase) ? shown : null;
+    if (active && !active.controller) {
+      // The pods behind the versions, as the cluster reports them now.
+      const pods = await commands.pods(active);
+      active = {
+        ...active,
+        stable: { ...active.stable, ...(pods.stable && { pods: pods.stable }) },
+        canary: { ...active.canary, ...(pods.canary && { pods: pods.canary }) },
+      };
+    }
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,

@@ -562,6 +562,27 @@ spec:
     });
     expect(res.status).toBe(201);
     await waitForRollout(server, res.body.id, r => r.weight === 30);
+    // The tab's status carries the pods behind both versions, as the
+    // cluster reports them.
+    const status = await request(server).get(
+      '/api/canary/entities/component/default/checkout-drill',
+    );
+    const { stable, canary } = status.body.active;
+    for (const side of [stable, canary]) {
+      const [deployment] = sb
+        .writes({
+          group: 'apps',
+          kind: 'Deployment',
+          namespace: 'demo',
+          name: side.name,
+        })
+        .slice(-1) as any[];
+      expect(deployment.spec.replicas).toBeGreaterThan(0);
+      expect(side.pods).toEqual({
+        desired: deployment.spec.replicas,
+        available: deployment.status.availableReplicas,
+      });
+    }
     const vs = {
       group: 'networking.istio.io',
       kind: 'VirtualService',

@@ -116,11 +116,13 @@ export function rollout(overrides: Partial<Rollout> = {}): Rollout {
       name: 'checkout',
       version: 'v1.3.0',
       image: 'shop/checkout:1.3.0',
+      pods: { desired: 8, available: 8 },
     },
     canary: {
       name: 'checkout-canary',
       version: 'v1.4.0',
       image: 'shop/checkout:1.4.0',
+      pods: { desired: 2, available: 1 },
     },
     message: 'Step 2 of 4: holding at 25 % while the analysis runs',
     createdAt: started,

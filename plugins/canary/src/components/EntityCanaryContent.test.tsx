@@ -183,6 +183,13 @@ describe('EntityCanaryContent', () => {
     expect(screen.getByTestId('canary-canary-version')).toHaveTextContent(
       'v1.4.0',
     );
+    // The pods the cluster reports for each version.
+    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent(
+      '8/8 pods available',
+    );
+    expect(screen.getByTestId('canary-canary-version')).toHaveTextContent(
+      '1/2 pods available',
+    );
     expect(screen.getByTestId('canary-location')).toHaveTextContent(
       'sandbox / shop',
     );

@@ -1,6 +1,7 @@
 import { Grid } from '@material-ui/core';
 import {
   Rollout,
+  WorkloadPods,
   isTerminalPhase,
 } from '@coalmine/backstage-plugin-canary-common';
 import { useNow } from '../hooks/useNow';
@@ -29,6 +30,18 @@ function nextStepText(rollout: Rollout, now: number): string {
   return 'after the next passing analysis';
 }
 
+/** A Deployment's pods now, as the cluster reports them (active rollouts only). */
+function PodCount(props: { pods?: WorkloadPods }) {
+  const { pods } = props;
+  if (!pods) return null;
+  return (
+    <div>
+      {pods.available}/{pods.desired} {pods.desired === 1 ? 'pod' : 'pods'}{' '}
+      available
+    </div>
+  );
+}
+
 /**
  * Versions, images, where it runs and how long it has been going, with a
  * clock that moves between polls while the rollout runs.
@@ -42,10 +55,12 @@ export function RolloutFacts(props: { rollout: Rollout }) {
       <RolloutFact label="Stable" testId="canary-stable-version">
         <strong>{workloadVersion(rollout.stable)}</strong>
         {rollout.stable.image && <div>{rollout.stable.image}</div>}
+        <PodCount pods={rollout.stable.pods} />
       </RolloutFact>
       <RolloutFact label="Canary" testId="canary-canary-version">
         <strong>{workloadVersion(rollout.canary)}</strong>
         {rollout.canary.image && <div>{rollout.canary.image}</div>}
+        <PodCount pods={rollout.canary.pods} />
       </RolloutFact>
       <RolloutFact label="Cluster / namespace" testId="canary-location">
         {rollout.cluster} / {rollout.namespace}

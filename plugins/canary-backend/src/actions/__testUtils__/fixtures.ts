@@ -125,4 +125,6 @@ export class FakeCommands implements RolloutCommands {
 
   series: RolloutCommands['series'] = async () => [];
   inspect: RolloutCommands['inspect'] = async () => [];
+
+  pods: RolloutCommands['pods'] = async () => ({});
 }
