@@ -181,6 +181,13 @@ export const scenarios = [
       }
       if (!(now > first)) throw new Error(`weight stayed at ${first} %`);
       await page.getByTestId('canary-step-1').waitFor();
+      // The pods behind both versions, as the cluster reports them.
+      for (const side of ['stable', 'canary']) {
+        await page
+          .getByTestId(`canary-${side}-version`)
+          .filter({ hasText: /[1-9]\d*\/[1-9]\d* pods? available/ })
+          .waitFor({ timeout: 15_000 });
+      }
       await shot(page, root, 'canary-tab-progressing');
       await control(page, 'Promote', {
         'Reason (optional)': 'e2e: looks good',
