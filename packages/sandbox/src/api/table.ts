@@ -103,6 +103,37 @@ function columnsFor(rt: ResourceType): Column[] {
           1,
         ),
       ];
+    case 'HorizontalPodAutoscaler':
+      // The stand-in reads no metrics, as a real HPA whose metrics server
+      // does not answer: each target shows <unknown>.
+      return [
+        nameColumn,
+        col(
+          'Reference',
+          o =>
+            `${o.spec?.scaleTargetRef?.kind ?? ''}/${
+              o.spec?.scaleTargetRef?.name ?? ''
+            }`,
+        ),
+        col(
+          'Targets',
+          o =>
+            (o.spec?.metrics ?? [])
+              .map((m: K8sObject) => {
+                const target = m.resource?.target ?? {};
+                const goal =
+                  target.averageUtilization !== undefined
+                    ? `${target.averageUtilization}%`
+                    : target.averageValue ?? target.value ?? '';
+                return `${m.resource?.name ?? m.type}: <unknown>/${goal}`;
+              })
+              .join(', ') || '<none>',
+        ),
+        col('MinPods', o => o.spec?.minReplicas ?? 1, 0, 'integer'),
+        col('MaxPods', o => o.spec?.maxReplicas ?? 0, 0, 'integer'),
+        col('Replicas', o => o.status?.currentReplicas ?? 0, 0, 'integer'),
+        ageColumn,
+      ];
     case 'ReplicaSet':
       return [
         nameColumn,

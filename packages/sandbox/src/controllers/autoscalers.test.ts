@@ -83,4 +83,35 @@ describe('the HorizontalPodAutoscaler stand-in', () => {
     await new Promise(r => setTimeout(r, 200));
     expect(await replicas()).toBe(0);
   });
+
+  it('prints as `kubectl get hpa` does', async () => {
+    const table = await (
+      await api(
+        '/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers',
+        {
+          headers: {
+            accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+          },
+        },
+      )
+    ).json();
+    expect(table.kind).toBe('Table');
+    expect(table.columnDefinitions.map((c: any) => c.name)).toEqual([
+      'Name',
+      'Reference',
+      'Targets',
+      'MinPods',
+      'MaxPods',
+      'Replicas',
+      'Age',
+    ]);
+    // No metrics are read, as with a metrics server that does not answer.
+    expect(table.rows[0].cells.slice(0, 5)).toEqual([
+      'web',
+      'Deployment/web',
+      'cpu: <unknown>/80%',
+      2,
+      4,
+    ]);
+  });
 });
