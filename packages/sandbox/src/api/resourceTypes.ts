@@ -272,6 +272,16 @@ export function findResourceTypeByKind(
   );
 }
 
+/**
+ * The type of a kind the sandbox serves, for its own controllers; a kind it
+ * does not serve is a programming error.
+ */
+export function kindType(kind: string): ResourceType {
+  const found = RESOURCE_TYPES.find(t => t.kind === kind);
+  if (!found) throw new Error(`the sandbox serves no kind ${kind}`);
+  return found;
+}
+
 export function groupsServed(): Array<{ name: string; versions: string[] }> {
   const groups = new Map<string, string[]>();
   for (const t of RESOURCE_TYPES) {

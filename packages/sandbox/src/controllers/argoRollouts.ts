@@ -1,15 +1,11 @@
 import { createHash } from 'node:crypto';
 import { K8sObject, ObjectStore } from '../api/store';
-import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
+import { kindType as rt } from '../api/resourceTypes';
 import { templateHash } from '../workloads/controller';
 import { isPodReady } from '../workloads/podStatus';
 import { durationMs, recordEvent, timestamp } from './events';
 import { PromQuery, measureAnalysisRun } from './analysisRuns';
 import { ReconcileLoop, controllerOwnerReference } from './loop';
-
-function rt(kind: string): ResourceType {
-  return RESOURCE_TYPES.find(t => t.kind === kind)!;
-}
 
 const COMPONENT = 'rollouts-controller';
 const HASH_LABEL = 'rollouts-pod-template-hash';

@@ -1,10 +1,6 @@
 import { K8sObject, ObjectStore } from '../api/store';
-import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
+import { kindType as rt } from '../api/resourceTypes';
 import { ReconcileLoop } from './loop';
-
-function rt(kind: string): ResourceType {
-  return RESOURCE_TYPES.find(t => t.kind === kind)!;
-}
 
 /**
  * A stand-in for the HorizontalPodAutoscaler controller

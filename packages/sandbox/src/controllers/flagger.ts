@@ -1,13 +1,9 @@
 import { K8sObject, ObjectStore } from '../api/store';
-import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
+import { kindType as rt } from '../api/resourceTypes';
 import { templateHash } from '../workloads/controller';
 import { durationMs, recordEvent, timestamp } from './events';
 import type { PromQuery } from './analysisRuns';
 import { ReconcileLoop } from './loop';
-
-function rt(kind: string): ResourceType {
-  return RESOURCE_TYPES.find(t => t.kind === kind)!;
-}
 
 const COMPONENT = 'flagger';
 

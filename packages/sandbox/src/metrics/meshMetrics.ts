@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from './registry';
 import { ObjectStore, K8sObject } from '../api/store';
-import { RESOURCE_TYPES } from '../api/resourceTypes';
+import { kindType as rt } from '../api/resourceTypes';
 
 /** Istio's standard buckets for request duration in milliseconds. */
 export const ISTIO_DURATION_BUCKETS_MS = [
@@ -35,10 +35,6 @@ export interface RequestRecord {
   /** NGINX only: primary Ingress and, for canary traffic, the canary Service. */
   ingress?: string;
   canaryService?: string;
-}
-
-function rt(kind: string) {
-  return RESOURCE_TYPES.find(t => t.kind === kind)!;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ObjectStore, K8sObject, randomSuffix } from '../api/store';
-import { RESOURCE_TYPES, ResourceType } from '../api/resourceTypes';
+import { kindType as rt } from '../api/resourceTypes';
 import { sortKeys, withoutEmpty } from '../api/patch';
 import { behaviourOf } from './behaviour';
 import { isPodReady, podStatusAt } from './podStatus';
@@ -27,10 +27,6 @@ export function templateHash(template: unknown): string {
   for (let i = 0; i < 10; i++)
     s += HASH_ALPHABET[digest[i] % HASH_ALPHABET.length];
   return s;
-}
-
-function rt(kind: string): ResourceType {
-  return RESOURCE_TYPES.find(t => t.kind === kind)!;
 }
 
 function ownedBy(obj: K8sObject, owner: K8sObject): boolean {
