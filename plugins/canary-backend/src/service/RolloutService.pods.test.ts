@@ -46,4 +46,40 @@ describe('RolloutService.pods (what the tab shows under each version)', () => {
     expect(PODS_WAIT_MS).toBeLessThan(5000);
     expect(await commands.pods(rollout)).toEqual({});
   });
+
+  it('does not wait again, nor ask again, for a Deployment whose read the cluster has not answered', async () => {
+    const cluster = new FakeCluster('versioned-subsets');
+    const commands = await service(cluster);
+    const readiness = cluster.readiness.bind(cluster);
+    let release: () => void = () => {};
+    const hanging = new Promise<void>(resolve => (release = resolve));
+    const asked: string[] = [];
+    cluster.readiness = async (ns: string, name: string) => {
+      asked.push(name);
+      if (name === 'app-v2') await hanging;
+      return readiness(ns, name);
+    };
+    const first = Date.now();
+    expect(await commands.pods(rollout)).toEqual({
+      stable: { desired: 3, available: 3 },
+    });
+    expect(Date.now() - first).toBeGreaterThanOrEqual(PODS_WAIT_MS - 50);
+    // The canary's read still hangs: the next status leaves it out without
+    // another request, and without waiting for it (only the stable is read).
+    const second = Date.now();
+    expect(await commands.pods(rollout)).toEqual({
+      stable: { desired: 3, available: 3 },
+    });
+    expect(Date.now() - second).toBeLessThan(PODS_WAIT_MS);
+    expect(asked).toEqual(['app-v1', 'app-v2', 'app-v1']);
+    // Once the cluster answers, the side is read again.
+    release();
+    await hanging;
+    await new Promise(resolve => setImmediate(resolve));
+    expect(await commands.pods(rollout)).toEqual({
+      stable: { desired: 3, available: 3 },
+      canary: { desired: 2, available: 2 },
+    });
+    expect(asked).toEqual(['app-v1', 'app-v2', 'app-v1', 'app-v1', 'app-v2']);
+  });
 });

@@ -75,6 +75,16 @@ export class RolloutService {
     { until: number; problems: Promise<CanaryConfigProblem[]> }
   >();
 
+  /**
+   * Pods reads still waiting for the cluster, per Deployment: a cluster that
+   * hangs gets one read at a time, and status rebuilds meanwhile do not wait
+   * for it again.
+   */
+  private readonly podReads = new Map<
+    string,
+    Promise<WorkloadPods | undefined>
+  >();
+
   /** Series per rollout, one Prometheus evaluation per analysis interval shared by every viewer. */
   private readonly seriesCache = new Map<
     string,
@@ -408,7 +418,8 @@ export class RolloutService {
    * The stable and canary Deployments' pods now (desired, available), for
    * the tab: read as the engine reads them (from the watch cache while it
    * is up), each side left out when the cluster does not answer within
-   * {@link PODS_WAIT_MS} or the Deployment is not there.
+   * {@link PODS_WAIT_MS} or the Deployment is not there. While a read the
+   * cluster has not answered is pending, the side is left out at once.
    */
   async pods(rollout: {
     cluster: string;
@@ -417,19 +428,28 @@ export class RolloutService {
     canary: { name: string };
   }): Promise<{ stable?: WorkloadPods; canary?: WorkloadPods }> {
     const workloads = this.deps.clusters.workloads(rollout.cluster);
-    const read = (name: string) =>
-      Promise.race([
-        workloads.readiness(rollout.namespace, name).then(
-          ({ desired, available }): WorkloadPods | undefined => ({
-            desired,
-            available,
-          }),
-          () => undefined,
-        ),
-        new Promise<undefined>(resolve =>
-          setTimeout(() => resolve(undefined), PODS_WAIT_MS).unref(),
+    const read = async (name: string) => {
+      const key = JSON.stringify([rollout.cluster, rollout.namespace, name]);
+      if (this.podReads.has(key)) return undefined;
+      const answer = workloads.readiness(rollout.namespace, name).then(
+        ({ desired, available }): WorkloadPods | undefined => ({
+          desired,
+          available,
+        }),
+        () => undefined,
+      );
+      const pods = await Promise.race([
+        answer,
+        new Promise<'late'>(resolve =>
+          setTimeout(() => resolve('late'), PODS_WAIT_MS).unref(),
         ),
       ]);
+      if (pods !== 'late') return pods;
+      // Still waiting: later rebuilds skip this side until it answers.
+      this.podReads.set(key, answer);
+      answer.finally(() => this.podReads.delete(key));
+      return undefined;
+    };
     const [stable, canary] = await Promise.all([
       read(rollout.stable.name),
       read(rollout.canary.name),

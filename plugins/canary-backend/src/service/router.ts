@@ -471,22 +471,33 @@ export async function createRouter(
     // Only the rollout the tab shows carries its latest analysis: the
     // history rows are a list, and analysis rows are the heavy part.
     const current = history.find(r => !isTerminalPhase(r.phase)) ?? history[0];
-    const last = current
-      ? await store.lastAnalysis([current.id])
-      : new Map<string, never>();
+    const running = current && !isTerminalPhase(current.phase);
+    // Side by side again: the latest analysis (an index probe) and the pods
+    // behind the versions as the cluster reports them now (the watch cache;
+    // at most PODS_WAIT_MS when the cluster does not answer).
+    const [last, pods] = await Promise.all([
+      current
+        ? store.lastAnalysis([current.id])
+        : new Map<string, AnalysisResult>(),
+      running ? commands.pods(current) : undefined,
+    ]);
     const shown = current
       ? toApiRollout(current, last.get(current.id), redact)
       : null;
-    let active = shown && !isTerminalPhase(shown.phase) ? shown : null;
-    if (active && !active.controller) {
-      // The pods behind the versions, as the cluster reports them now.
-      const pods = await commands.pods(active);
-      active = {
-        ...active,
-        stable: { ...active.stable, ...(pods.stable && { pods: pods.stable }) },
-        canary: { ...active.canary, ...(pods.canary && { pods: pods.canary }) },
-      };
-    }
+    const active =
+      shown && running
+        ? {
+            ...shown,
+            stable: {
+              ...shown.stable,
+              ...(pods?.stable && { pods: pods.stable }),
+            },
+            canary: {
+              ...shown.canary,
+              ...(pods?.canary && { pods: pods.canary }),
+            },
+          }
+        : null;
     const status: EntityCanaryStatus = {
       entityRef,
       target: resolution.ok ? resolution.resolved.target : null,
