@@ -53,7 +53,9 @@ async function waitFor(url, seconds, what) {
 }
 
 let demo;
+let stopping = false;
 function stopDemo() {
+  stopping = true;
   if (demo && demo.exitCode === null) {
     try {
       process.kill(-demo.pid, 'SIGTERM');
@@ -61,6 +63,17 @@ function stopDemo() {
   }
 }
 process.on('exit', stopDemo);
+
+// ./dev demo stops its sandbox and development servers on SIGTERM (killing
+// what is left after 15 s); wait for it, so the ports are free when the
+// run returns.
+async function stopDemoAndWait() {
+  if (!demo || demo.exitCode !== null || demo.signalCode !== null) return;
+  const exited = new Promise(resolve => demo.once('exit', resolve));
+  stopDemo();
+  const timeout = new Promise(resolve => setTimeout(resolve, 30_000).unref());
+  await Promise.race([exited, timeout]);
+}
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
@@ -90,7 +103,7 @@ try {
       env: { ...process.env, BROWSER: 'none' },
     });
     demo.on('exit', code => {
-      if (code !== null && code !== 0)
+      if (!stopping && code !== null && code !== 0)
         console.error(
           `./dev demo exited with ${code}; see e2e-test-report/demo.log`,
         );
@@ -147,7 +160,7 @@ try {
   console.log(`  ✗ e2e setup: ${e?.message ?? e}`);
 } finally {
   await browser?.close().catch(() => {});
-  stopDemo();
+  await stopDemoAndWait();
 }
 
 if (Object.keys(timings).length) {
