@@ -328,6 +328,46 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     restartEverySeconds: 300,
     scrapeOutages: { every: 240, seconds: 60 },
   }),
+  // Added in session 23, written before any run (judge unchanged): larger
+  // clumps, many short steps, outages of the canary's scrapes alone beside
+  // common bursts, high traffic with frequent restarts, a small stable arm
+  // with episodes and clumps, slow traffic with clumps.
+  healthy({ label: 'clumps of 25, base 2 %', clump: 25, baseline: 0.02 }),
+  healthy({
+    label: 'eight 60 s steps from 1 to 50 %, bursts of 20 s at each step',
+    weights: [1, 2, 5, 10, 20, 30, 40, 50],
+    stepSeconds: 60,
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      "outages of the canary's scrapes (45 s, about every 3 minutes) and common bursts mid-step (8 s at 30 %, about every 150 s)",
+    scrapeOutages: { every: 180, seconds: 45, arm: 'canary' },
+    midStepBursts: { every: 150, seconds: 8, rate: 0.3 },
+  }),
+  healthy({
+    label:
+      '500 rps, base 0.5 %, each pod restarting about every 2 minutes, 10 % of scrapes failing',
+    rps: 500,
+    baseline: 0.005,
+    restartEverySeconds: 120,
+    missedScrapes: 0.1,
+  }),
+  healthy({
+    label:
+      'three stable pods, clumps of 3, one pod at a time failing 40 % for 10 s (each pod about every 10 minutes, the canary too)',
+    podEpisodes: { every: 600, seconds: 10, rate: 0.4 },
+    stablePods: 3,
+    clump: 3,
+  }),
+  healthy({
+    label: '2 rps, base 3 %, clumps of 4, 1 → 20 → 50 % in 300 s steps',
+    rps: 2,
+    baseline: 0.03,
+    clump: 4,
+    weights: [1, 20, 50],
+    stepSeconds: 300,
+  }),
 ];
 
 /**
