@@ -201,6 +201,32 @@ describe('EntityCanaryContent', () => {
     );
   });
 
+  it("says when the cluster did not report a version's pods", async () => {
+    const active = rollout();
+    const canaryApi = fakeCanaryApi({
+      getEntityStatus: jest.fn(async () =>
+        status({
+          active: {
+            ...active,
+            canary: { ...active.canary, pods: undefined },
+          },
+        }),
+      ),
+    });
+    await renderWithEntity(
+      <EntityCanaryContent pollIntervals={{ activeMs: 60_000 }} />,
+      { canaryApi },
+    );
+    const canary = await screen.findByTestId('canary-canary-version');
+    expect(canary).toHaveTextContent(
+      'pods not known: the cluster did not report them',
+    );
+    expect(canary).not.toHaveTextContent('pods available');
+    expect(screen.getByTestId('canary-stable-version')).toHaveTextContent(
+      '8/8 pods available',
+    );
+  });
+
   it('explains every gate and draws a chart per gated metric', async () => {
     const canaryApi = fakeCanaryApi();
     await renderWithEntity(

@@ -1,4 +1,4 @@
-import { Grid } from '@material-ui/core';
+import { Grid, Typography } from '@material-ui/core';
 import {
   Rollout,
   WorkloadPods,
@@ -30,10 +30,20 @@ function nextStepText(rollout: Rollout, now: number): string {
   return 'after the next passing analysis';
 }
 
-/** A Deployment's pods now, as the cluster reports them (active rollouts only). */
-function PodCount(props: { pods?: WorkloadPods }) {
-  const { pods } = props;
-  if (!pods) return null;
+/**
+ * A Deployment's pods now, as the cluster reports them. Only Coalmine's own
+ * active rollouts carry them (`expected`); there a side the cluster did not
+ * report says so instead of leaving the line out.
+ */
+function PodCount(props: { pods?: WorkloadPods; expected: boolean }) {
+  const { pods, expected } = props;
+  if (!pods) {
+    return expected ? (
+      <Typography variant="body2" color="textSecondary" component="div">
+        pods not known: the cluster did not report them
+      </Typography>
+    ) : null;
+  }
   return (
     <div>
       {pods.available}/{pods.desired} {pods.desired === 1 ? 'pod' : 'pods'}{' '}
@@ -50,17 +60,18 @@ export function RolloutFacts(props: { rollout: Rollout }) {
   const { rollout } = props;
   const running = !isTerminalPhase(rollout.phase);
   const now = useNow(1000, running);
+  const podsExpected = running && !rollout.controller;
   return (
     <Grid container spacing={2}>
       <RolloutFact label="Stable" testId="canary-stable-version">
         <strong>{workloadVersion(rollout.stable)}</strong>
         {rollout.stable.image && <div>{rollout.stable.image}</div>}
-        <PodCount pods={rollout.stable.pods} />
+        <PodCount pods={rollout.stable.pods} expected={podsExpected} />
       </RolloutFact>
       <RolloutFact label="Canary" testId="canary-canary-version">
         <strong>{workloadVersion(rollout.canary)}</strong>
         {rollout.canary.image && <div>{rollout.canary.image}</div>}
-        <PodCount pods={rollout.canary.pods} />
+        <PodCount pods={rollout.canary.pods} expected={podsExpected} />
       </RolloutFact>
       <RolloutFact label="Cluster / namespace" testId="canary-location">
         {rollout.cluster} / {rollout.namespace}
