@@ -27,6 +27,7 @@ import { trafficSplitCheck } from './judges/TrafficSplitCheck';
 import { counterTerms } from './reading/counterTerms';
 import {
   chooseBound,
+  classicHistogramBases,
   finiteBounds,
   missingBucketBound,
   sharedBounds,
@@ -48,6 +49,7 @@ import {
   ThresholdRangeJudge,
 } from './judges/ThresholdRangeJudge';
 import {
+  PrometheusNativeHistogramError,
   PrometheusNoDataError,
   PrometheusRangeSeries,
   PrometheusSample,
@@ -627,9 +629,17 @@ export class Analyzer {
     ]);
     const canaryValue = canary.status === 'fulfilled' ? canary.value : null;
     const stableValue = stable.status === 'fulfilled' ? stable.value : null;
-    const reasons = [canary, stable]
-      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
-      .map(r => noDataReason(r.reason));
+    const rejected = [canary, stable].filter(
+      (r): r is PromiseRejectedResult => r.status === 'rejected',
+    );
+    const native = rejected.some(r => r.reason instanceof PrometheusNoDataError)
+      ? await this.#nativeHistogramReason([canaryQuery, stableQuery], ctx, now)
+      : undefined;
+    const reasonOf = (error: unknown) =>
+      native && error instanceof PrometheusNoDataError
+        ? native
+        : noDataReason(error);
+    const reasons = rejected.map(r => reasonOf(r.reason));
     const reason = reasons.length
       ? [...new Set(reasons)].join('; ')
       : undefined;
@@ -642,9 +652,7 @@ export class Analyzer {
         canaryValue,
         stableValue,
         noDataReason:
-          canary.status === 'rejected'
-            ? noDataReason(canary.reason)
-            : undefined,
+          canary.status === 'rejected' ? reasonOf(canary.reason) : undefined,
       });
       return { check };
     }
@@ -887,6 +895,11 @@ export class Analyzer {
         const rawRead = Object.fromEntries(
           COUNTER_NAMES.map((name, i) => [name, read[i]]),
         ) as Record<CounterName, RawCounter>;
+        const native = read.every(counter =>
+          counter.every(term => term.series.length === 0),
+        )
+          ? await this.#nativeHistogramReason(Object.values(queries), ctx, now)
+          : undefined;
         const unlabelled = (['canary', 'stable'] as const)
           .map(arm => ({
             arm,
@@ -905,7 +918,9 @@ export class Analyzer {
             ),
           }))
           .find(x => x.missing);
-        if (unlabelled?.missing) {
+        if (native) {
+          tick = { ...tickBase, counts: null, noDataReason: native };
+        } else if (unlabelled?.missing) {
           // Its errors cannot be counted: reading them as none would pass
           // a failing canary.
           const { arm, missing } = unlabelled;
@@ -1019,6 +1034,39 @@ export class Analyzer {
       ...(spelled ? { leSpelled: spelled } : {}),
       counted: nextCounted,
     };
+  }
+
+  /**
+   * Why queries that read a classic histogram (`x_bucket`, `x_count`,
+   * `x_sum`) found nothing, when the reason is that Prometheus keeps the
+   * histogram as a native histogram only: then it stores none of those
+   * series, and the gate would wait on "no data" for ever. Asks for the
+   * histogram under its own name with the same matchers (only when a gate
+   * has no data); undefined when that is not the reason or it cannot tell.
+   */
+  async #nativeHistogramReason(
+    queries: string[],
+    ctx: AnalysisContext,
+    now: Date,
+  ): Promise<string | undefined> {
+    const bases = [...new Set(queries.flatMap(classicHistogramBases))];
+    for (const base of bases) {
+      try {
+        await ctx.prometheus.query(base, {
+          time: ctx.now ? now : undefined,
+          signal: ctx.signal,
+        });
+      } catch (error) {
+        if (!(error instanceof PrometheusNativeHistogramError)) continue;
+        const metric = error.metrics[0] ?? base.replace(/\{.*$/, '');
+        return (
+          `Prometheus stores ${metric} as a native histogram, without the ${metric}_bucket and ${metric}_count series this gate reads — ` +
+          'have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, ' +
+          `scrape_classic_histograms: true from 2.45), or give the gate queries that read the native histogram itself (such as histogram_quantile(0.99, sum(rate(${base}[1m]))))`
+        );
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -1154,7 +1202,15 @@ export class Analyzer {
         if (!(error instanceof PrometheusNoDataError)) throw error;
       }
     }
-    if (p99 === undefined || !Number.isFinite(p99)) return undefined;
+    if (p99 === undefined || !Number.isFinite(p99)) {
+      const native = await this.#nativeHistogramReason(
+        [this.#render(quantile, 'stable', ctx, gate, { interval: '1m' })],
+        ctx,
+        now,
+      );
+      if (native) throw new Error(native);
+      return undefined;
+    }
     const [stableLabels, canaryLabels] = await Promise.all(
       (['stable', 'canary'] as const).map(arm =>
         this.#bucketLabels(gate, ctx, now, arm),

@@ -3,6 +3,7 @@ import { http, HttpResponse, delay } from 'msw';
 import { setupServer } from 'msw/node';
 import {
   PrometheusClient,
+  PrometheusNativeHistogramError,
   PrometheusNoDataError,
   PrometheusQueryRejectedError,
   PrometheusUnreachableError,
@@ -239,5 +240,76 @@ describe('PrometheusClient', () => {
       expect(shown).not.toMatch(/hunter2|tok-SECRET|bob/);
       expect(shown).toContain('secret.test:9090');
     }
+  });
+
+  it('refuses native histogram samples with an error that names them, in every kind of answer', async () => {
+    const histogram = {
+      count: '12',
+      sum: '730.5',
+      buckets: [[0, '45.25', '49.35', '3']],
+    };
+    const metric = { __name__: 'latency_ms', pod: 'a' };
+    server.use(
+      http.post(`${BASE}/api/v1/query`, async ({ request }) => {
+        const query = new URLSearchParams(await request.text()).get('query');
+        return HttpResponse.json({
+          status: 'success',
+          data: query?.endsWith('s]')
+            ? {
+                resultType: 'matrix',
+                result: [{ metric, histograms: [[1700000000, histogram]] }],
+              }
+            : {
+                resultType: 'vector',
+                result: [
+                  { metric: { pod: 'b' }, value: [1700000000, '1'] },
+                  { metric, histogram: [1700000000, histogram] },
+                ],
+              },
+        });
+      }),
+      http.post(`${BASE}/api/v1/query_range`, () =>
+        HttpResponse.json({
+          status: 'success',
+          data: {
+            resultType: 'matrix',
+            result: [
+              {
+                metric: {},
+                values: [[1700000000, '1']],
+                histograms: [[1700000015, histogram]],
+              },
+            ],
+          },
+        }),
+      ),
+    );
+    const client = new PrometheusClient({ url: BASE });
+    const instant = client.query('latency_ms');
+    await expect(instant).rejects.toBeInstanceOf(
+      PrometheusNativeHistogramError,
+    );
+    await expect(instant).rejects.toMatchObject({
+      metrics: ['latency_ms'],
+      query: 'latency_ms',
+      message:
+        'the query returned native histogram samples (latency_ms), which are not numbers — read them through histogram_count(), histogram_sum() or histogram_quantile()',
+    });
+    await expect(client.querySamples('latency_ms', 30)).rejects.toMatchObject({
+      metrics: ['latency_ms'],
+      query: 'latency_ms[30s]',
+    });
+    // A series with float and histogram samples (no name after a function).
+    await expect(
+      client.queryRange(
+        'rate(latency_ms[1m])',
+        new Date(0),
+        new Date(60_000),
+        15,
+      ),
+    ).rejects.toMatchObject({
+      metrics: [],
+      message: expect.stringContaining('native histogram samples (a series)'),
+    });
   });
 });

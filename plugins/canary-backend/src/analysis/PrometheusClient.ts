@@ -75,6 +75,47 @@ export class PrometheusNoDataError extends PrometheusError {
   }
 }
 
+/**
+ * The query returned native histogram samples, which are not numbers. A
+ * native histogram (Prometheus' `native-histograms` feature, on by default
+ * for scrapes in Prometheus 3 with `scrape_native_histograms`) is stored as
+ * one series under the metric's own name, without the `_bucket`, `_count`
+ * and `_sum` series of a classic histogram.
+ *
+ * @public
+ */
+export class PrometheusNativeHistogramError extends PrometheusError {
+  /** The metric names whose samples were native histograms. */
+  readonly metrics: string[];
+  constructor(metrics: string[], query: string) {
+    const names = metrics.length ? metrics.join(', ') : 'a series';
+    super(
+      `the query returned native histogram samples (${names}), which are not numbers — read them through histogram_count(), histogram_sum() or histogram_quantile()`,
+      query,
+    );
+    this.metrics = metrics;
+  }
+}
+
+/** Throws PrometheusNativeHistogramError when any series of an answer carries native histogram samples. */
+function refuseNativeHistograms(
+  result: Array<{ metric?: Record<string, string> } & Record<string, unknown>>,
+  query: string,
+): void {
+  const native = result.filter(
+    s => s.histogram !== undefined || s.histograms !== undefined,
+  );
+  if (native.length === 0) return;
+  const names = [
+    ...new Set(
+      native
+        .map(s => s.metric?.__name__)
+        .filter((n): n is string => typeof n === 'string'),
+    ),
+  ].sort();
+  throw new PrometheusNativeHistogramError(names, query);
+}
+
 /** Prometheus' HTTP API answer envelope. */
 interface ApiResponse {
   status: 'success' | 'error';
@@ -89,10 +130,15 @@ interface ApiResponse {
 type RawVector = Array<{
   metric: Record<string, string>;
   value: [number, string];
+  /** Instead of `value`: a native histogram sample. */
+  histogram?: unknown;
 }>;
 type RawMatrix = Array<{
   metric: Record<string, string>;
-  values: Array<[number, string]>;
+  /** Absent when every sample in the window is a native histogram. */
+  values?: Array<[number, string]>;
+  /** Native histogram samples. */
+  histograms?: unknown[];
 }>;
 
 /**
@@ -210,6 +256,7 @@ export class PrometheusClient {
         promql,
       );
     }
+    refuseNativeHistograms(data.result as RawVector, promql);
     return (data.result as RawVector).map(s => ({
       labels: s.metric,
       time: s.value[0],
@@ -242,9 +289,12 @@ export class PrometheusClient {
         promql,
       );
     }
+    refuseNativeHistograms(data.result as RawMatrix, promql);
     return (data.result as RawMatrix).map(s => ({
       labels: s.metric,
-      points: s.values.map(([t, v]) => [t, Number(v)] as [number, number]),
+      points: (s.values ?? []).map(
+        ([t, v]) => [t, Number(v)] as [number, number],
+      ),
     }));
   }
 
@@ -292,9 +342,12 @@ export class PrometheusClient {
       promql,
       options,
     );
+    refuseNativeHistograms(data.result as RawMatrix, promql);
     return (data.result as RawMatrix).map(s => ({
       labels: s.metric,
-      points: s.values.map(([t, v]) => [t, Number(v)] as [number, number]),
+      points: (s.values ?? []).map(
+        ([t, v]) => [t, Number(v)] as [number, number],
+      ),
     }));
   }
 

@@ -112,6 +112,7 @@ export {
   PrometheusUnreachableError,
   PrometheusQueryRejectedError,
   PrometheusNoDataError,
+  PrometheusNativeHistogramError,
 } from './PrometheusClient';
 export type {
   PrometheusAuth,

@@ -18,14 +18,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** What `/metrics` answers: text, or another format (e.g. protobuf) for a scraper that asks for it. */
+export type MetricsRender =
+  | (() => string)
+  | ((accept: string) => { contentType: string; body: string | Uint8Array });
+
 /** An HTTP server serving `/metrics` from a function, for Prometheus to scrape. */
 export async function startMetricsServer(
-  render: () => string,
+  render: MetricsRender,
 ): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/metrics')) {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(render());
+      const out = render(String(req.headers.accept ?? ''));
+      const { contentType, body } =
+        typeof out === 'string'
+          ? { contentType: 'text/plain; version=0.0.4', body: out }
+          : out;
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
     } else {
       res.writeHead(404).end();
     }
@@ -49,8 +59,10 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
+/** `flags`: more command-line flags, e.g. `--enable-feature=native-histograms`. */
 export async function startPrometheus(
   targets: string[],
+  { flags = [] }: { flags?: string[] } = {},
 ): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coalmine-prom-'));
   const port = await freePort();
@@ -72,6 +84,7 @@ export async function startPrometheus(
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...flags,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -146,9 +159,10 @@ export async function pollUntil<T>(
  * every second. `stop` ends all three.
  */
 export async function startScrapedService(
-  render: () => string,
+  render: MetricsRender,
   tick: () => void,
   everyMs = 100,
+  prometheusOptions: { flags?: string[] } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const timer = setInterval(tick, everyMs);
   let target: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
@@ -160,7 +174,10 @@ export async function startScrapedService(
   };
   try {
     target = await startMetricsServer(render);
-    prometheus = await startPrometheus([`127.0.0.1:${target.port}`]);
+    prometheus = await startPrometheus(
+      [`127.0.0.1:${target.port}`],
+      prometheusOptions,
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -1,5 +1,6 @@
 import {
   chooseBound,
+  classicHistogramBases,
   finiteBounds,
   leOfSelector,
   missingBucketBound,
@@ -122,5 +123,24 @@ describe('histogram bucket bounds of the two versions', () => {
     expect(chooseBound(240, stable, ['30', '60'])).toBeUndefined();
     // A p99 above every bound: the largest one.
     expect(chooseBound(900, stable, undefined)).toBe('500');
+  });
+
+  it('finds the histograms a query reads through classic series, under their own name without le', () => {
+    expect(
+      classicHistogramBases(
+        'sum(increase(h_count{a="b",pod=~"x-.*"}[5m])) - sum(increase(h_bucket{a="b",pod=~"x-.*",le="250"}[5m]))',
+      ),
+    ).toEqual(['h{a="b",pod=~"x-.*"}']);
+    expect(
+      classicHistogramBases(
+        'histogram_quantile(0.99, sum by (le) (rate(d_seconds_bucket{"job"="api", le!=""}[1m]))) / on() g_sum{k="v"}',
+      ),
+    ).toEqual(['d_seconds{"job"="api"}', 'g{k="v"}']);
+    // Counters, selectors without matchers and PromQL that does not parse: none.
+    expect(
+      classicHistogramBases('sum(rate(istio_requests_total{a="b"}[1m]))'),
+    ).toEqual([]);
+    expect(classicHistogramBases('sum(rate(h_bucket[1m]))')).toEqual([]);
+    expect(classicHistogramBases('sum(rate(h_bucket{a="b"}[1m])')).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { parser } from '@prometheus-io/lezer-promql';
 import { RawCounter, seriesSource } from './CounterReader';
 import { selectorShape } from './counterTerms';
 
@@ -123,4 +124,50 @@ export function chooseBound(
 ): string | undefined {
   const shared = canary ? sharedBounds(stable, canary) : [...stable];
   return shared.find(b => Number(b) >= p99 - 1e-9) ?? shared[shared.length - 1];
+}
+
+const CLASSIC_SUFFIX = /_(bucket|count|sum)$/;
+
+/**
+ * The histograms a query reads through classic series (`x_bucket`,
+ * `x_count`, `x_sum`), as selectors of the metric's own name with the same
+ * matchers less `le` — where Prometheus stores the histogram when it keeps
+ * it as a native histogram only. Deduplicated; empty for a query that reads
+ * no such series or does not parse.
+ *
+ * @public
+ */
+export function classicHistogramBases(query: string): string[] {
+  const tree = parser.parse(query);
+  const out = new Set<string>();
+  let broken = false;
+  tree.iterate({
+    enter(node) {
+      if (node.type.isError) broken = true;
+      if (broken) return false;
+      if (node.name !== 'VectorSelector') return true;
+      const name = node.node.getChild('Identifier');
+      const metric = name ? query.slice(name.from, name.to) : '';
+      if (!CLASSIC_SUFFIX.test(metric)) return false;
+      const matchers: string[] = [];
+      const list = node.node.getChild('LabelMatchers');
+      for (let m = list?.firstChild; m; m = m.nextSibling) {
+        if (
+          m.name !== 'UnquotedLabelMatcher' &&
+          m.name !== 'QuotedLabelMatcher' &&
+          m.name !== 'LabelMatcher'
+        )
+          continue;
+        const label = m.getChild('LabelName') ?? m.getChild('QuotedLabelName');
+        const text = label ? query.slice(label.from, label.to) : '';
+        if (text === 'le' || text === '"le"') continue;
+        matchers.push(query.slice(m.from, m.to));
+      }
+      out.add(`${metric.replace(CLASSIC_SUFFIX, '')}{${matchers.join(',')}}`);
+      return false;
+    },
+  });
+  if (broken) return [];
+  // A selector without matchers would read every series of the metric.
+  return [...out].filter(s => !s.endsWith('{}'));
 }

@@ -1,0 +1,258 @@
+import { JsonObject } from '@backstage/types';
+import { AnalysisCheck } from '@coalmine/backstage-plugin-canary-common';
+import { AnalysisDecision } from './Analyzer';
+import { createAnalyzer } from './index';
+import {
+  PrometheusClient,
+  PrometheusNativeHistogramError,
+} from './PrometheusClient';
+import { Random } from './__testUtils__/random';
+import {
+  encodeMetricFamilies,
+  ExposedMetric,
+  HistogramState,
+  PROTOBUF_CONTENT_TYPE,
+  renderText,
+} from './__testUtils__/protobufExposition';
+import {
+  pollUntil,
+  RunningPrometheus,
+  startMetricsServer,
+  startPrometheus,
+} from './__testUtils__/startPrometheus';
+
+jest.setTimeout(240_000);
+
+/*
+ * A latency histogram that Prometheus keeps as a native histogram only — as
+ * Prometheus 3 does for a scrape with `scrape_native_histograms` and without
+ * `always_scrape_classic_histograms`, and Prometheus 2 with the
+ * `native-histograms` feature — has none of the `_bucket` and `_count`
+ * series the latency gates read. One service (Istio-shaped series, two
+ * stable pods and a canary, equally fast) exports its histogram with native
+ * and classic buckets; two real Prometheus servers scrape it every second:
+ * one with the feature (it asks for protobuf and stores the native
+ * histogram only), one without (it reads the text format: classic buckets).
+ */
+
+const NAME = 'istio_request_duration_milliseconds';
+const CLASSIC_BOUNDS = [25, 50, 100, 250, 500, 1000];
+
+function meshService(seed: number) {
+  const pods = [
+    { pod: 'app-v1-7d9f8b6c5-abcde', workload: 'app-v1', perTick: 30 },
+    { pod: 'app-v1-7d9f8b6c5-fghij', workload: 'app-v1', perTick: 30 },
+    { pod: 'app-v2-5c4b3a2d1-klmno', workload: 'app-v2', perTick: 10 },
+  ].map(p => ({
+    ...p,
+    requests: {} as Record<string, number>,
+    latency: new HistogramState(3, CLASSIC_BOUNDS),
+  }));
+  const rng = new Random(seed);
+  return {
+    /** 100 ms of traffic: 1 % fail; latency exponential, mean 60 ms. */
+    serve() {
+      for (const p of pods)
+        for (let i = 0; i < p.perTick; i++) {
+          const code = rng.next() < 0.01 ? '503' : '200';
+          p.requests[code] = (p.requests[code] ?? 0) + 1;
+          p.latency.observe(-60 * Math.log(1 - rng.next()));
+        }
+    },
+    families(): ExposedMetric[] {
+      const labels = (p: (typeof pods)[number]) => ({
+        reporter: 'destination',
+        destination_workload_namespace: 'shop',
+        destination_workload: p.workload,
+        pod: p.pod,
+      });
+      return [
+        {
+          type: 'counter',
+          name: 'istio_requests_total',
+          series: pods.flatMap(p =>
+            Object.entries(p.requests).map(([code, value]) => ({
+              labels: { ...labels(p), response_code: code },
+              value,
+            })),
+          ),
+        },
+        {
+          type: 'histogram',
+          name: NAME,
+          series: pods.map(p => ({ labels: labels(p), value: p.latency })),
+        },
+      ];
+    },
+  };
+}
+
+const target = {
+  namespace: 'shop',
+  service: 'app',
+  stable: { name: 'app-v1', version: 'v1' },
+  canary: { name: 'app-v2', version: 'v2' },
+  provider: 'istio' as const,
+};
+
+/** The default latency gate, the same test at a bound given, and a p99 gate against the stable's. */
+const gates = {
+  metrics: [
+    {
+      name: 'latency',
+      judge: 'sequential',
+      errors: 'slow-request-count',
+      requests: 'latency-request-count',
+      variables: { le: 'auto' },
+    },
+    {
+      name: 'latency-250',
+      judge: 'sequential',
+      errors: 'slow-request-count',
+      requests: 'latency-request-count',
+      variables: { le: '250' },
+    },
+    {
+      name: 'p99',
+      template: 'request-duration',
+      relative: { maxRatio: 1.5 },
+    },
+  ],
+};
+
+/** Evaluates every 2 s until `done` says so or `seconds` pass; the checks of each tick by gate. */
+async function evaluate(
+  client: PrometheusClient,
+  seconds: number,
+  done: (checks: Record<string, AnalysisCheck>) => boolean,
+) {
+  const analyzer = createAnalyzer({ analysis: { interval: '5s', ...gates } });
+  const startedAt = new Date();
+  const ticks: Array<Record<string, AnalysisCheck>> = [];
+  const actions: string[] = [];
+  let decision: AnalysisDecision | undefined;
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    decision = await analyzer.evaluate({
+      ...target,
+      startedAt,
+      state: decision?.state as JsonObject | undefined,
+      failedChecks: decision?.failedChecks ?? 0,
+      prometheus: client,
+    });
+    actions.push(decision.action);
+    const checks = Object.fromEntries(decision.checks.map(c => [c.metric, c]));
+    ticks.push(checks);
+    if (done(checks) || decision.action === 'rollback') break;
+    await new Promise(r => setTimeout(r, 2000));
+  }
+  return { ticks, actions };
+}
+
+describe('a latency histogram Prometheus keeps as a native histogram', () => {
+  const service = meshService(21);
+  let timer: NodeJS.Timeout | undefined;
+  let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let nativeOnly: RunningPrometheus | undefined;
+  let classic: RunningPrometheus | undefined;
+
+  beforeAll(async () => {
+    timer = setInterval(() => service.serve(), 100);
+    server = await startMetricsServer(accept =>
+      accept.includes('application/vnd.google.protobuf')
+        ? {
+            contentType: PROTOBUF_CONTENT_TYPE,
+            body: encodeMetricFamilies(service.families()),
+          }
+        : {
+            contentType: 'text/plain; version=0.0.4',
+            body: renderText(service.families()),
+          },
+    );
+    const targets = [`127.0.0.1:${server.port}`];
+    [nativeOnly, classic] = await Promise.all([
+      startPrometheus(targets, {
+        flags: ['--enable-feature=native-histograms'],
+      }),
+      startPrometheus(targets),
+    ]);
+  });
+
+  afterAll(async () => {
+    clearInterval(timer);
+    await Promise.all([nativeOnly?.stop(), classic?.stop()]);
+    await server?.close();
+  });
+
+  it('says so and what to change, instead of waiting on "no data"', async () => {
+    const client = new PrometheusClient({ url: nativeOnly!.url });
+    // Prometheus stored it native: counted through histogram_count(), and
+    // no classic series exist.
+    await pollUntil(
+      async () => {
+        const counts = await client.query(
+          `histogram_count(${NAME}{destination_workload="app-v2"})`,
+        );
+        return counts.length === 1 && counts[0].value > 100 ? true : undefined;
+      },
+      60_000,
+      'the canary histogram to be scraped as a native histogram',
+    );
+    expect(await client.query(`${NAME}_count`)).toEqual([]);
+    expect(await client.query(`${NAME}_bucket`)).toEqual([]);
+
+    // A query that returns the histogram samples themselves gets an error
+    // that names them, not a crash on a missing value.
+    const sample = client.query(`${NAME}{destination_workload="app-v1"}`);
+    await expect(sample).rejects.toBeInstanceOf(PrometheusNativeHistogramError);
+    await expect(sample).rejects.toThrow(
+      `the query returned native histogram samples (${NAME}), which are not numbers — read them through histogram_count(), histogram_sum() or histogram_quantile()`,
+    );
+    await expect(
+      client.querySamples(`${NAME}{destination_workload="app-v1"}`, 10),
+    ).rejects.toBeInstanceOf(PrometheusNativeHistogramError);
+
+    // Every latency gate says what is wrong and what to change; none passes
+    // or rolls back on what it cannot read.
+    const { ticks, actions } = await evaluate(client, 30, () => false);
+    expect(actions).not.toContain('rollback');
+    expect(actions).not.toContain('promote');
+    expect(ticks.length).toBeGreaterThanOrEqual(5);
+    for (const checks of ticks)
+      for (const gate of ['latency', 'latency-250', 'p99']) {
+        expect(checks[gate].verdict).toBe('inconclusive');
+        expect(checks[gate].evidence).toContain(
+          `Prometheus stores ${NAME} as a native histogram, without the ${NAME}_bucket and ${NAME}_count series this gate reads — have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, scrape_classic_histograms: true from 2.45)`,
+        );
+      }
+  });
+
+  it('judges the same service where Prometheus keeps the classic buckets', async () => {
+    const client = new PrometheusClient({ url: classic!.url });
+    await pollUntil(
+      async () => {
+        const s = await client.querySamples(
+          `${NAME}_count{destination_workload="app-v2"}`,
+          30,
+        );
+        return s.length === 1 && s[0].points.length >= 3 ? true : undefined;
+      },
+      60_000,
+      'the canary histogram to be scraped with classic buckets',
+    );
+    const { ticks, actions } = await evaluate(client, 150, checks =>
+      ['latency', 'latency-250', 'p99'].every(
+        g => checks[g].verdict === 'pass',
+      ),
+    );
+    expect(actions).not.toContain('rollback');
+    const last = ticks[ticks.length - 1];
+    for (const gate of ['latency', 'latency-250', 'p99'])
+      expect(last[gate].verdict).toBe('pass');
+    expect(
+      ticks.flatMap(checks =>
+        Object.values(checks).filter(c => /native/.test(c.evidence)),
+      ),
+    ).toEqual([]);
+  });
+});
