@@ -35,6 +35,7 @@ import {
   spellingsOf,
 } from './reading/bucketBounds';
 import { missingErrorLabels } from './reading/errorLabels';
+import { nativeBound, nativeCounters } from './reading/nativeHistograms';
 import {
   ArmPods,
   COUNTER_NAMES,
@@ -50,6 +51,7 @@ import {
 } from './judges/ThresholdRangeJudge';
 import {
   PrometheusNativeHistogramError,
+  PrometheusHistogramSeries,
   PrometheusNoDataError,
   PrometheusRangeSeries,
   PrometheusSample,
@@ -85,6 +87,15 @@ export interface PrometheusQuerier {
     windowSeconds: number,
     options?: { time?: Date; signal?: AbortSignal },
   ): Promise<PrometheusRangeSeries[]>;
+  /**
+   * Raw native histogram samples of a selector, as querySamples. With it,
+   * the latency gates read a histogram Prometheus keeps as a native one.
+   */
+  queryHistogramSamples?(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusHistogramSeries[]>;
 }
 
 /** One side of the rollout as the analyzer sees it. @public */
@@ -147,6 +158,8 @@ interface GateState {
   le?: string;
   /** How each version spells the latency bound `bound` where it is not written that way (`500.0` for `500`). */
   leSpelled?: LeSpelling;
+  /** The latency histogram is read as a native histogram (then `le` is a power of two: nativeBound). */
+  native?: boolean;
   /** Counts added up from fixed windows (count templates Prometheus computes itself): up to `at` (unix s). */
   counted?: { at: number; counts: ArmCounts };
 }
@@ -295,6 +308,7 @@ export class Analyzer {
           sequential: result.sequential,
           le: result.le,
           ...(result.leSpelled ? { leSpelled: result.leSpelled } : {}),
+          ...(result.native ? { native: true } : {}),
           ...(result.counted ? { counted: result.counted } : {}),
         };
         if (gate.dryRun) {
@@ -607,11 +621,17 @@ export class Analyzer {
     sequential?: SequentialGateState;
     le?: string;
     leSpelled?: LeSpelling;
+    native?: boolean;
     counted?: GateState['counted'];
   }> {
     const judge = gateJudge(gate);
     if (judge === 'sequential') {
       return this.#evaluateSequential(gate, ctx, now, previous);
+    }
+    const nativeGate = this.#nativeDurationGate(gate, ctx);
+    if (previous?.native && nativeGate) {
+      const result = await this.#evaluateGate(nativeGate, ctx, now, undefined);
+      return { ...result, native: true };
     }
     const template = this.#template(gate, ctx);
     const unit = gate.unit ?? template.unit;
@@ -635,6 +655,11 @@ export class Analyzer {
     const native = rejected.some(r => r.reason instanceof PrometheusNoDataError)
       ? await this.#nativeHistogramReason([canaryQuery, stableQuery], ctx, now)
       : undefined;
+    if (native && nativeGate) {
+      // The built-in p99 on a native histogram: read it so from now on.
+      const result = await this.#evaluateGate(nativeGate, ctx, now, undefined);
+      return { ...result, native: true };
+    }
     const reasonOf = (error: unknown) =>
       native && error instanceof PrometheusNoDataError
         ? native
@@ -737,10 +762,13 @@ export class Analyzer {
     sequential: SequentialGateState;
     le?: string;
     leSpelled?: LeSpelling;
+    native?: boolean;
     counted?: GateState['counted'];
   }> {
     const judge = this.#sequentialJudge(gate);
-    const state = restoreGateState(previous?.sequential, judge);
+    let state = restoreGateState(previous?.sequential, judge);
+    const builtinLatency = this.#readsBuiltinLatency(gate, ctx);
+    let native = builtinLatency && previous?.native === true;
     const nowSec = now.getTime() / 1000;
     const startSec = ctx.startedAt.getTime() / 1000;
     const tickBase = {
@@ -761,6 +789,7 @@ export class Analyzer {
           const chosen = await this.#autoLe(gate, ctx, now);
           le = chosen?.le;
           chosenSpelling = chosen?.spelled;
+          native = chosen?.native === true;
         } catch (error) {
           why = noDataReason(error);
         }
@@ -845,7 +874,14 @@ export class Analyzer {
     let tick: SequentialGateTick;
     let query: string;
     let nextCounted = counted;
-    if (raw) {
+    // A latency gate finding a native histogram where it read classic
+    // series: read it as one from now on (the test starts over).
+    let turnNative = false;
+    if (native) {
+      // Read below, as a native histogram.
+      query = '';
+      tick = { ...tickBase, counts: null };
+    } else if (raw) {
       // Counters as Prometheus stored them (reading/CounterReader.ts).
       const window = readingWindowSeconds(state.reader, nowSec, startSec);
       query = COUNTER_NAMES.map(
@@ -895,11 +931,23 @@ export class Analyzer {
         const rawRead = Object.fromEntries(
           COUNTER_NAMES.map((name, i) => [name, read[i]]),
         ) as Record<CounterName, RawCounter>;
-        const native = read.every(counter =>
+        const empty = read.every(counter =>
           counter.every(term => term.series.length === 0),
-        )
-          ? await this.#nativeHistogramReason(Object.values(queries), ctx, now)
-          : undefined;
+        );
+        turnNative =
+          empty &&
+          builtinLatency &&
+          (await this.#keptNative(gate, ctx, now).catch(() => false));
+        // (The built-in templates were just asked that; a custom one reads
+        // other series.)
+        const nativeReason =
+          empty && !builtinLatency
+            ? await this.#nativeHistogramReason(
+                Object.values(queries),
+                ctx,
+                now,
+              )
+            : undefined;
         const unlabelled = (['canary', 'stable'] as const)
           .map(arm => ({
             arm,
@@ -918,8 +966,11 @@ export class Analyzer {
             ),
           }))
           .find(x => x.missing);
-        if (native) {
-          tick = { ...tickBase, counts: null, noDataReason: native };
+        if (turnNative) {
+          // Read below, as a native histogram.
+          tick = { ...tickBase, counts: null };
+        } else if (nativeReason) {
+          tick = { ...tickBase, counts: null, noDataReason: nativeReason };
         } else if (unlabelled?.missing) {
           // Its errors cannot be counted: reading them as none would pass
           // a failing canary.
@@ -1011,6 +1062,40 @@ export class Analyzer {
         };
       }
     }
+    let what: string | undefined;
+    if (turnNative) {
+      native = true;
+      state = restoreGateState(undefined, judge);
+    }
+    if (native) {
+      const asked = Number(bound);
+      const at =
+        Number.isFinite(asked) && asked > 0 ? nativeBound(asked) : undefined;
+      if (at === undefined) {
+        query = '';
+        tick = {
+          ...tickBase,
+          counts: null,
+          noDataReason: `the latency bound ${bound} is not a number above 0 — set variables.le to one, or to auto`,
+        };
+      } else {
+        le = String(at);
+        const unit = this.#template(gate, ctx, 'latency-p99-raw').unit;
+        what = `share of requests slower than ${le} ${unit}${
+          gate.variables?.le !== 'auto' && at !== asked
+            ? ` (the native histogram's bucket boundary at or above ${bound})`
+            : ''
+        }`;
+        ({ tick, query } = await this.#nativeLatencyTick(
+          gate,
+          ctx,
+          now,
+          at,
+          state,
+          tickBase,
+        ));
+      }
+    }
     const isLatency = (gate.errors ?? '').includes('slow');
     const latencyUnit = isLatency
       ? this.#template(gateWithLe, ctx, 'latency-p99-raw').unit
@@ -1022,18 +1107,172 @@ export class Analyzer {
         : undefined,
       metric: gate.name,
       query,
-      what: isLatency
-        ? `share of requests slower than ${gateWithLe.variables?.le} ${latencyUnit}`
-        : 'error rate',
+      what:
+        what ??
+        (isLatency
+          ? `share of requests slower than ${gateWithLe.variables?.le} ${latencyUnit}`
+          : 'error rate'),
       minStepRequests,
     });
     return {
       check: result.check,
       sequential: result.state,
-      le,
-      ...(spelled ? { leSpelled: spelled } : {}),
+      // An explicit bound read natively is the power of two at or above
+      // it, worked out again at every tick.
+      le: gate.variables?.le === 'auto' ? le : undefined,
+      ...(spelled && !native ? { leSpelled: spelled } : {}),
+      ...(native ? { native: true } : {}),
       counted: nextCounted,
     };
+  }
+
+  /** Whether a sequential gate counts latency with the provider's built-in histogram templates (which have native forms). */
+  #readsBuiltinLatency(gate: MetricGateConfig, ctx: AnalysisContext): boolean {
+    const provider = this.#provider(ctx);
+    const name = (template: string) =>
+      this.#templates.find(template, provider)?.name;
+    return (
+      !gate.query &&
+      gate.errors !== undefined &&
+      gate.requests !== undefined &&
+      name(gate.errors) === `${provider}/slow-request-count` &&
+      name(gate.requests) === `${provider}/latency-request-count`
+    );
+  }
+
+  /** The built-in p99 gate as it reads a native histogram; undefined for any other gate. */
+  #nativeDurationGate(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+  ): MetricGateConfig | undefined {
+    const provider = this.#provider(ctx);
+    if (gate.query) return undefined;
+    const name = this.#templates.find(
+      gate.template ?? gate.name,
+      provider,
+    )?.name;
+    return name === `${provider}/request-duration`
+      ? { ...gate, template: `${provider}/request-duration-native` }
+      : undefined;
+  }
+
+  /** Whether the stable's latency histogram is kept as a native histogram (and this client can read one). */
+  async #keptNative(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+  ): Promise<boolean> {
+    if (!ctx.prometheus.queryHistogramSamples) return false;
+    const histogram = this.#template(gate, ctx, 'latency-histogram');
+    try {
+      await ctx.prometheus.query(
+        this.#render(histogram, 'stable', ctx, gate, {
+          interval: DEFAULT_WINDOW,
+        }),
+        { time: ctx.now ? now : undefined, signal: ctx.signal },
+      );
+      return false;
+    } catch (error) {
+      if (error instanceof PrometheusNativeHistogramError) return true;
+      throw error;
+    }
+  }
+
+  /**
+   * One reading of a latency gate on a native histogram: each arm's raw
+   * histogram samples, turned into the requests and the requests slower
+   * than `bound` per series (reading/nativeHistograms.ts), read by the
+   * count test as it reads `_count` and `_count − _bucket{le}`.
+   */
+  async #nativeLatencyTick(
+    gate: MetricGateConfig,
+    ctx: AnalysisContext,
+    now: Date,
+    bound: number,
+    state: SequentialGateState,
+    tickBase: Omit<SequentialGateTick, 'counts' | 'raw' | 'noDataReason'>,
+  ): Promise<{ tick: SequentialGateTick; query: string }> {
+    const histogram = this.#template(gate, ctx, 'latency-histogram');
+    const nowSec = now.getTime() / 1000;
+    const window = readingWindowSeconds(
+      state.reader,
+      nowSec,
+      tickBase.startSec,
+    );
+    const selectors = {
+      canary: this.#render(histogram, 'canary', ctx, gate, {
+        interval: DEFAULT_WINDOW,
+      }),
+      stable: this.#render(histogram, 'stable', ctx, gate, {
+        interval: DEFAULT_WINDOW,
+      }),
+    };
+    const query = (['canary', 'stable'] as const)
+      .map(
+        arm =>
+          `${arm}: ${selectors[arm]}[${Math.ceil(
+            window,
+          )}s] (native histogram: its count, and its buckets above ${bound})`,
+      )
+      .join('\n');
+    const read = ctx.prometheus.queryHistogramSamples;
+    if (!read)
+      return {
+        query,
+        tick: {
+          ...tickBase,
+          counts: null,
+          noDataReason: 'this Prometheus client cannot read native histograms',
+        },
+      };
+    try {
+      const [canary, stable] = await Promise.all(
+        (['canary', 'stable'] as const).map(async arm =>
+          nativeCounters(
+            await read.call(ctx.prometheus, selectors[arm], window, {
+              time: ctx.now ? now : undefined,
+              signal: ctx.signal,
+            }),
+            bound,
+          ),
+        ),
+      );
+      const split = canary.split
+        ? { arm: 'canary', ...canary.split }
+        : stable.split && { arm: 'stable', ...stable.split };
+      if (split) {
+        return {
+          query,
+          tick: {
+            ...tickBase,
+            counts: null,
+            noDataReason: `the ${
+              split.arm
+            }'s native latency histogram has a bucket (${split.lower}, ${
+              split.upper
+            }] across the bound ${bound} (${seriesSource(
+              split.labels,
+            )}), so its slower requests cannot be counted — its schema is below 0; set variables.le to one of its bucket boundaries`,
+          },
+        };
+      }
+      const rawRead: Record<CounterName, RawCounter> = {
+        canaryErrors: [{ sign: 1, series: canary.slow }],
+        canaryRequests: [{ sign: 1, series: canary.requests }],
+        stableErrors: [{ sign: 1, series: stable.slow }],
+        stableRequests: [{ sign: 1, series: stable.requests }],
+      };
+      const pods = await armPods(ctx, state.reader, rawRead, nowSec);
+      return {
+        query,
+        tick: { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) },
+      };
+    } catch (error) {
+      return {
+        query,
+        tick: { ...tickBase, counts: null, noDataReason: noDataReason(error) },
+      };
+    }
   }
 
   /**
@@ -1184,7 +1423,9 @@ export class Analyzer {
     gate: MetricGateConfig,
     ctx: AnalysisContext,
     now: Date,
-  ): Promise<{ le: string; spelled?: LeSpelling } | undefined> {
+  ): Promise<
+    { le: string; spelled?: LeSpelling; native?: boolean } | undefined
+  > {
     const quantile = this.#template(gate, ctx, 'latency-p99-raw');
     let p99: number | undefined;
     const attempts: Array<[Date, string]> = [
@@ -1203,6 +1444,31 @@ export class Analyzer {
       }
     }
     if (p99 === undefined || !Number.isFinite(p99)) {
+      if (
+        this.#readsBuiltinLatency(gate, ctx) &&
+        ctx.prometheus.queryHistogramSamples
+      ) {
+        // Kept as a native histogram: its p99, and the power of two at or
+        // above it (a bucket boundary of both versions whatever their
+        // resolution: reading/nativeHistograms.ts).
+        const nativeQuantile = this.#template(
+          gate,
+          ctx,
+          'latency-p99-raw-native',
+        );
+        for (const [at, interval] of attempts) {
+          try {
+            const value = await ctx.prometheus.queryValue(
+              this.#render(nativeQuantile, 'stable', ctx, gate, { interval }),
+              { time: at, signal: ctx.signal },
+            );
+            if (Number.isFinite(value) && value > 0)
+              return { le: String(nativeBound(value)), native: true };
+          } catch (error) {
+            if (!(error instanceof PrometheusNoDataError)) throw error;
+          }
+        }
+      }
       const native = await this.#nativeHistogramReason(
         [this.#render(quantile, 'stable', ctx, gate, { interval: '1m' })],
         ctx,
@@ -1287,7 +1553,11 @@ export class Analyzer {
     return Promise.all(
       this.gates.map(async configured => {
         const judge = gateJudge(configured);
-        let gate = configured;
+        const native = state.gates[configured.name]?.native === true;
+        let gate =
+          (native && judge !== 'sequential'
+            ? this.#nativeDurationGate(configured, ctx)
+            : undefined) ?? configured;
         if (judge === 'sequential' && gate.variables?.le === 'auto') {
           // Draw the same latency bound the test uses.
           const le =
@@ -1296,6 +1566,14 @@ export class Analyzer {
           gate = {
             ...gate,
             variables: { ...gate.variables, le: le ?? '+Inf' },
+          };
+        }
+        const asked = Number(gate.variables?.le);
+        if (native && judge === 'sequential' && asked > 0) {
+          // Read at the power of two at or above it, as the test does.
+          gate = {
+            ...gate,
+            variables: { ...gate.variables, le: String(nativeBound(asked)) },
           };
         }
         let unit: string | undefined;
@@ -1327,14 +1605,28 @@ export class Analyzer {
             } (α = ${s.alpha})`,
           };
           const spelled = state.gates[configured.name]?.leSpelled;
+          const histogram = native
+            ? this.#template(gate, ctx, 'latency-histogram')
+            : undefined;
           render = arm =>
-            `100 * (${this.#render(
-              errors,
-              arm,
-              ctx,
-              armGate(gate, spelled, arm),
-              durations,
-            )}) / (${this.#render(requests, arm, ctx, gate, durations)})`;
+            histogram
+              ? // The share above the bound, from the native histogram.
+                `100 * histogram_fraction(${
+                  gate.variables?.le
+                }, Inf, sum(rate(${this.#render(
+                  histogram,
+                  arm,
+                  ctx,
+                  gate,
+                  durations,
+                )}[${window}])))`
+              : `100 * (${this.#render(
+                  errors,
+                  arm,
+                  ctx,
+                  armGate(gate, spelled, arm),
+                  durations,
+                )}) / (${this.#render(requests, arm, ctx, gate, durations)})`;
         } else {
           const template = this.#template(gate, ctx);
           unit = gate.unit ?? template.unit;

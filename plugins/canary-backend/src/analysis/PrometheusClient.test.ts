@@ -312,4 +312,63 @@ describe('PrometheusClient', () => {
       message: expect.stringContaining('native histogram samples (a series)'),
     });
   });
+
+  it('reads native histogram samples raw, with their buckets, leaving series of numbers out', async () => {
+    let asked: string | null = null;
+    server.use(
+      http.post(`${BASE}/api/v1/query`, async ({ request }) => {
+        asked = new URLSearchParams(await request.text()).get('query');
+        return HttpResponse.json({
+          status: 'success',
+          data: {
+            resultType: 'matrix',
+            result: [
+              { metric: { pod: 'b' }, values: [[1700000000, '3']] },
+              {
+                metric: { pod: 'a' },
+                histograms: [
+                  [
+                    1700000000,
+                    {
+                      count: '5',
+                      sum: '900',
+                      buckets: [
+                        [3, '-0.001', '0.001', '1'],
+                        [0, '256', '512', '4'],
+                      ],
+                    },
+                  ],
+                  [1700000015, { count: '0', sum: '0' }],
+                ],
+              },
+            ],
+          },
+        });
+      }),
+    );
+    const client = new PrometheusClient({ url: BASE });
+    const series = await client.queryHistogramSamples(
+      'latency_ms{pod="a"}',
+      29.5,
+    );
+    expect(asked).toBe('latency_ms{pod="a"}[30s]');
+    expect(series).toEqual([
+      {
+        labels: { pod: 'a' },
+        points: [
+          [
+            1700000000,
+            {
+              count: 5,
+              buckets: [
+                [-0.001, 0.001, 1],
+                [256, 512, 4],
+              ],
+            },
+          ],
+          [1700000015, { count: 0, buckets: [] }],
+        ],
+      },
+    ]);
+  });
 });

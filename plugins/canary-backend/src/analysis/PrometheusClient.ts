@@ -32,6 +32,25 @@ export interface PrometheusRangeSeries {
   points: Array<[number, number]>;
 }
 
+/**
+ * One native histogram sample as Prometheus' API gives it: its count, and
+ * its buckets as [lower, upper, count] (counts per bucket, not cumulative;
+ * a positive bucket holds (lower, upper]).
+ *
+ * @public
+ */
+export interface NativeHistogramSample {
+  count: number;
+  buckets: Array<[number, number, number]>;
+}
+
+/** One series of native histogram samples. @public */
+export interface PrometheusHistogramSeries {
+  labels: Record<string, string>;
+  /** [unix seconds, sample] */
+  points: Array<[number, NativeHistogramSample]>;
+}
+
 /** Base class of everything the client throws. @public */
 export class PrometheusError extends Error {
   /** The PromQL, when the error concerns a query (never contains credentials). */
@@ -140,6 +159,29 @@ type RawMatrix = Array<{
   /** Native histogram samples. */
   histograms?: unknown[];
 }>;
+
+type RawHistogramPoint = [
+  number,
+  {
+    count: string;
+    sum?: string;
+    buckets?: Array<[number, string, string, string]>;
+  },
+];
+
+function nativeSample(h: RawHistogramPoint[1]): NativeHistogramSample {
+  return {
+    count: Number(h.count),
+    buckets: (h.buckets ?? []).map(
+      ([, lower, upper, count]) =>
+        [Number(lower), Number(upper), Number(count)] as [
+          number,
+          number,
+          number,
+        ],
+    ),
+  };
+}
 
 /**
  * Reads Prometheus over its HTTP API (`/api/v1/query`, `/api/v1/query_range`).
@@ -296,6 +338,41 @@ export class PrometheusClient {
         ([t, v]) => [t, Number(v)] as [number, number],
       ),
     }));
+  }
+
+  /**
+   * The raw native histogram samples Prometheus stored for every series of a
+   * selector over the last `windowSeconds` before `time` (see
+   * querySamples); series of plain numbers are left out.
+   */
+  async queryHistogramSamples(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusHistogramSeries[]> {
+    const seconds = Math.max(1, Math.ceil(windowSeconds));
+    const promql = `${selector}[${seconds}s]`;
+    const params = new URLSearchParams({ query: promql });
+    if (options?.time) {
+      params.set('time', String(options.time.getTime() / 1000));
+    }
+    const data = await this.#call('api/v1/query', params, promql, options);
+    if (data.resultType !== 'matrix') {
+      throw new PrometheusQueryRejectedError(
+        400,
+        'bad_data',
+        `expected a range vector, got ${data.resultType}`,
+        promql,
+      );
+    }
+    return (data.result as RawMatrix)
+      .filter(s => Array.isArray(s.histograms) && s.histograms.length > 0)
+      .map(s => ({
+        labels: s.metric,
+        points: (s.histograms as RawHistogramPoint[]).map(
+          ([t, h]) => [t, nativeSample(h)] as [number, NativeHistogramSample],
+        ),
+      }));
   }
 
   /**

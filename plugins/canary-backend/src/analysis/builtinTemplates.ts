@@ -175,6 +175,32 @@ function providerTemplates(
       unit: shape.toMs === 1 ? 'ms' : 's',
       description: '99th percentile in the histogram unit',
     },
+    'latency-p99-raw-native': {
+      // The same from a native histogram (`le: auto` on one).
+      ...perArm(
+        arm =>
+          `histogram_quantile(0.99, sum(rate(${shape.histogram}{${hist(
+            arm,
+          )}}[{{ interval }}])))`,
+      ),
+      unit: shape.toMs === 1 ? 'ms' : 's',
+      description: '99th percentile in the histogram unit, native histogram',
+    },
+    'request-duration-native': {
+      ...perArm(
+        arm =>
+          `histogram_quantile(0.99, sum(rate(${shape.histogram}{${hist(
+            arm,
+          )}}[{{ interval }}])))${scale}`,
+      ),
+      unit: 'ms',
+      description: '99th percentile request duration, native histogram',
+    },
+    'latency-histogram': {
+      // Read raw when Prometheus keeps it as a native histogram.
+      ...perArm(arm => `${shape.histogram}{${hist(arm)}}`),
+      description: 'the latency histogram under its own name',
+    },
     'latency-buckets': {
       ...perArm(
         arm => `count by (le) (${shape.histogram}_bucket{${hist(arm)}})`,

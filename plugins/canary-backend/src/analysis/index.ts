@@ -119,6 +119,8 @@ export type {
   PrometheusClientOptions,
   PrometheusSample,
   PrometheusRangeSeries,
+  PrometheusHistogramSeries,
+  NativeHistogramSample,
 } from './PrometheusClient';
 export {
   TemplateRegistry,

@@ -39,6 +39,12 @@ const NAME = 'istio_request_duration_milliseconds';
 const CLASSIC_BOUNDS = [25, 50, 100, 250, 500, 1000];
 
 function meshService(seed: number) {
+  const service = {
+    /** The canary's latency: 3 × the stable's once set. */
+    canarySlow: false,
+    serve,
+    families,
+  };
   const pods = [
     { pod: 'app-v1-7d9f8b6c5-abcde', workload: 'app-v1', perTick: 30 },
     { pod: 'app-v1-7d9f8b6c5-fghij', workload: 'app-v1', perTick: 30 },
@@ -49,42 +55,43 @@ function meshService(seed: number) {
     latency: new HistogramState(3, CLASSIC_BOUNDS),
   }));
   const rng = new Random(seed);
-  return {
-    /** 100 ms of traffic: 1 % fail; latency exponential, mean 60 ms. */
-    serve() {
-      for (const p of pods)
-        for (let i = 0; i < p.perTick; i++) {
-          const code = rng.next() < 0.01 ? '503' : '200';
-          p.requests[code] = (p.requests[code] ?? 0) + 1;
-          p.latency.observe(-60 * Math.log(1 - rng.next()));
-        }
-    },
-    families(): ExposedMetric[] {
-      const labels = (p: (typeof pods)[number]) => ({
-        reporter: 'destination',
-        destination_workload_namespace: 'shop',
-        destination_workload: p.workload,
-        pod: p.pod,
-      });
-      return [
-        {
-          type: 'counter',
-          name: 'istio_requests_total',
-          series: pods.flatMap(p =>
-            Object.entries(p.requests).map(([code, value]) => ({
-              labels: { ...labels(p), response_code: code },
-              value,
-            })),
-          ),
-        },
-        {
-          type: 'histogram',
-          name: NAME,
-          series: pods.map(p => ({ labels: labels(p), value: p.latency })),
-        },
-      ];
-    },
-  };
+  /** 100 ms of traffic: 1 % fail; latency exponential, mean 60 ms (180 ms on a slow canary). */
+  function serve() {
+    for (const p of pods) {
+      const mean = service.canarySlow && p.workload === 'app-v2' ? 180 : 60;
+      for (let i = 0; i < p.perTick; i++) {
+        const code = rng.next() < 0.01 ? '503' : '200';
+        p.requests[code] = (p.requests[code] ?? 0) + 1;
+        p.latency.observe(-mean * Math.log(1 - rng.next()));
+      }
+    }
+  }
+  function families(): ExposedMetric[] {
+    const labels = (p: (typeof pods)[number]) => ({
+      reporter: 'destination',
+      destination_workload_namespace: 'shop',
+      destination_workload: p.workload,
+      pod: p.pod,
+    });
+    return [
+      {
+        type: 'counter',
+        name: 'istio_requests_total',
+        series: pods.flatMap(p =>
+          Object.entries(p.requests).map(([code, value]) => ({
+            labels: { ...labels(p), response_code: code },
+            value,
+          })),
+        ),
+      },
+      {
+        type: 'histogram',
+        name: NAME,
+        series: pods.map(p => ({ labels: labels(p), value: p.latency })),
+      },
+    ];
+  }
+  return service;
 }
 
 const target = {
@@ -95,7 +102,11 @@ const target = {
   provider: 'istio' as const,
 };
 
-/** The default latency gate, the same test at a bound given, and a p99 gate against the stable's. */
+/**
+ * The default latency gate, the same test at a bound given, a p99 gate
+ * against the stable's, and a custom gate that reads the classic buckets
+ * itself.
+ */
 const gates = {
   metrics: [
     {
@@ -117,10 +128,16 @@ const gates = {
       template: 'request-duration',
       relative: { maxRatio: 1.5 },
     },
+    {
+      name: 'custom-p99',
+      query: `histogram_quantile(0.99, sum by (le) (rate(${NAME}_bucket{destination_workload="{{ workload }}"}[1m])))`,
+      thresholdRange: { max: 1000 },
+    },
   ],
 };
+const BUILT_IN = ['latency', 'latency-250', 'p99'];
 
-/** Evaluates every 2 s until `done` says so or `seconds` pass; the checks of each tick by gate. */
+/** Evaluates every 2 s until `done` says so, the canary is rolled back or `seconds` pass; the checks of each tick by gate. */
 async function evaluate(
   client: PrometheusClient,
   seconds: number,
@@ -146,8 +163,22 @@ async function evaluate(
     if (done(checks) || decision.action === 'rollback') break;
     await new Promise(r => setTimeout(r, 2000));
   }
-  return { ticks, actions };
+  const charts = await analyzer.series(
+    {
+      ...target,
+      startedAt,
+      state: decision?.state as JsonObject | undefined,
+      failedChecks: decision?.failedChecks ?? 0,
+      prometheus: client,
+    },
+    startedAt,
+    new Date(),
+  );
+  return { ticks, actions, charts };
 }
+
+const allPass = (checks: Record<string, AnalysisCheck>) =>
+  BUILT_IN.every(g => checks[g].verdict === 'pass');
 
 describe('a latency histogram Prometheus keeps as a native histogram', () => {
   const service = meshService(21);
@@ -184,7 +215,7 @@ describe('a latency histogram Prometheus keeps as a native histogram', () => {
     await server?.close();
   });
 
-  it('says so and what to change, instead of waiting on "no data"', async () => {
+  it('judges a healthy canary on the native buckets, and says what a custom query on classic series misses', async () => {
     const client = new PrometheusClient({ url: nativeOnly!.url });
     // Prometheus stored it native: counted through histogram_count(), and
     // no classic series exist.
@@ -212,22 +243,37 @@ describe('a latency histogram Prometheus keeps as a native histogram', () => {
       client.querySamples(`${NAME}{destination_workload="app-v1"}`, 10),
     ).rejects.toBeInstanceOf(PrometheusNativeHistogramError);
 
-    // Every latency gate says what is wrong and what to change; none passes
-    // or rolls back on what it cannot read.
-    const { ticks, actions } = await evaluate(client, 30, () => false);
+    const { ticks, actions, charts } = await evaluate(client, 150, allPass);
     expect(actions).not.toContain('rollback');
-    expect(actions).not.toContain('promote');
-    expect(ticks.length).toBeGreaterThanOrEqual(5);
-    for (const checks of ticks)
-      for (const gate of ['latency', 'latency-250', 'p99']) {
-        expect(checks[gate].verdict).toBe('inconclusive');
-        expect(checks[gate].evidence).toContain(
-          `Prometheus stores ${NAME} as a native histogram, without the ${NAME}_bucket and ${NAME}_count series this gate reads — have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, scrape_classic_histograms: true from 2.45)`,
-        );
-      }
+    const last = ticks[ticks.length - 1];
+    for (const gate of BUILT_IN) expect(last[gate].verdict).toBe('pass');
+    // The stable's p99 (about 276 ms) rounded up to a power of two, a
+    // bucket boundary of every schema; 250 read at 256.
+    expect(last.latency.evidence).toContain('slower than 512 ms');
+    expect(last['latency-250'].evidence).toContain(
+      "slower than 256 ms (the native histogram's bucket boundary at or above 250)",
+    );
+    expect(last.latency.query).toContain(
+      `${NAME}{reporter="destination",destination_workload_namespace="shop",destination_workload="app-v2"}[`,
+    );
+    // The custom query reads classic series: it says why it has none.
+    for (const checks of ticks) {
+      expect(checks['custom-p99'].verdict).toBe('inconclusive');
+      expect(checks['custom-p99'].evidence).toContain(
+        `Prometheus stores ${NAME} as a native histogram, without the ${NAME}_bucket and ${NAME}_count series this gate reads — have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, scrape_classic_histograms: true from 2.45)`,
+      );
+    }
+    // The chart of the latency test: each version's share of requests
+    // slower than the bound, from the native buckets.
+    const chart = charts.find(c => c.metric === 'latency')!;
+    expect(chart.bound?.text).toContain('share slower than 512 ms');
+    for (const arm of ['canary', 'stable'] as const) {
+      expect(chart[arm].length).toBeGreaterThan(0);
+      for (const [, v] of chart[arm]) expect(v).toBeLessThan(5);
+    }
   });
 
-  it('judges the same service where Prometheus keeps the classic buckets', async () => {
+  it('judges the same service where Prometheus keeps the classic buckets, as before', async () => {
     const client = new PrometheusClient({ url: classic!.url });
     await pollUntil(
       async () => {
@@ -240,19 +286,30 @@ describe('a latency histogram Prometheus keeps as a native histogram', () => {
       60_000,
       'the canary histogram to be scraped with classic buckets',
     );
-    const { ticks, actions } = await evaluate(client, 150, checks =>
-      ['latency', 'latency-250', 'p99'].every(
-        g => checks[g].verdict === 'pass',
-      ),
+    const { ticks, actions } = await evaluate(
+      client,
+      150,
+      checks => allPass(checks) && checks['custom-p99'].verdict === 'pass',
     );
     expect(actions).not.toContain('rollback');
     const last = ticks[ticks.length - 1];
-    for (const gate of ['latency', 'latency-250', 'p99'])
+    for (const gate of [...BUILT_IN, 'custom-p99'])
       expect(last[gate].verdict).toBe('pass');
+    expect(last.latency.evidence).toContain('slower than 500 ms');
     expect(
       ticks.flatMap(checks =>
         Object.values(checks).filter(c => /native/.test(c.evidence)),
       ),
     ).toEqual([]);
+  });
+
+  it('rolls back a canary with 3 × the latency, read from the native buckets', async () => {
+    service.canarySlow = true;
+    const client = new PrometheusClient({ url: nativeOnly!.url });
+    const { ticks, actions } = await evaluate(client, 120, () => false);
+    expect(actions[actions.length - 1]).toBe('rollback');
+    const last = ticks[ticks.length - 1];
+    expect(last.latency.verdict).toBe('fail');
+    expect(last.latency.evidence).toContain('slower than 512 ms');
   });
 });

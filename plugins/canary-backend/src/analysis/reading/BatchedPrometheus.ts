@@ -1,5 +1,6 @@
 import type { PrometheusQuerier } from '../Analyzer';
 import type {
+  PrometheusHistogramSeries,
   PrometheusRangeSeries,
   PrometheusSample,
 } from '../PrometheusClient';
@@ -223,6 +224,19 @@ export class BatchedPrometheus implements PrometheusQuerier {
     options?: { signal?: AbortSignal },
   ) {
     return this.inner.queryRange(promql, start, end, stepSeconds, options);
+  }
+
+  /** Not batched: read once per gate and tick, only for native histograms. */
+  queryHistogramSamples(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusHistogramSeries[]> {
+    if (!this.inner.queryHistogramSamples)
+      return Promise.reject(
+        new Error('this Prometheus client cannot read native histograms'),
+      );
+    return this.inner.queryHistogramSamples(selector, windowSeconds, options);
   }
 
   querySamples(

@@ -1,0 +1,74 @@
+import type { PrometheusHistogramSeries } from '../PrometheusClient';
+import type { RawSeries } from './CounterReader';
+
+/*
+ * Latency from a native histogram, read as the count test reads a classic
+ * one: per series, the requests (the sample's count) and the requests
+ * slower than a bound (the buckets wholly above it), each a counter the
+ * CounterReader takes like `_count` and `_count − _bucket{le}`.
+ *
+ * Native buckets are exponential: with schema s, bucket i holds
+ * (2^((i−1)/2^s), 2^(i/2^s)]. Every power of two is a bucket boundary in
+ * every schema from 0 up (the ones clients use: OpenTelemetry's
+ * exponential histograms and the Go and Java clients' native ones), so a
+ * bound that is a power of two splits no bucket of either version whatever
+ * resolution each chose — the count of slow requests is exact for both, as
+ * at a classic bucket bound both versions export.
+ */
+
+/** The smallest power of two at or above `value` (> 0): a bucket boundary of every schema from 0 up. @public */
+export function nativeBound(value: number): number {
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new RangeError(`no native bucket boundary for ${value}`);
+  let k = Math.ceil(Math.log2(value));
+  // log2 of an exact power of two can come out a hair above the integer.
+  if (2 ** (k - 1) >= value) k -= 1;
+  return 2 ** k;
+}
+
+/** A bucket of a series that the bound falls inside: its slow requests cannot be told. @public */
+export interface SplitBucket {
+  labels: Record<string, string>;
+  lower: number;
+  upper: number;
+}
+
+const EPSILON = 1e-9;
+
+/**
+ * The requests and the requests slower than `bound` of each series, as raw
+ * counter series (sample times kept), and the first bucket the bound falls
+ * inside, if any (a schema below 0, or a bound that is not a power of two).
+ *
+ * @public
+ */
+export function nativeCounters(
+  series: PrometheusHistogramSeries[],
+  bound: number,
+): { requests: RawSeries[]; slow: RawSeries[]; split?: SplitBucket } {
+  const above = bound * (1 - EPSILON);
+  const below = bound * (1 + EPSILON);
+  const splits: SplitBucket[] = [];
+  const slowerThan = (
+    labels: Record<string, string>,
+    buckets: Array<[number, number, number]>,
+  ): number => {
+    let n = 0;
+    for (const [lower, upper, count] of buckets) {
+      if (lower >= above) n += count;
+      else if (upper > below && count > 0)
+        splits.push({ labels, lower, upper });
+    }
+    return n;
+  };
+  const requests: RawSeries[] = series.map(s => ({
+    labels: s.labels,
+    points: s.points.map(([t, h]) => [t, h.count]),
+  }));
+  const slow: RawSeries[] = series.map(s => ({
+    labels: s.labels,
+    points: s.points.map(([t, h]) => [t, slowerThan(s.labels, h.buckets)]),
+  }));
+  const split = splits[0];
+  return split ? { requests, slow, split } : { requests, slow };
+}
