@@ -306,16 +306,12 @@ export class PrometheusClient {
     }));
   }
 
-  /**
-   * The raw samples Prometheus stored for every series of a selector over
-   * the last `windowSeconds` before `time` (an instant query of a range
-   * selector: no extrapolation, the real sample times).
-   */
-  async querySamples(
+  /** An instant query of `selector[windowSeconds]`: every sample stored in the window, as stored. */
+  async #rawSamples(
     selector: string,
     windowSeconds: number,
     options?: { time?: Date; signal?: AbortSignal },
-  ): Promise<PrometheusRangeSeries[]> {
+  ): Promise<{ promql: string; result: RawMatrix }> {
     const seconds = Math.max(1, Math.ceil(windowSeconds));
     const promql = `${selector}[${seconds}s]`;
     const params = new URLSearchParams({ query: promql });
@@ -331,8 +327,26 @@ export class PrometheusClient {
         promql,
       );
     }
-    refuseNativeHistograms(data.result as RawMatrix, promql);
-    return (data.result as RawMatrix).map(s => ({
+    return { promql, result: data.result as RawMatrix };
+  }
+
+  /**
+   * The raw samples Prometheus stored for every series of a selector over
+   * the last `windowSeconds` before `time` (an instant query of a range
+   * selector: no extrapolation, the real sample times).
+   */
+  async querySamples(
+    selector: string,
+    windowSeconds: number,
+    options?: { time?: Date; signal?: AbortSignal },
+  ): Promise<PrometheusRangeSeries[]> {
+    const { promql, result } = await this.#rawSamples(
+      selector,
+      windowSeconds,
+      options,
+    );
+    refuseNativeHistograms(result, promql);
+    return result.map(s => ({
       labels: s.metric,
       points: (s.values ?? []).map(
         ([t, v]) => [t, Number(v)] as [number, number],
@@ -350,22 +364,8 @@ export class PrometheusClient {
     windowSeconds: number,
     options?: { time?: Date; signal?: AbortSignal },
   ): Promise<PrometheusHistogramSeries[]> {
-    const seconds = Math.max(1, Math.ceil(windowSeconds));
-    const promql = `${selector}[${seconds}s]`;
-    const params = new URLSearchParams({ query: promql });
-    if (options?.time) {
-      params.set('time', String(options.time.getTime() / 1000));
-    }
-    const data = await this.#call('api/v1/query', params, promql, options);
-    if (data.resultType !== 'matrix') {
-      throw new PrometheusQueryRejectedError(
-        400,
-        'bad_data',
-        `expected a range vector, got ${data.resultType}`,
-        promql,
-      );
-    }
-    return (data.result as RawMatrix)
+    const { result } = await this.#rawSamples(selector, windowSeconds, options);
+    return result
       .filter(s => Array.isArray(s.histograms) && s.histograms.length > 0)
       .map(s => ({
         labels: s.metric,

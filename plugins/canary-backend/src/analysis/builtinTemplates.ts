@@ -114,6 +114,10 @@ function providerTemplates(
     }{${errors(arm)}}[{{ interval }}]) or vector(0))`;
   const hist = (arm: 'canary' | 'stable') => shape.histogramArmMatchers[arm];
   const scale = shape.toMs === 1 ? '' : ` * ${shape.toMs}`;
+  const nativeP99 = (arm: 'canary' | 'stable') =>
+    `histogram_quantile(0.99, sum(rate(${shape.histogram}{${hist(
+      arm,
+    )}}[{{ interval }}])))`;
   return {
     'request-success-rate': {
       ...perArm(
@@ -177,22 +181,12 @@ function providerTemplates(
     },
     'latency-p99-raw-native': {
       // The same from a native histogram (`le: auto` on one).
-      ...perArm(
-        arm =>
-          `histogram_quantile(0.99, sum(rate(${shape.histogram}{${hist(
-            arm,
-          )}}[{{ interval }}])))`,
-      ),
+      ...perArm(nativeP99),
       unit: shape.toMs === 1 ? 'ms' : 's',
       description: '99th percentile in the histogram unit, native histogram',
     },
     'request-duration-native': {
-      ...perArm(
-        arm =>
-          `histogram_quantile(0.99, sum(rate(${shape.histogram}{${hist(
-            arm,
-          )}}[{{ interval }}])))${scale}`,
-      ),
+      ...perArm(arm => `${nativeP99(arm)}${scale}`),
       unit: 'ms',
       description: '99th percentile request duration, native histogram',
     },
