@@ -35,7 +35,7 @@ import {
   spellingsOf,
 } from './reading/bucketBounds';
 import { missingErrorLabels } from './reading/errorLabels';
-import { nativeBound, nativeCounters } from './reading/nativeHistograms';
+import { chooseNativeBound, nativeCounters } from './reading/nativeHistograms';
 import {
   ArmPods,
   COUNTER_NAMES,
@@ -158,8 +158,10 @@ interface GateState {
   le?: string;
   /** How each version spells the latency bound `bound` where it is not written that way (`500.0` for `500`). */
   leSpelled?: LeSpelling;
-  /** The latency histogram is read as a native histogram (then `le` is a power of two: nativeBound). */
+  /** The latency histogram is read as a native histogram (`le` is then the latency to count above). */
   native?: boolean;
+  /** The bucket boundary the native reading counts at (reading/nativeHistograms.ts, chooseNativeBound). */
+  nativeBound?: number;
   /** Counts added up from fixed windows (count templates Prometheus computes itself): up to `at` (unix s). */
   counted?: { at: number; counts: ArmCounts };
 }
@@ -191,6 +193,11 @@ function armGate(
   return own === undefined
     ? gate
     : { ...gate, variables: { ...gate.variables, le: own } };
+}
+
+/** A bucket boundary as the evidence shows it: 256, 279.2. */
+function shortBound(bound: number): string {
+  return String(Number(bound.toPrecision(4)));
 }
 
 /** Why a query had no number, in words for the evidence. */
@@ -309,6 +316,9 @@ export class Analyzer {
           le: result.le,
           ...(result.leSpelled ? { leSpelled: result.leSpelled } : {}),
           ...(result.native ? { native: true } : {}),
+          ...(result.nativeBound !== undefined
+            ? { nativeBound: result.nativeBound }
+            : {}),
           ...(result.counted ? { counted: result.counted } : {}),
         };
         if (gate.dryRun) {
@@ -622,6 +632,7 @@ export class Analyzer {
     le?: string;
     leSpelled?: LeSpelling;
     native?: boolean;
+    nativeBound?: number;
     counted?: GateState['counted'];
   }> {
     const judge = gateJudge(gate);
@@ -763,6 +774,7 @@ export class Analyzer {
     le?: string;
     leSpelled?: LeSpelling;
     native?: boolean;
+    nativeBound?: number;
     counted?: GateState['counted'];
   }> {
     const judge = this.#sequentialJudge(gate);
@@ -1063,15 +1075,16 @@ export class Analyzer {
       }
     }
     let what: string | undefined;
+    let nativeAt: number | undefined;
     if (turnNative) {
       native = true;
       state = restoreGateState(undefined, judge);
     }
     if (native) {
-      const asked = Number(bound);
-      const at =
-        Number.isFinite(asked) && asked > 0 ? nativeBound(asked) : undefined;
-      if (at === undefined) {
+      // The latency to count above: the stable's p99 (`le: auto`) or the
+      // policy's `le`; counted at a bucket boundary of both versions.
+      const target = Number(bound);
+      if (!(Number.isFinite(target) && target > 0)) {
         query = '';
         tick = {
           ...tickBase,
@@ -1079,21 +1092,25 @@ export class Analyzer {
           noDataReason: `the latency bound ${bound} is not a number above 0 — set variables.le to one, or to auto`,
         };
       } else {
-        le = String(at);
-        const unit = this.#template(gate, ctx, 'latency-p99-raw').unit;
-        what = `share of requests slower than ${le} ${unit}${
-          gate.variables?.le !== 'auto' && at !== asked
-            ? ` (the native histogram's bucket boundary at or above ${bound})`
-            : ''
-        }`;
-        ({ tick, query } = await this.#nativeLatencyTick(
+        const read = await this.#nativeLatencyTick(
           gate,
           ctx,
           now,
-          at,
+          target,
+          turnNative ? undefined : previous?.nativeBound,
           state,
           tickBase,
-        ));
+        );
+        if (read.restart) state = restoreGateState(undefined, judge);
+        ({ tick, query } = read);
+        nativeAt = read.bound;
+        const unit = this.#template(gate, ctx, 'latency-p99-raw').unit;
+        const at = nativeAt ?? target;
+        what = `share of requests slower than ${shortBound(at)} ${unit}${
+          gate.variables?.le !== 'auto' && at !== target
+            ? ` (the native histogram's bucket boundary at or above ${bound})`
+            : ''
+        }`;
       }
     }
     const isLatency = (gate.errors ?? '').includes('slow');
@@ -1117,11 +1134,10 @@ export class Analyzer {
     return {
       check: result.check,
       sequential: result.state,
-      // An explicit bound read natively is the power of two at or above
-      // it, worked out again at every tick.
-      le: gate.variables?.le === 'auto' ? le : undefined,
+      le,
       ...(spelled && !native ? { leSpelled: spelled } : {}),
       ...(native ? { native: true } : {}),
+      ...(nativeAt !== undefined ? { nativeBound: nativeAt } : {}),
       counted: nextCounted,
     };
   }
@@ -1181,17 +1197,28 @@ export class Analyzer {
   /**
    * One reading of a latency gate on a native histogram: each arm's raw
    * histogram samples, turned into the requests and the requests slower
-   * than `bound` per series (reading/nativeHistograms.ts), read by the
-   * count test as it reads `_count` and `_count − _bucket{le}`.
+   * than the bound per series (reading/nativeHistograms.ts), read by the
+   * count test as it reads `_count` and `_count − _bucket{le}`. The bound
+   * is chosen at the first reading with a stable histogram (the smallest
+   * boundary at or above `target` inside no bucket of either version), and
+   * again when a version shows a bucket across it (a canary with another
+   * resolution): the test then starts over (`restart`), as with classic
+   * buckets.
    */
   async #nativeLatencyTick(
     gate: MetricGateConfig,
     ctx: AnalysisContext,
     now: Date,
-    bound: number,
+    target: number,
+    chosen: number | undefined,
     state: SequentialGateState,
     tickBase: Omit<SequentialGateTick, 'counts' | 'raw' | 'noDataReason'>,
-  ): Promise<{ tick: SequentialGateTick; query: string }> {
+  ): Promise<{
+    tick: SequentialGateTick;
+    query: string;
+    bound?: number;
+    restart?: boolean;
+  }> {
     const histogram = this.#template(gate, ctx, 'latency-histogram');
     const nowSec = now.getTime() / 1000;
     const window = readingWindowSeconds(
@@ -1207,72 +1234,89 @@ export class Analyzer {
         interval: DEFAULT_WINDOW,
       }),
     };
-    const query = (['canary', 'stable'] as const)
-      .map(
-        arm =>
-          `${arm}: ${selectors[arm]}[${Math.ceil(
-            window,
-          )}s] (native histogram: its count, and its buckets above ${bound})`,
-      )
-      .join('\n');
+    const queryAt = (bound: number | undefined) =>
+      (['canary', 'stable'] as const)
+        .map(
+          arm =>
+            `${arm}: ${selectors[arm]}[${Math.ceil(
+              window,
+            )}s] (native histogram: its count, and its buckets above ${
+              bound ?? `a boundary at or above ${target}`
+            })`,
+        )
+        .join('\n');
+    const waiting = (reason: string, bound = chosen) => ({
+      query: queryAt(bound),
+      tick: { ...tickBase, counts: null, noDataReason: reason },
+      ...(bound !== undefined ? { bound } : {}),
+    });
     const read = ctx.prometheus.queryHistogramSamples;
     if (!read)
-      return {
-        query,
-        tick: {
-          ...tickBase,
-          counts: null,
-          noDataReason: 'this Prometheus client cannot read native histograms',
-        },
-      };
+      return waiting('this Prometheus client cannot read native histograms');
+    let series: Record<'canary' | 'stable', PrometheusHistogramSeries[]>;
     try {
       const [canary, stable] = await Promise.all(
-        (['canary', 'stable'] as const).map(async arm =>
-          nativeCounters(
-            await read.call(ctx.prometheus, selectors[arm], window, {
-              time: ctx.now ? now : undefined,
-              signal: ctx.signal,
-            }),
-            bound,
-          ),
+        (['canary', 'stable'] as const).map(arm =>
+          read.call(ctx.prometheus, selectors[arm], window, {
+            time: ctx.now ? now : undefined,
+            signal: ctx.signal,
+          }),
         ),
       );
-      const split = canary.split
-        ? { arm: 'canary', ...canary.split }
-        : stable.split && { arm: 'stable', ...stable.split };
-      if (split) {
-        return {
-          query,
-          tick: {
-            ...tickBase,
-            counts: null,
-            noDataReason: `the ${
-              split.arm
-            }'s native latency histogram has a bucket (${split.lower}, ${
-              split.upper
-            }] across the bound ${bound} (${seriesSource(
-              split.labels,
-            )}), so its slower requests cannot be counted — its schema is below 0; set variables.le to one of its bucket boundaries`,
-          },
-        };
-      }
-      const rawRead: Record<CounterName, RawCounter> = {
-        canaryErrors: [{ sign: 1, series: canary.slow }],
-        canaryRequests: [{ sign: 1, series: canary.requests }],
-        stableErrors: [{ sign: 1, series: stable.slow }],
-        stableRequests: [{ sign: 1, series: stable.requests }],
-      };
-      const pods = await armPods(ctx, state.reader, rawRead, nowSec);
-      return {
-        query,
-        tick: { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) },
-      };
+      series = { canary, stable };
     } catch (error) {
+      return waiting(noDataReason(error));
+    }
+    const both = [...series.stable, ...series.canary];
+    let bound = chosen;
+    if (bound === undefined) {
+      if (series.stable.length === 0)
+        return waiting('no stable native latency histogram yet');
+      bound = chooseNativeBound(target, both);
+      if (bound === undefined)
+        return waiting(
+          `no bucket boundary at or above ${target} falls inside no bucket of the native latency histograms — set variables.le to a bound both versions' buckets share`,
+        );
+    }
+    const counted = {
+      canary: nativeCounters(series.canary, bound),
+      stable: nativeCounters(series.stable, bound),
+    };
+    const arm = counted.canary.split ? 'canary' : 'stable';
+    const split = counted[arm].split;
+    if (split) {
+      const across = `the ${arm}'s native latency histogram has a bucket (${
+        split.lower
+      }, ${split.upper}] across the bound ${shortBound(bound)} (${seriesSource(
+        split.labels,
+      )})`;
+      const again = chooseNativeBound(target, both);
+      if (again === undefined || again === bound)
+        return waiting(
+          `${across}, so its slower requests cannot be counted, and no boundary at or above ${target} is one of both versions — set variables.le to a bound both versions' buckets share`,
+        );
       return {
-        query,
-        tick: { ...tickBase, counts: null, noDataReason: noDataReason(error) },
+        ...waiting(
+          `${across} — counting above ${shortBound(
+            again,
+          )} from now on, a boundary of both versions (the test starts over)`,
+          again,
+        ),
+        restart: true,
       };
     }
+    const rawRead: Record<CounterName, RawCounter> = {
+      canaryErrors: [{ sign: 1, series: counted.canary.slow }],
+      canaryRequests: [{ sign: 1, series: counted.canary.requests }],
+      stableErrors: [{ sign: 1, series: counted.stable.slow }],
+      stableRequests: [{ sign: 1, series: counted.stable.requests }],
+    };
+    const pods = await armPods(ctx, state.reader, rawRead, nowSec);
+    return {
+      query: queryAt(bound),
+      tick: { ...tickBase, raw: rawRead, ...(pods ? { pods } : {}) },
+      bound,
+    };
   }
 
   /**
@@ -1448,9 +1492,8 @@ export class Analyzer {
         this.#readsBuiltinLatency(gate, ctx) &&
         ctx.prometheus.queryHistogramSamples
       ) {
-        // Kept as a native histogram: its p99, and the power of two at or
-        // above it (a bucket boundary of both versions whatever their
-        // resolution: reading/nativeHistograms.ts).
+        // Kept as a native histogram: its p99, the latency to count above
+        // (at a bucket boundary of both versions: #nativeLatencyTick).
         const nativeQuantile = this.#template(
           gate,
           ctx,
@@ -1463,7 +1506,7 @@ export class Analyzer {
               { time: at, signal: ctx.signal },
             );
             if (Number.isFinite(value) && value > 0)
-              return { le: String(nativeBound(value)), native: true };
+              return { le: String(value), native: true };
           } catch (error) {
             if (!(error instanceof PrometheusNoDataError)) throw error;
           }
@@ -1568,12 +1611,12 @@ export class Analyzer {
             variables: { ...gate.variables, le: le ?? '+Inf' },
           };
         }
-        const asked = Number(gate.variables?.le);
-        if (native && judge === 'sequential' && asked > 0) {
-          // Read at the power of two at or above it, as the test does.
+        const nativeAt = state.gates[configured.name]?.nativeBound;
+        if (native && judge === 'sequential' && nativeAt !== undefined) {
+          // At the bucket boundary the test counts at.
           gate = {
             ...gate,
-            variables: { ...gate.variables, le: String(nativeBound(asked)) },
+            variables: { ...gate.variables, le: String(nativeAt) },
           };
         }
         let unit: string | undefined;
@@ -1595,9 +1638,11 @@ export class Analyzer {
           unit = '%';
           const s = this.#sequentialJudge(gate);
           const what = gate.variables?.le
-            ? `share slower than ${gate.variables.le} ${
-                this.#template(gate, ctx, 'latency-p99-raw').unit
-              }`
+            ? `share slower than ${
+                nativeAt !== undefined && native
+                  ? shortBound(nativeAt)
+                  : gate.variables.le
+              } ${this.#template(gate, ctx, 'latency-p99-raw').unit}`
             : 'error rate';
           bound = {
             text: `sequential test: canary ${what} ≤ ${
@@ -1605,9 +1650,10 @@ export class Analyzer {
             } (α = ${s.alpha})`,
           };
           const spelled = state.gates[configured.name]?.leSpelled;
-          const histogram = native
-            ? this.#template(gate, ctx, 'latency-histogram')
-            : undefined;
+          const histogram =
+            native && nativeAt !== undefined
+              ? this.#template(gate, ctx, 'latency-histogram')
+              : undefined;
           render = arm =>
             histogram
               ? // The share above the bound, from the native histogram.

@@ -7,14 +7,16 @@ import type { RawSeries } from './CounterReader';
  * slower than a bound (the buckets wholly above it), each a counter the
  * CounterReader takes like `_count` and `_count − _bucket{le}`.
  *
- * Native buckets are exponential: with schema s, bucket i holds
- * (2^((i−1)/2^s), 2^(i/2^s)]. Every power of two is a bucket boundary in
- * every schema from 0 up (the ones clients use: OpenTelemetry's
- * exponential histograms and the Go and Java clients' native ones), so a
- * bound that is a power of two splits no bucket of either version whatever
- * resolution each chose — the count of slow requests is exact for both, as
- * at a classic bucket bound both versions export.
+ * The bound must be a bucket boundary of both versions, or the slow
+ * requests of a bucket across it cannot be told. Native buckets are
+ * exponential — with schema s, bucket i holds (2^((i−1)/2^s), 2^(i/2^s)] —
+ * or custom (Prometheus 3 converting a classic histogram); the versions may
+ * differ in resolution. chooseNativeBound takes the smallest boundary at
+ * or above the target that falls inside no bucket of either version; a
+ * power of two is one for every exponential schema from 0 up.
  */
+
+const EPSILON = 1e-9;
 
 /** The smallest power of two at or above `value` (> 0): a bucket boundary of every schema from 0 up. @public */
 export function nativeBound(value: number): number {
@@ -26,14 +28,45 @@ export function nativeBound(value: number): number {
   return 2 ** k;
 }
 
+/**
+ * The bound the test counts at, for a latency `target` (the stable's p99,
+ * or the `le` a policy gives): the smallest value at or above it that no
+ * bucket of any of the series falls across — the bucket boundaries at or
+ * above it are the candidates (exponential buckets: the next boundary of
+ * the coarser version; custom buckets, as Prometheus 3 converts classic
+ * histograms: `le: 250` itself), and the power of two at or above it.
+ * Undefined when every candidate falls inside some version's bucket.
+ *
+ * @public
+ */
+export function chooseNativeBound(
+  target: number,
+  series: PrometheusHistogramSeries[],
+): number | undefined {
+  const buckets = series.flatMap(s => s.points.flatMap(([, h]) => h.buckets));
+  const candidates = [
+    ...new Set([
+      nativeBound(target),
+      ...buckets
+        .map(([, upper]) => upper)
+        .filter(u => Number.isFinite(u) && u >= target * (1 - EPSILON)),
+    ]),
+  ].sort((a, b) => a - b);
+  return candidates.find(
+    c =>
+      !buckets.some(
+        ([lower, upper]) =>
+          lower < c * (1 - EPSILON) && upper > c * (1 + EPSILON),
+      ),
+  );
+}
+
 /** A bucket of a series that the bound falls inside: its slow requests cannot be told. @public */
 export interface SplitBucket {
   labels: Record<string, string>;
   lower: number;
   upper: number;
 }
-
-const EPSILON = 1e-9;
 
 /**
  * The requests and the requests slower than `bound` of each series, as raw
