@@ -1511,6 +1511,8 @@ export class Analyzer {
             if (!(error instanceof PrometheusNoDataError)) throw error;
           }
         }
+        // No p99 of either kind yet: wait for one.
+        return undefined;
       }
       const native = await this.#nativeHistogramReason(
         [this.#render(quantile, 'stable', ctx, gate, { interval: '1m' })],

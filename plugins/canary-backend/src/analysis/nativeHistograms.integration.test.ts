@@ -38,10 +38,13 @@ jest.setTimeout(240_000);
 const NAME = 'istio_request_duration_milliseconds';
 const CLASSIC_BOUNDS = [25, 50, 100, 250, 500, 1000];
 
-function meshService(seed: number) {
+/** `canarySchema`: the canary's native resolution (another client or setting than the stable's 3). */
+function meshService(seed: number, { canarySchema = 3 } = {}) {
   const service = {
     /** The canary's latency: 3 × the stable's once set. */
     canarySlow: false,
+    /** The canary serves (and exports its series) once set. */
+    canaryServing: true,
     serve,
     families,
   };
@@ -52,12 +55,16 @@ function meshService(seed: number) {
   ].map(p => ({
     ...p,
     requests: {} as Record<string, number>,
-    latency: new HistogramState(3, CLASSIC_BOUNDS),
+    latency: new HistogramState(
+      p.workload === 'app-v2' ? canarySchema : 3,
+      CLASSIC_BOUNDS,
+    ),
   }));
   const rng = new Random(seed);
   /** 100 ms of traffic: 1 % fail; latency exponential, mean 60 ms (180 ms on a slow canary). */
   function serve() {
     for (const p of pods) {
+      if (p.workload === 'app-v2' && !service.canaryServing) continue;
       const mean = service.canarySlow && p.workload === 'app-v2' ? 180 : 60;
       for (let i = 0; i < p.perTick; i++) {
         const code = rng.next() < 0.01 ? '503' : '200';
@@ -87,7 +94,10 @@ function meshService(seed: number) {
       {
         type: 'histogram',
         name: NAME,
-        series: pods.map(p => ({ labels: labels(p), value: p.latency })),
+        // Istio exports a series at its first request.
+        series: pods
+          .filter(p => p.latency.count > 0)
+          .map(p => ({ labels: labels(p), value: p.latency })),
       },
     ];
   }
@@ -142,7 +152,8 @@ async function evaluate(
   client: PrometheusClient,
   seconds: number,
   done: (checks: Record<string, AnalysisCheck>) => boolean,
-  metrics = gates.metrics,
+  metrics: Array<Record<string, unknown>> = gates.metrics,
+  afterFirstTick?: () => void,
 ) {
   const analyzer = createAnalyzer({ analysis: { interval: '5s', metrics } });
   const startedAt = new Date();
@@ -161,6 +172,7 @@ async function evaluate(
     actions.push(decision.action);
     const checks = Object.fromEntries(decision.checks.map(c => [c.metric, c]));
     ticks.push(checks);
+    if (ticks.length === 1) afterFirstTick?.();
     if (done(checks) || decision.action === 'rollback') break;
     await new Promise(r => setTimeout(r, 2000));
   }
@@ -180,6 +192,30 @@ async function evaluate(
 
 const allPass = (checks: Record<string, AnalysisCheck>) =>
   BUILT_IN.every(g => checks[g].verdict === 'pass');
+
+/** A service whose two versions export the histogram at resolutions 3 and 2, scraped by a Prometheus that keeps native histograms only. */
+async function startNativeService(service: ReturnType<typeof meshService>) {
+  const timer = setInterval(() => service.serve(), 100);
+  const server = await startMetricsServer(() => ({
+    contentType: PROTOBUF_CONTENT_TYPE,
+    body: encodeMetricFamilies(service.families()),
+  }));
+  const prometheus = await startPrometheus([`127.0.0.1:${server.port}`], {
+    flags: ['--enable-feature=native-histograms'],
+  }).catch(async error => {
+    clearInterval(timer);
+    await server.close();
+    throw error;
+  });
+  return {
+    url: prometheus.url,
+    async stop() {
+      clearInterval(timer);
+      await prometheus.stop();
+      await server.close();
+    },
+  };
+}
 
 describe('a latency histogram Prometheus keeps as a native histogram', () => {
   const service = meshService(21);
@@ -323,5 +359,69 @@ describe('a latency histogram Prometheus keeps as a native histogram', () => {
     const last = ticks[ticks.length - 1];
     expect(last.latency.verdict).toBe('fail');
     expect(last.latency.evidence).toMatch(/slower than [0-9.]+ ms/);
+  });
+});
+
+describe('a canary whose native histogram has another resolution than the stable', () => {
+  // Schema 2: its boundaries are every other one of the stable's schema 3.
+  const service = meshService(22, { canarySchema: 2 });
+  let running: Awaited<ReturnType<typeof startNativeService>> | undefined;
+
+  beforeAll(async () => {
+    // The bound is chosen before the canary serves: from the stable's
+    // buckets alone.
+    service.canaryServing = false;
+    running = await startNativeService(service);
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  it('counts above a boundary of both, chosen again when the canary’s bucket falls across the first', async () => {
+    const client = new PrometheusClient({ url: running!.url });
+    await pollUntil(
+      async () => {
+        const counts = await client.query(
+          `histogram_count(${NAME}{destination_workload="app-v1"})`,
+        );
+        return counts.length === 2 && counts.every(c => c.value > 500)
+          ? true
+          : undefined;
+      },
+      60_000,
+      'the stable histograms to be scraped',
+    );
+    const { ticks, actions } = await evaluate(
+      client,
+      150,
+      checks => checks.latency.verdict === 'pass',
+      // At 270 ms: the stable's next boundary is 2^(65/8) = 279.2, inside
+      // the canary's bucket (256, 304.4].
+      [{ ...gates.metrics[0], variables: { le: '270' } }],
+      () => {
+        service.canaryServing = true;
+      },
+    );
+    // Equally fast versions: never rolled back for their resolutions.
+    expect(actions).not.toContain('rollback');
+    const boundOf = (evidence: string) =>
+      Number(/slower than ([0-9.]+) ms/.exec(evidence)?.[1]);
+    const first = boundOf(ticks[0].latency.evidence);
+    const last = ticks[ticks.length - 1].latency;
+    expect(last.verdict).toBe('pass');
+    const at = boundOf(last.evidence);
+    // First the stable's boundary, then the next one of both.
+    expect(first).toBe(279.2);
+    expect(at).toBe(304.4);
+    const again = ticks.find(t =>
+      /counting above [0-9.]+ from now on, a boundary of both versions \(the test starts over\)/.test(
+        t.latency.evidence,
+      ),
+    );
+    expect(again?.latency.verdict).toBe('inconclusive');
+    expect(again?.latency.evidence).toContain(
+      "the canary's native latency histogram has a bucket (",
+    );
   });
 });
