@@ -193,8 +193,11 @@ async function evaluate(
 const allPass = (checks: Record<string, AnalysisCheck>) =>
   BUILT_IN.every(g => checks[g].verdict === 'pass');
 
-/** A service whose two versions export the histogram at resolutions 3 and 2, scraped by a Prometheus that keeps native histograms only. */
-async function startNativeService(service: ReturnType<typeof meshService>) {
+/** A service exporting its histogram in protobuf only, scraped by a Prometheus that keeps native histograms only. */
+async function startNativeService(
+  service: ReturnType<typeof meshService>,
+  scrapeInterval = '1s',
+) {
   const timer = setInterval(() => service.serve(), 100);
   const server = await startMetricsServer(() => ({
     contentType: PROTOBUF_CONTENT_TYPE,
@@ -202,6 +205,7 @@ async function startNativeService(service: ReturnType<typeof meshService>) {
   }));
   const prometheus = await startPrometheus([`127.0.0.1:${server.port}`], {
     flags: ['--enable-feature=native-histograms'],
+    scrapeInterval,
   }).catch(async error => {
     clearInterval(timer);
     await server.close();
@@ -424,4 +428,48 @@ describe('a canary whose native histogram has another resolution than the stable
       "the canary's native latency histogram has a bucket (",
     );
   });
+});
+
+describe('native latency through a Prometheus scraping every 15 s', () => {
+  const service = meshService(23);
+  let running: Awaited<ReturnType<typeof startNativeService>> | undefined;
+
+  beforeAll(async () => {
+    running = await startNativeService(service, '15s');
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  it('holds an equally fast canary and rolls back one with 3 × the latency', async () => {
+    const client = new PrometheusClient({ url: running!.url });
+    await pollUntil(
+      async () => {
+        const s = await client.queryHistogramSamples(
+          `${NAME}{destination_workload=~"app-v1|app-v2"}`,
+          60,
+        );
+        return s.length === 3 && s.every(x => x.points.length >= 2)
+          ? true
+          : undefined;
+      },
+      90_000,
+      'two scrapes of every pod',
+    );
+    const latencyOnly = gates.metrics.filter(g => g.name === 'latency');
+    // 90 s of an equal canary: read, never rolled back.
+    const healthy = await evaluate(client, 90, () => false, latencyOnly);
+    expect(healthy.actions).not.toContain('rollback');
+    expect(
+      healthy.ticks.some(t =>
+        /slower than [0-9.]+ ms/.test(t.latency.evidence),
+      ),
+    ).toBe(true);
+    // Then 3 × the latency, in a new rollout.
+    service.canarySlow = true;
+    const slow = await evaluate(client, 180, () => false, latencyOnly);
+    expect(slow.actions[slow.actions.length - 1]).toBe('rollback');
+    expect(slow.ticks[slow.ticks.length - 1].latency.verdict).toBe('fail');
+  }, 420_000);
 });

@@ -59,16 +59,19 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** `flags`: more command-line flags, e.g. `--enable-feature=native-histograms`. */
+/** `flags`: more command-line flags, e.g. `--enable-feature=native-histograms`; `scrapeInterval`: 1s unless given. */
 export async function startPrometheus(
   targets: string[],
-  { flags = [] }: { flags?: string[] } = {},
+  {
+    flags = [],
+    scrapeInterval = '1s',
+  }: { flags?: string[]; scrapeInterval?: string } = {},
 ): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coalmine-prom-'));
   const port = await freePort();
   const config = [
     'global:',
-    '  scrape_interval: 1s',
+    `  scrape_interval: ${scrapeInterval}`,
     '  evaluation_interval: 1s',
     'scrape_configs:',
     '  - job_name: test',
