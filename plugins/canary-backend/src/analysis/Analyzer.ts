@@ -200,6 +200,18 @@ function shortBound(bound: number): string {
   return String(Number(bound.toPrecision(4)));
 }
 
+/** A histogram a gate reads through classic series that Prometheus keeps as a native one. */
+type NativeFound = { metric: string; base: string };
+
+/** What a gate that reads classic series of a native-only histogram says: what to change. */
+function nativeHistogramAdvice({ metric, base }: NativeFound): string {
+  return (
+    `Prometheus stores ${metric} as a native histogram, without the ${metric}_bucket and ${metric}_count series this gate reads — ` +
+    'have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, ' +
+    `scrape_classic_histograms: true from 2.45), or give the gate queries that read the native histogram itself (such as histogram_quantile(0.99, sum(rate(${base}[1m]))))`
+  );
+}
+
 /** Why a query had no number, in words for the evidence. */
 function noDataReason(error: unknown): string {
   if (error instanceof PrometheusNoDataError)
@@ -946,20 +958,17 @@ export class Analyzer {
         const empty = read.every(counter =>
           counter.every(term => term.series.length === 0),
         );
+        const found = empty
+          ? await this.#nativeHistogramIn(Object.values(queries), ctx, now)
+          : undefined;
+        // The built-in templates have native forms; a custom one is told
+        // what to change.
         turnNative =
-          empty &&
+          found !== undefined &&
           builtinLatency &&
-          (await this.#keptNative(gate, ctx, now).catch(() => false));
-        // (The built-in templates were just asked that; a custom one reads
-        // other series.)
+          ctx.prometheus.queryHistogramSamples !== undefined;
         const nativeReason =
-          empty && !builtinLatency
-            ? await this.#nativeHistogramReason(
-                Object.values(queries),
-                ctx,
-                now,
-              )
-            : undefined;
+          found && !turnNative ? nativeHistogramAdvice(found) : undefined;
         const unlabelled = (['canary', 'stable'] as const)
           .map(arm => ({
             arm,
@@ -1172,28 +1181,6 @@ export class Analyzer {
       : undefined;
   }
 
-  /** Whether the stable's latency histogram is kept as a native histogram (and this client can read one). */
-  async #keptNative(
-    gate: MetricGateConfig,
-    ctx: AnalysisContext,
-    now: Date,
-  ): Promise<boolean> {
-    if (!ctx.prometheus.queryHistogramSamples) return false;
-    const histogram = this.#template(gate, ctx, 'latency-histogram');
-    try {
-      await ctx.prometheus.query(
-        this.#render(histogram, 'stable', ctx, gate, {
-          interval: DEFAULT_WINDOW,
-        }),
-        { time: ctx.now ? now : undefined, signal: ctx.signal },
-      );
-      return false;
-    } catch (error) {
-      if (error instanceof PrometheusNativeHistogramError) return true;
-      throw error;
-    }
-  }
-
   /**
    * One reading of a latency gate on a native histogram: each arm's raw
    * histogram samples, turned into the requests and the requests slower
@@ -1327,11 +1314,11 @@ export class Analyzer {
    * histogram under its own name with the same matchers (only when a gate
    * has no data); undefined when that is not the reason or it cannot tell.
    */
-  async #nativeHistogramReason(
+  async #nativeHistogramIn(
     queries: string[],
     ctx: AnalysisContext,
     now: Date,
-  ): Promise<string | undefined> {
+  ): Promise<NativeFound | undefined> {
     const bases = [...new Set(queries.flatMap(classicHistogramBases))];
     for (const base of bases) {
       try {
@@ -1341,15 +1328,20 @@ export class Analyzer {
         });
       } catch (error) {
         if (!(error instanceof PrometheusNativeHistogramError)) continue;
-        const metric = error.metrics[0] ?? base.replace(/\{.*$/, '');
-        return (
-          `Prometheus stores ${metric} as a native histogram, without the ${metric}_bucket and ${metric}_count series this gate reads — ` +
-          'have it keep the classic buckets as well (scrape config always_scrape_classic_histograms: true in Prometheus 3, ' +
-          `scrape_classic_histograms: true from 2.45), or give the gate queries that read the native histogram itself (such as histogram_quantile(0.99, sum(rate(${base}[1m]))))`
-        );
+        return { metric: error.metrics[0] ?? base.replace(/\{.*$/, ''), base };
       }
     }
     return undefined;
+  }
+
+  /** The same, as the advice a check shows (see nativeHistogramAdvice). */
+  async #nativeHistogramReason(
+    queries: string[],
+    ctx: AnalysisContext,
+    now: Date,
+  ): Promise<string | undefined> {
+    const found = await this.#nativeHistogramIn(queries, ctx, now);
+    return found && nativeHistogramAdvice(found);
   }
 
   /**

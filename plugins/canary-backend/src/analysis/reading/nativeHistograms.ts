@@ -18,6 +18,11 @@ import type { RawSeries } from './CounterReader';
 
 const EPSILON = 1e-9;
 
+/** Whether a bucket (lower, upper] holds values on both sides of `bound` (float noise aside). */
+function across(lower: number, upper: number, bound: number): boolean {
+  return lower < bound * (1 - EPSILON) && upper > bound * (1 + EPSILON);
+}
+
 /** The smallest power of two at or above `value` (> 0): a bucket boundary of every schema from 0 up. @public */
 export function nativeBound(value: number): number {
   if (!(value > 0) || !Number.isFinite(value))
@@ -53,11 +58,7 @@ export function chooseNativeBound(
     ]),
   ].sort((a, b) => a - b);
   return candidates.find(
-    c =>
-      !buckets.some(
-        ([lower, upper]) =>
-          lower < c * (1 - EPSILON) && upper > c * (1 + EPSILON),
-      ),
+    c => !buckets.some(([lower, upper]) => across(lower, upper, c)),
   );
 }
 
@@ -79,8 +80,6 @@ export function nativeCounters(
   series: PrometheusHistogramSeries[],
   bound: number,
 ): { requests: RawSeries[]; slow: RawSeries[]; split?: SplitBucket } {
-  const above = bound * (1 - EPSILON);
-  const below = bound * (1 + EPSILON);
   const splits: SplitBucket[] = [];
   const slowerThan = (
     labels: Record<string, string>,
@@ -88,9 +87,9 @@ export function nativeCounters(
   ): number => {
     let n = 0;
     for (const [lower, upper, count] of buckets) {
-      if (lower >= above) n += count;
-      else if (upper > below && count > 0)
-        splits.push({ labels, lower, upper });
+      if (across(lower, upper, bound)) {
+        if (count > 0) splits.push({ labels, lower, upper });
+      } else if (lower >= bound * (1 - EPSILON)) n += count;
     }
     return n;
   };
