@@ -1,6 +1,6 @@
 import { screen } from '@testing-library/react';
 import { renderInTestApp } from '@backstage/test-utils';
-import { MetricChart } from './MetricChart';
+import { MetricChart, timeTicks } from './MetricChart';
 import { series } from '../__testUtils__/fixtures';
 
 describe('MetricChart', () => {
@@ -65,5 +65,23 @@ describe('MetricChart', () => {
       />,
     );
     expect(screen.getByText('No samples yet.')).toBeInTheDocument();
+  });
+});
+
+describe('timeTicks', () => {
+  it('puts about six ticks across the range, on whole seconds', () => {
+    expect(timeTicks(1795000000, 1795000100)).toEqual([
+      1795000000, 1795000020, 1795000040, 1795000060, 1795000080, 1795000100,
+    ]);
+  });
+
+  it('gives a range of a few seconds one tick per second, never two on the same second', () => {
+    // A rollout's first samples: six ticks rounded to the second fell on
+    // the same seconds and were drawn twice (React: "two children with the
+    // same key" in the chart's axis).
+    expect(timeTicks(1795000000, 1795000003)).toEqual([
+      1795000000, 1795000001, 1795000002, 1795000003,
+    ]);
+    expect(timeTicks(1795000000, 1795000000)).toEqual([1795000000]);
   });
 });

@@ -78,14 +78,22 @@ function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   return ticks.length > 1 ? ticks : [...ticks, ticks[0] + step];
 }
 
-/** About six ticks across the time range, on the data's own seconds. */
-function timeTicks(first: number, last: number): number[] {
+/**
+ * About six ticks across the time range, on the data's own seconds; fewer
+ * when the range is only a few seconds long (one tick per second at most,
+ * as two ticks on the same second would be drawn on top of each other).
+ */
+export function timeTicks(first: number, last: number): number[] {
   if (last <= first) {
     return [first];
   }
-  return Array.from({ length: 6 }, (_, i) =>
-    Math.round(first + ((last - first) * i) / 5),
-  );
+  return [
+    ...new Set(
+      Array.from({ length: 6 }, (_, i) =>
+        Math.round(first + ((last - first) * i) / 5),
+      ),
+    ),
+  ];
 }
 
 /** How far past the last sample a marker still counts (a step just taken). */
