@@ -284,6 +284,11 @@ describe('authorization with the real auth and permission services', () => {
       expect(res.status).toBe(403);
       expect(res.body.error.message).toMatch(`canary.rollout.${control}`);
     }
+    // CI lists rollouts too (the organisation's list also holds the
+    // Flagger and Argo rollouts, read from the catalog by the plugin).
+    const list = await ci.get('/api/canary/rollouts?active=true');
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((r: any) => r.id)).toContain(id);
     expect((await ci.post(`/rollouts/${id}/abort`)).status).toBe(200);
     await waitFor(TOKENS.ci, id, r => r.phase === 'Aborted');
     const retry = await ci.post(`/rollouts/${id}/retry`);

@@ -311,12 +311,12 @@ export const canaryPlugin = createBackendPlugin({
                 withExternalControllers(external, entity, status),
               refuseStart: (entity, cluster) =>
                 external.refuseIfManaged(entity, cluster),
-              list: (credentials, filter) =>
+              list: (credentials, catalogCredentials, filter) =>
                 listExternalRollouts(
                   catalog,
                   permissions,
                   external,
-                  credentials,
+                  { credentials, catalogCredentials },
                   filter,
                 ),
             },

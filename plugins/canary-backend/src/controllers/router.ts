@@ -309,12 +309,21 @@ export async function withExternalControllers(
  * Rollouts of components annotated `coalmine.io/controller: flagger` or
  * `argo-rollouts` that the caller may read, for the organisation-wide list.
  * (Components whose controller is only discovered show in their own tab.)
+ * The catalog is read with `catalogCredentials` (a CI token restricted to
+ * the canary plugin cannot reach the catalog, the plugin reads it for it);
+ * what is readable is the caller's `canary.rollout.read`.
  */
 export async function listExternalRollouts(
   catalog: CatalogService,
   permissions: PermissionsService,
   controllers: ExternalControllers,
-  credentials: BackstageCredentials,
+  {
+    credentials,
+    catalogCredentials,
+  }: {
+    credentials: BackstageCredentials;
+    catalogCredentials: BackstageCredentials;
+  },
   filter: {
     entityRefs?: string[];
     phases?: string[];
@@ -331,7 +340,7 @@ export async function listExternalRollouts(
         ],
       },
     },
-    { credentials },
+    { credentials: catalogCredentials },
   );
   const entities = items.filter(
     e =>

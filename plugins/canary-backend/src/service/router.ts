@@ -118,9 +118,14 @@ export interface RouterOptions {
     ): Promise<EntityCanaryStatus>;
     /** Throws ConflictError when another controller manages the workload. */
     refuseStart(entity: Entity, cluster: string): Promise<void>;
-    /** Rollouts other controllers run, readable by the caller, for the org page. */
+    /**
+     * Rollouts other controllers run, readable by the caller, for the org
+     * page. `catalogCredentials` read the catalog (the plugin's own for a
+     * service principal, see `auth`), `credentials` decide what is readable.
+     */
     list?(
       credentials: BackstageCredentials,
+      catalogCredentials: BackstageCredentials,
       filter: {
         entityRefs?: string[];
         phases?: RolloutPhase[];
@@ -572,7 +577,12 @@ export async function createRouter(
         ? await reads.shared(
             credentials,
             `external-list|${JSON.stringify(filter)}`,
-            () => options.external!.list!(credentials, filter),
+            async () =>
+              options.external!.list!(
+                credentials,
+                await catalogCredentials(credentials),
+                filter,
+              ),
           )
         : [];
     const items = external.length
