@@ -5,8 +5,14 @@
 //
 // Usage: node e2e/run.mjs [--json out.json] [--no-demo] [filter]
 // (filter: part of a scenario's name; several separated by |)
+//
+// A scenario that fails is shown with what went wrong (page crash, memory,
+// the page's errors, rollouts left active, the demo's last errors), then
+// tried once more from a clean state (E2E_ATTEMPTS=1: never); one that
+// passes only then counts as passed and is named in the last line.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './lib/browser.mjs';
@@ -79,6 +85,151 @@ process.on('SIGTERM', () => process.exit(143));
 
 const results = [];
 let browser;
+
+/** Tries per scenario: a second one after a failure, as Playwright does on CI. */
+const ATTEMPTS = Math.max(1, Number(process.env.E2E_ATTEMPTS ?? 2));
+const TOKEN = process.env.COALMINE_API_TOKEN || 'coalmine-demo-token';
+
+async function canaryCall(method, apiPath, body) {
+  const res = await fetch(`${BACKEND}/api/canary${apiPath}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+    },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function activeRollouts() {
+  return (await canaryCall('GET', '/rollouts?active=true&limit=100')).items;
+}
+
+/** One try of a scenario in a new browser context, with what to show if it fails. */
+async function runScenario(scenario) {
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 1000 },
+  });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  let crashed = false;
+  page.on('console', message => {
+    // React's development warnings also come as errors; they are noise here.
+    if (message.type() === 'error' && !message.text().startsWith('Warning:'))
+      consoleErrors.push(message.text().split('\n')[0].slice(0, 300));
+  });
+  page.on('pageerror', e =>
+    consoleErrors.push(`uncaught: ${String(e?.message ?? e).slice(0, 300)}`),
+  );
+  page.on('crash', () => {
+    crashed = true;
+  });
+  try {
+    await scenario.run({
+      root,
+      app: APP,
+      backend: BACKEND,
+      browser,
+      reportDir,
+      page,
+      context,
+    });
+    return { ok: true };
+  } catch (e) {
+    const shot = path.join(
+      reportDir,
+      `${scenario.name.replace(/\W+/g, '-')}.png`,
+    );
+    if (!crashed)
+      await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    return {
+      ok: false,
+      message: String(e?.message ?? e),
+      error: String(e?.stack ?? e),
+      crashed,
+      shot: crashed ? '(none: the page crashed)' : shot,
+      diagnosis: await diagnose({ crashed, consoleErrors }),
+    };
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+/**
+ * What a reader of a CI log needs to tell why a scenario failed: whether
+ * the page crashed, the machine's free memory and /dev/shm, the page's last
+ * errors, the rollouts still active and the demo's last errors.
+ */
+async function diagnose({ crashed, consoleErrors }) {
+  const lines = [];
+  if (crashed) lines.push("the page crashed (Chromium's renderer died)");
+  const shm = (() => {
+    try {
+      const s = fs.statfsSync('/dev/shm');
+      return `${Math.round((s.bavail * s.bsize) / 2 ** 20)} MiB of ${Math.round(
+        (s.blocks * s.bsize) / 2 ** 20,
+      )} MiB free in /dev/shm`;
+    } catch {
+      return 'no /dev/shm';
+    }
+  })();
+  lines.push(
+    `memory: ${Math.round(os.freemem() / 2 ** 20)} MiB free of ${Math.round(
+      os.totalmem() / 2 ** 20,
+    )} MiB, ${shm}, load ${os
+      .loadavg()
+      .map(l => l.toFixed(1))
+      .join(' ')}`,
+  );
+  for (const error of consoleErrors.slice(-3))
+    lines.push(`page error: ${error}`);
+  try {
+    const active = await activeRollouts();
+    lines.push(
+      active.length
+        ? `active rollouts: ${active
+            .map(r => `${r.entityRef} ${r.phase} at ${r.weight} %`)
+            .join('; ')}`
+        : 'no active rollouts',
+    );
+  } catch (e) {
+    lines.push(`the backend did not list the rollouts: ${e?.message ?? e}`);
+  }
+  try {
+    const logLines = fs
+      .readFileSync(path.join(reportDir, 'demo.log'), 'utf8')
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .filter(l => /\b(error|warn)\b/i.test(l))
+      .slice(-5);
+    for (const l of logLines) lines.push(`demo: ${l.slice(0, 300)}`);
+  } catch {}
+  return lines;
+}
+
+/** Aborts what a failed try left running and replaces a crashed browser. */
+async function recover(crashed) {
+  if (crashed || !browser.isConnected()) {
+    await browser.close().catch(() => {});
+    browser = await launchChromium();
+  }
+  try {
+    for (const r of await activeRollouts()) {
+      await canaryCall('POST', `/rollouts/${r.id}/abort`, {
+        reason: 'e2e: a failed try left it running',
+      }).catch(e => console.log(`    could not abort ${r.id}: ${e.message}`));
+    }
+    const deadline = Date.now() + 180_000;
+    while ((await activeRollouts()).length && Date.now() < deadline)
+      await new Promise(r => setTimeout(r, 1000));
+  } catch (e) {
+    console.log(`    could not clean up the rollouts: ${e?.message ?? e}`);
+  }
+}
 try {
   if (!noDemo) {
     if (
@@ -113,42 +264,52 @@ try {
   await waitFor(APP, 300, 'the app');
 
   browser = await launchChromium();
-  const ctx = { root, app: APP, backend: BACKEND, browser, reportDir };
   for (const scenario of [...scenarios, ...signalScenarios]) {
     if (filter && !filter.split('|').some(f => scenario.name.includes(f)))
       continue;
     const started = Date.now();
-    const context = await browser.newContext({
-      viewport: { width: 1440, height: 1000 },
-    });
-    const page = await context.newPage();
-    try {
-      await scenario.run({ ...ctx, page, context });
-      results.push({
-        name: scenario.name,
-        status: 'passed',
-        ms: Date.now() - started,
-      });
-      console.log(`  ✓ ${scenario.name} (${Date.now() - started} ms)`);
-    } catch (e) {
-      const shot = path.join(
-        reportDir,
-        `${scenario.name.replace(/\W+/g, '-')}.png`,
-      );
-      await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
-      results.push({
-        name: scenario.name,
-        status: 'failed',
-        ms: Date.now() - started,
-        error: String(e?.stack ?? e),
-      });
+    let first;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await runScenario(scenario);
+      if (outcome.ok) {
+        const ms = Date.now() - started;
+        results.push({
+          name: scenario.name,
+          status: 'passed',
+          ms,
+          ...(first ? { attempts: attempt, firstError: first } : {}),
+        });
+        console.log(
+          `  ✓ ${scenario.name} (${ms} ms${
+            first ? `, on try ${attempt}; the first failed as shown above` : ''
+          })`,
+        );
+        break;
+      }
+      first ??= outcome.error;
       console.log(
-        `  ✗ ${scenario.name}\n    ${String(e?.message ?? e)
+        `  ✗ ${scenario.name}${attempt > 1 ? ` (try ${attempt})` : ''}\n    ${[
+          outcome.message,
+          ...outcome.diagnosis,
+        ]
+          .join('\n')
           .split('\n')
-          .join('\n    ')}\n    screenshot: ${shot}`,
+          .join('\n    ')}\n    screenshot: ${outcome.shot}`,
       );
-    } finally {
-      await context.close();
+      if (attempt >= ATTEMPTS) {
+        results.push({
+          name: scenario.name,
+          status: 'failed',
+          ms: Date.now() - started,
+          attempts: attempt,
+          error: outcome.error,
+        });
+        break;
+      }
+      // What a failed try left behind must not fail the next one: a
+      // rollout it started is aborted, a crashed browser replaced.
+      console.log('    trying once more, from a clean state ...');
+      await recover(outcome.crashed);
     }
   }
 } catch (e) {
@@ -195,5 +356,14 @@ if (jsonOut)
     jsonOut,
     JSON.stringify({ passed, failed, tests: results }, null, 2),
   );
-console.log(`e2e: ${passed} passed, ${failed} failed`);
+const retried = results.filter(r => r.status === 'passed' && r.attempts > 1);
+console.log(
+  `e2e: ${passed} passed, ${failed} failed${
+    retried.length
+      ? ` (${retried.length} passed only on a later try: ${retried
+          .map(r => r.name)
+          .join('; ')})`
+      : ''
+  }`,
+);
 process.exit(failed ? 1 : 0);

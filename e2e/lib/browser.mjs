@@ -9,6 +9,9 @@ export function launchChromium() {
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      // Shared memory in /tmp: a container's /dev/shm is often 64 MiB,
+      // too little for a long page, and Chromium's renderer dies of it.
+      '--disable-dev-shm-usage',
       '--disable-background-networking',
       '--disable-quic',
       '--no-first-run',
