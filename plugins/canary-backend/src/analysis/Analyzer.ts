@@ -862,39 +862,52 @@ export class Analyzer {
     const windowSec = Math.floor(nowSec - windowFromSec);
     const elapsed = formatDuration(Math.max(1, windowSec) * 1000);
     const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
-    const queries: Record<CounterName, string> = {
-      canaryErrors: this.#render(
-        errors,
-        'canary',
-        ctx,
-        armGate(gateWithLe, spelled, 'canary'),
-        durations,
-      ),
-      canaryRequests: this.#render(
-        requests,
-        'canary',
-        ctx,
-        gateWithLe,
-        durations,
-      ),
-      stableErrors: this.#render(
-        errors,
-        'stable',
-        ctx,
-        armGate(gateWithLe, spelled, 'stable'),
-        durations,
-      ),
-      stableRequests: this.#render(
-        requests,
-        'stable',
-        ctx,
-        gateWithLe,
-        durations,
-      ),
-    };
-    const terms = COUNTER_NAMES.map(name => counterTerms(queries[name]));
+    // A gate reading a native histogram reads none of the classic series:
+    // their queries are not rendered (nor parsed) at every tick.
+    const queries: Record<CounterName, string> = native
+      ? {
+          canaryErrors: '',
+          canaryRequests: '',
+          stableErrors: '',
+          stableRequests: '',
+        }
+      : {
+          canaryErrors: this.#render(
+            errors,
+            'canary',
+            ctx,
+            armGate(gateWithLe, spelled, 'canary'),
+            durations,
+          ),
+          canaryRequests: this.#render(
+            requests,
+            'canary',
+            ctx,
+            gateWithLe,
+            durations,
+          ),
+          stableErrors: this.#render(
+            errors,
+            'stable',
+            ctx,
+            armGate(gateWithLe, spelled, 'stable'),
+            durations,
+          ),
+          stableRequests: this.#render(
+            requests,
+            'stable',
+            ctx,
+            gateWithLe,
+            durations,
+          ),
+        };
+    const terms = native
+      ? []
+      : COUNTER_NAMES.map(name => counterTerms(queries[name]));
     const raw =
-      ctx.prometheus.querySamples && terms.every(t => t !== undefined);
+      !native &&
+      ctx.prometheus.querySamples &&
+      terms.every(t => t !== undefined);
     let tick: SequentialGateTick;
     let query: string;
     let nextCounted = counted;
