@@ -284,11 +284,26 @@ describe('authorization with the real auth and permission services', () => {
       expect(res.status).toBe(403);
       expect(res.body.error.message).toMatch(`canary.rollout.${control}`);
     }
-    // CI lists rollouts too (the organisation's list also holds the
-    // Flagger and Argo rollouts, read from the catalog by the plugin).
+    // CI reads everything a person reads: the organisation's list (which
+    // also holds the Flagger and Argo rollouts, read from the catalog by the
+    // plugin), the component's status, the rollout with its history and
+    // its charts.
     const list = await ci.get('/api/canary/rollouts?active=true');
     expect(list.status).toBe(200);
     expect(list.body.items.map((r: any) => r.id)).toContain(id);
+    const status = await ci.get(
+      '/api/canary/entities/component/default/payments',
+    );
+    expect(status.status).toBe(200);
+    expect(status.body.active.id).toBe(id);
+    for (const read of ['', '/events', '/analysis']) {
+      const res = await ci.get(`/api/canary/rollouts/${id}${read}`);
+      expect({ read, status: res.status }).toEqual({ read, status: 200 });
+    }
+    // Past the read check; this backend has no Prometheus to chart from.
+    const series = await ci.get(`/api/canary/rollouts/${id}/series`);
+    expect(series.status).toBe(503);
+    expect(series.body.error.message).toMatch(/No Prometheus for cluster/);
     expect((await ci.post(`/rollouts/${id}/abort`)).status).toBe(200);
     await waitFor(TOKENS.ci, id, r => r.phase === 'Aborted');
     const retry = await ci.post(`/rollouts/${id}/retry`);
