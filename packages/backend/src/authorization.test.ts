@@ -23,6 +23,7 @@ import catalogPlugin from '@backstage/plugin-catalog-backend';
 import permissionPlugin from '@backstage/plugin-permission-backend';
 import canaryPlugin from '@coalmine/backstage-plugin-canary-backend';
 import {
+  argoRolloutsDemo,
   startSandbox,
   Sandbox,
   backstageKubernetesConfig,
@@ -73,6 +74,17 @@ metadata:
     backstage.io/kubernetes-id: payments
     backstage.io/kubernetes-namespace: demo
     coalmine.io/policy: gated
+spec: { type: service, lifecycle: production, owner: group:default/platform-team }
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: rollouts-demo
+  annotations:
+    backstage.io/kubernetes-id: rollouts-demo
+    backstage.io/kubernetes-namespace: demo
+    coalmine.io/policy: gated
+    coalmine.io/controller: argo-rollouts
 spec: { type: service, lifecycle: production, owner: group:default/platform-team }
 `;
 
@@ -300,6 +312,16 @@ describe('authorization with the real auth and permission services', () => {
       const res = await ci.get(`/api/canary/rollouts/${id}${read}`);
       expect({ read, status: res.status }).toEqual({ read, status: 200 });
     }
+    // And through the plugin's actions (Backstage's actions registry, as an
+    // MCP client or a pipeline calls them).
+    const action = await request(server)
+      .post(
+        '/api/canary/.backstage/actions/v1/actions/canary:get-canary-status/invoke',
+      )
+      .set('Authorization', `Bearer ${TOKENS.ci}`)
+      .send({ entityRef: 'component:default/payments' });
+    expect(action.status).toBe(200);
+    expect(action.body.output.active.id).toBe(id);
     // Past the read check; this backend has no Prometheus to chart from.
     const series = await ci.get(`/api/canary/rollouts/${id}/series`);
     expect(series.status).toBe(503);
@@ -323,6 +345,74 @@ describe('authorization with the real auth and permission services', () => {
     expect(catalog.body.error.message).toMatch(
       /access is restricted to plugin\(s\) 'canary'/,
     );
+  });
+
+  it('restricted CI token on an Argo Rollout: lists, reads and aborts it; may not promote', async () => {
+    const ci = as(TOKENS.ci);
+    const statusUntil = async (what: string, done: (s: any) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const res = await ci.get(
+          '/api/canary/entities/component/default/rollouts-demo',
+        );
+        if (res.status === 200 && done(res.body)) return res.body;
+        if (Date.now() > deadline)
+          throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+        await new Promise(r => setTimeout(r, 250));
+      }
+    };
+    await sb.apply(
+      argoRolloutsDemo('argoproj/rollouts-demo:blue', { service: true }),
+    );
+    const rolloutInCluster = async () =>
+      (
+        await fetch(
+          `${sb.apiUrl}/apis/argoproj.io/v1alpha1/namespaces/demo/rollouts/rollouts-demo`,
+          { headers: { authorization: `Bearer ${sb.token}` } },
+        )
+      ).json();
+    await statusUntil(
+      'the Rollout found and healthy',
+      s => s.history[0]?.phase === 'Succeeded',
+    );
+    // Its first revision is stable before the update.
+    const stableBy = Date.now() + 30_000;
+    while (!(await rolloutInCluster()).status?.stableRS) {
+      if (Date.now() > stableBy) throw new Error('no stable ReplicaSet');
+      await new Promise(r => setTimeout(r, 100));
+    }
+    await sb.apply(
+      argoRolloutsDemo('argoproj/rollouts-demo:yellow', { service: true }),
+    );
+    const { active } = await statusUntil(
+      'the update paused at its first step',
+      s => s.active?.phase === 'AwaitingApproval',
+    );
+    // The organisation's list reads other controllers' rollouts across the
+    // catalog and the clusters, and answers a caller's last list for up to
+    // 10 s while it reads again.
+    const listedBy = Date.now() + 15_000;
+    for (;;) {
+      const list = await ci.get('/api/canary/rollouts?active=true');
+      expect(list.status).toBe(200);
+      if (list.body.items.some((r: any) => r.id === active.id)) break;
+      if (Date.now() > listedBy)
+        throw new Error(`not listed: ${JSON.stringify(list.body.items)}`);
+      await new Promise(r => setTimeout(r, 500));
+    }
+    const details = await ci.get(`/api/canary/rollouts/${active.id}`);
+    expect(details.status).toBe(200);
+    expect(details.body.rollout.canary.image).toBe(
+      'argoproj/rollouts-demo:yellow',
+    );
+    const promote = await ci.post(`/rollouts/${active.id}/promote`);
+    expect(promote.status).toBe(403);
+    expect(promote.body.error.message).toMatch(/canary\.rollout\.promote/);
+    const abort = await ci.post(`/rollouts/${active.id}/abort`, {
+      reason: 'CI: the smoke test failed',
+    });
+    expect(abort.status).toBe(200);
+    expect((await rolloutInCluster()).status.abort).toBe(true);
   });
 
   it('unrestricted token: Backstage allows a service principal everything', async () => {

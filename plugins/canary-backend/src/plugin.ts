@@ -293,6 +293,7 @@ export const canaryPlugin = createBackendPlugin({
               permissions,
               canaryConfig.servicePrincipals,
             ),
+            auth,
           }),
         );
         httpRouter.use(
@@ -332,6 +333,7 @@ export const canaryPlugin = createBackendPlugin({
         // The same use cases for assistants (MCP) and automation.
         registerCanaryActions(actionsRegistry, {
           catalog,
+          auth,
           permissions,
           authorizer: new RolloutAuthorizer(
             permissions,

@@ -1,5 +1,6 @@
 import {
   AuditorService,
+  AuthService,
   BackstageCredentials,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
@@ -35,6 +36,7 @@ import {
   resolveStart,
 } from '../service/resolveStart';
 import { RolloutAuthorizer } from '../service/authorize';
+import { catalogCredentialsFor } from '../service/catalogCredentials';
 
 /**
  * What the actions registry's actions and the scaffolder action need: the
@@ -52,6 +54,8 @@ export interface CanaryUseCaseDeps {
   commands: RolloutCommands;
   /** Refuses a start on a workload Flagger or Argo Rollouts manages. */
   refuseStart?: StartResolutionDeps['refuseStart'];
+  /** Reads the catalog for a service principal with the plugin's own credentials (service/catalogCredentials.ts). */
+  auth?: AuthService;
 }
 
 /** The controls offered outside the REST API. */
@@ -66,7 +70,9 @@ export async function canaryStatus(
   credentials: BackstageCredentials,
 ): Promise<EntityCanaryStatus> {
   const entityRef = normalizeEntityRef(entityRefText);
-  const entity = await deps.catalog.getEntityByRef(entityRef, { credentials });
+  const entity = await deps.catalog.getEntityByRef(entityRef, {
+    credentials: await catalogCredentialsFor(deps.auth)(credentials),
+  });
   if (!entity) throw new NotFoundError(`No entity ${entityRef} in the catalog`);
   const missing = await deps.authorizer.missing(
     [canaryRolloutReadPermission as ResourcePermission<'catalog-entity'>],
@@ -160,6 +166,9 @@ export async function startRollout(
       deps,
       input,
       credentials,
+      {
+        catalogCredentials: await catalogCredentialsFor(deps.auth)(credentials),
+      },
     );
     const record = await deps.commands.start({
       resolved,
@@ -219,7 +228,7 @@ export async function controlRollout(
         entityRef: record.entityRef,
         owners: async () => {
           const entity = await deps.catalog.getEntityByRef(record.entityRef, {
-            credentials,
+            credentials: await catalogCredentialsFor(deps.auth)(credentials),
           });
           return entity ? ownersOf(entity) : [];
         },

@@ -3,6 +3,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import {
   AuditorService,
+  AuthService,
   BackstageCredentials,
   HttpAuthService,
   LoggerService,
@@ -27,6 +28,7 @@ import type { ExternalControllers, ExternalView } from './ExternalControllers';
 import { isExternalRolloutId } from './externalId';
 import { FLAGGER_GATE_PATH } from './flagger';
 import type { RolloutAuthorizer } from '../service/authorize';
+import { catalogCredentialsFor } from '../service/catalogCredentials';
 import { ownersOf } from '../config/resolveTarget';
 import { auditedControl } from '../service/auditedControl';
 import { actorOf } from '../service/actor';
@@ -75,6 +77,8 @@ export interface ControllersRouterOptions {
   clusterNames: string[];
   /** The same authorizer as Coalmine's own controls (permissions and service-principal scopes). */
   authorizer: RolloutAuthorizer;
+  /** Reads the catalog for a service principal with the plugin's own credentials (service/catalogCredentials.ts). */
+  auth?: AuthService;
 }
 
 /**
@@ -89,6 +93,7 @@ export function createControllersRouter(
 ): express.Router {
   const { httpAuth, permissions, catalog, auditor, controllers, logger } =
     options;
+  const catalogCredentials = catalogCredentialsFor(options.auth);
   const router = Router();
   // Bodies are parsed only on this router's own routes: everything else
   // falls through to the main router unparsed (it parses after auditing).
@@ -110,14 +115,14 @@ export function createControllersRouter(
     return d.result === AuthorizeResult.ALLOW;
   }
 
-  /** The entity an external id names, loaded with the caller's credentials, readable by them. */
+  /** The entity an external id names, loaded for the caller (catalogCredentials), readable by them. */
   async function entityOf(
     id: string,
     credentials: BackstageCredentials,
   ): Promise<{ entity: Entity; entityRef: string }> {
     const decoded = controllers.decode(id);
     const entity = await catalog.getEntityByRef(decoded.entityRef, {
-      credentials,
+      credentials: await catalogCredentials(credentials),
     });
     if (!entity) throw new NotFoundError(`No rollout with id ${id}`);
     const entityRef = stringifyEntityRef(entity);

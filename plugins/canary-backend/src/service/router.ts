@@ -54,6 +54,7 @@ import { auditedControl } from './auditedControl';
 import { actorOf } from './actor';
 
 export { actorOf };
+import { catalogCredentialsFor } from './catalogCredentials';
 import { ReadAccess } from './ReadAccess';
 import {
   historyCursor,
@@ -326,18 +327,7 @@ export async function createRouter(
   } = options;
   const redact = options.redact ?? createRedactor();
 
-  /** Whose credentials read the catalog: the user's own, or the plugin's for a service principal. */
-  async function catalogCredentials(
-    credentials: BackstageCredentials,
-  ): Promise<BackstageCredentials> {
-    if (
-      (credentials.principal as { type?: string }).type === 'service' &&
-      options.auth
-    ) {
-      return options.auth.getOwnServiceCredentials();
-    }
-    return credentials;
-  }
+  const catalogCredentials = catalogCredentialsFor(options.auth);
   const authorizer = new RolloutAuthorizer(
     permissions,
     config.servicePrincipals,
