@@ -94,10 +94,29 @@ export const signalScenarios = [
         const pressed = Date.now();
         const result = await press();
         const answered = Date.now();
-        await page
-          .locator(selector(result))
-          .first()
-          .waitFor({ timeout: 60_000 });
+        try {
+          await page
+            .locator(selector(result))
+            .first()
+            .waitFor({ timeout: 60_000 });
+        } catch (e) {
+          // What the tab showed and what reached it, for the log.
+          const shown = await page
+            .locator('[data-testid="canary-rollout"]')
+            .evaluateAll(els =>
+              els.map(el => el.getAttribute('data-rollout-id')),
+            )
+            .catch(() => []);
+          throw new Error(
+            `${what}: the tab did not show it within 60 s; it shows rollout(s) ${
+              shown.join(', ') || 'none'
+            }; ${
+              received.filter(t => t >= pressed).length
+            } signal(s) of ${channel} reached the browser after the press (${
+              received.length
+            } in all); ${e.message.split('\n')[0]}`,
+          );
+        }
         const seen = Date.now();
         if (seen >= nextPoll)
           throw new Error(
