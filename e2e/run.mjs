@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './lib/browser.mjs';
+import { CI_TOKEN, canaryApi } from './lib/canaryApi.mjs';
 import { scenarios, timings, writeJson } from './scenarios.mjs';
 import {
   signalScenarios,
@@ -88,22 +89,8 @@ let browser;
 
 /** Tries per scenario: a second one after a failure, as Playwright does on CI. */
 const ATTEMPTS = Math.max(1, Number(process.env.E2E_ATTEMPTS ?? 2));
-const TOKEN = process.env.COALMINE_API_TOKEN || 'coalmine-demo-token';
-
-async function canaryCall(method, apiPath, body) {
-  const res = await fetch(`${BACKEND}/api/canary${apiPath}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      'content-type': 'application/json',
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+const canaryCall = (method, apiPath, body) =>
+  canaryApi(BACKEND, CI_TOKEN, method, apiPath, body);
 
 async function activeRollouts() {
   return (await canaryCall('GET', '/rollouts?active=true&limit=100')).items;

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { canaryDatabaseFile, seedHistory } from '../bench/api/seed.mjs';
+import { canaryApi } from './lib/canaryApi.mjs';
 
 const DEFAULT_TIMEOUT = 60_000;
 
@@ -121,20 +122,6 @@ async function guestToken(backend) {
   if (!res.ok)
     throw new Error(`guest sign-in: ${res.status} ${await res.text()}`);
   return (await res.json()).backstageIdentity.token;
-}
-
-async function canaryApi(backend, token, method, apiPath, body) {
-  const res = await fetch(`${backend}/api/canary${apiPath}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
-  return JSON.parse(text);
 }
 
 /** Filled by the scenarios; the runner writes it to bench/results/tab-interactive.json. */

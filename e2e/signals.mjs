@@ -2,27 +2,17 @@
 // open Canary tab through Backstage Signals, long before the tab would poll.
 import path from 'node:path';
 import { signInAsGuest } from './scenarios.mjs';
+import { CI_TOKEN, canaryApi } from './lib/canaryApi.mjs';
 
-const TOKEN = process.env.COALMINE_API_TOKEN || 'coalmine-demo-token';
 /** The tab's poll interval in this scenario: whatever shows up sooner was pushed. */
 const POLL_SECONDS = 600;
 
 /** Filled by the scenario; the runner writes it to bench/results/signals.json. */
 export const signalTimings = {};
 
-async function api(backend, method, apiPath, body) {
-  const res = await fetch(`${backend}/api/canary${apiPath}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      'content-type': 'application/json',
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+/** The API as CI calls it, with the demo's CI token. */
+const api = (backend, method, apiPath, body) =>
+  canaryApi(backend, CI_TOKEN, method, apiPath, body);
 
 export const signalScenarios = [
   {
