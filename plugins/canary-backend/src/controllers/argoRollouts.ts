@@ -54,6 +54,9 @@ const isUpdating = (ro: CustomObject) =>
 /** Argo's phase and pause state in Coalmine's words. */
 export function argoPhase(ro: CustomObject): RolloutPhase {
   const st = ro.status ?? {};
+  // Its controller has not reconciled it yet: nothing is known to have
+  // succeeded (and a new revision applied now becomes its first).
+  if (!st.currentPodHash) return 'Pending';
   if (!isUpdating(ro)) return st.phase === 'Degraded' ? 'Failed' : 'Succeeded';
   if (st.abort) return 'Aborted';
   if (st.phase === 'Degraded') return 'Failed';

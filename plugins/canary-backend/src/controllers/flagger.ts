@@ -31,6 +31,9 @@ export function flaggerPhase(canary: CustomObject): RolloutPhase {
     case 'Terminated':
       return 'Aborted';
     case 'Initializing':
+    case undefined:
+    case '':
+      // Flagger has not initialised it yet.
       return 'Pending';
     default:
       // Initialized and Succeeded: nothing is being analysed.
