@@ -81,6 +81,9 @@ describe('CanaryTab with Backstage Signals', () => {
     expect(screen.getByTestId('canary-live')).toHaveTextContent(
       'Live: changes are pushed as they happen',
     );
+    // The details load after the first paint; wait for them, so the
+    // refetch below is the signal's.
+    await waitFor(() => expect(canaryApi.getRollout).toHaveBeenCalled());
     const asked = canaryApi.getEntityStatus.mock.calls.length;
     const detailsAsked = canaryApi.getRollout.mock.calls.length;
 
@@ -95,8 +98,10 @@ describe('CanaryTab with Backstage Signals', () => {
       ),
     );
     expect(canaryApi.getEntityStatus.mock.calls.length).toBe(asked + 1);
-    expect(canaryApi.getRollout.mock.calls.length).toBeGreaterThan(
-      detailsAsked,
+    await waitFor(() =>
+      expect(canaryApi.getRollout.mock.calls.length).toBeGreaterThan(
+        detailsAsked,
+      ),
     );
 
     // The same message again is another change, and is fetched again.
