@@ -88,7 +88,10 @@ const results = [];
 let browser;
 
 /** Tries per scenario: a second one after a failure, as Playwright does on CI. */
-const ATTEMPTS = Math.max(1, Number(process.env.E2E_ATTEMPTS ?? 2));
+// (Anything but a whole number from 1 would retry forever or never: 2.)
+const ATTEMPTS = /^[1-9]\d*$/.test(process.env.E2E_ATTEMPTS ?? '')
+  ? Number(process.env.E2E_ATTEMPTS)
+  : 2;
 const canaryCall = (method, apiPath, body) =>
   canaryApi(BACKEND, CI_TOKEN, method, apiPath, body);
 
