@@ -30,6 +30,7 @@ const jsonOut = args.includes('--json')
   ? args[args.indexOf('--json') + 1]
   : undefined;
 const noDemo = args.includes('--no-demo');
+const runStartedAt = Date.now();
 const filter = args.find(
   (a, i) => !a.startsWith('--') && args[i - 1] !== '--json',
 );
@@ -213,13 +214,19 @@ async function recover(crashed) {
     browser = await launchChromium();
   }
   try {
-    for (const r of await activeRollouts()) {
+    // Against a demo of its own every rollout is the run's; against one run
+    // by hand (--no-demo) only those started since this run began.
+    const ours = r => !noDemo || Date.parse(r.createdAt) >= runStartedAt;
+    for (const r of (await activeRollouts()).filter(ours)) {
       await canaryCall('POST', `/rollouts/${r.id}/abort`, {
         reason: 'e2e: a failed try left it running',
       }).catch(e => console.log(`    could not abort ${r.id}: ${e.message}`));
     }
     const deadline = Date.now() + 180_000;
-    while ((await activeRollouts()).length && Date.now() < deadline)
+    while (
+      (await activeRollouts()).filter(ours).length &&
+      Date.now() < deadline
+    )
       await new Promise(r => setTimeout(r, 1000));
   } catch (e) {
     console.log(`    could not clean up the rollouts: ${e?.message ?? e}`);
