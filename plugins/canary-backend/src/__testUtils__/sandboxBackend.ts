@@ -1,3 +1,4 @@
+import { coreServices } from '@backstage/backend-plugin-api';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
@@ -6,6 +7,7 @@ import type { Sandbox } from '@coalmine/sandbox';
 import request from 'supertest';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import { canaryPlugin } from '../plugin';
+import { testDatabaseServiceFactory } from './testDatabase';
 import { backstageKubernetesConfig } from '@coalmine/sandbox';
 
 /** A catalog component of the demo world. */
@@ -77,6 +79,12 @@ export async function startCanaryBackend(
       catalogServiceMock.factory({ entities: entities as any }),
       // The real scheduler: the loop runs as it does in a deployed backend.
       schedulerServiceFactory,
+      // In-memory SQLite closed with the backend, unless a test brings its own.
+      ...((extra.features ?? []).some(
+        f => f?.service?.id === coreServices.database.id,
+      )
+        ? []
+        : [testDatabaseServiceFactory]),
     ],
   });
   return backend;

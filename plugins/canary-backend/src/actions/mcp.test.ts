@@ -10,6 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { AddressInfo } from 'net';
 import mcpActionsPlugin from '@backstage/plugin-mcp-actions-backend';
 import { canaryPlugin } from '../plugin';
+import { testDatabaseServiceFactory } from '../__testUtils__/testDatabase';
 import { checkout, storefront } from './__testUtils__/fixtures';
 
 jest.setTimeout(60_000);
@@ -51,6 +52,7 @@ describe('canary actions over MCP (@backstage/plugin-mcp-actions-backend)', () =
         mockServices.rootConfig.factory({ data: config }),
         permissions.factory,
         catalogServiceMock.factory({ entities: [checkout, storefront] }),
+        testDatabaseServiceFactory,
       ],
     });
     const { port } = server.address() as AddressInfo;

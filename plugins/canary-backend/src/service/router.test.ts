@@ -7,6 +7,7 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import request from 'supertest';
 import { canaryPlugin } from '../plugin';
+import { testDatabaseServiceFactory } from '../__testUtils__/testDatabase';
 
 const checkout = {
   apiVersion: 'backstage.io/v1alpha1',
@@ -87,6 +88,7 @@ async function start(
       mockServices.permissions.factory({ result: permission }),
       catalogServiceMock.factory({ entities: [checkout, broken] }),
       auditor.factory,
+      testDatabaseServiceFactory,
     ],
   });
   return { server, events };
