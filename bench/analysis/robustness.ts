@@ -368,6 +368,71 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     weights: [1, 20, 50],
     stepSeconds: 300,
   }),
+  // Added in session 26, written before any run (judge unchanged since
+  // session 20): steps shorter than two 30 s scrapes, a large stable arm
+  // beside one canary pod, arms scraped at different intervals with outages
+  // and restarts, every Prometheus wrinkle at once under bursts, a late and
+  // misrouted mesh, slow traffic with restarts, and the latency gate's two
+  // histogram series under one-pod episodes.
+  healthy({
+    label:
+      'six 30 s steps from 1 to 50 %, bursts of 20 s at each step, base 1 %, 50 rps',
+    weights: [1, 2, 5, 10, 20, 50],
+    stepSeconds: 30,
+    burstAtSteps: true,
+    rps: 50,
+  }),
+  healthy({
+    label:
+      'thirty stable pods and one canary pod, 1 → 5 → 20 %, base 0.5 %, clumps of 2, 300 rps',
+    stablePods: 30,
+    weights: [1, 5, 20],
+    baseline: 0.005,
+    clump: 2,
+    rps: 300,
+  }),
+  healthy({
+    label:
+      "canary scraped every 15 s, the stable's scrapes failing for 60 s about every 3 minutes, each pod restarting about every 4 minutes, 30 rps",
+    canaryScrapeSeconds: 15,
+    scrapeOutages: { every: 180, seconds: 60, arm: 'stable' },
+    restartEverySeconds: 240,
+    rps: 30,
+  }),
+  healthy({
+    label:
+      'scraped by two jobs, one target per pod, clumps of 3, base 2 %, common bursts mid-step from the rollout on (none before): 10 s at 20 %, about every 2 min',
+    scrapedTwice: true,
+    phasePerPod: true,
+    clump: 3,
+    baseline: 0.02,
+    midStepBursts: { every: 120, seconds: 10, rate: 0.2, fromRollout: true },
+  }),
+  healthy({
+    label:
+      'mesh applies each step 20 s late and sends the canary twice its weight, bursts of 20 s at steps, 2 → 10 → 25 %',
+    meshDelaySeconds: 20,
+    shareFactor: 2,
+    burstAtSteps: true,
+    weights: [2, 10, 25],
+  }),
+  healthy({
+    label:
+      '0.2 rps, base 5 %, clumps of 2, 1 → 50 % in 600 s steps, each pod restarting about every 10 minutes',
+    rps: 0.2,
+    baseline: 0.05,
+    clump: 2,
+    weights: [1, 50],
+    stepSeconds: 600,
+    restartEverySeconds: 600,
+  }),
+  healthy({
+    label:
+      'latency read as count − bucket, one target per pod, one pod at a time slow and failing 30 % for 30 s (each pod about every 10 minutes, the canary too)',
+    histogramSeries: true,
+    phasePerPod: true,
+    podEpisodes: { every: 600, seconds: 30, rate: 0.3 },
+  }),
 ];
 
 /**
