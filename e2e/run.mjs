@@ -30,7 +30,8 @@ const jsonOut = args.includes('--json')
   ? args[args.indexOf('--json') + 1]
   : undefined;
 const noDemo = args.includes('--no-demo');
-const runStartedAt = Date.now();
+/** With --no-demo: the rollouts already active before the scenarios ran (the user's own). */
+const activeAtStart = new Set();
 const filter = args.find(
   (a, i) => !a.startsWith('--') && args[i - 1] !== '--json',
 );
@@ -215,19 +216,31 @@ async function recover(crashed) {
   }
   try {
     // Against a demo of its own every rollout is the run's; against one run
-    // by hand (--no-demo) only those started since this run began.
-    const ours = r => !noDemo || Date.parse(r.createdAt) >= runStartedAt;
-    for (const r of (await activeRollouts()).filter(ours)) {
-      await canaryCall('POST', `/rollouts/${r.id}/abort`, {
-        reason: 'e2e: a failed try left it running',
-      }).catch(e => console.log(`    could not abort ${r.id}: ${e.message}`));
-    }
+    // by hand (--no-demo) only those that were not active when this run
+    // began (a Flagger or Argo rollout's creation time is its object's, not
+    // its update's, so the time would not tell).
+    const ours = r => !noDemo || !activeAtStart.has(r.id);
+    // The list may answer from a cache up to 10 s old (Flagger and Argo
+    // rollouts are read from the clusters): it is read again, and what
+    // shows up is aborted, until an answer read after that shows none.
+    const aborted = new Set();
+    const settled = Date.now() + 12_000;
     const deadline = Date.now() + 180_000;
-    while (
-      (await activeRollouts()).filter(ours).length &&
-      Date.now() < deadline
-    )
+    for (;;) {
+      const left = (await activeRollouts()).filter(ours);
+      for (const r of left.filter(r => !aborted.has(r.id))) {
+        aborted.add(r.id);
+        console.log(
+          `    aborting ${r.entityRef} (${r.phase} at ${r.weight} %)`,
+        );
+        await canaryCall('POST', `/rollouts/${r.id}/abort`, {
+          reason: 'e2e: a failed try left it running',
+        }).catch(e => console.log(`    could not abort ${r.id}: ${e.message}`));
+      }
+      if ((!left.length && Date.now() >= settled) || Date.now() >= deadline)
+        break;
       await new Promise(r => setTimeout(r, 1000));
+    }
   } catch (e) {
     console.log(`    could not clean up the rollouts: ${e?.message ?? e}`);
   }
@@ -265,6 +278,7 @@ try {
   await waitFor(`${BACKEND}/api/canary/health`, 300, 'the backend');
   await waitFor(APP, 300, 'the app');
 
+  if (noDemo) for (const r of await activeRollouts()) activeAtStart.add(r.id);
   browser = await launchChromium();
   for (const scenario of [...scenarios, ...signalScenarios]) {
     if (filter && !filter.split('|').some(f => scenario.name.includes(f)))
