@@ -37,6 +37,7 @@ export class SimPrometheus {
 
   readonly #missed: number;
   readonly #missSeed: number;
+  readonly #exact: boolean;
   /** Scrape outages [from, to) (Scenario.scrapeOutages). */
   readonly #outages: Array<[number, number]> = [];
 
@@ -47,6 +48,7 @@ export class SimPrometheus {
     const random = new Random(seed);
     this.#missed = exact ? 0 : world.scenario.missedScrapes ?? 0;
     this.#missSeed = seed;
+    this.#exact = exact;
     const outages = exact ? undefined : world.scenario.scrapeOutages;
     if (outages) {
       const draw = new Random(seed ^ 0x5eed0);
@@ -125,7 +127,44 @@ export class SimPrometheus {
     return this.times(s, from, to)
       .filter(t => !this.#scrapeFailed(series, t))
       .filter(t => !outages.some(([a, b]) => t >= a && t < b))
+      .filter(t => this.#readableAt(s, series, t) <= to)
       .map(t => [t, this.world.reading(s.pod, s.kind, t)]);
+  }
+
+  /**
+   * When a sample scraped at t can be read (Scenario.visibilityLag): t plus
+   * the lag of its series and minute, and not before any earlier sample of
+   * the series (a series is written in order). t itself without a lag.
+   */
+  #readableAt(s: SimSeries, series: number, t: number): number {
+    const lag = this.#exact ? undefined : this.world.scenario.visibilityLag;
+    if (!lag) return t;
+    const [min, max] =
+      s.pod.arm === 'canary' && lag.canarySeconds
+        ? lag.canarySeconds
+        : lag.seconds;
+    let readable = t;
+    // Only samples within `max` before t can be readable after it.
+    for (let u = t; u >= t - max; u -= s.every) {
+      readable = Math.max(
+        readable,
+        u + min + (max - min) * this.#draw(series, Math.floor(u / 60)),
+      );
+    }
+    return readable;
+  }
+
+  /** A fixed draw in [0, 1) per series and minute. */
+  #draw(series: number, minute: number): number {
+    let h =
+      (Math.imul(series + 1, 0x27d4eb2f) ^
+        Math.imul(minute + 100_000, 0x165667b1) ^
+        this.#missSeed) >>>
+      0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    return h / 4294967296;
   }
 
   /** Whether the scrape of a series at time t failed: a fixed draw per (series, scrape), so every query sees the same gaps. */

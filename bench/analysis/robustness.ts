@@ -433,6 +433,32 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     phasePerPod: true,
     podEpisodes: { every: 600, seconds: 30, rate: 0.3 },
   }),
+  // Added in session 27, written before any run (judge unchanged): the
+  // samples reach the store late, as through remote write (Mimir, Thanos
+  // Receive, Cortex, a managed Prometheus) — each series' samples become
+  // readable some seconds after their timestamps, a lag drawn per series and
+  // minute, so a query sees each series up to another time.
+  healthy({
+    label:
+      'remote-write storage: samples readable 2–20 s after they were scraped (per series and minute), bursts of 20 s at steps',
+    visibilityLag: { seconds: [2, 20] },
+    burstAtSteps: true,
+  }),
+  healthy({
+    label:
+      "remote-write storage with the canary's samples behind the stable's (10–25 s against 0–5 s), common bursts mid-step (8 s at 30 %, about every 150 s)",
+    visibilityLag: { seconds: [0, 5], canarySeconds: [10, 25] },
+    midStepBursts: { every: 150, seconds: 8, rate: 0.3 },
+  }),
+  healthy({
+    label:
+      'remote-write storage (2–20 s), each pod restarting about every 5 minutes, clumps of 3, 1 → 5 → 20 → 50 %',
+    visibilityLag: { seconds: [2, 20] },
+    restartEverySeconds: 300,
+    clump: 3,
+    weights: [1, 5, 20, 50],
+    stepSeconds: 150,
+  }),
 ];
 
 /**

@@ -113,6 +113,16 @@ export interface Scenario {
    * together, instead of one counter of slow requests.
    */
   histogramSeries?: boolean;
+  /**
+   * Samples reach the store late on the Prometheus path (remote write): a
+   * sample scraped at t is readable from t + lag, the lag drawn per series
+   * and minute in `seconds` (`canarySeconds` for the canary's series), each
+   * series' samples readable in order.
+   */
+  visibilityLag?: {
+    seconds: [number, number];
+    canarySeconds?: [number, number];
+  };
 }
 
 export function normalCdf(x: number): number {
