@@ -44,6 +44,7 @@ import {
   RawCounter,
   readingWindowSeconds,
   seriesSource,
+  storeLagOf,
 } from './reading/CounterReader';
 import {
   describeRange,
@@ -226,7 +227,8 @@ export const LIST_PODS_TIMEOUT_MS = 3000;
 
 /**
  * The pods of each arm whose series the reader tracks but Prometheus has no
- * recent sample of (20 s: less than any series takes to go stale), from
+ * recent sample of (20 s: less than any series takes to go stale; behind a
+ * store that lags, see storeLagOf, 20 s before what it has), from
  * Kubernetes; undefined for an arm whose series are all fresh, or when the
  * pods cannot be read (the reader then holds as it does without them).
  */
@@ -238,13 +240,15 @@ async function armPods(
 ): Promise<ArmPods | undefined> {
   if (!reader) return undefined;
   const out: ArmPods = {};
+  // (Measured from the time the store is behind by, as staleness is.)
+  const freshSince = nowSec - 20 - storeLagOf(reader);
   for (const arm of ['canary', 'stable'] as const) {
     const names = COUNTER_NAMES.filter(n => n.startsWith(arm));
     const fresh = new Set<string>();
     for (const name of names)
       for (const term of raw[name])
         for (const series of term.series)
-          if (series.points.some(([t]) => t >= nowSec - 20))
+          if (series.points.some(([t]) => t >= freshSince))
             fresh.add(seriesSource(series.labels));
     const quiet = names.some(name =>
       Object.values(reader.series[name]).some(s => !fresh.has(s.src)),

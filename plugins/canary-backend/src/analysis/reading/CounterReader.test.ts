@@ -1287,6 +1287,76 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(later.state.at).toBe(first.state.at);
   });
 
+  it('reads a store that is behind (remote write): samples readable 45 s after they were scraped are counted, a scrape outage still goes stale, a store more than 90 s behind is inconclusive with what to check', () => {
+    // Every series scraped at :05, :20, … (15 s); canary 10 requests/s
+    // and 0.1 error/s, stable ten times that. `lag`: a sample scraped at x
+    // is readable from x + lag; `until`: no scrapes after it (an outage).
+    const input = (
+      from: number,
+      now: number,
+      lag: number,
+      until = Infinity,
+    ) => {
+      const times = Array.from({ length: 60 }, (_, i) => -190 + 15 * i).filter(
+        x => x >= from && x + lag <= now && x <= until,
+      );
+      const one = (pod: string, rate: number) => [
+        series(
+          { pod },
+          times.map(x => [T0 + x, rate * (x + 200)]),
+        ),
+      ];
+      return raw({
+        canaryRequests: one('c1', 10),
+        canaryErrors: one('c1', 0.1),
+        stableRequests: one('s1', 100),
+        stableErrors: one('s1', 1),
+      });
+    };
+    const run = (lag: number, upTo: number, until = Infinity) => {
+      let state: ReturnType<typeof readCounters>['state'] | undefined;
+      const readings = [];
+      for (let now = 10; now <= upTo; now += 10) {
+        const window = readingWindowSeconds(state, T0 + now, T0);
+        const read = readCounters(
+          state,
+          input(now - window, now, lag, until),
+          T0 + now,
+          T0,
+        );
+        state = read.state;
+        readings.push(read.reading);
+      }
+      return readings;
+    };
+
+    // 45 s behind: every reading has counts, at the newest sample every
+    // series has (scraped at T0 + 245 and readable from T0 + 290), counted
+    // from the last sample at or before the start the first reading had
+    // (T0 − 40; slices are judged from a weight's cut on).
+    const behind = run(45, 300);
+    expect(behind.filter(r => r.counts === null)).toEqual([]);
+    const last = behind[behind.length - 1];
+    expect(last.at).toBe(T0 + 245);
+    expect(last.counts?.canaryRequests).toBeCloseTo(2850);
+    expect(last.counts?.canaryErrors).toBeCloseTo(28.5);
+    expect(last.counts?.stableErrors).toBeCloseTo(285);
+
+    // Not behind, scrapes stop after T0 + 140: stale 2.5 intervals later,
+    // as before.
+    const outage = run(0, 200, 140);
+    expect(outage[16].counts).not.toBeNull(); // T0 + 170
+    expect(outage[17].counts).toBeNull(); // T0 + 180
+    expect(outage[17].problem).toMatch(/no fresh canary samples .*40 s old/);
+
+    // 150 s behind: more than the analysis waits for (90 s), and it says so.
+    const tooLate = run(150, 300);
+    expect(tooLate.every(r => r.counts === null)).toBe(true);
+    expect(tooLate[tooLate.length - 1].problem).toMatch(
+      /no series of either version has a sample from the last 90 s: .*remote write more than 90 s behind/,
+    );
+  });
+
   it('asks for history before the start on the first reading, then only since the last samples', () => {
     expect(readingWindowSeconds(undefined, T0 + 10, T0)).toBe(3 * 3600);
     const first = readCounters(

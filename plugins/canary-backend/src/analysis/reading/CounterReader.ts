@@ -166,6 +166,12 @@ export interface CounterReaderState {
    * healthy canaries at 30 s scrapes without it; 0 % with it.)
    */
   stableQuiet?: number;
+  /**
+   * How far the newest sample of all series lagged behind the reading's
+   * time, at each reading of the last STORE_LAG_WINDOW_SECONDS: [reading
+   * time, lag] (see storeLagOf).
+   */
+  storeLags?: Array<[number, number]>;
 }
 
 /** Pods (series sources) per arm with live request series. @public */
@@ -323,6 +329,10 @@ function historyQuietRatio(
 }
 
 const DEFAULT_STALE_SECONDS = 90;
+/** The readings whose store lag counts (see storeLagOf). */
+export const STORE_LAG_WINDOW_SECONDS = 300;
+/** The longest store lag waited for (see storeLagOf). @public */
+export const MAX_STORE_LAG_SECONDS = 90;
 const RETIRE_AFTER_SECONDS = 3600;
 const HOLD_STALE_SECONDS = 120;
 /**
@@ -396,6 +406,47 @@ function listedPods(names: string[] | undefined): Set<string> | undefined {
   return names ? new Set(names) : undefined;
 }
 
+/**
+ * How many seconds behind the reading's time the store is: the smallest lag
+ * of its newest sample over the last STORE_LAG_WINDOW_SECONDS, when that is
+ * more than the fastest series' scrape interval and at most
+ * MAX_STORE_LAG_SECONDS (else 0: a store further behind is not waited for,
+ * its series go stale and the check says why). Staleness is measured from
+ * the reading's time less this lag.
+ *
+ * Why. Through remote write (Mimir, Cortex, Thanos Receive, a managed
+ * Prometheus) a sample becomes readable some seconds after it was scraped.
+ * Measured from the reading's time, a store 40–50 s behind at 15 s scrapes
+ * left every series stale at every reading: each gate stayed inconclusive,
+ * healthy canaries were never promoted and a canary failing 10 × as often
+ * as the stable was never rolled back (the benchmark's simulated Prometheus
+ * with such a lag, 20 runs each). A store that is behind stays behind, so
+ * the smallest lag of five minutes follows it; a scrape outage makes the
+ * newest sample older by the second, which that smallest lag does not
+ * follow, so series still go stale 2.5 scrape intervals into an outage, as
+ * before. Without a store lag the newest sample of all is never more than
+ * the fastest series' interval old, and nothing changes. Behind a store
+ * 40–50 s behind, healthy canaries are promoted again and the 10 × canary is
+ * rolled back after 109 s (15 s scrapes) and 139 s (30 s); every decision
+ * comes that much later, and a step ends on evidence that old. Up to 80–90 s
+ * behind every such regression was rolled back (40 runs each); 100–110 s
+ * behind at 30 s scrapes, one of 40 was promoted on a last step judged only
+ * that far: hence MAX_STORE_LAG_SECONDS.
+ *
+ * @public
+ */
+export function storeLagOf(state: CounterReaderState | undefined): number {
+  const lags = state?.storeLags;
+  if (!state || !lags || lags.length === 0) return 0;
+  let fastest = Infinity;
+  for (const name of COUNTER_NAMES)
+    for (const s of Object.values(state.series[name]))
+      if (s.dt > 0) fastest = Math.min(fastest, s.dt);
+  const floor = Math.min(...lags.map(([, lag]) => lag));
+  if (!Number.isFinite(fastest) || !(floor > fastest)) return 0;
+  return floor <= MAX_STORE_LAG_SECONDS ? floor : 0;
+}
+
 function staleAfter(dt: number): number {
   return dt > 0 ? Math.max(2.5 * dt, dt + 20) : DEFAULT_STALE_SECONDS;
 }
@@ -431,9 +482,10 @@ export function readingWindowSeconds(
     );
   }
   let earliest = state.at;
+  const freshAt = nowSec - storeLagOf(state);
   for (const name of COUNTER_NAMES) {
     for (const s of Object.values(state.series[name])) {
-      if (nowSec - s.t <= staleAfter(s.dt)) earliest = Math.min(earliest, s.t);
+      if (freshAt - s.t <= staleAfter(s.dt)) earliest = Math.min(earliest, s.t);
     }
   }
   return Math.min(3600, Math.max(60, nowSec - earliest + 1));
@@ -610,6 +662,7 @@ export function readCounters(
         ...(previous.stableQuiet !== undefined
           ? { stableQuiet: previous.stableQuiet }
           : {}),
+        ...(previous.storeLags ? { storeLags: previous.storeLags } : {}),
       }
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
@@ -765,6 +818,21 @@ export function readCounters(
     }
     state.series[name] = next;
   }
+  // How far behind the store is (see storeLagOf): staleness is measured
+  // from freshAt.
+  let newestOfAll = -Infinity;
+  for (const name of COUNTER_NAMES)
+    for (const s of Object.values(state.series[name]))
+      newestOfAll = Math.max(newestOfAll, s.t);
+  if (Number.isFinite(newestOfAll)) {
+    state.storeLags = [
+      ...(state.storeLags ?? []).filter(
+        ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
+      ),
+      [nowSec, Math.max(0, nowSec - newestOfAll)],
+    ];
+  }
+  const freshAt = nowSec - storeLagOf(state);
 
   /** Each pod's requests, to weigh its errors against. */
   const requestsBySource = (arm: 'canary' | 'stable') => {
@@ -883,7 +951,7 @@ export function readCounters(
       known[arm]++;
       if (arm === 'canary') newestCanary = Math.max(newestCanary, s.t);
       else newestStable = Math.max(newestStable, s.t);
-      if (nowSec - s.t <= staleAfter(s.dt)) {
+      if (freshAt - s.t <= staleAfter(s.dt)) {
         live[arm]++;
         liveOf[arm].push(s);
         if (name.endsWith('Requests')) livePodsOf[arm].add(s.src);
@@ -916,7 +984,7 @@ export function readCounters(
   for (const name of COUNTER_NAMES) {
     const arm = name.startsWith('canary') ? 'canary' : 'stable';
     for (const s of Object.values(state.series[name])) {
-      if (nowSec - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
+      if (freshAt - s.t <= staleAfter(s.dt) || s.t < startSec) continue;
       const gone =
         (listed[arm] && !isListed(listed[arm]!, s.src)) || // its pod is gone
         liveOf[arm].some(
@@ -1001,7 +1069,11 @@ export function readCounters(
       return fail(
         `no fresh ${arm} samples in Prometheus (the last is ${Math.round(
           nowSec - newest,
-        )} s old): the ${arm}'s series are stale or gone`,
+        )} s old): the ${arm}'s series are stale or gone${
+          nowSec - newestOfAll > MAX_STORE_LAG_SECONDS
+            ? `; no series of either version has a sample from the last ${MAX_STORE_LAG_SECONDS} s: Prometheus is not scraping them, or its samples arrive later than the analysis waits for (remote write more than ${MAX_STORE_LAG_SECONDS} s behind)`
+            : ''
+        }`,
       );
     }
   }
@@ -1030,7 +1102,7 @@ export function readCounters(
     let from = b;
     for (const name of COUNTER_NAMES) {
       for (const [key, s] of Object.entries(state.series[name])) {
-        if (nowSec - s.t > staleAfter(s.dt)) continue;
+        if (freshAt - s.t > staleAfter(s.dt)) continue;
         const points = pointsOf[name].get(key) ?? [];
         const first = points.find(p => p.t >= b);
         if (!first) return undefined;
@@ -1049,7 +1121,7 @@ export function readCounters(
     let until = Math.min(at, change);
     for (const name of COUNTER_NAMES) {
       for (const [key, s] of Object.entries(state.series[name])) {
-        if (nowSec - s.t > staleAfter(s.dt)) continue;
+        if (freshAt - s.t > staleAfter(s.dt)) continue;
         const points = pointsOf[name].get(key) ?? [];
         let last: number | undefined;
         for (const p of points) if (p.t <= change) last = p.t;
@@ -1065,7 +1137,7 @@ export function readCounters(
       let total = state.retired[name];
       for (const [key, s] of Object.entries(state.series[name])) {
         const points = pointsOf[name].get(key) ?? [];
-        const stale = nowSec - s.t > staleAfter(s.dt);
+        const stale = freshAt - s.t > staleAfter(s.dt);
         let value: number | undefined;
         if (points.born && time <= startSec) {
           // Born during the rollout: nothing counted before it started.
