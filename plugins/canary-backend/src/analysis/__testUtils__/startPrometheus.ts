@@ -165,7 +165,7 @@ export async function startScrapedService(
   render: MetricsRender,
   tick: () => void,
   everyMs = 100,
-  prometheusOptions: { flags?: string[] } = {},
+  prometheusOptions: { flags?: string[]; scrapeInterval?: string } = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const timer = setInterval(tick, everyMs);
   let target: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
