@@ -3,8 +3,8 @@ import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
-  pollUntil,
   startScrapedService,
+  waitForScrapes,
 } from './__testUtils__/startPrometheus';
 
 jest.setTimeout(180_000);
@@ -60,16 +60,7 @@ describe('a canary whose request counter has another status label', () => {
 
   it('holds, naming the label, instead of passing a failing canary', async () => {
     const client = new PrometheusClient({ url: prometheus.url });
-    await pollUntil(
-      async () => {
-        const s = await client.querySamples('http_requests_total', 60);
-        return s.length >= 5 && s.every(x => x.points.length >= 3)
-          ? true
-          : undefined;
-      },
-      60_000,
-      'every pod to be scraped',
-    );
+    await waitForScrapes(client, 'http_requests_total', 5);
     const analyzer = createAnalyzer({
       analysis: {
         provider: 'http',

@@ -3,8 +3,8 @@ import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
-  pollUntil,
   startScrapedService,
+  waitForScrapes,
 } from './__testUtils__/startPrometheus';
 
 jest.setTimeout(240_000);
@@ -64,16 +64,9 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
 
   it('judges on the samples the store has: passes a healthy canary, rolls back a failing one', async () => {
     const client = new PrometheusClient({ url: prometheus.url });
-    await pollUntil(
-      async () => {
-        const s = await client.querySamples('http_requests_total', 60);
-        return s.length >= 6 && s.every(x => x.points.length >= 3)
-          ? true
-          : undefined;
-      },
-      90_000,
-      'every pod to be scraped three times',
-    );
+    await waitForScrapes(client, 'http_requests_total', 6, {
+      timeoutMs: 90_000,
+    });
     const analyzer = createAnalyzer({
       analysis: {
         provider: 'http',

@@ -156,6 +156,31 @@ export async function pollUntil<T>(
   }
 }
 
+/** Waits until Prometheus holds `series` series of `selector`, each with `samples` samples from the last minute. */
+export async function waitForScrapes(
+  client: {
+    querySamples(
+      selector: string,
+      seconds: number,
+    ): Promise<Array<{ points: unknown[] }>>;
+  },
+  selector: string,
+  series: number,
+  { samples = 3, timeoutMs = 60_000 } = {},
+): Promise<void> {
+  await pollUntil(
+    async () => {
+      const found = await client.querySamples(selector, 60);
+      return found.length >= series &&
+        found.every(x => x.points.length >= samples)
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+    `${series} series of ${selector} with ${samples} samples each`,
+  );
+}
+
 /**
  * A simulated service for Prometheus to scrape: `tick` runs every `everyMs`
  * (traffic), `/metrics` serves `render()`, and a real Prometheus scrapes it
