@@ -120,5 +120,10 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
     const rolledBack = history.bad.find(d => d.action === 'rollback')!;
     expect(rolledBack.checks[0].verdict).toBe('fail');
     expect(rolledBack.checks[0].evidence).not.toMatch(/stale/);
+    // The check says how far behind Prometheus is (what the tab shows).
+    expect(rolledBack.checks[0].evidence).toMatch(
+      /Prometheus's newest samples are about \d+ s old \(remote write\), so this reads that far back/,
+    );
+    expect(rolledBack.checks[0].details?.storeLagSeconds).toBeGreaterThan(40);
   });
 });

@@ -213,6 +213,8 @@ export interface SequentialInput {
   dispersion?: { phi: number; basis: string };
   /** Why this tick's slice was not judged (e.g. it spanned a weight change), or how it was judged when not as read. */
   skipped?: string;
+  /** How many seconds behind the reading's time the store's newest samples are, when it is behind (remote write). */
+  storeLag?: number;
 }
 
 function logSumExp(values: number[], logWeight: number): number {
@@ -562,7 +564,16 @@ export class SequentialCountJudge {
           }
         : {}),
       ...(input.skipped ? { skipped: input.skipped } : {}),
+      ...(input.storeLag
+        ? { storeLagSeconds: Math.round(input.storeLag) }
+        : {}),
     };
+    // Behind a store that lags, every decision comes that much later: said.
+    const behind = input.storeLag
+      ? `; Prometheus's newest samples are about ${Math.round(
+          input.storeLag,
+        )} s old (remote write), so this reads that far back`
+      : '';
     const base = {
       metric: input.metric,
       judge: 'sequential' as const,
@@ -581,7 +592,7 @@ export class SequentialCountJudge {
           state.maxEValue,
         )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
           this.alpha * 100,
-        )} %)`,
+        )} %)${behind}`,
       };
     }
     if (!input.counts) {
@@ -590,7 +601,7 @@ export class SequentialCountJudge {
         verdict: 'inconclusive',
         evidence: `${what} counts unavailable${
           input.noDataReason ? ` (${input.noDataReason})` : ''
-        }; so far ${rates}`,
+        }; so far ${rates}${behind}`,
       };
     }
     // Counted on the judged slices only: the bounded stretch speaks for
@@ -601,7 +612,7 @@ export class SequentialCountJudge {
         verdict: 'inconclusive',
         evidence: `${rates}: too little canary traffic yet (${formatNumber(
           state.used.canaryRequests,
-        )} of ${this.minCanaryRequests} requests judged)`,
+        )} of ${this.minCanaryRequests} requests judged)${behind}`,
       };
     }
     if (input.step && input.step.canaryRequests < input.step.minRequests) {
@@ -610,7 +621,9 @@ export class SequentialCountJudge {
         verdict: 'inconclusive',
         evidence: `${rates}: waiting for fresh evidence at this weight (${formatNumber(
           input.step.canaryRequests,
-        )} of ${input.step.minRequests} canary requests since the step began)`,
+        )} of ${
+          input.step.minRequests
+        } canary requests since the step began)${behind}`,
       };
     }
     const clumps =
@@ -622,7 +635,7 @@ export class SequentialCountJudge {
       verdict: 'pass',
       evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
         eValue,
-      )}, rollback at ${formatNumber(threshold)}${clumps})`,
+      )}, rollback at ${formatNumber(threshold)}${clumps})${behind}`,
     };
   }
 }

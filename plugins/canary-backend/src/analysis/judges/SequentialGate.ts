@@ -393,6 +393,7 @@ export function sequentialGateTick(
   let livePods: LivePods | undefined;
   let unseenFrom: number | undefined;
   let unseenArms: Array<'canary' | 'stable'> | undefined;
+  let storeLag: number | undefined;
   // The time from which requests are at this step's weight.
   const settledAt = tick.stepStartSec + SETTLE_SECONDS;
   const sameStep = previous.step.startedAt === tick.stepStartSec;
@@ -432,6 +433,7 @@ export function sequentialGateTick(
     livePods = read.reading.livePods;
     unseenFrom = read.reading.unseenFrom;
     unseenArms = read.reading.unseenArms;
+    storeLag = read.reading.storeLag;
   } else {
     counts = tick.counts ?? null;
     at = counts ? tick.nowSec : null;
@@ -678,6 +680,7 @@ export function sequentialGateTick(
     },
     dispersion,
     skipped,
+    storeLag,
   });
   const check = Object.keys(early).length
     ? { ...described, details: { ...described.details, ...early } }

@@ -1341,11 +1341,16 @@ describe('readCounters: counts as Prometheus stored them', () => {
     expect(last.counts?.canaryRequests).toBeCloseTo(2850);
     expect(last.counts?.canaryErrors).toBeCloseTo(28.5);
     expect(last.counts?.stableErrors).toBeCloseTo(285);
+    // How far behind it is, for the check to say: the smallest lag of the
+    // newest sample over the last five minutes (45–60 s here).
+    expect(last.storeLag).toBeGreaterThanOrEqual(45);
+    expect(last.storeLag).toBeLessThan(60);
 
     // Not behind, scrapes stop after T0 + 140: stale 2.5 intervals later,
     // as before.
     const outage = run(0, 200, 140);
     expect(outage[16].counts).not.toBeNull(); // T0 + 170
+    expect(outage[16].storeLag).toBeUndefined();
     expect(outage[17].counts).toBeNull(); // T0 + 180
     expect(outage[17].problem).toMatch(/no fresh canary samples .*40 s old/);
 

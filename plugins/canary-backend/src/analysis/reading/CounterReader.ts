@@ -219,6 +219,8 @@ export interface CounterReading {
   unseenFrom?: number;
   /** With `unseenFrom`: the arms whose pods went away so. */
   unseenArms?: Array<'canary' | 'stable'>;
+  /** With counts, when the store is behind (see storeLagOf): by how many seconds. */
+  storeLag?: number;
 }
 
 /**
@@ -832,7 +834,8 @@ export function readCounters(
       [nowSec, Math.max(0, nowSec - newestOfAll)],
     ];
   }
-  const freshAt = nowSec - storeLagOf(state);
+  const storeLag = storeLagOf(state);
+  const freshAt = nowSec - storeLag;
 
   /** Each pod's requests, to weigh its errors against. */
   const requestsBySource = (arm: 'canary' | 'stable') => {
@@ -1279,6 +1282,7 @@ export function readCounters(
       ...(unseenFrom !== undefined && unseenFrom < at
         ? { unseenFrom, unseenArms: [...unseenArms] }
         : {}),
+      ...(storeLag > 0 ? { storeLag } : {}),
     },
   };
 }
