@@ -2,6 +2,7 @@ import request from 'supertest';
 import {
   startDemoAt15sScrapes,
   waitForRollout,
+  outcome,
 } from '../__testUtils__/sandboxBackend';
 
 jest.setTimeout(360_000);
@@ -67,7 +68,7 @@ describe('rollouts judged through Prometheus scraping every 15 s', () => {
       finished,
       240_000,
     );
-    expect(bad.rollout.phase).toBe('RolledBack');
+    expect(outcome(bad)).toMatchObject({ phase: 'RolledBack' });
     const failing = bad.analysis
       .flatMap((a: any) => a.checks)
       .find((c: any) => c.metric === 'error-rate' && c.verdict === 'fail');
@@ -82,7 +83,7 @@ describe('rollouts judged through Prometheus scraping every 15 s', () => {
       finished,
       300_000,
     );
-    expect(good.rollout.phase).toBe('Succeeded');
+    expect(outcome(good)).toMatchObject({ phase: 'Succeeded' });
     const passes = good.analysis.filter((a: any) => a.action === 'advance');
     expect(passes.length).toBeGreaterThanOrEqual(2);
     // Every step passed on evidence read at its own weight.

@@ -298,7 +298,9 @@ describe.each(cases)(
         done = (await store.get(id))!;
       }
       await second.kill();
-      expect(done.phase).toBe('Succeeded');
+      expect({ phase: done.phase, message: done.message }).toMatchObject({
+        phase: 'Succeeded',
+      });
       const events = await store.events(id);
       expect(
         events.filter(e => e.type === 'step').map(e => e.data?.weight),

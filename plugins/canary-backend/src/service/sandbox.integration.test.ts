@@ -9,6 +9,7 @@ import {
   startCanaryBackend,
   virtualServiceWeights,
   waitForRollout,
+  outcome,
   changes,
   scaleDeployment,
 } from '../__testUtils__/sandboxBackend';
@@ -188,7 +189,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Succeeded');
+    expect(outcome(details)).toMatchObject({ phase: 'Succeeded' });
     const writes = sb.writes({
       group: 'networking.istio.io',
       kind: 'VirtualService',
@@ -258,7 +259,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Succeeded');
+    expect(outcome(details)).toMatchObject({ phase: 'Succeeded' });
     const writes = sb.writes({
       group: 'networking.istio.io',
       kind: 'VirtualService',
@@ -322,7 +323,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Succeeded');
+    expect(outcome(details)).toMatchObject({ phase: 'Succeeded' });
     expect(
       virtualServiceWeights(sb.writes(vs).slice(before), 'canary'),
     ).toEqual([10, 50, 100, 0]);
@@ -348,7 +349,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Succeeded');
+    expect(outcome(details)).toMatchObject({ phase: 'Succeeded' });
     const canary = sb.writes({
       group: 'apps',
       kind: 'Deployment',
@@ -417,7 +418,7 @@ describe('rollouts against the sandbox, through the API', () => {
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Succeeded');
+    expect(outcome(details)).toMatchObject({ phase: 'Succeeded' });
     return details;
   }
 
@@ -524,7 +525,7 @@ spec:
     const details = await waitForRollout(server, res.body.id, r =>
       ['Succeeded', 'RolledBack', 'Failed', 'Aborted'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('RolledBack');
+    expect(outcome(details)).toMatchObject({ phase: 'RolledBack' });
     expect(details.rollout.message).toMatch(/restarted/);
     expect(Date.now() - started).toBeLessThan(60_000);
 
@@ -542,7 +543,7 @@ spec:
     const aborted = await waitForRollout(server, retry.body.id, r =>
       ['RolledBack', 'Aborted', 'Failed'].includes(r.phase),
     );
-    expect(aborted.rollout.phase).toBe('Aborted');
+    expect(outcome(aborted)).toMatchObject({ phase: 'Aborted' });
   });
 
   it('aborts mid-rollout: all traffic back on stable within one loop interval', async () => {
@@ -696,7 +697,7 @@ spec:
     const details = await waitForRollout(server, res.body.id, r =>
       ['Aborted', 'RolledBack', 'Failed', 'Succeeded'].includes(r.phase),
     );
-    expect(details.rollout.phase).toBe('Aborted');
+    expect(outcome(details)).toMatchObject({ phase: 'Aborted' });
     expect(details.rollout.message).toMatch(
       /no longer bound to component:default\/checkout-drill/,
     );
