@@ -568,12 +568,6 @@ export class SequentialCountJudge {
         ? { storeLagSeconds: Math.round(input.storeLag) }
         : {}),
     };
-    // Behind a store that lags, every decision comes that much later: said.
-    const behind = input.storeLag
-      ? `; Prometheus's newest samples are about ${Math.round(
-          input.storeLag,
-        )} s old (remote write), so this reads that far back`
-      : '';
     const base = {
       metric: input.metric,
       judge: 'sequential' as const,
@@ -584,46 +578,69 @@ export class SequentialCountJudge {
       bound,
       details,
     };
+    const { verdict, evidence } = this.#verdict(state, input, {
+      eValue,
+      threshold,
+      rates,
+      what,
+      toleranceText,
+    });
+    // Behind a store that lags, every decision comes that much later: said.
+    const behind = input.storeLag
+      ? `; Prometheus's newest samples are about ${Math.round(
+          input.storeLag,
+        )} s old (remote write), so this reads that far back`
+      : '';
+    return { ...base, verdict, evidence: `${evidence}${behind}` };
+  }
+
+  /** The verdict and its evidence (without the store-lag sentence). */
+  #verdict(
+    state: SequentialState,
+    input: SequentialInput,
+    text: {
+      eValue: number;
+      threshold: number;
+      rates: string;
+      what: string;
+      toleranceText: string;
+    },
+  ): Pick<AnalysisCheck, 'verdict' | 'evidence'> {
+    const { eValue, threshold, rates, what, toleranceText } = text;
     if (state.rejected) {
       return {
-        ...base,
         verdict: 'fail',
         evidence: `${rates}: the canary is worse than ${toleranceText} (e-value ${formatNumber(
           state.maxEValue,
         )} ≥ ${formatNumber(threshold)}, false-alarm risk ≤ ${formatNumber(
           this.alpha * 100,
-        )} %)${behind}`,
+        )} %)`,
       };
     }
     if (!input.counts) {
       return {
-        ...base,
         verdict: 'inconclusive',
         evidence: `${what} counts unavailable${
           input.noDataReason ? ` (${input.noDataReason})` : ''
-        }; so far ${rates}${behind}`,
+        }; so far ${rates}`,
       };
     }
     // Counted on the judged slices only: the bounded stretch speaks for
     // large regressions alone.
     if (state.used.canaryRequests < this.minCanaryRequests) {
       return {
-        ...base,
         verdict: 'inconclusive',
         evidence: `${rates}: too little canary traffic yet (${formatNumber(
           state.used.canaryRequests,
-        )} of ${this.minCanaryRequests} requests judged)${behind}`,
+        )} of ${this.minCanaryRequests} requests judged)`,
       };
     }
     if (input.step && input.step.canaryRequests < input.step.minRequests) {
       return {
-        ...base,
         verdict: 'inconclusive',
         evidence: `${rates}: waiting for fresh evidence at this weight (${formatNumber(
           input.step.canaryRequests,
-        )} of ${
-          input.step.minRequests
-        } canary requests since the step began)${behind}`,
+        )} of ${input.step.minRequests} canary requests since the step began)`,
       };
     }
     const clumps =
@@ -631,11 +648,10 @@ export class SequentialCountJudge {
         ? `, errors clumped ×${formatNumber(input.dispersion.phi)}`
         : '';
     return {
-      ...base,
       verdict: 'pass',
       evidence: `${rates}: no evidence the canary is worse (e-value ${formatNumber(
         eValue,
-      )}, rollback at ${formatNumber(threshold)}${clumps})${behind}`,
+      )}, rollback at ${formatNumber(threshold)}${clumps})`,
     };
   }
 }
