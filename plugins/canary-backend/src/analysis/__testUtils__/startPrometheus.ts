@@ -59,13 +59,31 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** `flags`: more command-line flags, e.g. `--enable-feature=native-histograms`; `scrapeInterval`: 1s unless given. */
+/** Where a Prometheus sends its samples by remote write, and how long its queue waits to fill a batch. */
+export interface RemoteWrite {
+  url: string;
+  /** Prometheus's `batch_send_deadline`, e.g. `30s`. */
+  batchSendDeadline: string;
+}
+
+/**
+ * `flags`: more command-line flags, e.g. `--enable-feature=native-histograms`;
+ * `scrapeInterval`: 1s unless given; `remoteWrite`: also send every sample
+ * there, in batches of up to 100,000 samples on one shard (so a batch goes
+ * when the deadline passes). No targets: scrapes nothing (a remote-write
+ * receiver, with `--web.enable-remote-write-receiver` in `flags`).
+ */
 export async function startPrometheus(
   targets: string[],
   {
     flags = [],
     scrapeInterval = '1s',
-  }: { flags?: string[]; scrapeInterval?: string } = {},
+    remoteWrite,
+  }: {
+    flags?: string[];
+    scrapeInterval?: string;
+    remoteWrite?: RemoteWrite;
+  } = {},
 ): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coalmine-prom-'));
   const port = await freePort();
@@ -73,10 +91,26 @@ export async function startPrometheus(
     'global:',
     `  scrape_interval: ${scrapeInterval}`,
     '  evaluation_interval: 1s',
-    'scrape_configs:',
-    '  - job_name: test',
-    '    static_configs:',
-    `      - targets: [${targets.map(t => `'${t}'`).join(', ')}]`,
+    ...(targets.length > 0
+      ? [
+          'scrape_configs:',
+          '  - job_name: test',
+          '    static_configs:',
+          `      - targets: [${targets.map(t => `'${t}'`).join(', ')}]`,
+        ]
+      : []),
+    ...(remoteWrite
+      ? [
+          'remote_write:',
+          `  - url: '${remoteWrite.url}'`,
+          '    queue_config:',
+          `      batch_send_deadline: ${remoteWrite.batchSendDeadline}`,
+          '      max_samples_per_send: 100000',
+          '      capacity: 100000',
+          '      min_shards: 1',
+          '      max_shards: 1',
+        ]
+      : []),
     '',
   ].join('\n');
   await fs.writeFile(path.join(dir, 'prometheus.yml'), config);
@@ -190,7 +224,7 @@ export async function startScrapedService(
   render: MetricsRender,
   tick: () => void,
   everyMs = 100,
-  prometheusOptions: { flags?: string[]; scrapeInterval?: string } = {},
+  prometheusOptions: Parameters<typeof startPrometheus>[1] = {},
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const timer = setInterval(tick, everyMs);
   let target: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
