@@ -141,6 +141,16 @@ describe('a store fed by remote write in 30 s batches', () => {
       .filter(d => d.action === 'advance')
       .map(d => Number(d.checks[0].details?.canaryRequests));
     expect(judged[judged.length - 1]).toBeGreaterThanOrEqual(2 * judged[0]);
+    // Those holds say why: the samples come late, not that the pods are gone.
+    const holds = history.app
+      .map(d => d.checks[0].evidence)
+      .filter(e => /no fresh canary samples/.test(e));
+    expect(holds.length).toBeGreaterThan(0);
+    for (const evidence of holds) {
+      expect(evidence).toMatch(
+        /or their samples come late: samples have reached Prometheus up to \d+ s after they were scraped in the last 5 minutes \(remote write in batches\?\); the check holds until they come/,
+      );
+    }
     expect(outcome('bad', 'rollback')).toBe('rollback');
     const rolledBack = history.bad.find(d => d.action === 'rollback')!;
     expect(rolledBack.checks[0].verdict).toBe('fail');

@@ -172,6 +172,13 @@ export interface CounterReaderState {
    * time, lag] (see storeLagOf).
    */
   storeLags?: Array<[number, number]>;
+  /**
+   * Samples that arrived late, at each reading of the last
+   * STORE_LAG_WINDOW_SECONDS that found some: [reading time, seconds the
+   * latest of them was scraped before the previous reading that lacked it].
+   * Only explains a check that holds (see lateArrivalOf).
+   */
+  lateArrivals?: Array<[number, number]>;
 }
 
 /** Pods (series sources) per arm with live request series. @public */
@@ -449,6 +456,25 @@ export function storeLagOf(state: CounterReaderState | undefined): number {
   return floor <= MAX_STORE_LAG_SECONDS ? floor : 0;
 }
 
+/** Below this, a sample missing from a reading may be one still being scraped. */
+const LATE_MARGIN_SECONDS = 5;
+
+/**
+ * How late samples have reached the store in the last
+ * STORE_LAG_WINDOW_SECONDS, when that explains series as old as `age`
+ * (a scrape outage longer than that does not): the most seconds late, or 0.
+ * Only said by a check that holds; staleness is unchanged.
+ */
+function lateArrivalOf(state: CounterReaderState, age: number): number {
+  let fastest = Infinity;
+  for (const name of COUNTER_NAMES)
+    for (const s of Object.values(state.series[name]))
+      if (s.dt > 0) fastest = Math.min(fastest, s.dt);
+  const late = Math.max(0, ...(state.lateArrivals ?? []).map(([, d]) => d));
+  if (late <= 0 || !Number.isFinite(fastest)) return 0;
+  return age <= late + staleAfter(fastest) ? late : 0;
+}
+
 function staleAfter(dt: number): number {
   return dt > 0 ? Math.max(2.5 * dt, dt + 20) : DEFAULT_STALE_SECONDS;
 }
@@ -665,6 +691,9 @@ export function readCounters(
           ? { stableQuiet: previous.stableQuiet }
           : {}),
         ...(previous.storeLags ? { storeLags: previous.storeLags } : {}),
+        ...(previous.lateArrivals
+          ? { lateArrivals: previous.lateArrivals }
+          : {}),
       }
     : initialReaderState();
   const pointsOf = emptyRecord(() => new Map<string, Point[] & Born>());
@@ -826,6 +855,27 @@ export function readCounters(
   for (const name of COUNTER_NAMES)
     for (const s of Object.values(state.series[name]))
       newestOfAll = Math.max(newestOfAll, s.t);
+  // Samples the previous reading lacked though they were scraped well
+  // before it: the store shows samples late (remote write in batches), not
+  // a scrape outage (which leaves no samples for that time at all).
+  const lastLag = (state.storeLags ?? []).filter(([t]) => t < nowSec).pop();
+  if (lastLag) {
+    const [previousAt, previousLag] = lastLag;
+    const previousNewest = previousAt - previousLag;
+    let late = 0;
+    for (const name of COUNTER_NAMES)
+      for (const points of pointsOf[name].values())
+        for (const p of points)
+          if (p.t > previousNewest && p.t <= previousAt - LATE_MARGIN_SECONDS)
+            late = Math.max(late, previousAt - p.t);
+    state.lateArrivals = [
+      ...(state.lateArrivals ?? []).filter(
+        ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
+      ),
+      ...(late > 0 ? [[nowSec, late] as [number, number]] : []),
+    ];
+    if (state.lateArrivals.length === 0) delete state.lateArrivals;
+  }
   if (Number.isFinite(newestOfAll)) {
     state.storeLags = [
       ...(state.storeLags ?? []).filter(
@@ -1069,10 +1119,19 @@ export function readCounters(
   for (const arm of ['canary', 'stable'] as const) {
     if (known[arm] > 0 && live[arm] === 0) {
       const newest = arm === 'canary' ? newestCanary : newestStable;
+      const late = lateArrivalOf(state, nowSec - newest);
       return fail(
         `no fresh ${arm} samples in Prometheus (the last is ${Math.round(
           nowSec - newest,
         )} s old): the ${arm}'s series are stale or gone${
+          late
+            ? `, or their samples come late: samples have reached Prometheus up to ${Math.round(
+                late,
+              )} s after they were scraped in the last ${
+                STORE_LAG_WINDOW_SECONDS / 60
+              } minutes (remote write in batches?); the check holds until they come`
+            : ''
+        }${
           nowSec - newestOfAll > MAX_STORE_LAG_SECONDS
             ? `; no series of either version has a sample from the last ${MAX_STORE_LAG_SECONDS} s: Prometheus is not scraping them, or its samples arrive later than the analysis waits for (remote write more than ${MAX_STORE_LAG_SECONDS} s behind)`
             : ''
