@@ -134,11 +134,15 @@ export class SimPrometheus {
   /**
    * When a sample scraped at t can be read (Scenario.visibilityLag): t plus
    * the lag of its series and minute, and not before any earlier sample of
-   * the series (a series is written in order). t itself without a lag.
+   * the series (a series is written in order); with batches, the end of its
+   * batch. t itself without a lag.
    */
   #readableAt(s: SimSeries, series: number, t: number): number {
     const lag = this.#exact ? undefined : this.world.scenario.visibilityLag;
     if (!lag) return t;
+    // In batches: readable when the batch that holds it is sent.
+    if (lag.batchSeconds)
+      return Math.ceil((t + 0.001) / lag.batchSeconds) * lag.batchSeconds;
     const [min, max] =
       s.pod.arm === 'canary' && lag.canarySeconds
         ? lag.canarySeconds

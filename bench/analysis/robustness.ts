@@ -459,6 +459,21 @@ export const ROBUSTNESS_SCENARIOS: Scenario[] = [
     weights: [1, 5, 20, 50],
     stepSeconds: 150,
   }),
+  // Added in session 28 (judge unchanged; probed once before with other
+  // seeds): remote write in batches — a queue that waits to fill them sends
+  // every series' samples at once, so the store jumps forward a batch at a
+  // time and between batches every series looks older and older.
+  healthy({
+    label:
+      'remote write in 30 s batches (the store a batch behind at most), bursts of 20 s at steps',
+    visibilityLag: { seconds: [0, 0], batchSeconds: 30 },
+    burstAtSteps: true,
+  }),
+  healthy({
+    label: 'remote write in 60 s batches, clumps of 3',
+    visibilityLag: { seconds: [0, 0], batchSeconds: 60 },
+    clump: 3,
+  }),
 ];
 
 /**

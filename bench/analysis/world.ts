@@ -117,11 +117,14 @@ export interface Scenario {
    * Samples reach the store late on the Prometheus path (remote write): a
    * sample scraped at t is readable from t + lag, the lag drawn per series
    * and minute in `seconds` (`canarySeconds` for the canary's series), each
-   * series' samples readable in order.
+   * series' samples readable in order. `batchSeconds`: instead, sent in
+   * batches (a remote-write queue that waits to fill them): a sample is
+   * readable at the next multiple of it, all series at once.
    */
   visibilityLag?: {
     seconds: [number, number];
     canarySeconds?: [number, number];
+    batchSeconds?: number;
   };
 }
 
