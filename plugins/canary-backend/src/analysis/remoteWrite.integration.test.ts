@@ -3,9 +3,10 @@ import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
+  HEALTHY_AND_FAILING,
   RunningPrometheus,
   startPrometheus,
-  startScrapedService,
+  startPodTraffic,
   waitForScrapes,
 } from './__testUtils__/startPrometheus';
 
@@ -23,14 +24,6 @@ jest.setTimeout(300_000);
  * rolled back.
  */
 describe('a store fed by remote write in 30 s batches', () => {
-  const pods = [
-    { pod: 'app-v1-7d9f8b6c5-abcde', rate: 0.01, rps: 30 },
-    { pod: 'app-v1-7d9f8b6c5-fghij', rate: 0.01, rps: 30 },
-    { pod: 'app-v2-5c4b3a2d1-klmno', rate: 0.01, rps: 10 },
-    { pod: 'bad-v1-6b5a4c3d2-abcde', rate: 0.01, rps: 30 },
-    { pod: 'bad-v1-6b5a4c3d2-fghij', rate: 0.01, rps: 30 },
-    { pod: 'bad-v2-4a3b2c1d0-klmno', rate: 0.3, rps: 10 },
-  ].map(p => ({ ...p, counts: {} as Record<string, number> }));
   let receiver: RunningPrometheus;
   let scraper: { url: string; stop(): Promise<void> };
   const rng = new Random(30);
@@ -39,27 +32,7 @@ describe('a store fed by remote write in 30 s batches', () => {
     receiver = await startPrometheus([], {
       flags: ['--web.enable-remote-write-receiver'],
     });
-    // Every 100 ms: a tenth of each pod's requests per second.
-    const serve = () => {
-      for (const p of pods) {
-        for (let i = 0; i < p.rps / 10; i++) {
-          const code = rng.next() < p.rate ? '500' : '200';
-          p.counts[code] = (p.counts[code] ?? 0) + 1;
-        }
-      }
-    };
-    const render = () =>
-      [
-        '# TYPE http_requests_total counter',
-        ...pods.flatMap(p =>
-          Object.entries(p.counts).map(
-            ([code, n]) =>
-              `http_requests_total{namespace="shop",pod="${p.pod}",code="${code}"} ${n}`,
-          ),
-        ),
-        '',
-      ].join('\n');
-    scraper = await startScrapedService(render, serve, 100, {
+    scraper = await startPodTraffic(HEALTHY_AND_FAILING, rng, {
       scrapeInterval: '5s',
       remoteWrite: {
         url: `${receiver.url}/api/v1/write`,

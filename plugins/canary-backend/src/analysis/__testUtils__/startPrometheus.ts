@@ -246,3 +246,58 @@ export async function startScrapedService(
   }
   return { url: prometheus.url, stop };
 }
+
+/** A pod of a simulated service: its requests per second and the share that fail (code 500). */
+export interface SimulatedPod {
+  pod: string;
+  rate: number;
+  rps: number;
+}
+
+/**
+ * Two services in namespace `shop`, each with two stable pods (`-v1-`, 30
+ * requests/s each) and one canary pod (`-v2-`, 10 requests/s): `app`'s all
+ * fail 1 % of requests; `bad`'s canary fails 30 %.
+ */
+export const HEALTHY_AND_FAILING: SimulatedPod[] = [
+  { pod: 'app-v1-7d9f8b6c5-abcde', rate: 0.01, rps: 30 },
+  { pod: 'app-v1-7d9f8b6c5-fghij', rate: 0.01, rps: 30 },
+  { pod: 'app-v2-5c4b3a2d1-klmno', rate: 0.01, rps: 10 },
+  { pod: 'bad-v1-6b5a4c3d2-abcde', rate: 0.01, rps: 30 },
+  { pod: 'bad-v1-6b5a4c3d2-fghij', rate: 0.01, rps: 30 },
+  { pod: 'bad-v2-4a3b2c1d0-klmno', rate: 0.3, rps: 10 },
+];
+
+/**
+ * Pods serving requests for a real Prometheus to scrape: every 100 ms each
+ * pod serves a tenth of its requests per second, each failing with
+ * probability `rate` drawn from `random`, and `/metrics` serves
+ * `http_requests_total{namespace="shop",pod,code}`. `prometheusOptions` as
+ * for {@link startPrometheus}.
+ */
+export async function startPodTraffic(
+  pods: SimulatedPod[],
+  random: { next(): number },
+  prometheusOptions: Parameters<typeof startPrometheus>[1] = {},
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const counts = pods.map(() => ({} as Record<string, number>));
+  const serve = () =>
+    pods.forEach((p, i) => {
+      for (let n = 0; n < p.rps / 10; n++) {
+        const code = random.next() < p.rate ? '500' : '200';
+        counts[i][code] = (counts[i][code] ?? 0) + 1;
+      }
+    });
+  const render = () =>
+    [
+      '# TYPE http_requests_total counter',
+      ...pods.flatMap((p, i) =>
+        Object.entries(counts[i]).map(
+          ([code, n]) =>
+            `http_requests_total{namespace="shop",pod="${p.pod}",code="${code}"} ${n}`,
+        ),
+      ),
+      '',
+    ].join('\n');
+  return startScrapedService(render, serve, 100, prometheusOptions);
+}
