@@ -160,29 +160,30 @@ export class SimPrometheus {
 
   /** A fixed draw in [0, 1) per series and minute. */
   #draw(series: number, minute: number): number {
-    let h =
-      (Math.imul(series + 1, 0x27d4eb2f) ^
-        Math.imul(minute + 100_000, 0x165667b1) ^
-        this.#missSeed) >>>
-      0;
-    h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-    h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-    h = (h ^ (h >>> 16)) >>> 0;
-    return h / 4294967296;
+    return this.#mix(
+      Math.imul(series + 1, 0x27d4eb2f) ^
+        Math.imul(minute + 100_000, 0x165667b1),
+    );
   }
 
   /** Whether the scrape of a series at time t failed: a fixed draw per (series, scrape), so every query sees the same gaps. */
   #scrapeFailed(series: number, t: number): boolean {
     if (this.#missed <= 0) return false;
-    let h =
-      (Math.imul(series + 1, 0x9e3779b1) ^
-        Math.imul(Math.round(t * 1000), 0x85ebca6b) ^
-        this.#missSeed) >>>
-      0;
+    return (
+      this.#mix(
+        Math.imul(series + 1, 0x9e3779b1) ^
+          Math.imul(Math.round(t * 1000), 0x85ebca6b),
+      ) < this.#missed
+    );
+  }
+
+  /** A key mixed with the run's seed into a fixed draw in [0, 1). */
+  #mix(key: number): number {
+    let h = (key ^ this.#missSeed) >>> 0;
     h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
     h = (h ^ (h >>> 16)) >>> 0;
-    return h / 4294967296 < this.#missed;
+    return h / 4294967296;
   }
 
   select(arm: Pod['arm'], kind: Kind): SimSeries[] {
