@@ -775,3 +775,106 @@ describe('Analyzer reading raw samples when a pod goes away', () => {
     expect(await run(listPods, true)).toEqual(without);
   });
 });
+
+describe('Analyzer reading count queries as written behind a store that lags', () => {
+  /**
+   * A store without raw-sample reads whose samples become readable `lag`
+   * seconds after their time (remote write): `increase(…[Ns])` at T counts
+   * what it has of (T − N, T], `max(timestamp(…))` is its newest sample.
+   * The canary serves 10 requests/s and the stable 90, 1 % failing.
+   */
+  class LaggingStore implements PrometheusQuerier {
+    now = start.getTime() / 1000;
+    queries: Array<{ promql: string; time: number; now: number }> = [];
+    constructor(readonly lag: number) {}
+    #count(arm: 'canary' | 'stable', errors: boolean, t: number): number {
+      const rps = arm === 'canary' ? 10 : 90;
+      const seconds = Math.max(0, t - start.getTime() / 1000);
+      return Math.floor(seconds * rps * (errors ? 0.01 : 1));
+    }
+    /** The requests of an arm the store has from the first `seconds` of the rollout. */
+    served(arm: 'canary' | 'stable', seconds: number): number {
+      const t = start.getTime() / 1000 + seconds;
+      return this.#count(arm, false, Math.min(t, this.now - this.lag));
+    }
+    async queryValue(promql: string, options?: { time?: Date }) {
+      const time = (options?.time?.getTime() ?? this.now * 1000) / 1000;
+      this.queries.push({ promql, time, now: this.now });
+      const newest = this.now - this.lag;
+      if (promql.startsWith('max(timestamp(')) return newest;
+      const window = /\[(\d+)s\]/.exec(promql);
+      if (!promql.includes('increase(istio_requests_total') || !window)
+        throw new PrometheusNoDataError(promql);
+      const from = time - Number(window[1]);
+      const end = Math.min(time, newest);
+      if (end <= from) throw new PrometheusNoDataError(promql);
+      const arm = promql.includes('destination_workload="app-canary"')
+        ? 'canary'
+        : 'stable';
+      const errors = promql.includes('response_code=~"5.."');
+      return this.#count(arm, errors, end) - this.#count(arm, errors, from);
+    }
+    async query(promql: string): Promise<never> {
+      throw new PrometheusNoDataError(promql);
+    }
+    async queryRange() {
+      return [];
+    }
+  }
+
+  it('ends each window at the newest sample the store has, so no request is lost between windows', async () => {
+    const run = async (store: LaggingStore) => {
+      const analyzer = createAnalyzer({
+        analysis: {
+          interval: '30s',
+          trafficSplit: false,
+          metrics: [{ name: 'error-rate', judge: 'sequential' }],
+        },
+      });
+      let previous: PreviousTick | undefined;
+      let decision: AnalysisDecision | undefined;
+      for (let tick = 1; tick <= 20; tick++) {
+        store.now = start.getTime() / 1000 + tick * 30;
+        decision = await analyzer.evaluate({
+          ...context(new FakePrometheus(), tick - 1, previous),
+          prometheus: store,
+        });
+        previous = decision;
+      }
+      return decision!.checks[0];
+    };
+    const behind = new LaggingStore(45);
+    const check = await run(behind);
+    // Ten minutes in, the store has the first 555 s. The first window (to
+    // 75 s, the first at least a minute long) spans the start of the weight
+    // and is not judged; from there to 555 s every request is counted, as
+    // the windows tile what the store has: 4,800 canary requests, 43,200
+    // stable ones. (Windows ending at the reading's time would have counted
+    // only the 15 s of each minute the store had then.)
+    expect(check.details?.canaryRequests).toBe(
+      behind.served('canary', 555) - behind.served('canary', 75),
+    );
+    expect(check.details?.canaryRequests).toBe(4800);
+    expect(check.details?.stableRequests).toBe(
+      behind.served('stable', 555) - behind.served('stable', 75),
+    );
+    expect(check.verdict).toBe('pass');
+    // The windows' ends: 45 s before each reading.
+    const ends = behind.queries
+      .filter(q => q.promql.includes('increase('))
+      .map(q => q.now - q.time);
+    expect(new Set(ends)).toEqual(new Set([45]));
+    // It says how far behind the store is.
+    expect(check.details?.storeLagSeconds).toBe(45);
+    expect(check.evidence).toContain(
+      "Prometheus's newest samples are about 45 s old (remote write), so this reads that far back",
+    );
+
+    // A store that is current reads to the reading's time, as before, and
+    // says nothing of a lag.
+    const current = await run(new LaggingStore(0));
+    expect(current.details?.canaryRequests).toBe(6000 - 600);
+    expect(current.details?.storeLagSeconds).toBeUndefined();
+    expect(current.evidence).not.toContain('remote write');
+  });
+});

@@ -24,7 +24,7 @@ import {
   sequentialGateTick,
 } from './judges/SequentialGate';
 import { trafficSplitCheck } from './judges/TrafficSplitCheck';
-import { counterTerms } from './reading/counterTerms';
+import { counterTerms, vectorSelectors } from './reading/counterTerms';
 import {
   chooseBound,
   classicHistogramBases,
@@ -43,7 +43,9 @@ import {
   CounterName,
   RawCounter,
   readingWindowSeconds,
+  MAX_STORE_LAG_SECONDS,
   seriesSource,
+  STORE_LAG_WINDOW_SECONDS,
   storeLagOf,
 } from './reading/CounterReader';
 import {
@@ -165,6 +167,8 @@ interface GateState {
   nativeBound?: number;
   /** Counts added up from fixed windows (count templates Prometheus computes itself): up to `at` (unix s). */
   counted?: { at: number; counts: ArmCounts };
+  /** For those windows: how far the store's newest sample lagged the reading's time, at each reading of the last STORE_LAG_WINDOW_SECONDS ([unix s, s]). */
+  storeLags?: Array<[number, number]>;
 }
 
 interface AnalyzerState {
@@ -175,6 +179,12 @@ interface AnalyzerState {
 }
 
 const DEFAULT_WINDOW = '1m';
+/**
+ * A store lag a count template read as written says with its check: a
+ * store whose newest sample stayed at least this old for five minutes is
+ * behind (remote write), beyond any usual scrape interval.
+ */
+const REPORTED_STORE_LAG_SECONDS = 30;
 const SERIES_POINTS = 120;
 
 /** The bucket label each version exports for the bound `bound` (bucketBounds.ts, sameBound). */
@@ -336,6 +346,7 @@ export class Analyzer {
             ? { nativeBound: result.nativeBound }
             : {}),
           ...(result.counted ? { counted: result.counted } : {}),
+          ...(result.storeLags ? { storeLags: result.storeLags } : {}),
         };
         if (gate.dryRun) {
           // Recorded and shown, never acted on.
@@ -650,6 +661,7 @@ export class Analyzer {
     native?: boolean;
     nativeBound?: number;
     counted?: GateState['counted'];
+    storeLags?: GateState['storeLags'];
   }> {
     const judge = gateJudge(gate);
     if (judge === 'sequential') {
@@ -792,6 +804,7 @@ export class Analyzer {
     native?: boolean;
     nativeBound?: number;
     counted?: GateState['counted'];
+    storeLags?: GateState['storeLags'];
   }> {
     const judge = this.#sequentialJudge(gate);
     let state = restoreGateState(previous?.sequential, judge);
@@ -863,48 +876,52 @@ export class Analyzer {
     const windowFromSec = counted?.at ?? startSec;
     const minWindowSec =
       promQLDurationMs(gate.interval ?? DEFAULT_WINDOW) / 1000;
-    const windowSec = Math.floor(nowSec - windowFromSec);
-    const elapsed = formatDuration(Math.max(1, windowSec) * 1000);
-    const durations = { interval: gate.interval ?? DEFAULT_WINDOW, elapsed };
     // A gate reading a native histogram reads none of the classic series:
     // their queries are not rendered (nor parsed) at every tick.
-    const queries: Record<CounterName, string> = native
-      ? {
+    const render = (windowSec: number): Record<CounterName, string> => {
+      if (native)
+        return {
           canaryErrors: '',
           canaryRequests: '',
           stableErrors: '',
           stableRequests: '',
-        }
-      : {
-          canaryErrors: this.#render(
-            errors,
-            'canary',
-            ctx,
-            armGate(gateWithLe, spelled, 'canary'),
-            durations,
-          ),
-          canaryRequests: this.#render(
-            requests,
-            'canary',
-            ctx,
-            gateWithLe,
-            durations,
-          ),
-          stableErrors: this.#render(
-            errors,
-            'stable',
-            ctx,
-            armGate(gateWithLe, spelled, 'stable'),
-            durations,
-          ),
-          stableRequests: this.#render(
-            requests,
-            'stable',
-            ctx,
-            gateWithLe,
-            durations,
-          ),
         };
+      const durations = {
+        interval: gate.interval ?? DEFAULT_WINDOW,
+        elapsed: formatDuration(Math.max(1, windowSec) * 1000),
+      };
+      return {
+        canaryErrors: this.#render(
+          errors,
+          'canary',
+          ctx,
+          armGate(gateWithLe, spelled, 'canary'),
+          durations,
+        ),
+        canaryRequests: this.#render(
+          requests,
+          'canary',
+          ctx,
+          gateWithLe,
+          durations,
+        ),
+        stableErrors: this.#render(
+          errors,
+          'stable',
+          ctx,
+          armGate(gateWithLe, spelled, 'stable'),
+          durations,
+        ),
+        stableRequests: this.#render(
+          requests,
+          'stable',
+          ctx,
+          gateWithLe,
+          durations,
+        ),
+      };
+    };
+    let queries = render(Math.floor(nowSec - windowFromSec));
     const terms = native
       ? []
       : COUNTER_NAMES.map(name => counterTerms(queries[name]));
@@ -912,6 +929,45 @@ export class Analyzer {
       !native &&
       ctx.prometheus.querySamples &&
       terms.every(t => t !== undefined);
+    // Behind a store that shows samples late (remote write), a window
+    // ending at the reading's time would lack its last seconds for good:
+    // the next window starts there. So a window ends at the newest sample
+    // the store has of the template's series (at most
+    // MAX_STORE_LAG_SECONDS back, and never before what was judged
+    // already), and the next one goes on from there; the counts are as of
+    // that time at every tick.
+    let windowEndSec = nowSec;
+    let storeLags = previous?.storeLags;
+    if (!native && !raw) {
+      const newest = await this.#newestSample(queries, ctx, now);
+      if (newest !== undefined) {
+        const lag = Math.max(0, nowSec - newest);
+        storeLags = [
+          ...(storeLags ?? []).filter(
+            ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
+          ),
+          [nowSec, lag],
+        ];
+        if (lag > 0 && lag <= MAX_STORE_LAG_SECONDS) {
+          windowEndSec = Math.max(
+            nowSec - lag,
+            state.lastAt ?? -Infinity,
+            windowFromSec,
+          );
+          queries = render(Math.floor(windowEndSec - windowFromSec));
+        }
+      }
+    }
+    const windowSec = Math.floor(windowEndSec - windowFromSec);
+    // Said with the check when the store stays this far behind.
+    const floorLag = storeLags
+      ? Math.min(...storeLags.map(([, lag]) => lag))
+      : 0;
+    const storeLag =
+      floorLag >= REPORTED_STORE_LAG_SECONDS &&
+      floorLag <= MAX_STORE_LAG_SECONDS
+        ? floorLag
+        : undefined;
     let tick: SequentialGateTick;
     let query: string;
     let nextCounted = counted;
@@ -1037,7 +1093,12 @@ export class Analyzer {
         .map(([k, q]) => `${k}: ${q}`)
         .join('\n');
       tick = counted
-        ? { ...tickBase, counts: counted.counts }
+        ? {
+            ...tickBase,
+            nowSec: windowEndSec,
+            counts: counted.counts,
+            ...(storeLag ? { storeLag } : {}),
+          }
         : {
             ...tickBase,
             counts: null,
@@ -1088,7 +1149,12 @@ export class Analyzer {
           stableRequests: base.stableRequests + Math.max(0, values[3]),
         };
         nextCounted = { at: windowFromSec + windowSec, counts };
-        tick = { ...tickBase, nowSec: nextCounted.at, counts };
+        tick = {
+          ...tickBase,
+          nowSec: nextCounted.at,
+          counts,
+          ...(storeLag ? { storeLag } : {}),
+        };
       } catch (error) {
         tick = {
           ...tickBase,
@@ -1165,7 +1231,33 @@ export class Analyzer {
       ...(native ? { native: true } : {}),
       ...(nativeAt !== undefined ? { nativeBound: nativeAt } : {}),
       counted: nextCounted,
+      ...(storeLags ? { storeLags } : {}),
     };
+  }
+
+  /**
+   * The time of the newest sample the store has of any series the queries
+   * select (unix s), or undefined when it cannot tell (no selector, no
+   * series, an error: the queries themselves then say what is wrong).
+   */
+  async #newestSample(
+    queries: Record<CounterName, string>,
+    ctx: AnalysisContext,
+    now: Date,
+  ): Promise<number | undefined> {
+    const selectors = [
+      ...new Set(Object.values(queries).flatMap(q => vectorSelectors(q))),
+    ];
+    if (selectors.length === 0) return undefined;
+    try {
+      const newest = await ctx.prometheus.queryValue(
+        `max(${selectors.map(x => `timestamp(${x})`).join(' or ')})`,
+        { time: ctx.now ? now : undefined, signal: ctx.signal },
+      );
+      return Number.isFinite(newest) ? newest : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Whether a sequential gate counts latency with the provider's built-in histogram templates (which have native forms). */

@@ -333,6 +333,8 @@ export interface SequentialGateTick {
   noDataReason?: string;
   /** The pods Kubernetes lists for each arm now, when known (reading/CounterReader.ts, ArmPods). */
   pods?: ArmPods;
+  /** With `counts`: how far behind the store is, when it is (the counts end that far back). */
+  storeLag?: number;
 }
 
 /** @public */
@@ -437,6 +439,7 @@ export function sequentialGateTick(
   } else {
     counts = tick.counts ?? null;
     at = counts ? tick.nowSec : null;
+    storeLag = counts ? tick.storeLag : undefined;
   }
   if (state.step.startedAt !== tick.stepStartSec) {
     state.step = {

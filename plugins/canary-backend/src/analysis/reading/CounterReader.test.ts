@@ -7,7 +7,7 @@ import {
   readCounters,
   readingWindowSeconds,
 } from './CounterReader';
-import { counterTerms } from './counterTerms';
+import { counterTerms, vectorSelectors } from './counterTerms';
 import { SequentialCountJudge } from '../judges/SequentialCountJudge';
 import {
   boundedSlice,
@@ -78,6 +78,21 @@ describe('counterTerms', () => {
     expect(counterTerms('sum(rate(x[5m]))')).toBeUndefined();
     expect(counterTerms('sum(increase(x[5m])) * 2')).toBeUndefined();
     expect(counterTerms('sum(increase(x[5m]')).toBeUndefined();
+  });
+});
+
+describe('vectorSelectors', () => {
+  it('finds every series a query reads, once, without ranges or modifiers', () => {
+    expect(
+      vectorSelectors(
+        'sum(rate(http_requests_total{pod=~"a-.*",code=~"5.."}[5m] offset 1m)) * 60 / ignoring(x) sum(rate(http_requests_total{pod=~"a-.*",code=~"5.."}[5m])) + on() job:requests:sum',
+      ),
+    ).toEqual([
+      'http_requests_total{pod=~"a-.*",code=~"5.."}',
+      'job:requests:sum',
+    ]);
+    expect(vectorSelectors('vector(1)')).toEqual([]);
+    expect(vectorSelectors('sum(rate(x[5m]')).toEqual([]);
   });
 });
 

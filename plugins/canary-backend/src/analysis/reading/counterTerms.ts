@@ -178,3 +178,25 @@ function matchesEmpty(op: string, value: string): boolean {
       return true; // != and !~ select series without the label too.
   }
 }
+
+/**
+ * Every vector selector in a query (each once, as written, without range or
+ * modifiers), using Prometheus' own grammar; none for a query that does not
+ * parse. For asking the store how new its samples of a custom template are.
+ *
+ * @public
+ */
+export function vectorSelectors(query: string): string[] {
+  const tree = parser.parse(query);
+  const found = new Set<string>();
+  let broken = false;
+  tree.iterate({
+    enter(node) {
+      if (node.type.isError) broken = true;
+      if (node.name === 'VectorSelector')
+        found.add(query.slice(node.from, node.to));
+      return !broken;
+    },
+  });
+  return broken ? [] : [...found];
+}
