@@ -1,7 +1,7 @@
-import { AnalysisDecision } from './Analyzer';
 import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
+import { outcome, readUntilDecided } from './__testUtils__/readUntilDecided';
 import {
   HEALTHY_AND_FAILING,
   RunningPrometheus,
@@ -59,53 +59,24 @@ describe('a store fed by remote write in 30 s batches', () => {
       },
     });
     const startedAt = new Date();
-    const history: Record<'app' | 'bad', AnalysisDecision[]> = {
-      app: [],
-      bad: [],
-    };
     /** How old the receiver's newest sample is, at each reading. */
     const ages: number[] = [];
     // Read for 100 s (three batches or more), and until both are decided.
-    const until = Date.now() + 100_000;
-    const deadline = Date.now() + 220_000;
-    const done = () =>
-      history.app.some(d => d.action === 'advance') &&
-      history.bad.some(d => d.action === 'rollback');
-    while ((!done() || Date.now() < until) && Date.now() < deadline) {
-      const newest = await client.queryValue(
-        'max(timestamp(http_requests_total))',
-      );
-      ages.push(Date.now() / 1000 - newest);
-      for (const service of ['app', 'bad'] as const) {
-        const previous = history[service][history[service].length - 1];
-        history[service].push(
-          await analyzer.evaluate({
-            namespace: 'shop',
-            service,
-            stable: { name: `${service}-v1`, version: 'v1' },
-            canary: { name: `${service}-v2`, version: 'v2' },
-            startedAt,
-            now: new Date(),
-            state: previous?.state,
-            failedChecks: previous?.failedChecks ?? 0,
-            prometheus: client,
-          }),
+    const history = await readUntilDecided(analyzer, client, {
+      startedAt,
+      minMs: 100_000,
+      moreMs: 120_000,
+      onReading: async () => {
+        const newest = await client.queryValue(
+          'max(timestamp(http_requests_total))',
         );
-      }
-      await new Promise(r => setTimeout(r, 2000));
-    }
+        ages.push(Date.now() / 1000 - newest);
+      },
+    });
     // The store was behind by a batch at some readings: remote write really
     // held the samples back.
     expect(Math.max(...ages)).toBeGreaterThan(20);
-    // On failure, what the last checks said.
-    const outcome = (service: 'app' | 'bad', action: string) =>
-      history[service].some(d => d.action === action)
-        ? action
-        : history[service]
-            .slice(-3)
-            .map(d => d.checks[0]?.evidence ?? '')
-            .join(' | ');
-    expect(outcome('app', 'advance')).toBe('advance');
+    expect(outcome(history, 'app', 'advance')).toBe('advance');
     expect(history.app.map(d => d.action)).not.toContain('rollback');
     // Between batches the newest samples grow older than 2.5 scrape
     // intervals and the check holds; each batch is counted when it comes,
@@ -124,7 +95,7 @@ describe('a store fed by remote write in 30 s batches', () => {
         /or their samples come late: samples have reached Prometheus up to \d+ s after they were scraped in the last 5 minutes \(remote write in batches\?\); the check holds until they come/,
       );
     }
-    expect(outcome('bad', 'rollback')).toBe('rollback');
+    expect(outcome(history, 'bad', 'rollback')).toBe('rollback');
     const rolledBack = history.bad.find(d => d.action === 'rollback')!;
     expect(rolledBack.checks[0].verdict).toBe('fail');
     expect(rolledBack.checks[0].evidence).toMatch(

@@ -1,8 +1,8 @@
-import { AnalysisDecision, Analyzer } from './Analyzer';
 import { createTemplateRegistry } from './config';
 import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
+import { outcome, readUntilDecided } from './__testUtils__/readUntilDecided';
 import {
   HEALTHY_AND_FAILING,
   startPodTraffic,
@@ -24,57 +24,13 @@ jest.setTimeout(240_000);
 const LAG_MS = 45_000;
 
 /**
- * Evaluates `app` and `bad` every 2 s, 45 s ahead of the store (as the
- * analysis counts time), until the healthy one has advanced and the
- * failing one is rolled back, and for at least `minMs`; at most 150 s more.
+ * The analysis 45 s ahead of the store; the rollouts start now (the time
+ * of the store's newest samples), as the analysis counts time: 45 s ago.
  */
-async function readAheadUntilDecided(
-  analyzer: Analyzer,
-  client: PrometheusClient,
-  minMs = 0,
-): Promise<History> {
-  // The rollouts start now (the time of the store's newest samples), as
-  // the analysis counts time: 45 s ago.
-  const startedAt = new Date(Date.now() - 5_000);
-  const history: History = { app: [], bad: [] };
-  const until = Date.now() + minMs;
-  const deadline = until + 150_000;
-  const done = () =>
-    history.app.some(d => d.action === 'advance') &&
-    history.bad.some(d => d.action === 'rollback');
-  while ((!done() || Date.now() < until) && Date.now() < deadline) {
-    for (const service of ['app', 'bad'] as const) {
-      const previous = history[service][history[service].length - 1];
-      history[service].push(
-        await analyzer.evaluate({
-          namespace: 'shop',
-          service,
-          stable: { name: `${service}-v1`, version: 'v1' },
-          canary: { name: `${service}-v2`, version: 'v2' },
-          startedAt,
-          now: new Date(Date.now() + LAG_MS),
-          state: previous?.state,
-          failedChecks: previous?.failedChecks ?? 0,
-          prometheus: client,
-        }),
-      );
-    }
-    await new Promise(r => setTimeout(r, 2000));
-  }
-  return history;
-}
-
-type History = Record<'app' | 'bad', AnalysisDecision[]>;
-
-/** `action` if a decision took it, else what the last checks said (shown on failure). */
-function outcome(history: History, service: 'app' | 'bad', action: string) {
-  return history[service].some(d => d.action === action)
-    ? action
-    : history[service]
-        .slice(-3)
-        .map(d => d.checks[0]?.evidence ?? '')
-        .join(' | ');
-}
+const readAhead = () => ({
+  startedAt: new Date(Date.now() - 5_000),
+  aheadMs: LAG_MS,
+});
 
 describe('Prometheus samples that arrive 45 s late (remote write)', () => {
   let prometheus: { url: string; stop(): Promise<void> };
@@ -102,7 +58,7 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
         metrics: [{ name: 'error-rate', judge: 'sequential' }],
       },
     });
-    const history = await readAheadUntilDecided(analyzer, client);
+    const history = await readUntilDecided(analyzer, client, readAhead());
     // The healthy canary passes: its counts were read, not stale.
     expect(outcome(history, 'app', 'advance')).toBe('advance');
     expect(history.app.map(d => d.action)).not.toContain('rollback');
@@ -148,7 +104,10 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
         ],
       },
     });
-    const history = await readAheadUntilDecided(analyzer, client, 150_000);
+    const history = await readUntilDecided(analyzer, client, {
+      ...readAhead(),
+      minMs: 150_000,
+    });
     expect(outcome(history, 'app', 'advance')).toBe('advance');
     expect(history.app.map(d => d.action)).not.toContain('rollback');
     expect(outcome(history, 'bad', 'rollback')).toBe('rollback');
