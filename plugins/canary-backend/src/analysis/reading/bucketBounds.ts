@@ -1,6 +1,5 @@
-import { parser } from '@prometheus-io/lezer-promql';
 import { RawCounter, seriesSource } from './CounterReader';
-import { selectorShape } from './counterTerms';
+import { forEachVectorSelector, selectorShape } from './counterTerms';
 
 /**
  * Histogram bucket bounds of the two versions.
@@ -138,36 +137,28 @@ const CLASSIC_SUFFIX = /_(bucket|count|sum)$/;
  * @public
  */
 export function classicHistogramBases(query: string): string[] {
-  const tree = parser.parse(query);
   const out = new Set<string>();
-  let broken = false;
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) broken = true;
-      if (broken) return false;
-      if (node.name !== 'VectorSelector') return true;
-      const name = node.node.getChild('Identifier');
-      const metric = name ? query.slice(name.from, name.to) : '';
-      if (!CLASSIC_SUFFIX.test(metric)) return false;
-      const matchers: string[] = [];
-      const list = node.node.getChild('LabelMatchers');
-      for (let m = list?.firstChild; m; m = m.nextSibling) {
-        if (
-          m.name !== 'UnquotedLabelMatcher' &&
-          m.name !== 'QuotedLabelMatcher' &&
-          m.name !== 'LabelMatcher'
-        )
-          continue;
-        const label = m.getChild('LabelName') ?? m.getChild('QuotedLabelName');
-        const text = label ? query.slice(label.from, label.to) : '';
-        if (text === 'le' || text === '"le"') continue;
-        matchers.push(query.slice(m.from, m.to));
-      }
-      out.add(`${metric.replace(CLASSIC_SUFFIX, '')}{${matchers.join(',')}}`);
-      return false;
-    },
+  const parsed = forEachVectorSelector(query, node => {
+    const name = node.getChild('Identifier');
+    const metric = name ? query.slice(name.from, name.to) : '';
+    if (!CLASSIC_SUFFIX.test(metric)) return;
+    const matchers: string[] = [];
+    const list = node.getChild('LabelMatchers');
+    for (let m = list?.firstChild; m; m = m.nextSibling) {
+      if (
+        m.name !== 'UnquotedLabelMatcher' &&
+        m.name !== 'QuotedLabelMatcher' &&
+        m.name !== 'LabelMatcher'
+      )
+        continue;
+      const label = m.getChild('LabelName') ?? m.getChild('QuotedLabelName');
+      const text = label ? query.slice(label.from, label.to) : '';
+      if (text === 'le' || text === '"le"') continue;
+      matchers.push(query.slice(m.from, m.to));
+    }
+    out.add(`${metric.replace(CLASSIC_SUFFIX, '')}{${matchers.join(',')}}`);
   });
-  if (broken) return [];
+  if (!parsed) return [];
   // A selector without matchers would read every series of the metric.
   return [...out].filter(s => !s.endsWith('{}'));
 }

@@ -1,6 +1,7 @@
 import { parser } from '@prometheus-io/lezer-promql';
 
-type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
+/** A node of a parsed query. @public */
+export type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
 /** One counter selector of a count query, added or subtracted. @public */
 export interface CounterTerm {
@@ -180,23 +181,39 @@ function matchesEmpty(op: string, value: string): boolean {
 }
 
 /**
+ * Calls `visit` with each vector selector node of a query (Prometheus' own
+ * grammar); false, after visiting none or some, if the query does not parse.
+ *
+ * @public
+ */
+export function forEachVectorSelector(
+  query: string,
+  visit: (node: SyntaxNode) => void,
+): boolean {
+  let broken = false;
+  parser.parse(query).iterate({
+    enter(node) {
+      if (node.type.isError) broken = true;
+      if (broken) return false;
+      if (node.name !== 'VectorSelector') return true;
+      visit(node.node);
+      return false;
+    },
+  });
+  return !broken;
+}
+
+/**
  * Every vector selector in a query (each once, as written, without range or
- * modifiers), using Prometheus' own grammar; none for a query that does not
- * parse. For asking the store how new its samples of a custom template are.
+ * modifiers); none for a query that does not parse. For asking the store
+ * how new its samples of a custom template are.
  *
  * @public
  */
 export function vectorSelectors(query: string): string[] {
-  const tree = parser.parse(query);
   const found = new Set<string>();
-  let broken = false;
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError) broken = true;
-      if (node.name === 'VectorSelector')
-        found.add(query.slice(node.from, node.to));
-      return !broken;
-    },
-  });
-  return broken ? [] : [...found];
+  const parsed = forEachVectorSelector(query, node =>
+    found.add(query.slice(node.from, node.to)),
+  );
+  return parsed ? [...found] : [];
 }
