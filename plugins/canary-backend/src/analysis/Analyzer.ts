@@ -45,7 +45,7 @@ import {
   readingWindowSeconds,
   MAX_STORE_LAG_SECONDS,
   seriesSource,
-  STORE_LAG_WINDOW_SECONDS,
+  recentReadings,
   storeLagOf,
 } from './reading/CounterReader';
 import {
@@ -942,12 +942,7 @@ export class Analyzer {
       const newest = await this.#newestSample(queries, ctx, now);
       if (newest !== undefined) {
         const lag = Math.max(0, nowSec - newest);
-        storeLags = [
-          ...(storeLags ?? []).filter(
-            ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
-          ),
-          [nowSec, lag],
-        ];
+        storeLags = recentReadings(storeLags, nowSec, [nowSec, lag]);
         if (lag > 0 && lag <= MAX_STORE_LAG_SECONDS) {
           windowEndSec = Math.max(
             nowSec - lag,

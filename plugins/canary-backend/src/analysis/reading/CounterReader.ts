@@ -340,6 +340,25 @@ function historyQuietRatio(
 const DEFAULT_STALE_SECONDS = 90;
 /** The readings whose store lag counts (see storeLagOf). */
 export const STORE_LAG_WINDOW_SECONDS = 300;
+/**
+ * Per-reading entries ([reading time, value]) of the last
+ * STORE_LAG_WINDOW_SECONDS before `nowSec`, then `added` if given.
+ *
+ * @public
+ */
+export function recentReadings(
+  entries: Array<[number, number]> | undefined,
+  nowSec: number,
+  added?: [number, number],
+): Array<[number, number]> {
+  return [
+    ...(entries ?? []).filter(
+      ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
+    ),
+    ...(added ? [added] : []),
+  ];
+}
+
 /** The longest store lag waited for (see storeLagOf). @public */
 export const MAX_STORE_LAG_SECONDS = 90;
 const RETIRE_AFTER_SECONDS = 3600;
@@ -876,21 +895,18 @@ export function readCounters(
         for (const p of points)
           if (p.t > previousNewest && p.t <= previousAt - LATE_MARGIN_SECONDS)
             late = Math.max(late, previousAt - p.t);
-    state.lateArrivals = [
-      ...(state.lateArrivals ?? []).filter(
-        ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
-      ),
-      ...(late > 0 ? [[nowSec, late] as [number, number]] : []),
-    ];
+    state.lateArrivals = recentReadings(
+      state.lateArrivals,
+      nowSec,
+      late > 0 ? [nowSec, late] : undefined,
+    );
     if (state.lateArrivals.length === 0) delete state.lateArrivals;
   }
   if (Number.isFinite(newestOfAll)) {
-    state.storeLags = [
-      ...(state.storeLags ?? []).filter(
-        ([t]) => t > nowSec - STORE_LAG_WINDOW_SECONDS && t < nowSec,
-      ),
-      [nowSec, Math.max(0, nowSec - newestOfAll)],
-    ];
+    state.storeLags = recentReadings(state.storeLags, nowSec, [
+      nowSec,
+      Math.max(0, nowSec - newestOfAll),
+    ]);
   }
   const storeLag = storeLagOf(state);
   const freshAt = nowSec - storeLag;
