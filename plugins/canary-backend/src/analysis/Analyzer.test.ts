@@ -295,7 +295,8 @@ describe('Analyzer', () => {
     const windows = prometheus.queries
       .filter(q => q.includes('increase(') && !q.includes('[1m]'))
       .map(q => /\[(\w+)\]/.exec(q)?.[1]);
-    expect(windows.length).toBe(2 * 8);
+    // (And each gate's stable history, two range queries read once.)
+    expect(windows.length).toBe(2 * 8 + 2 * 2);
     expect(new Set(windows)).toEqual(new Set(['60s']));
     decision = decision!;
     expect(decision.checks[1].evidence).toMatch(
@@ -876,5 +877,172 @@ describe('Analyzer reading count queries as written behind a store that lags', (
     expect(current.details?.canaryRequests).toBe(6000 - 600);
     expect(current.details?.storeLagSeconds).toBeUndefined();
     expect(current.evidence).not.toContain('remote write');
+  });
+});
+
+describe('Analyzer reading count queries as written through a Prometheus that extrapolates', () => {
+  /**
+   * A store without raw-sample reads. `increase(…[Ns])` at T gives each
+   * arm's counts in the minute-long windows (T − N, T] as `windows` says,
+   * the way Prometheus' extrapolation gives them at 30 s scrapes: one
+   * window sees a burst twice, the next none of it. Before the start,
+   * `query_range` gives the stable arm's windows of the same shape.
+   */
+  class WindowStore implements PrometheusQuerier {
+    ranges: Array<{
+      promql: string;
+      start: number;
+      end: number;
+      step: number;
+    }> = [];
+    constructor(
+      readonly windows: (
+        arm: 'canary' | 'stable',
+        minute: number,
+      ) => { errors: number; requests: number },
+    ) {}
+    #value(promql: string, time: number) {
+      const arm = promql.includes('destination_workload="app-canary"')
+        ? 'canary'
+        : 'stable';
+      const errors = promql.includes('response_code=~"5.."');
+      const minute = Math.round((time - start.getTime() / 1000) / 60);
+      const w = this.windows(arm, minute);
+      return errors ? w.errors : w.requests;
+    }
+    async queryValue(promql: string, options?: { time?: Date }) {
+      if (promql.startsWith('max(timestamp('))
+        throw new PrometheusNoDataError(promql);
+      return this.#value(promql, options!.time!.getTime() / 1000);
+    }
+    async query(promql: string): Promise<never> {
+      throw new PrometheusNoDataError(promql);
+    }
+    async queryRange(promql: string, from: Date, to: Date, step: number) {
+      const [s, e] = [from.getTime() / 1000, to.getTime() / 1000];
+      this.ranges.push({ promql, start: s, end: e, step });
+      const points: Array<[number, number]> = [];
+      for (let t = s; t <= e; t += step)
+        points.push([t, this.#value(promql, t)]);
+      return [{ labels: {}, points }];
+    }
+  }
+
+  async function run(
+    store: WindowStore,
+    options: {
+      minutes: number;
+      tickSeconds?: number;
+      stepAtSeconds?: number;
+    } = {
+      minutes: 20,
+    },
+  ) {
+    const analyzer = createAnalyzer({
+      analysis: {
+        interval: '1m',
+        trafficSplit: false,
+        metrics: [{ name: 'error-rate', judge: 'sequential' }],
+      },
+    });
+    const tickSeconds = options.tickSeconds ?? 60;
+    const startSec = start.getTime() / 1000;
+    let previous: AnalysisDecision | undefined;
+    const checks: Array<{ t: number; check: AnalysisDecision['checks'][0] }> =
+      [];
+    for (let t = tickSeconds; t <= options.minutes * 60; t += tickSeconds) {
+      const stepAt =
+        options.stepAtSeconds !== undefined && t > options.stepAtSeconds
+          ? options.stepAtSeconds
+          : 0;
+      previous = await analyzer.evaluate({
+        namespace: 'shop',
+        service: 'app',
+        stable: { name: 'app', version: 'v1' },
+        canary: { name: 'app-canary', version: 'v2' },
+        startedAt: start,
+        stepStartedAt: new Date((startSec + stepAt) * 1000),
+        weight: stepAt ? 50 : 10,
+        now: new Date((startSec + t) * 1000),
+        state: previous?.state,
+        failedChecks: previous?.failedChecks ?? 0,
+        prometheus: store,
+      });
+      checks.push({ t, check: previous.checks[0] });
+      if (previous.checks[0].verdict === 'fail') break;
+    }
+    return checks;
+  }
+
+  it("tempers the evidence by the clumping of the stable arm's windows, from its history on", async () => {
+    // Every other minute a window sees its errors twice and the next none:
+    // the stable's 1 % as 0, 18, 0, 18 … of 900 requests, the canary's as
+    // 0, 4, 0, 4 … of 100 (2 %, but as clumped as the stable's errors).
+    const store = new WindowStore((arm, minute) => {
+      const odd = Math.abs(minute) % 2 === 1;
+      return arm === 'stable'
+        ? { requests: 900, errors: odd ? 18 : 0 }
+        : { requests: 100, errors: odd ? 4 : 0 };
+    });
+    const checks = await run(store);
+    const last = checks[checks.length - 1].check;
+    expect(last.verdict).toBe('pass');
+    expect(Number(last.details?.dispersion)).toBeGreaterThan(5);
+    expect(last.details?.dispersionBasis).toMatch(
+      /^A\/A comparison of the stable arm's consecutive windows \(\d+ degrees of freedom/,
+    );
+    // Its history: the stable's two templates over the three hours before
+    // the start, one window a step, read once.
+    const startSec = start.getTime() / 1000;
+    expect(store.ranges).toHaveLength(2);
+    for (const range of store.ranges) {
+      expect(range.promql).not.toContain('app-canary');
+      expect(range.promql).toContain('[60s]');
+      expect(range.step).toBe(60);
+      expect(range.end).toBe(startSec);
+      expect(range.start).toBe(startSec - 3 * 3600 + 60);
+    }
+    // The same 2 % beside a stable arm whose windows do not clump (9 of
+    // 900 every minute, before the start too) is rolled back.
+    const poisson = await run(
+      new WindowStore(arm =>
+        arm === 'stable'
+          ? { requests: 900, errors: 9 }
+          : { requests: 100, errors: 2 },
+      ),
+    );
+    expect(poisson[poisson.length - 1].check.verdict).toBe('fail');
+  });
+
+  it('does not judge a window that spans a weight change, with readings more often than windows', async () => {
+    // Readings every 10 s, windows of a minute, the weight raised at 150 s;
+    // the window (120 s, 180 s] holds a common burst right after the change
+    // that the canary, at its new share, serves half of.
+    const store = new WindowStore((arm, minute) => {
+      if (minute === 3)
+        return arm === 'stable'
+          ? { requests: 600, errors: 150 }
+          : { requests: 400, errors: 200 };
+      if (minute <= 0) return { requests: 900, errors: 9 };
+      const after = minute > 3;
+      return arm === 'stable'
+        ? { requests: after ? 500 : 900, errors: after ? 5 : 9 }
+        : { requests: after ? 500 : 100, errors: after ? 5 : 1 };
+    });
+    const checks = await run(store, {
+      minutes: 6,
+      tickSeconds: 10,
+      stepAtSeconds: 150,
+    });
+    const at = (t: number) => checks.find(c => c.t === t)!.check;
+    expect(checks.every(c => c.check.verdict !== 'fail')).toBe(true);
+    // The window read at 180 s began before the change: not judged.
+    expect(at(180).details?.skipped).toBe(
+      'waiting for a sample of every series after this weight applied',
+    );
+    // The step's evidence is the windows after it: 500 canary requests a
+    // minute from 180 s on.
+    expect(at(360).verdict).toBe('pass');
+    expect(at(360).details?.stepCanaryRequests).toBe(3 * 500);
   });
 });

@@ -24,6 +24,7 @@ import {
   sequentialGateTick,
 } from './judges/SequentialGate';
 import { trafficSplitCheck } from './judges/TrafficSplitCheck';
+import { pairedWindows, StableWindow } from './judges/Dispersion';
 import { counterTerms, vectorSelectors } from './reading/counterTerms';
 import {
   chooseBound,
@@ -47,6 +48,7 @@ import {
   seriesSource,
   recentReadings,
   storeLagOf,
+  HISTORY_BEFORE_START_SECONDS,
 } from './reading/CounterReader';
 import {
   describeRange,
@@ -1087,10 +1089,13 @@ export class Analyzer {
       query = Object.entries(queries)
         .map(([k, q]) => `${k}: ${q}`)
         .join('\n');
+      // Between windows the counts stand at the last window's end: that is
+      // their time (passed as the reading's, a window straddling a weight
+      // change would look as if it began after the change, and be judged).
       tick = counted
         ? {
             ...tickBase,
-            nowSec: windowEndSec,
+            nowSec: counted.at,
             counts: counted.counts,
             ...(storeLag ? { storeLag } : {}),
           }
@@ -1144,10 +1149,35 @@ export class Analyzer {
           stableRequests: base.stableRequests + Math.max(0, values[3]),
         };
         nextCounted = { at: windowFromSec + windowSec, counts };
+        // The stable arm's window, and before the first its history, give
+        // the clump index (see pairedWindows): each window's increase() is
+        // extrapolated from the samples inside it, so at 30 s scrapes and
+        // 1m windows every request seen counts about twice and the others
+        // not at all — clumps of two the test must know of, as it must of
+        // real ones.
+        const stableIncrements = pairedWindows(
+          [
+            ...(seen
+              ? []
+              : await this.#stableWindowHistory(
+                  render(minWindowSec),
+                  minWindowSec,
+                  startSec,
+                  ctx,
+                )),
+            {
+              end: nextCounted.at,
+              errors: Math.max(0, values[2]),
+              requests: Math.max(0, values[3]),
+            },
+          ],
+          minWindowSec,
+        );
         tick = {
           ...tickBase,
           nowSec: nextCounted.at,
           counts,
+          stableIncrements,
           ...(storeLag ? { storeLag } : {}),
         };
       } catch (error) {
@@ -1235,6 +1265,53 @@ export class Analyzer {
    * select (unix s), or undefined when it cannot tell (no selector, no
    * series, an error: the queries themselves then say what is wrong).
    */
+  /**
+   * The stable arm's count templates, read as written over windows of the
+   * gate's interval for up to three hours before the start (one range
+   * query each): the history the clump index starts from, as the raw
+   * reader's. None when Prometheus cannot give it.
+   */
+  async #stableWindowHistory(
+    queries: Record<CounterName, string>,
+    windowSec: number,
+    startSec: number,
+    ctx: AnalysisContext,
+  ): Promise<StableWindow[]> {
+    const step = Math.max(1, Math.round(windowSec));
+    const end = Math.floor(startSec / step) * step;
+    const from = end - Math.floor(HISTORY_BEFORE_START_SECONDS / step) * step;
+    if (end - from < step) return [];
+    const read = async (promql: string) => {
+      const byTime = new Map<number, number>();
+      const series = await ctx.prometheus.queryRange(
+        promql,
+        new Date((from + step) * 1000),
+        new Date(end * 1000),
+        step,
+        { signal: ctx.signal },
+      );
+      for (const s of series)
+        for (const [t, v] of s.points)
+          if (Number.isFinite(v))
+            byTime.set(t, (byTime.get(t) ?? 0) + Math.max(0, v));
+      return byTime;
+    };
+    try {
+      const [errors, requests] = await Promise.all([
+        read(queries.stableErrors),
+        read(queries.stableRequests),
+      ]);
+      return [...requests].map(([at, n]) => ({
+        end: at,
+        errors: errors.get(at) ?? 0,
+        requests: n,
+      }));
+    } catch (error) {
+      if (ctx.signal?.aborted) throw error;
+      return [];
+    }
+  }
+
   async #newestSample(
     queries: Record<CounterName, string>,
     ctx: AnalysisContext,

@@ -44,6 +44,8 @@ import {
 /** @public */
 export interface DispersionState {
   version: 2;
+  /** What the A/A compares: the stable pods (raw samples), or consecutive windows of a count template read as written (pairedWindows). */
+  units?: 'windows';
   /** Open minute bins: per pod, [errors, requests]. */
   bins: Record<string, Record<string, [number, number]>>;
   /** A/A Pearson sum, degrees of freedom, and the sum's variance without clumps. */
@@ -258,9 +260,9 @@ export function dispersionOf(state: DispersionState): DispersionEstimate {
           ? lower(state.aaSx ?? 0, state.aaDfx ?? 0, state.aaVx ?? 0)
           : lower(state.aaS, state.aaDf, state.aaV),
       ),
-      basis: `A/A comparison of the stable pods (${
-        state.aaDf
-      } degrees of freedom${
+      basis: `A/A comparison of the stable ${
+        state.units === 'windows' ? "arm's consecutive windows" : 'pods'
+      } (${state.aaDf} degrees of freedom${
         weighted ? ', minutes weighted by their bad requests' : ''
       })`,
     };
@@ -316,4 +318,44 @@ export function canaryDispersion(
       Math.round(podShare * 10) / 10
     }: a canary pod serves that many times a stable pod's requests`,
   };
+}
+
+/** The stable arm's counts in one window of a count template read as written. @public */
+export interface StableWindow {
+  /** The window's end (unix s). */
+  end: number;
+  errors: number;
+  requests: number;
+}
+
+/**
+ * The stable arm's windows of a count template read as written, paired for
+ * the clump index (Dispersion.ts): two consecutive windows are compared as
+ * the A/A compares two pods — how a pair's bad requests fall on its two
+ * windows, given their requests. Without clumps they fall as the requests
+ * do; a window that counted each request it saw twice (increase()'s
+ * extrapolation), a burst or a retry storm inside one window, shows as
+ * clumps. Neighbours are compared, not every window with the mean of
+ * hours, so an error rate that drifts over the afternoon is not taken for
+ * clumping. A pair's increments are given at its end (`src` its first or
+ * second window), so it enters the estimate only after both windows, and
+ * never before the slice that holds them was judged.
+ *
+ * @public
+ */
+export function pairedWindows(
+  windows: StableWindow[],
+  windowSec: number,
+): StableIncrement[] {
+  const span = Math.max(1, Math.round(windowSec));
+  return windows.flatMap(({ end, errors, requests }): StableIncrement[] => {
+    const index = Math.floor((end - 0.5) / span);
+    const pair = Math.floor(index / 2);
+    const t = (2 * pair + 2) * span - 0.5;
+    const src = index % 2 === 0 ? 'first' : 'second';
+    return [
+      { t, src, kind: 'errors', inc: errors },
+      { t, src, kind: 'requests', inc: requests },
+    ];
+  });
 }

@@ -335,6 +335,12 @@ export interface SequentialGateTick {
   pods?: ArmPods;
   /** With `counts`: how far behind the store is, when it is (the counts end that far back). */
   storeLag?: number;
+  /**
+   * With `counts`: the stable arm's errors and requests in each window read
+   * since the last tick (and before the start, its history), one source
+   * `stable`, for the clump index (Dispersion.ts, the single-arm estimate).
+   */
+  stableIncrements?: StableIncrement[];
 }
 
 /** @public */
@@ -440,6 +446,9 @@ export function sequentialGateTick(
     counts = tick.counts ?? null;
     at = counts ? tick.nowSec : null;
     storeLag = counts ? tick.storeLag : undefined;
+    increments = tick.stableIncrements ?? [];
+    if (increments.length > 0 && state.dispersion.units !== 'windows')
+      state.dispersion = { ...state.dispersion, units: 'windows' };
   }
   if (state.step.startedAt !== tick.stepStartSec) {
     state.step = {
