@@ -9,6 +9,7 @@
  *   ./dev bench analysis --robustness  # healthy scenarios not in the benchmark (robustness.ts)
  *   ./dev bench analysis --sweep       # random combinations of their knobs, prints only (sweep.ts)
  *   ./dev bench analysis --canary-scale  # one canary pod or pods sized by the weight (canaryScale.ts)
+ *   ./dev bench analysis --as-written    # count templates read as written (increase() windows, asWritten.ts)
  *   BENCH_SUMMARY=<file>            # also writes the whole result there as JSON (with --quick too)
  */
 import fs from 'node:fs';
@@ -25,6 +26,7 @@ import {
 } from './methods';
 import { SimPrometheus } from './prometheusSim';
 import { checkAgainstPrometheus } from './realPrometheus';
+import { runAsWritten } from './asWritten';
 import { runCanaryScale } from './canaryScale';
 import { runRobustness } from './robustness';
 import { runSweep } from './sweep';
@@ -633,6 +635,8 @@ if (require.main === module && process.argv.includes('--render')) {
   runSweep();
 } else if (require.main === module && process.argv.includes('--canary-scale')) {
   runCanaryScale(root);
+} else if (require.main === module && process.argv.includes('--as-written')) {
+  runAsWritten(root);
 } else if (require.main === module) {
   main().catch(e => {
     process.stderr.write(`${e.stack ?? e}\n`);

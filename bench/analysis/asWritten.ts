@@ -1,0 +1,265 @@
+/*
+ * Count templates read as written: a custom count template that is not a
+ * plain sum of increase() of counters (`… or vector(0)`, grouping,
+ * arithmetic), or a Prometheus client without raw-sample reads, is read as
+ * Prometheus computes it — increase() over windows of the gate's interval
+ * (1m) that tile time, extrapolated from the samples inside each window
+ * (Analyzer.ts). This runs that path as the Analyzer does, against the
+ * simulated Prometheus at 15 s and 30 s scrapes, on every healthy scenario
+ * of the benchmark and of the robustness suite (false rollbacks) and on the
+ * benchmark's regressions (how many are rolled back, and when, beside the
+ * raw-sample path on the same worlds).
+ *
+ *   ./dev bench analysis --as-written   # writes bench/results/analysis-as-written.json
+ *   BENCH_RUNS=<n>   # healthy runs per scenario and path (default 200; then writes nothing)
+ *   BENCH_ONLY=<a|b> # only scenarios whose label contains a or b (writes nothing)
+ *
+ * Not modelled: a store that lags (the Analyzer then ends each window at the
+ * store's newest sample, which the simulator does not answer), so the
+ * robustness scenarios with remote-write lags are left out.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  ArmCounts,
+  SequentialCountJudge,
+} from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
+import {
+  restoreGateState,
+  SequentialGateState,
+  SequentialGateTick,
+  sequentialGateTick,
+} from '../../plugins/canary-backend/src/analysis/judges/SequentialGate';
+import {
+  groupedWindows,
+  StableWindow,
+} from '../../plugins/canary-backend/src/analysis/judges/Dispersion';
+import { HISTORY_BEFORE_START_SECONDS } from '../../plugins/canary-backend/src/analysis/reading/CounterReader';
+import { coalmine, Outcome, TICK } from './methods';
+import { Kind, SimPrometheus } from './prometheusSim';
+import { ROBUSTNESS_SCENARIOS } from './robustness';
+import { scenarios } from './run';
+import { Scenario, World } from './world';
+
+const HORIZON = 1800;
+const RUNS = 200;
+const REGRESSION_RUNS = 40;
+/** The gate's interval, the shortest window (Analyzer.ts, DEFAULT_WINDOW). */
+const WINDOW = 60;
+const SCRAPES = [15, 30] as const;
+
+/** Coalmine's default policy (methods.ts, coalmine) reading both gates' counts as written. */
+function asWritten(world: World, prom: SimPrometheus): Outcome {
+  const gates = (['errors', 'slow'] as const).map(bad => ({
+    bad,
+    judge: new SequentialCountJudge({ alpha: 0.005, minCanaryRequests: 50 }),
+    state: undefined as SequentialGateState | undefined,
+    counted: undefined as { at: number; counts: ArmCounts } | undefined,
+  }));
+  const reads: Array<[keyof ArmCounts, 'canary' | 'stable', 'bad' | 'all']> = [
+    ['canaryErrors', 'canary', 'bad'],
+    ['canaryRequests', 'canary', 'all'],
+    ['stableErrors', 'stable', 'bad'],
+    ['stableRequests', 'stable', 'all'],
+  ];
+  for (let t = TICK; t <= world.horizon; t += TICK) {
+    let allPass = true;
+    for (const gate of gates) {
+      const state = gate.state ?? restoreGateState(undefined, gate.judge);
+      const from = gate.counted?.at ?? 0;
+      const base: SequentialGateTick = {
+        nowSec: t,
+        startSec: 0,
+        stepStartSec: world.stepStart(t),
+        weight: world.weight(t) * 100,
+      };
+      let tick: SequentialGateTick;
+      if (t - from < WINDOW) {
+        // Between windows: the counts as of the last window's end.
+        tick = gate.counted
+          ? { ...base, nowSec: gate.counted.at, counts: gate.counted.counts }
+          : { ...base, counts: null, noDataReason: 'first window' };
+      } else {
+        const seen = gate.counted?.counts;
+        const counts: ArmCounts = seen
+          ? { ...seen }
+          : {
+              canaryErrors: 0,
+              canaryRequests: 0,
+              stableErrors: 0,
+              stableRequests: 0,
+            };
+        let missing = false;
+        const window: Partial<ArmCounts> = {};
+        for (const [name, arm, what] of reads) {
+          const kind: Kind = what === 'bad' ? gate.bad : 'requests';
+          let value = prom.increase(arm, kind, t, t - from);
+          if (!Number.isFinite(value)) {
+            // No series: nothing counted, unless the arm had requests.
+            const had = (seen?.[`${arm}Requests`] ?? 0) > 0;
+            if (had && what === 'all') missing = true;
+            value = 0;
+          }
+          window[name] = Math.max(0, value);
+          counts[name] += Math.max(0, value);
+        }
+        if (missing) {
+          tick = { ...base, counts: null, noDataReason: 'series gone' };
+        } else {
+          const windows: StableWindow[] = [];
+          if (!seen) {
+            for (
+              let h = -HISTORY_BEFORE_START_SECONDS + WINDOW;
+              h <= 0;
+              h += WINDOW
+            ) {
+              const n = prom.increase('stable', 'requests', h, WINDOW);
+              const e = prom.increase('stable', gate.bad, h, WINDOW);
+              if (Number.isFinite(n))
+                windows.push({
+                  end: h,
+                  requests: Math.max(0, n),
+                  errors: Number.isFinite(e) ? Math.max(0, e) : 0,
+                });
+            }
+          }
+          windows.push({
+            end: t,
+            errors: window.stableErrors ?? 0,
+            requests: window.stableRequests ?? 0,
+          });
+          gate.counted = { at: t, counts };
+          tick = {
+            ...base,
+            counts,
+            stableIncrements: groupedWindows(windows, WINDOW),
+          };
+        }
+      }
+      const result = sequentialGateTick(gate.judge, state, tick, {
+        metric: gate.bad,
+        minStepRequests: 20,
+      });
+      gate.state = result.state;
+      if (result.check.verdict === 'fail')
+        return { rollbackAt: t, promoteAt: null };
+      if (result.check.verdict !== 'pass') allPass = false;
+    }
+    if (allPass && t >= world.scheduleEnd)
+      return { rollbackAt: null, promoteAt: t };
+  }
+  return { rollbackAt: null, promoteAt: null };
+}
+
+interface Row {
+  scenario: string;
+  group: Scenario['group'];
+  runs: number;
+  /** Per scrape interval: share rolled back, share promoted, mean rollback time (s). */
+  asWritten: Record<
+    string,
+    { rolledBack: number; promoted: number; rollbackAfter?: number }
+  >;
+  /** The raw-sample path on the same worlds (regressions only). */
+  raw?: Record<string, { rolledBack: number; rollbackAfter?: number }>;
+}
+
+export function runAsWritten(root: string) {
+  const started = Date.now();
+  const env = process.env;
+  const only = env.BENCH_ONLY?.split('|');
+  const runs = Number(env.BENCH_RUNS) || RUNS;
+  const write = runs === RUNS && !only;
+  const raw = coalmine();
+  const list = [...scenarios(), ...ROBUSTNESS_SCENARIOS].filter(
+    s =>
+      !s.visibilityLag && (!only || only.some(part => s.label.includes(part))),
+  );
+  const rows: Row[] = list.map((sc, index) => {
+    const healthy = sc.group === 'healthy';
+    const n = healthy ? runs : Math.min(runs, REGRESSION_RUNS);
+    const row: Row = {
+      scenario: sc.label,
+      group: sc.group,
+      runs: n,
+      asWritten: {},
+    };
+    if (!healthy) row.raw = {};
+    for (const scrape of SCRAPES) {
+      let rolledBack = 0;
+      let promoted = 0;
+      let at = 0;
+      let rawRolledBack = 0;
+      let rawAt = 0;
+      for (let run = 0; run < n; run++) {
+        const seed = 5150 + index * 7919 + run * 131;
+        const world = new World(sc, seed, HORIZON);
+        const outcome = asWritten(
+          world,
+          new SimPrometheus(world, scrape, seed + 5),
+        );
+        if (outcome.rollbackAt !== null) {
+          rolledBack++;
+          at += outcome.rollbackAt;
+        }
+        if (outcome.promoteAt !== null) promoted++;
+        if (!healthy) {
+          const again = new World(sc, seed, HORIZON);
+          const r = raw.run(again, {
+            id: `prometheus-${scrape}s`,
+            prom: new SimPrometheus(again, scrape, seed + 5),
+          });
+          if (r.rollbackAt !== null) {
+            rawRolledBack++;
+            rawAt += r.rollbackAt;
+          }
+        }
+      }
+      row.asWritten[`${scrape}s`] = {
+        rolledBack: rolledBack / n,
+        promoted: promoted / n,
+        ...(rolledBack
+          ? { rollbackAfter: Math.round((at / rolledBack) * 10) / 10 }
+          : {}),
+      };
+      if (row.raw)
+        row.raw[`${scrape}s`] = {
+          rolledBack: rawRolledBack / n,
+          ...(rawRolledBack
+            ? { rollbackAfter: Math.round((rawAt / rawRolledBack) * 10) / 10 }
+            : {}),
+        };
+    }
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+    return row;
+  });
+  const healthyRates = rows
+    .filter(r => r.group === 'healthy')
+    .flatMap(r => Object.values(r.asWritten).map(p => p.rolledBack));
+  const output = {
+    generatedBy: 'bench/analysis/asWritten.ts',
+    falseRollbackWorst: Math.max(...healthyRates),
+    healthyScenarios: rows.filter(r => r.group === 'healthy').length,
+    healthyScenariosAboveOnePercent: rows.filter(
+      r =>
+        r.group === 'healthy' &&
+        Object.values(r.asWritten).some(p => p.rolledBack > 0.01),
+    ).length,
+    results: rows,
+    seconds: (Date.now() - started) / 1000,
+  };
+  if (write) {
+    fs.mkdirSync(path.join(root, 'results'), { recursive: true });
+    fs.writeFileSync(
+      path.join(root, 'results', 'analysis-as-written.json'),
+      `${JSON.stringify(output, null, 1)}\n`,
+    );
+  }
+  process.stdout.write(
+    `worst false-rollback rate ${output.falseRollbackWorst}, ${
+      output.healthyScenariosAboveOnePercent
+    } of ${
+      output.healthyScenarios
+    } healthy scenarios above 1 % (${output.seconds.toFixed(0)} s)\n`,
+  );
+}
