@@ -24,7 +24,7 @@ import {
   sequentialGateTick,
 } from './judges/SequentialGate';
 import { trafficSplitCheck } from './judges/TrafficSplitCheck';
-import { pairedWindows, StableWindow } from './judges/Dispersion';
+import { groupedWindows, StableWindow } from './judges/Dispersion';
 import { counterTerms, vectorSelectors } from './reading/counterTerms';
 import {
   chooseBound,
@@ -1150,12 +1150,12 @@ export class Analyzer {
         };
         nextCounted = { at: windowFromSec + windowSec, counts };
         // The stable arm's window, and before the first its history, give
-        // the clump index (see pairedWindows): each window's increase() is
+        // the clump index (see groupedWindows): each window's increase() is
         // extrapolated from the samples inside it, so at 30 s scrapes and
         // 1m windows every request seen counts about twice and the others
         // not at all — clumps of two the test must know of, as it must of
         // real ones.
-        const stableIncrements = pairedWindows(
+        const stableIncrements = groupedWindows(
           [
             ...(seen
               ? []
