@@ -1,6 +1,6 @@
 /*
  * Count templates read as written: a custom count template that is not a
- * plain sum of increase() of counters (`… or vector(0)`, grouping,
+ * plain sum of increase() of counters (grouping, `rate()`,
  * arithmetic), or a Prometheus client without raw-sample reads, is read as
  * Prometheus computes it — increase() over windows of the gate's interval
  * (1m) that tile time, extrapolated from the samples inside each window

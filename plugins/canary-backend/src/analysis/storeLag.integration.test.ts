@@ -79,13 +79,13 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
     await waitForScrapes(client, 'http_requests_total', 6, {
       timeoutMs: 90_000,
     });
-    // Custom count templates Prometheus computes itself (`or vector(0)`:
-    // not a plain sum of increase(), so read as written, over windows that
-    // tile time).
+    // Custom count templates Prometheus computes itself (grouped by
+    // namespace: not a plain sum of increase(), so read as written, over
+    // windows that tile time).
     const count = (errors: boolean) =>
-      `sum(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
+      `sum by (namespace) (increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
         errors ? ',code=~"5.."' : ''
-      }}[{{ elapsed }}])) or vector(0)`;
+      }}[{{ elapsed }}]))`;
     const analyzer = createAnalyzer({
       templates: createTemplateRegistry({
         'shop-errors': { query: count(true), kind: 'count' },

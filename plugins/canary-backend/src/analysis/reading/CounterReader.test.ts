@@ -72,9 +72,30 @@ describe('counterTerms', () => {
     ]);
   });
 
+  it('reads `or vector(0)` as the count it stands for when there are no series', () => {
+    expect(counterTerms('sum(increase(x{a="b"}[5m])) or vector(0)')).toEqual([
+      { sign: 1, selector: 'x{a="b"}' },
+    ]);
+    expect(
+      counterTerms(
+        '(sum(increase(h_count[1m])) or on() vector(0)) - (sum(increase(h_bucket{le="250"}[1m])) or vector(0))',
+      ),
+    ).toEqual([
+      { sign: 1, selector: 'h_count' },
+      { sign: -1, selector: 'h_bucket{le="250"}' },
+    ]);
+    expect(counterTerms('sum(increase(x[5m])) or vector(1)')).toBeUndefined();
+    expect(
+      counterTerms('sum(increase(x[5m])) or on(pod) vector(0)'),
+    ).toBeUndefined();
+    expect(counterTerms('sum(increase(x[5m])) or y')).toBeUndefined();
+  });
+
   it('leaves anything else to be read as written', () => {
     expect(counterTerms('sum by (pod) (increase(x[5m]))')).toBeUndefined();
-    expect(counterTerms('sum(increase(x[5m])) or vector(0)')).toBeUndefined();
+    expect(
+      counterTerms('sum by (pod) (increase(x[5m])) or vector(0)'),
+    ).toBeUndefined();
     expect(counterTerms('sum(rate(x[5m]))')).toBeUndefined();
     expect(counterTerms('sum(increase(x[5m])) * 2')).toBeUndefined();
     expect(counterTerms('sum(increase(x[5m]')).toBeUndefined();

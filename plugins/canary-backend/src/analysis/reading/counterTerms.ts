@@ -20,13 +20,36 @@ function children(node: SyntaxNode): SyntaxNode[] {
   return out;
 }
 
+/** `vector(0)`, after an optional empty `on()`: the right side of `A or vector(0)`. */
+function orZero(right: SyntaxNode[], query: string): boolean {
+  const [modifier, call] = right.length === 2 ? right : [undefined, right[0]];
+  if (right.length < 1 || right.length > 2 || call?.name !== 'FunctionCall')
+    return false;
+  if (
+    modifier &&
+    (modifier.name !== 'MatchingModifierClause' ||
+      query.slice(modifier.from, modifier.to).replace(/\s+/g, '') !== 'on()')
+  )
+    return false;
+  const id = children(call).find(k => k.name === 'FunctionIdentifier');
+  const body = children(call).find(k => k.name === 'FunctionCallBody');
+  if (id?.firstChild?.name !== 'Vector' || !body) return false;
+  const args = children(body);
+  return (
+    args.length === 1 &&
+    Number(query.slice(args[0].from, args[0].to).trim()) === 0
+  );
+}
+
 /**
  * Splits a count query of the shape the built-in count templates have —
- * `sum(increase(A[…])) - sum(increase(B[…])) + …` — into its counter
+ * `sum(increase(A[…])) - sum(increase(B[…])) + …`, each part perhaps
+ * `… or vector(0)` — into its counter
  * selectors, using Prometheus' own grammar (lezer-promql), so the analysis can
  * read the raw counter samples instead of the extrapolated `increase()`.
- * Returns undefined for anything else (grouping, `or`, arithmetic on
- * numbers, other functions): such a custom template is read as written.
+ * Returns undefined for anything else (grouping, `or` with anything but
+ * `vector(0)`, arithmetic on numbers, other functions): such a custom
+ * template is read as written.
  *
  * @public
  */
@@ -50,6 +73,10 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
       case 'ParenExpr':
         return kids.length === 1 && walk(kids[0], sign);
       case 'BinaryExpr': {
+        // `A or vector(0)` (or `or on() vector(0)`): A's count, 0 without
+        // series — as the raw reading counts an arm without series.
+        if (kids[1]?.name === 'Or' && orZero(kids.slice(2), query))
+          return walk(kids[0], sign);
         if (kids.length !== 3) return false;
         const op = kids[1].name;
         if (op !== 'Add' && op !== 'Sub') return false;
