@@ -171,11 +171,12 @@ export function runAsWritten(root: string) {
   const runs = Number(env.BENCH_RUNS) || RUNS;
   const write = runs === RUNS && !only;
   const raw = coalmine();
-  const list = [...scenarios(), ...ROBUSTNESS_SCENARIOS].filter(
-    s =>
-      !s.visibilityLag && (!only || only.some(part => s.label.includes(part))),
-  );
-  const rows: Row[] = list.map((sc, index) => {
+  // Seeded by the place in the whole list, so BENCH_ONLY repeats its runs.
+  const list = [...scenarios(), ...ROBUSTNESS_SCENARIOS]
+    .filter(s => !s.visibilityLag)
+    .map((sc, index) => ({ sc, index }))
+    .filter(({ sc }) => !only || only.some(part => sc.label.includes(part)));
+  const rows: Row[] = list.map(({ sc, index }) => {
     const healthy = sc.group === 'healthy';
     const n = healthy ? runs : Math.min(runs, REGRESSION_RUNS);
     const row: Row = {

@@ -20,6 +20,8 @@ import {
   addStableIncrements,
   canaryDispersion,
   dispersionOf,
+  DispersionState,
+  groupedWindows,
   initialDispersion,
   restoreDispersion,
 } from '../judges/Dispersion';
@@ -2326,6 +2328,72 @@ describe('Dispersion: the stable pods compared with each other (A/A)', () => {
     expect(dispersionOf(old).phi).toBeCloseTo(
       (24 + 15) / (15 - Math.sqrt(4.8 + 4.8)),
     );
+  });
+});
+
+describe('Dispersion: consecutive windows of a count template read as written', () => {
+  /** The stable arm's 1m windows: three quiet hours, then `live` minutes as `errors` says. */
+  function windows(
+    live: number,
+    errors: (minute: number) => number,
+  ): ReturnType<typeof dispersionOf> {
+    const list = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => from + i).map(minute => ({
+        end: (minute + 1) * 60,
+        requests: 1000,
+        errors: minute < 0 ? 10 : errors(minute),
+      }));
+    // The history at the first reading, then the rollout's windows.
+    let state: DispersionState = {
+      ...initialDispersion(),
+      units: 'windows',
+    };
+    state = addStableIncrements(state, groupedWindows(list(-180, 0), 60), 0);
+    state = addStableIncrements(
+      state,
+      groupedWindows(list(0, live), 60),
+      live * 60,
+    );
+    return dispersionOf(state);
+  }
+
+  it('groups four windows at the end of the fourth, each its own source', () => {
+    const increments = groupedWindows(
+      [
+        { end: 60, errors: 1, requests: 10 },
+        { end: 240, errors: 2, requests: 20 },
+        { end: 300, errors: 3, requests: 30 },
+      ],
+      60,
+    );
+    expect(increments.filter(i => i.kind === 'errors')).toEqual([
+      { t: 239.5, src: 'window 0', kind: 'errors', inc: 1 },
+      { t: 239.5, src: 'window 3', kind: 'errors', inc: 2 },
+      { t: 479.5, src: 'window 0', kind: 'errors', inc: 3 },
+    ]);
+  });
+
+  it('finds the clumping of windows that each count twice what they saw, and a drift is not clumping', () => {
+    // Every other window doubles its errors and the next has none (30 s
+    // scrapes, 1m windows): clumps of two.
+    const doubled = windows(40, minute => (minute % 2 === 0 ? 20 : 0));
+    expect(doubled.phi).toBeGreaterThan(2.5);
+    expect(doubled.basis).toMatch(
+      /^A\/A comparison of the stable arm's consecutive windows \(\d+ degrees of freedom, groups weighted by their bad requests\)$/,
+    );
+    // An error rate that climbs steadily from 1 % to 5 % over the rollout:
+    // neighbours share it, so φ stays about 1.
+    const drift = windows(40, minute => 10 + minute);
+    expect(drift.phi).toBeLessThan(1.3);
+  });
+
+  it('weighs a group that a burst filled by all its bad requests, however quiet the history', () => {
+    // Three quiet hours (10 errors a minute), then a minute in every four
+    // with 60 errors (a common burst one window caught), for 8 minutes:
+    // φ 2.9 (capped at 1.5 × the mean group's bad requests, as the pods'
+    // minutes are: 2.0).
+    const bursty = windows(8, minute => (minute % 4 === 1 ? 60 : 10));
+    expect(bursty.phi).toBeGreaterThan(2.5);
   });
 });
 
