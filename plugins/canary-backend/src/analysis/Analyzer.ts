@@ -1261,11 +1261,6 @@ export class Analyzer {
   }
 
   /**
-   * The time of the newest sample the store has of any series the queries
-   * select (unix s), or undefined when it cannot tell (no selector, no
-   * series, an error: the queries themselves then say what is wrong).
-   */
-  /**
    * The stable arm's count templates, read as written over windows of the
    * gate's interval for up to three hours before the start (one range
    * query each): the history the clump index starts from, as the raw
@@ -1312,6 +1307,11 @@ export class Analyzer {
     }
   }
 
+  /**
+   * The time of the newest sample the store has of any series the queries
+   * select (unix s), or undefined when it cannot tell (no selector, no
+   * series, an error: the queries themselves then say what is wrong).
+   */
   async #newestSample(
     queries: Record<CounterName, string>,
     ctx: AnalysisContext,

@@ -336,9 +336,10 @@ export interface SequentialGateTick {
   /** With `counts`: how far behind the store is, when it is (the counts end that far back). */
   storeLag?: number;
   /**
-   * With `counts`: the stable arm's errors and requests in each window read
-   * since the last tick (and before the start, its history), one source
-   * `stable`, for the clump index (Dispersion.ts, the single-arm estimate).
+   * With `counts`: the stable arm's errors and requests in the window read
+   * at this tick (at the first, also its history before the start), grouped
+   * for the clump index (Dispersion.ts, groupedWindows: consecutive windows
+   * compared with each other).
    */
   stableIncrements?: StableIncrement[];
 }
