@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { EntityCanaryContent } from './EntityCanaryContent';
 import { fakeCanaryApi } from '../__testUtils__/fakeCanaryApi';
@@ -123,8 +123,9 @@ describe('CanaryTab action banner', () => {
         'Succeeded',
       ),
     );
-    // Polls go on; the banner stays true and stays.
-    await new Promise(r => setTimeout(r, 200));
+    // Polls go on (inside act: each one updates the tab); the banner stays
+    // true and stays.
+    await act(() => new Promise(r => setTimeout(r, 200)));
     expect(screen.getByTestId('canary-action-result')).toHaveTextContent(
       'Promotion requested',
     );
