@@ -900,6 +900,8 @@ describe('Analyzer reading count queries as written through a Prometheus that ex
         arm: 'canary' | 'stable',
         minute: number,
       ) => { errors: number; requests: number },
+      /** Why range queries are refused, if they are. */
+      readonly refuseRanges?: string,
     ) {}
     #value(promql: string, time: number) {
       const arm = promql.includes('destination_workload="app-canary"')
@@ -921,6 +923,7 @@ describe('Analyzer reading count queries as written through a Prometheus that ex
     async queryRange(promql: string, from: Date, to: Date, step: number) {
       const [s, e] = [from.getTime() / 1000, to.getTime() / 1000];
       this.ranges.push({ promql, start: s, end: e, step });
+      if (this.refuseRanges) throw new Error(this.refuseRanges);
       const points: Array<[number, number]> = [];
       for (let t = s; t <= e; t += step)
         points.push([t, this.#value(promql, t)]);
@@ -1012,6 +1015,31 @@ describe('Analyzer reading count queries as written through a Prometheus that ex
       ),
     );
     expect(poisson[poisson.length - 1].check.verdict).toBe('fail');
+  });
+
+  it("says why the stable arm's history could not be read, and learns its clumping from the live windows", async () => {
+    const refusal =
+      'Prometheus answered 422: query processing would load too many samples into memory';
+    const store = new WindowStore((arm, minute) => {
+      const odd = Math.abs(minute) % 2 === 1;
+      return arm === 'stable'
+        ? { requests: 900, errors: odd ? 18 : 0 }
+        : { requests: 100, errors: odd ? 4 : 0 };
+    }, refusal);
+    const checks = await run(store);
+    expect(store.ranges).toHaveLength(2);
+    const first = checks[0].check;
+    expect(first.details?.dispersionBasis).toBe(
+      `no stable history yet; the stable history before the start could not be read (${refusal})`,
+    );
+    // The live windows' clumping is learnt all the same, and the basis
+    // still says the history is missing.
+    const last = checks[checks.length - 1].check;
+    expect(last.verdict).not.toBe('fail');
+    expect(Number(last.details?.dispersion)).toBeGreaterThan(2);
+    expect(last.details?.dispersionBasis).toMatch(
+      /^A\/A comparison of the stable arm's consecutive windows \(\d+ degrees of freedom, groups weighted by their bad requests\); the stable history before the start could not be read \(Prometheus answered 422/,
+    );
   });
 
   it('does not judge a window that spans a weight change, with readings more often than windows', async () => {

@@ -1155,16 +1155,17 @@ export class Analyzer {
         // 1m windows every request seen counts about twice and the others
         // not at all — clumps of two the test must know of, as it must of
         // real ones.
+        const history = seen
+          ? { windows: [] }
+          : await this.#stableWindowHistory(
+              render(minWindowSec),
+              minWindowSec,
+              startSec,
+              ctx,
+            );
         const stableIncrements = groupedWindows(
           [
-            ...(seen
-              ? []
-              : await this.#stableWindowHistory(
-                  render(minWindowSec),
-                  minWindowSec,
-                  startSec,
-                  ctx,
-                )),
+            ...history.windows,
             {
               end: nextCounted.at,
               errors: Math.max(0, values[2]),
@@ -1178,6 +1179,7 @@ export class Analyzer {
           nowSec: nextCounted.at,
           counts,
           stableIncrements,
+          ...(history.problem ? { stableHistoryProblem: history.problem } : {}),
           ...(storeLag ? { storeLag } : {}),
         };
       } catch (error) {
@@ -1264,18 +1266,18 @@ export class Analyzer {
    * The stable arm's count templates, read as written over windows of the
    * gate's interval for up to three hours before the start (one range
    * query each): the history the clump index starts from, as the raw
-   * reader's. None when Prometheus cannot give it.
+   * reader's. None when Prometheus cannot give it, and then why.
    */
   async #stableWindowHistory(
     queries: Record<CounterName, string>,
     windowSec: number,
     startSec: number,
     ctx: AnalysisContext,
-  ): Promise<StableWindow[]> {
+  ): Promise<{ windows: StableWindow[]; problem?: string }> {
     const step = Math.max(1, Math.round(windowSec));
     const end = Math.floor(startSec / step) * step;
     const from = end - Math.floor(HISTORY_BEFORE_START_SECONDS / step) * step;
-    if (end - from < step) return [];
+    if (end - from < step) return { windows: [] };
     const read = async (promql: string) => {
       const byTime = new Map<number, number>();
       const series = await ctx.prometheus.queryRange(
@@ -1296,14 +1298,16 @@ export class Analyzer {
         read(queries.stableErrors),
         read(queries.stableRequests),
       ]);
-      return [...requests].map(([at, n]) => ({
-        end: at,
-        errors: errors.get(at) ?? 0,
-        requests: n,
-      }));
+      return {
+        windows: [...requests].map(([at, n]) => ({
+          end: at,
+          errors: errors.get(at) ?? 0,
+          requests: n,
+        })),
+      };
     } catch (error) {
       if (ctx.signal?.aborted) throw error;
-      return [];
+      return { windows: [], problem: noDataReason(error) };
     }
   }
 

@@ -44,8 +44,10 @@ import {
 /** @public */
 export interface DispersionState {
   version: 2;
-  /** What the A/A compares: the stable pods (raw samples), or consecutive windows of a count template read as written (groupedWindows). */
+  /** What the A/A compares: the stable pods (raw samples), or consecutive windows of a count template read as written (groupedWindows; set by addStableIncrements from the increments' sources). */
   units?: 'windows';
+  /** Why the stable arm's history before the start could not be read (a count template read as written): the estimate then learns from the live windows alone, and its basis says why. */
+  historyProblem?: string;
   /** Open minute bins: per pod, [errors, requests]. */
   bins: Record<string, Record<string, [number, number]>>;
   /** A/A Pearson sum, degrees of freedom, and the sum's variance without clumps. */
@@ -136,6 +138,8 @@ export function addStableIncrements(
     ...previous,
     bins: { ...previous.bins },
   };
+  if (state.units === undefined && increments.some(i => isWindowSource(i.src)))
+    state.units = 'windows';
   // Each bin touched is copied once (the previous state stays as it was).
   const copied = new Set<number>();
   for (const inc of increments) {
@@ -255,6 +259,16 @@ export interface DispersionEstimate {
  * @public
  */
 export function dispersionOf(state: DispersionState): DispersionEstimate {
+  const estimate = estimateOf(state);
+  return state.historyProblem
+    ? {
+        ...estimate,
+        basis: `${estimate.basis}; the stable history before the start could not be read (${state.historyProblem})`,
+      }
+    : estimate;
+}
+
+function estimateOf(state: DispersionState): DispersionEstimate {
   const bounded = (v: number) => Math.min(MAX_DISPERSION, Math.max(1, v));
   if (state.aaDf >= 3) {
     const weighted = state.aaSx !== undefined;
@@ -344,6 +358,13 @@ export interface StableWindow {
 /** Consecutive windows of a count template read as written compared with each other (see groupedWindows). */
 const WINDOWS_PER_GROUP = 4;
 
+/** A window's place in its group, the source of its increments (a pod's name or an instance's ip:port has no space). */
+const WINDOW_SOURCE = 'window ';
+
+function isWindowSource(src: string): boolean {
+  return src.startsWith(WINDOW_SOURCE);
+}
+
 /**
  * The stable arm's windows of a count template read as written, grouped for
  * the clump index: four consecutive windows are compared as the A/A
@@ -371,7 +392,7 @@ export function groupedWindows(
     const index = Math.floor((end - 0.5) / span);
     const group = Math.floor(index / WINDOWS_PER_GROUP);
     const t = (group + 1) * WINDOWS_PER_GROUP * span - 0.5;
-    const src = `window ${index % WINDOWS_PER_GROUP}`;
+    const src = `${WINDOW_SOURCE}${index % WINDOWS_PER_GROUP}`;
     return [
       { t, src, kind: 'errors', inc: errors },
       { t, src, kind: 'requests', inc: requests },

@@ -342,6 +342,8 @@ export interface SequentialGateTick {
    * compared with each other).
    */
   stableIncrements?: StableIncrement[];
+  /** With `stableIncrements` at the first tick: why the history before the start could not be read (the check's dispersion basis says so). */
+  stableHistoryProblem?: string;
 }
 
 /** @public */
@@ -448,8 +450,11 @@ export function sequentialGateTick(
     at = counts ? tick.nowSec : null;
     storeLag = counts ? tick.storeLag : undefined;
     increments = tick.stableIncrements ?? [];
-    if (increments.length > 0 && state.dispersion.units !== 'windows')
-      state.dispersion = { ...state.dispersion, units: 'windows' };
+    if (tick.stableHistoryProblem)
+      state.dispersion = {
+        ...state.dispersion,
+        historyProblem: tick.stableHistoryProblem,
+      };
   }
   if (state.step.startedAt !== tick.stepStartSec) {
     state.step = {

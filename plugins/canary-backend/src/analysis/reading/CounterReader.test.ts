@@ -2343,12 +2343,11 @@ describe('Dispersion: consecutive windows of a count template read as written', 
         requests: 1000,
         errors: minute < 0 ? 10 : errors(minute),
       }));
-    // The history at the first reading, then the rollout's windows.
-    let state: DispersionState = {
-      ...initialDispersion(),
-      units: 'windows',
-    };
+    // The history at the first reading, then the rollout's windows; the
+    // state knows it compares windows from their sources.
+    let state: DispersionState = initialDispersion();
     state = addStableIncrements(state, groupedWindows(list(-180, 0), 60), 0);
+    expect(state.units).toBe('windows');
     state = addStableIncrements(
       state,
       groupedWindows(list(0, live), 60),
