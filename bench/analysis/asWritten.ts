@@ -20,22 +20,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  ArmCounts,
-  SequentialCountJudge,
-} from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
-import {
-  restoreGateState,
-  SequentialGateState,
-  SequentialGateTick,
-  sequentialGateTick,
-} from '../../plugins/canary-backend/src/analysis/judges/SequentialGate';
+import { ArmCounts } from '../../plugins/canary-backend/src/analysis/judges/SequentialCountJudge';
+import { SequentialGateTick } from '../../plugins/canary-backend/src/analysis/judges/SequentialGate';
 import {
   groupedWindows,
   StableWindow,
 } from '../../plugins/canary-backend/src/analysis/judges/Dispersion';
 import { HISTORY_BEFORE_START_SECONDS } from '../../plugins/canary-backend/src/analysis/reading/CounterReader';
-import { coalmine, Outcome, TICK } from './methods';
+import { coalmine, Outcome, runPolicy, TICK } from './methods';
 import { Kind, SimPrometheus } from './prometheusSim';
 import { ROBUSTNESS_SCENARIOS } from './robustness';
 import { scenarios } from './run';
@@ -48,107 +40,75 @@ const REGRESSION_RUNS = 40;
 const WINDOW = 60;
 const SCRAPES = [15, 30] as const;
 
-/** Coalmine's default policy (methods.ts, coalmine) reading both gates' counts as written. */
+/** Coalmine's default policy (methods.ts, runPolicy) reading both gates' counts as written. */
 function asWritten(world: World, prom: SimPrometheus): Outcome {
-  const gates = (['errors', 'slow'] as const).map(bad => ({
-    bad,
-    judge: new SequentialCountJudge({ alpha: 0.005, minCanaryRequests: 50 }),
-    state: undefined as SequentialGateState | undefined,
-    counted: undefined as { at: number; counts: ArmCounts } | undefined,
-  }));
+  const counted: Partial<
+    Record<Kind, { at: number; counts: ArmCounts } | undefined>
+  > = {};
   const reads: Array<[keyof ArmCounts, 'canary' | 'stable', 'bad' | 'all']> = [
     ['canaryErrors', 'canary', 'bad'],
     ['canaryRequests', 'canary', 'all'],
     ['stableErrors', 'stable', 'bad'],
     ['stableRequests', 'stable', 'all'],
   ];
-  for (let t = TICK; t <= world.horizon; t += TICK) {
-    let allPass = true;
-    for (const gate of gates) {
-      const state = gate.state ?? restoreGateState(undefined, gate.judge);
-      const from = gate.counted?.at ?? 0;
-      const base: SequentialGateTick = {
-        nowSec: t,
-        startSec: 0,
-        stepStartSec: world.stepStart(t),
-        weight: world.weight(t) * 100,
-      };
-      let tick: SequentialGateTick;
-      if (t - from < WINDOW) {
-        // Between windows: the counts as of the last window's end.
-        tick = gate.counted
-          ? { ...base, nowSec: gate.counted.at, counts: gate.counted.counts }
-          : { ...base, counts: null, noDataReason: 'first window' };
-      } else {
-        const seen = gate.counted?.counts;
-        const counts: ArmCounts = seen
-          ? { ...seen }
-          : {
-              canaryErrors: 0,
-              canaryRequests: 0,
-              stableErrors: 0,
-              stableRequests: 0,
-            };
-        let missing = false;
-        const window: Partial<ArmCounts> = {};
-        for (const [name, arm, what] of reads) {
-          const kind: Kind = what === 'bad' ? gate.bad : 'requests';
-          let value = prom.increase(arm, kind, t, t - from);
-          if (!Number.isFinite(value)) {
-            // No series: nothing counted, unless the arm had requests.
-            const had = (seen?.[`${arm}Requests`] ?? 0) > 0;
-            if (had && what === 'all') missing = true;
-            value = 0;
-          }
-          window[name] = Math.max(0, value);
-          counts[name] += Math.max(0, value);
-        }
-        if (missing) {
-          tick = { ...base, counts: null, noDataReason: 'series gone' };
-        } else {
-          const windows: StableWindow[] = [];
-          if (!seen) {
-            for (
-              let h = -HISTORY_BEFORE_START_SECONDS + WINDOW;
-              h <= 0;
-              h += WINDOW
-            ) {
-              const n = prom.increase('stable', 'requests', h, WINDOW);
-              const e = prom.increase('stable', gate.bad, h, WINDOW);
-              if (Number.isFinite(n))
-                windows.push({
-                  end: h,
-                  requests: Math.max(0, n),
-                  errors: Number.isFinite(e) ? Math.max(0, e) : 0,
-                });
-            }
-          }
-          windows.push({
-            end: t,
-            errors: window.stableErrors ?? 0,
-            requests: window.stableRequests ?? 0,
-          });
-          gate.counted = { at: t, counts };
-          tick = {
-            ...base,
-            counts,
-            stableIncrements: groupedWindows(windows, WINDOW),
-          };
-        }
-      }
-      const result = sequentialGateTick(gate.judge, state, tick, {
-        metric: gate.bad,
-        minStepRequests: 20,
-      });
-      gate.state = result.state;
-      if (result.check.verdict === 'fail')
-        return { rollbackAt: t, promoteAt: null };
-      if (result.check.verdict !== 'pass') allPass = false;
+  return runPolicy(world, TICK, (bad, t): Partial<SequentialGateTick> => {
+    const last = counted[bad];
+    const from = last?.at ?? 0;
+    if (t - from < WINDOW) {
+      // Between windows: the counts as of the last window's end.
+      return last
+        ? { nowSec: last.at, counts: last.counts }
+        : { counts: null, noDataReason: 'first window' };
     }
-    if (allPass && t >= world.scheduleEnd)
-      return { rollbackAt: null, promoteAt: t };
-  }
-  return { rollbackAt: null, promoteAt: null };
+    const seen = last?.counts;
+    const counts: ArmCounts = seen
+      ? { ...seen }
+      : {
+          canaryErrors: 0,
+          canaryRequests: 0,
+          stableErrors: 0,
+          stableRequests: 0,
+        };
+    let missing = false;
+    const window: Partial<ArmCounts> = {};
+    for (const [name, arm, what] of reads) {
+      const kind: Kind = what === 'bad' ? bad : 'requests';
+      let value = prom.increase(arm, kind, t, t - from);
+      if (!Number.isFinite(value)) {
+        // No series: nothing counted, unless the arm had requests.
+        const had = (seen?.[`${arm}Requests`] ?? 0) > 0;
+        if (had && what === 'all') missing = true;
+        value = 0;
+      }
+      window[name] = Math.max(0, value);
+      counts[name] += Math.max(0, value);
+    }
+    if (missing) return { counts: null, noDataReason: 'series gone' };
+    const windows: StableWindow[] = [];
+    if (!seen) {
+      for (
+        let h = -HISTORY_BEFORE_START_SECONDS + WINDOW;
+        h <= 0;
+        h += WINDOW
+      ) {
+        const n = prom.increase('stable', 'requests', h, WINDOW);
+        const e = prom.increase('stable', bad, h, WINDOW);
+        if (Number.isFinite(n))
+          windows.push({
+            end: h,
+            requests: Math.max(0, n),
+            errors: Number.isFinite(e) ? Math.max(0, e) : 0,
+          });
+      }
+    }
+    windows.push({
+      end: t,
+      errors: window.stableErrors ?? 0,
+      requests: window.stableRequests ?? 0,
+    });
+    counted[bad] = { at: t, counts };
+    return { counts, stableIncrements: groupedWindows(windows, WINDOW) };
+  });
 }
 
 interface Row {

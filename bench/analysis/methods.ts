@@ -2,6 +2,7 @@ import { SequentialCountJudge } from '../../plugins/canary-backend/src/analysis/
 import {
   restoreGateState,
   SequentialGateState,
+  SequentialGateTick,
   sequentialGateTick,
 } from '../../plugins/canary-backend/src/analysis/judges/SequentialGate';
 import {
@@ -120,55 +121,80 @@ export function coalmine(tick: number = TICK): Method {
     id: 'coalmine',
     label: `Coalmine default policy (${tick} s ticks)`,
     run(world, path) {
-      const gates = (['errors', 'slow'] as const).map(bad => ({
-        bad,
-        judge: new SequentialCountJudge({
-          alpha: 0.005,
-          minCanaryRequests: 50,
-        }),
-        state: undefined as SequentialGateState | undefined,
-      }));
-      for (let t = tick; t <= world.horizon; t += tick) {
-        const stepStart = world.stepStart(t);
-        let allPass = true;
-        for (const gate of gates) {
-          const state = gate.state ?? restoreGateState(undefined, gate.judge);
-          // Exact path: every counter read every second (path.prom is exact).
-          const window = readingWindowSeconds(state.reader, t, 0);
-          const tick = { raw: rawCounters(path.prom, gate.bad, t - window, t) };
-          const result = sequentialGateTick(
-            gate.judge,
-            state,
-            {
-              nowSec: t,
-              startSec: 0,
-              stepStartSec: stepStart,
-              weight: world.weight(t) * 100,
-              // The engine lists the pods of an arm when a series went quiet.
-              pods: {
-                canary: world.podNames('canary', t),
-                stable: world.podNames('stable', t),
-              },
-              ...tick,
-            },
-            { metric: gate.bad, minStepRequests: 20 },
-          );
-          gate.state = result.state;
-          if (result.check.verdict === 'fail')
-            return { rollbackAt: t, promoteAt: null };
-          if (result.check.verdict !== 'pass') allPass = false;
-        }
-        // The schedule is the same for every method (fixed in time, so all
-        // read the same stream); a step that would hold for fresh evidence
-        // is not modelled as a delay: promotion is the first passing tick
-        // at or after the schedule's end.
-        if (allPass && t >= world.scheduleEnd) {
-          return { rollbackAt: null, promoteAt: t };
-        }
-      }
-      return { rollbackAt: null, promoteAt: null };
+      return runPolicy(world, tick, (bad, t, state) => {
+        // Exact path: every counter read every second (path.prom is exact).
+        const window = readingWindowSeconds(state.reader, t, 0);
+        return {
+          raw: rawCounters(path.prom, bad, t - window, t),
+          // The engine lists the pods of an arm when a series went quiet.
+          pods: {
+            canary: world.podNames('canary', t),
+            stable: world.podNames('stable', t),
+          },
+        };
+      });
     },
   };
+}
+
+/**
+ * What a gate of the default policy reads at time t: raw samples, or counts
+ * read some other way (bench/analysis/asWritten.ts), and any part of the
+ * tick to set otherwise (a reading's own time).
+ */
+export type PolicyRead = (
+  bad: Kind,
+  t: number,
+  state: SequentialGateState,
+) => Partial<SequentialGateTick>;
+
+/**
+ * Coalmine's default policy run on a world: its two gates ticked every
+ * `tick` seconds, each reading as `read` says; rolled back at the first
+ * failing check, promoted at the first tick where both pass.
+ */
+export function runPolicy(
+  world: World,
+  tick: number,
+  read: PolicyRead,
+): Outcome {
+  const gates = (['errors', 'slow'] as const).map(bad => ({
+    bad,
+    judge: new SequentialCountJudge({
+      alpha: 0.005,
+      minCanaryRequests: 50,
+    }),
+    state: undefined as SequentialGateState | undefined,
+  }));
+  for (let t = tick; t <= world.horizon; t += tick) {
+    let allPass = true;
+    for (const gate of gates) {
+      const state = gate.state ?? restoreGateState(undefined, gate.judge);
+      const result = sequentialGateTick(
+        gate.judge,
+        state,
+        {
+          nowSec: t,
+          startSec: 0,
+          stepStartSec: world.stepStart(t),
+          weight: world.weight(t) * 100,
+          ...read(gate.bad, t, state),
+        },
+        { metric: gate.bad, minStepRequests: 20 },
+      );
+      gate.state = result.state;
+      if (result.check.verdict === 'fail')
+        return { rollbackAt: t, promoteAt: null };
+      if (result.check.verdict !== 'pass') allPass = false;
+    }
+    // The schedule is the same for every method (fixed in time, so all
+    // read the same stream); a step that would hold for fresh evidence is
+    // not modelled as a delay: promotion is the first passing tick at or
+    // after the schedule's end.
+    if (allPass && t >= world.scheduleEnd)
+      return { rollbackAt: null, promoteAt: t };
+  }
+  return { rollbackAt: null, promoteAt: null };
 }
 
 /**
