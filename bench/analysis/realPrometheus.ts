@@ -1,8 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startPrometheus } from '../../plugins/canary-backend/src/analysis/__testUtils__/startPrometheus';
 import { extrapolatedIncrease, SimPrometheus } from './prometheusSim';
 import { World } from './world';
 import { scenarios } from './run';
@@ -11,20 +8,10 @@ import { scenarios } from './run';
  * Checks the simulated Prometheus against the real binary: the samples of a
  * few simulated series (15 s scrapes, random phases, late error series) are
  * backfilled into a TSDB with `promtool tsdb create-blocks-from openmetrics`,
- * a real Prometheus serves them, and `increase(x[1m])` and the raw range
- * selector `x[2m]` are compared with the simulation at many query times.
+ * a real Prometheus serves them (startPrometheus, as the plugin's tests
+ * do), and `increase(x[1m])` and the raw range selector `x[2m]` are
+ * compared with the simulation at many query times.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function checkAgainstPrometheus(quick: boolean) {
   const has = (bin: string) => spawnSync('which', [bin]).status === 0;
@@ -54,36 +41,11 @@ export async function checkAgainstPrometheus(quick: boolean) {
     }
   }
   lines.push('# EOF');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-prom-'));
-  const child = { proc: undefined as ReturnType<typeof spawn> | undefined };
+  const prometheus = await startPrometheus([], {
+    openMetrics: `${lines.join('\n')}\n`,
+  });
   try {
-    fs.writeFileSync(path.join(dir, 'data.om'), `${lines.join('\n')}\n`);
-    const made = spawnSync(
-      'promtool',
-      [
-        'tsdb',
-        'create-blocks-from',
-        'openmetrics',
-        path.join(dir, 'data.om'),
-        path.join(dir, 'tsdb'),
-      ],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`promtool failed: ${made.stderr}`);
-    fs.writeFileSync(path.join(dir, 'prometheus.yml'), 'global: {}\n');
-    const port = await freePort();
-    child.proc = spawn(
-      'prometheus',
-      [
-        `--config.file=${path.join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--storage.tsdb.retention.time=30d',
-        '--log.level=error',
-      ],
-      { stdio: 'ignore' },
-    );
-    const url = `http://127.0.0.1:${port}`;
+    const url = prometheus.url;
     const query = async (q: string, time: number): Promise<any[]> => {
       const params = new URLSearchParams({ query: q, time: String(time) });
       const res = await fetch(`${url}/api/v1/query?${params}`);
@@ -91,17 +53,6 @@ export async function checkAgainstPrometheus(quick: boolean) {
       if (body.status !== 'success') throw new Error(body.error);
       return body.data.result;
     };
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const r = await query('count(bench_counter_total)', base + 300);
-        if (r.length && Number(r[0].value[1]) > 0) break;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) throw new Error('prometheus did not come up');
-      await new Promise(res => setTimeout(res, 300));
-    }
     let maxIncrease = 0;
     let maxRaw = 0;
     let queries = 0;
@@ -157,8 +108,6 @@ export async function checkAgainstPrometheus(quick: boolean) {
       maxRawDifference: maxRaw,
     };
   } finally {
-    child.proc?.kill('SIGTERM');
-    await new Promise(res => setTimeout(res, 300));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await prometheus.stop();
   }
 }

@@ -1,8 +1,11 @@
-import { createTemplateRegistry } from './config';
 import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
-import { outcome, readUntilDecided } from './__testUtils__/readUntilDecided';
+import {
+  analyzerReadingAsWritten,
+  outcome,
+  readUntilDecided,
+} from './__testUtils__/readUntilDecided';
 import {
   HEALTHY_AND_FAILING,
   startPodTraffic,
@@ -79,31 +82,7 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
     await waitForScrapes(client, 'http_requests_total', 6, {
       timeoutMs: 90_000,
     });
-    // Custom count templates Prometheus computes itself (grouped by
-    // namespace: not a plain sum of increase(), so read as written, over
-    // windows that tile time).
-    const count = (errors: boolean) =>
-      `sum by (namespace) (increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
-        errors ? ',code=~"5.."' : ''
-      }}[{{ elapsed }}]))`;
-    const analyzer = createAnalyzer({
-      templates: createTemplateRegistry({
-        'shop-errors': { query: count(true), kind: 'count' },
-        'shop-requests': { query: count(false), kind: 'count' },
-      }),
-      analysis: {
-        interval: '5s',
-        trafficSplit: false,
-        metrics: [
-          {
-            name: 'error-rate',
-            judge: 'sequential',
-            errors: 'shop-errors',
-            requests: 'shop-requests',
-          },
-        ],
-      },
-    });
+    const analyzer = analyzerReadingAsWritten('5s');
     const history = await readUntilDecided(analyzer, client, {
       ...readAhead(),
       minMs: 150_000,

@@ -1,4 +1,37 @@
 import { AnalysisDecision, Analyzer, PrometheusQuerier } from '../Analyzer';
+import { createTemplateRegistry } from '../config';
+import { createAnalyzer } from '../index';
+
+/**
+ * An analysis of `http_requests_total{namespace,pod,code}` (the pods of
+ * startPrometheus.ts) whose error-rate gate counts with custom templates
+ * Prometheus computes itself, every `interval`: grouped by namespace, not a
+ * plain sum of increase(), so read as written, over windows that tile time.
+ */
+export function analyzerReadingAsWritten(interval: string): Analyzer {
+  const count = (errors: boolean) =>
+    `sum by (namespace) (increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
+      errors ? ',code=~"5.."' : ''
+    }}[{{ elapsed }}]))`;
+  return createAnalyzer({
+    templates: createTemplateRegistry({
+      'shop-errors': { query: count(true), kind: 'count' },
+      'shop-requests': { query: count(false), kind: 'count' },
+    }),
+    analysis: {
+      interval,
+      trafficSplit: false,
+      metrics: [
+        {
+          name: 'error-rate',
+          judge: 'sequential',
+          errors: 'shop-errors',
+          requests: 'shop-requests',
+        },
+      ],
+    },
+  });
+}
 
 /** The decisions of each service of HEALTHY_AND_FAILING (startPrometheus.ts), in order. */
 export type History = Record<'app' | 'bad', AnalysisDecision[]>;

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -72,6 +72,8 @@ export interface RemoteWrite {
  * there, in batches of up to 100,000 samples on one shard (so a batch goes
  * when the deadline passes). No targets: scrapes nothing (a remote-write
  * receiver, with `--web.enable-remote-write-receiver` in `flags`).
+ * `openMetrics`: samples to serve from the start, backfilled into the store
+ * with `promtool tsdb create-blocks-from openmetrics` (ending in `# EOF`).
  */
 export async function startPrometheus(
   targets: string[],
@@ -79,13 +81,31 @@ export async function startPrometheus(
     flags = [],
     scrapeInterval = '1s',
     remoteWrite,
+    openMetrics,
   }: {
     flags?: string[];
     scrapeInterval?: string;
     remoteWrite?: RemoteWrite;
+    openMetrics?: string;
   } = {},
 ): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coalmine-prom-'));
+  if (openMetrics !== undefined) {
+    await fs.writeFile(path.join(dir, 'backfill.om'), openMetrics);
+    const made = spawnSync(
+      'promtool',
+      [
+        'tsdb',
+        'create-blocks-from',
+        'openmetrics',
+        path.join(dir, 'backfill.om'),
+        path.join(dir, 'data'),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0)
+      throw new Error(`promtool could not backfill: ${made.stderr}`);
+  }
   const port = await freePort();
   const config = [
     'global:',
