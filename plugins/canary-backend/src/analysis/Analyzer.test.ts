@@ -873,8 +873,14 @@ describe('Analyzer reading count queries as written behind a store that lags', (
 
     // A store that is current reads to the reading's time, as before, and
     // says nothing of a lag.
-    const current = await run(new LaggingStore(0));
+    const store = new LaggingStore(0);
+    const current = await run(store);
     expect(current.details?.canaryRequests).toBe(6000 - 600);
+    // It asks for the store's newest sample only when a window may be due:
+    // at every other reading (30 s readings, 1m windows).
+    expect(
+      store.queries.filter(q => q.promql.startsWith('max(timestamp(')),
+    ).toHaveLength(10);
     expect(current.details?.storeLagSeconds).toBeUndefined();
     expect(current.evidence).not.toContain('remote write');
   });

@@ -937,10 +937,11 @@ export class Analyzer {
     // the store has of the template's series (at most
     // MAX_STORE_LAG_SECONDS back, and never before what was judged
     // already), and the next one goes on from there; the counts are as of
-    // that time at every tick.
+    // that time at every tick. Asked only when a window may be due (none
+    // is before a minimum window has passed since the last one ended).
     let windowEndSec = nowSec;
     let storeLags = previous?.storeLags;
-    if (!native && !raw) {
+    if (!native && !raw && nowSec - windowFromSec >= minWindowSec) {
       const newest = await this.#newestSample(queries, ctx, now);
       if (newest !== undefined) {
         const lag = Math.max(0, nowSec - newest);
