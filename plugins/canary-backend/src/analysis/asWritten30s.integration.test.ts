@@ -1,6 +1,6 @@
 import { AnalysisDecision } from './Analyzer';
 import { PrometheusClient } from './PrometheusClient';
-import { analyzerReadingAsWritten } from './__testUtils__/readUntilDecided';
+import { shopCountAnalyzer } from './__testUtils__/readUntilDecided';
 import { Random } from './__testUtils__/random';
 import {
   RunningPrometheus,
@@ -111,9 +111,12 @@ describe('count templates read as written through Prometheus at 30 s scrapes', (
     await prometheus?.stop();
   });
 
-  async function rollout(service: 'app' | 'bad') {
+  async function rollout(
+    service: 'app' | 'bad',
+    namespaceMatch: '=~' | '=' = '=~',
+  ) {
     const client = new PrometheusClient({ url: prometheus.url });
-    const analyzer = analyzerReadingAsWritten('10s');
+    const analyzer = shopCountAnalyzer('10s', namespaceMatch);
     const decisions: AnalysisDecision[] = [];
     for (let t = 10; t <= ROLLOUT_SECONDS; t += 10) {
       const previous = decisions[decisions.length - 1];
@@ -169,5 +172,29 @@ describe('count templates read as written through Prometheus at 30 s scrapes', (
     expect(rolledBack?.checks[0].verdict).toBe('fail');
     // Within the first weight's five minutes.
     expect(decisions.length * 10).toBeLessThanOrEqual(STEP_AT);
+  });
+
+  it('reads the same sum from raw samples when its grouping label is fixed with `=`: whole requests, clumping from the pods', async () => {
+    // `sum by (namespace)` of series whose namespace is `="shop"` has one
+    // group: the plain sum, read from the samples Prometheus stored.
+    const decisions = await rollout('app', '=');
+    const rolledBack = decisions.find(d => d.action === 'rollback');
+    expect(rolledBack?.checks[0]?.evidence).toBeUndefined();
+    const last = decisions[decisions.length - 1].checks[0];
+    expect(last.verdict).toBe('pass');
+    expect(last.query).toMatch(/http_requests_total\{[^}]*\}\[\d+s\]/);
+    expect(last.details?.dispersionBasis).toMatch(
+      /^A\/A comparison of the stable pods/,
+    );
+    // Counted from raw samples: whole requests, none doubled or lost.
+    const judged = Number(last.details?.canaryRequests);
+    expect(Number.isInteger(judged)).toBe(true);
+    const served = RPS * (0.1 * STEP_AT + 0.5 * (ROLLOUT_SECONDS - STEP_AT));
+    expect(judged).toBeGreaterThan(0.9 * served);
+    expect(judged).toBeLessThan(1.05 * served);
+    const bad = await rollout('bad', '=');
+    expect(bad.find(d => d.action === 'rollback')?.checks[0].verdict).toBe(
+      'fail',
+    );
   });
 });

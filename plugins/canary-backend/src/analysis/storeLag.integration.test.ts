@@ -2,7 +2,7 @@ import { createAnalyzer } from './index';
 import { PrometheusClient } from './PrometheusClient';
 import { Random } from './__testUtils__/random';
 import {
-  analyzerReadingAsWritten,
+  shopCountAnalyzer,
   outcome,
   readUntilDecided,
 } from './__testUtils__/readUntilDecided';
@@ -82,7 +82,7 @@ describe('Prometheus samples that arrive 45 s late (remote write)', () => {
     await waitForScrapes(client, 'http_requests_total', 6, {
       timeoutMs: 90_000,
     });
-    const analyzer = analyzerReadingAsWritten('5s');
+    const analyzer = shopCountAnalyzer('5s');
     const history = await readUntilDecided(analyzer, client, {
       ...readAhead(),
       minMs: 150_000,

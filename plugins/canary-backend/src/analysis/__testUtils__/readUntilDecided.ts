@@ -4,13 +4,19 @@ import { createAnalyzer } from '../index';
 
 /**
  * An analysis of `http_requests_total{namespace,pod,code}` (the pods of
- * startPrometheus.ts) whose error-rate gate counts with custom templates
- * Prometheus computes itself, every `interval`: grouped by namespace, not a
- * plain sum of increase(), so read as written, over windows that tile time.
+ * startPrometheus.ts) whose error-rate gate counts with custom templates,
+ * every `interval`: the workload's pods summed by namespace. With the
+ * namespace matched by `=~` (the default) the grouping label is not fixed,
+ * so the templates are read as written — as Prometheus computes them, over
+ * windows that tile time; with `=` the sum has one group and is read from
+ * raw samples like `sum(increase(…))`.
  */
-export function analyzerReadingAsWritten(interval: string): Analyzer {
+export function shopCountAnalyzer(
+  interval: string,
+  namespaceMatch: '=~' | '=' = '=~',
+): Analyzer {
   const count = (errors: boolean) =>
-    `sum by (namespace) (increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
+    `sum by (namespace) (increase(http_requests_total{namespace${namespaceMatch}"{{ namespace }}",pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+"${
       errors ? ',code=~"5.."' : ''
     }}[{{ elapsed }}]))`;
   return createAnalyzer({

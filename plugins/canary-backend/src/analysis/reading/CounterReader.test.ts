@@ -93,6 +93,40 @@ describe('counterTerms', () => {
     expect(counterTerms('sum(increase(x[5m])) or y')).toBeUndefined();
   });
 
+  it('reads a sum by labels its selectors fix with `=` as the plain sum (it has one group)', () => {
+    expect(
+      counterTerms(
+        'sum by (namespace) (increase(x{namespace="shop",code=~"5.."}[1m]))',
+      ),
+    ).toEqual([{ sign: 1, selector: 'x{namespace="shop",code=~"5.."}' }]);
+    // Sums that match on the same labels and values; `or on() vector(0)`.
+    expect(
+      counterTerms(
+        'sum by (ns, app) (increase(h_count{app="a",ns="s"}[1m])) - (sum by (app, ns) (increase(h_bucket{ns="s",app="a",le="250"}[1m])) or on() vector(0))',
+      ),
+    ).toEqual([
+      { sign: 1, selector: 'h_count{app="a",ns="s"}' },
+      { sign: -1, selector: 'h_bucket{ns="s",app="a",le="250"}' },
+    ]);
+    // An outer plain sum drops the inner grouping.
+    expect(counterTerms('sum(sum by (ns) (increase(x{ns="s"}[1m])))')).toEqual([
+      { sign: 1, selector: 'x{ns="s"}' },
+    ]);
+    // Left as written: a label not fixed by `=` (several groups, or a
+    // regex), `without`, sums whose groups differ (they would not match),
+    // a grouped sum `or vector(0)` without `on()` (Prometheus returns both).
+    for (const query of [
+      'sum by (namespace, pod) (increase(x{namespace="shop"}[1m]))',
+      'sum by (namespace) (increase(x{namespace=~"shop"}[1m]))',
+      'sum by (namespace) (increase(x{namespace=""}[1m]))',
+      'sum without (pod) (increase(x{namespace="shop"}[1m]))',
+      'sum by (ns) (increase(a{ns="x"}[1m])) - sum by (ns) (increase(b{ns="y"}[1m]))',
+      'sum by (ns) (increase(a{ns="x"}[1m])) - sum(increase(b{ns="x"}[1m]))',
+      'sum by (ns) (increase(a{ns="x"}[1m])) or vector(0)',
+    ])
+      expect([query, counterTerms(query)]).toEqual([query, undefined]);
+  });
+
   it('leaves anything else to be read as written', () => {
     expect(counterTerms('sum by (pod) (increase(x[5m]))')).toBeUndefined();
     expect(

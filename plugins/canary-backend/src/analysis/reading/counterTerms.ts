@@ -41,13 +41,26 @@ function orZero(right: SyntaxNode[], query: string): boolean {
   );
 }
 
+/** The labels of a `by (…)` modifier; undefined for `without (…)`. */
+function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
+  const kids = children(modifier);
+  if (!kids.some(k => k.name === 'By')) return undefined;
+  const labels = kids.find(k => k.name === 'GroupingLabels');
+  return labels
+    ? children(labels)
+        .filter(k => k.name === 'LabelName')
+        .map(k => query.slice(k.from, k.to))
+    : [];
+}
+
 /**
  * Splits a count query of the shape the built-in count templates have —
  * `sum(increase(A[…])) - sum(increase(B[…])) + …`, each part perhaps
- * `… or vector(0)` — into its counter
+ * `… or vector(0)`, each sum perhaps `by` labels its selectors fix with
+ * `=` — into its counter
  * selectors, using Prometheus' own grammar (lezer-promql), so the analysis can
  * read the raw counter samples instead of the extrapolated `increase()`.
- * Returns undefined for anything else (grouping, `or` with anything but
+ * Returns undefined for anything else (other grouping, `or` with anything but
  * `vector(0)`, arithmetic on numbers, other functions): such a custom
  * template is read as written.
  *
@@ -67,6 +80,11 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
   const [expr] = children(root);
   if (!expr) return undefined;
   const terms: CounterTerm[] = [];
+  // Each term's group: the labels its sum is by, with the values its
+  // selector fixes ('' for a plain sum). Sums added or subtracted match on
+  // their labels, so all must have the same group to count as one sum.
+  const groups: string[] = [];
+  let plainOr = false;
   const walk = (node: SyntaxNode, sign: 1 | -1): boolean => {
     const kids = children(node);
     switch (node.name) {
@@ -75,8 +93,12 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
       case 'BinaryExpr': {
         // `A or vector(0)` (or `or on() vector(0)`): A's count, 0 without
         // series — as the raw reading counts an arm without series.
-        if (kids[1]?.name === 'Or' && orZero(kids.slice(2), query))
+        if (kids[1]?.name === 'Or' && orZero(kids.slice(2), query)) {
+          // Without `on()`, a grouped left side's labels differ from
+          // vector(0)'s, and Prometheus returns both.
+          plainOr ||= kids.length === 3;
           return walk(kids[0], sign);
+        }
         if (kids.length !== 3) return false;
         const op = kids[1].name;
         if (op !== 'Add' && op !== 'Sub') return false;
@@ -85,13 +107,28 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
         );
       }
       case 'AggregateExpr': {
-        // sum(…) without by/without: the sum over series, which we take ourselves.
+        // sum(…): the sum over series, which we take ourselves. So is
+        // `sum by (L, …) (…)` when every selector inside fixes each L with
+        // `=` (e.g. by the namespace it selects): it has one group. Any
+        // other grouping may have several (a query error as written).
         const op = kids.find(k => k.name === 'AggregateOp');
         const body = kids.find(k => k.name === 'FunctionCallBody');
         if (!op || op.firstChild?.name !== 'Sum' || !body) return false;
-        if (kids.some(k => k.name === 'AggregateModifier')) return false;
+        const modifier = kids.find(k => k.name === 'AggregateModifier');
+        const by = modifier ? groupedBy(modifier, query) : [];
+        if (!by) return false;
         const inner = children(body);
-        return inner.length === 1 && walk(inner[0], sign);
+        const first = terms.length;
+        if (inner.length !== 1 || !walk(inner[0], sign)) return false;
+        for (let i = first; i < terms.length; i++) {
+          const equals = selectorShape(terms[i].selector)?.equals ?? {};
+          if (!by.every(label => !!equals[label])) return false;
+          groups[i] = [...by]
+            .sort()
+            .map(label => `${label}=${JSON.stringify(equals[label])}`)
+            .join(',');
+        }
+        return true;
       }
       case 'FunctionCall': {
         const id = kids.find(k => k.name === 'FunctionIdentifier');
@@ -112,7 +149,11 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
         return false;
     }
   };
-  return walk(expr, 1) && terms.length > 0 ? terms : undefined;
+  if (!walk(expr, 1) || terms.length === 0) return undefined;
+  const group = groups[0] ?? '';
+  for (let i = 0; i < terms.length; i++)
+    if ((groups[i] ?? '') !== group) return undefined;
+  return plainOr && group !== '' ? undefined : terms;
 }
 
 /** See selectorShape. @public */
