@@ -120,6 +120,7 @@ describe('counterTerms', () => {
       'sum by (namespace) (increase(x{namespace=~"shop"}[1m]))',
       'sum by (namespace) (increase(x{namespace=""}[1m]))',
       'sum without (pod) (increase(x{namespace="shop"}[1m]))',
+      'sum by ("pod") (increase(x{namespace="shop"}[1m]))',
       'sum by (ns) (increase(a{ns="x"}[1m])) - sum by (ns) (increase(b{ns="y"}[1m]))',
       'sum by (ns) (increase(a{ns="x"}[1m])) - sum(increase(b{ns="x"}[1m]))',
       'sum by (ns) (increase(a{ns="x"}[1m])) or vector(0)',

@@ -41,16 +41,15 @@ function orZero(right: SyntaxNode[], query: string): boolean {
   );
 }
 
-/** The labels of a `by (…)` modifier; undefined for `without (…)`. */
+/** The labels of a `by (…)` modifier; undefined for `without (…)` or a quoted name. */
 function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
   const kids = children(modifier);
   if (!kids.some(k => k.name === 'By')) return undefined;
   const labels = kids.find(k => k.name === 'GroupingLabels');
-  return labels
-    ? children(labels)
-        .filter(k => k.name === 'LabelName')
-        .map(k => query.slice(k.from, k.to))
-    : [];
+  const names = labels ? children(labels) : [];
+  // A quoted (UTF-8) label name is left to Prometheus.
+  if (names.some(k => k.name !== 'LabelName')) return undefined;
+  return names.map(k => query.slice(k.from, k.to));
 }
 
 /**
