@@ -135,6 +135,15 @@ describe('counterTerms', () => {
     ).toBeUndefined();
     expect(counterTerms('sum(rate(x[5m]))')).toBeUndefined();
     expect(counterTerms('sum(increase(x[5m])) * 2')).toBeUndefined();
+    // Vectors added inside a sum match on their labels (series of a
+    // without a twin in b are dropped): not the sum of the parts.
+    for (const query of [
+      'sum(increase(a[1m]) - increase(b[1m]))',
+      'sum(increase(a[1m]) + (increase(b[1m]) or vector(0)))',
+      'increase(a[1m]) - increase(b[1m])',
+      'sum(increase(a[1m])) - increase(b[1m])',
+    ])
+      expect([query, counterTerms(query)]).toEqual([query, undefined]);
     expect(counterTerms('sum(increase(x[5m]')).toBeUndefined();
   });
 });

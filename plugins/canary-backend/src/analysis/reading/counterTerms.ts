@@ -41,6 +41,28 @@ function orZero(right: SyntaxNode[], query: string): boolean {
   );
 }
 
+/** Whether an expression is a sum (perhaps `or vector(0)`, in parentheses, or sums added). */
+function summed(node: SyntaxNode, query: string): boolean {
+  const kids = children(node);
+  switch (node.name) {
+    case 'ParenExpr':
+      return kids.length === 1 && summed(kids[0], query);
+    case 'AggregateExpr':
+      return true;
+    case 'BinaryExpr':
+      if (kids[1]?.name === 'Or' && orZero(kids.slice(2), query))
+        return summed(kids[0], query);
+      return (
+        kids.length === 3 &&
+        (kids[1].name === 'Add' || kids[1].name === 'Sub') &&
+        summed(kids[0], query) &&
+        summed(kids[2], query)
+      );
+    default:
+      return false;
+  }
+}
+
 /** The labels of a `by (…)` modifier; undefined for `without (…)` or a quoted name. */
 function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
   const kids = children(modifier);
@@ -56,7 +78,7 @@ function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
  * Splits a count query of the shape the built-in count templates have —
  * `sum(increase(A[…])) - sum(increase(B[…])) + …`, each part perhaps
  * `… or vector(0)`, each sum perhaps `by` labels its selectors fix with
- * `=` — into its counter
+ * `=`, only sums added or subtracted — into its counter
  * selectors, using Prometheus' own grammar (lezer-promql), so the analysis can
  * read the raw counter samples instead of the extrapolated `increase()`.
  * Returns undefined for anything else (other grouping, `or` with anything but
@@ -101,6 +123,11 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
         if (kids.length !== 3) return false;
         const op = kids[1].name;
         if (op !== 'Add' && op !== 'Sub') return false;
+        // Vectors of many series add only where their labels match
+        // (`sum(increase(a[1m]) - increase(b[1m]))` drops every series of
+        // a without a twin in b), which is not the sum of the parts: only
+        // sums are added or subtracted here.
+        if (!summed(kids[0], query) || !summed(kids[2], query)) return false;
         return (
           walk(kids[0], sign) && walk(kids[2], op === 'Sub' ? flip(sign) : sign)
         );
