@@ -5,7 +5,11 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import type { Config } from '@backstage/config';
-import { readCanaryConfig, prometheusFor } from './config/CanaryConfig';
+import {
+  prometheusFor,
+  readCanaryConfig,
+  startupWarnings,
+} from './config/CanaryConfig';
 import { RolloutStore } from './store/RolloutStore';
 import { createRouter } from './service/router';
 import { ClusterClients } from './kubernetes/ClusterClients';
@@ -105,12 +109,8 @@ export const canaryPlugin = createBackendPlugin({
         });
         store.onChange(change => publisher.changed(change));
         lifecycle.addShutdownHook(() => publisher.stop());
-        for (const cluster of canaryConfig.kubernetesClusters) {
-          if (!prometheusFor(canaryConfig, cluster)) {
-            logger.warn(
-              `No Prometheus for cluster ${cluster}: rollouts there hold at their first step until canary.prometheus or canary.clusters.${cluster}.prometheus is set`,
-            );
-          }
+        for (const warning of startupWarnings(canaryConfig)) {
+          logger.warn(warning);
         }
         const clusterClients = ClusterClients.fromConfig(config, {
           // A cache older than two loops is not trusted: reads go direct.

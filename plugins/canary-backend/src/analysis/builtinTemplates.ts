@@ -273,6 +273,7 @@ export function builtinTemplateSpecs(): Record<string, MetricTemplateSpec> {
  */
 export class TemplateRegistry {
   readonly #templates = new Map<string, MetricTemplate>();
+  readonly #custom = new Set<string>();
 
   /** Throws {@link TemplateError} for the first custom template that does not compile. */
   constructor(custom: Record<string, MetricTemplateSpec> = {}) {
@@ -287,6 +288,7 @@ export class TemplateRegistry {
         );
       }
       this.#templates.set(name, new MetricTemplate(name, spec));
+      this.#custom.add(name);
     }
   }
 
@@ -315,5 +317,15 @@ export class TemplateRegistry {
 
   names(): string[] {
     return [...this.#templates.keys()].sort();
+  }
+
+  /** The count templates of `canary.templates` the analysis reads as written, not from raw samples (see MetricTemplate.readsRawSamples). */
+  countsReadAsWritten(): string[] {
+    return [...this.#custom]
+      .filter(name => {
+        const template = this.#templates.get(name)!;
+        return template.kind === 'count' && !template.readsRawSamples;
+      })
+      .sort();
   }
 }

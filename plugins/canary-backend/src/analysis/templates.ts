@@ -6,6 +6,7 @@ import {
   positionOf,
   PromQLErrorPosition,
 } from './promql';
+import { counterTerms } from './reading/counterTerms';
 
 /**
  * PromQL templates.
@@ -92,6 +93,8 @@ const PLACEHOLDER = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/;
 export class CompiledQuery {
   readonly source: string;
   readonly variables: ReadonlySet<string>;
+  /** The query rendered with harmless sample values (as checked at compile time). */
+  readonly sample: string;
   readonly #segments: Segment[];
 
   /** Compiles `source`; throws {@link TemplateError} naming the position of any problem. */
@@ -107,6 +110,7 @@ export class CompiledQuery {
       sample[v] = DURATION_VARIABLES.has(v) ? '5m' : 'x';
     }
     const { text, offsets } = this.#renderWithMap(sample);
+    this.sample = text;
     const errorAt = findPromQLError(text);
     if (errorAt !== undefined) {
       const templateOffset = mapOffset(offsets, errorAt, source.length);
@@ -321,6 +325,20 @@ export class MetricTemplate {
   get extraVariables(): string[] {
     const all = new Set([...this.#canary.variables, ...this.#stable.variables]);
     return [...all].filter(v => !(v in TEMPLATE_VARIABLES));
+  }
+
+  /**
+   * For a count template: whether the analysis reads its counters' raw
+   * samples — sums of `sum(increase(selector[…]))`, see
+   * reading/counterTerms.ts — rather than the query as written, through
+   * increase()'s extrapolation over windows that tile time (less evidence
+   * per request, and lumpy).
+   */
+  get readsRawSamples(): boolean {
+    return (
+      counterTerms(this.#canary.sample) !== undefined &&
+      counterTerms(this.#stable.sample) !== undefined
+    );
   }
 
   /** The query for one arm. */

@@ -1,5 +1,5 @@
 import { ConfigReader } from '@backstage/config';
-import { readCanaryConfig } from './CanaryConfig';
+import { readCanaryConfig, startupWarnings } from './CanaryConfig';
 import { applyOverrides } from './overrides';
 import { toPolicy } from './policy';
 
@@ -185,5 +185,62 @@ describe('applyOverrides', () => {
     expect(problems.map(p => p.message).join(' ')).toMatch(
       /steps=10,x.*interval=soon.*colour.*nonsense/,
     );
+  });
+});
+
+describe('startupWarnings', () => {
+  it('names a cluster without Prometheus and each custom count template read as written', () => {
+    const count = (sum: string) =>
+      `${sum}(increase(http_requests_total{namespace="{{ namespace }}",pod=~"{{ workload }}-.*"}[{{ elapsed }}]))`;
+    const config = read({
+      templates: {
+        // Read from raw samples: a plain sum, one that ends in or vector(0),
+        // one by a label its selector fixes with =.
+        'plain-count': { kind: 'count', query: count('sum') },
+        'zero-count': { kind: 'count', query: `${count('sum')} or vector(0)` },
+        'namespace-count': {
+          kind: 'count',
+          query: count('sum by (namespace)'),
+        },
+        // Read as written: several groups, arithmetic inside the sum.
+        'pod-count': { kind: 'count', query: count('sum by (pod)') },
+        'inner-count': {
+          kind: 'count',
+          canary: 'sum(increase(a{pod=~"{{ workload }}-.*"}[{{ elapsed }}]))',
+          stable:
+            'sum(increase(a{pod=~"{{ workload }}-.*"}[{{ elapsed }}]) - increase(b{pod=~"{{ workload }}-.*"}[{{ elapsed }}]))',
+        },
+        // Not a count: never read from raw samples, nothing to say.
+        'error-ratio': {
+          query:
+            'sum(rate(http_requests_total{code=~"5..",pod=~"{{ workload }}-.*"}[{{ interval }}]))',
+        },
+      },
+    });
+    const warnings = startupWarnings(config);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toBe(
+      'No Prometheus for cluster prod: rollouts there hold at their first step until canary.prometheus or canary.clusters.prod.prometheus is set',
+    );
+    expect(warnings.slice(1).map(w => w.split(':')[0])).toEqual([
+      'canary.templates.inner-count',
+      'canary.templates.pod-count',
+    ]);
+    expect(warnings[1]).toMatch(
+      /read as written, through increase\(\)'s extrapolation.*write it as sums of sum\(increase\(selector\[\{\{ elapsed \}\}\]\)\)/,
+    );
+    expect(
+      startupWarnings(read({ prometheus: { url: 'http://prom:9090' } })),
+    ).toEqual([]);
+    // The built-in count templates are all read from raw samples.
+    const builtins = config.templates
+      .names()
+      .map(name => config.templates.get(name, 'istio'))
+      .filter(t => t.kind === 'count');
+    expect(builtins.length).toBeGreaterThanOrEqual(4);
+    expect(builtins.filter(t => !t.readsRawSamples).map(t => t.name)).toEqual([
+      'inner-count',
+      'pod-count',
+    ]);
   });
 });

@@ -346,3 +346,23 @@ export function prometheusFor(
 ): PrometheusConnection | undefined {
   return config.clusters[cluster]?.prometheus ?? config.prometheus;
 }
+
+/**
+ * What a platform team should know at start-up, though nothing stops it: a
+ * cluster without a Prometheus, a custom count template the analysis must
+ * read as written.
+ */
+export function startupWarnings(config: CanaryConfig): string[] {
+  const warnings = config.kubernetesClusters
+    .filter(cluster => !prometheusFor(config, cluster))
+    .map(
+      cluster =>
+        `No Prometheus for cluster ${cluster}: rollouts there hold at their first step until canary.prometheus or canary.clusters.${cluster}.prometheus is set`,
+    );
+  for (const name of config.templates.countsReadAsWritten()) {
+    warnings.push(
+      `canary.templates.${name}: this count template is read as written, through increase()'s extrapolation over windows of at least 1m, which judges on less evidence and more slowly than raw samples and rolls back more healthy canaries when errors come in bursts; write it as sums of sum(increase(selector[{{ elapsed }}])) — perhaps ending in "or vector(0)", perhaps "by" labels every selector fixes with "=" — to have its counters' raw samples read (backend README, "How the analysis judges")`,
+    );
+  }
+  return warnings;
+}

@@ -95,6 +95,37 @@ async function start(
 }
 
 describe('canary router', () => {
+  it('warns at start-up of a custom count template it will read as written', async () => {
+    const logger = mockServices.logger.mock();
+    logger.child.mockReturnValue(logger);
+    const byPod =
+      'sum by (pod) (increase(http_requests_total{pod=~"{{ workload }}-.*"}[{{ elapsed }}]))';
+    await startTestBackend({
+      features: [
+        canaryPlugin,
+        logger.factory,
+        mockServices.rootConfig.factory({
+          data: {
+            ...config,
+            canary: {
+              ...config.canary,
+              prometheus: { url: 'http://127.0.0.1:1' },
+              templates: { 'pod-count': { kind: 'count', query: byPod } },
+            },
+          },
+        }),
+        catalogServiceMock.factory({ entities: [] }),
+        testDatabaseServiceFactory,
+      ],
+    });
+    const warnings = logger.warn.mock.calls.map(([message]) => message);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^canary\.templates\.pod-count: this count template is read as written/,
+      ),
+    ]);
+  });
+
   it('serves /health without credentials', async () => {
     const { server } = await start();
     const res = await request(server)
