@@ -319,13 +319,13 @@ export class TemplateRegistry {
     return [...this.#templates.keys()].sort();
   }
 
-  /** The count templates of `canary.templates` the analysis reads as written, not from raw samples (see MetricTemplate.readsRawSamples). */
-  countsReadAsWritten(): string[] {
-    return [...this.#custom]
-      .filter(name => {
-        const template = this.#templates.get(name)!;
-        return template.kind === 'count' && !template.readsRawSamples;
-      })
-      .sort();
+  /** The count templates of `canary.templates` the analysis reads as written, not from raw samples, and why (see MetricTemplate.readAsWrittenBecause). */
+  countsReadAsWritten(): Array<{ name: string; why: string }> {
+    return [...this.#custom].sort().flatMap(name => {
+      const template = this.#templates.get(name)!;
+      const why =
+        template.kind === 'count' ? template.readAsWrittenBecause : undefined;
+      return why ? [{ name, why }] : [];
+    });
   }
 }

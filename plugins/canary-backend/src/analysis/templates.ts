@@ -6,7 +6,7 @@ import {
   positionOf,
   PromQLErrorPosition,
 } from './promql';
-import { counterTerms } from './reading/counterTerms';
+import { readCounterTerms } from './reading/counterTerms';
 
 /**
  * PromQL templates.
@@ -328,17 +328,24 @@ export class MetricTemplate {
   }
 
   /**
-   * For a count template: whether the analysis reads its counters' raw
-   * samples — sums of `sum(increase(selector[…]))`, see
-   * reading/counterTerms.ts — rather than the query as written, through
+   * For a count template: why the analysis reads it as written, through
    * increase()'s extrapolation over windows that tile time (less evidence
-   * per request, and lumpy).
+   * per request, and lumpy), instead of its counters' raw samples — which
+   * it reads for sums of `sum(increase(selector[…]))`, see
+   * reading/counterTerms.ts. Undefined when it reads raw samples.
    */
-  get readsRawSamples(): boolean {
-    return (
-      counterTerms(this.#canary.sample) !== undefined &&
-      counterTerms(this.#stable.sample) !== undefined
-    );
+  get readAsWrittenBecause(): string | undefined {
+    for (const [arm, query] of [
+      ['canary', this.#canary],
+      ['stable', this.#stable],
+    ] as const) {
+      const read = readCounterTerms(query.sample);
+      if ('why' in read)
+        return this.#canary === this.#stable
+          ? read.why
+          : `its ${arm} query: ${read.why}`;
+    }
+    return undefined;
   }
 
   /** The query for one arm. */

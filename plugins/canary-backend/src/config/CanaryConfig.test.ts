@@ -226,8 +226,12 @@ describe('startupWarnings', () => {
       'canary.templates.inner-count',
       'canary.templates.pod-count',
     ]);
+    // Each says why, and how to write it instead.
     expect(warnings[1]).toMatch(
-      /read as written, through increase\(\)'s extrapolation.*write it as sums of sum\(increase\(selector\[\{\{ elapsed \}\}\]\)\)/,
+      /^canary\.templates\.inner-count: this count template is read as written \(its stable query: vectors added or subtracted outside a sum: .* sum each part, sum\(increase\(a\[…\]\)\) - sum\(increase\(b\[…\]\)\)\), through increase\(\)'s extrapolation.*write it as sums of sum\(increase\(selector\[\{\{ elapsed \}\}\]\)\)/,
+    );
+    expect(warnings[2]).toMatch(
+      /^canary\.templates\.pod-count: this count template is read as written \(sum by \(pod\) of a selector that does not fix pod with "=": it may have several groups\), through/,
     );
     expect(
       startupWarnings(read({ prometheus: { url: 'http://prom:9090' } })),
@@ -238,9 +242,8 @@ describe('startupWarnings', () => {
       .map(name => config.templates.get(name, 'istio'))
       .filter(t => t.kind === 'count');
     expect(builtins.length).toBeGreaterThanOrEqual(4);
-    expect(builtins.filter(t => !t.readsRawSamples).map(t => t.name)).toEqual([
-      'inner-count',
-      'pod-count',
-    ]);
+    expect(
+      builtins.filter(t => t.readAsWrittenBecause).map(t => t.name),
+    ).toEqual(['inner-count', 'pod-count']);
   });
 });

@@ -359,9 +359,9 @@ export function startupWarnings(config: CanaryConfig): string[] {
       cluster =>
         `No Prometheus for cluster ${cluster}: rollouts there hold at their first step until canary.prometheus or canary.clusters.${cluster}.prometheus is set`,
     );
-  for (const name of config.templates.countsReadAsWritten()) {
+  for (const { name, why } of config.templates.countsReadAsWritten()) {
     warnings.push(
-      `canary.templates.${name}: this count template is read as written, through increase()'s extrapolation over windows of at least 1m, which judges on less evidence and more slowly than raw samples and rolls back more healthy canaries when errors come in bursts; write it as sums of sum(increase(selector[{{ elapsed }}])) — perhaps ending in "or vector(0)", perhaps "by" labels every selector fixes with "=" — to have its counters' raw samples read (backend README, "How the analysis judges")`,
+      `canary.templates.${name}: this count template is read as written (${why}), through increase()'s extrapolation over windows of at least 1m, which judges on less evidence and more slowly than raw samples and rolls back more healthy canaries when errors come in bursts; write it as sums of sum(increase(selector[{{ elapsed }}])) — perhaps ending in "or vector(0)", perhaps "by" labels every selector fixes with "=" — to have its counters' raw samples read (backend README, "How the analysis judges")`,
     );
   }
   return warnings;

@@ -7,7 +7,11 @@ import {
   readCounters,
   readingWindowSeconds,
 } from './CounterReader';
-import { counterTerms, vectorSelectors } from './counterTerms';
+import {
+  counterTerms,
+  readCounterTerms,
+  vectorSelectors,
+} from './counterTerms';
 import { SequentialCountJudge } from '../judges/SequentialCountJudge';
 import {
   boundedSlice,
@@ -144,6 +148,59 @@ describe('counterTerms', () => {
       'sum(increase(a[1m])) - increase(b[1m])',
     ])
       expect([query, counterTerms(query)]).toEqual([query, undefined]);
+  });
+
+  it('says why a query is not a sum of increase() of counters', () => {
+    const why = (query: string) => {
+      const read = readCounterTerms(query);
+      return 'why' in read ? read.why : read.terms;
+    };
+    expect(why('sum(increase(a[1m])) - sum(increase(b[1m]))')).toEqual([
+      { sign: 1, selector: 'a' },
+      { sign: -1, selector: 'b' },
+    ]);
+    expect(why('sum(increase(a[1m]) - increase(b[1m]))')).toMatch(
+      /^vectors added or subtracted outside a sum: Prometheus keeps only the series with a twin/,
+    );
+    const subquery =
+      'increase() of anything but a range selector (a subquery, offset or @)';
+    for (const [query, reason] of [
+      ['sum(rate(x[5m]))', 'rate() instead of increase()'],
+      ['max(increase(x[5m]))', 'max(…) instead of sum(…)'],
+      [
+        'sum(increase(x[5m])) * 2',
+        '"*" between parts: only sums are added or subtracted',
+      ],
+      [
+        'sum(increase(x[5m])) or y',
+        '`or` with something other than `vector(0)` or `on() vector(0)`',
+      ],
+      [
+        'sum(increase(x[5m])) + on() sum(increase(y[5m]))',
+        'a matching modifier (`on`, `ignoring`, `group_left`…) on + or -',
+      ],
+      [
+        'sum without (pod) (increase(x[5m]))',
+        '`without (…)`, or a quoted label name in `by (…)`',
+      ],
+      [
+        'sum by (pod) (increase(x{pod=~"a.*"}[5m]))',
+        'sum by (pod) of a selector that does not fix pod with "=": it may have several groups',
+      ],
+      ['sum(increase(x[5m:1m]))', subquery],
+      ['sum(increase(x[5m] offset 1m))', subquery],
+      [
+        'sum by (ns) (increase(a{ns="x"}[1m])) - sum by (ns) (increase(b{ns="y"}[1m]))',
+        'sums grouped differently added or subtracted: they would not match',
+      ],
+      [
+        'sum by (ns) (increase(a{ns="x"}[1m])) or vector(0)',
+        'a grouped sum `or vector(0)` without `on()`: Prometheus returns both series',
+      ],
+      ['sum(x)', '"x" is not a sum of increase() of counters'],
+      ['sum(increase(x[5m]', 'it does not parse'],
+    ])
+      expect([query, why(query)]).toEqual([query, reason]);
     expect(counterTerms('sum(increase(x[5m]')).toBeUndefined();
   });
 });

@@ -88,6 +88,19 @@ function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
  * @public
  */
 export function counterTerms(query: string): CounterTerm[] | undefined {
+  const read = readCounterTerms(query);
+  return 'terms' in read ? read.terms : undefined;
+}
+
+/**
+ * As {@link counterTerms}, or why the query is not such a sum (what the
+ * analysis then reads as written): for telling a template's author.
+ *
+ * @public
+ */
+export function readCounterTerms(
+  query: string,
+): { terms: CounterTerm[] } | { why: string } {
   const tree = parser.parse(query);
   let broken = false;
   tree.iterate({
@@ -96,21 +109,28 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
       return !broken;
     },
   });
-  if (broken) return undefined;
+  if (broken) return { why: 'it does not parse' };
   const root = tree.topNode;
   const [expr] = children(root);
-  if (!expr) return undefined;
+  if (!expr) return { why: 'it is empty' };
+  const text = (node: SyntaxNode) => {
+    const t = query.slice(node.from, node.to).replace(/\s+/g, ' ');
+    return t.length > 40 ? `${t.slice(0, 40)}…` : t;
+  };
   const terms: CounterTerm[] = [];
   // Each term's group: the labels its sum is by, with the values its
   // selector fixes ('' for a plain sum). Sums added or subtracted match on
   // their labels, so all must have the same group to count as one sum.
   const groups: string[] = [];
   let plainOr = false;
-  const walk = (node: SyntaxNode, sign: 1 | -1): boolean => {
+  // Why the node is not a sum of increase() of counters; undefined if it is.
+  const walk = (node: SyntaxNode, sign: 1 | -1): string | undefined => {
     const kids = children(node);
     switch (node.name) {
       case 'ParenExpr':
-        return kids.length === 1 && walk(kids[0], sign);
+        return kids.length === 1
+          ? walk(kids[0], sign)
+          : `"${text(node)}" is not a count`;
       case 'BinaryExpr': {
         // `A or vector(0)` (or `or on() vector(0)`): A's count, 0 without
         // series — as the raw reading counts an arm without series.
@@ -120,16 +140,23 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
           plainOr ||= kids.length === 3;
           return walk(kids[0], sign);
         }
-        if (kids.length !== 3) return false;
-        const op = kids[1].name;
-        if (op !== 'Add' && op !== 'Sub') return false;
+        const op = kids[1]?.name;
+        if (op === 'Or')
+          return '`or` with something other than `vector(0)` or `on() vector(0)`';
+        if (op !== 'Add' && op !== 'Sub')
+          return `"${text(
+            kids[1] ?? node,
+          )}" between parts: only sums are added or subtracted`;
+        if (kids.length !== 3)
+          return 'a matching modifier (`on`, `ignoring`, `group_left`…) on + or -';
         // Vectors of many series add only where their labels match
         // (`sum(increase(a[1m]) - increase(b[1m]))` drops every series of
         // a without a twin in b), which is not the sum of the parts: only
         // sums are added or subtracted here.
-        if (!summed(kids[0], query) || !summed(kids[2], query)) return false;
+        if (!summed(kids[0], query) || !summed(kids[2], query))
+          return 'vectors added or subtracted outside a sum: Prometheus keeps only the series with a twin on the other side, not the sum of the parts — sum each part, sum(increase(a[…])) - sum(increase(b[…]))';
         return (
-          walk(kids[0], sign) && walk(kids[2], op === 'Sub' ? flip(sign) : sign)
+          walk(kids[0], sign) ?? walk(kids[2], op === 'Sub' ? flip(sign) : sign)
         );
       }
       case 'AggregateExpr': {
@@ -139,47 +166,65 @@ export function counterTerms(query: string): CounterTerm[] | undefined {
         // other grouping may have several (a query error as written).
         const op = kids.find(k => k.name === 'AggregateOp');
         const body = kids.find(k => k.name === 'FunctionCallBody');
-        if (!op || op.firstChild?.name !== 'Sum' || !body) return false;
+        if (!op || op.firstChild?.name !== 'Sum' || !body)
+          return `${op ? text(op) : 'an aggregation'}(…) instead of sum(…)`;
         const modifier = kids.find(k => k.name === 'AggregateModifier');
         const by = modifier ? groupedBy(modifier, query) : [];
-        if (!by) return false;
+        if (!by) return '`without (…)`, or a quoted label name in `by (…)`';
         const inner = children(body);
         const first = terms.length;
-        if (inner.length !== 1 || !walk(inner[0], sign)) return false;
+        if (inner.length !== 1) return `"${text(node)}" is not a count`;
+        const why = walk(inner[0], sign);
+        if (why) return why;
         for (let i = first; i < terms.length; i++) {
           const equals = selectorShape(terms[i].selector)?.equals ?? {};
-          if (!by.every(label => !!equals[label])) return false;
+          const loose = by.find(label => !equals[label]);
+          if (loose)
+            return `sum by (${by.join(
+              ', ',
+            )}) of a selector that does not fix ${loose} with "=": it may have several groups`;
           groups[i] = [...by]
             .sort()
             .map(label => `${label}=${JSON.stringify(equals[label])}`)
             .join(',');
         }
-        return true;
+        return undefined;
       }
       case 'FunctionCall': {
         const id = kids.find(k => k.name === 'FunctionIdentifier');
         const body = kids.find(k => k.name === 'FunctionCallBody');
-        if (!id || id.firstChild?.name !== 'Increase' || !body) return false;
+        if (!id || id.firstChild?.name !== 'Increase' || !body)
+          return `${id ? text(id) : 'a function'}() instead of increase()`;
         const inner = children(body);
-        if (inner.length !== 1 || inner[0].name !== 'MatrixSelector')
-          return false;
-        const vector = children(inner[0]).find(
-          k => k.name === 'VectorSelector',
-        );
-        if (!vector) return false;
-        if (children(inner[0]).some(k => k.name === 'OffsetExpr')) return false;
+        const vector =
+          inner.length === 1 && inner[0].name === 'MatrixSelector'
+            ? children(inner[0]).find(k => k.name === 'VectorSelector')
+            : undefined;
+        if (!vector)
+          return 'increase() of anything but a range selector (a subquery, offset or @)';
+        if (children(inner[0]).some(k => k.name === 'OffsetExpr'))
+          return 'increase() with offset';
         terms.push({ sign, selector: query.slice(vector.from, vector.to) });
-        return true;
+        return undefined;
       }
       default:
-        return false;
+        return `"${text(node)}" is not a sum of increase() of counters`;
     }
   };
-  if (!walk(expr, 1) || terms.length === 0) return undefined;
+  const why = walk(expr, 1);
+  if (why) return { why };
+  if (terms.length === 0) return { why: 'it reads no counter' };
   const group = groups[0] ?? '';
   for (let i = 0; i < terms.length; i++)
-    if ((groups[i] ?? '') !== group) return undefined;
-  return plainOr && group !== '' ? undefined : terms;
+    if ((groups[i] ?? '') !== group)
+      return {
+        why: 'sums grouped differently added or subtracted: they would not match',
+      };
+  if (plainOr && group !== '')
+    return {
+      why: 'a grouped sum `or vector(0)` without `on()`: Prometheus returns both series',
+    };
+  return { terms };
 }
 
 /** See selectorShape. @public */
