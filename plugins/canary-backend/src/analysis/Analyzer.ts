@@ -25,7 +25,7 @@ import {
 } from './judges/SequentialGate';
 import { trafficSplitCheck } from './judges/TrafficSplitCheck';
 import { groupedWindows, StableWindow } from './judges/Dispersion';
-import { counterTerms, vectorSelectors } from './reading/counterTerms';
+import { readCounterTerms, vectorSelectors } from './reading/counterTerms';
 import {
   chooseBound,
   classicHistogramBases,
@@ -924,13 +924,19 @@ export class Analyzer {
       };
     };
     let queries = render(Math.floor(nowSec - windowFromSec));
-    const terms = native
+    const reads = native
       ? []
-      : COUNTER_NAMES.map(name => counterTerms(queries[name]));
+      : COUNTER_NAMES.map(name => readCounterTerms(queries[name]));
+    const terms = reads.map(read => ('terms' in read ? read.terms : undefined));
     const raw =
       !native &&
       ctx.prometheus.querySamples &&
       terms.every(t => t !== undefined);
+    // Why the counts are read as written (shown with the check).
+    const asWrittenBecause = native
+      ? undefined
+      : reads.flatMap(read => ('why' in read ? [read.why] : []))[0] ??
+        (raw ? undefined : 'this Prometheus client cannot read raw samples');
     // Behind a store that shows samples late (remote write), a window
     // ending at the reading's time would lack its last seconds for good:
     // the next window starts there. So a window ends at the newest sample
@@ -1252,7 +1258,16 @@ export class Analyzer {
       minStepRequests,
     });
     return {
-      check: result.check,
+      check:
+        asWrittenBecause && !native
+          ? {
+              ...result.check,
+              details: {
+                ...result.check.details,
+                readAsWritten: asWrittenBecause,
+              },
+            }
+          : result.check,
       sequential: result.state,
       le,
       ...(spelled && !native ? { leSpelled: spelled } : {}),

@@ -154,6 +154,10 @@ describe('count templates read as written through Prometheus at 30 s scrapes', (
     expect(last.details?.dispersionBasis).toMatch(
       /^A\/A comparison of the stable arm's consecutive windows \(\d+ degrees of freedom, groups weighted by their bad requests\)$/,
     );
+    // The check says why it was read as written.
+    expect(last.details?.readAsWritten).toBe(
+      'sum by (namespace) of a selector that does not fix namespace with "=": it may have several groups',
+    );
     expect(Number(last.details?.dispersion)).toBeGreaterThan(1.5);
     expect(Number(last.details?.dispersion)).toBeLessThan(4);
     // What was judged is what the canary served, give or take the
@@ -183,6 +187,7 @@ describe('count templates read as written through Prometheus at 30 s scrapes', (
     const last = decisions[decisions.length - 1].checks[0];
     expect(last.verdict).toBe('pass');
     expect(last.query).toMatch(/http_requests_total\{[^}]*\}\[\d+s\]/);
+    expect(last.details).not.toHaveProperty('readAsWritten');
     expect(last.details?.dispersionBasis).toMatch(
       /^A\/A comparison of the stable pods/,
     );
