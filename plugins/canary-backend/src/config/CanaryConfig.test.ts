@@ -228,7 +228,7 @@ describe('startupWarnings', () => {
     ]);
     // Each says why, and how to write it instead.
     expect(warnings[1]).toMatch(
-      /^canary\.templates\.inner-count: this count template is read as written \(its stable query: vectors added or subtracted outside a sum: .* sum each part, sum\(increase\(a\[…\]\)\) - sum\(increase\(b\[…\]\)\)\), through increase\(\)'s extrapolation.*write it as sums of sum\(increase\(selector\[\{\{ elapsed \}\}\]\)\)/,
+      /^canary\.templates\.inner-count: this count template is read as written \(its stable query: vectors added or subtracted before they are summed: .* sum each part, sum\(increase\(a\[…\]\)\) - sum\(increase\(b\[…\]\)\)\), through increase\(\)'s extrapolation.*write it as sums of sum\(increase\(selector\[\{\{ elapsed \}\}\]\)\)/,
     );
     expect(warnings[2]).toMatch(
       /^canary\.templates\.pod-count: this count template is read as written \(sum by \(pod\) of a selector that does not fix pod with "=": it may have several groups\), through/,

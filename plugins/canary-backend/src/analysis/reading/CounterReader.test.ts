@@ -160,7 +160,7 @@ describe('counterTerms', () => {
       { sign: -1, selector: 'b' },
     ]);
     expect(why('sum(increase(a[1m]) - increase(b[1m]))')).toMatch(
-      /^vectors added or subtracted outside a sum: Prometheus keeps only the series with a twin/,
+      /^vectors added or subtracted before they are summed: Prometheus keeps only the series with a twin/,
     );
     const subquery =
       'increase() of anything but a range selector (a subquery, offset or @)';

@@ -154,7 +154,7 @@ export function readCounterTerms(
         // a without a twin in b), which is not the sum of the parts: only
         // sums are added or subtracted here.
         if (!summed(kids[0], query) || !summed(kids[2], query))
-          return 'vectors added or subtracted outside a sum: Prometheus keeps only the series with a twin on the other side, not the sum of the parts — sum each part, sum(increase(a[…])) - sum(increase(b[…]))';
+          return 'vectors added or subtracted before they are summed: Prometheus keeps only the series with a twin on the other side, not the sum of the parts — sum each part, sum(increase(a[…])) - sum(increase(b[…]))';
         return (
           walk(kids[0], sign) ?? walk(kids[2], op === 'Sub' ? flip(sign) : sign)
         );
