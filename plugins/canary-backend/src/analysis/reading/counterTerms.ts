@@ -41,28 +41,6 @@ function orZero(right: SyntaxNode[], query: string): boolean {
   );
 }
 
-/** Whether an expression is a sum (perhaps `or vector(0)`, in parentheses, or sums added). */
-function summed(node: SyntaxNode, query: string): boolean {
-  const kids = children(node);
-  switch (node.name) {
-    case 'ParenExpr':
-      return kids.length === 1 && summed(kids[0], query);
-    case 'AggregateExpr':
-      return true;
-    case 'BinaryExpr':
-      if (kids[1]?.name === 'Or' && orZero(kids.slice(2), query))
-        return summed(kids[0], query);
-      return (
-        kids.length === 3 &&
-        (kids[1].name === 'Add' || kids[1].name === 'Sub') &&
-        summed(kids[0], query) &&
-        summed(kids[2], query)
-      );
-    default:
-      return false;
-  }
-}
-
 /** The labels of a `by (…)` modifier; undefined for `without (…)` or a quoted name. */
 function groupedBy(modifier: SyntaxNode, query: string): string[] | undefined {
   const kids = children(modifier);
@@ -123,13 +101,19 @@ export function readCounterTerms(
   // their labels, so all must have the same group to count as one sum.
   const groups: string[] = [];
   let plainOr = false;
-  // Why the node is not a sum of increase() of counters; undefined if it is.
-  const walk = (node: SyntaxNode, sign: 1 | -1): string | undefined => {
+  // Why the node is not a sum of increase() of counters; undefined if it
+  // is. `operand`: the node is added or subtracted, and no sum lies between
+  // it and the + or -.
+  const walk = (
+    node: SyntaxNode,
+    sign: 1 | -1,
+    operand = false,
+  ): string | undefined => {
     const kids = children(node);
     switch (node.name) {
       case 'ParenExpr':
         return kids.length === 1
-          ? walk(kids[0], sign)
+          ? walk(kids[0], sign, operand)
           : `"${text(node)}" is not a count`;
       case 'BinaryExpr': {
         // `A or vector(0)` (or `or on() vector(0)`): A's count, 0 without
@@ -138,7 +122,7 @@ export function readCounterTerms(
           // Without `on()`, a grouped left side's labels differ from
           // vector(0)'s, and Prometheus returns both.
           plainOr ||= kids.length === 3;
-          return walk(kids[0], sign);
+          return walk(kids[0], sign, operand);
         }
         const op = kids[1]?.name;
         if (op === 'Or')
@@ -149,14 +133,9 @@ export function readCounterTerms(
           )}" between parts: only sums are added or subtracted`;
         if (kids.length !== 3)
           return 'a matching modifier (`on`, `ignoring`, `group_left`…) on + or -';
-        // Vectors of many series add only where their labels match
-        // (`sum(increase(a[1m]) - increase(b[1m]))` drops every series of
-        // a without a twin in b), which is not the sum of the parts: only
-        // sums are added or subtracted here.
-        if (!summed(kids[0], query) || !summed(kids[2], query))
-          return 'vectors added or subtracted before they are summed: Prometheus keeps only the series with a twin on the other side, not the sum of the parts — sum each part, sum(increase(a[…])) - sum(increase(b[…]))';
         return (
-          walk(kids[0], sign) ?? walk(kids[2], op === 'Sub' ? flip(sign) : sign)
+          walk(kids[0], sign, true) ??
+          walk(kids[2], op === 'Sub' ? flip(sign) : sign, true)
         );
       }
       case 'AggregateExpr': {
@@ -202,8 +181,12 @@ export function readCounterTerms(
             : undefined;
         if (!vector)
           return 'increase() of anything but a range selector (a subquery, offset or @)';
-        if (children(inner[0]).some(k => k.name === 'OffsetExpr'))
-          return 'increase() with offset';
+        // Vectors of many series add only where their labels match
+        // (`sum(increase(a[1m]) - increase(b[1m]))` drops every series of
+        // a without a twin in b), which is not the sum of the parts: only
+        // sums are added or subtracted here.
+        if (operand)
+          return 'vectors added or subtracted before they are summed: Prometheus keeps only the series with a twin on the other side, not the sum of the parts — sum each part, sum(increase(a[…])) - sum(increase(b[…]))';
         terms.push({ sign, selector: query.slice(vector.from, vector.to) });
         return undefined;
       }
