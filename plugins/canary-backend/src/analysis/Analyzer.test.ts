@@ -1048,6 +1048,44 @@ describe('Analyzer reading count queries as written through a Prometheus that ex
     );
   });
 
+  it('lets no one window decide: a burst counted on the canary alone passes, a canary failing in every window is rolled back at the second', async () => {
+    // A stable arm at 1 % with steady windows, before the start too. In
+    // the fifth minute a common burst falls between the canary series'
+    // two samples (counted twice: 50 of its 100 requests) and mostly
+    // between windows on the stable's pods (30 of 900).
+    const burst = await run(
+      new WindowStore((arm, minute) => {
+        if (minute === 5)
+          return arm === 'stable'
+            ? { requests: 900, errors: 30 }
+            : { requests: 100, errors: 50 };
+        return arm === 'stable'
+          ? { requests: 900, errors: 9 }
+          : { requests: 100, errors: 1 };
+      }),
+      { minutes: 10 },
+    );
+    expect(burst.map(c => c.check.verdict)).not.toContain('fail');
+    const at5 = burst.find(c => c.t === 300)!.check;
+    // One window lifts the e-value at most to √(2/α): 14.14 at α = 1 %.
+    expect(at5.details?.alpha).toBe(0.01);
+    expect(at5.details?.windowEValueCap).toBe(14.14);
+    expect(Number(at5.details?.eValue)).toBeLessThanOrEqual(14.14);
+    expect(Number(at5.details?.eValue)).toBeGreaterThan(5);
+    // A canary failing 50 % of its requests in every window: rolled back
+    // at the second window judged, not the first.
+    const failing = await run(
+      new WindowStore((arm, minute) =>
+        arm === 'stable' || minute <= 0
+          ? { requests: 900, errors: 9 }
+          : { requests: 100, errors: 50 },
+      ),
+    );
+    const judged = failing.filter(c => Number(c.check.details?.slices) > 0);
+    expect(judged.map(c => c.check.verdict)).toEqual(['pass', 'fail']);
+    expect(Number(judged[0].check.details?.eValue)).toBeCloseTo(14.14, 2);
+  });
+
   it('does not judge a window that spans a weight change, with readings more often than windows', async () => {
     // Readings every 10 s, windows of a minute, the weight raised at 150 s;
     // the window (120 s, 180 s] holds a common burst right after the change

@@ -174,6 +174,10 @@ describe('count templates read as written through Prometheus at 30 s scrapes', (
       /the canary is worse than stable/,
     );
     expect(rolledBack?.checks[0].verdict).toBe('fail');
+    // Not on its first window judged: no one window read as written
+    // decides (it lifts the e-value at most to √(2/α) = 14.14).
+    expect(rolledBack?.checks[0].details?.windowEValueCap).toBe(14.14);
+    expect(rolledBack?.checks[0].details?.slices).toBeGreaterThanOrEqual(2);
     // Within the first weight's five minutes.
     expect(decisions.length * 10).toBeLessThanOrEqual(STEP_AT);
   });

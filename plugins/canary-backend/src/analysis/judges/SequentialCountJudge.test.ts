@@ -194,6 +194,60 @@ describe('SequentialCountJudge by hand', () => {
     expect(Math.exp(judge.logEValue(tempered))).toBeCloseTo(4 / 3, 10);
   });
 
+  it('lets no single window read as written decide: two of the strongest evidence do (windowLogCap)', () => {
+    // α = 0.5 %: each alternative's evidence from one window is at most
+    // log(2/α) / 2 = log 20.
+    const judge = new SequentialCountJudge({ alpha: 0.005 });
+    expect(Math.exp(judge.windowLogCap)).toBeCloseTo(20, 10);
+    // A burst counted on the canary's series alone: 160 of its 320
+    // requests failed beside 2 of the stable's 5,600.
+    const burst = slice(320, 160, 5600, 2);
+    const plain = judge.addSlice(judge.initialState(), burst);
+    expect(plain.rejected).toBe(true);
+    const once = judge.addSlice(
+      judge.initialState(),
+      burst,
+      1,
+      undefined,
+      undefined,
+      true,
+    );
+    // Every alternative capped at 20: the mixture is 20, below 1/α = 200.
+    expect(Math.exp(judge.logEValue(once))).toBeCloseTo(20, 8);
+    expect(once.rejected).toBe(false);
+    const twice = judge.addSlice(once, burst, 1, undefined, undefined, true);
+    expect(Math.exp(judge.logEValue(twice))).toBeCloseTo(400, 6);
+    expect(twice.rejected).toBe(true);
+    // Evidence below the cap, and evidence against the canary, as before.
+    for (const mild of [slice(1000, 18, 1000, 10), slice(1000, 2, 1000, 10)]) {
+      const capped = judge.addSlice(
+        judge.initialState(),
+        mild,
+        1,
+        undefined,
+        undefined,
+        true,
+      );
+      expect(capped.logEvidence).toEqual(
+        judge.addSlice(judge.initialState(), mild).logEvidence,
+      );
+    }
+    // Cumulative counters: `update` caps each slice the same way.
+    const fed = [1, 2].reduce(
+      (state, n) =>
+        judge.update(
+          state,
+          slice(320 * n, 160 * n, 5600 * n, 2 * n),
+          1,
+          undefined,
+          undefined,
+          true,
+        ),
+      judge.initialState(),
+    );
+    expect(Math.exp(judge.logEValue(fed))).toBeCloseTo(400, 6);
+  });
+
   it('fails once the e-value reaches 1/α and stays failed; state survives JSON', () => {
     const judge = new SequentialCountJudge({ alpha: 0.01, tolerance: 0 });
     let state: SequentialState | undefined;

@@ -604,6 +604,9 @@ export function sequentialGateTick(
               dispersion.phi,
               endSlackOf(burst),
               split,
+              // Windows of a count template read as written: no one
+              // window decides (SequentialCountJudge.windowLogCap).
+              state.dispersion.units === 'windows',
             );
       if (unseen && next.last === before) {
         next = judge.rebase(next, boundedStart(counts, burst));
@@ -700,8 +703,17 @@ export function sequentialGateTick(
     skipped,
     storeLag,
   });
-  const check = Object.keys(early).length
-    ? { ...described, details: { ...described.details, ...early } }
+  // Said with the check of a count template read as written.
+  const extra = {
+    ...(state.dispersion.units === 'windows'
+      ? {
+          windowEValueCap: Number(Math.exp(judge.windowLogCap).toPrecision(4)),
+        }
+      : {}),
+    ...early,
+  };
+  const check = Object.keys(extra).length
+    ? { ...described, details: { ...described.details, ...extra } }
     : described;
   return { state, check };
 }
