@@ -278,7 +278,10 @@ export class SequentialCountJudge {
    * product stays a supermartingale (Ville's inequality holds as before).
    * Cost: a gross regression needs a second window (the benchmark's 50 %
    * outage: 180 s instead of 120 s); a mild one, whose windows stay below
-   * the cap, little (2 × errors: 471 s instead of 431 s at 15 s scrapes). Counts read from raw samples are not capped: their
+   * the cap, little (2 × errors: 471 s instead of 431 s at 15 s scrapes).
+   * Early advance's "no worse" test is capped the same way at its own α
+   * (SequentialGate.ts): a window that missed a burst on the canary shows
+   * it far better than it is. Counts read from raw samples are not capped: their
    * slices are read between samples, not extrapolated over windows.
    */
   readonly windowLogCap: number;

@@ -632,14 +632,21 @@ export function sequentialGateTick(
             notWorse = step.notWorse;
             notWorseBounded = step.notWorseBounded;
           } else if (options.earlyAdvance) {
-            const { margin } = options.earlyAdvance;
+            const { margin, alpha } = options.earlyAdvance;
             const adjusted = againstCanary(
               slice,
               notWorseFrom ?? { canaryErrors: 0, stableErrors: 0 },
             );
+            // A window read as written that missed a common burst on the
+            // canary's series shows it far better than it is: no one window
+            // ends a step either (SequentialCountJudge.windowLogCap).
+            const cap =
+              state.dispersion.units === 'windows'
+                ? Math.log(2 / alpha) / 2
+                : Infinity;
             const sum = (part: ArmCounts) =>
               notWorseIncrement(part, margin, dispersion.phi).map(
-                (v, k) => v + (step.notWorse?.[k] ?? 0),
+                (v, k) => Math.min(cap, v) + (step.notWorse?.[k] ?? 0),
               );
             notWorse = sum(adjusted);
             notWorseBounded = sum(

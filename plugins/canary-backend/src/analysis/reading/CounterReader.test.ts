@@ -2258,6 +2258,68 @@ describe('early advance (opt-in)', () => {
     expect(runWith(0.038, false)).not.toContain(true);
     expect(runWith(0.038, true)).not.toContain(true);
   });
+
+  it('a window read as written that missed a common burst on the canary does not end a step early on its own', () => {
+    // Windows of a template read as written at 50 %: 1,000 requests an arm
+    // a minute, the stable failing 10, the canary `canaryErrors` (17: 1.7
+    // times as bad). In minute `burst` a common burst fell between
+    // windows on the canary's one series and twice inside the stable's
+    // (210 stable errors, none more on the canary): a window that shows
+    // the canary far better than it is.
+    const windows = (canaryErrors: number, minutes: number, burst?: number) => {
+      let state = restoreGateState(undefined, judge);
+      const totals = {
+        canaryRequests: 0,
+        canaryErrors: 0,
+        stableRequests: 0,
+        stableErrors: 0,
+      };
+      const history = Array.from({ length: 180 }, (_, i) => ({
+        end: T0 - 60 * (179 - i),
+        errors: 10,
+        requests: 1000,
+      }));
+      const flags: boolean[] = [];
+      for (let m = 1; m <= minutes; m++) {
+        const stableErrors = m === burst ? 210 : 10;
+        totals.canaryRequests += 1000;
+        totals.canaryErrors += canaryErrors;
+        totals.stableRequests += 1000;
+        totals.stableErrors += stableErrors;
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: T0 + 60 * m,
+            startSec: T0,
+            stepStartSec: T0,
+            weight: 50,
+            counts: { ...totals },
+            stableIncrements: groupedWindows(
+              [
+                ...(m === 1 ? history : []),
+                { end: T0 + 60 * m, errors: stableErrors, requests: 1000 },
+              ],
+              60,
+            ),
+          },
+          {
+            metric: 'error-rate',
+            minStepRequests: 20,
+            earlyAdvance: { margin: 0.5, alpha: 0.01 },
+          },
+        );
+        state = r.state;
+        flags.push(r.check.details?.earlyAdvance === true);
+      }
+      return flags;
+    };
+    // A canary as good as stable ends its step early all the same.
+    expect(windows(10, 20)).toContain(true);
+    // One 1.7 times as bad does not, with or without the burst.
+    expect(windows(17, 20)).not.toContain(true);
+    expect(windows(17, 20, 3)).not.toContain(true);
+  });
 });
 
 describe('Dispersion: the stable pods compared with each other (A/A)', () => {
