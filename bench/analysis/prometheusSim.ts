@@ -119,16 +119,40 @@ export class SimPrometheus {
     return out;
   }
 
-  /** Raw samples [t, value] of a series in [from, to] (failed scrapes left out). */
-  samples(s: SimSeries, from: number, to: number): Array<[number, number]> {
+  /**
+   * Raw samples [t, value] of a series in [from, to] (failed scrapes left
+   * out) that the store has at `readAt` (a query for an earlier time asked
+   * later, behind a lag: Scenario.visibilityLag).
+   */
+  samples(
+    s: SimSeries,
+    from: number,
+    to: number,
+    readAt = to,
+  ): Array<[number, number]> {
     const series = this.series.indexOf(s);
     const arm = this.world.scenario.scrapeOutages?.arm;
     const outages = !arm || arm === s.pod.arm ? this.#outages : [];
     return this.times(s, from, to)
       .filter(t => !this.#scrapeFailed(series, t))
       .filter(t => !outages.some(([a, b]) => t >= a && t < b))
-      .filter(t => this.#readableAt(s, series, t) <= to)
+      .filter(t => this.#readableAt(s, series, t) <= readAt)
       .map(t => [t, this.world.reading(s.pod, s.kind, t)]);
+  }
+
+  /**
+   * `max(timestamp(…))` of the given series at `readAt`: the newest sample
+   * the store has of any of them within Prometheus' 5-minute lookback;
+   * undefined when none.
+   */
+  newestSample(series: SimSeries[], readAt: number): number | undefined {
+    let newest: number | undefined;
+    for (const s of series) {
+      const points = this.samples(s, readAt - 300, readAt);
+      if (points.length)
+        newest = Math.max(newest ?? -Infinity, points[points.length - 1][0]);
+    }
+    return newest;
   }
 
   /**
@@ -190,13 +214,19 @@ export class SimPrometheus {
     return this.series.filter(s => s.pod.arm === arm && s.kind === kind);
   }
 
-  /** sum(increase(<arm kind>[range])) at time t; NaN when no series has two samples. */
-  increase(arm: Pod['arm'], kind: Kind, t: number, range: number): number {
+  /** sum(increase(<arm kind>[range])) at time t, asked at `readAt`; NaN when no series has two samples. */
+  increase(
+    arm: Pod['arm'],
+    kind: Kind,
+    t: number,
+    range: number,
+    readAt = t,
+  ): number {
     let sum = 0;
     let any = false;
     for (const s of this.select(arm, kind)) {
       const v = extrapolatedIncrease(
-        this.samples(s, t - range, t),
+        this.samples(s, t - range, t, readAt),
         t - range,
         t,
       );
