@@ -64,25 +64,32 @@ function asWritten(world: World, prom: SimPrometheus): Outcome {
         ? { nowSec: last.at, counts: last.counts }
         : { counts: null, noDataReason: 'first window' };
     }
-    // Behind a store that lags, the window ends at the newest sample the
-    // store has of the template's series (at most 90 s back, never before
-    // the last window's end), as the Analyzer ends it (`max(timestamp(…))`).
+    // Behind a store that lags, the window ends where the Analyzer ends it:
+    // at the newest sample the store has of each arm's series
+    // (`max(timestamp(…))`), the earlier arm's, at most 90 s back and never
+    // before the last window's end; shorter than a minimum window, it is
+    // not due yet.
     let end = t;
     if (world.scenario.visibilityLag) {
-      const newest = prom.newestSample(
-        reads.flatMap(([, arm, what]) =>
-          prom.select(arm, what === 'bad' ? bad : 'requests'),
-        ),
-        t,
-      );
-      const lag = newest === undefined ? 0 : Math.max(0, t - newest);
+      const newest = (['canary', 'stable'] as const)
+        .map(side =>
+          prom.newestSample(
+            reads
+              .filter(([, arm]) => arm === side)
+              .flatMap(([, arm, what]) =>
+                prom.select(arm, what === 'bad' ? bad : 'requests'),
+              ),
+            t,
+          ),
+        )
+        .filter((v): v is number => v !== undefined);
+      const lag = newest.length ? Math.max(0, t - Math.min(...newest)) : 0;
       if (lag > 0 && lag <= MAX_STORE_LAG_SECONDS)
         end = from + Math.floor(Math.max(t - lag, from) - from);
-      // No whole second since the last window: no requests to read yet.
-      if (end - from < 1)
+      if (end - from < WINDOW)
         return last
           ? { nowSec: last.at, counts: last.counts }
-          : { counts: null, noDataReason: 'the store is behind' };
+          : { counts: null, noDataReason: 'first window' };
     }
     const seen = last?.counts;
     const counts: ArmCounts = seen

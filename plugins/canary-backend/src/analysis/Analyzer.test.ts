@@ -787,7 +787,11 @@ describe('Analyzer reading count queries as written behind a store that lags', (
   class LaggingStore implements PrometheusQuerier {
     now = start.getTime() / 1000;
     queries: Array<{ promql: string; time: number; now: number }> = [];
-    constructor(readonly lag: number) {}
+    /** `canaryLag`: the canary's samples that far behind instead (another remote-write queue). */
+    constructor(readonly lag: number, readonly canaryLag = lag) {}
+    #lagOf(arm: 'canary' | 'stable'): number {
+      return arm === 'canary' ? this.canaryLag : this.lag;
+    }
     #count(arm: 'canary' | 'stable', errors: boolean, t: number): number {
       const rps = arm === 'canary' ? 10 : 90;
       const seconds = Math.max(0, t - start.getTime() / 1000);
@@ -796,22 +800,25 @@ describe('Analyzer reading count queries as written behind a store that lags', (
     /** The requests of an arm the store has from the first `seconds` of the rollout. */
     served(arm: 'canary' | 'stable', seconds: number): number {
       const t = start.getTime() / 1000 + seconds;
-      return this.#count(arm, false, Math.min(t, this.now - this.lag));
+      return this.#count(arm, false, Math.min(t, this.now - this.#lagOf(arm)));
     }
     async queryValue(promql: string, options?: { time?: Date }) {
       const time = (options?.time?.getTime() ?? this.now * 1000) / 1000;
       this.queries.push({ promql, time, now: this.now });
-      const newest = this.now - this.lag;
-      if (promql.startsWith('max(timestamp(')) return newest;
+      const arms = (['canary', 'stable'] as const).filter(
+        a =>
+          promql.includes('destination_workload="app-canary"') ===
+          (a === 'canary'),
+      );
+      if (promql.startsWith('max(timestamp('))
+        return Math.max(...arms.map(a => this.now - this.#lagOf(a)));
       const window = /\[(\d+)s\]/.exec(promql);
       if (!promql.includes('increase(istio_requests_total') || !window)
         throw new PrometheusNoDataError(promql);
+      const arm = arms[0];
       const from = time - Number(window[1]);
-      const end = Math.min(time, newest);
+      const end = Math.min(time, this.now - this.#lagOf(arm));
       if (end <= from) throw new PrometheusNoDataError(promql);
-      const arm = promql.includes('destination_workload="app-canary"')
-        ? 'canary'
-        : 'stable';
       const errors = promql.includes('response_code=~"5.."');
       return this.#count(arm, errors, end) - this.#count(arm, errors, from);
     }
@@ -877,12 +884,25 @@ describe('Analyzer reading count queries as written behind a store that lags', (
     const current = await run(store);
     expect(current.details?.canaryRequests).toBe(6000 - 600);
     // It asks for the store's newest sample only when a window may be due:
-    // at every other reading (30 s readings, 1m windows).
+    // at every other reading (30 s readings, 1m windows), once an arm.
     expect(
       store.queries.filter(q => q.promql.startsWith('max(timestamp(')),
-    ).toHaveLength(10);
+    ).toHaveLength(2 * 10);
     expect(current.details?.storeLagSeconds).toBeUndefined();
     expect(current.evidence).not.toContain('remote write');
+
+    // The canary's samples 40 s behind, the stable's 10 s (another
+    // remote-write queue): each window ends at the canary's newest sample,
+    // the earlier arm's, so its requests are all counted. (Ended at the
+    // stable's, the canary's last 30 s of every window were never read.)
+    const split = new LaggingStore(10, 40);
+    const both = await run(split);
+    expect(both.details?.canaryRequests).toBe(
+      split.served('canary', 560) - split.served('canary', 80),
+    );
+    expect(both.details?.canaryRequests).toBe(4800);
+    expect(both.details?.stableRequests).toBe(43_200);
+    expect(both.details?.storeLagSeconds).toBe(40);
   });
 });
 

@@ -940,9 +940,9 @@ export class Analyzer {
     // Behind a store that shows samples late (remote write), a window
     // ending at the reading's time would lack its last seconds for good:
     // the next window starts there. So a window ends at the newest sample
-    // the store has of the template's series (at most
-    // MAX_STORE_LAG_SECONDS back, and never before what was judged
-    // already), and the next one goes on from there; the counts are as of
+    // the store has of the template's series (of each arm's, the earlier
+    // arm's; at most MAX_STORE_LAG_SECONDS back, and never before what was
+    // judged already), and the next one goes on from there; the counts are as of
     // that time at every tick. Asked only when a window may be due (none
     // is before a minimum window has passed since the last one ended).
     let windowEndSec = nowSec;
@@ -1328,28 +1328,47 @@ export class Analyzer {
   }
 
   /**
-   * The time of the newest sample the store has of any series the queries
-   * select (unix s), or undefined when it cannot tell (no selector, no
-   * series, an error: the queries themselves then say what is wrong).
+   * Where a window read as written can end behind a store that lags (unix
+   * s): the newest sample the store has of each arm's series, the earlier of
+   * the two arms, so that neither arm's last samples fall after the window's
+   * end (where the next window, starting there, could not count them
+   * either). An arm's series come from the same scrapes; the arms may not
+   * (a canary behind the stable's remote-write queue: at 30 s scrapes and
+   * windows ending at the stable's newest sample, a canary 10–25 s behind
+   * could have one sample in each window and none of its requests counted
+   * — 2 of 200 healthy rollouts never promoted in `./dev bench analysis
+   * --as-written`, none since). Undefined when it cannot tell for either arm (no
+   * selector, no series, an error: the queries themselves then say what is
+   * wrong).
    */
   async #newestSample(
     queries: Record<CounterName, string>,
     ctx: AnalysisContext,
     now: Date,
   ): Promise<number | undefined> {
-    const selectors = [
-      ...new Set(Object.values(queries).flatMap(q => vectorSelectors(q))),
-    ];
-    if (selectors.length === 0) return undefined;
-    try {
-      const newest = await ctx.prometheus.queryValue(
-        `max(${selectors.map(x => `timestamp(${x})`).join(' or ')})`,
-        { time: ctx.now ? now : undefined, signal: ctx.signal },
-      );
-      return Number.isFinite(newest) ? newest : undefined;
-    } catch {
-      return undefined;
-    }
+    const arms = await Promise.all(
+      (['canary', 'stable'] as const).map(async arm => {
+        const selectors = [
+          ...new Set(
+            COUNTER_NAMES.filter(name => name.startsWith(arm)).flatMap(name =>
+              vectorSelectors(queries[name]),
+            ),
+          ),
+        ];
+        if (selectors.length === 0) return undefined;
+        try {
+          const newest = await ctx.prometheus.queryValue(
+            `max(${selectors.map(x => `timestamp(${x})`).join(' or ')})`,
+            { time: ctx.now ? now : undefined, signal: ctx.signal },
+          );
+          return Number.isFinite(newest) ? newest : undefined;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const known = arms.filter((t): t is number => t !== undefined);
+    return known.length ? Math.min(...known) : undefined;
   }
 
   /** Whether a sequential gate counts latency with the provider's built-in histogram templates (which have native forms). */
