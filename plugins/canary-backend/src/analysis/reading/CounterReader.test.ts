@@ -2165,6 +2165,11 @@ describe('early advance (opt-in)', () => {
     alpha: 0.01,
     minCanaryRequests: 10,
   });
+  const options = {
+    metric: 'error-rate',
+    minStepRequests: 20,
+    earlyAdvance: { margin: 0.5, alpha: 0.01 },
+  };
   const run = (canaryRate: number) => {
     let state = restoreGateState(undefined, judge);
     let seed = 11;
@@ -2197,11 +2202,7 @@ describe('early advance (opt-in)', () => {
             stableErrors: counts.se,
           },
         },
-        {
-          metric: 'error-rate',
-          minStepRequests: 20,
-          earlyAdvance: { margin: 0.5, alpha: 0.01 },
-        },
+        options,
       );
       state = r.state;
       flags.push(r.check.details?.earlyAdvance === true);
@@ -2228,11 +2229,7 @@ describe('early advance (opt-in)', () => {
     const runWith = (canaryRate: number, bursts: boolean) =>
       scrapedTwoPods({
         judge,
-        options: {
-          metric: 'error-rate',
-          minStepRequests: 20,
-          earlyAdvance: { margin: 0.5, alpha: 0.01 },
-        },
+        options,
         stepStartSec: T0 - 120,
         weight: 50,
         until: T0 + 600,
@@ -2303,11 +2300,7 @@ describe('early advance (opt-in)', () => {
               60,
             ),
           },
-          {
-            metric: 'error-rate',
-            minStepRequests: 20,
-            earlyAdvance: { margin: 0.5, alpha: 0.01 },
-          },
+          options,
         );
         state = r.state;
         flags.push(r.check.details?.earlyAdvance === true);
