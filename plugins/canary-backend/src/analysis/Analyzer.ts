@@ -942,9 +942,10 @@ export class Analyzer {
     // the next window starts there. So a window ends at the newest sample
     // the store has of the template's series (of each arm's, the earlier
     // arm's; at most MAX_STORE_LAG_SECONDS back, and never before what was
-    // judged already), and the next one goes on from there; the counts are as of
-    // that time at every tick. Asked only when a window may be due (none
-    // is before a minimum window has passed since the last one ended).
+    // judged already), and the next one goes on from there; the counts
+    // are as of that time at every tick. Asked only when a window may be
+    // due (none is before a minimum window has passed since the last one
+    // ended).
     let windowEndSec = nowSec;
     let storeLags = previous?.storeLags;
     if (!native && !raw && nowSec - windowFromSec >= minWindowSec) {
@@ -1337,9 +1338,9 @@ export class Analyzer {
    * windows ending at the stable's newest sample, a canary 10–25 s behind
    * could have one sample in each window and none of its requests counted
    * — 2 of 200 healthy rollouts never promoted in `./dev bench analysis
-   * --as-written`, none since). Undefined when it cannot tell for either arm (no
-   * selector, no series, an error: the queries themselves then say what is
-   * wrong).
+   * --as-written`, none since). Undefined when it cannot tell for either
+   * arm (no selector, no series, an error: the queries themselves then say
+   * what is wrong).
    */
   async #newestSample(
     queries: Record<CounterName, string>,
