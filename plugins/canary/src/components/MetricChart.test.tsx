@@ -1,6 +1,6 @@
 import { screen } from '@testing-library/react';
 import { renderInTestApp } from '@backstage/test-utils';
-import { MetricChart, timeTicks } from './MetricChart';
+import { MetricChart, timeTicks, valueTicks } from './MetricChart';
 import { series } from '../__testUtils__/fixtures';
 
 describe('MetricChart', () => {
@@ -83,5 +83,45 @@ describe('timeTicks', () => {
       1795000000, 1795000001, 1795000002, 1795000003,
     ]);
     expect(timeTicks(1795000000, 1795000000)).toEqual([1795000000]);
+  });
+});
+
+describe('valueTicks', () => {
+  const ticksOf = (canary: number[], stable: number[]) =>
+    valueTicks(
+      [
+        ...canary.map((v, i) => ({ t: i, canary: v })),
+        ...stable.map((v, i) => ({ t: 100 + i, stable: v })),
+      ],
+      { metric: 'request-success-rate', canary: [], stable: [] },
+    );
+
+  it('draws two values a rounding error apart as one, with a few ticks around them', () => {
+    // The page died here in a CI run ("Invalid array length"): a step a
+    // quarter of the gap did not move the tick, and the loop never ended.
+    for (const [a, b] of [
+      [0.3, 0.1 + 0.2],
+      [1, 0.9999999999999999],
+      [99.6, 99.60000000000001],
+      [-0.3, -(0.1 + 0.2)],
+      [1e15, 1e15 + 0.125],
+    ]) {
+      const ticks = ticksOf([a], [b]);
+      expect(ticks.length).toBeGreaterThanOrEqual(2);
+      expect(ticks.length).toBeLessThanOrEqual(13);
+      expect(ticks[0]).toBeLessThanOrEqual(Math.min(a, b));
+      expect(ticks[ticks.length - 1]).toBeGreaterThanOrEqual(
+        Number(Math.max(a, b).toPrecision(12)),
+      );
+      expect(new Set(ticks).size).toBe(ticks.length);
+    }
+  });
+
+  it('keeps round ticks from zero for error rates and hugs a success rate', () => {
+    expect(ticksOf([0.2, 1.3], [0.1, 0.4])).toEqual([0, 0.5, 1, 1.5]);
+    expect(ticksOf([99.4, 100], [99.7, 99.6])).toEqual([
+      99.2, 99.4, 99.6, 99.8, 100,
+    ]);
+    expect(ticksOf([], [])).toEqual([0, 0.25, 0.5, 0.75, 1]);
   });
 });

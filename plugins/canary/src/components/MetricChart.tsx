@@ -49,33 +49,45 @@ function niceCeil(value: number): number {
  * starts at zero when the values are near it (error rates), and hugs them
  * when they sit far from it (a success rate of 99.6 % against a bound of
  * 99 % would be a flat line on a 0–100 axis).
+ *
+ * Two values a rounding error apart (0.1 + 0.2 against 0.3, a ratio of
+ * sums that comes out 0.9999999999999999) are drawn as one: a step a
+ * quarter of that gap is below the values' own precision, and adding it
+ * did not move the tick, so the loop that made the ticks never ended and
+ * the page died with "Invalid array length". Ticks are counted, not
+ * stepped to the top, so no input can make more than a dozen.
  */
-function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
+export function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   const values = rows.flatMap(row =>
     [row.canary, row.stable].filter((v): v is number => v !== undefined),
   );
   if (series.bound?.min !== undefined) values.push(series.bound.min);
   if (series.bound?.max !== undefined) values.push(series.bound.max);
-  if (!values.length) {
+  const finite = values.filter(v => Number.isFinite(v));
+  if (!finite.length) {
     return [0, 0.25, 0.5, 0.75, 1];
   }
-  let lo = Math.min(...values);
-  const hi = Math.max(...values);
-  if (lo >= 0 && lo < (hi - lo) * 2) {
+  let lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const size = Math.max(Math.abs(lo), Math.abs(hi));
+  const span = hi - lo > size * 1e-9 ? hi - lo : 0;
+  if (lo >= 0 && lo < span * 2) {
     lo = 0;
   } else {
     // Room below the lowest value, so a bound sitting there is seen.
-    lo -= (hi - lo) * 0.1;
+    lo -= span * 0.1;
   }
-  const step = niceCeil((hi - lo || Math.abs(hi) || 1) / 4);
-  const ticks: number[] = [];
-  for (let t = Math.floor(lo / step) * step; ; t += step) {
-    ticks.push(Number(t.toPrecision(12)));
-    if (t >= hi) {
-      break;
-    }
-  }
-  return ticks.length > 1 ? ticks : [...ticks, ticks[0] + step];
+  const step = niceCeil((span || size || 1) / 4);
+  const first = Math.floor(lo / step) * step;
+  // The first tick at or above the top, allowing for rounding in the
+  // division; at most a dozen whatever the values.
+  const count = Math.min(
+    12,
+    Math.max(1, Math.ceil((hi - first) / step - 1e-9)),
+  );
+  return Array.from({ length: count + 1 }, (_, i) =>
+    Number((first + i * step).toPrecision(12)),
+  );
 }
 
 /**
