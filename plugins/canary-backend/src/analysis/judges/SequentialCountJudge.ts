@@ -240,6 +240,16 @@ function percent(errors: number, requests: number): string {
 }
 
 /**
+ * The most one window of counts read as written may add to a test's
+ * log-evidence at level α (see SequentialCountJudge.windowLogCap).
+ *
+ * @public
+ */
+export function windowLogCapOf(alpha: number): number {
+  return Math.log(2 / alpha) / 2;
+}
+
+/**
  * The sequential test on error counts per arm (see the derivation above).
  *
  * @public
@@ -281,8 +291,9 @@ export class SequentialCountJudge {
    * the cap, little (2 × errors: 471 s instead of 431 s at 15 s scrapes).
    * Early advance's "no worse" test is capped the same way at its own α
    * (SequentialGate.ts): a window that missed a burst on the canary shows
-   * it far better than it is. Counts read from raw samples are not capped: their
-   * slices are read between samples, not extrapolated over windows.
+   * it far better than it is. Counts read from raw samples are not
+   * capped: their slices are read between samples, not extrapolated over
+   * windows.
    */
   readonly windowLogCap: number;
   readonly #logWeights: number[];
@@ -315,7 +326,7 @@ export class SequentialCountJudge {
     const total = weights.reduce((a, b) => a + b, 0);
     this.weights = weights.map(v => v / total);
     this.#logWeights = this.weights.map(v => Math.log(v));
-    this.windowLogCap = Math.log(2 / this.alpha) / 2;
+    this.windowLogCap = windowLogCapOf(this.alpha);
   }
 
   initialState(): SequentialState {

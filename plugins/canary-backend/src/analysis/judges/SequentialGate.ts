@@ -25,6 +25,7 @@ import {
   EndSlack,
   SequentialCountJudge,
   SequentialState,
+  windowLogCapOf,
 } from './SequentialCountJudge';
 
 /*
@@ -642,7 +643,7 @@ export function sequentialGateTick(
             // ends a step either (SequentialCountJudge.windowLogCap).
             const cap =
               state.dispersion.units === 'windows'
-                ? Math.log(2 / alpha) / 2
+                ? windowLogCapOf(alpha)
                 : Infinity;
             const sum = (part: ArmCounts) =>
               notWorseIncrement(part, margin, dispersion.phi).map(
