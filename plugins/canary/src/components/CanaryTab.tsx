@@ -33,6 +33,7 @@ import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
 import { NoRolloutYet } from './NoRolloutYet';
 import { OlderEvents } from './OlderEvents';
+import { ChartBoundary } from './ChartBoundary';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
 
@@ -169,21 +170,23 @@ export function CanaryTab(props: {
                 />
               </Grid>
               <Grid item xs={12} lg={8}>
-                <Suspense
-                  fallback={
-                    <InfoCard title="Metrics">
-                      <Progress />
-                    </InfoCard>
-                  }
-                >
-                  <MetricCharts
-                    series={series.value ?? []}
-                    markers={chartMarkers(eventHistory.items)}
-                    error={
-                      series.error ? describeError(series.error) : undefined
+                <ChartBoundary what="the metric charts" resetKey={series.value}>
+                  <Suspense
+                    fallback={
+                      <InfoCard title="Metrics">
+                        <Progress />
+                      </InfoCard>
                     }
-                  />
-                </Suspense>
+                  >
+                    <MetricCharts
+                      series={series.value ?? []}
+                      markers={chartMarkers(eventHistory.items)}
+                      error={
+                        series.error ? describeError(series.error) : undefined
+                      }
+                    />
+                  </Suspense>
+                </ChartBoundary>
               </Grid>
               <Grid item xs={12} lg={4}>
                 <InfoCard title="Events">

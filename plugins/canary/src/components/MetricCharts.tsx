@@ -3,6 +3,7 @@ import { Grid, Typography } from '@material-ui/core';
 import { Alert } from '@material-ui/lab';
 import type { MetricSeries } from '@coalmine/backstage-plugin-canary-common';
 import type { ChartMarker } from '../lib/markers';
+import { ChartBoundary } from './ChartBoundary';
 import { MetricChart } from './MetricChart';
 
 /** A chart for every gated metric, two to a row on very wide screens. */
@@ -28,7 +29,12 @@ export function MetricCharts(props: {
       <Grid container spacing={2}>
         {props.series.map(series => (
           <Grid item xs={12} xl={6} key={series.metric}>
-            <MetricChart series={series} markers={props.markers} />
+            <ChartBoundary
+              what={`the ${series.metric} chart`}
+              resetKey={series}
+            >
+              <MetricChart series={series} markers={props.markers} />
+            </ChartBoundary>
           </Grid>
         ))}
       </Grid>
