@@ -114,9 +114,20 @@ async function runScenario(scenario) {
     if (message.type() === 'error' && !message.text().startsWith('Warning:'))
       consoleErrors.push(message.text().split('\n')[0].slice(0, 300));
   });
-  page.on('pageerror', e =>
-    consoleErrors.push(`uncaught: ${String(e?.message ?? e).slice(0, 300)}`),
-  );
+  page.on('pageerror', e => {
+    // Where it was thrown, too: a message alone ("Invalid array length")
+    // does not say which component to look at.
+    const frames = String(e?.stack ?? '')
+      .split('\n')
+      .filter(line => /^\s+at /.test(line))
+      .slice(0, 3)
+      .map(line => line.trim());
+    consoleErrors.push(
+      `uncaught: ${String(e?.message ?? e).slice(0, 300)}${
+        frames.length ? ` (${frames.join('; ').slice(0, 500)})` : ''
+      }`,
+    );
+  });
   page.on('crash', () => {
     crashed = true;
   });
