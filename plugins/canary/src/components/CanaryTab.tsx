@@ -28,12 +28,12 @@ import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
 import { chartMarkers } from '../lib/markers';
 import { AnalysisGates } from './AnalysisGates';
+import { ChartBoundary } from './ChartBoundary';
 import { ConfigProblems } from './ConfigProblems';
 import { EventTimeline } from './EventTimeline';
 import { LoadErrorPanel } from './LoadErrorPanel';
 import { NoRolloutYet } from './NoRolloutYet';
 import { OlderEvents } from './OlderEvents';
-import { ChartBoundary } from './ChartBoundary';
 import { RolloutHistory } from './RolloutHistory';
 import { RolloutOverview } from './RolloutOverview';
 

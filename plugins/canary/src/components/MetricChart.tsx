@@ -55,7 +55,7 @@ function niceCeil(value: number): number {
  * quarter of that gap is below the values' own precision, and adding it
  * did not move the tick, so the loop that made the ticks never ended and
  * the page died with "Invalid array length". Ticks are counted, not
- * stepped to the top, so no input can make more than a dozen.
+ * stepped to the top, so no input can make more than 13.
  */
 export function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   const values = rows.flatMap(row =>
@@ -79,8 +79,8 @@ export function valueTicks(rows: ChartRow[], series: MetricSeries): number[] {
   }
   const step = niceCeil((span || size || 1) / 4);
   const first = Math.floor(lo / step) * step;
-  // The first tick at or above the top, allowing for rounding in the
-  // division; at most a dozen whatever the values.
+  // Steps up to the first tick at or above the top, allowing for rounding
+  // in the division; at most a dozen whatever the values.
   const count = Math.min(
     12,
     Math.max(1, Math.ceil((hi - first) / step - 1e-9)),
