@@ -374,6 +374,9 @@ export class SequentialCountJudge {
    * {@link EndSlack}). With `capped`, a window of counts read as written,
    * each alternative's evidence from the slice is at most
    * `windowLogCap` (see {@link SequentialCountJudge.windowLogCap}).
+   * With `onlyBelow`, only the alternatives ρ1/ρ0 < onlyBelow take it (the
+   * slices across a weight change, SequentialGate.ts; the others take the
+   * bounded stretch over the same time).
    */
   addSlice(
     previous: SequentialState,
@@ -382,6 +385,7 @@ export class SequentialCountJudge {
     onlyFrom?: number,
     endSlack?: EndSlack,
     capped = false,
+    onlyBelow?: number,
   ): SequentialState {
     // A slice that does not continue from the latest end (a bounded slice
     // around a weight change) leaves that end for good: keep its bounded
@@ -421,6 +425,7 @@ export class SequentialCountJudge {
       const p0 = (w * rho0) / (w * rho0 + 1 - w);
       for (let k = 0; k < this.grid.length; k++) {
         if (onlyFrom !== undefined && this.grid[k] < onlyFrom) continue;
+        if (onlyBelow !== undefined && this.grid[k] >= onlyBelow) continue;
         const rho1 = rho0 * this.grid[k];
         const p1 = (w * rho1) / (w * rho1 + 1 - w);
         const up = Math.log(p1 / p0);
@@ -449,7 +454,8 @@ export class SequentialCountJudge {
    * Feeds cumulative counters: the difference to the last ones is the new
    * slice (judged as `judged(slice)` when given, e.g. with one arm's
    * requests read from the configured split; `capped` for counts read as
-   * written, see {@link SequentialCountJudge.windowLogCap}).
+   * written, see {@link SequentialCountJudge.windowLogCap}; `onlyBelow`
+   * as in {@link SequentialCountJudge.addSlice}).
    */
   update(
     state: SequentialState,
@@ -458,6 +464,7 @@ export class SequentialCountJudge {
     endSlack?: EndSlack,
     judged: (slice: ArmCounts) => ArmCounts = slice => slice,
     capped = false,
+    onlyBelow?: number,
   ): SequentialState {
     const current = roundCounts(counts);
     const last = state.last;
@@ -469,11 +476,12 @@ export class SequentialCountJudge {
       return {
         ...this.addSlice(
           state,
-          current,
+          judged(current),
           dispersion,
           undefined,
           endSlack,
           capped,
+          onlyBelow,
         ),
         last: current,
       };
@@ -505,9 +513,32 @@ export class SequentialCountJudge {
         undefined,
         endSlack,
         capped,
+        onlyBelow,
       ),
       last: current,
     };
+  }
+
+  /**
+   * Adds `delta` to each alternative's log-evidence (and to the bounded
+   * reading of the latest end, when there is one), then decides again:
+   * the evidence of the slices across a weight change as read at this tick
+   * in place of what the previous tick's reading of them added
+   * (SequentialGate.ts).
+   */
+  shift(state: SequentialState, delta: number[]): SequentialState {
+    if (delta.every(v => v === 0)) return state;
+    const next: SequentialState = {
+      ...state,
+      logEvidence: state.logEvidence.map((v, k) => v + (delta[k] ?? 0)),
+      ...(state.bounded
+        ? { bounded: state.bounded.map((v, k) => v + (delta[k] ?? 0)) }
+        : {}),
+    };
+    const e = Math.min(Math.exp(this.logEValue(next)), Number.MAX_VALUE);
+    next.maxEValue = Math.max(state.maxEValue, e);
+    next.rejected = state.rejected || e >= 1 / this.alpha;
+    return next;
   }
 
   /**

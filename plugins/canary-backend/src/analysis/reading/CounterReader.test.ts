@@ -15,6 +15,7 @@ import {
 import { SequentialCountJudge } from '../judges/SequentialCountJudge';
 import {
   boundedSlice,
+  overShareOf,
   restoreGateState,
   sequentialGateTick,
   SequentialGateOptions,
@@ -1899,7 +1900,10 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // T0 + 25 less 45 at T0; w = 30/255, above the 10 % weight). For the
     // alternative ρ1 = 30 alone: (p1/p0)^9 ((1 − p1)/(1 − p0))^2 ≈ 1.6e6,
     // far above 1/α = 100 also at its prior weight. (With the stable's 135
-    // requests between samples inside it, w = 30/165: 3.3e4.)
+    // requests between samples inside it, w = 30/165: 3.3e4.) The first
+    // step has no step before it to read the mesh's over-share from, so
+    // the time across its change is not judged for the alternatives below
+    // BOUNDED_FROM (overShareOf, spanShare).
     const outage = runWith(0.6, 0.01);
     const failed = outage.find(([, v]) => v === 'fail');
     expect(failed?.[0]).toBe(26);
@@ -1912,6 +1916,127 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     const burst = runWith(0.01, 0.4);
     expect(burst.map(([, v]) => v)).not.toContain('fail');
     expect(burst[burst.length - 1][1]).toBe('pass');
+  });
+
+  /**
+   * 25 requests/s; the weight goes from `from` to `to` % at T0 + 200, and
+   * the mesh sends the canary `mesh` × its weight; every scrape fails from
+   * T0 + 170 to T0 + 260; a common burst (`burst` on both arms) in the 20 s
+   * after the change. The canary pod is scraped at :00, :15, …, the stable
+   * at :07, :22, …; read every 10 s at :03, :13, ….
+   */
+  function acrossChange(
+    canaryRate: number,
+    burst: number,
+    { from = 10, to = 20, mesh = 1 } = {},
+  ) {
+    const samples: Record<CounterName, Array<[number, number]>> = {
+      canaryErrors: [],
+      canaryRequests: [],
+      stableErrors: [],
+      stableRequests: [],
+    };
+    const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+    const mod = (x: number, m: number) => ((x % m) + m) % m;
+    let state = restoreGateState(undefined, judge);
+    const readings: Array<{ at: number; eValue: number; verdict: string }> =
+      [];
+    for (let t = T0 - 60; t <= T0 + 400; t++) {
+      const w = t < T0 ? 0 : ((t < T0 + 200 ? from : to) / 100) * mesh;
+      // A common burst in the 20 s after the change, on both arms.
+      const rate = t >= T0 + 200 && t < T0 + 220 ? burst : 0.01;
+      acc.cr += 25 * w;
+      acc.ce += 25 * w * Math.max(rate, canaryRate);
+      acc.sr += 25 * (1 - w);
+      acc.se += 25 * (1 - w) * rate;
+      const failing = t >= T0 + 170 && t < T0 + 260;
+      if (!failing && t >= T0 && mod(t - T0, 15) === 0) {
+        samples.canaryRequests.push([t, acc.cr]);
+        samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+      }
+      if (!failing && mod(t - T0, 15) === 7) {
+        samples.stableRequests.push([t, acc.sr]);
+        samples.stableErrors.push([t, Math.floor(acc.se)]);
+      }
+      if (t > T0 && mod(t - T0, 10) === 3) {
+        const r = sequentialGateTick(
+          judge,
+          state,
+          {
+            nowSec: t,
+            startSec: T0,
+            stepStartSec: t < T0 + 200 ? T0 : T0 + 200,
+            weight: t < T0 + 200 ? from : to,
+            raw: raw({
+              canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
+              canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+              stableErrors: [series({ pod: 's' }, samples.stableErrors)],
+              stableRequests: [series({ pod: 's' }, samples.stableRequests)],
+            }),
+          },
+          options,
+        );
+        state = JSON.parse(JSON.stringify(r.state));
+        readings.push({
+          at: t - T0,
+          eValue: Number(r.check.details?.eValue ?? NaN),
+          verdict: r.check.verdict,
+        });
+      }
+    }
+    return readings;
+  }
+
+  it("judges the time across a weight change, an outage of all scrapes included, for the alternatives below BOUNDED_FROM with the canary share at the larger weight: a canary 3 × as bad gains that evidence, a common burst there is not the canary's", () => {
+    const eAt = (readings: ReturnType<typeof acrossChange>, at: number) =>
+      readings.find(r => r.at === at)?.eValue ?? NaN;
+    // A canary failing 3 % against the stable's 1 %: before the outage
+    // (read at T0 + 163) and at T0 + 283, the first reading after the cut
+    // (every series has a sample after T0 + 220 by T0 + 277). Without the
+    // slices across the change, the 110 s from the old weight's last
+    // slice end to the cut add nothing to the alternatives below 10 ×.
+    // The share is the larger weight times the over-share read from the
+    // 10 % step (overShareOf: an upper bound of its counted share over
+    // the weight, ≈ 1.25 here although the mesh is exact), which costs
+    // part of the gain: measured 6.80 → 9.38, 1.38 × (5 × with the share
+    // at the larger weight itself, which a misrouted mesh breaks: below).
+    const worse = acrossChange(0.03, 0.01);
+    expect(eAt(worse, 283)).toBeGreaterThan(1.3 * eAt(worse, 163));
+    // Both arms failing 40 % for 20 s right after the change, during the
+    // outage: not the canary's.
+    const healthy = acrossChange(0.01, 0.4);
+    expect(healthy.map(r => r.verdict)).not.toContain('fail');
+    expect(eAt(healthy, 283)).toBeLessThan(2);
+  });
+
+  it("reads the mesh's over-share from the step before: a mesh that sends the canary 5 × its weight, with a common burst right after the change, is not read as the canary's", () => {
+    // 2 → 10 % configured, 10 → 50 % sent. With the share across the
+    // change taken at the larger configured weight (10 %) the canary's
+    // 40 % burst at its real 50 % share reads as a canary 9 × worse.
+    const eValues = (readings: ReturnType<typeof acrossChange>) =>
+      readings.map(r => r.eValue);
+    const misrouted = acrossChange(0.01, 0.4, { from: 2, to: 10, mesh: 5 });
+    expect(misrouted.map(r => r.verdict)).not.toContain('fail');
+    expect(Math.max(...eValues(misrouted))).toBeLessThan(2);
+    // The same mesh with a canary failing 30 % is still rolled back.
+    const bad = acrossChange(0.3, 0.01, { from: 2, to: 10, mesh: 5 });
+    expect(bad.map(r => r.verdict)).toContain('fail');
+  });
+
+  it('bounds the over-share from above: at least the counted share over the weight, 1 at the least, unknown without a weight or enough requests', () => {
+    // A step at 10 % that counted 425 canary and 3,825 stable requests
+    // (exactly its weight): (425 + 3√425 + 3) / (… + 3,825 − 3√3,825),
+    // 11.9 % over 10 %, × 1.1.
+    expect(overShareOf(425, 3825, 10)).toBeCloseTo(1.305, 2);
+    // A mesh sending 5 × the weight is read as at least 5 ×.
+    expect(overShareOf(2000, 2000, 10)!).toBeGreaterThan(5);
+    // Fewer canary requests than at the weight: never below 1.
+    expect(overShareOf(100, 9900, 10)).toBe(1);
+    expect(overShareOf(49, 1000, 5)).toBeUndefined();
+    expect(overShareOf(500, 0, 5)).toBeUndefined();
+    expect(overShareOf(500, 500, undefined)).toBeUndefined();
+    expect(overShareOf(500, 500, 0)).toBeUndefined();
+    expect(overShareOf(500, 0, 100)).toBeUndefined();
   });
 
   it('rolls back an outage at the first step on the first reading that holds its errors, before the stable pod has two samples after the change', () => {
