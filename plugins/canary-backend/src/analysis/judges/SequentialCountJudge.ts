@@ -374,9 +374,8 @@ export class SequentialCountJudge {
    * {@link EndSlack}). With `capped`, a window of counts read as written,
    * each alternative's evidence from the slice is at most
    * `windowLogCap` (see {@link SequentialCountJudge.windowLogCap}).
-   * With `onlyBelow`, only the alternatives ρ1/ρ0 < onlyBelow take it (the
-   * slices across a weight change, SequentialGate.ts; the others take the
-   * bounded stretch over the same time).
+   * With `within` = [a, b], only the alternatives a ≤ ρ1/ρ0 < b take it
+   * (the slices across a weight change, SequentialGate.ts).
    */
   addSlice(
     previous: SequentialState,
@@ -385,7 +384,7 @@ export class SequentialCountJudge {
     onlyFrom?: number,
     endSlack?: EndSlack,
     capped = false,
-    onlyBelow?: number,
+    within?: readonly [number, number],
   ): SequentialState {
     // A slice that does not continue from the latest end (a bounded slice
     // around a weight change) leaves that end for good: keep its bounded
@@ -425,7 +424,8 @@ export class SequentialCountJudge {
       const p0 = (w * rho0) / (w * rho0 + 1 - w);
       for (let k = 0; k < this.grid.length; k++) {
         if (onlyFrom !== undefined && this.grid[k] < onlyFrom) continue;
-        if (onlyBelow !== undefined && this.grid[k] >= onlyBelow) continue;
+        if (within && (this.grid[k] < within[0] || this.grid[k] >= within[1]))
+          continue;
         const rho1 = rho0 * this.grid[k];
         const p1 = (w * rho1) / (w * rho1 + 1 - w);
         const up = Math.log(p1 / p0);
@@ -454,8 +454,8 @@ export class SequentialCountJudge {
    * Feeds cumulative counters: the difference to the last ones is the new
    * slice (judged as `judged(slice)` when given, e.g. with one arm's
    * requests read from the configured split; `capped` for counts read as
-   * written, see {@link SequentialCountJudge.windowLogCap}; `onlyBelow`
-   * as in {@link SequentialCountJudge.addSlice}).
+   * written, see {@link SequentialCountJudge.windowLogCap}; `within` as
+   * in {@link SequentialCountJudge.addSlice}).
    */
   update(
     state: SequentialState,
@@ -464,7 +464,7 @@ export class SequentialCountJudge {
     endSlack?: EndSlack,
     judged: (slice: ArmCounts) => ArmCounts = slice => slice,
     capped = false,
-    onlyBelow?: number,
+    within?: readonly [number, number],
   ): SequentialState {
     const current = roundCounts(counts);
     const last = state.last;
@@ -481,7 +481,7 @@ export class SequentialCountJudge {
           undefined,
           endSlack,
           capped,
-          onlyBelow,
+          within,
         ),
         last: current,
       };
@@ -513,7 +513,7 @@ export class SequentialCountJudge {
         undefined,
         endSlack,
         capped,
-        onlyBelow,
+        within,
       ),
       last: current,
     };

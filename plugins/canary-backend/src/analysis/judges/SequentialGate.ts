@@ -63,12 +63,12 @@ import {
  * outage at a step is rolled back a scrape interval or two sooner, small
  * regressions are judged on the clean slices as before.
  *
- * Slices across the change. The smaller alternatives do judge that time,
- * from the old weight's last slice end to the cut, in ordinary consecutive
- * slices whose canary share is overstated to the larger weight times the
- * over-share the mesh showed at the step before (spanShare, overShareOf);
- * where that cannot be read (the first step, too few requests), they do
- * not. Through 15 s scrapes with outages, most of the canary errors the
+ * Slices across the change. The alternatives from SPAN_FROM (3 ×) up to
+ * BOUNDED_FROM judge that time too, from the old weight's last slice end to
+ * the cut, in ordinary consecutive slices whose canary share is overstated
+ * to the larger weight times the over-share the mesh showed at the step
+ * before (spanShare, overShareOf); where that cannot be read (the first
+ * step, too few requests), they do not. Through 15 s scrapes with outages, most of the canary errors the
  * judge never weighed on a canary sized by the weight fell in that time
  * (bench/README.md, "Canary pods sized by the weight").
  *
@@ -223,10 +223,11 @@ function atSplit(share: number): (slice: ArmCounts) => ArmCounts {
  * at the new and larger share, is not read as the canary's. The largest
  * w(t) is the larger weight only for a mesh that sends what it is told; a
  * mesh that sends the canary 5 × its weight does so across the change too,
- * hence the over-share, an upper bound read from the step before (taken
- * at the larger weight alone, healthy canaries behind such a mesh with a
- * burst after each step were rolled back in 11.5 % of 200 runs at 15 s
- * scrapes and 66.5 % at 30 s; 0 with it). One factor for the whole
+ * hence the over-share, an upper bound read from the step before (with
+ * the share at the larger weight alone and every alternative below 10 ×
+ * taking these slices, healthy canaries behind such a mesh with a burst
+ * after each step were rolled back in 11.5 % of 200 runs at 15 s scrapes
+ * and 66.5 % at 30 s; none with the over-share). One factor for the whole
  * stretch, not one per slice: consecutive slices with different shares no
  * longer cancel their interpolation errors (scaling each slice's counted
  * share instead rolled back 2.5 % of healthy canaries with a 20 s burst
@@ -289,6 +290,16 @@ export function overShareOf(
  */
 export const BOUNDED_FROM = 10;
 
+/**
+ * The slices across a weight change feed only the alternatives from this
+ * many times stable's rate up to BOUNDED_FROM: their share is overstated
+ * (spanShare), which for a canary a little worse reads as evidence against
+ * the small alternatives (with every alternative below 10 × taking them, a
+ * canary 2 × as bad was rolled back in 87 % of the benchmark's runs through
+ * 30 s scrapes instead of all).
+ */
+const SPAN_FROM = 3;
+
 /** Seconds after a weight change before it counts as applied (the mesh's delay). @public */
 export const SETTLE_SECONDS = 5;
 
@@ -314,7 +325,7 @@ export interface SequentialGateState {
     boundedBase?: number[];
     /** Slices at this weight are being judged (its first cut was made). */
     open?: boolean;
-    /** Until the cut: the slices across the weight change (see spanShare), judged apart for the alternatives below BOUNDED_FROM. */
+    /** Until the cut: the slices across the weight change (see spanShare), judged apart for the alternatives from SPAN_FROM up to BOUNDED_FROM. */
     span?: SequentialState;
     /** Sample time (unix s) where the latest of those slices ends. */
     spanAt?: number;
@@ -634,9 +645,9 @@ export function sequentialGateTick(
       if (next.last !== state.judge.last) state.lastAt = end.at;
       state.judge = next;
     }
-    // Until the cut, the alternatives below BOUNDED_FROM judge the time
-    // from the old weight's last slice end on in slices read as any
-    // other, with the canary's share overstated (spanShare).
+    // Until the cut, the alternatives from SPAN_FROM to BOUNDED_FROM judge
+    // the time from the old weight's last slice end on in slices read as
+    // any other, with the canary's share overstated (spanShare).
     let spanDelta: number[] | undefined;
     const spanShownBefore = state.step.spanShown;
     const oldWeight = state.step.fromWeight;
@@ -680,7 +691,7 @@ export function sequentialGateTick(
           endSlackOf(to.burst),
           spanShare(oldWeight / 100, tick.weight / 100, overShare),
           false,
-          BOUNDED_FROM,
+          [SPAN_FROM, BOUNDED_FROM],
         );
         if (next.last !== span.last) spanAt = to.at;
         span = next;
