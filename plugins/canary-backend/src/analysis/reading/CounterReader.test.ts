@@ -1652,14 +1652,16 @@ class World {
  * One canary and one stable pod served second by second from T0 − 60 to
  * `until` (`perSecond` gives each second's requests and errors per arm),
  * each scraped every 15 s at its own phase (seconds after T0 modulo 15;
- * the canary only after `canaryFrom`), the gate read every 10 s at `tick`
- * (modulo 10) after T0. Returns each reading's time after T0 and its check.
+ * the canary only after `canaryFrom`; no scrape while `failing`), the gate
+ * read every 10 s at `tick` (modulo 10) after T0, with the step and weight
+ * given (or each a function of the reading's time). Returns each reading's
+ * time after T0 and its check.
  */
 function scrapedTwoPods(args: {
   judge: SequentialCountJudge;
   options: SequentialGateOptions;
-  stepStartSec: number;
-  weight: number;
+  stepStartSec: number | ((t: number) => number);
+  weight: number | ((t: number) => number);
   until: number;
   perSecond: (t: number) => {
     canary: [number, number];
@@ -1667,7 +1669,10 @@ function scrapedTwoPods(args: {
   };
   phases: { canary: number; stable: number; tick: number };
   canaryFrom?: number;
+  failing?: (t: number) => boolean;
 }) {
+  const at = (v: number | ((t: number) => number), t: number) =>
+    typeof v === 'number' ? v : v(t);
   const samples: Record<CounterName, Array<[number, number]>> = {
     canaryErrors: [],
     canaryRequests: [],
@@ -1684,14 +1689,16 @@ function scrapedTwoPods(args: {
     acc.ce += served.canary[1];
     acc.sr += served.stable[0];
     acc.se += served.stable[1];
+    const scraped = !args.failing?.(t);
     if (
+      scraped &&
       mod(t - T0, 15) === args.phases.canary &&
       (args.canaryFrom === undefined || t > args.canaryFrom)
     ) {
       samples.canaryRequests.push([t, acc.cr]);
       samples.canaryErrors.push([t, Math.floor(acc.ce)]);
     }
-    if (mod(t - T0, 15) === args.phases.stable) {
+    if (scraped && mod(t - T0, 15) === args.phases.stable) {
       samples.stableRequests.push([t, acc.sr]);
       samples.stableErrors.push([t, Math.floor(acc.se)]);
     }
@@ -1702,8 +1709,8 @@ function scrapedTwoPods(args: {
         {
           nowSec: t,
           startSec: T0,
-          stepStartSec: args.stepStartSec,
-          weight: args.weight,
+          stepStartSec: at(args.stepStartSec, t),
+          weight: at(args.weight, t),
           raw: raw({
             canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
             canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
@@ -1930,60 +1937,28 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     burst: number,
     { from = 10, to = 20, mesh = 1 } = {},
   ) {
-    const samples: Record<CounterName, Array<[number, number]>> = {
-      canaryErrors: [],
-      canaryRequests: [],
-      stableErrors: [],
-      stableRequests: [],
-    };
-    const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
-    const mod = (x: number, m: number) => ((x % m) + m) % m;
-    let state = restoreGateState(undefined, judge);
-    const readings: Array<{ at: number; eValue: number; verdict: string }> = [];
-    for (let t = T0 - 60; t <= T0 + 400; t++) {
-      const w = t < T0 ? 0 : ((t < T0 + 200 ? from : to) / 100) * mesh;
-      // A common burst in the 20 s after the change, on both arms.
-      const rate = t >= T0 + 200 && t < T0 + 220 ? burst : 0.01;
-      acc.cr += 25 * w;
-      acc.ce += 25 * w * Math.max(rate, canaryRate);
-      acc.sr += 25 * (1 - w);
-      acc.se += 25 * (1 - w) * rate;
-      const failing = t >= T0 + 170 && t < T0 + 260;
-      if (!failing && t >= T0 && mod(t - T0, 15) === 0) {
-        samples.canaryRequests.push([t, acc.cr]);
-        samples.canaryErrors.push([t, Math.floor(acc.ce)]);
-      }
-      if (!failing && mod(t - T0, 15) === 7) {
-        samples.stableRequests.push([t, acc.sr]);
-        samples.stableErrors.push([t, Math.floor(acc.se)]);
-      }
-      if (t > T0 && mod(t - T0, 10) === 3) {
-        const r = sequentialGateTick(
-          judge,
-          state,
-          {
-            nowSec: t,
-            startSec: T0,
-            stepStartSec: t < T0 + 200 ? T0 : T0 + 200,
-            weight: t < T0 + 200 ? from : to,
-            raw: raw({
-              canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
-              canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
-              stableErrors: [series({ pod: 's' }, samples.stableErrors)],
-              stableRequests: [series({ pod: 's' }, samples.stableRequests)],
-            }),
-          },
-          options,
-        );
-        state = JSON.parse(JSON.stringify(r.state));
-        readings.push({
-          at: t - T0,
-          eValue: Number(r.check.details?.eValue ?? NaN),
-          verdict: r.check.verdict,
-        });
-      }
-    }
-    return readings;
+    const share = (t: number) =>
+      t < T0 ? 0 : ((t < T0 + 200 ? from : to) / 100) * mesh;
+    // A common burst in the 20 s after the change, on both arms.
+    const rate = (t: number) => (t >= T0 + 200 && t < T0 + 220 ? burst : 0.01);
+    return scrapedTwoPods({
+      judge,
+      options,
+      stepStartSec: t => (t < T0 + 200 ? T0 : T0 + 200),
+      weight: t => (t < T0 + 200 ? from : to),
+      until: T0 + 400,
+      perSecond: t => ({
+        canary: [25 * share(t), 25 * share(t) * Math.max(rate(t), canaryRate)],
+        stable: [25 * (1 - share(t)), 25 * (1 - share(t)) * rate(t)],
+      }),
+      phases: { canary: 0, stable: 7, tick: 3 },
+      canaryFrom: T0 - 1,
+      failing: t => t >= T0 + 170 && t < T0 + 260,
+    }).map(({ at, check }) => ({
+      at,
+      eValue: Number(check.details?.eValue ?? NaN),
+      verdict: check.verdict,
+    }));
   }
 
   it("judges the time across a weight change, an outage of all scrapes included, for the alternatives from 3 × to below BOUNDED_FROM with the canary share overstated: a canary 5 × as bad gains that evidence, a common burst there is not the canary's", () => {
