@@ -168,7 +168,14 @@ export class Leases {
     }
     for (const id of ids) {
       const lost = this.running.get(id);
-      if (lost && !held.has(id)) lost();
+      if (!lost || held.has(id)) continue;
+      // Told once: the lease is not renewed again for a pass that lost it.
+      this.running.delete(id);
+      lost();
+    }
+    if (this.running.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
     }
   }
 
