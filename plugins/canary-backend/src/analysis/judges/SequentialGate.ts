@@ -27,6 +27,7 @@ import {
   SequentialState,
   windowLogCapOf,
 } from './SequentialCountJudge';
+import { formatNumber } from './format';
 
 /*
  * One tick of a sequential count gate, from what Prometheus returned to the
@@ -303,6 +304,29 @@ const SPAN_FROM = 3;
 /** Seconds after a weight change before it counts as applied (the mesh's delay). @public */
 export const SETTLE_SECONDS = 5;
 
+/**
+ * The slices across a weight change (spanShare), judged apart for the
+ * alternatives from SPAN_FROM up to BOUNDED_FROM until the cut; what they
+ * add is in the judge's log-evidence (spanEvidence).
+ *
+ * @public
+ */
+export interface AcrossChange {
+  /** Their own judge state. */
+  judge: SequentialState;
+  /** Sample time (unix s) where they begin: the old weight's last slice end (absent in state persisted before it was kept). */
+  from?: number;
+  /** Sample time (unix s) where the latest of them ends. */
+  at: number;
+  /** A pod went away during them: they go no further. */
+  stopped?: boolean;
+}
+
+/** What the slices across a change add to the judge's log-evidence now (their latest end bounded). */
+function spanEvidence(span: AcrossChange | undefined): number[] | undefined {
+  return span && (span.judge.bounded ?? span.judge.logEvidence);
+}
+
 /** @public */
 export interface SequentialGateState {
   version: 2;
@@ -325,14 +349,8 @@ export interface SequentialGateState {
     boundedBase?: number[];
     /** Slices at this weight are being judged (its first cut was made). */
     open?: boolean;
-    /** Until the cut: the slices across the weight change (see spanShare), judged apart for the alternatives from SPAN_FROM up to BOUNDED_FROM. */
-    span?: SequentialState;
-    /** Sample time (unix s) where the latest of those slices ends. */
-    spanAt?: number;
-    /** The log-evidence of those slices the judge's holds now (their latest end bounded). */
-    spanShown?: number[];
-    /** A pod went away during them: they go no further. */
-    spanStopped?: boolean;
+    /** Until the cut: the slices across the weight change (see spanShare). */
+    span?: AcrossChange;
     /** The mesh's over-share read from the step before (overShareOf): the slices across the change are judged only when it is known. */
     overShare?: number;
     canaryRequests: number;
@@ -483,10 +501,33 @@ export function restoreGateState(
   }
   return {
     ...s,
+    step: restoreStep(s.step),
     judge: judge.restore(s.judge),
     reader: restoreReaderState(s.reader),
     dispersion: restoreDispersion(s.dispersion),
   };
+}
+
+/** The span across a change as an earlier version kept it: four fields of the step. */
+interface EarlierSpanFields {
+  span?: SequentialState | AcrossChange;
+  spanAt?: number;
+  spanShown?: number[];
+  spanStopped?: boolean;
+}
+
+/** A step as persisted, with a span kept as four fields turned into one (AcrossChange). */
+function restoreStep(
+  persisted: SequentialGateState['step'],
+): SequentialGateState['step'] {
+  const { span, spanAt, spanShown, spanStopped, ...step } =
+    persisted as SequentialGateState['step'] & EarlierSpanFields;
+  if (!span) return step;
+  if ('judge' in span) return { ...step, span };
+  // spanShown was always what spanEvidence reads from the span.
+  return spanAt === undefined
+    ? step
+    : { ...step, span: { judge: span, at: spanAt, stopped: spanStopped } };
 }
 
 /**
@@ -569,15 +610,11 @@ export function sequentialGateTick(
     // A step that ends before its cut: the slices across its change go on
     // from where they are (their evidence is in the judge's), at a share
     // bounded by every weight since they began.
-    const { span, spanAt, spanShown, spanStopped, fromWeight, overShare } =
-      previous.step;
+    const { span, fromWeight, overShare } = previous.step;
     const carried =
       !previous.step.open && span && previousWeight !== undefined
         ? {
             span,
-            spanAt,
-            spanShown,
-            spanStopped,
             fromWeight: Math.max(fromWeight ?? 0, previousWeight),
             ...(overShare !== undefined ? { overShare } : {}),
           }
@@ -649,7 +686,7 @@ export function sequentialGateTick(
     // the time from the old weight's last slice end on in slices read as
     // any other, with the canary's share overstated (spanShare).
     let spanDelta: number[] | undefined;
-    const spanShownBefore = state.step.spanShown;
+    const spanShownBefore = spanEvidence(state.step.span);
     const oldWeight = state.step.fromWeight;
     const overShare = state.step.overShare;
     if (
@@ -662,11 +699,12 @@ export function sequentialGateTick(
       tick.weight < 100
     ) {
       const shown = spanShownBefore ?? state.judge.logEvidence.map(() => 0);
-      let span = state.step.span ?? {
+      const begin = state.lastAt ?? tick.startSec;
+      let span = state.step.span?.judge ?? {
         ...judge.initialState(),
         last: state.judge.last,
       };
-      let spanAt = state.step.spanAt ?? state.lastAt ?? tick.startSec;
+      let spanAt = state.step.span?.at ?? begin;
       // To the cut when it is made (the slices after it take over), else
       // to this reading's time; not over a stretch a pod went away in.
       const to =
@@ -675,7 +713,7 @@ export function sequentialGateTick(
           : { at, counts, burst };
       // A pod went away: what it served after its last sample was never
       // scraped, so the slices across the change end where they are.
-      const stopped = state.step.spanStopped || unseenFrom !== undefined;
+      const stopped = state.step.span?.stopped || unseenFrom !== undefined;
       if (!stopped && to.at > spanAt) {
         const phi = Math.max(
           dispersion.phi,
@@ -696,15 +734,14 @@ export function sequentialGateTick(
         if (next.last !== span.last) spanAt = to.at;
         span = next;
       }
-      const decided = span.bounded ?? span.logEvidence;
-      spanDelta = decided.map((v, k) => v - (shown[k] ?? 0));
-      state.step = {
-        ...state.step,
-        span,
-        spanAt,
-        spanShown: decided,
-        ...(stopped ? { spanStopped: true } : {}),
+      const across: AcrossChange = {
+        judge: span,
+        from: state.step.span ? state.step.span.from : begin,
+        at: spanAt,
+        ...(stopped ? { stopped: true } : {}),
       };
+      spanDelta = spanEvidence(across)!.map((v, k) => v - (shown[k] ?? 0));
+      state.step = { ...state.step, span: across };
     }
     if (inGap && bounds) {
       // Until the cut, the stretch from the change on is judged with bounds
@@ -726,11 +763,11 @@ export function sequentialGateTick(
             ? judge.settle(state.judge)
             : judge.foldStretch(judge.settle(state.judge));
           // The base holds neither the stretch nor the slices across the
-          // change (previous.step.spanShown: what they added until now).
+          // change (spanShownBefore: what they added until now).
           const base =
             state.step.boundedBase ??
             settled.logEvidence.map((v, k) => v - (spanShownBefore?.[k] ?? 0));
-          const spanNow = state.step.spanShown;
+          const spanNow = spanEvidence(state.step.span);
           state.judge = judge.addSlice(
             {
               ...settled,
@@ -749,17 +786,18 @@ export function sequentialGateTick(
       state.judge = judge.shift(state.judge, spanDelta);
     // Shown (and later kept in `used`) for the stretch: the slices across
     // the change cover its time and more.
-    const spanUsed = state.step.span?.used;
+    const spanUsed = state.step.span?.judge.used;
     if (spanUsed && spanUsed.canaryRequests > 0)
       state.judge = { ...state.judge, stretch: spanUsed };
     if (sliceFrom < settledAt && cut) {
       // Every series has a sample after the change: slices from the cut on
       // are wholly at this weight. What came before it is not judged.
-      const spanEnd = state.step.spanAt;
-      if (state.step.span?.last && spanEnd !== undefined && spanEnd > cut.at) {
+      const spanEnd = state.step.span?.at;
+      const spanLast = state.step.span?.judge.last;
+      if (spanLast && spanEnd !== undefined && spanEnd > cut.at) {
         // The slices across the change already reach past the cut: the
         // slices at this weight go on from their end.
-        state.judge = judge.rebase(state.judge, state.step.span.last);
+        state.judge = judge.rebase(state.judge, spanLast);
         state.lastAt = spanEnd;
       } else {
         state.judge = judge.rebase(
@@ -936,6 +974,12 @@ export function sequentialGateTick(
     skipped,
     storeLag,
   });
+  const across = describeAcrossChange(
+    judge,
+    state,
+    tick.weight,
+    tick.raw !== undefined,
+  );
   // Said with the check of a count template read as written.
   const extra = {
     ...(state.dispersion.units === 'windows'
@@ -944,9 +988,82 @@ export function sequentialGateTick(
         }
       : {}),
     ...early,
+    ...across?.details,
   };
   const check = Object.keys(extra).length
     ? { ...described, details: { ...described.details, ...extra } }
     : described;
-  return { state, check };
+  // A rollback decided now, with the time across the change weighed in,
+  // says so.
+  return !previous.judge.rejected && state.judge.rejected && across?.evidence
+    ? {
+        state,
+        check: { ...check, evidence: `${check.evidence}${across.evidence}` },
+      }
+    : { state, check };
+}
+
+/**
+ * How this step's change was judged across (spanShare), for the check's
+ * details: the weights, the time, the canary share the slices were read
+ * at and the largest factor they gave an alternative; or why that time was
+ * not judged. Nothing for a first step or a weight with no split.
+ */
+function describeAcrossChange(
+  judge: SequentialCountJudge,
+  state: SequentialGateState,
+  weight: number | undefined,
+  rawSamples: boolean,
+): { details: Record<string, string | number>; evidence?: string } | undefined {
+  const { fromWeight, overShare, span } = state.step;
+  if (
+    !rawSamples ||
+    fromWeight === undefined ||
+    fromWeight <= 0 ||
+    weight === undefined ||
+    weight <= 0 ||
+    weight >= 100
+  )
+    return undefined;
+  const change = `${formatNumber(fromWeight)} % → ${formatNumber(weight)} %`;
+  if (overShare === undefined) {
+    return {
+      details: {
+        acrossChange: `${change}: not judged — the step before has no clean slices with ${OVER_SHARE_MIN_REQUESTS} canary requests to read how much more than its weight the mesh sends the canary`,
+      },
+    };
+  }
+  if (!span) return undefined;
+  const share = `${formatNumber(
+    Math.min(1, (Math.max(fromWeight, weight) / 100) * overShare) * 100,
+  )} %`;
+  // What they add is in the judge's log-evidence: the e-value without it.
+  const without = judge.shift(
+    state.judge,
+    spanEvidence(span)!.map(v => -v),
+  );
+  const factor = Math.min(
+    Math.exp(judge.logEValue(state.judge) - judge.logEValue(without)),
+    Number.MAX_VALUE,
+  );
+  const times = `the e-value is ×${formatNumber(
+    factor,
+  )} what it would be without them`;
+  const seconds =
+    span.from !== undefined ? `${formatNumber(span.at - span.from)} s ` : '';
+  return {
+    details: {
+      acrossChange: `${change}: ${seconds}judged for canaries ${SPAN_FROM}–${BOUNDED_FROM} × as bad as stable, at a canary share of at least ${share} (the larger weight × the mesh's over-share from the step before); ${times}${
+        span.stopped ? '; stopped where a pod went away' : ''
+      }`,
+      acrossChangeOverShare: Number(overShare.toPrecision(4)),
+    },
+    ...(factor > 1
+      ? {
+          evidence: `; ${
+            seconds ? `the ${seconds}` : 'the time '
+          }across the change ${change} weighed in: ${times} (read at a canary share of at least ${share})`,
+        }
+      : {}),
+  };
 }

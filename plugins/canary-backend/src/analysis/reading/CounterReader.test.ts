@@ -1670,6 +1670,8 @@ function scrapedTwoPods(args: {
   phases: { canary: number; stable: number; tick: number };
   canaryFrom?: number;
   failing?: (t: number) => boolean;
+  /** The state as persisted between ticks (restored with restoreGateState). */
+  persisted?: (state: SequentialGateState) => unknown;
 }) {
   const at = (v: number | ((t: number) => number), t: number) =>
     typeof v === 'number' ? v : v(t);
@@ -1721,6 +1723,8 @@ function scrapedTwoPods(args: {
         args.options,
       );
       state = JSON.parse(JSON.stringify(r.state));
+      if (args.persisted)
+        state = restoreGateState(args.persisted(state), args.judge);
       readings.push({ at: t - T0, check: r.check });
     }
   }
@@ -1933,9 +1937,19 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
    * at :07, :22, …; read every 10 s at :03, :13, ….
    */
   function acrossChange(
-    canaryRate: number,
+    canaryRate: number | ((t: number) => number),
     burst: number,
-    { from = 10, to = 20, mesh = 1 } = {},
+    {
+      from = 10,
+      to = 20,
+      mesh = 1,
+      persisted,
+    }: {
+      from?: number;
+      to?: number;
+      mesh?: number;
+      persisted?: (state: SequentialGateState) => unknown;
+    } = {},
   ) {
     const share = (t: number) =>
       t < T0 ? 0 : ((t < T0 + 200 ? from : to) / 100) * mesh;
@@ -1948,16 +1962,28 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
       weight: t => (t < T0 + 200 ? from : to),
       until: T0 + 400,
       perSecond: t => ({
-        canary: [25 * share(t), 25 * share(t) * Math.max(rate(t), canaryRate)],
+        canary: [
+          25 * share(t),
+          25 *
+            share(t) *
+            Math.max(
+              rate(t),
+              typeof canaryRate === 'number' ? canaryRate : canaryRate(t),
+            ),
+        ],
         stable: [25 * (1 - share(t)), 25 * (1 - share(t)) * rate(t)],
       }),
       phases: { canary: 0, stable: 7, tick: 3 },
       canaryFrom: T0 - 1,
       failing: t => t >= T0 + 170 && t < T0 + 260,
+      persisted,
     }).map(({ at, check }) => ({
       at,
       eValue: Number(check.details?.eValue ?? NaN),
       verdict: check.verdict,
+      evidence: check.evidence,
+      acrossChange: check.details?.acrossChange,
+      overShare: check.details?.acrossChangeOverShare,
     }));
   }
 
@@ -1981,6 +2007,67 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     const healthy = acrossChange(0.01, 0.4);
     expect(healthy.map(r => r.verdict)).not.toContain('fail');
     expect(eAt(healthy, 283)).toBeLessThan(2);
+  });
+
+  it('says in the check how the time across the change was judged, and a rollback it weighed in names it; or why that time was not judged', () => {
+    // A canary that turns 6 × as bad at the change (1 % → 6 % against the
+    // stable's 1 %): rolled back at T0 + 313, on evidence the 113 s from
+    // the old weight's last slice end (read at T0 + 163, before the
+    // outage) to the cut weighed in.
+    const turned = acrossChange(t => (t >= T0 + 200 ? 0.06 : 0.01), 0.01);
+    expect(turned.find(r => r.at === 163)?.acrossChange).toBeUndefined();
+    const failed = turned.find(r => r.verdict === 'fail')!;
+    expect(failed.at).toBe(313);
+    const said = failed.evidence.match(
+      /; the 113 s across the change 10 % → 20 % weighed in: the e-value is ×([\d.]+) what it would be without them \(read at a canary share of at least ([\d.]+) %\)$/,
+    );
+    expect(said).not.toBeNull();
+    // Without them it would not have been rolled back yet.
+    expect(failed.eValue / Number(said![1])).toBeLessThan(100);
+    // The share: the larger weight, 20 %, times the over-share read from
+    // the 10 % step (an exact mesh, so only the bound's margins above 1).
+    const overShare = Number(failed.overShare);
+    expect(overShare).toBeGreaterThan(1.2);
+    expect(overShare).toBeLessThan(1.45);
+    expect(Number(said![2])).toBeCloseTo(20 * overShare, 1);
+    expect(failed.acrossChange).toMatch(
+      /^10 % → 20 %: 113 s judged for canaries 3–10 × as bad as stable, at a canary share of at least [\d.]+ % \(the larger weight × the mesh's over-share from the step before\); the e-value is ×[\d.]+ what it would be without them$/,
+    );
+    // A step before at 0.5 % counts about 20 canary requests: the mesh's
+    // over-share cannot be read, and the check says so.
+    const few = acrossChange(0.05, 0.01, { from: 0.5 });
+    expect(few.find(r => r.at === 283)?.acrossChange).toBe(
+      '0.5 % → 20 %: not judged — the step before has no clean slices with 50 canary requests to read how much more than its weight the mesh sends the canary',
+    );
+  });
+
+  it('goes on with the slices across a change persisted by the version that kept them in four fields of the step', () => {
+    // Session 36's state: the span's judge state as `span`, with `spanAt`,
+    // `spanShown` (what it added) and `spanStopped` beside it.
+    const asKeptBefore = (state: SequentialGateState) => {
+      const { span, ...step } = state.step;
+      return span
+        ? {
+            ...state,
+            step: {
+              ...step,
+              span: span.judge,
+              spanAt: span.at,
+              spanShown: span.judge.bounded ?? span.judge.logEvidence,
+              ...(span.stopped ? { spanStopped: true } : {}),
+            },
+          }
+        : state;
+    };
+    const eValues = (readings: ReturnType<typeof acrossChange>) =>
+      readings.map(r => [r.at, r.eValue]);
+    const now = acrossChange(0.05, 0.01);
+    const restored = acrossChange(0.05, 0.01, { persisted: asKeptBefore });
+    expect(eValues(restored)).toEqual(eValues(now));
+    // The time they began was not kept then: the check names no length.
+    expect(restored.find(r => r.at === 283)?.acrossChange).toMatch(
+      /^10 % → 20 %: judged for canaries 3–10 ×/,
+    );
   });
 
   it("reads the mesh's over-share from the step before: a mesh that sends the canary 5 × its weight, with a common burst right after the change, is not read as the canary's", () => {
