@@ -239,7 +239,7 @@ function spanShare(
   newShare: number,
   overShare: number,
 ): (slice: ArmCounts) => ArmCounts {
-  const largest = Math.min(1, Math.max(oldShare, newShare) * overShare);
+  const largest = largestShare(oldShare, newShare, overShare);
   return slice => {
     const counted =
       slice.canaryRequests /
@@ -251,6 +251,15 @@ function spanShare(
         share >= 1 ? 0 : (slice.canaryRequests * (1 - share)) / share,
     };
   };
+}
+
+/** The canary's share the slices across a change are read at, at least (0–1): the larger weight times the over-share. */
+function largestShare(
+  oldShare: number,
+  newShare: number,
+  overShare: number,
+): number {
+  return Math.min(1, Math.max(oldShare, newShare) * overShare);
 }
 
 /** Canary requests a step must have counted for its over-share to be read (overShareOf). */
@@ -1006,8 +1015,9 @@ export function sequentialGateTick(
 /**
  * How this step's change was judged across (spanShare), for the check's
  * details: the weights, the time, the canary share the slices were read
- * at and the largest factor they gave an alternative; or why that time was
- * not judged. Nothing for a first step or a weight with no split.
+ * at and how many times the e-value is what it would be without them; or
+ * why that time was not judged. Nothing for a first step or a weight with
+ * no split.
  */
 function describeAcrossChange(
   judge: SequentialCountJudge,
@@ -1035,7 +1045,7 @@ function describeAcrossChange(
   }
   if (!span) return undefined;
   const share = `${formatNumber(
-    Math.min(1, (Math.max(fromWeight, weight) / 100) * overShare) * 100,
+    largestShare(fromWeight / 100, weight / 100, overShare) * 100,
   )} %`;
   // What they add is in the judge's log-evidence: the e-value without it.
   const without = judge.shift(
