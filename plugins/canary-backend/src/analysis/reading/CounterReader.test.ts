@@ -628,6 +628,70 @@ describe('readCounters: counts as Prometheus stored them', () => {
     });
   });
 
+  it("finds a common burst where the stable's errors fell when the canary's error series was born in it and has no ratio of its own to read it against, by hand", () => {
+    // The canary pod serves 50 requests/s and is scraped every 60 s (at
+    // T0 − 10, T0 + 50, T0 + 110); the stable pod 100 requests/s, scraped
+    // every 15 s at T0 − 10 + 15 k, with 3 errors in each interval. A
+    // common burst from T0 + 5 to T0 + 95: the stable fails 30 requests/s
+    // (450 in each of its six intervals in it), the canary 15/s. The
+    // canary had no error before it, so its error series appears with the
+    // burst (at T0 + 50, 675 errors) and its only ratio, since the start,
+    // is the burst's own (675 of 3000). Read at T0 + 100, after the burst.
+    const stableErrors: Array<[number, number]> = [];
+    let acc = 0;
+    for (let t = T0 - 10; t <= T0 + 110; t += 15) {
+      if (t > T0 - 10) acc += t > T0 + 5 && t <= T0 + 95 ? 450 : 3;
+      stableErrors.push([t, acc]);
+    }
+    const reading = readCounters(
+      undefined,
+      raw({
+        canaryRequests: [
+          series({ pod: 'c' }, [
+            [T0 - 10, 0],
+            [T0 + 50, 3000],
+            [T0 + 110, 6000],
+          ]),
+        ],
+        canaryErrors: [
+          series({ pod: 'c' }, [
+            [T0 + 50, 675],
+            [T0 + 110, 1350],
+          ]),
+        ],
+        stableRequests: [
+          series(
+            { pod: 's' },
+            stableErrors.map(([t]) => [t, 100 * (t - (T0 - 10))]),
+          ),
+        ],
+        stableErrors: [series({ pod: 's' }, stableErrors)],
+      }),
+      T0 + 111,
+      T0,
+      undefined,
+      undefined,
+      [T0 + 100],
+    ).reading;
+    // Interpolated at T0 + 100 the canary's 675 errors of T0 + 50 … 110 lie
+    // 562.5 before it and 112.5 after it — at its ratio since the start
+    // (22.5 %), no burst. The stable's samples show where they were: of
+    // its 1353 errors in the same interval, 1351 before T0 + 100 and 2
+    // after it (3 × 10/15 interpolated), at most 2 + 3 √2 + 3 by Poisson
+    // noise. So of the canary's 112.5 after it, all but 675 × (5 + 3 √2)
+    // / 1353 (4.6) may lie before it: left out of the slices that begin
+    // there (boundedStart). Before it, nothing is beyond what the stable
+    // shows there.
+    const burst = reading.bounds?.[0]?.burst;
+    expect(burst?.canaryAfter).toBeCloseTo(
+      112.5 - (675 * (5 + 3 * Math.sqrt(2))) / 1353,
+      6,
+    );
+    expect(burst?.canaryBefore).toBe(0);
+    expect(burst?.stableBefore).toBe(0);
+    expect(burst?.stableAfter).toBe(0);
+  });
+
   it("reads no burst in steady traffic when a pod's error series is scraped after its request series", () => {
     // Each pod serves a steady 2 % of its requests as errors; its request
     // series is sampled at T0 − 15 + 15 k, its error series 10 s later (a
@@ -1652,7 +1716,8 @@ class World {
  * One canary and one stable pod served second by second from T0 − 60 to
  * `until` (`perSecond` gives each second's requests and errors per arm),
  * each scraped every 15 s at its own phase (seconds after T0 modulo 15;
- * the canary only after `canaryFrom`; no scrape while `failing`), the gate
+ * the canary only after `canaryFrom`, or as `canaryEvery` and
+ * `canaryPhases` say; no scrape while `failing`), the gate
  * read every 10 s at `tick` (modulo 10) after T0, with the step and weight
  * given (or each a function of the reading's time). Returns each reading's
  * time after T0 and its check.
@@ -1669,36 +1734,51 @@ function scrapedTwoPods(args: {
   };
   phases: { canary: number; stable: number; tick: number };
   canaryFrom?: number;
+  /** The canary pods' scrape interval (s; default 15, as the stable's). */
+  canaryEvery?: number;
+  /** Canary pods serving the canary's traffic in equal parts, each scraped at its own phase (modulo canaryEvery); default one at `phases.canary`. */
+  canaryPhases?: number[];
+  /** Each canary pod's error series appears with its first error (as a counter with labels does), not at 0 from the start. */
+  canaryErrorsBorn?: boolean;
   failing?: (t: number) => boolean;
   /** The state as persisted between ticks (restored with restoreGateState). */
   persisted?: (state: SequentialGateState) => unknown;
 }) {
   const at = (v: number | ((t: number) => number), t: number) =>
     typeof v === 'number' ? v : v(t);
-  const samples: Record<CounterName, Array<[number, number]>> = {
-    canaryErrors: [],
-    canaryRequests: [],
-    stableErrors: [],
-    stableRequests: [],
+  const canaryPhases = args.canaryPhases ?? [args.phases.canary];
+  const canaryPods = canaryPhases.map((phase, k) => ({
+    phase,
+    name: args.canaryPhases ? `c${k}` : 'c',
+    requests: [] as Array<[number, number]>,
+    errors: [] as Array<[number, number]>,
+    acc: { cr: 0, ce: 0 },
+  }));
+  const samples = {
+    stableErrors: [] as Array<[number, number]>,
+    stableRequests: [] as Array<[number, number]>,
   };
-  const acc = { cr: 0, ce: 0, sr: 0, se: 0 };
+  const acc = { sr: 0, se: 0 };
   const mod = (x: number, m: number) => ((x % m) + m) % m;
   let state = restoreGateState(undefined, args.judge);
   const readings: Array<{ at: number; check: AnalysisCheck }> = [];
   for (let t = T0 - 60; t <= args.until; t++) {
     const served = args.perSecond(t);
-    acc.cr += served.canary[0];
-    acc.ce += served.canary[1];
     acc.sr += served.stable[0];
     acc.se += served.stable[1];
     const scraped = !args.failing?.(t);
-    if (
-      scraped &&
-      mod(t - T0, 15) === args.phases.canary &&
-      (args.canaryFrom === undefined || t > args.canaryFrom)
-    ) {
-      samples.canaryRequests.push([t, acc.cr]);
-      samples.canaryErrors.push([t, Math.floor(acc.ce)]);
+    for (const pod of canaryPods) {
+      pod.acc.cr += served.canary[0] / canaryPods.length;
+      pod.acc.ce += served.canary[1] / canaryPods.length;
+      if (
+        scraped &&
+        mod(t - T0, args.canaryEvery ?? 15) === pod.phase &&
+        (args.canaryFrom === undefined || t > args.canaryFrom)
+      ) {
+        pod.requests.push([t, pod.acc.cr]);
+        if (!args.canaryErrorsBorn || pod.acc.ce >= 1)
+          pod.errors.push([t, Math.floor(pod.acc.ce)]);
+      }
     }
     if (scraped && mod(t - T0, 15) === args.phases.stable) {
       samples.stableRequests.push([t, acc.sr]);
@@ -1714,8 +1794,12 @@ function scrapedTwoPods(args: {
           stepStartSec: at(args.stepStartSec, t),
           weight: at(args.weight, t),
           raw: raw({
-            canaryErrors: [series({ pod: 'c' }, samples.canaryErrors)],
-            canaryRequests: [series({ pod: 'c' }, samples.canaryRequests)],
+            canaryErrors: canaryPods.map(pod =>
+              series({ pod: pod.name }, pod.errors),
+            ),
+            canaryRequests: canaryPods.map(pod =>
+              series({ pod: pod.name }, pod.requests),
+            ),
             stableErrors: [series({ pod: 's' }, samples.stableErrors)],
             stableRequests: [series({ pod: 's' }, samples.stableRequests)],
           }),
@@ -2195,6 +2279,64 @@ describe('sequentialGateTick: slices, steps and fresh evidence', () => {
     // mesh settles (5 s): that stretch would overstate the canary.
     expect(gapStartAfter(0.1, 0.5)).toBe(T0 + 60);
     expect(gapStartAfter(0.5, 0.1)).toBe(T0 + 65);
+  });
+
+  it("does not read a common burst as the canary's when its pods are scraped every 60 s and their error series appear in it: the stable's samples show where it fell", () => {
+    // 100 requests/s; 10 % to the canary from T0, 50 % from T0 + 120. The
+    // stable fails 0.1 % of requests, a healthy canary none, until a
+    // common burst of 60 % on both arms from T0 + 120 to T0 + 217. Two
+    // canary pods scraped every 60 s, 22 s apart (their phase varied
+    // below), their error series appearing with their first error, so
+    // their only ratio is the burst's own; the stable pod scraped every
+    // 15 s. The cut at 50 % falls at one canary pod's sample, inside the
+    // other's interval that holds the burst's end: read by its own ratio
+    // alone, the part of the burst interpolated after the cut was the
+    // canary's (35 of these 60 runs rolled back; in the benchmark's sweep
+    // of hostile worlds, 3 % of 200 healthy canaries).
+    const rollout = (phase: number, canaryRate: number) =>
+      scrapedTwoPods({
+        judge,
+        options,
+        stepStartSec: t => (t < T0 + 120 ? T0 : T0 + 120),
+        weight: t => (t < T0 + 120 ? 10 : 50),
+        until: T0 + 500,
+        perSecond: t => {
+          let share = t < T0 + 120 ? 0.1 : 0.5;
+          if (t < T0) share = 0;
+          const burst = t >= T0 + 120 && t < T0 + 217;
+          return {
+            canary: [100 * share, 100 * share * (burst ? 0.6 : canaryRate)],
+            stable: [
+              100 * (1 - share),
+              100 * (1 - share) * (burst ? 0.6 : 0.001),
+            ],
+          };
+        },
+        phases: { canary: phase, stable: 7, tick: 3 },
+        canaryPhases: [phase, (phase + 22) % 60],
+        canaryEvery: 60,
+        canaryErrorsBorn: true,
+        canaryFrom: T0 - 1,
+      }).map(({ check }) => check.verdict);
+    for (let phase = 0; phase < 60; phase += 1) {
+      const healthy = rollout(phase, 0);
+      expect({ phase, rolledBack: healthy.includes('fail') }).toEqual({
+        phase,
+        rolledBack: false,
+      });
+      expect(healthy[healthy.length - 1]).toBe('pass');
+    }
+    // A canary failing 2 % of requests (20 × stable) outside the burst is
+    // still rolled back, at 58 of the 60 phases (the reading before, 60):
+    // at two, the first slice after the cut holds the burst's tail, now
+    // read at about its true size on the canary, and a common burst of
+    // 60 % on both arms is evidence that the canary is no worse than
+    // 20 × stable; with the clumping the burst showed, the 280 s after it
+    // do not make up for that by T0 + 500.
+    const rolledBack = Array.from({ length: 60 }, (_, phase) =>
+      rollout(phase, 0.02).includes('fail'),
+    ).filter(Boolean).length;
+    expect(rolledBack).toBeGreaterThanOrEqual(58);
   });
 
   it("judges the slice holding a replaced canary pod's unseen last requests with the stable's requests at the weight: a common burst there is not the canary's", () => {
